@@ -1,0 +1,217 @@
+import CVulkan
+
+/// A binding of a buffer range to a descriptor slot.
+public struct BufferBinding: @unchecked Sendable {
+    public let buffer: Buffer
+    public let offset: Int
+    public let size: Int?
+    public init(_ buffer: Buffer, offset: Int = 0, size: Int? = nil) { self.buffer = buffer; self.offset = offset; self.size = size }
+}
+
+/// One command buffer being recorded and then submitted: dispatches, barriers, copies, GPU
+/// timestamps. Owns its command buffer, fence, descriptor pool and query pool. Not thread-safe;
+/// submission takes the device's queue lock.
+public final class CommandStream {
+    public let device: Device
+    let commandBuffer: VkCommandBuffer
+    let fence: VkFence
+    let descriptorPool: VkDescriptorPool
+    let queryPool: VkQueryPool?
+    public let timestampCapacity: Int
+    var recording = true
+    /// Buffers and pipelines referenced by recorded commands, kept alive until completion.
+    var retained: [AnyObject] = []
+    var timestampsWritten = 0
+
+    public init(device: Device, maxDispatches: Int = 64, maxBindingsPerDispatch: Int = 8, timestamps: Int = 0) throws {
+        self.device = device
+        let dev = device.handle
+        var cb: VkCommandBuffer?
+        var ai = VkCommandBufferAllocateInfo()
+        ai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
+        ai.commandPool = device.commandPool
+        ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY
+        ai.commandBufferCount = 1
+        let r: VkResult = device.lock.withLock { _ in vkAllocateCommandBuffers(dev, &ai, &cb) }
+        try check(r, "vkAllocateCommandBuffers")
+        guard let cb else { throw VulkanError.call("vkAllocateCommandBuffers", -1) }
+        var fi = VkFenceCreateInfo(); fi.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
+        var f: VkFence?
+        let fr = vkCreateFence(dev, &fi, nil, &f)
+        guard fr == VK_SUCCESS, let f else {
+            device.lock.withLock { _ in var cbv: VkCommandBuffer? = cb; vkFreeCommandBuffers(dev, device.commandPool, 1, &cbv) }
+            throw VulkanError.call("vkCreateFence", fr.rawValue)
+        }
+        var size = VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount: UInt32(max(1, maxDispatches * maxBindingsPerDispatch)))
+        var pi = VkDescriptorPoolCreateInfo()
+        pi.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
+        pi.maxSets = UInt32(max(1, maxDispatches))
+        pi.poolSizeCount = 1
+        var pool: VkDescriptorPool?
+        let pr: VkResult = withUnsafePointer(to: &size) { sp in pi.pPoolSizes = sp; return vkCreateDescriptorPool(dev, &pi, nil, &pool) }
+        guard pr == VK_SUCCESS, let pool else {
+            vkDestroyFence(dev, f, nil)
+            device.lock.withLock { _ in var cbv: VkCommandBuffer? = cb; vkFreeCommandBuffers(dev, device.commandPool, 1, &cbv) }
+            throw VulkanError.call("vkCreateDescriptorPool", pr.rawValue)
+        }
+        var qp: VkQueryPool?
+        if timestamps > 0 {
+            guard device.capabilities.timestampsSupported else {
+                vkDestroyDescriptorPool(dev, pool, nil); vkDestroyFence(dev, f, nil)
+                device.lock.withLock { _ in var cbv: VkCommandBuffer? = cb; vkFreeCommandBuffers(dev, device.commandPool, 1, &cbv) }
+                throw VulkanError.unsupported("the compute queue has no timestamps")
+            }
+            var qi = VkQueryPoolCreateInfo()
+            qi.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO
+            qi.queryType = VK_QUERY_TYPE_TIMESTAMP
+            qi.queryCount = UInt32(timestamps)
+            let qr = vkCreateQueryPool(dev, &qi, nil, &qp)
+            if qr != VK_SUCCESS {
+                vkDestroyDescriptorPool(dev, pool, nil); vkDestroyFence(dev, f, nil)
+                device.lock.withLock { _ in var cbv: VkCommandBuffer? = cb; vkFreeCommandBuffers(dev, device.commandPool, 1, &cbv) }
+                throw VulkanError.call("vkCreateQueryPool", qr.rawValue)
+            }
+            vkResetQueryPool(dev, qp, 0, UInt32(timestamps))
+        }
+        self.commandBuffer = cb
+        self.fence = f
+        self.descriptorPool = pool
+        self.queryPool = qp
+        self.timestampCapacity = timestamps
+        var bi = VkCommandBufferBeginInfo()
+        bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
+        bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT.rawValue
+        try check(vkBeginCommandBuffer(cb, &bi), "vkBeginCommandBuffer")
+    }
+
+    deinit {
+        let dev = device.handle
+        if !recording { vkWaitForFences(dev, 1, [fence], 1, UInt64.max) }
+        if let queryPool { vkDestroyQueryPool(dev, queryPool, nil) }
+        vkDestroyDescriptorPool(dev, descriptorPool, nil)
+        vkDestroyFence(dev, fence, nil)
+        let pool = device.commandPool
+        var cb: VkCommandBuffer? = commandBuffer
+        device.lock.withLock { _ in vkFreeCommandBuffers(dev, pool, 1, &cb) }
+    }
+
+    /// Records a dispatch of `pipeline` over `groups` workgroups with `buffers` at bindings 0… and
+    /// `push` as push constants (32-bit words).
+    public func dispatch(_ pipeline: ComputePipeline, buffers: [BufferBinding], push: [UInt32], groups: (Int, Int, Int)) throws {
+        precondition(recording, "dispatch after submit")
+        guard buffers.count == pipeline.bindingCount else {
+            throw VulkanError.outOfRange("\(pipeline.name): \(buffers.count) buffers bound, \(pipeline.bindingCount) expected")
+        }
+        guard push.count * 4 == pipeline.pushConstantBytes else {
+            throw VulkanError.outOfRange("\(pipeline.name): \(push.count * 4) push-constant bytes, \(pipeline.pushConstantBytes) expected")
+        }
+        let maxCount = device.capabilities.maxWorkgroupCount
+        guard groups.0 >= 1, groups.1 >= 1, groups.2 >= 1,
+              groups.0 <= maxCount[0], groups.1 <= maxCount[1], groups.2 <= maxCount[2] else {
+            throw VulkanError.outOfRange("\(pipeline.name): workgroup count \(groups) outside the device's limits \(maxCount)")
+        }
+        let dev = device.handle
+        var set: VkDescriptorSet?
+        var layout: VkDescriptorSetLayout? = pipeline.setLayout
+        var ai = VkDescriptorSetAllocateInfo()
+        ai.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO
+        ai.descriptorPool = descriptorPool
+        ai.descriptorSetCount = 1
+        let ar: VkResult = withUnsafePointer(to: &layout) { lp in ai.pSetLayouts = lp; return vkAllocateDescriptorSets(dev, &ai, &set) }
+        try check(ar, "vkAllocateDescriptorSets(\(pipeline.name)) — too many dispatches in one stream?")
+        var infos = buffers.map { b in
+            VkDescriptorBufferInfo(buffer: b.buffer.handle, offset: VkDeviceSize(b.offset),
+                                   range: b.size.map { VkDeviceSize($0) } ?? QLV_WHOLE_SIZE)
+        }
+        infos.withUnsafeMutableBufferPointer { ip in
+            var writes = (0..<ip.count).map { i -> VkWriteDescriptorSet in
+                var w = VkWriteDescriptorSet()
+                w.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
+                w.dstSet = set
+                w.dstBinding = UInt32(i)
+                w.descriptorCount = 1
+                w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+                w.pBufferInfo = UnsafePointer(ip.baseAddress! + i)
+                return w
+            }
+            vkUpdateDescriptorSets(dev, UInt32(writes.count), &writes, 0, nil)
+        }
+        vkCmdBindPipeline(commandBuffer, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline)
+        vkCmdBindDescriptorSets(commandBuffer, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout, 0, 1, &set, 0, nil)
+        if !push.isEmpty {
+            push.withUnsafeBytes { pb in
+                vkCmdPushConstants(commandBuffer, pipeline.layout, VK_SHADER_STAGE_COMPUTE_BIT.rawValue, 0, UInt32(pb.count), pb.baseAddress)
+            }
+        }
+        vkCmdDispatch(commandBuffer, UInt32(groups.0), UInt32(groups.1), UInt32(groups.2))
+        retained.append(pipeline)
+        retained.append(contentsOf: buffers.map { $0.buffer as AnyObject })
+    }
+
+    /// A full compute→compute / transfer memory barrier.
+    public func barrier() {
+        var mb = VkMemoryBarrier()
+        mb.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
+        mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue
+        mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_READ_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue
+        let stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue | VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue
+        vkCmdPipelineBarrier(commandBuffer, stages, stages, 0, 1, &mb, 0, nil, 0, nil)
+    }
+
+    public func copy(from src: Buffer, srcOffset: Int, to dst: Buffer, dstOffset: Int, size: Int) {
+        var region = VkBufferCopy(srcOffset: VkDeviceSize(srcOffset), dstOffset: VkDeviceSize(dstOffset), size: VkDeviceSize(size))
+        vkCmdCopyBuffer(commandBuffer, src.handle, dst.handle, 1, &region)
+        retained.append(src); retained.append(dst)
+    }
+
+    /// Fills `size` bytes of `buffer` at `offset` with the 32-bit `value` (size a multiple of 4).
+    public func fill(_ buffer: Buffer, offset: Int = 0, size: Int, value: UInt32) {
+        vkCmdFillBuffer(commandBuffer, buffer.handle, VkDeviceSize(offset), VkDeviceSize(size), value)
+        retained.append(buffer)
+    }
+
+    /// Writes a GPU timestamp into slot `index` after all previous work completes.
+    public func timestamp(_ index: Int) throws {
+        guard let queryPool, index >= 0, index < timestampCapacity else {
+            throw VulkanError.outOfRange("timestamp slot \(index) of \(timestampCapacity)")
+        }
+        vkCmdWriteTimestamp(commandBuffer, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queryPool, UInt32(index))
+        timestampsWritten = max(timestampsWritten, index + 1)
+    }
+
+    /// Ends recording, submits, and waits (at most `timeoutSeconds`; a GPU that does not finish
+    /// by then is reported as an error rather than waited on forever).
+    public func submitAndWait(timeoutSeconds: Double = 120) throws {
+        precondition(recording, "stream submitted twice")
+        recording = false
+        try check(vkEndCommandBuffer(commandBuffer), "vkEndCommandBuffer")
+        var cb: VkCommandBuffer? = commandBuffer
+        var si = VkSubmitInfo()
+        si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO
+        si.commandBufferCount = 1
+        let r: VkResult = withUnsafePointer(to: &cb) { cbp in
+            si.pCommandBuffers = cbp
+            return device.lock.withLock { _ in vkQueueSubmit(device.queue, 1, &si, fence) }
+        }
+        try check(r, "vkQueueSubmit")
+        var f: VkFence? = fence
+        let w = vkWaitForFences(device.handle, 1, &f, 1, UInt64(timeoutSeconds * 1e9))
+        if w == VK_TIMEOUT { throw VulkanError.call("vkWaitForFences (GPU work did not finish in \(timeoutSeconds) s)", w.rawValue) }
+        try check(w, "vkWaitForFences")
+        retained.removeAll()
+    }
+
+    /// Timestamps written, in nanoseconds since an arbitrary origin (valid after submitAndWait).
+    public func timestampsNs() throws -> [Double] {
+        guard let queryPool, timestampsWritten > 0 else { return [] }
+        var raw = [UInt64](repeating: 0, count: timestampsWritten)
+        let r: VkResult = raw.withUnsafeMutableBytes { rb in
+            vkGetQueryPoolResults(device.handle, queryPool, 0, UInt32(timestampsWritten), rb.count, rb.baseAddress, 8,
+                                  VK_QUERY_RESULT_64_BIT.rawValue | VK_QUERY_RESULT_WAIT_BIT.rawValue)
+        }
+        try check(r, "vkGetQueryPoolResults")
+        let bits = device.physical.timestampValidBits
+        let mask: UInt64 = bits >= 64 ? UInt64.max : (UInt64(1) << UInt64(bits)) - 1
+        return raw.map { Double($0 & mask) * device.capabilities.timestampPeriodNs }
+    }
+}
