@@ -1,0 +1,23 @@
+// Shared definitions for QLinear compute shaders.
+// Storage types: ACT_F16 selects float16_t activations/outputs/bias, otherwise float.
+#extension GL_EXT_shader_explicit_arithmetic_types : require
+#extension GL_EXT_shader_16bit_storage : require
+#extension GL_EXT_control_flow_attributes : enable
+
+#ifdef ACT_F16
+#define ACT_T float16_t
+#else
+#define ACT_T float
+#endif
+
+// Linear-layer push constants, shared by every linear kernel:
+//   M, N, K: y[M,N] = x[M,K] · W[N,K]^T (+ bias[N])
+//   G: quantization group size along K (0 when the weight has no groups)
+//   hasBias: 1 when bias[N] is bound and must be added
+//   ldx: row stride of the activation operand, in its storage elements
+//   ldw: row stride of the weight operand, in its storage words/elements
+//   pad0: unused (keeps the block 32 bytes)
+layout(push_constant) uniform PC {
+    uint M; uint N; uint K; uint G;
+    uint hasBias; uint ldx; uint ldw; uint pad0;
+} pc;

@@ -1,0 +1,150 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Cooperative-matrix kernel for the integer linear layers (dq8ca_q4gsw, dq8ca_q8csw).
+// A: int8 activations from quant_act.comp, [M, ldx words] (4 per word, rows padded with zeros).
+// B: WEIGHT_Q4 — INT4 nibbles widened to int8 (q − 8) while staging into shared memory;
+//    WEIGHT_Q8 — int8 words [N, ldw], rows padded with zeros.
+// int8 × int8 → int32 MMA over each quantization group (the whole padded K for Q8); at each
+// group end the int32 tile is staged through shared memory and folded into fp32 registers:
+//   acc += ws[n,g] · float(Σ qx·qw − zp[m]·Σ qw)
+// and the epilogue writes y = sx[m] · acc (+ bias) with bounds checks. Shapes and tiles are
+// specialization constants chosen on the host from the device's cooperative-matrix properties.
+#include "common.glsl"
+#extension GL_KHR_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_KHR_shader_subgroup_basic : require
+
+layout(local_size_x_id = 3) in;
+layout(constant_id = 0) const uint BM = 128;
+layout(constant_id = 1) const uint BN = 64;
+layout(constant_id = 2) const uint BK = 32;    // k per step, in int8 values; divides G
+layout(constant_id = 3) const uint WG = 128;
+layout(constant_id = 4) const uint WM = 2;
+layout(constant_id = 5) const uint WN = 2;
+layout(constant_id = 6) const uint TM = 16;
+layout(constant_id = 7) const uint TN = 16;
+layout(constant_id = 8) const uint TK = 32;
+layout(constant_id = 9) const uint SGS = 32;
+
+const uint SM = BM / WM;
+const uint SN = BN / WN;
+const uint RM = SM / TM;
+const uint RN = SN / TN;
+const uint LDS = BK + 16;                       // shared row stride in bytes (16-byte multiple)
+const uint LDS4 = LDS / 16;                     // … in uvec4
+const uint NSG = WM * WN;
+const uint PER_LANE = (TM * TN) / SGS;          // accumulator elements each lane keeps per tile
+
+layout(binding = 0) readonly buffer XQB { uvec4 XQ4[]; };
+layout(binding = 1) readonly buffer XPB { uint XP[]; };
+layout(binding = 2) readonly buffer WB { uint W[]; };
+layout(binding = 2) readonly buffer WB4 { uvec4 W4[]; };
+layout(binding = 3) readonly buffer WSB { float WS[]; };
+layout(binding = 4) readonly buffer WSUMB { int WSUM[]; };
+layout(binding = 5) readonly buffer BB { ACT_T BIAS[]; };
+layout(binding = 6) writeonly buffer YB { ACT_T Y[]; };
+
+shared uvec4 As[BM * LDS4];
+shared uvec4 Bs[BN * LDS4];
+shared int Cs[NSG * TM * TN];
+
+uint widen4(uint word, uint part) {
+    uint r = 0u;
+    [[unroll]] for (uint i = 0; i < 4; ++i) {
+        const int q = int((word >> (4u * (4u * part + i))) & 15u) - 8;
+        r |= (uint(q) & 255u) << (8u * i);
+    }
+    return r;
+}
+
+void main() {
+    const uint tid = gl_LocalInvocationID.x;
+    const uint sg = gl_SubgroupID;
+    const uint lane = gl_SubgroupInvocationID;
+    const uint m0 = gl_WorkGroupID.y * BM;
+    const uint n0 = gl_WorkGroupID.x * BN;
+    const uint sm0 = (sg / WN) * SM;
+    const uint sn0 = (sg % WN) * SN;
+    const uint ngroups = pc.K / pc.G;
+    const uint cbase = sg * TM * TN;
+
+    coopmat<int, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> acc[RM * RN];
+    [[unroll]] for (uint i = 0; i < RM * RN; ++i) acc[i] = coopmat<int, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0);
+    float facc[RM * RN * PER_LANE];
+    [[unroll]] for (uint i = 0; i < RM * RN * PER_LANE; ++i) facc[i] = 0.0;
+
+    for (uint k0 = 0; k0 < pc.K; k0 += BK) {
+        for (uint idx = tid; idx < BM * (BK / 16); idx += WG) {
+            const uint r = idx / (BK / 16), c = idx % (BK / 16);
+            const uint gm = m0 + r;
+            As[r * LDS4 + c] = gm < pc.M ? XQ4[(gm * pc.ldx + k0 / 4) / 4 + c] : uvec4(0);
+        }
+        for (uint idx = tid; idx < BN * (BK / 16); idx += WG) {
+            const uint r = idx / (BK / 16), c = idx % (BK / 16);
+            const uint gn = n0 + r;
+#ifdef WEIGHT_Q4
+            uvec4 v = uvec4(0);
+            if (gn < pc.N) {
+                const uint base = gn * pc.ldw + (k0 + 16 * c) / 8;
+                const uint w0 = W[base], w1 = W[base + 1];
+                v = uvec4(widen4(w0, 0u), widen4(w0, 1u), widen4(w1, 0u), widen4(w1, 1u));
+            }
+            Bs[r * LDS4 + c] = v;
+#else
+            Bs[r * LDS4 + c] = gn < pc.N ? W4[(gn * pc.ldw + k0 / 4) / 4 + c] : uvec4(0);
+#endif
+        }
+        barrier();
+        [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
+            coopmat<int8_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
+            [[unroll]] for (uint i = 0; i < RM; ++i)
+                coopMatLoad(a[i], As, (sm0 + i * TM) * LDS4 + kk / 16, LDS4, gl_CooperativeMatrixLayoutRowMajor);
+            [[unroll]] for (uint j = 0; j < RN; ++j) {
+                coopmat<int8_t, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB> b;
+                coopMatLoad(b, Bs, (sn0 + j * TN) * LDS4 + kk / 16, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
+                [[unroll]] for (uint i = 0; i < RM; ++i) acc[i * RN + j] = coopMatMulAdd(a[i], b, acc[i * RN + j]);
+            }
+        }
+        barrier();
+        if ((k0 + BK) % pc.G == 0u) {
+            // Fold this group's int32 sums into the fp32 accumulators.
+            const uint g = k0 / pc.G;
+            [[unroll]] for (uint i = 0; i < RM; ++i) {
+                [[unroll]] for (uint j = 0; j < RN; ++j) {
+                    coopMatStore(acc[i * RN + j], Cs, cbase, TN, gl_CooperativeMatrixLayoutRowMajor);
+                    acc[i * RN + j] = coopmat<int, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0);
+                    subgroupMemoryBarrierShared();
+                    subgroupBarrier();
+                    [[unroll]] for (uint t = 0; t < PER_LANE; ++t) {
+                        const uint e = lane + t * SGS;
+                        const uint gm = m0 + sm0 + i * TM + e / TN;
+                        const uint gn = n0 + sn0 + j * TN + e % TN;
+                        if (gm < pc.M && gn < pc.N) {
+                            const int zp = int(XP[2 * gm + 1]);
+                            const float ws = WS[gn * ngroups + g];
+                            const int wsum = WSUM[gn * ngroups + g];
+                            facc[(i * RN + j) * PER_LANE + t] += ws * float(Cs[cbase + e] - zp * wsum);
+                        }
+                    }
+                    subgroupMemoryBarrierShared();
+                    subgroupBarrier();
+                }
+            }
+        }
+    }
+
+    [[unroll]] for (uint i = 0; i < RM; ++i) {
+        [[unroll]] for (uint j = 0; j < RN; ++j) {
+            [[unroll]] for (uint t = 0; t < PER_LANE; ++t) {
+                const uint e = lane + t * SGS;
+                const uint gm = m0 + sm0 + i * TM + e / TN;
+                const uint gn = n0 + sn0 + j * TN + e % TN;
+                if (gm < pc.M && gn < pc.N) {
+                    float v = uintBitsToFloat(XP[2 * gm]) * facc[(i * RN + j) * PER_LANE + t];
+                    if (pc.hasBias != 0u) v += float(BIAS[gn]);
+                    Y[gm * pc.N + gn] = ACT_T(v);
+                }
+            }
+        }
+    }
+}

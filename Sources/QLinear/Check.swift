@@ -1,0 +1,239 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import VulkanRuntime
+import QLinearReference
+
+/// How far a kernel's output may be from the fp64 reference, and why.
+///
+/// The bound is deterministic (worst case), per output element, from standard floating-point
+/// error analysis with unit roundoff u32 = 2^-24 (fp32) and u16 = 2^-11 (fp16):
+///   |y_gpu − y_ref| ≤ S · (r · u16 + (t + 3) · u32) + ulp_out(|y_ref|)
+/// - S is the reference's magnitude: Σ_k |x_k·w_k| + |b| for float ops; for dq8ca ops
+///   |sx|·Σ_g |ws_g · (Σ qx·qw − zp·Σ qw)_g| + |b| (the integer sums themselves are exact).
+/// - t is the number of fp32 additions in the longest accumulation chain: K for float ops
+///   (any summation order: recursive-summation bound), the number of groups for dq8ca ops.
+///   The +3 covers the dequantization product, the multiply and the bias add.
+/// - r counts operands rounded to fp16 before an fp16 MMA: 0 for tiled kernels (fp32 math on
+///   exact inputs), +1 when fp32 activations are rounded to fp16, +1 when INT4 weights are
+///   dequantized to fp16 (each rounding is ≤ u16 relative; the product of two is ≤ 2·u16).
+/// - ulp_out: one unit in the last place of the output type at |y_ref| (fp16 or fp32 store).
+public struct Tolerance: Sendable {
+    public var fp16Roundings: Int
+    public var chainLength: Int
+
+    public static func model(problem p: Problem, kernel: KernelKind) -> Tolerance {
+        var r = 0
+        if kernel == .coopmat && (p.op == .fp16 || p.op == .q4gsw) {
+            if p.act == .f32 { r += 1 }
+            if p.op == .q4gsw { r += 1 }
+        }
+        let t: Int
+        switch p.op {
+        case .fp16, .q4gsw: t = p.k
+        case .dq8ca_q4gsw: t = p.k / p.groupSize
+        case .dq8ca_q8csw: t = 1
+        }
+        return Tolerance(fp16Roundings: r, chainLength: t)
+    }
+
+    public func bound(reference y: Double, magnitude s: Double, out: DType) -> Double {
+        let u32 = 0x1p-24, u16 = 0x1p-11
+        return s * (Double(fp16Roundings) * u16 + Double(chainLength + 3) * u32) + ulp(abs(y), out)
+    }
+
+    func ulp(_ v: Double, _ t: DType) -> Double {
+        switch t {
+        case .f16: return v < 0x1p-14 ? 0x1p-24 : Double(Float16(v).ulp) * 2   // ≥ one ulp on either side of a binade edge
+        case .f32: return v < 0x1p-126 ? 0x1p-149 : Double(Float(v).ulp) * 2
+        }
+    }
+}
+
+/// One conformance case: a problem and fresh random data for it.
+public struct CheckCase: Sendable {
+    public var problem: Problem
+    public var x: [Float]
+    public var weights: LinearWeights
+    public var bias: [Float]?
+
+    /// Fresh random data: activations uniform in ±1 with per-row ranges spread over 10^±1 (for
+    /// dq8ca also one all-positive row and one all-zero row when M ≥ 3), weights from a
+    /// random-normal-ish fp32 matrix quantized with the library's quantizers (fp16 scales), bias in ±1.
+    public static func random(problem p: Problem, rng: inout SplitMix64) throws -> CheckCase {
+        try p.validate()
+        func u() -> Float { Float(Double(rng.next() >> 11) * 0x1p-53 * 2 - 1) }
+        var x = [Float](repeating: 0, count: p.m * p.k)
+        for i in 0..<p.m {
+            let e = Double(u()); let rowScale = Float(pow(10.0, e))
+            for j in 0..<p.k { x[i * p.k + j] = u() * rowScale }
+            if p.op.quantizesActivations && p.m >= 3 {
+                if i == 1 { for j in 0..<p.k { x[i * p.k + j] = abs(x[i * p.k + j]) + 0.25 } }
+                if i == 2 { for j in 0..<p.k { x[i * p.k + j] = 0 } }
+            }
+        }
+        if p.act == .f16 { x = x.map { Float(Float16($0)) } }
+        let wf: [Float] = (0..<(p.n * p.k)).map { _ in (u() + u() + u()) * 0.5 }
+        let weights: LinearWeights
+        switch p.op {
+        case .fp16: weights = .fp16(n: p.n, k: p.k, values: wf.map { Float16($0) })
+        case .q4gsw, .dq8ca_q4gsw: weights = .q4gsw(try Q4GSWWeights.quantize(wf, n: p.n, k: p.k, groupSize: p.groupSize, scaleDType: .f16))
+        case .dq8ca_q8csw: weights = .q8csw(try Q8CSWWeights.quantize(wf, n: p.n, k: p.k, scaleDType: .f16))
+        }
+        let bias: [Float]? = p.bias ? (0..<p.n).map { _ in
+            let b = u(); return p.act == .f16 ? Float(Float16(b)) : b } : nil
+        return CheckCase(problem: p, x: x, weights: weights, bias: bias)
+    }
+
+    /// The fp64 reference for this case (and, for dq8ca, the reference int8 activations).
+    public func reference() -> (result: ReferenceResult, activations: (q: [Int8], scale: [Float], zeroPoint: [Int32])?) {
+        let p = problem
+        switch weights {
+        case .fp16(_, _, let v):
+            return (Reference.linear(x: x, w: v.map(Float.init), bias: bias, m: p.m, n: p.n, k: p.k), nil)
+        case .q4gsw(let w):
+            if p.op == .q4gsw {
+                return (Reference.q4gsw(x: x, packed: w.packed, scales: w.scales, bias: bias, m: p.m, n: p.n, k: p.k, groupSize: w.groupSize), nil)
+            }
+            let a = Reference.quantizeActivations(x: x, m: p.m, k: p.k)
+            return (Reference.dq8caQ4gsw(xq: a.q, sx: a.scale, zp: a.zeroPoint, packed: w.packed, scales: w.scales, bias: bias,
+                                         m: p.m, n: p.n, k: p.k, groupSize: w.groupSize), a)
+        case .q8csw(let w):
+            let a = Reference.quantizeActivations(x: x, m: p.m, k: p.k)
+            return (Reference.dq8caQ8csw(xq: a.q, sx: a.scale, zp: a.zeroPoint, weights: w.values, scales: w.scales, bias: bias,
+                                         m: p.m, n: p.n, k: p.k), a)
+        }
+    }
+
+    /// Runs the case on `context` with `kernel`, poisoning the output and surrounding it with guard
+    /// bytes, and compares with the reference under `Tolerance`.
+    public func run(on context: QLinearContext, kernel: KernelKind) throws -> CheckResult {
+        let p = problem
+        let decision = context.decide(p, force: kernel)
+        guard let plan = decision.chosen else {
+            return CheckResult(problem: p, kernel: kernel, shader: nil, status: .skipped, maxAbsError: 0, worstRatio: 0,
+                               summary: decision.why.joined(separator: "; "))
+        }
+        let layer = try LinearLayer(context: context, weights: weights, bias: bias, act: p.act,
+                                    dynamicActivations: p.op == .dq8ca_q4gsw)
+        let dev = context.device
+        let xb = try Buffer(device: dev, size: roundUp(p.m * p.k * p.act.bytes, 4))
+        try xb.write(array: hostEncode(x, p.act))
+        let guardBytes = 256
+        let yBytes = roundUp(p.m * p.n * p.act.bytes, 4)
+        let yb = try Buffer(device: dev, size: guardBytes * 2 + yBytes)
+        let scratch = try layer.makeScratch(m: p.m)
+        let s = try CommandStream(device: dev)
+        s.fill(yb, size: yb.size, value: 0xFFFF_FFFF)      // NaN in fp16 and fp32: never a real result
+        s.barrier()
+        try layer.encode(s, plan: plan, m: p.m, x: BufferBinding(xb), y: BufferBinding(yb, offset: guardBytes, size: p.m * p.n * p.act.bytes), scratch: scratch)
+        try s.submitAndWait()
+
+        let raw = try yb.read(as: UInt8.self, count: yb.size)
+        let guardsIntact = raw[0..<guardBytes].allSatisfy { $0 == 0xFF } && raw[(guardBytes + p.m * p.n * p.act.bytes)...].allSatisfy { $0 == 0xFF }
+        let y = try decode(yb, count: p.m * p.n, p.act, offset: guardBytes)
+        var unwritten = 0
+        for i in 0..<(p.m * p.n) {
+            let o = guardBytes + i * p.act.bytes
+            if raw[o] == 0xFF && raw[o + 1] == 0xFF && (p.act == .f16 || (raw[o + 2] == 0xFF && raw[o + 3] == 0xFF)) { unwritten += 1 }
+        }
+
+        let ref = reference()
+        var activationMismatch = 0
+        if let a = ref.activations {
+            let gq = try scratch.xq!.read(as: Int8.self, count: p.m * layer.kp)
+            let gp = try scratch.xp!.read(as: UInt32.self, count: 2 * p.m)
+            for i in 0..<p.m {
+                if gp[2 * i] != a.scale[i].bitPattern || Int32(bitPattern: gp[2 * i + 1]) != a.zeroPoint[i] { activationMismatch += 1 }
+                for j in 0..<p.k where gq[i * layer.kp + j] != a.q[i * p.k + j] { activationMismatch += 1 }
+                for j in p.k..<layer.kp where gq[i * layer.kp + j] != 0 { activationMismatch += 1 }
+            }
+        }
+        let tol = Tolerance.model(problem: p, kernel: kernel)
+        var maxErr = 0.0, worst = 0.0, bad = 0
+        var firstBad = ""
+        for i in 0..<(p.m * p.n) {
+            let r = ref.result.y[i]
+            let g = Double(y[i])
+            let err = abs(g - r)
+            let bound = tol.bound(reference: r, magnitude: ref.result.magnitude[i], out: p.act)
+            let ratio = err.isNaN ? .infinity : err / bound
+            if !(err <= bound) {
+                bad += 1
+                if firstBad.isEmpty { firstBad = "y[\(i / p.n),\(i % p.n)] = \(g), reference \(r), bound \(bound)" }
+            }
+            maxErr = max(maxErr, err.isNaN ? .infinity : err)
+            worst = max(worst, ratio)
+        }
+        var problems: [String] = []
+        if !guardsIntact { problems.append("wrote outside the output (guard bytes changed)") }
+        if unwritten > 0 { problems.append("\(unwritten) outputs never written") }
+        if activationMismatch > 0 { problems.append("\(activationMismatch) int8 activations / qparams differ from the reference") }
+        if bad > 0 { problems.append("\(bad) outputs out of tolerance, first \(firstBad)") }
+        let status: CheckResult.Status = problems.isEmpty ? .passed : .failed
+        return CheckResult(problem: p, kernel: kernel, shader: plan.shader.rawValue, status: status, maxAbsError: maxErr,
+                           worstRatio: worst, summary: problems.isEmpty ? "ok" : problems.joined(separator: "; "))
+    }
+}
+
+public struct CheckResult: Codable, Sendable {
+    public enum Status: String, Codable, Sendable { case passed, failed, skipped }
+    public var problem: Problem
+    public var kernel: KernelKind
+    public var shader: String?
+    public var status: Status
+    public var maxAbsError: Double
+    /// max over outputs of |error| / bound (≤ 1 passes).
+    public var worstRatio: Double
+    public var summary: String
+    public var passed: Bool { status == .passed }
+
+    public init(problem: Problem, kernel: KernelKind, shader: String?, status: Status, maxAbsError: Double, worstRatio: Double, summary: String) {
+        self.problem = problem; self.kernel = kernel; self.shader = shader; self.status = status
+        self.maxAbsError = maxAbsError; self.worstRatio = worstRatio; self.summary = summary
+    }
+}
+
+/// Built-in shape grids for `qlinear check` and the tests.
+public enum ShapeGrid {
+    /// (M, N, K) shapes: ExecuTorch's test shapes plus awkward ones (M = 1, 2, 3, 7, 17, 33, 100,
+    /// 300; N and K not multiples of any tile; M > K; large K with small M).
+    public static let full: [(Int, Int, Int)] = [
+        (4, 32, 64), (4, 64, 128), (4, 128, 256), (32, 32, 64), (32, 64, 128), (32, 128, 256),
+        (256, 128, 128), (64, 64, 64), (64, 64, 128), (64, 128, 256),
+        (1, 1, 1), (1, 7, 13), (1, 256, 4096), (2, 40, 96), (3, 17, 5), (7, 24, 512), (17, 31, 33), (33, 72, 160),
+        (100, 65, 200), (300, 33, 96), (129, 130, 131), (200, 100, 64), (1, 4096, 4096), (8, 1000, 2048), (2, 4097, 256),
+    ]
+    /// A lavapipe-sized subset (CPU Vulkan): still has M = 1, odd sizes, M > K.
+    public static let quick: [(Int, Int, Int)] = [
+        (1, 1, 1), (1, 7, 13), (3, 17, 5), (4, 32, 64), (7, 24, 96), (17, 31, 33), (33, 72, 160), (100, 65, 64), (129, 70, 131),
+    ]
+    public static let groupSizes = [32, 64, 128]
+
+    /// Every problem for `op` over `shapes`, adjusting K to the format's rules (INT4: K a multiple
+    /// of the group size — rounded up; groups larger than K are skipped).
+    public static func problems(op: Op, shapes: [(Int, Int, Int)], acts: [DType] = [.f16, .f32], groups: [Int] = groupSizes) -> [Problem] {
+        var out: [Problem] = []
+        for (idx, (m, n, k)) in shapes.enumerated() {
+            for act in acts {
+                let bias = (idx + (act == .f16 ? 0 : 1)) % 2 == 0
+                if op.usesGroups {
+                    for g in groups {
+                        let kk = roundUp(k, g)
+                        if kk > max(k, g) * 2 && k > g { continue }
+                        out.append(Problem(op: op, m: m, n: n, k: kk, groupSize: g, act: act, bias: bias))
+                    }
+                } else {
+                    out.append(Problem(op: op, m: m, n: n, k: k, act: act, bias: bias))
+                }
+            }
+        }
+        // Deduplicate (K rounding can collide).
+        var seen = Set<Problem>()
+        return out.filter { seen.insert($0).inserted }
+    }
+}
