@@ -27,6 +27,8 @@ for act, adef in ACTS:
         VARIANTS.append((f"tiled_int_dot_{w}_{act}", "tiled_int.comp", adef + wdef + ["DOT"], "vulkan1.3"))
         VARIANTS.append((f"coopmat_int_{w}_{act}", "coopmat_int.comp", adef + wdef, "vulkan1.3"))
     VARIANTS.append((f"quant_act_{act}", "quant_act.comp", adef, "vulkan1.2"))
+VARIANTS.append(("peak_mma_f16", "peak_mma.comp", [], "vulkan1.3"))
+VARIANTS.append(("peak_mma_s8", "peak_mma.comp", ["S8"], "vulkan1.3"))
 VARIANTS.sort()
 
 
