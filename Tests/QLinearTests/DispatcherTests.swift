@@ -1,0 +1,145 @@
+import Testing
+import QLinear
+import VulkanRuntime
+
+@Suite("Dispatcher on synthetic devices")
+struct DispatcherTests {
+    let ops = Op.allCases
+
+    @Test("NVIDIA-like subgroup 32: cooperative matrices for every op, MMA shape from the table")
+    func nvidia() throws {
+        let caps = h100Caps()
+        for op in ops {
+            let d = Dispatcher.decide(Problem(op: op, m: 129, n: 70, k: 256, groupSize: 64, act: .f16, bias: true), caps: caps)
+            let plan = try #require(d.chosen)
+            #expect(plan.kernel == .coopmat)
+            #expect(plan.tile.subgroupSize == 32)
+            #expect(plan.tile.tm == 16 && plan.tile.tn == 16)
+            #expect(plan.tile.tk == (op == .fp16 || op == .q4gsw ? 16 : 32))
+            #expect(plan.tile.workgroupSize == 128)
+            #expect(plan.quantShader != nil || !op.quantizesActivations)
+        }
+    }
+
+    @Test("wave64 device: 64-lane subgroups required, 16x16x16 int8 accepted")
+    func amd() throws {
+        let caps = amdCaps()
+        for op in ops {
+            let plan = try #require(Dispatcher.decide(Problem(op: op, m: 256, n: 128, k: 128, groupSize: 32), caps: caps).chosen)
+            #expect(plan.kernel == .coopmat)
+            #expect(plan.tile.subgroupSize == 64 && plan.tile.requireSubgroupSize)
+            #expect(plan.tile.workgroupSize == 256)
+            #expect(plan.tile.tk == 16)
+        }
+    }
+
+    @Test("f16 cooperative matrices but no int8: dq8ca ops fall back to tiled, with the reason")
+    func noInt8() throws {
+        var caps = h100Caps()
+        caps.coopMatConfigs.removeAll { $0.a == .s8 }
+        let f = try #require(Dispatcher.decide(Problem(op: .q4gsw, m: 64, n: 64, k: 128, groupSize: 32), caps: caps).chosen)
+        #expect(f.kernel == .coopmat)
+        let d = Dispatcher.decide(Problem(op: .dq8ca_q8csw, m: 64, n: 64, k: 128), caps: caps)
+        #expect(d.chosen?.kernel == .tiled)
+        #expect(d.why.contains { $0.contains("s8") })
+    }
+
+    @Test("no cooperative matrices at all: tiled for every op; integer dot product chosen when present")
+    func none() throws {
+        var caps = Capabilities(subgroupSize: 8, cooperativeMatrix: false)
+        for op in ops {
+            let plan = try #require(Dispatcher.decide(Problem(op: op, m: 3, n: 5, k: 64, groupSize: 32), caps: caps).chosen)
+            #expect(plan.kernel == .tiled)
+            if op.quantizesActivations { #expect(plan.shader.rawValue.contains("_dot_")) }
+        }
+        caps.integerDotProduct = false
+        let plan = try #require(Dispatcher.decide(Problem(op: .dq8ca_q8csw, m: 3, n: 5, k: 64), caps: caps).chosen)
+        #expect(!plan.shader.rawValue.contains("_dot_"))
+    }
+
+    @Test("odd shared-memory and workgroup limits")
+    func limits() throws {
+        var caps = h100Caps()
+        caps.sharedMemoryBytes = 16384
+        let small = try #require(Dispatcher.decide(Problem(op: .fp16, m: 64, n: 64, k: 64), caps: caps).chosen)
+        #expect(small.kernel == .coopmat && small.tile.bm == 64)
+        caps.sharedMemoryBytes = 4096
+        let tiny = Dispatcher.decide(Problem(op: .fp16, m: 64, n: 64, k: 64), caps: caps)
+        #expect(tiny.chosen == nil || tiny.chosen?.kernel == .tiled)
+        var minimal = Capabilities(maxWorkgroupInvocations: 128, cooperativeMatrix: false)
+        minimal.sharedMemoryBytes = 16384
+        let t = try #require(Dispatcher.decide(Problem(op: .q4gsw, m: 8, n: 8, k: 64, groupSize: 32), caps: minimal).chosen)
+        #expect(t.tile.workgroupSize == 128)
+    }
+
+    @Test("disabled by option or by a failed self-test; forced kernels")
+    func options() throws {
+        let caps = h100Caps()
+        let p = Problem(op: .fp16, m: 64, n: 64, k: 64)
+        #expect(Dispatcher.decide(p, caps: caps, options: DispatchOptions(disableCoopMat: true)).chosen?.kernel == .tiled)
+        let broken = DispatchOptions(brokenCoopMat: ["f16": "junk"])
+        let d = Dispatcher.decide(p, caps: caps, options: broken)
+        #expect(d.chosen?.kernel == .tiled)
+        #expect(d.why.joined().contains("self-test"))
+        #expect(Dispatcher.decide(Problem(op: .dq8ca_q8csw, m: 64, n: 64, k: 64), caps: caps, options: broken).chosen?.kernel == .coopmat)
+        #expect(Dispatcher.decide(p, caps: caps, force: .tiled).chosen?.kernel == .tiled)
+        #expect(Dispatcher.decide(p, caps: Capabilities(cooperativeMatrix: false), force: .coopmat).chosen == nil)
+    }
+
+    @Test("group sizes that do not fit the int8 K step use the tiled kernel")
+    func groups() throws {
+        let caps = h100Caps()
+        let d = Dispatcher.decide(Problem(op: .dq8ca_q4gsw, m: 64, n: 64, k: 64, groupSize: 16), caps: caps)
+        #expect(d.chosen?.kernel == .tiled)
+        #expect(d.chosen?.tile.bk == 16)
+        #expect(Dispatcher.decide(Problem(op: .q4gsw, m: 64, n: 64, k: 64, groupSize: 16), caps: caps).chosen?.kernel == .coopmat)
+    }
+
+    @Test("invalid problems get no kernel and a clear reason")
+    func invalid() {
+        let caps = h100Caps()
+        let bad = [Problem(op: .q4gsw, m: 4, n: 4, k: 100, groupSize: 32), Problem(op: .fp16, m: 0, n: 4, k: 4),
+                   Problem(op: .q4gsw, m: 4, n: 4, k: 96, groupSize: 12), Problem(op: .dq8ca_q8csw, m: 1, n: 1, k: 200_000)]
+        for p in bad {
+            let d = Dispatcher.decide(p, caps: caps)
+            #expect(d.chosen == nil, "\(p)")
+            #expect(!d.why.isEmpty)
+        }
+    }
+
+    @Test("fp16 data on a device without 16-bit support is refused, fp32 INT4 still runs")
+    func no16() throws {
+        let caps = Capabilities(shaderFloat16: false, storageBuffer16Bit: false, cooperativeMatrix: false)
+        #expect(Dispatcher.decide(Problem(op: .fp16, m: 4, n: 4, k: 8, act: .f32), caps: caps).chosen == nil)
+        #expect(Dispatcher.decide(Problem(op: .q4gsw, m: 4, n: 4, k: 32, groupSize: 32, act: .f32), caps: caps).chosen?.kernel == .tiled)
+    }
+}
+
+@Suite("Capabilities")
+struct CapabilityTests {
+    @Test func componentTypes() {
+        #expect(ComponentType(vulkanRaw: 0) == .f16)
+        #expect(ComponentType(vulkanRaw: 3) == .s8)
+        #expect(ComponentType(vulkanRaw: 5) == .s32)
+        #expect(ComponentType(vulkanRaw: 1000141000) == .bf16)
+        #expect(ComponentType(vulkanRaw: 77) == .other)
+    }
+
+    @Test func shapesFilter() {
+        let c = h100Caps()
+        #expect(c.coopMatShapes(a: .f16, b: .f16, c: .f32, result: .f32).count == 3)
+        #expect(c.coopMatShapes(a: .s8, b: .s8, c: .s32, result: .s32).map(\.k) == [32, 32])
+        #expect(amdCaps().possibleSubgroupSizes == [32, 64])
+    }
+
+    @Test("the real device's capabilities are read and self-consistent")
+    func realDevice() throws {
+        let ctx = try Shared.ctx()
+        let c = ctx.capabilities
+        #expect(!c.name.isEmpty)
+        #expect(c.subgroupSize >= 1 && c.minSubgroupSize <= c.subgroupSize && c.subgroupSize <= c.maxSubgroupSize)
+        #expect(c.maxWorkgroupInvocations >= 128)
+        #expect(c.sharedMemoryBytes >= 16384)
+        #expect(c.cooperativeMatrix || c.coopMatConfigs.isEmpty)
+    }
+}

@@ -1,0 +1,67 @@
+import Testing
+import QLinear
+import QLinearReference
+
+@Suite("Weight formats")
+struct FormatTests {
+    func randomWeights(_ n: Int, _ k: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<(n * k)).map { _ in Float(Double(rng.next() >> 11) * 0x1p-53 * 2 - 1) }
+    }
+
+    @Test("q4gsw quantizer: rule, source layout, lossless prepack round trip", arguments: [32, 64, 128, 256])
+    func q4(_ g: Int) throws {
+        let n = 5, k = 2 * g
+        let w = randomWeights(n, k, seed: UInt64(g))
+        let q = try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: g, scaleDType: .f16)
+        #expect(q.packed.count == n * k / 2 && q.scales.count == n * k / g)
+        let deq = Reference.dequantizeQ4(packed: q.packed, scales: q.scales, n: n, k: k, groupSize: g)
+        for i in 0..<(n * k) {
+            let s = q.scales[(i / k) * (k / g) + (i % k) / g]
+            // Round to nearest: within half a step, except values clamped at +7 (|w| ≤ 7.5·s).
+            #expect(abs(deq[i] - w[i]) <= s * 0.5 + 1e-6 || w[i] > 7 * s)
+            #expect(Float(Float16(s)) == s)
+        }
+        // Low nibble holds the even k.
+        #expect(Int(q.packed[0] & 15) - 8 == q.q(0, 0) && Int(q.packed[0] >> 4) - 8 == q.q(0, 1))
+        let weights = LinearWeights.q4gsw(q)
+        guard case .q4gsw(let back) = try PackedWeights.pack(weights).unpack(like: weights) else { Issue.record("format changed"); return }
+        #expect(back == q)
+    }
+
+    @Test("q8csw quantizer and round trip with K not a multiple of 4", arguments: [1, 5, 33, 130])
+    func q8(_ k: Int) throws {
+        let n = 3
+        let w = randomWeights(n, k, seed: UInt64(k))
+        let q = try Q8CSWWeights.quantize(w, n: n, k: k)
+        for r in 0..<n { for c in 0..<k {
+            #expect(abs(Float(q.values[r * k + c]) * q.scales[r] - w[r * k + c]) <= q.scales[r] * 0.5 + 1e-6)
+        } }
+        let weights = LinearWeights.q8csw(q)
+        let packed = PackedWeights.pack(weights)
+        #expect(packed.sums == (0..<n).map { r in Int32(q.values[(r * k)..<((r + 1) * k)].reduce(0) { $0 + Int($1) }) })
+        guard case .q8csw(let back) = try packed.unpack(like: weights) else { Issue.record("format changed"); return }
+        #expect(back == q)
+    }
+
+    @Test("fp16 prepack pads rows and unpacks losslessly")
+    func fp16() throws {
+        let w = randomWeights(3, 13, seed: 3).map { Float16($0) }
+        let weights = LinearWeights.fp16(n: 3, k: 13, values: w)
+        let packed = PackedWeights.pack(weights)
+        #expect(packed.ldw == 16)
+        guard case .fp16(_, _, let back) = try packed.unpack(like: weights) else { Issue.record("format changed"); return }
+        #expect(back.map(\.bitPattern) == w.map(\.bitPattern))
+    }
+
+    @Test("bad formats throw clear errors")
+    func bad() {
+        #expect(throws: QLinearError.self) { try Q4GSWWeights(n: 2, k: 64, groupSize: 48, packed: [UInt8](repeating: 0, count: 64), scales: [1, 1]) }
+        #expect(throws: QLinearError.self) { try Q4GSWWeights(n: 2, k: 64, groupSize: 32, packed: [UInt8](repeating: 0, count: 63), scales: [1, 1, 1, 1]) }
+        #expect(throws: QLinearError.self) { try Q4GSWWeights(n: 2, k: 64, groupSize: 32, packed: [UInt8](repeating: 0, count: 64), scales: [1, 1, 1]) }
+        #expect(throws: QLinearError.self) { try Q4GSWWeights(n: 1, k: 32, groupSize: 32, packed: [UInt8](repeating: 0, count: 16), scales: [.nan]) }
+        #expect(throws: QLinearError.self) { try Q8CSWWeights(n: 2, k: 4, values: [0, 0, 0, 0, 0, 0, 0, 0], scales: [1]) }
+        #expect(throws: QLinearError.self) { try Q4GSWWeights.quantize([1, 2, 3], n: 1, k: 3, groupSize: 32) }
+        #expect(throws: QLinearError.self) { try Problem(op: .dq8ca_q4gsw, m: 1, n: 1, k: 100, groupSize: 32).validate() }
+    }
+}

@@ -1,0 +1,136 @@
+import Testing
+import QLinear
+import QLinearReference
+import VulkanRuntime
+
+/// Shapes for the lavapipe run: M = 1, odd M/N/K, M > K, K not a multiple of any tile.
+let kernelShapes: [(Int, Int, Int)] = [(1, 1, 1), (1, 7, 13), (3, 17, 5), (17, 31, 33), (33, 72, 160), (100, 65, 64), (129, 70, 131)]
+
+struct KernelCase: CustomTestStringConvertible, Sendable {
+    var problem: Problem
+    var testDescription: String { problem.description }
+}
+
+func cases(_ op: Op) -> [KernelCase] {
+    var out: [KernelCase] = []
+    for p in ShapeGrid.problems(op: op, shapes: kernelShapes) {
+        out.append(KernelCase(problem: p))
+        // Every shape also with the bias setting the grid did not pick.
+        var q = p; q.bias.toggle(); out.append(KernelCase(problem: q))
+    }
+    return out
+}
+
+/// Runs each case on every kernel the device can run and asserts conformance: output within the
+/// stated bound of the fp64 reference, every element written, guard bytes untouched, and for dq8ca
+/// the GPU's int8 activations and qparams bit-identical to the reference.
+func conformance(_ c: KernelCase, seed: UInt64) throws {
+    let ctx = try Shared.ctx()
+    var rng = SplitMix64(seed: seed &+ UInt64(truncatingIfNeeded: c.problem.hashValue))
+    let cc = try CheckCase.random(problem: c.problem, rng: &rng)
+    var ran = 0
+    for kernel in KernelKind.allCases {
+        let r = try cc.run(on: ctx, kernel: kernel)
+        if r.status == .skipped { continue }
+        ran += 1
+        #expect(r.status == .passed, "\(c.problem) on \(kernel): \(r.summary)")
+        #expect(r.worstRatio <= 1)
+    }
+    #expect(ran >= 1, "no kernel ran \(c.problem)")
+}
+
+@Suite("Kernels vs the CPU reference", .serialized)
+struct KernelTests {
+    @Test("fp16 linear", arguments: cases(.fp16)) func fp16(_ c: KernelCase) throws { try conformance(c, seed: 1) }
+    @Test("q4gsw", arguments: cases(.q4gsw)) func q4gsw(_ c: KernelCase) throws { try conformance(c, seed: 2) }
+    @Test("dq8ca_q4gsw", arguments: cases(.dq8ca_q4gsw)) func dq8caQ4(_ c: KernelCase) throws { try conformance(c, seed: 3) }
+    @Test("dq8ca_q8csw", arguments: cases(.dq8ca_q8csw)) func dq8caQ8(_ c: KernelCase) throws { try conformance(c, seed: 4) }
+
+    @Test("group sizes 16 and 256", arguments: [16, 256])
+    func otherGroups(_ g: Int) throws {
+        for op in [Op.q4gsw, .dq8ca_q4gsw] {
+            try conformance(KernelCase(problem: Problem(op: op, m: 5, n: 9, k: 2 * g, groupSize: g, act: .f32, bias: true)), seed: 5)
+        }
+    }
+
+    @Test("the comparator rejects a wrong answer (a test that can fail)")
+    func comparatorCatchesErrors() throws {
+        let p = Problem(op: .fp16, m: 2, n: 3, k: 64, act: .f32)
+        var rng = SplitMix64(seed: 9)
+        let c = try CheckCase.random(problem: p, rng: &rng)
+        let ref = c.reference().result
+        let tol = Tolerance.model(problem: p, kernel: .tiled)
+        for i in 0..<ref.y.count {
+            let bound = tol.bound(reference: ref.y[i], magnitude: ref.magnitude[i], out: .f32)
+            #expect(bound > 0)
+            // A 1% error on any output (an indexing or scaling bug is far larger) exceeds the bound.
+            #expect(abs(ref.y[i]) * 0.01 > bound || abs(ref.y[i]) < 1e-3)
+        }
+    }
+}
+
+@Suite("Dynamic activation quantization")
+struct ActivationQuantTests {
+    @Test("reference semantics on hand-checked rows")
+    func referenceRows() {
+        // All zero: scale clamps to FLT_EPSILON, zero point: (−128 + 0) + (127 + 0) < 0 → 127 − 0 = 127.
+        let z = Reference.rowParams(lo: 0, hi: 0)
+        #expect(z.scale == Float.ulpOfOne && z.zeroPoint == 127)
+        // All positive (lo widened to 0): scale = hi/255, zero point −128.
+        let p = Reference.rowParams(lo: 0, hi: 2.55)
+        #expect(p.scale == Float(2.55) / 255 && p.zeroPoint == -128)
+        // Symmetric range [−1, 1]: scale 2/255, zero point round(−0.5) = 0 (half to even) or −1 side.
+        let s = Reference.rowParams(lo: -1, hi: 1)
+        #expect(s.scale == Float(2) / 255)
+        #expect(s.zeroPoint == 0 || s.zeroPoint == -1)
+        let q = Reference.quantizeActivations(x: [-1, 0, 1, 0.5], m: 1, k: 4)
+        #expect(q.q[0] <= -127 && q.q[2] >= 126)   // ±127.5 lands on a tie only if 1/scale is exact
+        #expect(q.q[1] == Int8(q.zeroPoint[0]))
+    }
+
+    @Test("GPU int8 activations are bit-identical to the reference, including ties and extremes")
+    func gpuBitExact() throws {
+        let ctx = try Shared.ctx()
+        let k = 40
+        var rows: [[Float]] = []
+        rows.append((0..<k).map { Float($0) - 20 })                  // integers: many exact .5 ties after scaling
+        rows.append((0..<k).map { Float($0) * 0.1 + 0.05 })          // all positive
+        rows.append((0..<k).map { -Float($0) * 3.3 - 1 })            // all negative
+        rows.append([Float](repeating: 0, count: k))                 // degenerate
+        rows.append((0..<k).map { $0 == 7 ? 1e4 : Float($0 % 5) - 2 }) // one outlier
+        rows.append((0..<k).map { Float($0 % 3) * 1e-30 })           // tiny range → scale clamps to eps
+        let x = rows.flatMap { $0 }
+        let m = rows.count
+        var rng = SplitMix64(seed: 11)
+        let w = (0..<(8 * k)).map { _ in Float(Double(rng.next() >> 11) * 0x1p-53 - 0.5) }
+        let layer = try LinearLayer(context: ctx, weights: .q8csw(try Q8CSWWeights.quantize(w, n: 8, k: k)), act: .f32)
+        let out = try layer.forward(x, m: m)
+        let gpu = try #require(out.activations)
+        let ref = Reference.quantizeActivations(x: x, m: m, k: k)
+        #expect(gpu.q == ref.q)
+        #expect(gpu.scale.map(\.bitPattern) == ref.scale.map(\.bitPattern))
+        #expect(gpu.zeroPoint == ref.zeroPoint)
+    }
+}
+
+@Suite("Bad input")
+struct BadInputTests {
+    @Test func badShapesThrow() throws {
+        let ctx = try Shared.ctx()
+        let w = try Q4GSWWeights.quantize([Float](repeating: 0.5, count: 4 * 64), n: 4, k: 64, groupSize: 32)
+        #expect(throws: QLinearError.self) { try LinearLayer(context: ctx, weights: .q4gsw(w), bias: [1, 2]) }
+        let layer = try LinearLayer(context: ctx, weights: .q4gsw(w), act: .f32)
+        #expect(throws: QLinearError.self) { try layer.forward([Float](repeating: 1, count: 63), m: 1) }
+        var x = [Float](repeating: 1, count: 64); x[5] = .nan
+        #expect(throws: QLinearError.self) { try layer.forward(x, m: 1) }
+        x[5] = .infinity
+        #expect(throws: QLinearError.self) { try layer.forward(x, m: 1) }
+        #expect(throws: QLinearError.self) { try LinearLayer(context: ctx, weights: .fp16(n: 1, k: 2, values: [1, .infinity])) }
+    }
+
+    @Test func sizesPastDeviceLimits() throws {
+        let ctx = try Shared.ctx()
+        let limit = ctx.capabilities.maxStorageBufferRange
+        #expect(throws: VulkanError.self) { try Buffer(device: ctx.device, size: Int(limit) + 16) }
+    }
+}
