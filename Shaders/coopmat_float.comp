@@ -51,7 +51,7 @@ layout(binding = 4) writeonly buffer YB { ACT_T Y[]; };
 
 shared uvec4 As[BM * LDS4];
 shared uvec4 Bs[BN * LDS4];
-shared float Cs[NSG * TM * TN];
+shared float Cs[BM * BN];                       // epilogue staging, SM×SN per subgroup
 
 // 8 consecutive activations (row gm, k = gk..gk+7) as 8 halves in a uvec4.
 uvec4 loadX8(uint gm, uint gk, bool vec) {
@@ -133,23 +133,23 @@ void main() {
         barrier();
     }
 
-    const uint cbase = sg * TM * TN;
-    [[unroll]] for (uint i = 0; i < RM; ++i) {
-        [[unroll]] for (uint j = 0; j < RN; ++j) {
-            coopMatStore(acc[i * RN + j], Cs, cbase, TN, gl_CooperativeMatrixLayoutRowMajor);
-            subgroupMemoryBarrierShared();
-            subgroupBarrier();
-            for (uint e = lane; e < TM * TN; e += SGS) {
-                const uint gm = m0 + sm0 + i * TM + e / TN;
-                const uint gn = n0 + sn0 + j * TN + e % TN;
-                if (gm < pc.M && gn < pc.N) {
-                    float v = Cs[cbase + e];
-                    if (pc.hasBias != 0u) v += float(BIAS[gn]);
-                    Y[gm * pc.N + gn] = ACT_T(v);
-                }
-            }
-            subgroupMemoryBarrierShared();
-            subgroupBarrier();
+    // Epilogue. Every accumulator is indexed only inside fully unrollable loops with no barriers
+    // or inner loops: anything else lets the driver demote the accumulator array to local memory
+    // (measured on the H100: 17x slower). All of this subgroup's tiles go to shared memory first,
+    // then its lanes write them out with bounds checks and the bias.
+    const uint cbase = sg * SM * SN;
+    [[unroll]] for (uint i = 0; i < RM; ++i)
+        [[unroll]] for (uint j = 0; j < RN; ++j)
+            coopMatStore(acc[i * RN + j], Cs, cbase + i * TM * SN + j * TN, SN, gl_CooperativeMatrixLayoutRowMajor);
+    subgroupMemoryBarrierShared();
+    subgroupBarrier();
+    for (uint e = lane; e < SM * SN; e += gl_SubgroupSize) {
+        const uint gm = m0 + sm0 + e / SN;
+        const uint gn = n0 + sn0 + e % SN;
+        if (gm < pc.M && gn < pc.N) {
+            float v = Cs[cbase + e];
+            if (pc.hasBias != 0u) v += float(BIAS[gn]);
+            Y[gm * pc.N + gn] = ACT_T(v);
         }
     }
 }

@@ -5,9 +5,12 @@
 // B: WEIGHT_Q4 — INT4 nibbles widened to int8 (q − 8) while staging into shared memory;
 //    WEIGHT_Q8 — int8 words [N, ldw], rows padded with zeros.
 // int8 × int8 → int32 MMA over each quantization group (the whole padded K for Q8); at each
-// group end the int32 tile is staged through shared memory and folded into fp32 registers:
-//   acc += ws[n,g] · float(Σ qx·qw − zp[m]·Σ qw)
-// and the epilogue writes y = sx[m] · acc (+ bias) with bounds checks. Shapes and tiles are
+// group end the int32 accumulators are converted and folded into fp32 accumulators with an
+// element-wise product by a tile of the group's weight scales (rows replicated in shared memory):
+//   acc += ws[n,g] ∘ float(Σ_k∈g qx·qw)
+// The zero-point correction is hoisted out of the loop: Σ_g ws·zp·Σqw = zp[m] · corr[n] with
+// corr[n] = Σ_g ws[n,g]·Σ_k∈g qw precomputed at pack time, so the epilogue writes
+//   y = sx[m] · (acc − zp[m] · corr[n]) (+ bias)    with bounds checks. Shapes and tiles are
 // specialization constants chosen on the host from the device's cooperative-matrix properties.
 #include "common.glsl"
 #extension GL_KHR_cooperative_matrix : require
@@ -33,20 +36,20 @@ const uint RN = SN / TN;
 const uint LDS = BK + 16;                       // shared row stride in bytes (16-byte multiple)
 const uint LDS4 = LDS / 16;                     // … in uvec4
 const uint NSG = WM * WN;
-const uint PER_LANE = (TM * TN) / SGS;          // accumulator elements each lane keeps per tile
 
 layout(binding = 0) readonly buffer XQB { uvec4 XQ4[]; };
 layout(binding = 1) readonly buffer XPB { uint XP[]; };
 layout(binding = 2) readonly buffer WB { uint W[]; };
 layout(binding = 2) readonly buffer WB4 { uvec4 W4[]; };
 layout(binding = 3) readonly buffer WSB { float WS[]; };
-layout(binding = 4) readonly buffer WSUMB { int WSUM[]; };
+layout(binding = 4) readonly buffer CORRB { float CORR[]; };
 layout(binding = 5) readonly buffer BB { ACT_T BIAS[]; };
 layout(binding = 6) writeonly buffer YB { ACT_T Y[]; };
 
 shared uvec4 As[BM * LDS4];
 shared uvec4 Bs[BN * LDS4];
-shared int Cs[NSG * TM * TN];
+shared float SWr[TM * BN];                      // current group's scales, replicated over TM rows
+shared float Cs[BM * BN];                       // epilogue staging, SM×SN per subgroup
 
 uint widen4(uint word, uint part) {
     uint r = 0u;
@@ -66,14 +69,23 @@ void main() {
     const uint sm0 = (sg / WN) * SM;
     const uint sn0 = (sg % WN) * SN;
     const uint ngroups = pc.K / pc.G;
-    const uint cbase = sg * TM * TN;
 
-    coopmat<int, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> acc[RM * RN];
-    [[unroll]] for (uint i = 0; i < RM * RN; ++i) acc[i] = coopmat<int, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0);
-    float facc[RM * RN * PER_LANE];
-    [[unroll]] for (uint i = 0; i < RM * RN * PER_LANE; ++i) facc[i] = 0.0;
+    coopmat<int, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> iacc[RM * RN];
+    coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> facc[RM * RN];
+    [[unroll]] for (uint i = 0; i < RM * RN; ++i) {
+        iacc[i] = coopmat<int, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0);
+        facc[i] = coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0.0);
+    }
 
     for (uint k0 = 0; k0 < pc.K; k0 += BK) {
+        if (k0 % pc.G == 0u) {
+            // First step of a group: stage its scales (read after the MMAs of its last step).
+            const uint g = k0 / pc.G;
+            for (uint idx = tid; idx < TM * BN; idx += WG) {
+                const uint gn = n0 + idx % BN;
+                SWr[idx] = gn < pc.N ? WS[gn * ngroups + g] : 0.0;
+            }
+        }
         for (uint idx = tid; idx < BM * (BK / 16); idx += WG) {
             const uint r = idx / (BK / 16), c = idx % (BK / 16);
             const uint gm = m0 + r;
@@ -102,49 +114,37 @@ void main() {
             [[unroll]] for (uint j = 0; j < RN; ++j) {
                 coopmat<int8_t, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB> b;
                 coopMatLoad(b, Bs, (sn0 + j * TN) * LDS4 + kk / 16, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
-                [[unroll]] for (uint i = 0; i < RM; ++i) acc[i * RN + j] = coopMatMulAdd(a[i], b, acc[i * RN + j]);
+                [[unroll]] for (uint i = 0; i < RM; ++i) iacc[i * RN + j] = coopMatMulAdd(a[i], b, iacc[i * RN + j]);
+            }
+        }
+        if ((k0 + BK) % pc.G == 0u) {
+            [[unroll]] for (uint j = 0; j < RN; ++j) {
+                coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> s;
+                coopMatLoad(s, SWr, sn0 + j * TN, BN, gl_CooperativeMatrixLayoutRowMajor);
+                [[unroll]] for (uint i = 0; i < RM; ++i) {
+                    facc[i * RN + j] += coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(iacc[i * RN + j]) * s;
+                    iacc[i * RN + j] = coopmat<int, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0);
+                }
             }
         }
         barrier();
-        if ((k0 + BK) % pc.G == 0u) {
-            // Fold this group's int32 sums into the fp32 accumulators.
-            const uint g = k0 / pc.G;
-            [[unroll]] for (uint i = 0; i < RM; ++i) {
-                [[unroll]] for (uint j = 0; j < RN; ++j) {
-                    coopMatStore(acc[i * RN + j], Cs, cbase, TN, gl_CooperativeMatrixLayoutRowMajor);
-                    acc[i * RN + j] = coopmat<int, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0);
-                    subgroupMemoryBarrierShared();
-                    subgroupBarrier();
-                    [[unroll]] for (uint t = 0; t < PER_LANE; ++t) {
-                        const uint e = lane + t * SGS;
-                        const uint gm = m0 + sm0 + i * TM + e / TN;
-                        const uint gn = n0 + sn0 + j * TN + e % TN;
-                        if (gm < pc.M && gn < pc.N) {
-                            const int zp = int(XP[2 * gm + 1]);
-                            const float ws = WS[gn * ngroups + g];
-                            const int wsum = WSUM[gn * ngroups + g];
-                            facc[(i * RN + j) * PER_LANE + t] += ws * float(Cs[cbase + e] - zp * wsum);
-                        }
-                    }
-                    subgroupMemoryBarrierShared();
-                    subgroupBarrier();
-                }
-            }
-        }
     }
 
-    [[unroll]] for (uint i = 0; i < RM; ++i) {
-        [[unroll]] for (uint j = 0; j < RN; ++j) {
-            [[unroll]] for (uint t = 0; t < PER_LANE; ++t) {
-                const uint e = lane + t * SGS;
-                const uint gm = m0 + sm0 + i * TM + e / TN;
-                const uint gn = n0 + sn0 + j * TN + e % TN;
-                if (gm < pc.M && gn < pc.N) {
-                    float v = uintBitsToFloat(XP[2 * gm]) * facc[(i * RN + j) * PER_LANE + t];
-                    if (pc.hasBias != 0u) v += float(BIAS[gn]);
-                    Y[gm * pc.N + gn] = ACT_T(v);
-                }
-            }
+    // Epilogue (see coopmat_float.comp for why accumulators go through shared memory this way).
+    const uint cbase = sg * SM * SN;
+    [[unroll]] for (uint i = 0; i < RM; ++i)
+        [[unroll]] for (uint j = 0; j < RN; ++j)
+            coopMatStore(facc[i * RN + j], Cs, cbase + i * TM * SN + j * TN, SN, gl_CooperativeMatrixLayoutRowMajor);
+    subgroupMemoryBarrierShared();
+    subgroupBarrier();
+    for (uint e = lane; e < SM * SN; e += gl_SubgroupSize) {
+        const uint gm = m0 + sm0 + e / SN;
+        const uint gn = n0 + sn0 + e % SN;
+        if (gm < pc.M && gn < pc.N) {
+            const float zp = float(int(XP[2 * gm + 1]));
+            float v = uintBitsToFloat(XP[2 * gm]) * (Cs[cbase + e] - zp * CORR[gn]);
+            if (pc.hasBias != 0u) v += float(BIAS[gn]);
+            Y[gm * pc.N + gn] = ACT_T(v);
         }
     }
 }

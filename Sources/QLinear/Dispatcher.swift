@@ -34,8 +34,8 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
         switch (kind, op) {
         case (.tiled, .fp16), (.tiled, .q4gsw): return (bm + bn) * bk * 4
         case (.tiled, _): return (bm + bn) * (bk / 4) * 4
-        case (.coopmat, .fp16), (.coopmat, .q4gsw): return (bm + bn) * (bk + 8) * 2 + (wm * wn) * tm * tn * 4
-        case (.coopmat, _): return (bm + bn) * (bk + 16) + (wm * wn) * tm * tn * 4
+        case (.coopmat, .fp16), (.coopmat, .q4gsw): return (bm + bn) * (bk + 8) * 2 + bm * bn * 4
+        case (.coopmat, _): return (bm + bn) * (bk + 16) + tm * bn * 4 + bm * bn * 4
         }
     }
 }

@@ -108,6 +108,7 @@ public final class LinearLayer: @unchecked Sendable {
     let wBuf: Buffer
     let sBuf: Buffer
     let sumBuf: Buffer
+    let corrBuf: Buffer
     let biasBuf: Buffer
 
     /// Uploads `weights` (prepacked for the kernels) and `bias` ([N], held in `act` precision).
@@ -141,6 +142,9 @@ public final class LinearLayer: @unchecked Sendable {
         if !pk.scales.isEmpty { try sBuf.write(array: pk.scales) }
         sumBuf = try Buffer(device: dev, size: max(4, pk.sums.count * 4))
         if !pk.sums.isEmpty { try sumBuf.write(array: pk.sums) }
+        let corr = pk.correction
+        corrBuf = try Buffer(device: dev, size: max(4, corr.count * 4))
+        if !corr.isEmpty { try corrBuf.write(array: corr) }
         biasBuf = try Buffer(device: dev, size: roundUp(n * act.bytes, 4))
         if let b = self.bias { try biasBuf.write(array: hostEncode(b, act)) }
     }
@@ -188,7 +192,7 @@ public final class LinearLayer: @unchecked Sendable {
             let g = op == .dq8ca_q8csw ? kp : groupSize
             let push = LinearPush(m: m, n: n, k: kk, g: g, hasBias: bias != nil, ldx: kp / 4, ldw: packed.ldw)
             try stream.dispatch(pipe, buffers: [BufferBinding(xq), BufferBinding(xp), BufferBinding(wBuf), BufferBinding(sBuf),
-                                                BufferBinding(sumBuf), BufferBinding(biasBuf), y],
+                                                BufferBinding(plan.kernel == .coopmat ? corrBuf : sumBuf), BufferBinding(biasBuf), y],
                                 push: push.words, groups: groups)
         }
     }

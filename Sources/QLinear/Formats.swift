@@ -128,6 +128,25 @@ public struct PackedWeights: Sendable {
     public let ldw: Int
     public let scales: [Float]
     public let sums: [Int32]
+    /// Per output channel n: Σ_g scale[n,g] · sums[n,g] (computed in fp64, stored fp32) — the
+    /// zero-point correction the cooperative-matrix dq8ca kernels apply once, after the K loop.
+    public var correction: [Float] {
+        guard !sums.isEmpty else { return [] }
+        var out = [Float](repeating: 0, count: correctionRows)
+        let per = sums.count / correctionRows
+        for n in 0..<correctionRows {
+            var acc = 0.0
+            for g in 0..<per { acc += Double(scales[n * per + g]) * Double(sums[n * per + g]) }
+            out[n] = Float(acc)
+        }
+        return out
+    }
+    /// Output channels (N) for the correction (0 for fp16 weights).
+    let correctionRows: Int
+
+    init(words: [UInt32], ldw: Int, scales: [Float], sums: [Int32], rows: Int = 0) {
+        self.words = words; self.ldw = ldw; self.scales = scales; self.sums = sums; self.correctionRows = rows
+    }
 
     public static func pack(_ weights: LinearWeights) -> PackedWeights {
         switch weights {
@@ -147,7 +166,7 @@ public struct PackedWeights: Sendable {
             let groups = w.k / w.groupSize
             var sums = [Int32](repeating: 0, count: w.n * groups)
             for r in 0..<w.n { for c in 0..<w.k { sums[r * groups + c / w.groupSize] += Int32(w.q(r, c)) } }
-            return PackedWeights(words: words, ldw: wpr, scales: w.scales, sums: sums)
+            return PackedWeights(words: words, ldw: wpr, scales: w.scales, sums: sums, rows: w.n)
         case .q8csw(let w):
             let kp = roundUp(w.k, 32)
             let wpr = kp / 4
@@ -160,7 +179,7 @@ public struct PackedWeights: Sendable {
                     sums[r] += Int32(v)
                 }
             }
-            return PackedWeights(words: words, ldw: wpr, scales: w.scales, sums: sums)
+            return PackedWeights(words: words, ldw: wpr, scales: w.scales, sums: sums, rows: w.n)
         }
     }
 

@@ -8,6 +8,13 @@
 public struct ReferenceResult: Sendable {
     public var y: [Double]
     public var magnitude: [Double]
+    /// dq8ca only: the magnitude when the zero-point correction is applied once at the end
+    /// (|sx|·(Σ_g|ws·Σqx·qw| + |zp|·Σ_g|ws·Σqw|) + |b|), as the cooperative-matrix kernels do.
+    public var splitMagnitude: [Double]? = nil
+
+    public init(y: [Double], magnitude: [Double], splitMagnitude: [Double]? = nil) {
+        self.y = y; self.magnitude = magnitude; self.splitMagnitude = splitMagnitude
+    }
 }
 
 public enum Reference {
@@ -119,24 +126,28 @@ public enum Reference {
         for j in 0..<n { for kk in 0..<k { let v = qw(j, kk); wq[j * k + kk] = v; wsum[j * groups + kk / groupSize] += v } }
         var y = [Double](repeating: 0, count: m * n)
         var mag = [Double](repeating: 0, count: m * n)
+        var split = [Double](repeating: 0, count: m * n)
         for i in 0..<m {
             let s = Double(sx[i]), z = Int(zp[i])
             for j in 0..<n {
-                var acc = 0.0, a = 0.0
+                var acc = 0.0, a = 0.0, a1 = 0.0, a2 = 0.0
                 for g in 0..<groups {
                     var isum = 0
                     for kk in (g * groupSize)..<((g + 1) * groupSize) { isum += Int(xq[i * k + kk]) * wq[j * k + kk] }
                     let t = Double(ws[j * groups + g]) * Double(isum - z * wsum[j * groups + g])
                     acc += t
                     a += abs(t)
+                    a1 += abs(Double(ws[j * groups + g]) * Double(isum))
+                    a2 += abs(Double(ws[j * groups + g]) * Double(wsum[j * groups + g]))
                 }
-                var v = s * acc, av = abs(s) * a
-                if let bias { v += Double(bias[j]); av += abs(Double(bias[j])) }
+                var v = s * acc, av = abs(s) * a, sv = abs(s) * (a1 + abs(Double(z)) * a2)
+                if let bias { v += Double(bias[j]); av += abs(Double(bias[j])); sv += abs(Double(bias[j])) }
                 y[i * n + j] = v
                 mag[i * n + j] = av
+                split[i * n + j] = sv
             }
         }
-        return ReferenceResult(y: y, magnitude: mag)
+        return ReferenceResult(y: y, magnitude: mag, splitMagnitude: split)
     }
 
     /// dq8ca_q4gsw from already-quantized activations.

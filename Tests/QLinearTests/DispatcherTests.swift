@@ -60,7 +60,7 @@ struct DispatcherTests {
     @Test("odd shared-memory and workgroup limits")
     func limits() throws {
         var caps = h100Caps()
-        caps.sharedMemoryBytes = 16384
+        caps.sharedMemoryBytes = 32768
         let small = try #require(Dispatcher.decide(Problem(op: .fp16, m: 64, n: 64, k: 64), caps: caps).chosen)
         #expect(small.kernel == .coopmat && small.tile.bm == 64)
         caps.sharedMemoryBytes = 4096
