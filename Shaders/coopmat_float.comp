@@ -7,6 +7,13 @@
 // and the subgroup grid WM×WN are specialization constants chosen on the host from the device's
 // reported cooperative-matrix properties. Any M, N, K: tiles are zero-filled past the edges and
 // the epilogue writes through a per-subgroup staging area with bounds checks (bias fused there).
+//
+// Speed notes (measured on the H100, docs/DESIGN.md):
+// - each buffer is declared once, as a 16-byte vector view: a second (scalar) view of the same
+//   binding halved throughput; scalar reads go through the vector view;
+// - the next K step's global data is fetched into registers while the current step's MMAs run
+//   (the load latency otherwise serialises every step);
+// - accumulators are only indexed in fully unrolled loops.
 #include "common.glsl"
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -31,66 +38,83 @@ const uint RN = SN / TN;
 const uint LDS = BK + 8;                        // shared row stride in halves (16-byte multiple)
 const uint LDS4 = LDS / 8;                      // … in uvec4
 const uint NSG = WM * WN;
+const uint CA = BM * (BK / 8);                  // 8-value chunks per A tile
+const uint CB = BN * (BK / 8);
+const uint MAXC = 8;                            // register prefetch slots per thread (host checks)
 
-layout(binding = 0) readonly buffer XB { ACT_T X[]; };
 #ifdef ACT_F16
 layout(binding = 0) readonly buffer XB4 { uvec4 X4[]; };
 #else
 layout(binding = 0) readonly buffer XB4 { vec4 X4[]; };
 #endif
-#ifdef WEIGHT_Q4
-layout(binding = 1) readonly buffer WB { uint W[]; };
 layout(binding = 1) readonly buffer WB4 { uvec4 W4[]; };
-#else
-layout(binding = 1) readonly buffer WB { float16_t W[]; };
-layout(binding = 1) readonly buffer WB4 { uvec4 W4[]; };
-#endif
 layout(binding = 2) readonly buffer SB { float S[]; };
 layout(binding = 3) readonly buffer BB { ACT_T BIAS[]; };
 layout(binding = 4) writeonly buffer YB { ACT_T Y[]; };
 
 shared uvec4 As[BM * LDS4];
 shared uvec4 Bs[BN * LDS4];
-shared float Cs[BM * BN];                       // epilogue staging, SM×SN per subgroup
+shared float Cs[NSG * TM * TN];
+
+uvec4 pack8(float v0, float v1, float v2, float v3, float v4, float v5, float v6, float v7) {
+    return uvec4(packFloat2x16(f16vec2(v0, v1)), packFloat2x16(f16vec2(v2, v3)),
+                 packFloat2x16(f16vec2(v4, v5)), packFloat2x16(f16vec2(v6, v7)));
+}
+
+// Activation element i (flat index) through the vector view.
+float xAt(uint i) {
+#ifdef ACT_F16
+    const uint w = X4[i >> 3][(i >> 1) & 3u];
+    return unpackHalf2x16(w)[i & 1u];
+#else
+    return X4[i >> 2][i & 3u];
+#endif
+}
 
 // 8 consecutive activations (row gm, k = gk..gk+7) as 8 halves in a uvec4.
 uvec4 loadX8(uint gm, uint gk, bool vec) {
-    if (gm >= pc.M) return uvec4(0);
+    if (gm >= pc.M || gk >= pc.K) return uvec4(0);
+    const uint base = gm * pc.ldx + gk;
     if (vec && gk + 8 <= pc.K) {
 #ifdef ACT_F16
-        return X4[(gm * pc.ldx + gk) / 8];
+        return X4[base / 8];
 #else
-        const uint i = (gm * pc.ldx + gk) / 4;
-        const vec4 a = X4[i], b = X4[i + 1];
-        return uvec4(packFloat2x16(f16vec2(a.xy)), packFloat2x16(f16vec2(a.zw)),
-                     packFloat2x16(f16vec2(b.xy)), packFloat2x16(f16vec2(b.zw)));
+        const vec4 a = X4[base / 4], b = X4[base / 4 + 1];
+        return pack8(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w);
 #endif
     }
-    float16_t v[8];
-    [[unroll]] for (uint i = 0; i < 8; ++i) v[i] = gk + i < pc.K ? float16_t(X[gm * pc.ldx + gk + i]) : float16_t(0.0);
-    return uvec4(packFloat2x16(f16vec2(v[0], v[1])), packFloat2x16(f16vec2(v[2], v[3])),
-                 packFloat2x16(f16vec2(v[4], v[5])), packFloat2x16(f16vec2(v[6], v[7])));
+    float v[8];
+    [[unroll]] for (uint i = 0; i < 8; ++i) v[i] = gk + i < pc.K ? xAt(base + i) : 0.0;
+    return pack8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
 }
 
-// 8 consecutive weights (row gn, k = gk..gk+7) as fp16 halves in a uvec4.
-uvec4 loadW8(uint gn, uint gk, bool vec) {
-    if (gn >= pc.N) return uvec4(0);
 #ifdef WEIGHT_Q4
-    if (gk >= pc.K) return uvec4(0);   // K is a multiple of 8 for INT4
-    const uint word = W[gn * pc.ldw + gk / 8];
-    const float s = S[gn * (pc.K / pc.G) + gk / pc.G];
+// Raw INT4 word (8 values) for row gn at k = gk (a multiple of 8), and its group scale.
+uint loadWRaw(uint gn, uint gk, out float s) {
+    s = 0.0;
+    if (gn >= pc.N || gk >= pc.K) return 0x88888888u;
+    const uint i = gn * pc.ldw + gk / 8;
+    s = S[gn * (pc.K / pc.G) + gk / pc.G];
+    return W4[i >> 2][i & 3u];
+}
+uvec4 dequant8(uint word, float s) {
     float v[8];
     [[unroll]] for (uint i = 0; i < 8; ++i) v[i] = float(int((word >> (4 * i)) & 15u) - 8) * s;
-    return uvec4(packFloat2x16(f16vec2(v[0], v[1])), packFloat2x16(f16vec2(v[2], v[3])),
-                 packFloat2x16(f16vec2(v[4], v[5])), packFloat2x16(f16vec2(v[6], v[7])));
-#else
-    if (vec && gk + 8 <= pc.K) return W4[(gn * pc.ldw + gk) / 8];
-    float16_t v[8];
-    [[unroll]] for (uint i = 0; i < 8; ++i) v[i] = gk + i < pc.K ? W[gn * pc.ldw + gk + i] : float16_t(0.0);
-    return uvec4(packFloat2x16(f16vec2(v[0], v[1])), packFloat2x16(f16vec2(v[2], v[3])),
-                 packFloat2x16(f16vec2(v[4], v[5])), packFloat2x16(f16vec2(v[6], v[7])));
-#endif
+    return pack8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
 }
+#else
+uvec4 loadW8(uint gn, uint gk, bool vec) {
+    if (gn >= pc.N || gk >= pc.K) return uvec4(0);
+    const uint base = gn * pc.ldw + gk;
+    if (vec && gk + 8 <= pc.K) return W4[base / 8];
+    float v[8];
+    [[unroll]] for (uint i = 0; i < 8; ++i) {
+        const uint j = base + i;
+        v[i] = gk + i < pc.K ? unpackHalf2x16(W4[j >> 3][(j >> 1) & 3u])[j & 1u] : 0.0;
+    }
+    return pack8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+}
+#endif
 
 void main() {
     const uint tid = gl_LocalInvocationID.x;
@@ -110,16 +134,49 @@ void main() {
     coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> acc[RM * RN];
     [[unroll]] for (uint i = 0; i < RM * RN; ++i) acc[i] = coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0.0);
 
+    // Register prefetch of the first K step.
+    uvec4 pa[MAXC];
+#ifdef WEIGHT_Q4
+    uint pw[MAXC];
+    float ps[MAXC];
+#else
+    uvec4 pb[MAXC];
+#endif
+    [[unroll]] for (uint t = 0; t < MAXC; ++t) {
+        const uint ia = tid + t * WG;
+        if (ia < CA) pa[t] = loadX8(m0 + ia / (BK / 8), 8 * (ia % (BK / 8)), xvec);
+        const uint ib = tid + t * WG;
+#ifdef WEIGHT_Q4
+        if (ib < CB) pw[t] = loadWRaw(n0 + ib / (BK / 8), 8 * (ib % (BK / 8)), ps[t]);
+#else
+        if (ib < CB) pb[t] = loadW8(n0 + ib / (BK / 8), 8 * (ib % (BK / 8)), wvec);
+#endif
+    }
+
     for (uint k0 = 0; k0 < pc.K; k0 += BK) {
-        for (uint idx = tid; idx < BM * (BK / 8); idx += WG) {
-            const uint r = idx / (BK / 8), c = idx % (BK / 8);
-            As[r * LDS4 + c] = loadX8(m0 + r, k0 + 8 * c, xvec);
-        }
-        for (uint idx = tid; idx < BN * (BK / 8); idx += WG) {
-            const uint r = idx / (BK / 8), c = idx % (BK / 8);
-            Bs[r * LDS4 + c] = loadW8(n0 + r, k0 + 8 * c, wvec);
+        [[unroll]] for (uint t = 0; t < MAXC; ++t) {
+            const uint i = tid + t * WG;
+            if (i < CA) As[(i / (BK / 8)) * LDS4 + i % (BK / 8)] = pa[t];
+#ifdef WEIGHT_Q4
+            if (i < CB) Bs[(i / (BK / 8)) * LDS4 + i % (BK / 8)] = dequant8(pw[t], ps[t]);
+#else
+            if (i < CB) Bs[(i / (BK / 8)) * LDS4 + i % (BK / 8)] = pb[t];
+#endif
         }
         barrier();
+        // Fetch the next step while this one computes.
+        const uint k1 = k0 + BK;
+        if (k1 < pc.K) {
+            [[unroll]] for (uint t = 0; t < MAXC; ++t) {
+                const uint i = tid + t * WG;
+                if (i < CA) pa[t] = loadX8(m0 + i / (BK / 8), k1 + 8 * (i % (BK / 8)), xvec);
+#ifdef WEIGHT_Q4
+                if (i < CB) pw[t] = loadWRaw(n0 + i / (BK / 8), k1 + 8 * (i % (BK / 8)), ps[t]);
+#else
+                if (i < CB) pb[t] = loadW8(n0 + i / (BK / 8), k1 + 8 * (i % (BK / 8)), wvec);
+#endif
+            }
+        }
         [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
             coopmat<float16_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
             [[unroll]] for (uint i = 0; i < RM; ++i)
@@ -133,23 +190,25 @@ void main() {
         barrier();
     }
 
-    // Epilogue. Every accumulator is indexed only inside fully unrollable loops with no barriers
-    // or inner loops: anything else lets the driver demote the accumulator array to local memory
-    // (measured on the H100: 17x slower). All of this subgroup's tiles go to shared memory first,
-    // then its lanes write them out with bounds checks and the bias.
-    const uint cbase = sg * SM * SN;
-    [[unroll]] for (uint i = 0; i < RM; ++i)
-        [[unroll]] for (uint j = 0; j < RN; ++j)
-            coopMatStore(acc[i * RN + j], Cs, cbase + i * TM * SN + j * TN, SN, gl_CooperativeMatrixLayoutRowMajor);
-    subgroupMemoryBarrierShared();
-    subgroupBarrier();
-    for (uint e = lane; e < SM * SN; e += gl_SubgroupSize) {
-        const uint gm = m0 + sm0 + e / SN;
-        const uint gn = n0 + sn0 + e % SN;
-        if (gm < pc.M && gn < pc.N) {
-            float v = Cs[cbase + e];
-            if (pc.hasBias != 0u) v += float(BIAS[gn]);
-            Y[gm * pc.N + gn] = ACT_T(v);
+    // Epilogue: one accumulator at a time through this subgroup's TM×TN staging tile.
+    const uint cbase = sg * TM * TN;
+    [[unroll]] for (uint i = 0; i < RM; ++i) {
+        [[unroll]] for (uint j = 0; j < RN; ++j) {
+            coopMatStore(acc[i * RN + j], Cs, cbase, TN, gl_CooperativeMatrixLayoutRowMajor);
+            subgroupMemoryBarrierShared();
+            subgroupBarrier();
+            [[unroll]] for (uint e0 = 0; e0 < TM * TN; e0 += SGS) {
+                const uint e = e0 + lane;
+                const uint gm = m0 + sm0 + i * TM + e / TN;
+                const uint gn = n0 + sn0 + j * TN + e % TN;
+                if (e < TM * TN && gm < pc.M && gn < pc.N) {
+                    float v = Cs[cbase + e];
+                    if (pc.hasBias != 0u) v += float(BIAS[gn]);
+                    Y[gm * pc.N + gn] = ACT_T(v);
+                }
+            }
+            subgroupMemoryBarrierShared();
+            subgroupBarrier();
         }
     }
 }

@@ -36,11 +36,13 @@ const uint RN = SN / TN;
 const uint LDS = BK + 16;                       // shared row stride in bytes (16-byte multiple)
 const uint LDS4 = LDS / 16;                     // … in uvec4
 const uint NSG = WM * WN;
+const uint CA = BM * (BK / 16);                 // 16-byte chunks per A tile
+const uint CB = BN * (BK / 16);
+const uint MAXC = 8;                            // register prefetch slots per thread (host checks)
 
 layout(binding = 0) readonly buffer XQB { uvec4 XQ4[]; };
 layout(binding = 1) readonly buffer XPB { uint XP[]; };
-layout(binding = 2) readonly buffer WB { uint W[]; };
-layout(binding = 2) readonly buffer WB4 { uvec4 W4[]; };
+layout(binding = 2) readonly buffer WB4 { uvec4 W4[]; };   // one view per buffer (see coopmat_float.comp)
 layout(binding = 3) readonly buffer WSB { float WS[]; };
 layout(binding = 4) readonly buffer CORRB { float CORR[]; };
 layout(binding = 5) readonly buffer BB { ACT_T BIAS[]; };
@@ -49,7 +51,23 @@ layout(binding = 6) writeonly buffer YB { ACT_T Y[]; };
 shared uvec4 As[BM * LDS4];
 shared uvec4 Bs[BN * LDS4];
 shared float SWr[TM * BN];                      // current group's scales, replicated over TM rows
-shared float Cs[BM * BN];                       // epilogue staging, SM×SN per subgroup
+shared float Cs[NSG * TM * TN];                 // epilogue staging, one TM×TN tile per subgroup
+
+uvec4 loadA16(uint gm, uint k0, uint c) {
+    return gm < pc.M ? XQ4[(gm * pc.ldx + k0 / 4) / 4 + c] : uvec4(0);
+}
+
+uint widen4(uint word, uint part);
+uvec4 loadB16(uint gn, uint k0, uint c) {
+    if (gn >= pc.N) return uvec4(0);
+#ifdef WEIGHT_Q4
+    const uint i = gn * pc.ldw + (k0 + 16 * c) / 8;
+    const uint w0 = W4[i >> 2][i & 3u], w1 = W4[(i + 1) >> 2][(i + 1) & 3u];
+    return uvec4(widen4(w0, 0u), widen4(w0, 1u), widen4(w1, 0u), widen4(w1, 1u));
+#else
+    return W4[(gn * pc.ldw + k0 / 4) / 4 + c];
+#endif
+}
 
 uint widen4(uint word, uint part) {
     uint r = 0u;
@@ -77,6 +95,13 @@ void main() {
         facc[i] = coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0.0);
     }
 
+    uvec4 pa[MAXC], pb[MAXC];
+    [[unroll]] for (uint t = 0; t < MAXC; ++t) {
+        const uint i = tid + t * WG;
+        if (i < CA) pa[t] = loadA16(m0 + i / (BK / 16), 0u, i % (BK / 16));
+        if (i < CB) pb[t] = loadB16(n0 + i / (BK / 16), 0u, i % (BK / 16));
+    }
+
     for (uint k0 = 0; k0 < pc.K; k0 += BK) {
         if (k0 % pc.G == 0u) {
             // First step of a group: stage its scales (read after the MMAs of its last step).
@@ -86,27 +111,20 @@ void main() {
                 SWr[idx] = gn < pc.N ? WS[gn * ngroups + g] : 0.0;
             }
         }
-        for (uint idx = tid; idx < BM * (BK / 16); idx += WG) {
-            const uint r = idx / (BK / 16), c = idx % (BK / 16);
-            const uint gm = m0 + r;
-            As[r * LDS4 + c] = gm < pc.M ? XQ4[(gm * pc.ldx + k0 / 4) / 4 + c] : uvec4(0);
-        }
-        for (uint idx = tid; idx < BN * (BK / 16); idx += WG) {
-            const uint r = idx / (BK / 16), c = idx % (BK / 16);
-            const uint gn = n0 + r;
-#ifdef WEIGHT_Q4
-            uvec4 v = uvec4(0);
-            if (gn < pc.N) {
-                const uint base = gn * pc.ldw + (k0 + 16 * c) / 8;
-                const uint w0 = W[base], w1 = W[base + 1];
-                v = uvec4(widen4(w0, 0u), widen4(w0, 1u), widen4(w1, 0u), widen4(w1, 1u));
-            }
-            Bs[r * LDS4 + c] = v;
-#else
-            Bs[r * LDS4 + c] = gn < pc.N ? W4[(gn * pc.ldw + k0 / 4) / 4 + c] : uvec4(0);
-#endif
+        [[unroll]] for (uint t = 0; t < MAXC; ++t) {
+            const uint i = tid + t * WG;
+            if (i < CA) As[(i / (BK / 16)) * LDS4 + i % (BK / 16)] = pa[t];
+            if (i < CB) Bs[(i / (BK / 16)) * LDS4 + i % (BK / 16)] = pb[t];
         }
         barrier();
+        const uint k1 = k0 + BK;
+        if (k1 < pc.K) {
+            [[unroll]] for (uint t = 0; t < MAXC; ++t) {
+                const uint i = tid + t * WG;
+                if (i < CA) pa[t] = loadA16(m0 + i / (BK / 16), k1, i % (BK / 16));
+                if (i < CB) pb[t] = loadB16(n0 + i / (BK / 16), k1, i % (BK / 16));
+            }
+        }
         [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
             coopmat<int8_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
             [[unroll]] for (uint i = 0; i < RM; ++i)
@@ -130,21 +148,26 @@ void main() {
         barrier();
     }
 
-    // Epilogue (see coopmat_float.comp for why accumulators go through shared memory this way).
-    const uint cbase = sg * SM * SN;
-    [[unroll]] for (uint i = 0; i < RM; ++i)
-        [[unroll]] for (uint j = 0; j < RN; ++j)
-            coopMatStore(facc[i * RN + j], Cs, cbase + i * TM * SN + j * TN, SN, gl_CooperativeMatrixLayoutRowMajor);
-    subgroupMemoryBarrierShared();
-    subgroupBarrier();
-    for (uint e = lane; e < SM * SN; e += gl_SubgroupSize) {
-        const uint gm = m0 + sm0 + e / SN;
-        const uint gn = n0 + sn0 + e % SN;
-        if (gm < pc.M && gn < pc.N) {
-            const float zp = float(int(XP[2 * gm + 1]));
-            float v = uintBitsToFloat(XP[2 * gm]) * (Cs[cbase + e] - zp * CORR[gn]);
-            if (pc.hasBias != 0u) v += float(BIAS[gn]);
-            Y[gm * pc.N + gn] = ACT_T(v);
+    // Epilogue: one accumulator at a time through this subgroup's TM×TN staging tile.
+    const uint cbase = sg * TM * TN;
+    [[unroll]] for (uint i = 0; i < RM; ++i) {
+        [[unroll]] for (uint j = 0; j < RN; ++j) {
+            coopMatStore(facc[i * RN + j], Cs, cbase, TN, gl_CooperativeMatrixLayoutRowMajor);
+            subgroupMemoryBarrierShared();
+            subgroupBarrier();
+            [[unroll]] for (uint e0 = 0; e0 < TM * TN; e0 += SGS) {
+                const uint e = e0 + lane;
+                const uint gm = m0 + sm0 + i * TM + e / TN;
+                const uint gn = n0 + sn0 + j * TN + e % TN;
+                if (e < TM * TN && gm < pc.M && gn < pc.N) {
+                    const float zp = float(int(XP[2 * gm + 1]));
+                    float v = uintBitsToFloat(XP[2 * gm]) * (Cs[cbase + e] - zp * CORR[gn]);
+                    if (pc.hasBias != 0u) v += float(BIAS[gn]);
+                    Y[gm * pc.N + gn] = ACT_T(v);
+                }
+            }
+            subgroupMemoryBarrierShared();
+            subgroupBarrier();
         }
     }
 }

@@ -53,8 +53,20 @@ public enum Bench {
         try s.submitAndWait()
         let ts = try s.timestampsNs()
         let copyNs = median((0..<iters).map { (i: Int) -> Double in ts[2 * i + 1] - ts[2 * i] })
+        // A second, L2-sized copy for comparison (printed in the note).
+        let small = 16 << 20
+        let s2 = try CommandStream(device: dev, timestamps: 2 * iters)
+        for i in 0..<iters {
+            try s2.timestamp(2 * i)
+            s2.copy(from: a, srcOffset: 0, to: b, dstOffset: 0, size: small)
+            try s2.timestamp(2 * i + 1)
+            s2.barrier()
+        }
+        try s2.submitAndWait()
+        let ts2 = try s2.timestampsNs()
+        let smallNs = median((0..<iters).map { (i: Int) -> Double in ts2[2 * i + 1] - ts2[2 * i] })
         var c = Ceilings(copyGBs: 2 * Double(size) / copyNs, f16TFLOPs: nil, s8TOPs: nil,
-                         note: "copy: vkCmdCopyBuffer \(size >> 20) MiB, read+write, median of \(iters)")
+                         note: "copy: vkCmdCopyBuffer \(size >> 20) MiB, read+write, median of \(iters) (16 MiB: \(Int(2 * Double(small) / smallNs)) GB/s)")
         for (shader, op) in [(ShaderID.peak_mma_f16, Op.fp16), (.peak_mma_s8, .dq8ca_q8csw)] {
             guard case .success(let plan) = Dispatcher.plan(.coopmat, Problem(op: op, m: 128, n: 128, k: 128), caps: caps, options: ctx.options) else { continue }
             var t = plan.tile
@@ -92,7 +104,7 @@ public enum Bench {
         let dev = ctx.device
         var rng = SplitMix64(seed: 7)
         let x: [Float] = (0..<(m * layer.k)).map { _ in Float(Double(rng.next() >> 11) * 0x1p-53 * 2 - 1) }
-        let xb = try Buffer(device: dev, size: roundUp(m * layer.k * p.act.bytes, 4))
+        let xb = try Buffer(device: dev, size: roundUp(m * layer.k * p.act.bytes, 16))
         try xb.write(array: hostEncode(x, p.act))
         let yb = try Buffer(device: dev, size: roundUp(m * layer.n * p.act.bytes, 4))
         let scratch = try layer.makeScratch(m: m)

@@ -123,7 +123,7 @@ public struct CheckCase: Sendable {
         let layer = try LinearLayer(context: context, weights: weights, bias: bias, act: p.act,
                                     dynamicActivations: p.op == .dq8ca_q4gsw)
         let dev = context.device
-        let xb = try Buffer(device: dev, size: roundUp(p.m * p.k * p.act.bytes, 4))
+        let xb = try Buffer(device: dev, size: roundUp(p.m * p.k * p.act.bytes, 16))
         try xb.write(array: hostEncode(x, p.act))
         let guardBytes = 256
         let yBytes = roundUp(p.m * p.n * p.act.bytes, 4)

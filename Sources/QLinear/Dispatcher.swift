@@ -34,8 +34,8 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
         switch (kind, op) {
         case (.tiled, .fp16), (.tiled, .q4gsw): return (bm + bn) * bk * 4
         case (.tiled, _): return (bm + bn) * (bk / 4) * 4
-        case (.coopmat, .fp16), (.coopmat, .q4gsw): return (bm + bn) * (bk + 8) * 2 + bm * bn * 4
-        case (.coopmat, _): return (bm + bn) * (bk + 16) + tm * bn * 4 + bm * bn * 4
+        case (.coopmat, .fp16), (.coopmat, .q4gsw): return (bm + bn) * (bk + 8) * 2 + (wm * wn) * tm * tn * 4
+        case (.coopmat, _): return (bm + bn) * (bk + 16) + tm * bn * 4 + (wm * wn) * tm * tn * 4
         }
     }
 }
@@ -175,19 +175,34 @@ public enum Dispatcher {
             }
             let sgs = caps.subgroupSize
             let require = caps.canRequireSubgroupSize
-            var t = TileConfig(bm: 128, bn: 64, bk: bk, workgroupSize: 4 * sgs)
-            t.wm = 2; t.wn = 2; t.tm = mma.m; t.tn = mma.n; t.tk = mma.k
-            t.subgroupSize = sgs; t.requireSubgroupSize = require
-            if (t.tm * t.tn) % sgs != 0 { return no("MMA tile \(t.tm)x\(t.tn) has fewer elements than a subgroup of \(sgs)") }
-            if t.workgroupSize > caps.maxWorkgroupInvocations {
-                return no("\(t.workgroupSize)-invocation workgroups exceed the device's \(caps.maxWorkgroupInvocations)")
+            if (mma.m * mma.n) % sgs != 0 { return no("MMA tile \(mma.m)x\(mma.n) has fewer elements than a subgroup of \(sgs)") }
+            // Tile: 128×128 with 2×4 subgroups (each 64×32) when that still gives enough
+            // workgroups to fill a large GPU, else 64×64 with 2×2 subgroups (each 32×32).
+            func config(_ bm: Int, _ bn: Int, _ wm: Int, _ wn: Int) -> TileConfig {
+                var t = TileConfig(bm: bm, bn: bn, bk: bk, workgroupSize: wm * wn * sgs)
+                t.wm = wm; t.wn = wn; t.tm = mma.m; t.tn = mma.n; t.tk = mma.k
+                t.subgroupSize = sgs; t.requireSubgroupSize = require
+                return t
             }
-            if t.sharedBytes(kind: .coopmat, op: p.op) > caps.sharedMemoryBytes {
-                t.bm = 64; t.wm = 2; t.wn = 2
-                if t.sharedBytes(kind: .coopmat, op: p.op) > caps.sharedMemoryBytes {
-                    return no("needs \(t.sharedBytes(kind: .coopmat, op: p.op)) bytes of shared memory, device has \(caps.sharedMemoryBytes)")
-                }
-                reasons.append("shared memory \(caps.sharedMemoryBytes) B: smaller 64-row tile")
+            let chunk = floatMath ? 8 : 16      // values per 16-byte load
+            func fits(_ t: TileConfig) -> String? {
+                if (t.bm / t.wm) % t.tm != 0 || (t.bn / t.wn) % t.tn != 0 { return "tile \(t.bm)x\(t.bn) is not a multiple of the MMA shape" }
+                if t.workgroupSize > caps.maxWorkgroupInvocations { return "\(t.workgroupSize)-invocation workgroups exceed the device's \(caps.maxWorkgroupInvocations)" }
+                if t.sharedBytes(kind: .coopmat, op: p.op) > caps.sharedMemoryBytes { return "needs \(t.sharedBytes(kind: .coopmat, op: p.op)) bytes of shared memory, device has \(caps.sharedMemoryBytes)" }
+                if max(t.bm, t.bn) * t.bk / chunk > 8 * t.workgroupSize { return "more than 8 prefetch slots per thread" }
+                return nil
+            }
+            let large = config(128, 128, 2, 4), small = config(64, 64, 2, 2)
+            let largeTiles = ((p.m + 127) / 128) * ((p.n + 127) / 128)
+            var t: TileConfig
+            if largeTiles >= 256, fits(large) == nil {
+                t = large
+                reasons.append("\(largeTiles) workgroups of 128x128")
+            } else if let why = fits(small) {
+                return no(why)
+            } else {
+                t = small
+                reasons.append(largeTiles >= 256 ? "128x128 tile does not fit (\(fits(large)!)): 64x64" : "only \(largeTiles) tiles of 128x128: 64x64 tiles for more workgroups")
             }
             reasons.append("MMA \(mma.description) from the device's cooperative-matrix properties")
             reasons.append("subgroup size \(sgs)\(require ? " required per pipeline" : " (device default)")")

@@ -136,7 +136,7 @@ public final class LinearLayer: @unchecked Sendable {
         let dev = context.device
         let pk = PackedWeights.pack(weights)
         self.packed = pk
-        wBuf = try Buffer(device: dev, size: max(4, pk.words.count * 4))
+        wBuf = try Buffer(device: dev, size: roundUp(max(4, pk.words.count * 4), 16))
         try wBuf.write(array: pk.words)
         sBuf = try Buffer(device: dev, size: max(4, pk.scales.count * 4))
         if !pk.scales.isEmpty { try sBuf.write(array: pk.scales) }
@@ -212,7 +212,7 @@ public final class LinearLayer: @unchecked Sendable {
         let decision = context.decide(problem(m: m), force: kernel)
         guard let plan = decision.chosen else { throw QLinearError.unsupported(decision.why.joined(separator: "; ")) }
         let dev = context.device
-        let xb = try Buffer(device: dev, size: roundUp(m * k * act.bytes, 4))
+        let xb = try Buffer(device: dev, size: roundUp(m * k * act.bytes, 16))
         try xb.write(array: hostEncode(x, act))
         let yb = try Buffer(device: dev, size: roundUp(m * n * act.bytes, 4))
         let scratch = try makeScratch(m: m)

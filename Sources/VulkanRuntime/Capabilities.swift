@@ -93,6 +93,8 @@ public struct Capabilities: Codable, Sendable, Hashable {
     public var coopMatConfigs: [CoopMatConfig]
     public var timestampPeriodNs: Double
     public var timestampsSupported: Bool
+    /// Memory types as "heap N (size MiB): FLAGS", in the driver's order.
+    public var memoryTypes: [String] = []
 
     public init(name: String = "synthetic", kind: DeviceKind = .discrete, vendorID: UInt32 = 0, deviceID: UInt32 = 0,
                 apiVersion: String = "1.3.0", driverVersion: UInt32 = 0, driverName: String = "", driverInfo: String = "",

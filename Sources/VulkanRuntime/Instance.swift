@@ -169,6 +169,22 @@ public final class Instance: @unchecked Sendable {
 
         var mem = VkPhysicalDeviceMemoryProperties()
         vkGetPhysicalDeviceMemoryProperties(device, &mem)
+        var memTypes: [String] = []
+        withUnsafeBytes(of: mem.memoryTypes) { traw in
+            withUnsafeBytes(of: mem.memoryHeaps) { hraw in
+                let types = traw.bindMemory(to: VkMemoryType.self), heaps = hraw.bindMemory(to: VkMemoryHeap.self)
+                for i in 0..<Int(mem.memoryTypeCount) {
+                    let f = types[i].propertyFlags
+                    var names: [String] = []
+                    if f & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT.rawValue != 0 { names.append("DEVICE_LOCAL") }
+                    if f & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT.rawValue != 0 { names.append("HOST_VISIBLE") }
+                    if f & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT.rawValue != 0 { names.append("HOST_COHERENT") }
+                    if f & VK_MEMORY_PROPERTY_HOST_CACHED_BIT.rawValue != 0 { names.append("HOST_CACHED") }
+                    let h = Int(types[i].heapIndex)
+                    memTypes.append("heap \(h) (\(heaps[h].size >> 20) MiB): \(names.isEmpty ? "-" : names.joined(separator: "|"))")
+                }
+            }
+        }
         var localBytes: UInt64 = 0
         withUnsafeBytes(of: mem.memoryHeaps) { raw in
             let heaps = raw.bindMemory(to: VkMemoryHeap.self)
@@ -188,7 +204,7 @@ public final class Instance: @unchecked Sendable {
         let limits = props.limits
         let computeStage = VK_SHADER_STAGE_COMPUTE_BIT.rawValue
         let sizeControl = is13 && f13v.subgroupSizeControl != 0 && (p13v.requiredSubgroupSizeStages & computeStage) != 0
-        let caps = Capabilities(
+        var caps = Capabilities(
             name: cString(props.deviceName), kind: kind, vendorID: props.vendorID, deviceID: props.deviceID,
             apiVersion: versionString(props.apiVersion), driverVersion: props.driverVersion,
             driverName: cString(p12v.driverName), driverInfo: cString(p12v.driverInfo),
@@ -213,6 +229,7 @@ public final class Instance: @unchecked Sendable {
             coopMatConfigs: configs,
             timestampPeriodNs: Double(limits.timestampPeriod),
             timestampsSupported: family.element.timestampValidBits > 0)
+        caps.memoryTypes = memTypes
         return PhysicalDevice(index: index, handle: device, capabilities: caps, extensions: extensions,
                               computeQueueFamily: UInt32(family.offset), timestampValidBits: family.element.timestampValidBits,
                               apiVersionRaw: props.apiVersion)

@@ -41,6 +41,7 @@ func cmdBench(_ args: inout Args) throws {
         if let f = ceil.f16TFLOPs { line += ", fp16 MMA \(fmt(f, 1)) TFLOP/s" }
         if let s = ceil.s8TOPs { line += ", int8 MMA \(fmt(s, 1)) TOP/s" }
         print(line)
+        print("  (\(ceil.note))")
         print(pad("op", 13) + pad("kernel", 9) + pad("M", 6) + pad("N", 7) + pad("K", 7) + lpad("median µs", 11) + lpad("min µs", 10) + lpad("TFLOP/s", 9) + lpad("GB/s", 8) + lpad("% roof", 8) + "  bound")
     }
     var results: [BenchResult] = []

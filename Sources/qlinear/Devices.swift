@@ -36,6 +36,7 @@ func cmdDevices(_ args: inout Args) throws {
         print("[\(r.index)] \(c.name)\(r.default ? "  (default)" : "")")
         print("    kind \(c.kind.rawValue), Vulkan \(c.apiVersion), driver \(c.driverName) \(c.driverInfo), vendor 0x\(String(c.vendorID, radix: 16)) device 0x\(String(c.deviceID, radix: 16))")
         print("    subgroup \(c.subgroupSize) (min \(c.minSubgroupSize), max \(c.maxSubgroupSize), \(c.canRequireSubgroupSize ? "can be required" : "fixed")), shared memory \(c.sharedMemoryBytes) B, workgroup ≤ \(c.maxWorkgroupInvocations)")
+        print("    memory types: \(c.memoryTypes.enumerated().map { "[\($0.offset)] \($0.element)" }.joined(separator: ", "))")
         print("    storage buffer range \(c.maxStorageBufferRange) B, device-local memory \(c.deviceLocalMemoryBytes / (1 << 20)) MiB")
         print("    float16 \(yn(c.shaderFloat16)), int8 \(yn(c.shaderInt8)), 16-bit storage \(yn(c.storageBuffer16Bit)), 8-bit storage \(yn(c.storageBuffer8Bit)), integer dot product \(yn(c.integerDotProduct))\(c.integerDotProduct4x8PackedAccelerated ? " (4x8 packed accelerated)" : ""), memory model \(yn(c.vulkanMemoryModel))")
         if c.cooperativeMatrix {

@@ -10,13 +10,15 @@ struct DispatcherTests {
     func nvidia() throws {
         let caps = h100Caps()
         for op in ops {
-            let d = Dispatcher.decide(Problem(op: op, m: 129, n: 70, k: 256, groupSize: 64, act: .f16, bias: true), caps: caps)
+            let d = Dispatcher.decide(Problem(op: op, m: 4096, n: 4096, k: 256, groupSize: 64, act: .f16, bias: true), caps: caps)
             let plan = try #require(d.chosen)
             #expect(plan.kernel == .coopmat)
             #expect(plan.tile.subgroupSize == 32)
             #expect(plan.tile.tm == 16 && plan.tile.tn == 16)
             #expect(plan.tile.tk == (op == .fp16 || op == .q4gsw ? 16 : 32))
-            #expect(plan.tile.workgroupSize == 128)
+            #expect(plan.tile.workgroupSize == 256 && plan.tile.bm == 128 && plan.tile.bn == 128)
+            let small = try #require(Dispatcher.decide(Problem(op: op, m: 33, n: 70, k: 256, groupSize: 64), caps: caps).chosen)
+            #expect(small.kernel == .coopmat && small.tile.bm == 64 && small.tile.workgroupSize == 128)
             #expect(plan.quantShader != nil || !op.quantizesActivations)
         }
     }
@@ -28,7 +30,7 @@ struct DispatcherTests {
             let plan = try #require(Dispatcher.decide(Problem(op: op, m: 256, n: 128, k: 128, groupSize: 32), caps: caps).chosen)
             #expect(plan.kernel == .coopmat)
             #expect(plan.tile.subgroupSize == 64 && plan.tile.requireSubgroupSize)
-            #expect(plan.tile.workgroupSize == 256)
+            #expect(plan.tile.workgroupSize == 256)   // 64x64 tile, 2x2 subgroups of 64
             #expect(plan.tile.tk == 16)
         }
     }
@@ -60,10 +62,10 @@ struct DispatcherTests {
     @Test("odd shared-memory and workgroup limits")
     func limits() throws {
         var caps = h100Caps()
-        caps.sharedMemoryBytes = 32768
-        let small = try #require(Dispatcher.decide(Problem(op: .fp16, m: 64, n: 64, k: 64), caps: caps).chosen)
-        #expect(small.kernel == .coopmat && small.tile.bm == 64)
-        caps.sharedMemoryBytes = 4096
+        caps.sharedMemoryBytes = 16384
+        let small = try #require(Dispatcher.decide(Problem(op: .fp16, m: 4096, n: 4096, k: 64), caps: caps).chosen)
+        #expect(small.kernel == .coopmat && small.tile.bm == 64)   // 128x128 needs 28 KiB
+        caps.sharedMemoryBytes = 8192
         let tiny = Dispatcher.decide(Problem(op: .fp16, m: 64, n: 64, k: 64), caps: caps)
         #expect(tiny.chosen == nil || tiny.chosen?.kernel == .tiled)
         var minimal = Capabilities(maxWorkgroupInvocations: 128, cooperativeMatrix: false)
