@@ -195,14 +195,22 @@ public enum Dispatcher {
             let large = config(128, 128, 2, 4), small = config(64, 64, 2, 2)
             let largeTiles = ((p.m + 127) / 128) * ((p.n + 127) / 128)
             var t: TileConfig
-            if largeTiles >= 256, fits(large) == nil {
+            // The int8 kernel keeps int32 and fp32 accumulators: the large tile would need twice the
+            // registers, so it uses 64x64 tiles (measured faster on the H100, docs/results).
+            if floatMath, largeTiles >= 256, fits(large) == nil {
                 t = large
                 reasons.append("\(largeTiles) workgroups of 128x128")
             } else if let why = fits(small) {
                 return no(why)
             } else {
                 t = small
-                reasons.append(largeTiles >= 256 ? "128x128 tile does not fit (\(fits(large)!)): 64x64" : "only \(largeTiles) tiles of 128x128: 64x64 tiles for more workgroups")
+                if !floatMath {
+                    reasons.append("64x64 tiles (int32 + fp32 accumulators)")
+                } else if let why = fits(large), largeTiles >= 256 {
+                    reasons.append("128x128 tile does not fit (\(why)): 64x64")
+                } else {
+                    reasons.append("only \(largeTiles) tiles of 128x128: 64x64 tiles for more workgroups")
+                }
             }
             reasons.append("MMA \(mma.description) from the device's cooperative-matrix properties")
             reasons.append("subgroup size \(sgs)\(require ? " required per pipeline" : " (device default)")")
