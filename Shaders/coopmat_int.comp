@@ -89,10 +89,14 @@ void main() {
     const uint ngroups = pc.K / pc.G;
 
     coopmat<int, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> iacc[RM * RN];
+#ifdef WEIGHT_Q4
     coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> facc[RM * RN];
+#endif
     [[unroll]] for (uint i = 0; i < RM * RN; ++i) {
         iacc[i] = coopmat<int, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0);
+#ifdef WEIGHT_Q4
         facc[i] = coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0.0);
+#endif
     }
 
     uvec4 pa[MAXC], pb[MAXC];
@@ -135,6 +139,7 @@ void main() {
                 [[unroll]] for (uint i = 0; i < RM; ++i) iacc[i * RN + j] = coopMatMulAdd(a[i], b, iacc[i * RN + j]);
             }
         }
+#ifdef WEIGHT_Q4
         if ((k0 + BK) % pc.G == 0u) {
             [[unroll]] for (uint j = 0; j < RN; ++j) {
                 coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> s;
@@ -145,11 +150,22 @@ void main() {
                 }
             }
         }
+#endif
         barrier();
     }
 
     // Epilogue: one accumulator at a time through this subgroup's TM×TN staging tile.
     const uint cbase = sg * TM * TN;
+#ifdef WEIGHT_Q8
+    // Q8: a single group spanning K; its scales are still staged in SWr from the first step.
+    coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> facc[RM * RN];
+    [[unroll]] for (uint j = 0; j < RN; ++j) {
+        coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> s;
+        coopMatLoad(s, SWr, sn0 + j * TN, BN, gl_CooperativeMatrixLayoutRowMajor);
+        [[unroll]] for (uint i = 0; i < RM; ++i)
+            facc[i * RN + j] = coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(iacc[i * RN + j]) * s;
+    }
+#endif
     [[unroll]] for (uint i = 0; i < RM; ++i) {
         [[unroll]] for (uint j = 0; j < RN; ++j) {
             coopMatStore(facc[i * RN + j], Cs, cbase, TN, gl_CooperativeMatrixLayoutRowMajor);

@@ -16,7 +16,9 @@ import QLinearReference
 /// - S is the reference's magnitude: Σ_k |x_k·w_k| + |b| for float ops; for dq8ca ops
 ///   |sx|·Σ_g |ws_g · (Σ qx·qw − zp·Σ qw)_g| + |b| (the integer sums themselves are exact); the
 ///   cooperative-matrix dq8ca kernels subtract zp·Σ_g ws_g·Σqw once after the K loop, so theirs is
-///   |sx|·(Σ_g |ws_g·Σ qx·qw| + |zp|·Σ_g |ws_g·Σ qw|) + |b| (ReferenceResult.splitMagnitude).
+///   |sx|·(Σ_g |ws_g·Σ qx·qw| + |zp|·Σ_g |ws_g·Σ qw|) + |b| (ReferenceResult.splitMagnitude); the
+///   matrix–vector kernel scales each 32-value chunk, so for dq8ca_q4gsw its S uses chunk sums
+///   (ReferenceResult.chunkMagnitude) and t = K/32 + 1.
 /// - t is the number of fp32 additions in the longest accumulation chain: K for float ops
 ///   (any summation order: recursive-summation bound), the number of groups for dq8ca ops.
 ///   The +3 covers the dequantization product, the multiply and the bias add.
@@ -37,8 +39,13 @@ public struct Tolerance: Sendable {
         let t: Int
         switch p.op {
         case .fp16, .q4gsw: t = p.k
-        case .dq8ca_q4gsw: t = p.k / p.groupSize + (kernel == .coopmat ? 1 : 0)
-        case .dq8ca_q8csw: t = kernel == .coopmat ? 2 : 1
+        case .dq8ca_q4gsw:
+            switch kernel {
+            case .tiled: t = p.k / p.groupSize
+            case .coopmat: t = p.k / p.groupSize + 1
+            case .gemv: t = (p.k + 31) / 32 + 1
+            }
+        case .dq8ca_q8csw: t = kernel == .tiled ? 1 : 2
         }
         return Tolerance(fp16Roundings: r, chainLength: t)
     }
@@ -163,7 +170,12 @@ public struct CheckCase: Sendable {
             let g = Double(y[i])
             let err = abs(g - r)
             // Cooperative-matrix dq8ca kernels apply the zero-point correction after the K loop.
-            let mag = (kernel == .coopmat ? ref.result.splitMagnitude?[i] : nil) ?? ref.result.magnitude[i]
+            let mag: Double
+            switch kernel {
+            case .tiled: mag = ref.result.magnitude[i]
+            case .coopmat: mag = ref.result.splitMagnitude?[i] ?? ref.result.magnitude[i]
+            case .gemv: mag = (p.op == .dq8ca_q4gsw ? ref.result.chunkMagnitude?[i] : ref.result.splitMagnitude?[i]) ?? ref.result.magnitude[i]
+            }
             let bound = tol.bound(reference: r, magnitude: mag, out: p.act)
             let ratio = err.isNaN ? .infinity : err / bound
             if !(err <= bound) {

@@ -36,6 +36,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
         case (.tiled, _): return (bm + bn) * (bk / 4) * 4
         case (.coopmat, .fp16), (.coopmat, .q4gsw): return (bm + bn) * (bk + 8) * 2 + (wm * wn) * tm * tn * 4
         case (.coopmat, _): return (bm + bn) * (bk + 16) + tm * bn * 4 + (wm * wn) * tm * tn * 4
+        case (.gemv, _): return 0
         }
     }
 }
@@ -98,8 +99,8 @@ public enum Dispatcher {
             case .failure(let r): why.append("\(force.rawValue) forced but cannot run: \(r.reason)")
             }
         } else {
-            // Preference: cooperative matrix when it can run (tensor cores), else tiled.
-            for kind in [KernelKind.coopmat, .tiled] {
+            // Preference: matrix–vector for decode batches, cooperative matrix (tensor cores), tiled.
+            for kind in [KernelKind.gemv, .coopmat, .tiled] {
                 switch cands[kind]! {
                 case .success(let plan):
                     if chosen == nil { chosen = plan; why.append("chose \(kind.rawValue)") }
@@ -126,6 +127,27 @@ public enum Dispatcher {
         var reasons: [String] = []
 
         switch kind {
+        case .gemv:
+            if p.m > 8 { return no("M = \(p.m) > 8: matrix–vector kernel is for decode batches") }
+            if !caps.subgroupArithmetic { return no("device lacks subgroup arithmetic in compute shaders") }
+            if p.op == .dq8ca_q4gsw && p.groupSize % 32 != 0 { return no("group size \(p.groupSize) is not a multiple of the 32-value chunk") }
+            let sgs = caps.subgroupSize
+            let wg = 4 * sgs
+            if wg > caps.maxWorkgroupInvocations { return no("\(wg)-invocation workgroups exceed the device's \(caps.maxWorkgroupInvocations)") }
+            var t = TileConfig(bm: 8, bn: 4, bk: 0, workgroupSize: wg)
+            t.subgroupSize = sgs
+            t.requireSubgroupSize = caps.canRequireSubgroupSize
+            let shader: ShaderID
+            if floatMath {
+                shader = ShaderID(rawValue: "gemv_float_\(weightTag)_\(act)")!
+                reasons.append("one subgroup per output column, 16-byte weight loads, fp32 sums, subgroup reduction")
+            } else {
+                let dot = caps.integerDotProduct
+                shader = ShaderID(rawValue: dot ? "gemv_int_dot_\(weightTag)_\(act)" : "gemv_int_\(weightTag)_\(act)")!
+                reasons.append("one subgroup per output column, int8 dot products per 32-value chunk\(dot ? " (packed dot product)" : "")")
+            }
+            reasons.append("\(p.m) row(s), 4 columns per workgroup of \(wg)")
+            return .success(KernelPlan(kernel: .gemv, shader: shader, quantShader: quant, tile: t, reasons: reasons))
         case .tiled:
             let big = caps.maxWorkgroupInvocations >= 256
             var t = TileConfig(bm: big ? 64 : 32, bn: 64, bk: 16, workgroupSize: big ? 256 : 128)
@@ -162,7 +184,8 @@ public enum Dispatcher {
                 return no(floatMath ? "device reports no subgroup-scope f16×f16→f32 cooperative-matrix shape"
                                     : "device reports no subgroup-scope s8×s8→s32 cooperative-matrix shape")
             }
-            let bk = 32
+            // QLINEAR_BK overrides the K step (32 or 64) for tuning on a new device.
+            let bk = getenvString("QLINEAR_BK").flatMap(Int.init).flatMap { [32, 64].contains($0) ? $0 : nil } ?? 32
             let kQuantum = floatMath ? 8 : 16     // values per 16-byte shared-memory vector
             let usable = shapes.filter { s in
                 [8, 16, 32].contains(s.m) && [8, 16, 32].contains(s.n) && s.k % kQuantum == 0 && bk % s.k == 0
@@ -197,7 +220,10 @@ public enum Dispatcher {
             var t: TileConfig
             // The int8 kernel keeps int32 and fp32 accumulators: the large tile would need twice the
             // registers, so it uses 64x64 tiles (measured faster on the H100, docs/results).
-            if floatMath, largeTiles >= 256, fits(large) == nil {
+            // QLINEAR_TILE=large|small overrides the choice below, for tuning on a new device.
+            let forced = getenvString("QLINEAR_TILE")
+            if forced == "large", let why = fits(large) { return no("QLINEAR_TILE=large: \(why)") }
+            if forced == "large" || (forced != "small" && floatMath && largeTiles >= 256 && fits(large) == nil) {
                 t = large
                 reasons.append("\(largeTiles) workgroups of 128x128")
             } else if let why = fits(small) {

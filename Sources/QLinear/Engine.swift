@@ -192,7 +192,7 @@ public final class LinearLayer: @unchecked Sendable {
             let g = op == .dq8ca_q8csw ? kp : groupSize
             let push = LinearPush(m: m, n: n, k: kk, g: g, hasBias: bias != nil, ldx: kp / 4, ldw: packed.ldw)
             try stream.dispatch(pipe, buffers: [BufferBinding(xq), BufferBinding(xp), BufferBinding(wBuf), BufferBinding(sBuf),
-                                                BufferBinding(plan.kernel == .coopmat ? corrBuf : sumBuf), BufferBinding(biasBuf), y],
+                                                BufferBinding(plan.kernel == .tiled ? sumBuf : corrBuf), BufferBinding(biasBuf), y],
                                 push: push.words, groups: groups)
         }
     }

@@ -21,9 +21,10 @@ public enum Op: String, Codable, Sendable, CaseIterable {
     public var quantizesActivations: Bool { self == .dq8ca_q4gsw || self == .dq8ca_q8csw }
 }
 
-/// Kernel families. Every op has a tiled kernel (any device) and a cooperative-matrix kernel.
+/// Kernel families. Every op has a tiled kernel (any device), a cooperative-matrix kernel and a
+/// matrix–vector kernel for decode batches (M ≤ 8).
 public enum KernelKind: String, Codable, Sendable, CaseIterable {
-    case tiled, coopmat
+    case tiled, coopmat, gemv
 }
 
 /// Errors QLinear throws for bad input or an unusable device. Never a trap.

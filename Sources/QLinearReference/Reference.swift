@@ -11,9 +11,13 @@ public struct ReferenceResult: Sendable {
     /// dq8ca only: the magnitude when the zero-point correction is applied once at the end
     /// (|sx|·(Σ_g|ws·Σqx·qw| + |zp|·Σ_g|ws·Σqw|) + |b|), as the cooperative-matrix kernels do.
     public var splitMagnitude: [Double]? = nil
+    /// dq8ca only: as `splitMagnitude`, with the integer sums scaled per 32-value chunk rather
+    /// than per group (|sx|·(Σ_chunks|ws·Σqx·qw| + |zp|·Σ_g|ws·Σqw|) + |b|), as the
+    /// matrix–vector kernel does.
+    public var chunkMagnitude: [Double]? = nil
 
-    public init(y: [Double], magnitude: [Double], splitMagnitude: [Double]? = nil) {
-        self.y = y; self.magnitude = magnitude; self.splitMagnitude = splitMagnitude
+    public init(y: [Double], magnitude: [Double], splitMagnitude: [Double]? = nil, chunkMagnitude: [Double]? = nil) {
+        self.y = y; self.magnitude = magnitude; self.splitMagnitude = splitMagnitude; self.chunkMagnitude = chunkMagnitude
     }
 }
 
@@ -127,13 +131,21 @@ public enum Reference {
         var y = [Double](repeating: 0, count: m * n)
         var mag = [Double](repeating: 0, count: m * n)
         var split = [Double](repeating: 0, count: m * n)
+        var chunked = [Double](repeating: 0, count: m * n)
         for i in 0..<m {
             let s = Double(sx[i]), z = Int(zp[i])
             for j in 0..<n {
-                var acc = 0.0, a = 0.0, a1 = 0.0, a2 = 0.0
+                var acc = 0.0, a = 0.0, a1 = 0.0, a2 = 0.0, ac = 0.0
                 for g in 0..<groups {
-                    var isum = 0
-                    for kk in (g * groupSize)..<((g + 1) * groupSize) { isum += Int(xq[i * k + kk]) * wq[j * k + kk] }
+                    var isum = 0, csum = 0
+                    for kk in (g * groupSize)..<((g + 1) * groupSize) {
+                        let p = Int(xq[i * k + kk]) * wq[j * k + kk]
+                        isum += p
+                        csum += p
+                        if (kk + 1) % 32 == 0 || kk + 1 == (g + 1) * groupSize {
+                            ac += abs(Double(ws[j * groups + g]) * Double(csum)); csum = 0
+                        }
+                    }
                     let t = Double(ws[j * groups + g]) * Double(isum - z * wsum[j * groups + g])
                     acc += t
                     a += abs(t)
@@ -141,13 +153,15 @@ public enum Reference {
                     a2 += abs(Double(ws[j * groups + g]) * Double(wsum[j * groups + g]))
                 }
                 var v = s * acc, av = abs(s) * a, sv = abs(s) * (a1 + abs(Double(z)) * a2)
-                if let bias { v += Double(bias[j]); av += abs(Double(bias[j])); sv += abs(Double(bias[j])) }
+                var cv = abs(s) * (ac + abs(Double(z)) * a2)
+                if let bias { v += Double(bias[j]); av += abs(Double(bias[j])); sv += abs(Double(bias[j])); cv += abs(Double(bias[j])) }
                 y[i * n + j] = v
                 mag[i * n + j] = av
                 split[i * n + j] = sv
+                chunked[i * n + j] = cv
             }
         }
-        return ReferenceResult(y: y, magnitude: mag, splitMagnitude: split)
+        return ReferenceResult(y: y, magnitude: mag, splitMagnitude: split, chunkMagnitude: chunked)
     }
 
     /// dq8ca_q4gsw from already-quantized activations.

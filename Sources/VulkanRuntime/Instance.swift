@@ -230,6 +230,8 @@ public final class Instance: @unchecked Sendable {
             timestampPeriodNs: Double(limits.timestampPeriod),
             timestampsSupported: family.element.timestampValidBits > 0)
         caps.memoryTypes = memTypes
+        caps.subgroupArithmetic = (p11v.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT.rawValue) != 0
+            && (p11v.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT.rawValue) != 0
         return PhysicalDevice(index: index, handle: device, capabilities: caps, extensions: extensions,
                               computeQueueFamily: UInt32(family.offset), timestampValidBits: family.element.timestampValidBits,
                               apiVersionRaw: props.apiVersion)

