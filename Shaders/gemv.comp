@@ -148,9 +148,21 @@ void main() {
             [[unroll]] for (uint i = 0; i < 8; ++i) wv[i] = float(int((raw[q] >> (4 * i)) & 15u) - 8) * s;
             [[unroll]] for (uint m = 0; m < MAXM; ++m) {
                 if (m < M) {
+                    // K is a multiple of 8 for INT4, so the 8 activations are one 16-byte load
+                    // (fp16) or two (fp32) whenever rows are aligned.
                     const uint xb = m * pc.ldx + k;
                     float a = 0.0;
-                    [[unroll]] for (uint i = 0; i < 8; ++i) a += xAt(xb + i) * wv[i];
+                    if (xvec) {
+#ifdef ACT_F16
+                        const uvec4 xr = X4[xb / 8];
+                        [[unroll]] for (uint h = 0; h < 4; ++h) { const vec2 xv = unpackHalf2x16(xr[h]); a += xv.x * wv[2 * h] + xv.y * wv[2 * h + 1]; }
+#else
+                        const vec4 x0 = X4[xb / 4], x1 = X4[xb / 4 + 1];
+                        a = dot(x0, vec4(wv[0], wv[1], wv[2], wv[3])) + dot(x1, vec4(wv[4], wv[5], wv[6], wv[7]));
+#endif
+                    } else {
+                        [[unroll]] for (uint i = 0; i < 8; ++i) a += xAt(xb + i) * wv[i];
+                    }
                     acc[m] += a;
                 }
             }

@@ -32,6 +32,7 @@ for act, adef in ACTS:
     for w, wdef in [("q4", ["INT_Q4"]), ("q8", ["INT_Q8"])]:
         VARIANTS.append((f"gemv_int_{w}_{act}", "gemv.comp", adef + wdef, "vulkan1.2"))
         VARIANTS.append((f"gemv_int_dot_{w}_{act}", "gemv.comp", adef + wdef + ["DOT"], "vulkan1.3"))
+VARIANTS.append(("peak_bw", "peak_bw.comp", [], "vulkan1.2"))
 VARIANTS.append(("peak_mma_f16", "peak_mma.comp", [], "vulkan1.3"))
 VARIANTS.append(("peak_mma_s8", "peak_mma.comp", ["S8"], "vulkan1.3"))
 VARIANTS.sort()

@@ -4,6 +4,8 @@ import VulkanRuntime
 public struct Ceilings: Codable, Sendable {
     /// vkCmdCopyBuffer bandwidth, GB/s counting read + write.
     public var copyGBs: Double
+    /// Streaming read bandwidth (peak_bw.comp, 16-byte loads), GB/s — the memory roof.
+    public var readGBs: Double = 0
     /// Register-only cooperative-matrix loop (peak_mma.comp): fp16×fp16→fp32 TFLOP/s, int8 TOP/s.
     public var f16TFLOPs: Double?
     public var s8TOPs: Double?
@@ -67,6 +69,23 @@ public enum Bench {
         let smallNs = median((0..<iters).map { (i: Int) -> Double in ts2[2 * i + 1] - ts2[2 * i] })
         var c = Ceilings(copyGBs: 2 * Double(size) / copyNs, f16TFLOPs: nil, s8TOPs: nil,
                          note: "copy: vkCmdCopyBuffer \(size >> 20) MiB, read+write, median of \(iters) (16 MiB: \(Int(2 * Double(small) / smallNs)) GB/s)")
+        do {
+            let words = size / 16
+            let pipe = try ComputePipeline(device: dev, name: "peak_bw", spirv: ShaderID.peak_bw.spirv, bindings: 2, pushConstantBytes: 32)
+            let groups = caps.kind == .cpu ? 16 : 4096
+            let o = try Buffer(device: dev, size: groups * 256 * 4)
+            let st = try CommandStream(device: dev, timestamps: 2 * iters)
+            for r in 0..<iters {
+                try st.timestamp(2 * r)
+                try st.dispatch(pipe, buffers: [BufferBinding(a), BufferBinding(o)], push: [UInt32(words), 0, 0, 0, 0, 0, 0, 0], groups: (groups, 1, 1))
+                try st.timestamp(2 * r + 1)
+                st.barrier()
+            }
+            try st.submitAndWait()
+            let tt = try st.timestampsNs()
+            c.readGBs = Double(size) / median((0..<iters).map { (i: Int) -> Double in tt[2 * i + 1] - tt[2 * i] })
+            c.note += "; read: 16-byte streaming loads over \(size >> 20) MiB"
+        }
         for (shader, op) in [(ShaderID.peak_mma_f16, Op.fp16), (.peak_mma_s8, .dq8ca_q8csw)] {
             guard case .success(let plan) = Dispatcher.plan(.coopmat, Problem(op: op, m: 128, n: 128, k: 128), caps: caps, options: ctx.options) else { continue }
             var t = plan.tile
@@ -134,7 +153,7 @@ public enum Bench {
                             medianUs: med, minUs: times.min()!, maxUs: times.max()!, tflops: p.flops / med / 1e6,
                             bytes: bytes, gbs: bytes / med / 1e3)
         if let c = ceilings {
-            let memUs = bytes / c.copyGBs / 1e3
+            let memUs = bytes / max(c.readGBs, c.copyGBs) / 1e3
             let peak = p.op.quantizesActivations ? c.s8TOPs : c.f16TFLOPs
             let compUs = peak.map { p.flops / $0 / 1e6 }
             let roof = max(memUs, compUs ?? 0)

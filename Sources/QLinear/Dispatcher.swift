@@ -184,8 +184,10 @@ public enum Dispatcher {
                 return no(floatMath ? "device reports no subgroup-scope f16×f16→f32 cooperative-matrix shape"
                                     : "device reports no subgroup-scope s8×s8→s32 cooperative-matrix shape")
             }
-            // QLINEAR_BK overrides the K step (32 or 64) for tuning on a new device.
-            let bk = getenvString("QLINEAR_BK").flatMap(Int.init).flatMap { [32, 64].contains($0) ? $0 : nil } ?? 32
+            // K step: 64 for fp16 weights (measured faster on the H100), 32 otherwise (INT4
+            // dequantization and int8 groups); QLINEAR_BK=32|64 overrides it for float ops.
+            let bkOverride = getenvString("QLINEAR_BK").flatMap(Int.init).flatMap { [32, 64].contains($0) ? $0 : nil }
+            var bk = floatMath ? (bkOverride ?? (p.op == .fp16 ? 64 : 32)) : 32
             let kQuantum = floatMath ? 8 : 16     // values per 16-byte shared-memory vector
             let usable = shapes.filter { s in
                 [8, 16, 32].contains(s.m) && [8, 16, 32].contains(s.n) && s.k % kQuantum == 0 && bk % s.k == 0
@@ -215,7 +217,8 @@ public enum Dispatcher {
                 if max(t.bm, t.bn) * t.bk / chunk > 8 * t.workgroupSize { return "more than 8 prefetch slots per thread" }
                 return nil
             }
-            let large = config(128, 128, 2, 4), small = config(64, 64, 2, 2)
+            var large = config(128, 128, 2, 4), small = config(64, 64, 2, 2)
+            if fits(large) != nil && bk == 64 { bk = 32; large = config(128, 128, 2, 4); small = config(64, 64, 2, 2) }
             let largeTiles = ((p.m + 127) / 128) * ((p.n + 127) / 128)
             var t: TileConfig
             // The int8 kernel keeps int32 and fp32 accumulators: the large tile would need twice the

@@ -37,7 +37,7 @@ func cmdBench(_ args: inout Args) throws {
     if !json { print("device: \(ctx.capabilities.name) (\(ctx.capabilities.driverName) \(ctx.capabilities.driverInfo)); measuring ceilings…") }
     let ceil = try Bench.ceilings(ctx)
     if !json {
-        var line = "ceilings: copy \(fmt(ceil.copyGBs, 0)) GB/s"
+        var line = "ceilings: read \(fmt(ceil.readGBs, 0)) GB/s, copy \(fmt(ceil.copyGBs, 0)) GB/s"
         if let f = ceil.f16TFLOPs { line += ", fp16 MMA \(fmt(f, 1)) TFLOP/s" }
         if let s = ceil.s8TOPs { line += ", int8 MMA \(fmt(s, 1)) TOP/s" }
         print(line)
