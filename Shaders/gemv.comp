@@ -140,12 +140,15 @@ void main() {
         const bool whole = c + 4 <= words && (pc.ldw % 4) == 0;
         uvec4 raw = whole ? W4[wi / 4] : uvec4(0x88888888u);
         if (!whole) [[unroll]] for (uint q = 0; q < 4; ++q) if (c + q < words) raw[q] = W4[(wi + q) >> 2][(wi + q) & 3u];
+        const float s0 = S[n * ng + min(8 * c, pc.K - 1) / pc.G];
+        const bool oneGroup = (8 * c) / pc.G == (8 * c + 31) / pc.G;
         [[unroll]] for (uint q = 0; q < 4; ++q) {
-            const uint k = 8 * (c + q);
-            if (k >= pc.K) break;
-            const float s = S[n * ng + k / pc.G];
+            // No early exit here: a break would keep the loop rolled and push raw/wv to memory.
+            const uint k = min(8 * (c + q), pc.K - 8);
+            const float s = (oneGroup || c + q >= words) ? s0 : S[n * ng + k / pc.G];
+            const bool live = c + q < words;
             float wv[8];
-            [[unroll]] for (uint i = 0; i < 8; ++i) wv[i] = float(int((raw[q] >> (4 * i)) & 15u) - 8) * s;
+            [[unroll]] for (uint i = 0; i < 8; ++i) wv[i] = live ? float(int((raw[q] >> (4 * i)) & 15u) - 8) * s : 0.0;
             [[unroll]] for (uint m = 0; m < MAXM; ++m) {
                 if (m < M) {
                     // K is a multiple of 8 for INT4, so the 8 activations are one 16-byte load
