@@ -7,7 +7,10 @@
 //   dlo = lo / scale, dhi = hi / scale
 //   zp = roundEven(clamp((−128 + dlo) + (127 + dhi) > 0 ? −128 − dlo : 127 − dhi, −128, 127))
 //   q = clamp(roundEven(x · (1/scale) + zp), −128, 127)
-// all in fp32. Divisions use div_rn (correctly rounded, in integer arithmetic) because Vulkan
+// in fp32 — except with Q_F64, where the last line is evaluated in fp64 as PyTorch does (its
+// choose_qparams_per_token_asymmetric returns fp64 scales, so quantize_per_token's x·(1/scale) + zp
+// runs in fp64): inv = fl64(1/scale) by exact integer division, then fp64 multiply and add.
+// Divisions use div_rn (correctly rounded, in integer arithmetic) because Vulkan
 // allows 2.5 ULP for fp32 division; mul/add/sub are correctly rounded by the spec and marked
 // `precise` so they are never fused. The result is bit-identical to the CPU reference.
 // One workgroup per row. Output: XQ[row, 0..ldw) packed 4 int8 per word (zero past K), and
@@ -62,6 +65,33 @@ float div_rn(float a, float b) {
     return uintBitsToFloat(sgn | (uint(e) << 23) | (mant & 0x7fffffu));
 }
 
+#ifdef Q_F64
+#extension GL_EXT_shader_explicit_arithmetic_types_float64 : require
+// fl64(1/s) for a normal fp32 s > 0: 55 quotient bits by long division, rounded to nearest even.
+double recip64(float s) {
+    const uint us = floatBitsToUint(s);
+    const int es = int((us >> 23) & 255u);
+    const uint ms = (us & 0x7fffffu) | 0x800000u;      // s = ms · 2^(es − 150)
+    uint r = 0x800000u;                                 // 1/s = (2^23 / ms) · 2^(127 − es)
+    int e = 127 - es;
+    if (r < ms) { r <<= 1; e -= 1; }                    // r/ms in [1, 2)
+    uint qhi = 0u, qlo = 0u;
+    for (int i = 0; i < 55; ++i) {
+        qhi = (qhi << 1) | (qlo >> 31);
+        qlo <<= 1;
+        if (r >= ms) { r -= ms; qlo |= 1u; }
+        r <<= 1;
+    }
+    const uint guard_ = (qlo >> 1) & 1u;
+    const bool sticky = (qlo & 1u) != 0u || r != 0u;
+    uint mlo = (qlo >> 2) | (qhi << 30);
+    uint mhi = qhi >> 2;                                // 53-bit significand, leading 1 at bit 20 of mhi
+    if (guard_ == 1u && (sticky || (mlo & 1u) == 1u)) { mlo += 1u; if (mlo == 0u) mhi += 1u; }
+    if (mhi == (1u << 21)) { mhi = 1u << 20; mlo = 0u; e += 1; }
+    return packDouble2x32(uvec2(mlo, (uint(e + 1023) << 20) | (mhi & 0xfffffu)));
+}
+#endif
+
 void main() {
     const uint row = gl_WorkGroupID.x;
     const uint tid = gl_LocalInvocationID.x;
@@ -105,15 +135,32 @@ void main() {
     barrier();
     const float scale = sparams[0];
     const float zp = sparams[1];
+#ifdef Q_F64
+    const double inv = recip64(scale);
+    const double zp64 = double(zp);
+#else
     const float inv = div_rn(1.0, scale);
+#endif
     for (uint w = tid; w < pc.ldw; w += WG) {
         uint packed = 0u;
         [[unroll]] for (uint i = 0; i < 4; ++i) {
             const uint k = 4 * w + i;
             if (k < pc.K) {
+#ifdef Q_F64
+                precise double t = double(float(X[base + k])) * inv;
+                precise double u = t + zp64;
+                // Round half to even by hand: fp64 roundEven was seen to round ties down on
+                // llvmpipe; floor and the exact difference u − floor(u) are reliable.
+                const double fl = floor(u);
+                precise double frac = u - fl;
+                double r = fl;
+                if (frac > 0.5LF || (frac == 0.5LF && mod(fl, 2.0LF) != 0.0LF)) r = fl + 1.0LF;
+                const int q = int(clamp(r, -128.0LF, 127.0LF));
+#else
                 precise float t = float(X[base + k]) * inv;
                 precise float u = t + zp;
                 const int q = int(clamp(roundEven(u), -128.0, 127.0));
+#endif
                 packed |= (uint(q) & 255u) << (8 * i);
             }
         }

@@ -27,6 +27,7 @@ for act, adef in ACTS:
         VARIANTS.append((f"tiled_int_dot_{w}_{act}", "tiled_int.comp", adef + wdef + ["DOT"], "vulkan1.3"))
         VARIANTS.append((f"coopmat_int_{w}_{act}", "coopmat_int.comp", adef + wdef, "vulkan1.3"))
     VARIANTS.append((f"quant_act_{act}", "quant_act.comp", adef, "vulkan1.2"))
+    VARIANTS.append((f"quant_act_f64_{act}", "quant_act.comp", adef + ["Q_F64"], "vulkan1.2"))
     for w, wdef in [("f16", ["WEIGHT_F16"]), ("q4", ["WEIGHT_Q4"])]:
         VARIANTS.append((f"gemv_float_{w}_{act}", "gemv.comp", adef + wdef, "vulkan1.2"))
     for w, wdef in [("q4", ["INT_Q4"]), ("q8", ["INT_Q8"])]:

@@ -99,7 +99,8 @@ public struct CheckCase: Sendable {
     }
 
     /// The fp64 reference for this case (and, for dq8ca, the reference int8 activations).
-    public func reference() -> (result: ReferenceResult, activations: (q: [Int8], scale: [Float], zeroPoint: [Int32])?) {
+    /// `quantFP64`: which activation-quantization semantics the device ran (see Reference.quantizeActivations).
+    public func reference(quantFP64: Bool = true) -> (result: ReferenceResult, activations: (q: [Int8], scale: [Float], zeroPoint: [Int32])?) {
         let p = problem
         switch weights {
         case .fp16(_, _, let v):
@@ -108,11 +109,11 @@ public struct CheckCase: Sendable {
             if p.op == .q4gsw {
                 return (Reference.q4gsw(x: x, packed: w.packed, scales: w.scales, bias: bias, m: p.m, n: p.n, k: p.k, groupSize: w.groupSize), nil)
             }
-            let a = Reference.quantizeActivations(x: x, m: p.m, k: p.k)
+            let a = Reference.quantizeActivations(x: x, m: p.m, k: p.k, fp64: quantFP64)
             return (Reference.dq8caQ4gsw(xq: a.q, sx: a.scale, zp: a.zeroPoint, packed: w.packed, scales: w.scales, bias: bias,
                                          m: p.m, n: p.n, k: p.k, groupSize: w.groupSize), a)
         case .q8csw(let w):
-            let a = Reference.quantizeActivations(x: x, m: p.m, k: p.k)
+            let a = Reference.quantizeActivations(x: x, m: p.m, k: p.k, fp64: quantFP64)
             return (Reference.dq8caQ8csw(xq: a.q, sx: a.scale, zp: a.zeroPoint, weights: w.values, scales: w.scales, bias: bias,
                                          m: p.m, n: p.n, k: p.k), a)
         }
@@ -151,14 +152,20 @@ public struct CheckCase: Sendable {
             if raw[o] == 0xFF && raw[o + 1] == 0xFF && (p.act == .f16 || (raw[o + 2] == 0xFF && raw[o + 3] == 0xFF)) { unwritten += 1 }
         }
 
-        let ref = reference()
+        let ref = reference(quantFP64: plan.quantizesInFP64)
         var activationMismatch = 0
+        var firstActivation = ""
         if let a = ref.activations {
             let gq = try scratch.xq!.read(as: Int8.self, count: p.m * layer.kp)
             let gp = try scratch.xp!.read(as: UInt32.self, count: 2 * p.m)
             for i in 0..<p.m {
                 if gp[2 * i] != a.scale[i].bitPattern || Int32(bitPattern: gp[2 * i + 1]) != a.zeroPoint[i] { activationMismatch += 1 }
-                for j in 0..<p.k where gq[i * layer.kp + j] != a.q[i * p.k + j] { activationMismatch += 1 }
+                for j in 0..<p.k where gq[i * layer.kp + j] != a.q[i * p.k + j] {
+                    activationMismatch += 1
+                    if firstActivation.isEmpty {
+                        firstActivation = " (first: x_q[\(i),\(j)] = \(gq[i * layer.kp + j]), reference \(a.q[i * p.k + j]) for x = \(x[i * p.k + j]), scale \(a.scale[i]), zero point \(a.zeroPoint[i]), fp64 \(plan.quantizesInFP64))"
+                    }
+                }
                 for j in p.k..<layer.kp where gq[i * layer.kp + j] != 0 { activationMismatch += 1 }
             }
         }
@@ -188,7 +195,7 @@ public struct CheckCase: Sendable {
         var problems: [String] = []
         if !guardsIntact { problems.append("wrote outside the output (guard bytes changed)") }
         if unwritten > 0 { problems.append("\(unwritten) outputs never written") }
-        if activationMismatch > 0 { problems.append("\(activationMismatch) int8 activations / qparams differ from the reference") }
+        if activationMismatch > 0 { problems.append("\(activationMismatch) int8 activations / qparams differ from the reference\(firstActivation)") }
         if bad > 0 { problems.append("\(bad) outputs out of tolerance, first \(firstBad)") }
         let status: CheckResult.Status = problems.isEmpty ? .passed : .failed
         return CheckResult(problem: p, kernel: kernel, shader: plan.shader.rawValue, status: status, maxAbsError: maxErr,

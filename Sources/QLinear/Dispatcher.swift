@@ -50,6 +50,9 @@ public struct KernelPlan: Codable, Sendable, Hashable {
     public var tile: TileConfig
     /// Human-readable reasons for this plan (what was checked and found).
     public var reasons: [String]
+
+    /// Whether the activation-quantization pass evaluates x·(1/scale) + zp in fp64 (PyTorch's way).
+    public var quantizesInFP64: Bool { quantShader?.rawValue.hasPrefix("quant_act_f64") ?? false }
 }
 
 extension ShaderID: Codable {}
@@ -123,8 +126,13 @@ public enum Dispatcher {
         let floatMath = p.op == .fp16 || p.op == .q4gsw
         let weightTag = p.op == .fp16 ? "f16" : (p.op == .dq8ca_q8csw ? "q8" : "q4")
         let act = p.act.rawValue
-        let quant: ShaderID? = p.op.quantizesActivations ? ShaderID(rawValue: "quant_act_\(act)") : nil
+        let quant: ShaderID? = p.op.quantizesActivations
+            ? ShaderID(rawValue: caps.shaderFloat64 ? "quant_act_f64_\(act)" : "quant_act_\(act)") : nil
         var reasons: [String] = []
+        if p.op.quantizesActivations {
+            reasons.append(caps.shaderFloat64 ? "activations quantized with PyTorch's fp64 x·(1/scale) + zp"
+                                              : "no shaderFloat64: activations quantized in fp32 (may differ from PyTorch by one step on near-ties)")
+        }
 
         switch kind {
         case .gemv:

@@ -79,7 +79,10 @@ public enum Reference {
     ///   dlo = lo/scale, dhi = hi/scale
     ///   zp = round(clamp((−128 + dlo) + (127 + dhi) > 0 ? −128 − dlo : 127 − dhi, −128, 127))
     ///   q = clamp(round(x · (1/scale) + zp), −128, 127)      (round = half to even)
-    public static func quantizeActivations(x: [Float], m: Int, k: Int) -> (q: [Int8], scale: [Float], zeroPoint: [Int32]) {
+    /// The qparams are computed in fp32. The last line runs in fp64 when `fp64` is true, as in
+    /// current PyTorch (its choose_qparams_per_token_asymmetric returns fp64 scales, so
+    /// quantize_per_token computes in fp64), else in fp32 (the fallback on devices without fp64).
+    public static func quantizeActivations(x: [Float], m: Int, k: Int, fp64: Bool = true) -> (q: [Int8], scale: [Float], zeroPoint: [Int32]) {
         var q = [Int8](repeating: 0, count: m * k)
         var scales = [Float](repeating: 0, count: m)
         var zps = [Int32](repeating: 0, count: m)
@@ -89,11 +92,21 @@ public enum Reference {
             let p = rowParams(lo: lo, hi: hi)
             scales[i] = p.scale
             zps[i] = Int32(p.zeroPoint)
-            let inv: Float = 1 / p.scale
-            for kk in 0..<k {
-                let t = x[i * k + kk] * inv
-                let u = t + p.zeroPoint
-                q[i * k + kk] = Int8(Swift.min(Swift.max(u.rounded(.toNearestOrEven), -128), 127))
+            if fp64 {
+                let inv: Double = 1 / Double(p.scale)
+                let z = Double(p.zeroPoint)
+                for kk in 0..<k {
+                    let t = Double(x[i * k + kk]) * inv
+                    let u = t + z
+                    q[i * k + kk] = Int8(Swift.min(Swift.max(u.rounded(.toNearestOrEven), -128), 127))
+                }
+            } else {
+                let inv: Float = 1 / p.scale
+                for kk in 0..<k {
+                    let t = x[i * k + kk] * inv
+                    let u = t + p.zeroPoint
+                    q[i * k + kk] = Int8(Swift.min(Swift.max(u.rounded(.toNearestOrEven), -128), 127))
+                }
             }
         }
         return (q, scales, zps)

@@ -93,6 +93,8 @@ public struct Capabilities: Codable, Sendable, Hashable {
     public var coopMatConfigs: [CoopMatConfig]
     public var timestampPeriodNs: Double
     public var timestampsSupported: Bool
+    /// fp64 arithmetic in shaders (used to reproduce PyTorch's fp64 activation quantization).
+    public var shaderFloat64: Bool = false
     /// Subgroup arithmetic (subgroupAdd …) in compute shaders.
     public var subgroupArithmetic: Bool = true
     /// Memory types as "heap N (size MiB): FLAGS", in the driver's order.

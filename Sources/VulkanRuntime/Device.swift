@@ -13,6 +13,7 @@ public struct EnabledFeatures: Sendable, Hashable, Codable {
     public var fullSubgroups: Bool = false
     public var integerDotProduct: Bool = false
     public var cooperativeMatrix: Bool = false
+    public var float64: Bool = false
 }
 
 /// A logical device with one compute queue. Owns VkDevice, its command pool and the instance.
@@ -44,6 +45,7 @@ public final class Device: @unchecked Sendable {
         en.fullSubgroups = caps.computeFullSubgroups
         en.integerDotProduct = caps.integerDotProduct
         en.cooperativeMatrix = caps.cooperativeMatrix && caps.vulkanMemoryModel
+        en.float64 = caps.shaderFloat64
         self.enabled = en
 
         let f11 = StructCell(VkPhysicalDeviceVulkan11Features()); f11.value.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES
@@ -84,8 +86,12 @@ public final class Device: @unchecked Sendable {
         qinfo.queueCount = 1
         qinfo.pQueuePriorities = UnsafePointer(priority.pointer)
         let qcell = StructCell(qinfo)
+        var core = VkPhysicalDeviceFeatures()
+        core.shaderFloat64 = en.float64 ? 1 : 0
+        let coreCell = StructCell(core)
         let result: VkResult = namePtrs.withUnsafeBufferPointer { names in
             var info = VkDeviceCreateInfo()
+            info.pEnabledFeatures = UnsafePointer(coreCell.pointer)
             info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
             info.pNext = UnsafeRawPointer(f11.raw)
             info.queueCreateInfoCount = 1

@@ -147,6 +147,7 @@ public final class Instance: @unchecked Sendable {
         f2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
         f2.pNext = f11.raw
         vkGetPhysicalDeviceFeatures2(device, &f2)
+        let hasFloat64 = f2.features.shaderFloat64 != 0
         let (p11v, p12v, p13v, f11v, f12v, f13v, fcmv) = (p11.value, p12.value, p13.value, f11.value, f12.value, f13.value, fcm.value)
 
         // Cooperative-matrix shapes.
@@ -230,6 +231,7 @@ public final class Instance: @unchecked Sendable {
             timestampPeriodNs: Double(limits.timestampPeriod),
             timestampsSupported: family.element.timestampValidBits > 0)
         caps.memoryTypes = memTypes
+        caps.shaderFloat64 = hasFloat64
         caps.subgroupArithmetic = (p11v.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT.rawValue) != 0
             && (p11v.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT.rawValue) != 0
         return PhysicalDevice(index: index, handle: device, capabilities: caps, extensions: extensions,

@@ -71,6 +71,19 @@ struct KernelTests {
 
 @Suite("Dynamic activation quantization")
 struct ActivationQuantTests {
+    @Test("fp64 and fp32 quantization semantics differ only on near-ties")
+    func semantics() {
+        var rng = SplitMix64(seed: 3)
+        let k = 4096
+        let x = (0..<(4 * k)).map { _ in Float(Double(rng.next() >> 11) * 0x1p-53 * 6 - 3) }
+        let a = Reference.quantizeActivations(x: x, m: 4, k: k, fp64: true)
+        let b = Reference.quantizeActivations(x: x, m: 4, k: k, fp64: false)
+        #expect(a.scale == b.scale && a.zeroPoint == b.zeroPoint)
+        let diff = zip(a.q, b.q).filter { $0 != $1 }
+        #expect(diff.allSatisfy { abs(Int($0.0) - Int($0.1)) == 1 })
+        #expect(diff.count < x.count / 100)
+    }
+
     @Test("reference semantics on hand-checked rows")
     func referenceRows() {
         // All zero: scale clamps to FLT_EPSILON, zero point: (−128 + 0) + (127 + 0) < 0 → 127 − 0 = 127.
@@ -99,6 +112,7 @@ struct ActivationQuantTests {
         rows.append([Float](repeating: 0, count: k))                 // degenerate
         rows.append((0..<k).map { $0 == 7 ? 1e4 : Float($0 % 5) - 2 }) // one outlier
         rows.append((0..<k).map { Float($0 % 3) * 1e-30 })           // tiny range → scale clamps to eps
+        rows.append((0..<k).map { Float($0) * 0.3 - 5.9 })           // fractional steps: fp32 vs fp64 near-ties
         let x = rows.flatMap { $0 }
         let m = rows.count
         var rng = SplitMix64(seed: 11)
@@ -106,7 +120,8 @@ struct ActivationQuantTests {
         let layer = try LinearLayer(context: ctx, weights: .q8csw(try Q8CSWWeights.quantize(w, n: 8, k: k)), act: .f32)
         let out = try layer.forward(x, m: m)
         let gpu = try #require(out.activations)
-        let ref = Reference.quantizeActivations(x: x, m: m, k: k)
+        #expect(out.plan.quantizesInFP64 == ctx.capabilities.shaderFloat64)
+        let ref = Reference.quantizeActivations(x: x, m: m, k: k, fp64: out.plan.quantizesInFP64)
         #expect(gpu.q == ref.q)
         #expect(gpu.scale.map(\.bitPattern) == ref.scale.map(\.bitPattern))
         #expect(gpu.zeroPoint == ref.zeroPoint)
