@@ -57,26 +57,17 @@ uvec4 loadA16(uint gm, uint k0, uint c) {
     return gm < pc.M ? XQ4[(gm * pc.ldx + k0 / 4) / 4 + c] : uvec4(0);
 }
 
-uint widen4(uint word, uint part);
 uvec4 loadB16(uint gn, uint k0, uint c) {
     if (gn >= pc.N) return uvec4(0);
 #ifdef WEIGHT_Q4
     const uint i = gn * pc.ldw + (k0 + 16 * c) / 8;
     const uint w0 = W4[i >> 2][i & 3u], w1 = W4[(i + 1) >> 2][(i + 1) & 3u];
-    return uvec4(widen4(w0, 0u), widen4(w0, 1u), widen4(w1, 0u), widen4(w1, 1u));
+    return uvec4(widen8(w0), widen8(w1));
 #else
     return W4[(gn * pc.ldw + k0 / 4) / 4 + c];
 #endif
 }
 
-uint widen4(uint word, uint part) {
-    uint r = 0u;
-    [[unroll]] for (uint i = 0; i < 4; ++i) {
-        const int q = int((word >> (4u * (4u * part + i))) & 15u) - 8;
-        r |= (uint(q) & 255u) << (8u * i);
-    }
-    return r;
-}
 
 void main() {
     const uint tid = gl_LocalInvocationID.x;

@@ -38,14 +38,6 @@ layout(binding = 4) readonly buffer CORRB { float CORR[]; };
 layout(binding = 5) readonly buffer BB { ACT_T BIAS[]; };
 layout(binding = 6) writeonly buffer YB { ACT_T Y[]; };
 
-uint widen4(uint word, uint part) {
-    uint r = 0u;
-    [[unroll]] for (uint i = 0; i < 4; ++i) {
-        const int q = int((word >> (4u * (4u * part + i))) & 15u) - 8;
-        r |= (uint(q) & 255u) << (8u * i);
-    }
-    return r;
-}
 #else
 #ifdef ACT_F16
 layout(binding = 0) readonly buffer XB4 { uvec4 X4[]; };
@@ -88,7 +80,7 @@ void main() {
         uint w[8];
 #ifdef INT_Q4
         const uvec4 raw = W4[(n * pc.ldw) / 4 + c];
-        [[unroll]] for (uint q = 0; q < 4; ++q) { w[2 * q] = widen4(raw[q], 0u); w[2 * q + 1] = widen4(raw[q], 1u); }
+        [[unroll]] for (uint q = 0; q < 4; ++q) { const uvec2 v = widen8(raw[q]); w[2 * q] = v.x; w[2 * q + 1] = v.y; }
         const float s = WS[n * ngroups + (32 * c) / pc.G];
 #else
         const uvec4 r0 = W4[(n * pc.ldw) / 4 + 2 * c], r1 = W4[(n * pc.ldw) / 4 + 2 * c + 1];

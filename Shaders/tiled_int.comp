@@ -43,15 +43,6 @@ layout(binding = 6) writeonly buffer YB { ACT_T Y[]; };
 shared uint As[BKW * BM];
 shared uint Bs[BKW * BN];
 
-uint q4pair(uint word, uint half_) {
-    // nibbles 4*half_ .. 4*half_+3 of `word` → 4 signed int8 (q − 8) packed in a word
-    uint r = 0u;
-    [[unroll]] for (uint i = 0; i < 4; ++i) {
-        const int q = int((word >> (4u * (4u * half_ + i))) & 15u) - 8;
-        r |= (uint(q) & 255u) << (8u * i);
-    }
-    return r;
-}
 
 void main() {
     const uint tid = gl_LocalInvocationID.x;
@@ -81,8 +72,9 @@ void main() {
             const uint r = idx / (BKW / 2), c = idx % (BKW / 2);
             const uint gn = n0 + r;
             const uint word = gn < pc.N ? W[gn * pc.ldw + k0 / 8 + c] : 0x88888888u;
-            Bs[(2 * c) * BN + r] = q4pair(word, 0u);
-            Bs[(2 * c + 1) * BN + r] = q4pair(word, 1u);
+            const uvec2 v = widen8(word);
+            Bs[(2 * c) * BN + r] = v.x;
+            Bs[(2 * c + 1) * BN + r] = v.y;
         }
 #else
         for (uint idx = tid; idx < BN * BKW; idx += WG) {

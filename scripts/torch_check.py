@@ -98,7 +98,7 @@ def main():
                     t["weight"] = q.numpy(); t["scales"] = s.half().numpy()
                     wd = q.double() * s.double().unsqueeze(-1)
                 inp = os.path.join(tmp, "in.safetensors"); write_st(inp, t)
-                for kernel in ["tiled", "coopmat"]:
+                for kernel in ["tiled", "coopmat", "gemv"]:
                     outp = os.path.join(tmp, f"out_{kernel}.safetensors")
                     r = subprocess.run([args.qlinear, "run", "--op", op, "--inputs", inp, "-o", outp, "--kernel", kernel], capture_output=True, text=True)
                     rec = {"op": op, "act": act, "m": m, "n": n, "k": k, "group": g if "q4" in op else None, "kernel": kernel}
