@@ -192,10 +192,11 @@ public enum Dispatcher {
                 return no(floatMath ? "device reports no subgroup-scope f16×f16→f32 cooperative-matrix shape"
                                     : "device reports no subgroup-scope s8×s8→s32 cooperative-matrix shape")
             }
-            // K step: 64 for fp16 weights (measured faster on the H100), 32 otherwise (INT4
-            // dequantization and int8 groups); QLINEAR_BK=32|64 overrides it for float ops.
+            // K step: 64 for float ops (fp16 weights on any tile, INT4 on the 128x128 tile:
+            // measured faster on the H100), 32 for int8 (groups); QLINEAR_BK=32|64 overrides it
+            // for float ops.
             let bkOverride = getenvString("QLINEAR_BK").flatMap(Int.init).flatMap { [32, 64].contains($0) ? $0 : nil }
-            var bk = floatMath ? (bkOverride ?? (p.op == .fp16 ? 64 : 32)) : 32
+            var bk = floatMath ? (bkOverride ?? 64) : 32
             let kQuantum = floatMath ? 8 : 16     // values per 16-byte shared-memory vector
             let usable = shapes.filter { s in
                 [8, 16, 32].contains(s.m) && [8, 16, 32].contains(s.n) && s.k % kQuantum == 0 && bk % s.k == 0
@@ -237,9 +238,9 @@ public enum Dispatcher {
             if forced == "large" || (forced != "small" && floatMath && largeTiles >= 256 && fits(large) == nil) {
                 t = large
                 reasons.append("\(largeTiles) workgroups of 128x128")
-            } else if let why = fits(small) {
-                return no(why)
             } else {
+                if p.op == .q4gsw && bkOverride == nil && bk == 64 { bk = 32; small = config(64, 64, 2, 2) }
+                if let why = fits(small) { return no(why) }
                 t = small
                 if !floatMath {
                     reasons.append("64x64 tiles (int32 + fp32 accumulators)")
