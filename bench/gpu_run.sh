@@ -18,7 +18,7 @@ QLINEAR_DISABLE_COOPMAT=1 qlinear check --kernel tiled --out "$out/check-tiled-c
   QLINEAR_DISABLE_COOPMAT=1 qlinear explain --op q4gsw --shape 2048x4096x4096
 } > "$out/explain.txt" 2>&1
 qlinear bench --kernel all --iters 30 --shape 1x4096x4096 --shape 8x4096x4096 --shape 1x28672x4096 \
-  --shape 128x4096x4096 --shape 2048x4096x4096 --out "$out/bench-all-kernels.json" | tail -70
+  --shape 128x4096x4096 --shape 512x4096x4096 --shape 2048x4096x4096 --out "$out/bench-all-kernels.json" | tail -80
 qlinear bench --iters 20 --shape 1024x4096x4096 --shape 1024x14336x4096 --shape 1024x4096x14336 \
   --shape 2048x28672x4096 --out "$out/bench-prefill.json" | tail -20
 python3 .gpu/torch_check.py --qlinear qlinear --out "$out/torch-check.json" | tail -3

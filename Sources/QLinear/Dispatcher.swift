@@ -230,21 +230,28 @@ public enum Dispatcher {
             if fits(large) != nil && bk == 64 { bk = 32; large = config(128, 128, 2, 4); small = config(64, 64, 2, 2) }
             let largeTiles = ((p.m + 127) / 128) * ((p.n + 127) / 128)
             var t: TileConfig
-            // The int8 kernel keeps int32 and fp32 accumulators: the large tile would need twice the
-            // registers, so it uses 64x64 tiles (measured faster on the H100, docs/results).
-            // QLINEAR_TILE=large|small overrides the choice below, for tuning on a new device.
+            // When the 128x128 tile wins (measured on the H100, docs/DESIGN.md): float ops from 256
+            // such tiles; dq8ca_q4gsw from 64; dq8ca_q8csw from 64 up to 512 (beyond that its
+            // 64x64 tile, which keeps fewer int32 accumulators live, was faster).
+            // QLINEAR_TILE=large|small overrides the choice, for tuning on a new device.
             let forced = getenvString("QLINEAR_TILE")
             if forced == "large", let why = fits(large) { return no("QLINEAR_TILE=large: \(why)") }
-            if forced == "large" || (forced != "small" && floatMath && largeTiles >= 256 && fits(large) == nil) {
+            let wantLarge: Bool
+            switch p.op {
+            case .fp16, .q4gsw: wantLarge = largeTiles >= 256
+            case .dq8ca_q4gsw: wantLarge = largeTiles >= 64
+            case .dq8ca_q8csw: wantLarge = largeTiles >= 64 && largeTiles < 512
+            }
+            if forced == "large" || (forced != "small" && wantLarge && fits(large) == nil) {
                 t = large
                 reasons.append("\(largeTiles) workgroups of 128x128")
             } else {
                 if p.op == .q4gsw && bkOverride == nil && bk == 64 { bk = 32; small = config(64, 64, 2, 2) }
                 if let why = fits(small) { return no(why) }
                 t = small
-                if !floatMath {
-                    reasons.append("64x64 tiles (int32 + fp32 accumulators)")
-                } else if let why = fits(large), largeTiles >= 256 {
+                if forced == "small" {
+                    reasons.append("64x64 tiles forced by QLINEAR_TILE")
+                } else if let why = fits(large), wantLarge {
                     reasons.append("128x128 tile does not fit (\(why)): 64x64")
                 } else {
                     reasons.append("only \(largeTiles) tiles of 128x128: 64x64 tiles for more workgroups")
