@@ -17,19 +17,7 @@ const uint MAXM = 8;
 
 #if defined(INT_Q4) || defined(INT_Q8)
 #define INTMATH 1
-#ifdef DOT
-#extension GL_EXT_spirv_intrinsics : require
-spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
-int sdot4x8(uint a, uint b, spirv_literal uint packedFormat);
-int dot4(uint a, uint b) { return sdot4x8(a, b, 0u); }
-#else
-int dot4(uint a, uint b) {
-    return bitfieldExtract(int(a), 0, 8) * bitfieldExtract(int(b), 0, 8)
-         + bitfieldExtract(int(a), 8, 8) * bitfieldExtract(int(b), 8, 8)
-         + bitfieldExtract(int(a), 16, 8) * bitfieldExtract(int(b), 16, 8)
-         + bitfieldExtract(int(a), 24, 8) * bitfieldExtract(int(b), 24, 8);
-}
-#endif
+#include "int_dot.glsl"
 layout(binding = 0) readonly buffer XQB { uvec4 XQ4[]; };
 layout(binding = 1) readonly buffer XPB { uint XP[]; };
 layout(binding = 2) readonly buffer WB4 { uvec4 W4[]; };

@@ -9,19 +9,7 @@
 //   acc += ws[n,g] · float(Σ qx·qw − zp·Σ qw)   and at the end  y = sx · acc (+ bias)
 // DOT selects the packed 4×8-bit dot product (SPV_KHR_integer_dot_product).
 #include "common.glsl"
-#ifdef DOT
-#extension GL_EXT_spirv_intrinsics : require
-spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
-int sdot4x8(uint a, uint b, spirv_literal uint packedFormat);
-int dot4(uint a, uint b) { return sdot4x8(a, b, 0u); }
-#else
-int dot4(uint a, uint b) {
-    return bitfieldExtract(int(a), 0, 8) * bitfieldExtract(int(b), 0, 8)
-         + bitfieldExtract(int(a), 8, 8) * bitfieldExtract(int(b), 8, 8)
-         + bitfieldExtract(int(a), 16, 8) * bitfieldExtract(int(b), 16, 8)
-         + bitfieldExtract(int(a), 24, 8) * bitfieldExtract(int(b), 24, 8);
-}
-#endif
+#include "int_dot.glsl"
 
 layout(local_size_x_id = 3) in;
 layout(constant_id = 0) const uint BM = 64;

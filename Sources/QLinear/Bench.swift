@@ -38,6 +38,21 @@ public enum Bench {
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
+    /// Records `iters` timed repetitions of `body` (a barrier between them) and returns the
+    /// median duration in ns.
+    static func medianNs(_ dev: Device, iters: Int, _ body: (CommandStream) throws -> Void) throws -> Double {
+        let s = try CommandStream(device: dev, maxDispatches: iters + 1, timestamps: 2 * iters)
+        for i in 0..<iters {
+            try s.timestamp(2 * i)
+            try body(s)
+            try s.timestamp(2 * i + 1)
+            s.barrier()
+        }
+        try s.submitAndWait()
+        let ts = try s.timestampsNs()
+        return median((0..<iters).map { (i: Int) -> Double in ts[2 * i + 1] - ts[2 * i] })
+    }
+
     /// Measures copy bandwidth and (where the device has cooperative matrices) MMA peaks.
     public static func ceilings(_ ctx: QLinearContext) throws -> Ceilings {
         let dev = ctx.device
@@ -45,28 +60,10 @@ public enum Bench {
         let size = caps.kind == .cpu ? 16 << 20 : 512 << 20
         let a = try Buffer(device: dev, size: size), b = try Buffer(device: dev, size: size)
         let iters = caps.kind == .cpu ? 3 : 20
-        let s = try CommandStream(device: dev, timestamps: 2 * iters)
-        for i in 0..<iters {
-            try s.timestamp(2 * i)
-            s.copy(from: a, srcOffset: 0, to: b, dstOffset: 0, size: size)
-            try s.timestamp(2 * i + 1)
-            s.barrier()
-        }
-        try s.submitAndWait()
-        let ts = try s.timestampsNs()
-        let copyNs = median((0..<iters).map { (i: Int) -> Double in ts[2 * i + 1] - ts[2 * i] })
+        let copyNs = try medianNs(dev, iters: iters) { $0.copy(from: a, srcOffset: 0, to: b, dstOffset: 0, size: size) }
         // A second, L2-sized copy for comparison (printed in the note).
         let small = 16 << 20
-        let s2 = try CommandStream(device: dev, timestamps: 2 * iters)
-        for i in 0..<iters {
-            try s2.timestamp(2 * i)
-            s2.copy(from: a, srcOffset: 0, to: b, dstOffset: 0, size: small)
-            try s2.timestamp(2 * i + 1)
-            s2.barrier()
-        }
-        try s2.submitAndWait()
-        let ts2 = try s2.timestampsNs()
-        let smallNs = median((0..<iters).map { (i: Int) -> Double in ts2[2 * i + 1] - ts2[2 * i] })
+        let smallNs = try medianNs(dev, iters: iters) { $0.copy(from: a, srcOffset: 0, to: b, dstOffset: 0, size: small) }
         var c = Ceilings(copyGBs: 2 * Double(size) / copyNs, f16TFLOPs: nil, s8TOPs: nil,
                          note: "copy: vkCmdCopyBuffer \(size >> 20) MiB, read+write, median of \(iters) (16 MiB: \(Int(2 * Double(small) / smallNs)) GB/s)")
         do {
@@ -74,16 +71,9 @@ public enum Bench {
             let pipe = try ComputePipeline(device: dev, name: "peak_bw", spirv: ShaderID.peak_bw.spirv, bindings: 2, pushConstantBytes: 32)
             let groups = caps.kind == .cpu ? 16 : 4096
             let o = try Buffer(device: dev, size: groups * 256 * 4)
-            let st = try CommandStream(device: dev, timestamps: 2 * iters)
-            for r in 0..<iters {
-                try st.timestamp(2 * r)
-                try st.dispatch(pipe, buffers: [BufferBinding(a), BufferBinding(o)], push: [UInt32(words), 0, 0, 0, 0, 0, 0, 0], groups: (groups, 1, 1))
-                try st.timestamp(2 * r + 1)
-                st.barrier()
-            }
-            try st.submitAndWait()
-            let tt = try st.timestampsNs()
-            c.readGBs = Double(size) / median((0..<iters).map { (i: Int) -> Double in tt[2 * i + 1] - tt[2 * i] })
+            c.readGBs = Double(size) / (try medianNs(dev, iters: iters) {
+                try $0.dispatch(pipe, buffers: [BufferBinding(a), BufferBinding(o)], push: [UInt32(words), 0, 0, 0, 0, 0, 0, 0], groups: (groups, 1, 1))
+            })
             c.note += "; read: 16-byte streaming loads over \(size >> 20) MiB"
         }
         for (shader, op) in [(ShaderID.peak_mma_f16, Op.fp16), (.peak_mma_s8, .dq8ca_q8csw)] {
@@ -95,20 +85,15 @@ public enum Bench {
                                            requireFullSubgroups: true)
             let groups = 2112, loops = 2048, reps = 5
             let out = try Buffer(device: dev, size: groups * 8 * t.tm * t.tn * 4)
-            let st = try CommandStream(device: dev, timestamps: 2 * reps)
-            for r in 0..<reps {
-                try st.timestamp(2 * r)
-                try st.dispatch(pipe, buffers: [BufferBinding(out)], push: [UInt32(loops), 1, 0, 0, 0, 0, 0, 0], groups: (groups, 1, 1))
-                try st.timestamp(2 * r + 1)
-                st.barrier()
+            let ns = try medianNs(dev, iters: reps) {
+                try $0.dispatch(pipe, buffers: [BufferBinding(out)], push: [UInt32(loops), 1, 0, 0, 0, 0, 0, 0], groups: (groups, 1, 1))
             }
-            try st.submitAndWait()
-            let tt = try st.timestampsNs()
-            let ns = median((0..<reps).map { (i: Int) -> Double in tt[2 * i + 1] - tt[2 * i] })
             let ops = Double(groups * 8 * 8 * loops) * 2 * Double(t.tm * t.tn * t.tk)
             if op == .fp16 { c.f16TFLOPs = ops / ns / 1e3 } else { c.s8TOPs = ops / ns / 1e3 }
         }
-        c.note += "; MMA: register-only coopMatMulAdd loop, 8 accumulators per subgroup, 2112 workgroups of 8 subgroups"
+        if c.f16TFLOPs != nil || c.s8TOPs != nil {
+            c.note += "; MMA: register-only coopMatMulAdd loop, 8 accumulators per subgroup, 2112 workgroups of 8 subgroups"
+        }
         return c
     }
 
