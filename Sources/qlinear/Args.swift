@@ -4,7 +4,9 @@ struct Args {
     private var values: [String: [String]] = [:]
     private var flags: Set<String> = []
     private var used: Set<String> = []
-    static let flagNames: Set<String> = ["json", "bias", "no-coopmat", "quick", "help", "all-kernels", "no-bias", "verbose"]
+    static let flagNames: Set<String> = ["json", "bias", "no-coopmat", "quick"]
+    static let valueNames: Set<String> = ["device", "op", "shape", "shapes", "group", "act", "kernel", "seed", "out",
+                                          "iters", "inputs", "output", "tensor", "format"]
 
     init(_ argv: [String]) throws {
         var i = 0
@@ -14,6 +16,9 @@ struct Args {
                 var key = String(a.dropFirst(2))
                 var value: String?
                 if let eq = key.firstIndex(of: "=") { value = String(key[key.index(after: eq)...]); key = String(key[..<eq]) }
+                guard Args.flagNames.contains(key) || Args.valueNames.contains(key) else {
+                    throw CLIError.usage("unknown option --\(key)")
+                }
                 if Args.flagNames.contains(key) && value == nil { flags.insert(key) }
                 else {
                     if value == nil {

@@ -76,6 +76,7 @@ func cmdExplain(_ args: inout Args) throws {
     let ctx = try openContext(&args)
     try args.checkUnused()
     let p = Problem(op: op, m: m, n: n, k: k, groupSize: g, act: act, bias: bias)
+    try p.validate()
     let d = ctx.decide(p)
     var cands: [String: String] = [:]
     for (kind, r) in d.candidates {

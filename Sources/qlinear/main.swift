@@ -95,9 +95,12 @@ do {
     case "quantize": try cmdQuantize(&args)
     default: throw CLIError.usage("unknown command \"\(command)\"\n\n\(usage)")
     }
+} catch CLIError.usage(let message) {
+    stderrPrint("qlinear: \(message)")
+    exit(2)
 } catch let e as CLIError {
     stderrPrint("qlinear: \(e)")
-    exit(2)
+    exit(1)
 } catch {
     stderrPrint("qlinear: error: \(error)")
     exit(1)

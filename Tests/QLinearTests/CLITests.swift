@@ -1,0 +1,83 @@
+import Testing
+import Foundation
+import QLinear
+
+/// The CLI as a user meets it: bad input gives a clear message and a non-zero exit, never a trap.
+@Suite("qlinear CLI", .serialized)
+struct CLITests {
+    static let binary: URL? = {
+        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        for _ in 0..<2 { dir.deleteLastPathComponent() }   // Tests/QLinearTests → package root
+        for config in ["debug", "release"] {
+            let url = dir.appendingPathComponent(".build/\(config)/qlinear")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        return nil
+    }()
+
+    func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        let bin = try #require(CLITests.binary, "build the qlinear product first (swift build --build-tests builds it)")
+        let p = Process()
+        p.executableURL = bin
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func badShapeIsAClearError() throws {
+        let r = try run(["explain", "--op", "q4gsw", "--shape", "4x4x100", "--group", "32"])
+        #expect(r.status == 1)
+        #expect((r.out + r.err).contains("multiple of the group size"))
+        let u = try run(["explain", "--op", "nope", "--shape", "4x4x4"])
+        #expect(u.status == 2)
+        let t = try run(["check", "--shape", "4x4"])
+        #expect(t.status == 2 && t.err.contains("MxNxK"))
+        let typo = try run(["devices", "--jsn"])
+        #expect(typo.status == 2 && typo.err.contains("unknown option"))
+    }
+
+    @Test func checkJSONIsMachineReadable() throws {
+        let r = try run(["check", "--op", "dq8ca_q4gsw", "--shape", "3x5x64", "--group", "32", "--kernel", "tiled", "--json"])
+        #expect(r.status == 0)
+        let obj = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        #expect(obj?["failed"] as? Int == 0)
+        #expect((obj?["passed"] as? Int ?? 0) >= 1)
+    }
+
+    @Test func corruptSafetensorsFailsCleanly() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qlinear-corrupt-\(getpid()).safetensors").path
+        try Data([200, 0, 0, 0, 0, 0, 0, 0, 123, 34]).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try run(["run", "--op", "q4gsw", "--inputs", path, "-o", path + ".out"])
+        #expect(r.status == 1)
+        #expect(r.err.contains("safetensors"))
+    }
+
+    @Test func runRoundTripsThroughSafetensors() throws {
+        let dir = FileManager.default.temporaryDirectory
+        let inp = dir.appendingPathComponent("qlinear-in-\(getpid()).safetensors").path
+        let out = inp + ".out"
+        defer { try? FileManager.default.removeItem(atPath: inp); try? FileManager.default.removeItem(atPath: out) }
+        var rng = SplitMix64(seed: 42)
+        let (m, n, k) = (3, 5, 64)
+        let x = (0..<(m * k)).map { _ in Float(Double(rng.next() >> 11) * 0x1p-53 * 2 - 1) }
+        let w = (0..<(n * k)).map { _ in Float(Double(rng.next() >> 11) * 0x1p-53 * 2 - 1) }
+        let q = try Q8CSWWeights.quantize(w, n: n, k: k)
+        var f = Safetensors()
+        f.tensors["x"] = .f32(x, shape: [m, k])
+        f.tensors["weight"] = .init(dtype: .I8, shape: [n, k], data: q.values.map { UInt8(bitPattern: $0) })
+        f.tensors["scales"] = .f32(q.scales, shape: [n])
+        try f.write(path: inp)
+        let r = try run(["run", "--op", "dq8ca_q8csw", "--inputs", inp, "-o", out])
+        #expect(r.status == 0, "\(r.err)")
+        let o = try Safetensors.read(path: out)
+        #expect(o.tensors["y"]?.shape == [m, n])
+        #expect(o.tensors["x_q"]?.shape == [m, k] && o.tensors["x_scale"]?.shape == [m] && o.tensors["x_zero_point"]?.shape == [m])
+    }
+}
