@@ -127,8 +127,13 @@ void main() {
             const uint k = min(8 * (c + q), pc.K - 8);
             const float s = (oneGroup || c + q >= words) ? s0 : S[n * ng + k / pc.G];
             const bool live = c + q < words;
+            // (q − 8) as float without int→float conversions (quarter rate on some GPUs):
+            // 2^23 + n has n in its low mantissa bits, so subtracting 2^23 + 8 is exact.
+            // The group scale is applied once to the 8-term dot product.
             float wv[8];
-            [[unroll]] for (uint i = 0; i < 8; ++i) wv[i] = live ? float(int((raw[q] >> (4 * i)) & 15u) - 8) * s : 0.0;
+            [[unroll]] for (uint i = 0; i < 8; ++i)
+                wv[i] = uintBitsToFloat(0x4B000000u | ((raw[q] >> (4 * i)) & 15u)) - 8388616.0;
+            const float sq = live ? s : 0.0;
             [[unroll]] for (uint m = 0; m < MAXM; ++m) {
                 if (m < M) {
                     // K is a multiple of 8 for INT4, so the 8 activations are one 16-byte load
@@ -146,7 +151,7 @@ void main() {
                     } else {
                         [[unroll]] for (uint i = 0; i < 8; ++i) a += xAt(xb + i) * wv[i];
                     }
-                    acc[m] += a;
+                    acc[m] += sq * a;
                 }
             }
         }
