@@ -50,6 +50,20 @@ struct CLITests {
         #expect((obj?["passed"] as? Int ?? 0) >= 1)
     }
 
+    @Test func shapesFileDrivesTheSweep() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qlinear-shapes-\(getpid()).txt").path
+        try Data("# M x N x K\n5x7x64\n\n1x3x32  # decode\n".utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try run(["check", "--op", "q4gsw", "--group", "32", "--act", "f32", "--shapes", path, "--json"])
+        #expect(r.status == 0)
+        let obj = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        let results = obj?["results"] as? [[String: Any]] ?? []
+        let shapes = Set(results.compactMap { ($0["problem"] as? [String: Any]).map { "\($0["m"]!)x\($0["n"]!)x\($0["k"]!)" } })
+        #expect(shapes == ["5x7x64", "1x3x32"])
+        try Data("5x7\n".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try run(["check", "--shapes", path]).status == 2)
+    }
+
     @Test func corruptSafetensorsFailsCleanly() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("qlinear-corrupt-\(getpid()).safetensors").path
         try Data([200, 0, 0, 0, 0, 0, 0, 0, 123, 34]).write(to: URL(fileURLWithPath: path))
