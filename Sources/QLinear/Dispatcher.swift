@@ -228,6 +228,9 @@ public enum Dispatcher {
             }
             var large = config(128, 128, 2, 4), small = config(64, 64, 2, 2)
             if fits(large) != nil && bk == 64 { bk = 32; large = config(128, 128, 2, 4); small = config(64, 64, 2, 2) }
+            // A 32x64 tile (2x2 subgroups of 16x32) when even 64x64 tiles leave the GPU short of work.
+            let tiny = config(32, 64, 2, 2)
+            let smallTiles = ((p.m + 63) / 64) * ((p.n + 63) / 64)
             let largeTiles = ((p.m + 127) / 128) * ((p.n + 127) / 128)
             var t: TileConfig
             // When the 128x128 tile wins (measured on the H100, docs/DESIGN.md): float ops from 256
@@ -242,9 +245,13 @@ public enum Dispatcher {
             case .dq8ca_q4gsw: wantLarge = largeTiles >= 64
             case .dq8ca_q8csw: wantLarge = largeTiles >= 64 && largeTiles < 512
             }
-            if forced == "large" || (forced != "small" && wantLarge && fits(large) == nil) {
+            if forced == "large" || (forced != "small" && forced != "tiny" && wantLarge && fits(large) == nil) {
                 t = large
                 reasons.append("\(largeTiles) workgroups of 128x128")
+            } else if forced == "tiny" || (forced != "small" && smallTiles < 256 && tiny.tm <= 16 && fits(tiny) == nil) {
+                if let why = fits(tiny) { return no("QLINEAR_TILE=tiny: \(why)") }
+                t = tiny
+                reasons.append("only \(smallTiles) tiles of 64x64: 32x64 tiles for more workgroups")
             } else {
                 if p.op == .q4gsw && bkOverride == nil && bk == 64 { bk = 32; small = config(64, 64, 2, 2) }
                 if let why = fits(small) { return no(why) }

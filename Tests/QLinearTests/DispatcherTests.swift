@@ -17,8 +17,10 @@ struct DispatcherTests {
             #expect(plan.tile.tm == 16 && plan.tile.tn == 16)
             #expect(plan.tile.tk == (op == .fp16 || op == .q4gsw ? 16 : 32))
             #expect(plan.tile.bm == (op == .dq8ca_q8csw ? 64 : 128))   // 1024 large tiles: q8 prefers 64x64
-            let small = try #require(Dispatcher.decide(Problem(op: op, m: 33, n: 70, k: 256, groupSize: 64), caps: caps).chosen)
-            #expect(small.kernel == .coopmat && small.tile.bm == 64 && small.tile.workgroupSize == 128)
+            let tiny = try #require(Dispatcher.decide(Problem(op: op, m: 33, n: 70, k: 256, groupSize: 64), caps: caps).chosen)
+            #expect(tiny.kernel == .coopmat && tiny.tile.bm == 32 && tiny.tile.bn == 64 && tiny.tile.workgroupSize == 128)
+            let mid = try #require(Dispatcher.decide(Problem(op: op, m: 512, n: 4096, k: 256, groupSize: 64), caps: caps).chosen)
+            #expect(mid.kernel == .coopmat && mid.tile.bm == (op == .fp16 || op == .q4gsw ? 64 : 128))
             #expect(plan.quantShader != nil || !op.quantizesActivations)
         }
     }
