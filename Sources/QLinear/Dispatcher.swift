@@ -236,7 +236,7 @@ public enum Dispatcher {
             // When the 128x128 tile wins (measured on the H100, docs/DESIGN.md): float ops from 256
             // such tiles; dq8ca_q4gsw from 64; dq8ca_q8csw from 64 up to 512 (beyond that its
             // 64x64 tile, which keeps fewer int32 accumulators live, was faster).
-            // QLINEAR_TILE=large|small overrides the choice, for tuning on a new device.
+            // QLINEAR_TILE=large|small|tiny overrides the choice, for tuning on a new device.
             let forced = getenvString("QLINEAR_TILE")
             if forced == "large", let why = fits(large) { return no("QLINEAR_TILE=large: \(why)") }
             let wantLarge: Bool
