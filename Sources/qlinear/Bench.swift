@@ -59,7 +59,7 @@ func cmdBench(_ args: inout Args) throws {
                 results.append(r)
                 if !json {
                     print(pad(op.rawValue, 13) + pad(r.kernel.rawValue, 9) + pad(String(m), 6) + pad(String(n), 7) + pad(String(k), 7)
-                          + lpad(fmt(r.medianUs, 1), 11) + lpad(fmt(r.minUs, 1), 10) + lpad(fmt(r.tflops, 2), 9) + lpad(fmt(r.gbs, 0), 8)
+                          + lpad(fmt(r.medianUs, 1), 11) + lpad(fmt(r.minUs, 1), 10) + lpad(r.tflops >= 0.01 ? fmt(r.tflops, 2) : sci(r.tflops), 9) + lpad(r.gbs >= 1 ? fmt(r.gbs, 0) : fmt(r.gbs, 2), 8)
                           + lpad(r.percentOfRoofline.map { fmt($0, 1) } ?? "-", 8) + "  " + (r.boundBy ?? ""))
                 }
             }
