@@ -30,6 +30,9 @@ public struct Safetensors: Sendable {
 
         /// Values as Float (F32, F16, BF16, F64 and integer types).
         public func floats() throws -> [Float] {
+            guard shape.allSatisfy({ $0 >= 0 }), data.count == count * dtype.size else {
+                throw QLinearError.invalidFormat("tensor \(dtype.rawValue)\(shape) has \(data.count) bytes, \(count * dtype.size) expected")
+            }
             switch dtype {
             case .F32: return data.withUnsafeBytes { raw in (0..<count).map { Float(bitPattern: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self).littleEndian) } }
             case .F16: return data.withUnsafeBytes { raw in (0..<count).map { Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian)) } }
