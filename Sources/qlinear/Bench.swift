@@ -47,6 +47,8 @@ func cmdBench(_ args: inout Args) throws {
     var results: [BenchResult] = []
     for op in ops {
         for (m, n, k) in shapes {
+            // Shape rules first, so nothing is allocated for a problem no kernel accepts.
+            try Problem(op: op, m: m, n: n, k: k, groupSize: group, act: act).validate()
             let layer = try LinearLayer(context: ctx, weights: try randomWeights(op: op, n: n, k: k, group: group, seed: 1),
                                         bias: nil, act: act, dynamicActivations: op == .dq8ca_q4gsw)
             let list: [KernelKind?] = kernels.isEmpty ? [nil] : kernels.map { Optional($0) }

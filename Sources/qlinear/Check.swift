@@ -54,7 +54,7 @@ func cmdCheck(_ args: inout Args) throws {
         guard let v = Int(g), v > 0 else { throw CLIError.usage("--group expects a positive integer") }
         return v
     }
-    let seed = UInt64(try args.int("seed") ?? 20261125)
+    let seed = UInt64(truncatingIfNeeded: try args.int("seed") ?? 20261125)
     let out = args.value("out")
     let kernelsArg = try parseKernels(&args, default: KernelKind.allCases)
     let ctx = try openContext(&args)

@@ -38,6 +38,10 @@ struct CLITests {
         #expect(u.status == 2)
         let t = try run(["check", "--shape", "4x4"])
         #expect(t.status == 2 && t.err.contains("MxNxK"))
+        let neg = try run(["check", "--op", "fp16", "--shape", "2x3x4", "--kernel", "tiled", "--seed", "-1"])
+        #expect(neg.status == 0)
+        let big = try run(["bench", "--op", "q4gsw", "--shape", "1x100000x100000", "--group", "128"])
+        #expect(big.status == 1 && big.err.contains("2^31"))
         let typo = try run(["devices", "--jsn"])
         #expect(typo.status == 2 && typo.err.contains("unknown option"))
     }
