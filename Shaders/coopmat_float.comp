@@ -43,14 +43,14 @@ const uint CB = BN * (BK / 8);
 const uint MAXC = 8;                            // register prefetch slots per thread (host checks)
 
 #ifdef ACT_F16
-layout(binding = 0) readonly buffer XB4 { uvec4 X4[]; };
+layout(binding = 0) readonly buffer XBuf { uvec4 X4[]; };
 #else
-layout(binding = 0) readonly buffer XB4 { vec4 X4[]; };
+layout(binding = 0) readonly buffer XBuf { vec4 X4[]; };
 #endif
-layout(binding = 1) readonly buffer WB4 { uvec4 W4[]; };
-layout(binding = 2) readonly buffer SB { float S[]; };
-layout(binding = 3) readonly buffer BB { ACT_T BIAS[]; };
-layout(binding = 4) writeonly buffer YB { ACT_T Y[]; };
+layout(binding = 1) readonly buffer WBuf { uvec4 W4[]; };
+layout(binding = 2) readonly buffer SBuf { float S[]; };
+layout(binding = 3) readonly buffer BiasBuf { ACT_T BIAS[]; };
+layout(binding = 4) writeonly buffer YBuf { ACT_T Y[]; };
 
 shared uvec4 As[BM * LDS4];
 shared uvec4 Bs[BN * LDS4];

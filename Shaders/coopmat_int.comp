@@ -40,13 +40,13 @@ const uint CA = BM * (BK / 16);                 // 16-byte chunks per A tile
 const uint CB = BN * (BK / 16);
 const uint MAXC = 8;                            // register prefetch slots per thread (host checks)
 
-layout(binding = 0) readonly buffer XQB { uvec4 XQ4[]; };
-layout(binding = 1) readonly buffer XPB { uint XP[]; };
-layout(binding = 2) readonly buffer WB4 { uvec4 W4[]; };   // one view per buffer (see coopmat_float.comp)
-layout(binding = 3) readonly buffer WSB { float WS[]; };
-layout(binding = 4) readonly buffer CORRB { float CORR[]; };
-layout(binding = 5) readonly buffer BB { ACT_T BIAS[]; };
-layout(binding = 6) writeonly buffer YB { ACT_T Y[]; };
+layout(binding = 0) readonly buffer XQBuf { uvec4 XQ4[]; };
+layout(binding = 1) readonly buffer XPBuf { uint XP[]; };
+layout(binding = 2) readonly buffer WBuf { uvec4 W4[]; };   // one view per buffer (see coopmat_float.comp)
+layout(binding = 3) readonly buffer SBuf { float WS[]; };
+layout(binding = 4) readonly buffer CorrBuf { float CORR[]; };
+layout(binding = 5) readonly buffer BiasBuf { ACT_T BIAS[]; };
+layout(binding = 6) writeonly buffer YBuf { ACT_T Y[]; };
 
 shared uvec4 As[BM * LDS4];
 shared uvec4 Bs[BN * LDS4];

@@ -4,7 +4,7 @@
 // lanes striding over K in 16-byte weight chunks, a subgroup reduction at the end. Weights are
 // read once, with 16-byte loads; the few activation rows stay in cache.
 //   float math: WEIGHT_F16 (half [N, ldw]) or WEIGHT_Q4 (INT4 words, scales [N, K/G]), fp32 sums
-//   integer math (dq8ca): INT_Q4 / INT_Q8 with int8 activations from quant_act.comp; int8 dot
+//   integer math (INT_MATH, dq8ca): WEIGHT_Q4 / WEIGHT_Q8 with int8 activations from quant_act.comp; int8 dot
 //   products per 32-value chunk; Q4 scales each chunk's integer sum by its group scale, Q8 keeps
 //   the whole row's sum in int32; y = sx·(acc − zp·corr[n]) (+ bias).
 #include "common.glsl"
@@ -15,27 +15,26 @@ layout(local_size_x_id = 3) in;
 layout(constant_id = 3) const uint WG = 128;
 const uint MAXM = 8;
 
-#if defined(INT_Q4) || defined(INT_Q8)
-#define INTMATH 1
+#ifdef INT_MATH
 #include "int_dot.glsl"
-layout(binding = 0) readonly buffer XQB { uvec4 XQ4[]; };
-layout(binding = 1) readonly buffer XPB { uint XP[]; };
-layout(binding = 2) readonly buffer WB4 { uvec4 W4[]; };
-layout(binding = 3) readonly buffer WSB { float WS[]; };
-layout(binding = 4) readonly buffer CORRB { float CORR[]; };
-layout(binding = 5) readonly buffer BB { ACT_T BIAS[]; };
-layout(binding = 6) writeonly buffer YB { ACT_T Y[]; };
+layout(binding = 0) readonly buffer XQBuf { uvec4 XQ4[]; };
+layout(binding = 1) readonly buffer XPBuf { uint XP[]; };
+layout(binding = 2) readonly buffer WBuf { uvec4 W4[]; };
+layout(binding = 3) readonly buffer SBuf { float WS[]; };
+layout(binding = 4) readonly buffer CorrBuf { float CORR[]; };
+layout(binding = 5) readonly buffer BiasBuf { ACT_T BIAS[]; };
+layout(binding = 6) writeonly buffer YBuf { ACT_T Y[]; };
 
 #else
 #ifdef ACT_F16
-layout(binding = 0) readonly buffer XB4 { uvec4 X4[]; };
+layout(binding = 0) readonly buffer XBuf { uvec4 X4[]; };
 #else
-layout(binding = 0) readonly buffer XB4 { vec4 X4[]; };
+layout(binding = 0) readonly buffer XBuf { vec4 X4[]; };
 #endif
-layout(binding = 1) readonly buffer WB4 { uvec4 W4[]; };
-layout(binding = 2) readonly buffer SB { float S[]; };
-layout(binding = 3) readonly buffer BB { ACT_T BIAS[]; };
-layout(binding = 4) writeonly buffer YB { ACT_T Y[]; };
+layout(binding = 1) readonly buffer WBuf { uvec4 W4[]; };
+layout(binding = 2) readonly buffer SBuf { float S[]; };
+layout(binding = 3) readonly buffer BiasBuf { ACT_T BIAS[]; };
+layout(binding = 4) writeonly buffer YBuf { ACT_T Y[]; };
 
 float xAt(uint i) {
 #ifdef ACT_F16
@@ -53,10 +52,10 @@ void main() {
     if (n >= pc.N) return;   // uniform per subgroup
     const uint M = min(pc.M, MAXM);
 
-#ifdef INTMATH
+#ifdef INT_MATH
     // 32 values per chunk: 8 int8 words of x per row; weights 1 uvec4 (Q4) or 2 (Q8).
     const uint chunks = pc.K / 32;
-#ifdef INT_Q4
+#ifdef WEIGHT_Q4
     const uint ngroups = pc.K / pc.G;
     float acc[MAXM];
     [[unroll]] for (uint m = 0; m < MAXM; ++m) acc[m] = 0.0;
@@ -66,7 +65,7 @@ void main() {
 #endif
     for (uint c = lane; c < chunks; c += L) {
         uint w[8];
-#ifdef INT_Q4
+#ifdef WEIGHT_Q4
         const uvec4 raw = W4[(n * pc.ldw) / 4 + c];
         [[unroll]] for (uint q = 0; q < 4; ++q) { const uvec2 v = widen8(raw[q]); w[2 * q] = v.x; w[2 * q + 1] = v.y; }
         const float s = WS[n * ngroups + (32 * c) / pc.G];
@@ -80,7 +79,7 @@ void main() {
                 const uvec4 x0 = XQ4[xb], x1 = XQ4[xb + 1];
                 int isum = dot4(x0.x, w[0]) + dot4(x0.y, w[1]) + dot4(x0.z, w[2]) + dot4(x0.w, w[3])
                          + dot4(x1.x, w[4]) + dot4(x1.y, w[5]) + dot4(x1.z, w[6]) + dot4(x1.w, w[7]);
-#ifdef INT_Q4
+#ifdef WEIGHT_Q4
                 acc[m] += s * float(isum);
 #else
                 iacc[m] += isum;
@@ -90,7 +89,7 @@ void main() {
     }
     [[unroll]] for (uint m = 0; m < MAXM; ++m) {
         if (m < M) {
-#ifdef INT_Q4
+#ifdef WEIGHT_Q4
             const float t = subgroupAdd(acc[m]);
 #else
             const float t = WS[n] * float(subgroupAdd(iacc[m]));

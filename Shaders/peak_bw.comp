@@ -4,8 +4,8 @@
 // folded into one word per invocation so nothing is optimised away.
 #include "common.glsl"
 layout(local_size_x = 256) in;
-layout(binding = 0) readonly buffer AB { uvec4 A[]; };
-layout(binding = 1) writeonly buffer OB { uint O[]; };
+layout(binding = 0) readonly buffer ABuf { uvec4 A[]; };
+layout(binding = 1) writeonly buffer OBuf { uint O[]; };
 void main() {
     const uint id = gl_GlobalInvocationID.x;
     const uint stride = gl_NumWorkGroups.x * 256;

@@ -21,7 +21,7 @@ layout(constant_id = 8) const uint TK = 16;
 #define AT float16_t
 #define CT float
 #endif
-layout(binding = 0) writeonly buffer OB { CT O[]; };
+layout(binding = 0) writeonly buffer OBuf { CT O[]; };
 
 void main() {
     coopmat<AT, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a = coopmat<AT, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA>(AT(1));

@@ -20,9 +20,9 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 128;
 
-layout(binding = 0) readonly buffer XB { ACT_T X[]; };
-layout(binding = 1) writeonly buffer XQB { uint XQ[]; };
-layout(binding = 2) writeonly buffer XPB { uint XP[]; };
+layout(binding = 0) readonly buffer XBuf { ACT_T X[]; };
+layout(binding = 1) writeonly buffer XQBuf { uint XQ[]; };
+layout(binding = 2) writeonly buffer XPBuf { uint XP[]; };
 
 shared float smin[WG];
 shared float smax[WG];

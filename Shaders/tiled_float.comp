@@ -16,15 +16,15 @@ layout(constant_id = 3) const uint WG = 256;
 const uint TM = 4;
 const uint TN = 4;
 
-layout(binding = 0) readonly buffer XB { ACT_T X[]; };
+layout(binding = 0) readonly buffer XBuf { ACT_T X[]; };
 #ifdef WEIGHT_Q4
-layout(binding = 1) readonly buffer WB { uint W[]; };
+layout(binding = 1) readonly buffer WBuf { uint W[]; };
 #else
-layout(binding = 1) readonly buffer WB { float16_t W[]; };
+layout(binding = 1) readonly buffer WBuf { float16_t W[]; };
 #endif
-layout(binding = 2) readonly buffer SB { float S[]; };
-layout(binding = 3) readonly buffer BB { ACT_T BIAS[]; };
-layout(binding = 4) writeonly buffer YB { ACT_T Y[]; };
+layout(binding = 2) readonly buffer SBuf { float S[]; };
+layout(binding = 3) readonly buffer BiasBuf { ACT_T BIAS[]; };
+layout(binding = 4) writeonly buffer YBuf { ACT_T Y[]; };
 
 shared float As[BK * BM];
 shared float Bs[BK * BN];

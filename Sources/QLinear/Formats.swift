@@ -20,10 +20,11 @@ public struct Q4GSWWeights: Sendable, Equatable {
             throw QLinearError.invalidShape("q4gsw: group size must be a positive multiple of 8 (got \(groupSize))")
         }
         guard k % groupSize == 0 else { throw QLinearError.invalidShape("q4gsw: K (\(k)) must be a multiple of the group size (\(groupSize))") }
-        guard packed.count == n * k / 2 else {
-            throw QLinearError.invalidFormat("q4gsw: packed weight has \(packed.count) bytes, N·K/2 = \(n * k / 2) expected")
+        let elements = try Checked.mul(n, k, "q4gsw N·K")
+        guard packed.count == elements / 2 else {
+            throw QLinearError.invalidFormat("q4gsw: packed weight has \(packed.count) bytes, N·K/2 = \(elements / 2) expected")
         }
-        guard scales.count == n * (k / groupSize) else {
+        guard scales.count == (try Checked.mul(n, k / groupSize, "q4gsw scale count")) else {
             throw QLinearError.invalidFormat("q4gsw: \(scales.count) scales, N·K/groupSize = \(n * (k / groupSize)) expected ([\(n), \(k / groupSize)])")
         }
         if let bad = scales.firstIndex(where: { !$0.isFinite }) {
@@ -37,7 +38,8 @@ public struct Q4GSWWeights: Sendable, Equatable {
     /// max|w| / 7.5 (torchao's symmetric rule for the range [−8, 7]; at least FLT_EPSILON), rounded
     /// to `scaleDType`, and q = clamp(round_half_even(w / scale), −8, 7), stored as q + 8.
     public static func quantize(_ w: [Float], n: Int, k: Int, groupSize: Int, scaleDType: DType = .f16) throws -> Q4GSWWeights {
-        guard w.count == n * k else { throw QLinearError.invalidShape("q4gsw quantize: \(w.count) weights, N·K = \(n * k) expected") }
+        guard n >= 1, k >= 1 else { throw QLinearError.invalidShape("q4gsw quantize: N and K must be ≥ 1 (got N=\(n), K=\(k))") }
+        guard w.count == (try Checked.mul(n, k, "q4gsw quantize N·K")) else { throw QLinearError.invalidShape("q4gsw quantize: \(w.count) weights, N·K = \(n * k) expected") }
         guard groupSize >= 8, groupSize % 8 == 0, k % groupSize == 0 else {
             throw QLinearError.invalidShape("q4gsw quantize: K (\(k)) must be a multiple of the group size (\(groupSize)), itself a multiple of 8")
         }
@@ -50,7 +52,12 @@ public struct Q4GSWWeights: Sendable, Equatable {
                 var amax: Float = 0
                 for c in (g * groupSize)..<((g + 1) * groupSize) { amax = max(amax, abs(w[r * k + c])) }
                 var s = max(amax / 7.5, Float.ulpOfOne)
-                if scaleDType == .f16 { s = Float(Float16(s)) }
+                if scaleDType == .f16 {
+                    s = Float(Float16(s))
+                    guard s.isFinite else {
+                        throw QLinearError.invalidShape("q4gsw quantize: row \(r) group \(g) has max |w| = \(amax), whose scale \(amax / 7.5) overflows fp16 (max 65504); use fp32 scales")
+                    }
+                }
                 scales[r * groups + g] = s
                 for c in (g * groupSize)..<((g + 1) * groupSize) {
                     let q = Int(min(max((w[r * k + c] / s).rounded(.toNearestOrEven), -8), 7)) + 8
@@ -78,7 +85,7 @@ public struct Q8CSWWeights: Sendable, Equatable {
 
     public init(n: Int, k: Int, values: [Int8], scales: [Float], scaleDType: DType = .f32) throws {
         guard n >= 1, k >= 1 else { throw QLinearError.invalidShape("q8csw: N and K must be ≥ 1 (got N=\(n), K=\(k))") }
-        guard values.count == n * k else { throw QLinearError.invalidFormat("q8csw: \(values.count) values, N·K = \(n * k) expected") }
+        guard values.count == (try Checked.mul(n, k, "q8csw N·K")) else { throw QLinearError.invalidFormat("q8csw: \(values.count) values, N·K = \(n * k) expected") }
         guard scales.count == n else { throw QLinearError.invalidFormat("q8csw: \(scales.count) scales, N = \(n) expected") }
         if let bad = scales.firstIndex(where: { !$0.isFinite }) { throw QLinearError.nonFinite("q8csw: scale \(bad) is \(scales[bad])") }
         self.n = n; self.k = k; self.values = values; self.scales = scales; self.scaleDType = scaleDType
@@ -88,7 +95,8 @@ public struct Q8CSWWeights: Sendable, Equatable {
     /// symmetric rule for [−128, 127]; at least FLT_EPSILON), rounded to `scaleDType`,
     /// q = clamp(round_half_even(w / scale), −128, 127).
     public static func quantize(_ w: [Float], n: Int, k: Int, scaleDType: DType = .f32) throws -> Q8CSWWeights {
-        guard w.count == n * k else { throw QLinearError.invalidShape("q8csw quantize: \(w.count) weights, N·K = \(n * k) expected") }
+        guard n >= 1, k >= 1 else { throw QLinearError.invalidShape("q8csw quantize: N and K must be ≥ 1 (got N=\(n), K=\(k))") }
+        guard w.count == (try Checked.mul(n, k, "q8csw quantize N·K")) else { throw QLinearError.invalidShape("q8csw quantize: \(w.count) weights, N·K = \(n * k) expected") }
         if let bad = w.firstIndex(where: { !$0.isFinite }) { throw QLinearError.nonFinite("weight \(bad) is \(w[bad])") }
         var scales = [Float](repeating: 0, count: n)
         var values = [Int8](repeating: 0, count: n * k)
@@ -96,7 +104,12 @@ public struct Q8CSWWeights: Sendable, Equatable {
             var amax: Float = 0
             for c in 0..<k { amax = max(amax, abs(w[r * k + c])) }
             var s = max(amax / 127.5, Float.ulpOfOne)
-            if scaleDType == .f16 { s = Float(Float16(s)) }
+            if scaleDType == .f16 {
+                s = Float(Float16(s))
+                guard s.isFinite else {
+                    throw QLinearError.invalidShape("q8csw quantize: row \(r) has max |w| = \(amax), whose scale \(amax / 127.5) overflows fp16 (max 65504); use fp32 scales")
+                }
+            }
             scales[r] = s
             for c in 0..<k { values[r * k + c] = Int8(min(max((w[r * k + c] / s).rounded(.toNearestOrEven), -128), 127)) }
         }
@@ -114,6 +127,26 @@ public enum LinearWeights: Sendable {
     public var n: Int { switch self { case .fp16(let n, _, _): return n; case .q4gsw(let w): return w.n; case .q8csw(let w): return w.n } }
     public var k: Int { switch self { case .fp16(_, let k, _): return k; case .q4gsw(let w): return w.k; case .q8csw(let w): return w.k } }
     public var groupSize: Int { if case .q4gsw(let w) = self { return w.groupSize }; return 0 }
+
+    /// Checks what the enum cases cannot check at construction: fp16 values' count (N·K, overflow
+    /// checked) and finiteness. The INT4/INT8 structs validate themselves when built.
+    public func validate() throws {
+        if case .fp16(let n, let k, let v) = self {
+            guard n >= 1, k >= 1 else { throw QLinearError.invalidShape("fp16 weights: N and K must be ≥ 1 (got N=\(n), K=\(k))") }
+            let count = try Checked.mul(n, k, "fp16 weights N·K")
+            guard v.count == count else { throw QLinearError.invalidFormat("fp16 weights: \(v.count) values, N·K = \(count) expected") }
+            if let bad = v.firstIndex(where: { !$0.isFinite }) { throw QLinearError.nonFinite("fp16 weight [\(bad / k), \(bad % k)] is \(v[bad])") }
+        }
+    }
+
+    /// Bytes of the source format: values as stored by the user plus scales in their dtype.
+    public var formatBytes: Int {
+        switch self {
+        case .fp16(let n, let k, _): return 2 * n * k
+        case .q4gsw(let w): return w.n * w.k / 2 + w.scales.count * w.scaleDType.bytes
+        case .q8csw(let w): return w.n * w.k + w.scales.count * w.scaleDType.bytes
+        }
+    }
 }
 
 /// Weights in the layout the kernels read ("prepacked" at load):
@@ -123,14 +156,14 @@ public enum LinearWeights: Sendable {
 ///   Σ(q − 8) as int32 [N, K/G] for the zero-point correction of dq8ca.
 /// - q8csw: int8 [N, ldw·4] as uint32 words with rows zero-padded to a multiple of 32 values
 ///   (ldw = Kp/4), scales fp32 [N], sums Σq int32 [N].
-public struct PackedWeights: Sendable {
-    public let words: [UInt32]
-    public let ldw: Int
-    public let scales: [Float]
-    public let sums: [Int32]
+struct PackedWeights: Sendable {
+    let words: [UInt32]
+    let ldw: Int
+    let scales: [Float]
+    let sums: [Int32]
     /// Per output channel n: Σ_g scale[n,g] · sums[n,g] (computed in fp64, stored fp32) — the
     /// zero-point correction the cooperative-matrix dq8ca kernels apply once, after the K loop.
-    public var correction: [Float] {
+    var correction: [Float] {
         guard !sums.isEmpty else { return [] }
         var out = [Float](repeating: 0, count: correctionRows)
         let per = sums.count / correctionRows
@@ -148,7 +181,20 @@ public struct PackedWeights: Sendable {
         self.words = words; self.ldw = ldw; self.scales = scales; self.sums = sums; self.correctionRows = rows
     }
 
-    public static func pack(_ weights: LinearWeights) -> PackedWeights {
+    /// Byte sizes of the packed layout for (already validated) weights, computed with overflow
+    /// checks before anything is allocated.
+    static func layout(_ weights: LinearWeights) throws -> (wordBytes: Int, scaleBytes: Int, sumBytes: Int) {
+        switch weights {
+        case .fp16(let n, let k, _):
+            return (try Checked.mul(try Checked.mul(n, try Checked.roundUp(k, 8, "fp16 row"), "fp16 packed"), 2, "fp16 packed bytes"), 0, 0)
+        case .q4gsw(let w):
+            return (try Checked.mul(w.n, w.k / 2, "q4 packed bytes"), 4 * w.scales.count, 4 * w.scales.count)
+        case .q8csw(let w):
+            return (try Checked.mul(w.n, try Checked.roundUp(w.k, 32, "q8 row"), "q8 packed bytes"), 4 * w.n, 4 * w.n)
+        }
+    }
+
+    static func pack(_ weights: LinearWeights) -> PackedWeights {
         switch weights {
         case .fp16(let n, let k, let values):
             let ld = roundUp(k, 8)
@@ -184,7 +230,7 @@ public struct PackedWeights: Sendable {
     }
 
     /// Recovers the source format from the packed layout (lossless; tested).
-    public func unpack(like weights: LinearWeights) throws -> LinearWeights {
+    func unpack(like weights: LinearWeights) throws -> LinearWeights {
         switch weights {
         case .fp16(let n, let k, _):
             var v = [Float16](repeating: 0, count: n * k)

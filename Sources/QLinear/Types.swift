@@ -27,6 +27,17 @@ public enum KernelKind: String, Codable, Sendable, CaseIterable {
     case tiled, coopmat, gemv
 }
 
+extension Op {
+    /// The weight format this op reads.
+    public var weightFormat: WeightFormat {
+        switch self { case .fp16: return .f16; case .q4gsw, .dq8ca_q4gsw: return .q4; case .dq8ca_q8csw: return .q8 }
+    }
+    /// Whether the op multiplies floats (fp16 MMA / fp32 FMA) rather than int8.
+    public var floatMath: Bool { self == .fp16 || self == .q4gsw }
+    /// The cooperative-matrix type family the op's tensor-core kernel uses.
+    public var coopMatFamily: CoopMatFamily { floatMath ? .f16 : .s8 }
+}
+
 /// Errors QLinear throws for bad input or an unusable device. Never a trap.
 public enum QLinearError: Error, CustomStringConvertible, Sendable {
     case invalidShape(String)
@@ -70,7 +81,8 @@ public struct Problem: Codable, Sendable, Hashable, CustomStringConvertible {
     public func validate() throws {
         guard m >= 1, n >= 1, k >= 1 else { throw QLinearError.invalidShape("M, N, K must be ≥ 1 (got \(m)×\(n)×\(k))") }
         let limit = 1 << 31
-        guard m * k < limit, n * k < limit, m * n < limit else {
+        func prod(_ a: Int, _ b: Int) -> Int { let (r, o) = a.multipliedReportingOverflow(by: b); return o ? Int.max : r }
+        guard prod(m, k) < limit, prod(n, k) < limit, prod(m, n) < limit else {
             throw QLinearError.invalidShape("M·K, N·K and M·N must each be < 2^31 elements (got \(m)×\(n)×\(k))")
         }
         if op.usesGroups {

@@ -79,7 +79,7 @@ public final class Buffer: @unchecked Sendable {
 
     /// Copies `bytes` into the buffer at `offset`.
     public func write(_ bytes: UnsafeRawBufferPointer, offset: Int = 0) throws {
-        guard offset >= 0, offset + bytes.count <= size else {
+        guard offset >= 0, offset <= size, bytes.count <= size - offset else {
             throw VulkanError.outOfRange("write of \(bytes.count) bytes at \(offset) into a \(size)-byte buffer")
         }
         guard bytes.count > 0 else { return }
@@ -94,7 +94,7 @@ public final class Buffer: @unchecked Sendable {
 
     /// Copies `count` bytes from the buffer at `offset` into `into`.
     public func read(into: UnsafeMutableRawBufferPointer, offset: Int = 0) throws {
-        guard offset >= 0, offset + into.count <= size else {
+        guard offset >= 0, offset <= size, into.count <= size - offset else {
             throw VulkanError.outOfRange("read of \(into.count) bytes at \(offset) from a \(size)-byte buffer")
         }
         guard into.count > 0 else { return }
@@ -112,7 +112,11 @@ public final class Buffer: @unchecked Sendable {
     }
 
     public func read<T>(as: T.Type, count: Int, offset: Int = 0) throws -> [T] {
-        try [T](unsafeUninitializedCapacity: count) { buf, initialized in
+        let (bytes, o) = count.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+        guard count >= 0, !o, offset >= 0, offset <= size, bytes <= size - offset else {
+            throw VulkanError.outOfRange("read of \(count) values of \(MemoryLayout<T>.stride) bytes at \(offset) from a \(size)-byte buffer")
+        }
+        return try [T](unsafeUninitializedCapacity: count) { buf, initialized in
             try read(into: UnsafeMutableRawBufferPointer(buf), offset: offset)
             initialized = count
         }
@@ -123,7 +127,7 @@ extension Device {
     /// A blocking buffer-to-buffer copy (used for staging).
     func copy(from src: Buffer, srcOffset: Int, to dst: Buffer, dstOffset: Int, size: Int) throws {
         let stream = try CommandStream(device: self)
-        stream.copy(from: src, srcOffset: srcOffset, to: dst, dstOffset: dstOffset, size: size)
+        try stream.copy(from: src, srcOffset: srcOffset, to: dst, dstOffset: dstOffset, size: size)
         try stream.submitAndWait()
     }
 }

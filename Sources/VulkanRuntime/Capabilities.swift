@@ -99,6 +99,8 @@ public struct Capabilities: Codable, Sendable, Hashable {
     public var subgroupArithmetic: Bool = true
     /// Memory types as "heap N (size MiB): FLAGS", in the driver's order.
     public var memoryTypes: [String] = []
+    /// Required alignment of a storage-buffer binding's offset (≤ 256 by the spec).
+    public var minStorageBufferOffsetAlignment: Int = 256
 
     public init(name: String = "synthetic", kind: DeviceKind = .discrete, vendorID: UInt32 = 0, deviceID: UInt32 = 0,
                 apiVersion: String = "1.3.0", driverVersion: UInt32 = 0, driverName: String = "", driverInfo: String = "",

@@ -8,18 +8,26 @@ public struct BufferBinding: @unchecked Sendable {
     public init(_ buffer: Buffer, offset: Int = 0, size: Int? = nil) { self.buffer = buffer; self.offset = offset; self.size = size }
 }
 
-/// One command buffer being recorded and then submitted: dispatches, barriers, copies, GPU
-/// timestamps. Owns its command buffer, fence, descriptor pool and query pool. Not thread-safe;
-/// submission takes the device's queue lock.
+/// One command buffer: recorded once (dispatches, barriers, copies, GPU timestamps), then
+/// submitted as many times as wanted — a model runs the same linears every token. Owns its
+/// command buffer, fence, descriptor pool and query pool. Not thread-safe; submission takes the
+/// device's queue lock.
+///
+/// States: recording → ready ⇄ pending; a wait that times out leaves it pending (wait again),
+/// a lost device or failed submit makes it `lost` (unusable, every call throws). Its deinit never
+/// waits forever: a stream still pending after a bounded wait leaks its Vulkan objects rather
+/// than free what the GPU may still use.
 public final class CommandStream {
+    public enum State: Sendable { case recording, ready, pending, lost }
+    public private(set) var state: State = .recording
     public let device: Device
     let commandBuffer: VkCommandBuffer
     let fence: VkFence
     let descriptorPool: VkDescriptorPool
     let queryPool: VkQueryPool?
     public let timestampCapacity: Int
-    var recording = true
-    /// Buffers and pipelines referenced by recorded commands, kept alive until completion.
+    var recording: Bool { state == .recording }
+    /// Buffers and pipelines referenced by recorded commands, kept alive as long as the stream.
     var retained: [AnyObject] = []
     var timestampsWritten = 0
 
@@ -80,13 +88,17 @@ public final class CommandStream {
         self.timestampCapacity = timestamps
         var bi = VkCommandBufferBeginInfo()
         bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
-        bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT.rawValue
+        bi.flags = 0
         try check(vkBeginCommandBuffer(cb, &bi), "vkBeginCommandBuffer")
     }
 
     deinit {
         let dev = device.handle
-        if !recording { vkWaitForFences(dev, 1, [fence], 1, UInt64.max) }
+        if state == .pending || state == .lost {
+            var f: VkFence? = fence
+            let w = vkWaitForFences(dev, 1, &f, 1, 10_000_000_000)
+            if w != VK_SUCCESS { return }   // still in use (or device lost): leak rather than hang or free live objects
+        }
         if let queryPool { vkDestroyQueryPool(dev, queryPool, nil) }
         vkDestroyDescriptorPool(dev, descriptorPool, nil)
         vkDestroyFence(dev, fence, nil)
@@ -98,7 +110,9 @@ public final class CommandStream {
     /// Records a dispatch of `pipeline` over `groups` workgroups with `buffers` at bindings 0… and
     /// `push` as push constants (32-bit words).
     public func dispatch(_ pipeline: ComputePipeline, buffers: [BufferBinding], push: [UInt32], groups: (Int, Int, Int)) throws {
-        precondition(recording, "dispatch after submit")
+        guard recording else { throw VulkanError.outOfRange("\(pipeline.name): dispatch recorded after the stream was finished") }
+        guard pipeline.device === device else { throw VulkanError.outOfRange("\(pipeline.name): pipeline belongs to another device") }
+        for b in buffers where b.buffer.device !== device { throw VulkanError.outOfRange("\(pipeline.name): a bound buffer belongs to another device") }
         guard buffers.count == pipeline.bindingCount else {
             throw VulkanError.outOfRange("\(pipeline.name): \(buffers.count) buffers bound, \(pipeline.bindingCount) expected")
         }
@@ -149,7 +163,8 @@ public final class CommandStream {
     }
 
     /// A full compute→compute / transfer memory barrier.
-    public func barrier() {
+    public func barrier() throws {
+        guard recording else { throw VulkanError.outOfRange("barrier recorded after the stream was finished") }
         var mb = VkMemoryBarrier()
         mb.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
         mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue
@@ -158,33 +173,60 @@ public final class CommandStream {
         vkCmdPipelineBarrier(commandBuffer, stages, stages, 0, 1, &mb, 0, nil, 0, nil)
     }
 
-    public func copy(from src: Buffer, srcOffset: Int, to dst: Buffer, dstOffset: Int, size: Int) {
+    public func copy(from src: Buffer, srcOffset: Int, to dst: Buffer, dstOffset: Int, size: Int) throws {
+        guard recording else { throw VulkanError.outOfRange("copy recorded after the stream was finished") }
+        guard src.device === device, dst.device === device else { throw VulkanError.outOfRange("copy between buffers of another device") }
+        guard size > 0, srcOffset >= 0, dstOffset >= 0, srcOffset <= src.size - size, dstOffset <= dst.size - size else {
+            throw VulkanError.outOfRange("copy of \(size) bytes from offset \(srcOffset) of \(src.size) to offset \(dstOffset) of \(dst.size)")
+        }
         var region = VkBufferCopy(srcOffset: VkDeviceSize(srcOffset), dstOffset: VkDeviceSize(dstOffset), size: VkDeviceSize(size))
         vkCmdCopyBuffer(commandBuffer, src.handle, dst.handle, 1, &region)
         retained.append(src); retained.append(dst)
     }
 
     /// Fills `size` bytes of `buffer` at `offset` with the 32-bit `value` (size a multiple of 4).
-    public func fill(_ buffer: Buffer, offset: Int = 0, size: Int, value: UInt32) {
+    public func fill(_ buffer: Buffer, offset: Int = 0, size: Int, value: UInt32) throws {
+        guard recording else { throw VulkanError.outOfRange("fill recorded after the stream was finished") }
+        guard buffer.device === device else { throw VulkanError.outOfRange("fill of a buffer of another device") }
+        guard size > 0, size % 4 == 0, offset >= 0, offset % 4 == 0, offset <= buffer.size - size else {
+            throw VulkanError.outOfRange("fill of \(size) bytes at offset \(offset) of a \(buffer.size)-byte buffer (both multiples of 4, inside the buffer)")
+        }
         vkCmdFillBuffer(commandBuffer, buffer.handle, VkDeviceSize(offset), VkDeviceSize(size), value)
         retained.append(buffer)
     }
 
     /// Writes a GPU timestamp into slot `index` after all previous work completes.
     public func timestamp(_ index: Int) throws {
-        guard let queryPool, index >= 0, index < timestampCapacity else {
+        guard recording, let queryPool, index >= 0, index < timestampCapacity else {
             throw VulkanError.outOfRange("timestamp slot \(index) of \(timestampCapacity)")
         }
         vkCmdWriteTimestamp(commandBuffer, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queryPool, UInt32(index))
         timestampsWritten = max(timestampsWritten, index + 1)
     }
 
-    /// Ends recording, submits, and waits (at most `timeoutSeconds`; a GPU that does not finish
-    /// by then is reported as an error rather than waited on forever).
-    public func submitAndWait(timeoutSeconds: Double = 120) throws {
-        precondition(recording, "stream submitted twice")
-        recording = false
-        try check(vkEndCommandBuffer(commandBuffer), "vkEndCommandBuffer")
+    /// Ends recording (idempotent). After this the stream can only be submitted.
+    public func finish() throws {
+        guard state == .recording else { return }
+        let r = vkEndCommandBuffer(commandBuffer)
+        if r != VK_SUCCESS { state = .lost }
+        try check(r, "vkEndCommandBuffer")
+        state = .ready
+    }
+
+    /// Submits the recorded commands (ending recording first if needed). The stream must not be
+    /// pending; timestamps are reset for this run.
+    public func submit() throws {
+        try finish()
+        switch state {
+        case .ready: break
+        case .pending: throw VulkanError.outOfRange("stream submitted while its previous run is still pending (wait first)")
+        case .lost: throw VulkanError.outOfRange("stream is unusable after an earlier failure")
+        case .recording: throw VulkanError.outOfRange("stream still recording")
+        }
+        let dev = device.handle
+        var f: VkFence? = fence
+        try check(vkResetFences(dev, 1, &f), "vkResetFences")
+        if let queryPool, timestampCapacity > 0 { vkResetQueryPool(dev, queryPool, 0, UInt32(timestampCapacity)) }
         var cb: VkCommandBuffer? = commandBuffer
         var si = VkSubmitInfo()
         si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO
@@ -193,17 +235,38 @@ public final class CommandStream {
             si.pCommandBuffers = cbp
             return device.lock.withLock { _ in vkQueueSubmit(device.queue, 1, &si, fence) }
         }
+        if r != VK_SUCCESS { state = .lost }
         try check(r, "vkQueueSubmit")
+        state = .pending
+    }
+
+    /// Waits for the pending run, at most `timeoutSeconds`. A timeout throws and leaves the stream
+    /// pending (wait again, or drop it); a lost device makes it unusable.
+    public func wait(timeoutSeconds: Double = 120) throws {
+        guard state == .pending else {
+            if state == .lost { throw VulkanError.outOfRange("stream is unusable after an earlier failure") }
+            return
+        }
         var f: VkFence? = fence
-        let w = vkWaitForFences(device.handle, 1, &f, 1, UInt64(timeoutSeconds * 1e9))
+        let ns = timeoutSeconds.isFinite && timeoutSeconds > 0 ? UInt64(min(timeoutSeconds, 1e9) * 1e9) : 0
+        let w = vkWaitForFences(device.handle, 1, &f, 1, ns)
         if w == VK_TIMEOUT { throw VulkanError.call("vkWaitForFences (GPU work did not finish in \(timeoutSeconds) s)", w.rawValue) }
+        if w != VK_SUCCESS { state = .lost }
         try check(w, "vkWaitForFences")
-        retained.removeAll()
+        state = .ready
+    }
+
+    /// Submits and waits (at most `timeoutSeconds`; a GPU that does not finish by then is
+    /// reported as an error rather than waited on forever). May be called again to re-run.
+    public func submitAndWait(timeoutSeconds: Double = 120) throws {
+        try submit()
+        try wait(timeoutSeconds: timeoutSeconds)
     }
 
     /// Timestamps written, in nanoseconds since an arbitrary origin (valid after submitAndWait).
     public func timestampsNs() throws -> [Double] {
         guard let queryPool, timestampsWritten > 0 else { return [] }
+        guard state == .ready else { throw VulkanError.outOfRange("timestamps read while the stream is not finished") }
         var raw = [UInt64](repeating: 0, count: timestampsWritten)
         let r: VkResult = raw.withUnsafeMutableBytes { rb in
             vkGetQueryPoolResults(device.handle, queryPool, 0, UInt32(timestampsWritten), rb.count, rb.baseAddress, 8,

@@ -231,6 +231,7 @@ public final class Instance: @unchecked Sendable {
             timestampPeriodNs: Double(limits.timestampPeriod),
             timestampsSupported: family.element.timestampValidBits > 0)
         caps.memoryTypes = memTypes
+        caps.minStorageBufferOffsetAlignment = Int(limits.minStorageBufferOffsetAlignment)
         caps.shaderFloat64 = hasFloat64
         caps.subgroupArithmetic = (p11v.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT.rawValue) != 0
             && (p11v.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT.rawValue) != 0

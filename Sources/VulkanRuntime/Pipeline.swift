@@ -1,7 +1,7 @@
 import CVulkan
 
 /// A compute pipeline: shader module, descriptor layout (N storage buffers at bindings 0..N-1),
-/// push-constant range, specialization constants (ids 0..n-1, 32-bit each) and an optional
+/// push-constant range, specialization constants (32-bit values by constant id) and an optional
 /// required subgroup size.
 public final class ComputePipeline: @unchecked Sendable {
     public let device: Device
@@ -14,7 +14,7 @@ public final class ComputePipeline: @unchecked Sendable {
     let pipeline: VkPipeline
 
     public init(device: Device, name: String, spirv: [UInt32], bindings: Int, pushConstantBytes: Int,
-                specialization: [UInt32] = [], requiredSubgroupSize: Int? = nil, requireFullSubgroups: Bool = false) throws {
+                specialization: [(id: UInt32, value: UInt32)] = [], requiredSubgroupSize: Int? = nil, requireFullSubgroups: Bool = false) throws {
         self.device = device
         self.name = name
         self.bindingCount = bindings
@@ -74,9 +74,9 @@ public final class ComputePipeline: @unchecked Sendable {
         }
 
         var entries = specialization.indices.map {
-            VkSpecializationMapEntry(constantID: UInt32($0), offset: UInt32($0 * 4), size: 4)
+            VkSpecializationMapEntry(constantID: specialization[$0].id, offset: UInt32($0 * 4), size: 4)
         }
-        var spec = specialization
+        var spec = specialization.map(\.value)
         var sg = VkPipelineShaderStageRequiredSubgroupSizeCreateInfo()
         sg.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO
         sg.requiredSubgroupSize = UInt32(requiredSubgroupSize ?? 0)

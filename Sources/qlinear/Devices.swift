@@ -3,59 +3,62 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import ArgumentParser
 import QLinear
-import VulkanRuntime
 
 struct DeviceReport: Codable {
     var index: Int
     var capabilities: Capabilities
     var `default`: Bool
     var selfTest: [String: String]?
+    var tuningTable: String
 }
 
-func cmdDevices(_ args: inout Args) throws {
-    let json = args.flag("json")
-    let sel = args.value("device")
-    try args.checkUnused()
-    let instance = try Instance()
-    let best = try instance.select(nil)
-    var reports: [DeviceReport] = []
-    for d in instance.physicalDevices {
-        var r = DeviceReport(index: d.index, capabilities: d.capabilities, default: d.index == best.index, selfTest: nil)
-        if sel == nil || (try? instance.select(sel))?.index == d.index {
-            // Self-test each device's cooperative matrices the way a real run would.
-            if d.capabilities.cooperativeMatrix, let ctx = try? QLinearContext(device: String(d.index)) {
-                r.selfTest = ctx.selfTest
+struct Devices: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List every Vulkan device and its capabilities (cooperative-matrix table and self-test included).")
+    @Option(help: "Only self-test this device (index or name substring); an unknown device is an error.") var device: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let instance = try Instance()
+        let best = try instance.select(nil)
+        let selected = try device.map { try instance.select($0) }
+        var reports: [DeviceReport] = []
+        for d in instance.physicalDevices {
+            var r = DeviceReport(index: d.index, capabilities: d.capabilities, default: d.index == best.index, selfTest: nil,
+                                 tuningTable: TuningTable.forDevice(d.capabilities).name)
+            if selected == nil || selected?.index == d.index, d.capabilities.cooperativeMatrix {
+                // Self-test each device's cooperative matrices the way a real run would.
+                let ctx = try QLinearContext(device: String(d.index))
+                r.selfTest = Dictionary(uniqueKeysWithValues: ctx.selfTest.map { ($0.key.rawValue, $0.value) })
             }
+            reports.append(r)
         }
-        reports.append(r)
-    }
-    if json { print(try jsonString(reports)); return }
-    for r in reports {
-        let c = r.capabilities
-        print("[\(r.index)] \(c.name)\(r.default ? "  (default)" : "")")
-        print("    kind \(c.kind.rawValue), Vulkan \(c.apiVersion), driver \(c.driverName) \(c.driverInfo), vendor 0x\(String(c.vendorID, radix: 16)) device 0x\(String(c.deviceID, radix: 16))")
-        print("    subgroup \(c.subgroupSize) (min \(c.minSubgroupSize), max \(c.maxSubgroupSize), \(c.canRequireSubgroupSize ? "can be required" : "fixed")), shared memory \(c.sharedMemoryBytes) B, workgroup ≤ \(c.maxWorkgroupInvocations)")
-        print("    memory types: \(c.memoryTypes.enumerated().map { "[\($0.offset)] \($0.element)" }.joined(separator: ", "))")
-        print("    storage buffer range \(c.maxStorageBufferRange) B, device-local memory \(c.deviceLocalMemoryBytes / (1 << 20)) MiB")
-        print("    float16 \(yn(c.shaderFloat16)), int8 \(yn(c.shaderInt8)), 16-bit storage \(yn(c.storageBuffer16Bit)), 8-bit storage \(yn(c.storageBuffer8Bit)), integer dot product \(yn(c.integerDotProduct))\(c.integerDotProduct4x8PackedAccelerated ? " (4x8 packed accelerated)" : ""), memory model \(yn(c.vulkanMemoryModel))")
-        if c.cooperativeMatrix {
-            print("    cooperative matrix (VK_KHR_cooperative_matrix), \(c.coopMatConfigs.count) configurations:")
-            print("      " + pad("M", 4) + pad("N", 4) + pad("K", 4) + pad("A", 6) + pad("B", 6) + pad("C", 6) + pad("result", 8) + "scope")
-            for m in c.coopMatConfigs {
-                print("      " + pad(String(m.m), 4) + pad(String(m.n), 4) + pad(String(m.k), 4) + pad(m.a.rawValue, 6) + pad(m.b.rawValue, 6)
-                      + pad(m.c.rawValue, 6) + pad(m.result.rawValue + (m.saturating ? "sat" : ""), 8) + (m.subgroupScope ? "subgroup" : "other"))
+        if json { print(try jsonString(reports)); return }
+        for r in reports {
+            let c = r.capabilities
+            print("[\(r.index)] \(c.name)\(r.default ? "  (default)" : "")")
+            print("    kind \(c.kind.rawValue), Vulkan \(c.apiVersion), driver \(c.driverName) \(c.driverInfo), vendor 0x\(String(c.vendorID, radix: 16)) device 0x\(String(c.deviceID, radix: 16))")
+            print("    subgroup \(c.subgroupSize) (min \(c.minSubgroupSize), max \(c.maxSubgroupSize), \(c.canRequireSubgroupSize ? "can be required" : "fixed")), shared memory \(c.sharedMemoryBytes) B, workgroup ≤ \(c.maxWorkgroupInvocations)")
+            print("    memory types: \(c.memoryTypes.enumerated().map { "[\($0.offset)] \($0.element)" }.joined(separator: ", "))")
+            print("    storage buffer range \(c.maxStorageBufferRange) B, device-local memory \(c.deviceLocalMemoryBytes / (1 << 20)) MiB")
+            print("    float16 \(yn(c.shaderFloat16)), int8 \(yn(c.shaderInt8)), 16-bit storage \(yn(c.storageBuffer16Bit)), 8-bit storage \(yn(c.storageBuffer8Bit)), integer dot product \(yn(c.integerDotProduct))\(c.integerDotProduct4x8PackedAccelerated ? " (4x8 packed accelerated)" : ""), fp64 \(yn(c.shaderFloat64)), memory model \(yn(c.vulkanMemoryModel))")
+            print("    tuning table: \(r.tuningTable)")
+            if c.cooperativeMatrix {
+                print("    cooperative matrix (VK_KHR_cooperative_matrix), \(c.coopMatConfigs.count) configurations:")
+                print("      " + pad("M", 4) + pad("N", 4) + pad("K", 4) + pad("A", 6) + pad("B", 6) + pad("C", 6) + pad("result", 8) + "scope")
+                for m in c.coopMatConfigs {
+                    print("      " + pad(String(m.m), 4) + pad(String(m.n), 4) + pad(String(m.k), 4) + pad(m.a.rawValue, 6) + pad(m.b.rawValue, 6)
+                          + pad(m.c.rawValue, 6) + pad(m.result.rawValue + (m.saturating ? "sat" : ""), 8) + (m.subgroupScope ? "subgroup" : "other"))
+                }
+                for (fam, res) in (r.selfTest ?? [:]).sorted(by: { $0.key < $1.key }) { print("    self-test \(fam) cooperative matrices: \(res)") }
+            } else {
+                print("    cooperative matrix: not supported (tiled and matrix–vector kernels only)")
             }
-            if let st = r.selfTest {
-                for (fam, res) in st.sorted(by: { $0.key < $1.key }) { print("    self-test \(fam) cooperative matrices: \(res)") }
-            }
-        } else {
-            print("    cooperative matrix: not supported (tiled kernels only)")
         }
     }
 }
-
-func yn(_ b: Bool) -> String { b ? "yes" : "no" }
 
 struct ExplainReport: Codable {
     var device: String
@@ -63,41 +66,47 @@ struct ExplainReport: Codable {
     var chosen: KernelPlan?
     var why: [String]
     var candidates: [String: String]
+    var tuningTable: String
 }
 
-func cmdExplain(_ args: inout Args) throws {
-    let json = args.flag("json")
-    guard let opName = args.value("op"), let op = Op(rawValue: opName) else { throw CLIError.usage("explain needs --op (\(Op.allCases.map(\.rawValue).joined(separator: ", ")))") }
-    guard let shape = args.value("shape") else { throw CLIError.usage("explain needs --shape MxNxK") }
-    let (m, n, k) = try parseShape(shape)
-    let g = try args.int("group") ?? 128
-    let act = try parseActs(&args).first!
-    let bias = args.flag("bias")
-    let ctx = try openContext(&args)
-    try args.checkUnused()
-    let p = Problem(op: op, m: m, n: n, k: k, groupSize: g, act: act, bias: bias)
-    try p.validate()
-    let d = ctx.decide(p)
-    var cands: [String: String] = [:]
-    for (kind, r) in d.candidates {
-        switch r {
-        case .success(let plan): cands[kind.rawValue] = "possible: \(plan.shader.rawValue), \(plan.tile)"
-        case .failure(let why): cands[kind.rawValue] = "not possible: \(why.reason)"
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show which kernel the dispatcher picks for a problem, and why every other kernel was or was not possible.")
+    @Option(help: "The op: \(Op.allCases.map(\.rawValue).joined(separator: ", ")).") var op: Op
+    @Option(help: "The problem shape MxNxK.") var shape: Shape
+    @Option(help: "INT4 group size along K.") var group = 128
+    @Option(help: "Activation / output dtype: f16 or f32.") var act: DType = .f16
+    @Flag(help: "The layer has a bias.") var bias = false
+    @OptionGroup var dev: DeviceOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let p = Problem(op: op, m: shape.m, n: shape.n, k: shape.k, groupSize: group, act: act, bias: bias)
+        try p.validate()
+        let ctx = try dev.open()
+        let d = ctx.decide(p)
+        var cands: [String: String] = [:]
+        for (kind, r) in d.candidates {
+            switch r {
+            case .success(let plan): cands[kind.rawValue] = "possible: \(plan.shader.rawValue), \(plan.tile)"
+            case .failure(let why): cands[kind.rawValue] = "not possible: \(why.reason)"
+            }
         }
+        if json {
+            print(try jsonString(ExplainReport(device: ctx.capabilities.name, problem: p, chosen: d.chosen, why: d.why, candidates: cands,
+                                               tuningTable: ctx.tuningTable.name)))
+        } else {
+            print("device: \(ctx.capabilities.name) (tuning table \(ctx.tuningTable.name))")
+            print("problem: \(p)")
+            if let c = d.chosen {
+                print("chosen: \(c.kernel.rawValue) — \(c.shader.rawValue)\(c.quantShader.map { " (after \($0.rawValue))" } ?? ""), \(c.tile)")
+                for r in c.reasons { print("  - \(r)") }
+            } else {
+                print("chosen: none")
+            }
+            print("decision: \(d.why.joined(separator: "; "))")
+            for kind in KernelKind.allCases { print("  \(kind.rawValue): \(cands[kind.rawValue] ?? "")") }
+        }
+        if d.chosen == nil { throw CLIFailure("no kernel can run this problem on this device") }
     }
-    if json {
-        print(try jsonString(ExplainReport(device: ctx.capabilities.name, problem: p, chosen: d.chosen, why: d.why, candidates: cands)))
-        return
-    }
-    print("device: \(ctx.capabilities.name)")
-    print("problem: \(p)")
-    if let c = d.chosen {
-        print("chosen: \(c.kernel.rawValue) — \(c.shader.rawValue)\(c.quantShader.map { " (after \($0.rawValue))" } ?? ""), \(c.tile)")
-        for r in c.reasons { print("  - \(r)") }
-    } else {
-        print("chosen: none")
-    }
-    print("decision: \(d.why.joined(separator: "; "))")
-    for kind in KernelKind.allCases { print("  \(kind.rawValue): \(cands[kind.rawValue] ?? "")") }
-    if d.chosen == nil { throw CLIError.failed("no kernel can run this problem on this device") }
 }

@@ -1,5 +1,7 @@
 import Testing
-import QLinear
+@testable import QLinear
+import QLinearCheck
+import QLinearIO
 import VulkanRuntime
 
 @Suite("Dispatcher on synthetic devices")
@@ -81,7 +83,7 @@ struct DispatcherTests {
         let caps = h100Caps()
         let p = Problem(op: .fp16, m: 64, n: 64, k: 64)
         #expect(Dispatcher.decide(p, caps: caps, options: DispatchOptions(disableCoopMat: true)).chosen?.kernel == .tiled)
-        let broken = DispatchOptions(brokenCoopMat: ["f16": "junk"])
+        let broken = DispatchOptions(brokenCoopMat: [.f16: "junk"])
         let d = Dispatcher.decide(p, caps: caps, options: broken)
         #expect(d.chosen?.kernel == .tiled)
         #expect(d.why.joined().contains("self-test"))

@@ -1,5 +1,7 @@
 import Testing
-import QLinear
+@testable import QLinear
+import QLinearCheck
+import QLinearIO
 import QLinearReference
 import VulkanRuntime
 

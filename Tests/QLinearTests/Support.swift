@@ -1,4 +1,6 @@
-import QLinear
+@testable import QLinear
+import QLinearCheck
+import QLinearIO
 import VulkanRuntime
 
 /// One Vulkan context for the whole test run (lavapipe in CI). Opening it is a test failure when
@@ -10,7 +12,7 @@ enum Shared {
 
 /// The H100's reported cooperative-matrix table (docs/results/h100-devices-2026-11-25.json).
 func h100Caps() -> Capabilities {
-    var c = Capabilities(name: "synthetic H100", kind: .discrete, subgroupSize: 32, sharedMemoryBytes: 49152, cooperativeMatrix: true)
+    var c = Capabilities(name: "synthetic H100", kind: .discrete, vendorID: 0x10de, subgroupSize: 32, sharedMemoryBytes: 49152, cooperativeMatrix: true)
     for (a, cc) in [(ComponentType.f16, ComponentType.f16), (.f16, .f32)] {
         c.coopMatConfigs += [CoopMatConfig(m: 16, n: 16, k: 16, a: a, b: a, c: cc, result: cc),
                              CoopMatConfig(m: 16, n: 8, k: 16, a: a, b: a, c: cc, result: cc),

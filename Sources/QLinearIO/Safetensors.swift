@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import QLinear
 
 /// A minimal safetensors reader/writer with strict bounds checks. Format: 8-byte little-endian
 /// header length, a JSON header {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {…}},

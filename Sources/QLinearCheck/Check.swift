@@ -5,7 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import VulkanRuntime
+import QLinear
 import QLinearReference
 
 /// How far a kernel's output may be from the fp64 reference, and why.
@@ -124,28 +124,28 @@ public struct CheckCase: Sendable {
     public func run(on context: QLinearContext, kernel: KernelKind) throws -> CheckResult {
         let p = problem
         let decision = context.decide(p, force: kernel)
-        guard let plan = decision.chosen else {
+        guard let plan = decision.chosen, plan.kernel == kernel else {
             return CheckResult(problem: p, kernel: kernel, shader: nil, status: .skipped, maxAbsError: 0, worstRatio: 0,
                                summary: decision.why.joined(separator: "; "))
         }
         let layer = try LinearLayer(context: context, weights: weights, bias: bias, act: p.act,
                                     dynamicActivations: p.op == .dq8ca_q4gsw)
         let dev = context.device
-        let xb = try Buffer(device: dev, size: roundUp(p.m * p.k * p.act.bytes, 16))
-        try xb.write(array: hostEncode(x, p.act))
+        let xb = try Buffer(device: dev, size: try layer.inputBytes(m: p.m))
+        try xb.write(array: p.act.encode(x))
         let guardBytes = 256
-        let yBytes = roundUp(p.m * p.n * p.act.bytes, 4)
+        let yBytes = (p.m * p.n * p.act.bytes + 3) / 4 * 4
         let yb = try Buffer(device: dev, size: guardBytes * 2 + yBytes)
         let scratch = try layer.makeScratch(m: p.m)
         let s = try CommandStream(device: dev)
-        s.fill(yb, size: yb.size, value: 0xFFFF_FFFF)      // NaN in fp16 and fp32: never a real result
-        s.barrier()
-        try layer.encode(s, plan: plan, m: p.m, x: BufferBinding(xb), y: BufferBinding(yb, offset: guardBytes, size: p.m * p.n * p.act.bytes), scratch: scratch)
+        try s.fill(yb, size: yb.size, value: 0xFFFF_FFFF)      // NaN in fp16 and fp32: never a real result
+        try s.barrier()
+        try layer.encode(s, plan: plan, x: BufferBinding(xb), y: BufferBinding(yb, offset: guardBytes, size: p.m * p.n * p.act.bytes), scratch: scratch)
         try s.submitAndWait()
 
         let raw = try yb.read(as: UInt8.self, count: yb.size)
         let guardsIntact = raw[0..<guardBytes].allSatisfy { $0 == 0xFF } && raw[(guardBytes + p.m * p.n * p.act.bytes)...].allSatisfy { $0 == 0xFF }
-        let y = try decode(yb, count: p.m * p.n, p.act, offset: guardBytes)
+        let y = try p.act.decode(yb, count: p.m * p.n, offset: guardBytes)
         var unwritten = 0
         for i in 0..<(p.m * p.n) {
             let o = guardBytes + i * p.act.bytes
@@ -155,18 +155,16 @@ public struct CheckCase: Sendable {
         let ref = reference(quantFP64: plan.quantizesInFP64)
         var activationMismatch = 0
         var firstActivation = ""
-        if let a = ref.activations {
-            let gq = try scratch.xq!.read(as: Int8.self, count: p.m * layer.kp)
-            let gp = try scratch.xp!.read(as: UInt32.self, count: 2 * p.m)
+        if let a = ref.activations, let (gq, kp, gp) = try layer.activations(in: scratch, m: p.m) {
             for i in 0..<p.m {
                 if gp[2 * i] != a.scale[i].bitPattern || Int32(bitPattern: gp[2 * i + 1]) != a.zeroPoint[i] { activationMismatch += 1 }
-                for j in 0..<p.k where gq[i * layer.kp + j] != a.q[i * p.k + j] {
+                for j in 0..<p.k where gq[i * kp + j] != a.q[i * p.k + j] {
                     activationMismatch += 1
                     if firstActivation.isEmpty {
-                        firstActivation = " (first: x_q[\(i),\(j)] = \(gq[i * layer.kp + j]), reference \(a.q[i * p.k + j]) for x = \(x[i * p.k + j]), scale \(a.scale[i]), zero point \(a.zeroPoint[i]), fp64 \(plan.quantizesInFP64))"
+                        firstActivation = " (first: x_q[\(i),\(j)] = \(gq[i * kp + j]), reference \(a.q[i * p.k + j]) for x = \(x[i * p.k + j]), scale \(a.scale[i]), zero point \(a.zeroPoint[i]), fp64 \(plan.quantizesInFP64))"
                     }
                 }
-                for j in p.k..<layer.kp where gq[i * layer.kp + j] != 0 { activationMismatch += 1 }
+                for j in p.k..<kp where gq[i * kp + j] != 0 { activationMismatch += 1 }
             }
         }
         let tol = Tolerance.model(problem: p, kernel: kernel)
@@ -246,7 +244,7 @@ public enum ShapeGrid {
                 let bias = (idx + (act == .f16 ? 0 : 1)) % 2 == 0
                 if op.usesGroups {
                     for g in groups {
-                        let kk = roundUp(k, g)
+                        let kk = (k + g - 1) / g * g
                         if kk > max(k, g) * 2 && k > g { continue }
                         out.append(Problem(op: op, m: m, n: n, k: kk, groupSize: g, act: act, bias: bias))
                     }

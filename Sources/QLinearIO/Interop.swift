@@ -1,3 +1,5 @@
+import QLinear
+
 /// Tensor names and layouts for exchanging linear-layer problems with PyTorch through safetensors
 /// (`qlinear run`, `scripts/torch_check.py`):
 /// - `x`: activations [M, K], F16 or F32 (its dtype selects the activation dtype), or BF16 (read as F32)

@@ -1,4 +1,4 @@
-import VulkanRuntime
+import QLinear
 
 /// Measured ceilings of the device, used as the roofline for `qlinear bench`.
 public struct Ceilings: Codable, Sendable {
@@ -46,7 +46,7 @@ public enum Bench {
             try s.timestamp(2 * i)
             try body(s)
             try s.timestamp(2 * i + 1)
-            s.barrier()
+            try s.barrier()
         }
         try s.submitAndWait()
         let ts = try s.timestampsNs()
@@ -60,15 +60,15 @@ public enum Bench {
         let size = caps.kind == .cpu ? 16 << 20 : 512 << 20
         let a = try Buffer(device: dev, size: size), b = try Buffer(device: dev, size: size)
         let iters = caps.kind == .cpu ? 3 : 20
-        let copyNs = try medianNs(dev, iters: iters) { $0.copy(from: a, srcOffset: 0, to: b, dstOffset: 0, size: size) }
+        let copyNs = try medianNs(dev, iters: iters) { try $0.copy(from: a, srcOffset: 0, to: b, dstOffset: 0, size: size) }
         // A second, L2-sized copy for comparison (printed in the note).
         let small = 16 << 20
-        let smallNs = try medianNs(dev, iters: iters) { $0.copy(from: a, srcOffset: 0, to: b, dstOffset: 0, size: small) }
+        let smallNs = try medianNs(dev, iters: iters) { try $0.copy(from: a, srcOffset: 0, to: b, dstOffset: 0, size: small) }
         var c = Ceilings(copyGBs: 2 * Double(size) / copyNs, f16TFLOPs: nil, s8TOPs: nil,
                          note: "copy: vkCmdCopyBuffer \(size >> 20) MiB, read+write, median of \(iters) (16 MiB: \(Int(2 * Double(small) / smallNs)) GB/s)")
         do {
             let words = size / 16
-            let pipe = try ComputePipeline(device: dev, name: "peak_bw", spirv: ShaderID.peak_bw.spirv, bindings: 2, pushConstantBytes: 32)
+            let pipe = try ctx.pipeline(.peak_bw, specialization: [:])
             let groups = caps.kind == .cpu ? 16 : 4096
             let o = try Buffer(device: dev, size: groups * 256 * 4)
             c.readGBs = Double(size) / (try medianNs(dev, iters: iters) {
@@ -80,9 +80,8 @@ public enum Bench {
             guard case .success(let plan) = Dispatcher.plan(.coopmat, Problem(op: op, m: 128, n: 128, k: 128), caps: caps, options: ctx.options) else { continue }
             var t = plan.tile
             t.workgroupSize = 8 * t.subgroupSize
-            let pipe = try ComputePipeline(device: dev, name: shader.rawValue, spirv: shader.spirv, bindings: 1, pushConstantBytes: 32,
-                                           specialization: t.specialization, requiredSubgroupSize: t.requireSubgroupSize ? t.subgroupSize : nil,
-                                           requireFullSubgroups: true)
+            let pipe = try ctx.pipeline(shader, specialization: t.specValues, requiredSubgroupSize: t.requireSubgroupSize ? t.subgroupSize : nil,
+                                        fullSubgroups: true)
             let groups = 2112, loops = 2048, reps = 5
             let out = try Buffer(device: dev, size: groups * 8 * t.tm * t.tn * 4)
             let ns = try medianNs(dev, iters: reps) {
@@ -103,36 +102,33 @@ public enum Bench {
     public static func run(_ layer: LinearLayer, m: Int, kernel: KernelKind?, iterations: Int, ceilings: Ceilings?) throws -> BenchResult {
         let ctx = layer.context
         let p = layer.problem(m: m)
-        let decision = ctx.decide(p, force: kernel)
-        guard let plan = decision.chosen else { throw QLinearError.unsupported(decision.why.joined(separator: "; ")) }
+        let plan = try layer.plan(m: m, kernel: kernel)
         let dev = ctx.device
         var rng = SplitMix64(seed: 7)
         let x: [Float] = (0..<(m * layer.k)).map { _ in Float(Double(rng.next() >> 11) * 0x1p-53 * 2 - 1) }
-        let xb = try Buffer(device: dev, size: roundUp(m * layer.k * p.act.bytes, 16))
-        try xb.write(array: hostEncode(x, p.act))
-        let yb = try Buffer(device: dev, size: roundUp(m * layer.n * p.act.bytes, 4))
+        let xb = try Buffer(device: dev, size: try layer.inputBytes(m: m))
+        try xb.write(array: p.act.encode(x))
+        let yb = try Buffer(device: dev, size: (try layer.outputBytes(m: m) + 3) / 4 * 4)
         let scratch = try layer.makeScratch(m: m)
         let warm = try CommandStream(device: dev, maxDispatches: 16)
-        for _ in 0..<3 { try layer.encode(warm, plan: plan, m: m, x: BufferBinding(xb), y: BufferBinding(yb), scratch: scratch); warm.barrier() }
+        for _ in 0..<3 { try layer.encode(warm, plan: plan, x: BufferBinding(xb), y: BufferBinding(yb), scratch: scratch); try warm.barrier() }
         try warm.submitAndWait()
         let s = try CommandStream(device: dev, maxDispatches: 2 * iterations + 2, timestamps: 2 * iterations)
         for i in 0..<iterations {
             try s.timestamp(2 * i)
-            try layer.encode(s, plan: plan, m: m, x: BufferBinding(xb), y: BufferBinding(yb), scratch: scratch)
+            try layer.encode(s, plan: plan, x: BufferBinding(xb), y: BufferBinding(yb), scratch: scratch)
             try s.timestamp(2 * i + 1)
-            s.barrier()
+            try s.barrier()
         }
         try s.submitAndWait()
         let ts = try s.timestampsNs()
         let times: [Double] = (0..<iterations).map { (i: Int) -> Double in (ts[2 * i + 1] - ts[2 * i]) / 1000 }
         let med = median(times)
-        let pk = layer.packed
-        let sumBytes: Int = p.op.quantizesActivations ? pk.sums.count * 4 : 0
-        let weightBytes: Int = pk.words.count * 4 + pk.scales.count * 4 + sumBytes
+        let weightBytes: Int = layer.weightBytes.format
         let xBytes: Int = m * layer.k * p.act.bytes
         let yBytes: Int = m * layer.n * p.act.bytes
         let biasBytes: Int = p.bias ? layer.n * p.act.bytes : 0
-        let scratchBytes: Int = p.op.quantizesActivations ? 2 * m * layer.kp + 16 * m : 0
+        let scratchBytes: Int = p.op.quantizesActivations ? 2 * m * ((layer.k + 31) / 32 * 32) + 16 * m : 0
         let bytes = Double(weightBytes + xBytes + yBytes + biasBytes + scratchBytes)
         var r = BenchResult(problem: p, kernel: plan.kernel, shader: plan.shader.rawValue, tile: plan.tile.description, iterations: iterations,
                             medianUs: med, minUs: times.min()!, maxUs: times.max()!, tflops: p.flops / med / 1e6,

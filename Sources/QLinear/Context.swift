@@ -1,0 +1,90 @@
+import Synchronization
+
+/// An open device ready to run QLinear kernels: the Vulkan device, the dispatch options (with the
+/// cooperative-matrix self-test results) and a cache of pipelines.
+///
+/// Thread safety: a context may be shared by many tasks; pipeline creation is serialised by a
+/// lock and queue submission by the device's lock.
+public final class QLinearContext: @unchecked Sendable {
+    public let device: Device
+    /// Dispatch options in force (the caller's, plus any cooperative-matrix family the self-test fenced off).
+    public let options: DispatchOptions
+    /// Self-test outcome per cooperative-matrix family; absent = not run (unsupported or disabled).
+    public let selfTest: [CoopMatFamily: String]
+    let pipelines: PipelineCache
+
+    public var capabilities: Capabilities { device.capabilities }
+
+    /// Opens `selector` (device index or name substring; nil = the best device) and, unless
+    /// `selfTest` is false, checks each cooperative-matrix type family on a small problem against
+    /// a CPU computation: a family that returns wrong answers is disabled, with the reason kept.
+    /// The library reads no environment variables; the CLI maps QLINEAR_DEVICE and friends here.
+    public init(device selector: String? = nil, options: DispatchOptions = DispatchOptions(), selfTest: Bool = true) throws {
+        self.device = try Device.open(selector)
+        self.pipelines = PipelineCache(device: device)
+        if selfTest && !options.disableCoopMat {
+            let (results, fenced) = SelfTest.run(device: device, pipelines: pipelines, options: options)
+            var o = options
+            for (f, why) in fenced { o.brokenCoopMat[f] = why }
+            self.options = o
+            self.selfTest = results
+        } else {
+            self.options = options
+            self.selfTest = [:]
+        }
+    }
+
+    init(unchecked device: Device, pipelines: PipelineCache, options: DispatchOptions) {
+        self.device = device; self.pipelines = pipelines; self.options = options; self.selfTest = [:]
+    }
+
+    /// The dispatcher's decision for `p` on this device with this context's options.
+    public func decide(_ p: Problem, force: KernelKind? = nil) -> DispatchDecision {
+        Dispatcher.decide(p, caps: capabilities, options: options, force: force)
+    }
+
+    /// A pipeline for any compiled variant with its specialization constants by name (probes,
+    /// tuning, custom dispatch). Cached.
+    public func pipeline(_ shader: ShaderID, specialization values: [String: Int], requiredSubgroupSize: Int? = nil,
+                         fullSubgroups: Bool = false) throws -> ComputePipeline {
+        try pipelines.pipeline(shader, values: values, requiredSubgroupSize: requiredSubgroupSize, fullSubgroups: fullSubgroups)
+    }
+
+    /// The tuning table the dispatcher uses on this device.
+    public var tuningTable: TuningTable { options.tuning ?? TuningTable.forDevice(capabilities) }
+}
+
+/// Compiled pipelines keyed by (variant, specialization, subgroup size). Pipelines are immutable
+/// once built; the cache only grows.
+final class PipelineCache: @unchecked Sendable {
+    let device: Device
+    private let cache = Mutex<[String: ComputePipeline]>([:])
+    init(device: Device) { self.device = device }
+
+    /// The pipeline for `shader` with the specialization constants it declares taken from `values`.
+    func pipeline(_ shader: ShaderID, values: [String: Int], requiredSubgroupSize: Int?, fullSubgroups: Bool) throws -> ComputePipeline {
+        let sig = shader.signature
+        let spec = try sig.specialization(values)
+        let key = "\(shader.rawValue)|\(spec.map { "\($0.id)=\($0.value)" }.joined(separator: ","))|\(requiredSubgroupSize ?? 0)|\(fullSubgroups)"
+        if let p = cache.withLock({ $0[key] }) { return p }
+        let p = try ComputePipeline(device: device, name: shader.rawValue, spirv: shader.spirv, bindings: sig.bindings.count,
+                                    pushConstantBytes: sig.pushConstantBytes, specialization: spec,
+                                    requiredSubgroupSize: requiredSubgroupSize, requireFullSubgroups: fullSubgroups)
+        cache.withLock { $0[key] = p }
+        return p
+    }
+
+    /// The pipeline for a plan's main kernel.
+    func pipeline(for plan: KernelPlan) throws -> ComputePipeline {
+        let t = plan.tile
+        return try pipeline(plan.shader, values: t.specValues, requiredSubgroupSize: t.requireSubgroupSize ? t.subgroupSize : nil,
+                            fullSubgroups: t.tm > 0)
+    }
+
+    /// The activation-quantization pipeline (one 128-thread workgroup per row).
+    func quantPipeline(_ shader: ShaderID) throws -> ComputePipeline {
+        try pipeline(shader, values: ["WG": QuantAct.workgroupSize], requiredSubgroupSize: nil, fullSubgroups: false)
+    }
+}
+
+enum QuantAct { static let workgroupSize = 128 }

@@ -1,0 +1,283 @@
+/// Push constants shared by all linear kernels (see Shaders/common.glsl). Problem.validate keeps
+/// every value below 2^31.
+struct LinearPush {
+    var m: Int, n: Int, k: Int, g: Int, hasBias: Bool, ldx: Int, ldw: Int
+    var words: [UInt32] { [m, n, k, g, hasBias ? 1 : 0, ldx, ldw, 0].map { UInt32(truncatingIfNeeded: $0) } }
+}
+
+/// Sizes of a layer's weights: what the user's format holds, and what the GPU layout stores.
+public struct WeightBytes: Codable, Sendable, Hashable {
+    /// The source format's bytes: fp16 values, or packed INT4/INT8 values plus scales in their
+    /// stored dtype (fp16 or fp32). This is what a benchmark's bandwidth figures count.
+    public var format: Int
+    /// Bytes of the GPU-resident layout (rows padded, scales as fp32, per-group sums and
+    /// per-channel corrections for the int8 kernels).
+    public var stored: Int
+}
+
+/// A linear layer resident on the GPU: y = x·Wᵀ (+ bias) with prepacked weights.
+///
+/// After upload the layer holds GPU buffers and the metadata it needs — no host copy of the
+/// weights. Use `forward` for a host round trip, or `plan(m:)` + `encode` to record into your own
+/// `CommandStream` with your own buffers (record once, submit many times).
+public final class LinearLayer: @unchecked Sendable {
+    public let context: QLinearContext
+    public let op: Op
+    public let act: DType
+    public let n: Int, k: Int, groupSize: Int
+    public let hasBias: Bool
+    public let weightBytes: WeightBytes
+    let ldw: Int
+    let wBuf: Buffer
+    let sBuf: Buffer
+    let sumBuf: Buffer
+    let corrBuf: Buffer
+    let biasBuf: Buffer
+
+    /// Uploads `weights` (prepacked for the kernels) and `bias` ([N], held in `act` precision).
+    /// `dynamicActivations` selects the dq8ca op for INT4 weights (INT8 weights always use it).
+    /// Every input is validated (sizes, finiteness, device limits) before anything is allocated.
+    public init(context: QLinearContext, weights: LinearWeights, bias: [Float]? = nil, act: DType = .f16,
+                dynamicActivations: Bool = false) throws {
+        try weights.validate()
+        self.context = context
+        self.act = act
+        self.n = weights.n; self.k = weights.k; self.groupSize = weights.groupSize
+        switch weights {
+        case .fp16: op = .fp16
+        case .q4gsw: op = dynamicActivations ? .dq8ca_q4gsw : .q4gsw
+        case .q8csw: op = .dq8ca_q8csw
+        }
+        if let bias {
+            guard bias.count == n else { throw QLinearError.invalidShape("bias has \(bias.count) values, N = \(n) expected") }
+            if let bad = bias.firstIndex(where: { !$0.isFinite }) { throw QLinearError.nonFinite("bias[\(bad)] = \(bias[bad])") }
+        }
+        self.hasBias = bias != nil
+        try Problem(op: op, m: 1, n: n, k: k, groupSize: groupSize, act: act).validate()
+        let caps = context.capabilities
+        let plan = try PackedWeights.layout(weights)
+        let limit = Int(clamping: caps.maxStorageBufferRange)
+        for (what, size) in [("packed weights", plan.wordBytes), ("scales", plan.scaleBytes), ("sums", plan.sumBytes)] where size > limit {
+            throw QLinearError.unsupported("\(op.rawValue) N=\(n) K=\(k): \(what) need \(size) bytes, more than the device's maxStorageBufferRange (\(limit))")
+        }
+        let total = plan.wordBytes + plan.scaleBytes + 2 * plan.sumBytes + n * act.bytes
+        if UInt64(total) > caps.deviceLocalMemoryBytes {
+            throw QLinearError.unsupported("\(op.rawValue) N=\(n) K=\(k): \(total) bytes of weights exceed the device's \(caps.deviceLocalMemoryBytes) bytes of memory")
+        }
+        let pk = PackedWeights.pack(weights)
+        self.ldw = pk.ldw
+        self.weightBytes = WeightBytes(format: weights.formatBytes, stored: total)
+        let dev = context.device
+        wBuf = try Buffer(device: dev, size: roundUp(max(4, pk.words.count * 4), 16))
+        try wBuf.write(array: pk.words)
+        sBuf = try Buffer(device: dev, size: max(4, pk.scales.count * 4))
+        if !pk.scales.isEmpty { try sBuf.write(array: pk.scales) }
+        sumBuf = try Buffer(device: dev, size: max(4, pk.sums.count * 4))
+        if !pk.sums.isEmpty { try sumBuf.write(array: pk.sums) }
+        let corr = pk.correction
+        corrBuf = try Buffer(device: dev, size: max(4, corr.count * 4))
+        if !corr.isEmpty { try corrBuf.write(array: corr) }
+        biasBuf = try Buffer(device: dev, size: roundUp(n * act.bytes, 4))
+        if let bias { try biasBuf.write(array: act.encode(bias)) }
+    }
+
+    /// The problem this layer computes for M rows.
+    public func problem(m: Int) -> Problem {
+        Problem(op: op, m: m, n: n, k: k, groupSize: groupSize, act: act, bias: hasBias)
+    }
+
+    /// The dispatcher's plan for M rows (`kernel` nil = its choice), or an error with its reasons.
+    public func plan(m: Int, kernel: KernelKind? = nil) throws -> KernelPlan {
+        let p = problem(m: m)
+        try p.validate()
+        let decision = context.decide(p, force: kernel)
+        guard let plan = decision.chosen else { throw QLinearError.unsupported(decision.why.joined(separator: "; ")) }
+        return plan
+    }
+
+    /// Padded K of quantized activations (rows of int8 padded with zeros to a multiple of 32).
+    var kp: Int { roundUp(k, 32) }
+
+    /// Bytes the activation buffer must hold for M rows (kernels read 16-byte vectors, so the
+    /// size is rounded up to 16).
+    public func inputBytes(m: Int) throws -> Int {
+        try Checked.roundUp(try Checked.mul(try Checked.mul(m, k, "M·K"), act.bytes, "activation bytes"), 16, "activation bytes")
+    }
+
+    /// Bytes the output buffer must hold for M rows.
+    public func outputBytes(m: Int) throws -> Int {
+        try Checked.mul(try Checked.mul(m, n, "M·N"), act.bytes, "output bytes")
+    }
+
+    /// GPU scratch a forward pass needs for up to `m` rows (int8 activations and their
+    /// quantization parameters for the dq8ca ops; nothing otherwise).
+    public final class Scratch: @unchecked Sendable {
+        /// The most rows this scratch serves.
+        public let m: Int
+        let k: Int
+        let xq: Buffer?
+        let xp: Buffer?
+        init(layer: LinearLayer, m: Int) throws {
+            guard m >= 1 else { throw QLinearError.invalidShape("scratch for M = \(m) rows: M must be ≥ 1") }
+            self.m = m; self.k = layer.k
+            if layer.op.quantizesActivations {
+                xq = try Buffer(device: layer.context.device, size: try Checked.mul(m, layer.kp, "scratch M·Kp"))
+                xp = try Buffer(device: layer.context.device, size: try Checked.mul(m, 8, "scratch qparams"))
+            } else { xq = nil; xp = nil }
+        }
+    }
+
+    public func makeScratch(m: Int) throws -> Scratch { try Scratch(layer: self, m: m) }
+
+    /// Records one forward pass of `plan` (made for this layer: `plan(m:)`): x [M,K] in `x` (act
+    /// dtype, padded to 16 bytes), y [M,N] into `y`. Checks the plan against the layer, M against
+    /// the kernel's limit, every buffer's size and device, and the scratch; throws with the numbers.
+    public func encode(_ stream: CommandStream, plan: KernelPlan, x: BufferBinding, y: BufferBinding, scratch: Scratch) throws {
+        let p = plan.problem
+        let m = p.m
+        let mine = problem(m: m)
+        guard p == mine else { throw QLinearError.invalidShape("plan was made for \(p), this layer computes \(mine)") }
+        try p.validate()
+        let family = plan.shader.origin.family
+        let expected: Set<KernelFamily>
+        switch plan.kernel {
+        case .tiled: expected = [.tiledFloat, .tiledInt]
+        case .coopmat: expected = [.coopmatFloat, .coopmatInt]
+        case .gemv: expected = [.gemvFloat, .gemvInt]
+        }
+        guard expected.contains(family) else { throw QLinearError.invalidShape("plan's shader \(plan.shader.rawValue) is not a \(plan.kernel.rawValue) kernel") }
+        if let maxM = family.maxM, m > maxM {
+            throw QLinearError.invalidShape("\(plan.shader.rawValue) handles at most M = \(maxM) rows, plan has M = \(m)")
+        }
+        guard plan.quantShader != nil || !op.quantizesActivations else {
+            throw QLinearError.invalidShape("\(op.rawValue) needs an activation-quantization shader in its plan")
+        }
+        try check(x, "x", bytes: try inputBytes(m: m))
+        try check(y, "y", bytes: try outputBytes(m: m))
+        guard scratch.k == k else { throw QLinearError.invalidShape("scratch was made for a layer with K = \(scratch.k), this layer has K = \(k)") }
+        guard scratch.m >= m else { throw QLinearError.invalidShape("scratch serves \(scratch.m) rows, plan has M = \(m)") }
+        let t = plan.tile
+        let groups: (Int, Int, Int)
+        switch family.grid {
+        case .tiles: groups = ((n + t.bn - 1) / t.bn, (m + t.bm - 1) / t.bm, 1)
+        case .columns: groups = ((n + t.bn - 1) / t.bn, 1, 1)
+        case .rows: groups = (m, 1, 1)
+        case .fixed: throw QLinearError.unsupported("\(plan.shader.rawValue) is not a linear kernel")
+        }
+        var named: [String: BufferBinding] = ["WBuf": BufferBinding(wBuf), "SBuf": BufferBinding(sBuf), "BiasBuf": BufferBinding(biasBuf), "YBuf": y,
+                                              "SumBuf": BufferBinding(sumBuf), "CorrBuf": BufferBinding(corrBuf)]
+        let push: LinearPush
+        if op.quantizesActivations {
+            guard let xq = scratch.xq, let xp = scratch.xp, let qs = plan.quantShader else { throw QLinearError.invalidShape("scratch lacks int8 activation buffers") }
+            let qpipe = try context.pipelines.quantPipeline(qs)
+            let qpush = LinearPush(m: m, n: 0, k: k, g: 0, hasBias: false, ldx: k, ldw: kp / 4)
+            try stream.dispatch(qpipe, buffers: try bind(qs, ["XBuf": x, "XQBuf": BufferBinding(xq), "XPBuf": BufferBinding(xp)]),
+                                push: qpush.words, groups: (m, 1, 1))
+            try stream.barrier()
+            named["XQBuf"] = BufferBinding(xq); named["XPBuf"] = BufferBinding(xp)
+            // Q8: one group spanning the padded K; Q4: groups of groupSize over the real K.
+            let kk = op == .dq8ca_q8csw ? kp : k
+            let g = op == .dq8ca_q8csw ? kp : groupSize
+            push = LinearPush(m: m, n: n, k: kk, g: g, hasBias: hasBias, ldx: kp / 4, ldw: ldw)
+        } else {
+            named["XBuf"] = x
+            push = LinearPush(m: m, n: n, k: k, g: max(groupSize, 1), hasBias: hasBias, ldx: k, ldw: ldw)
+        }
+        let pipe = try context.pipelines.pipeline(for: plan)
+        try stream.dispatch(pipe, buffers: try bind(plan.shader, named), push: push.words, groups: groups)
+    }
+
+    /// The buffers for `shader`'s bindings, in its order, by block name.
+    private func bind(_ shader: ShaderID, _ named: [String: BufferBinding]) throws -> [BufferBinding] {
+        try shader.signature.bindings.map { b in
+            guard let v = named[b.block] else { throw QLinearError.unsupported("\(shader.rawValue): nothing to bind to \(b.block)") }
+            return v
+        }
+    }
+
+    private func check(_ b: BufferBinding, _ name: String, bytes: Int) throws {
+        guard b.buffer.device === context.device else { throw QLinearError.invalidShape("\(name) buffer belongs to another device") }
+        let align = context.capabilities.minStorageBufferOffsetAlignment
+        guard b.offset >= 0, b.offset <= b.buffer.size, align <= 1 || b.offset % align == 0 else {
+            throw QLinearError.invalidShape("\(name) binding offset \(b.offset) is outside the \(b.buffer.size)-byte buffer or not a multiple of \(align)")
+        }
+        let available = b.size ?? (b.buffer.size - b.offset)
+        guard available >= 0, b.offset + available <= b.buffer.size else {
+            throw QLinearError.invalidShape("\(name) binding [\(b.offset), +\(available)) exceeds its \(b.buffer.size)-byte buffer")
+        }
+        guard available >= bytes else { throw QLinearError.invalidShape("\(name) binding has \(available) bytes, \(bytes) needed") }
+        guard UInt64(available) <= context.capabilities.maxStorageBufferRange else {
+            throw QLinearError.unsupported("\(name) binding of \(available) bytes exceeds maxStorageBufferRange (\(context.capabilities.maxStorageBufferRange))")
+        }
+    }
+
+    /// The result of a forward pass run from host memory.
+    public struct Output: Sendable {
+        public var y: [Float]
+        public var plan: KernelPlan
+        /// dq8ca ops: the int8 activations [M, K], per-row scales and zero points the GPU computed.
+        public var activations: (q: [Int8], scale: [Float], zeroPoint: [Int32])?
+    }
+
+    /// Runs y = x·Wᵀ (+ bias) for x [M, K] given as Float values (rounded to `act` on upload).
+    /// `kernel` nil = dispatcher's choice.
+    public func forward(_ x: [Float], m: Int, kernel: KernelKind? = nil) throws -> Output {
+        guard try x.count == Checked.mul(m, k, "M·K") else { throw QLinearError.invalidShape("x has \(x.count) values, M·K = \(m)·\(k) expected") }
+        if let bad = x.firstIndex(where: { !$0.isFinite }) { throw QLinearError.nonFinite("x[\(bad / k), \(bad % k)] = \(x[bad])") }
+        return try forward(bytes: act.encode(x).withUnsafeBytes { Array($0.prefix(x.count * act.bytes)) }, m: m, kernel: kernel)
+    }
+
+    /// Runs the layer on activations given as raw little-endian bytes of `act` (M·K·act.bytes
+    /// bytes; fp16 activations are uploaded without widening to Float).
+    public func forward(bytes: [UInt8], m: Int, kernel: KernelKind? = nil) throws -> Output {
+        guard m >= 1 else { throw QLinearError.invalidShape("M must be ≥ 1 (got \(m))") }
+        let need = try Checked.mul(try Checked.mul(m, k, "M·K"), act.bytes, "activation bytes")
+        guard bytes.count == need else { throw QLinearError.invalidShape("x has \(bytes.count) bytes, M·K·\(act.bytes) = \(need) expected") }
+        let plan = try plan(m: m, kernel: kernel)
+        let dev = context.device
+        let xb = try Buffer(device: dev, size: try inputBytes(m: m))
+        try xb.write(array: bytes)
+        let yb = try Buffer(device: dev, size: roundUp(try outputBytes(m: m), 4))
+        let scratch = try makeScratch(m: m)
+        let s = try CommandStream(device: dev)
+        try encode(s, plan: plan, x: BufferBinding(xb), y: BufferBinding(yb), scratch: scratch)
+        try s.submitAndWait()
+        let y = try act.decode(yb, count: m * n)
+        var acts: (q: [Int8], scale: [Float], zeroPoint: [Int32])?
+        if let xq = scratch.xq, let xp = scratch.xp {
+            let raw = try xq.read(as: Int8.self, count: m * kp)
+            var q = [Int8](repeating: 0, count: m * k)
+            for i in 0..<m { for j in 0..<k { q[i * k + j] = raw[i * kp + j] } }
+            let p = try xp.read(as: UInt32.self, count: 2 * m)
+            acts = (q, (0..<m).map { Float(bitPattern: p[2 * $0]) }, (0..<m).map { Int32(bitPattern: p[2 * $0 + 1]) })
+        }
+        return Output(y: y, plan: plan, activations: acts)
+    }
+
+    /// Reads back the int8 activations and qparams a dq8ca pass left in `scratch` (M rows), for checking.
+    public func activations(in scratch: Scratch, m: Int) throws -> (q: [Int8], kp: Int, params: [UInt32])? {
+        guard let xq = scratch.xq, let xp = scratch.xp, m <= scratch.m else { return nil }
+        return (try xq.read(as: Int8.self, count: m * kp), kp, try xp.read(as: UInt32.self, count: 2 * m))
+    }
+}
+
+extension DType {
+    /// Values → the little-endian bytes of this dtype, as 32-bit words (zero-padded).
+    public func encode(_ v: [Float]) -> [UInt32] {
+        switch self {
+        case .f32: return v.map { $0.bitPattern }
+        case .f16:
+            var out = [UInt32](repeating: 0, count: (v.count + 1) / 2)
+            for i in 0..<v.count { out[i / 2] |= UInt32(Float16(v[i]).bitPattern) << (16 * UInt32(i % 2)) }
+            return out
+        }
+    }
+
+    /// `count` values of this dtype from `buffer` at byte `offset`, as Float.
+    public func decode(_ b: Buffer, count: Int, offset: Int = 0) throws -> [Float] {
+        switch self {
+        case .f32: return try b.read(as: Float.self, count: count, offset: offset)
+        case .f16: return try b.read(as: Float16.self, count: count, offset: offset).map(Float.init)
+        }
+    }
+}

@@ -1,0 +1,122 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import VulkanRuntime
+
+/// The tile shape of a cooperative-matrix configuration: output tile BM×BN per workgroup, split
+/// over a WM×WN grid of subgroups.
+public struct TileShape: Codable, Sendable, Hashable, CustomStringConvertible {
+    public var bm: Int, bn: Int, wm: Int, wn: Int
+    public init(bm: Int, bn: Int, wm: Int, wn: Int) { self.bm = bm; self.bn = bn; self.wm = wm; self.wn = wn }
+    public var description: String { "\(bm)x\(bn) (\(wm)x\(wn) subgroups)" }
+    public static let large = TileShape(bm: 128, bn: 128, wm: 2, wn: 4)
+    public static let small = TileShape(bm: 64, bn: 64, wm: 2, wn: 2)
+    public static let tiny = TileShape(bm: 32, bn: 64, wm: 2, wn: 2)
+}
+
+/// An inclusive range [min, max] in a tuning rule; nil ends are open.
+public struct Bounds: Codable, Sendable, Hashable {
+    public var min: Int?, max: Int?
+    public init(_ min: Int?, _ max: Int?) { self.min = min; self.max = max }
+    public init(from decoder: any Decoder) throws {
+        var c = try decoder.unkeyedContainer()
+        min = try c.decodeIfPresent(Int.self); max = try c.decodeIfPresent(Int.self)
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.unkeyedContainer()
+        try c.encode(min); try c.encode(max)
+    }
+    func contains(_ v: Int) -> Bool { (min.map { v >= $0 } ?? true) && (max.map { v <= $0 } ?? true) }
+    var text: String { "[\(min.map(String.init) ?? "")…\(max.map(String.init) ?? "")]" }
+}
+
+/// When a tuning rule applies: each present bound must hold. `tiles128` and `tiles64` count the
+/// output tiles of 128×128 and 64×64 the problem has (how well a tile size fills the GPU).
+public struct TuningConditions: Codable, Sendable, Hashable {
+    public var m: Bounds?, n: Bounds?, k: Bounds?
+    public var tiles128: Bounds?, tiles64: Bounds?
+    public init(m: Bounds? = nil, n: Bounds? = nil, k: Bounds? = nil, tiles128: Bounds? = nil, tiles64: Bounds? = nil) {
+        self.m = m; self.n = n; self.k = k; self.tiles128 = tiles128; self.tiles64 = tiles64
+    }
+    func holds(_ p: Problem) -> Bool {
+        let t128 = ((p.m + 127) / 128) * ((p.n + 127) / 128)
+        let t64 = ((p.m + 63) / 64) * ((p.n + 63) / 64)
+        return (m?.contains(p.m) ?? true) && (n?.contains(p.n) ?? true) && (k?.contains(p.k) ?? true)
+            && (tiles128?.contains(t128) ?? true) && (tiles64?.contains(t64) ?? true)
+    }
+    var text: String {
+        var s: [String] = []
+        if let m { s.append("M ∈ \(m.text)") }
+        if let n { s.append("N ∈ \(n.text)") }
+        if let k { s.append("K ∈ \(k.text)") }
+        if let tiles128 { s.append("128x128 tiles ∈ \(tiles128.text)") }
+        if let tiles64 { s.append("64x64 tiles ∈ \(tiles64.text)") }
+        return s.isEmpty ? "always" : s.joined(separator: ", ")
+    }
+}
+
+/// One rule: for these ops (nil = all) under these conditions, use this cooperative-matrix tile
+/// and K step. The first rule whose conditions hold and whose tile fits the device is used.
+public struct TuningRule: Codable, Sendable, Hashable {
+    public var ops: [Op]?
+    public var when: TuningConditions?
+    public var tile: TileShape
+    /// K values per main-loop step (float ops: 32 or 64; int8 ops: 32). nil = the kernel's default.
+    public var kStep: Int?
+    public var note: String?
+    public init(ops: [Op]? = nil, when: TuningConditions? = nil, tile: TileShape, kStep: Int? = nil, note: String? = nil) {
+        self.ops = ops; self.when = when; self.tile = tile; self.kStep = kStep; self.note = note
+    }
+}
+
+/// Which devices a table is for: every present field must match.
+public struct DeviceMatch: Codable, Sendable, Hashable {
+    public var vendorID: UInt32?
+    public var nameContains: String?
+    public var driverName: String?
+    public init(vendorID: UInt32? = nil, nameContains: String? = nil, driverName: String? = nil) {
+        self.vendorID = vendorID; self.nameContains = nameContains; self.driverName = driverName
+    }
+    func matches(_ c: Capabilities) -> Bool {
+        (vendorID.map { $0 == c.vendorID } ?? true) && (nameContains.map { c.name.contains($0) } ?? true)
+            && (driverName.map { $0 == c.driverName } ?? true)
+    }
+}
+
+/// Kernel tuning as data: tile choices per op and shape class for one device (or the
+/// conservative default). Tables live in `Tuning/*.json`, are embedded at build time by
+/// scripts/build-shaders.py, and are written by `qlinear tune`.
+public struct TuningTable: Codable, Sendable, Hashable {
+    public var name: String
+    public var match: DeviceMatch?
+    /// Where the numbers come from (a results file, a date, a driver).
+    public var provenance: String
+    public var coopmat: [TuningRule]
+
+    public init(name: String, match: DeviceMatch?, provenance: String, coopmat: [TuningRule]) {
+        self.name = name; self.match = match; self.provenance = provenance; self.coopmat = coopmat
+    }
+
+    /// Decodes a table from JSON, with a clear error for malformed input.
+    public static func decode(_ json: [UInt8]) throws -> TuningTable {
+        do { return try JSONDecoder().decode(TuningTable.self, from: Data(json)) } catch {
+            throw QLinearError.invalidFormat("tuning table: \(error)")
+        }
+    }
+
+    /// The tables built into the library (Tuning/*.json), default last.
+    public static let builtIn: [TuningTable] = EmbeddedTuning.json.compactMap { try? decode(Array($0.utf8)) }
+
+    /// The built-in table for a device: the first whose `match` holds, else the default.
+    public static func forDevice(_ caps: Capabilities) -> TuningTable {
+        builtIn.first { $0.match?.matches(caps) ?? false } ?? builtIn.first { $0.match == nil } ?? .fallback
+    }
+
+    /// Used only if the embedded default failed to decode (a build defect; tests pin it).
+    static let fallback = TuningTable(name: "fallback", match: nil, provenance: "built-in fallback",
+                                      coopmat: [TuningRule(when: TuningConditions(tiles128: Bounds(256, nil)), tile: .large),
+                                                TuningRule(when: TuningConditions(tiles64: Bounds(nil, 255)), tile: .tiny),
+                                                TuningRule(tile: .small)])
+}

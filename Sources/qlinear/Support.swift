@@ -1,0 +1,194 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import QLinear
+
+extension Op: ExpressibleByArgument {}
+extension DType: ExpressibleByArgument {}
+extension KernelKind: ExpressibleByArgument {}
+
+/// An output format for tables (llama-bench's conventions).
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case md, json, csv }
+
+/// A problem shape MxNxK: three positive decimal integers, nothing else.
+struct Shape: ExpressibleByArgument, CustomStringConvertible, Hashable {
+    var m: Int, n: Int, k: Int
+    init(m: Int, n: Int, k: Int) { self.m = m; self.n = n; self.k = k }
+    init?(argument: String) { try? self.init(parsing: argument) }
+    init(parsing s: String) throws {
+        let parts = s.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+        func num(_ p: Substring) -> Int? {
+            guard !p.isEmpty, p.count <= 18, p.allSatisfy({ $0 >= "0" && $0 <= "9" }), let v = Int(p), v > 0 else { return nil }
+            return v
+        }
+        guard parts.count == 3, let m = num(parts[0]), let n = num(parts[1]), let k = num(parts[2]) else {
+            throw ValidationError("shape \"\(s)\" is not MxNxK with positive decimal integers (e.g. 128x4096x4096)")
+        }
+        self.m = m; self.n = n; self.k = k
+    }
+    var description: String { "\(m)x\(n)x\(k)" }
+    static var defaultCompletionKind: CompletionKind { .default }
+}
+
+/// Device selection and dispatch overrides every GPU command takes. The CLI (not the library)
+/// reads the QLINEAR_* environment variables.
+struct DeviceOptions: ParsableArguments {
+    @Option(help: "Device index or name substring (default: QLINEAR_DEVICE, else the best device).")
+    var device: String?
+    @Flag(name: .customLong("no-coopmat"), help: "Never use cooperative-matrix kernels (or QLINEAR_DISABLE_COOPMAT=1).")
+    var noCoopmat = false
+    @Option(help: "Force the cooperative-matrix tile: large, small, tiny or BMxBN/WMxWN, e.g. 128x128/2x4 (or QLINEAR_TILE).")
+    var tile: String?
+    @Option(name: .customLong("k-step"), help: "Force the cooperative-matrix K step: 32 or 64 (or QLINEAR_BK).")
+    var kStep: Int?
+    @Option(help: "Tuning table (JSON, as `qlinear tune` writes) instead of the built-in one.")
+    var tuning: String?
+
+    static func env(_ name: String) -> String? {
+        guard let p = getenv(name) else { return nil }
+        let s = String(cString: p)
+        return s.isEmpty ? nil : s
+    }
+
+    static func parseTile(_ s: String) throws -> TileShape {
+        switch s {
+        case "large": return .large
+        case "small": return .small
+        case "tiny": return .tiny
+        default:
+            let halves = s.split(separator: "/")
+            let dims = halves.map { $0.split(separator: "x").map { Int($0) } }
+            guard dims.count == 2, dims[0].count == 2, dims[1].count == 2, let bm = dims[0][0], let bn = dims[0][1],
+                  let wm = dims[1][0], let wn = dims[1][1], [bm, bn, wm, wn].allSatisfy({ $0 > 0 && $0 <= 1024 }) else {
+                throw ValidationError("tile \"\(s)\" is not large, small, tiny or BMxBN/WMxWN (e.g. 128x128/2x4)")
+            }
+            return TileShape(bm: bm, bn: bn, wm: wm, wn: wn)
+        }
+    }
+
+    func dispatchOptions() throws -> DispatchOptions {
+        var o = DispatchOptions()
+        if noCoopmat || (DeviceOptions.env("QLINEAR_DISABLE_COOPMAT").map { $0 != "0" } ?? false) { o.disableCoopMat = true }
+        if let t = tile ?? DeviceOptions.env("QLINEAR_TILE") { o.coopMatTile = try DeviceOptions.parseTile(t) }
+        if let kStepText = kStep.map(String.init) ?? DeviceOptions.env("QLINEAR_BK") {
+            guard let k = Int(kStepText), [32, 64].contains(k) else { throw ValidationError("K step must be 32 or 64, got \(kStepText)") }
+            o.coopMatKStep = k
+        }
+        if let path = tuning { o.tuning = try TuningTable.decode(try readFileBytes(path)) }
+        return o
+    }
+
+    var selector: String? { device ?? DeviceOptions.env("QLINEAR_DEVICE") }
+
+    func open() throws -> QLinearContext {
+        try QLinearContext(device: selector, options: try dispatchOptions())
+    }
+}
+
+/// Runtime failures (exit 1), as opposed to usage errors (exit 2).
+struct CLIFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ s: String) { description = s }
+}
+
+func stderrPrint(_ s: String) {
+    var s = s
+    if !s.hasSuffix("\n") { s += "\n" }
+    let bytes = Array(s.utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+func jsonString<T: Encodable>(_ v: T) throws -> String {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return String(decoding: try e.encode(v), as: UTF8.self)
+}
+
+/// Reads a whole (small) file, with a readable error.
+func readFileBytes(_ path: String) throws -> [UInt8] {
+    var st = stat()
+    guard stat(path, &st) == 0 else { throw CLIFailure("cannot read \(path): \(String(cString: strerror(errno)))") }
+    guard (st.st_mode & S_IFMT) == S_IFREG else { throw CLIFailure("cannot read \(path): not a regular file") }
+    guard let f = fopen(path, "rb") else { throw CLIFailure("cannot open \(path): \(String(cString: strerror(errno)))") }
+    defer { fclose(f) }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = fread(&buf, 1, buf.count, f)
+        if n > 0 { out.append(contentsOf: buf[0..<n]) }
+        if n < buf.count { break }
+    }
+    return out
+}
+
+func writeFile(_ path: String, _ text: String) throws {
+    guard let f = fopen(path, "w") else { throw CLIFailure("cannot open \(path) for writing: \(String(cString: strerror(errno)))") }
+    defer { fclose(f) }
+    guard fputs(text, f) >= 0 else { throw CLIFailure("cannot write \(path): \(String(cString: strerror(errno)))") }
+}
+
+func nowString() -> String {
+    var t = time(nil)
+    var tmv = tm()
+    gmtime_r(&t, &tmv)
+    var buf = [CChar](repeating: 0, count: 64)
+    strftime(&buf, 64, "%Y-%m-%dT%H:%M:%SZ", &tmv)
+    return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// Fixed-point formatting without Foundation's String(format:).
+func fmt(_ x: Double, _ digits: Int = 2) -> String {
+    if x.isNaN { return "nan" }
+    if x.isInfinite { return x > 0 ? "inf" : "-inf" }
+    var p = 1.0
+    for _ in 0..<digits { p *= 10 }
+    let r = (abs(x) * p).rounded()
+    guard r < 9e15 else { return sci(x) }
+    let ip = Int(r / p)
+    var fp = String(Int(r - Double(ip) * p))
+    while fp.count < digits { fp = "0" + fp }
+    return (x < 0 && r != 0 ? "-" : "") + String(ip) + (digits > 0 ? "." + fp : "")
+}
+
+/// Scientific formatting for errors.
+func sci(_ x: Double) -> String {
+    if x == 0 { return "0" }
+    if !x.isFinite { return x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf") }
+    var e = 0
+    var m = abs(x)
+    while m >= 10 { m /= 10; e += 1 }
+    while m < 1 { m *= 10; e -= 1 }
+    return (x < 0 ? "-" : "") + fmt(m, 2) + "e" + String(e)
+}
+
+func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
+func lpad(_ s: String, _ w: Int) -> String { s.count >= w ? s : String(repeating: " ", count: w - s.count) + s }
+func yn(_ b: Bool) -> String { b ? "yes" : "no" }
+
+/// Shapes from a file: one MxNxK per line, `#` comments, blank lines ignored. An empty list is an error.
+func readShapesFile(_ path: String) throws -> [Shape] {
+    let text = String(decoding: try readFileBytes(path), as: UTF8.self)
+    var shapes: [Shape] = []
+    for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let s = trim(line)
+        if s.isEmpty { continue }
+        do { shapes.append(try Shape(parsing: s)) } catch { throw ValidationError("\(path):\(i + 1): \(error)") }
+    }
+    if shapes.isEmpty { throw ValidationError("\(path) lists no shapes") }
+    return shapes
+}
+
+func trim(_ s: String) -> String {
+    var t = Substring(s)
+    while let f = t.first, f.isWhitespace { t = t.dropFirst() }
+    while let l = t.last, l.isWhitespace { t = t.dropLast() }
+    return String(t)
+}
