@@ -1,19 +1,25 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Matrix–vector kernel for decode-sized batches (M ≤ 8): one subgroup per output column n, its
-// lanes striding over K in 16-byte weight chunks, a subgroup reduction at the end. Weights are
-// read once, with 16-byte loads; the few activation rows stay in cache.
-//   float math: WEIGHT_F16 (half [N, ldw]) or WEIGHT_Q4 (INT4 words, scales [N, K/G]), fp32 sums
-//   integer math (INT_MATH, dq8ca): WEIGHT_Q4 / WEIGHT_Q8 with int8 activations from quant_act.comp; int8 dot
-//   products per 32-value chunk; Q4 scales each chunk's integer sum by its group scale, Q8 keeps
-//   the whole row's sum in int32; y = sx·(acc − zp·corr[n]) (+ bias).
+// Matrix–vector kernel for decode-sized batches (M ≤ 8). A workgroup computes BN output columns
+// for all M rows; its WG threads split K: thread t takes 16-byte weight chunks t, t + WG, … of
+// each of its BN rows of W, BK chunks per column in flight before any math (so every thread has
+// BK·BN independent 16-byte loads outstanding). The batch rows share each weight load; partial
+// sums are reduced with subgroupAdd, then across subgroups in shared memory.
+//   float math: WEIGHT_F16 (half [N, ldw], chunk = 8 values) or WEIGHT_Q4 (INT4 words [N, ldw],
+//     chunk = 32 values, scales [N, K/G] applied per 8-value word), fp32 sums
+//   integer math (INT_MATH, dq8ca): int8 activations from quant_act.comp, chunk = 32 values;
+//     WEIGHT_Q4 (1 uvec4) scales each chunk's int sum by its group scale (G % 32 == 0),
+//     WEIGHT_Q8 (2 uvec4) keeps the row's sum in int32 (exact); y = sx·(acc − zp·corr[n]) (+ bias)
+// Specialization: BM = rows (M), BN = columns per workgroup, BK = chunks in flight per column, WG.
 #include "common.glsl"
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 
 layout(local_size_x_id = 3) in;
+layout(constant_id = 0) const uint BM = 1;
+layout(constant_id = 1) const uint BN = 2;
+layout(constant_id = 2) const uint BK = 2;
 layout(constant_id = 3) const uint WG = 128;
-const uint MAXM = 8;
 
 #ifdef INT_MATH
 #include "int_dot.glsl"
@@ -24,7 +30,13 @@ layout(binding = 3) readonly buffer SBuf { float WS[]; };
 layout(binding = 4) readonly buffer CorrBuf { float CORR[]; };
 layout(binding = 5) readonly buffer BiasBuf { ACT_T BIAS[]; };
 layout(binding = 6) writeonly buffer YBuf { ACT_T Y[]; };
-
+#ifdef WEIGHT_Q8
+#define ACC_T int
+#define WCHUNK 2u
+#else
+#define ACC_T float
+#define WCHUNK 1u
+#endif
 #else
 #ifdef ACT_F16
 layout(binding = 0) readonly buffer XBuf { uvec4 X4[]; };
@@ -35,6 +47,8 @@ layout(binding = 1) readonly buffer WBuf { uvec4 W4[]; };
 layout(binding = 2) readonly buffer SBuf { float S[]; };
 layout(binding = 3) readonly buffer BiasBuf { ACT_T BIAS[]; };
 layout(binding = 4) writeonly buffer YBuf { ACT_T Y[]; };
+#define ACC_T float
+#define WCHUNK 1u
 
 float xAt(uint i) {
 #ifdef ACT_F16
@@ -43,160 +57,198 @@ float xAt(uint i) {
     return X4[i >> 2][i & 3u];
 #endif
 }
+
+// The 8 activations x[xb .. xb+8) (xb a multiple of 8 when `vec`), zero past K.
+void x8(uint xb, uint kleft, bool vec, out float v[8]) {
+    if (vec && kleft >= 8) {
+#ifdef ACT_F16
+        const uvec4 r = X4[xb >> 3];
+        [[unroll]] for (uint h = 0; h < 4; ++h) { const vec2 p = unpackHalf2x16(r[h]); v[2 * h] = p.x; v[2 * h + 1] = p.y; }
+#else
+        const vec4 a = X4[xb >> 2], b = X4[(xb >> 2) + 1];
+        v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
 #endif
+    } else {
+        [[unroll]] for (uint i = 0; i < 8; ++i) v[i] = i < kleft ? xAt(xb + i) : 0.0;
+    }
+}
+#endif
+
+// One partial sum per (row, column) per subgroup, reduced across subgroups here.
+shared ACC_T red[(WG / 4) * BM * BN];
 
 void main() {
-    const uint lane = gl_SubgroupInvocationID;
-    const uint L = gl_SubgroupSize;
-    const uint n = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID;
-    if (n >= pc.N) return;   // uniform per subgroup
-    const uint M = min(pc.M, MAXM);
+    const uint t = gl_LocalInvocationID.x;
+    const uint n0 = gl_WorkGroupID.x * BN;
+    const uint M = min(pc.M, BM);
+    ACC_T acc[BM][BN];
+    [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint j = 0; j < BN; ++j) acc[m][j] = ACC_T(0);
+    // Columns past N (last workgroup) load row N−1 and are never stored.
+    uint rowBase[BN];
+    [[unroll]] for (uint j = 0; j < BN; ++j) rowBase[j] = min(n0 + j, pc.N - 1u) * pc.ldw;
 
 #ifdef INT_MATH
-    // 32 values per chunk: 8 int8 words of x per row; weights 1 uvec4 (Q4) or 2 (Q8).
-    const uint chunks = pc.K / 32;
+    // 32-value chunks: xq rows are padded with zeros to ldx words (a multiple of 8).
+    const uint chunks = (pc.K + 31u) / 32u;
 #ifdef WEIGHT_Q4
-    const uint ngroups = pc.K / pc.G;
-    float acc[MAXM];
-    [[unroll]] for (uint m = 0; m < MAXM; ++m) acc[m] = 0.0;
-#else
-    int iacc[MAXM];
-    [[unroll]] for (uint m = 0; m < MAXM; ++m) iacc[m] = 0;
-#endif
-    for (uint c = lane; c < chunks; c += L) {
-        uint w[8];
-#ifdef WEIGHT_Q4
-        const uvec4 raw = W4[(n * pc.ldw) / 4 + c];
-        [[unroll]] for (uint q = 0; q < 4; ++q) { const uvec2 v = widen8(raw[q]); w[2 * q] = v.x; w[2 * q + 1] = v.y; }
-        const float s = WS[n * ngroups + (32 * c) / pc.G];
-#else
-        const uvec4 r0 = W4[(n * pc.ldw) / 4 + 2 * c], r1 = W4[(n * pc.ldw) / 4 + 2 * c + 1];
-        w[0] = r0.x; w[1] = r0.y; w[2] = r0.z; w[3] = r0.w; w[4] = r1.x; w[5] = r1.y; w[6] = r1.z; w[7] = r1.w;
-#endif
-        [[unroll]] for (uint m = 0; m < MAXM; ++m) {
-            if (m < M) {
-                const uint xb = (m * pc.ldx) / 4 + 2 * c;
-                const uvec4 x0 = XQ4[xb], x1 = XQ4[xb + 1];
-                int isum = dot4(x0.x, w[0]) + dot4(x0.y, w[1]) + dot4(x0.z, w[2]) + dot4(x0.w, w[3])
-                         + dot4(x1.x, w[4]) + dot4(x1.y, w[5]) + dot4(x1.z, w[6]) + dot4(x1.w, w[7]);
-#ifdef WEIGHT_Q4
-                acc[m] += s * float(isum);
-#else
-                iacc[m] += isum;
-#endif
-            }
-        }
-    }
-    [[unroll]] for (uint m = 0; m < MAXM; ++m) {
-        if (m < M) {
-#ifdef WEIGHT_Q4
-            const float t = subgroupAdd(acc[m]);
-#else
-            const float t = WS[n] * float(subgroupAdd(iacc[m]));
-#endif
-            if (lane == 0) {
-                const float zp = float(int(XP[2 * m + 1]));
-                float v = uintBitsToFloat(XP[2 * m]) * (t - zp * CORR[n]);
-                if (pc.hasBias != 0u) v += float(BIAS[n]);
-                Y[m * pc.N + n] = ACT_T(v);
-            }
-        }
-    }
-#else
-    float acc[MAXM];
-    [[unroll]] for (uint m = 0; m < MAXM; ++m) acc[m] = 0.0;
-#ifdef ACT_F16
-    const bool xvec = (pc.ldx % 8) == 0;
-#else
-    const bool xvec = (pc.ldx % 4) == 0;
-#endif
-#ifdef WEIGHT_Q4
-    // 8 values (one word) per step; 4 consecutive words per lane when rows allow 16-byte loads.
-    const uint words = pc.K / 8;
     const uint ng = pc.K / pc.G;
-    for (uint c = lane * 4; c < words; c += 4 * L) {
-        const uint wi = n * pc.ldw + c;
-        const bool whole = c + 4 <= words && (pc.ldw % 4) == 0;
-        uvec4 raw = whole ? W4[wi / 4] : uvec4(0x88888888u);
-        if (!whole) [[unroll]] for (uint q = 0; q < 4; ++q) if (c + q < words) raw[q] = W4[(wi + q) >> 2][(wi + q) & 3u];
-        const float s0 = S[n * ng + min(8 * c, pc.K - 1) / pc.G];
-        const bool oneGroup = (8 * c) / pc.G == (8 * c + 31) / pc.G;
-        [[unroll]] for (uint q = 0; q < 4; ++q) {
-            // No early exit here: a break would keep the loop rolled and push raw/wv to memory.
-            const uint k = min(8 * (c + q), pc.K - 8);
-            const float s = (oneGroup || c + q >= words) ? s0 : S[n * ng + k / pc.G];
-            const bool live = c + q < words;
-            // (q − 8) as float without int→float conversions (quarter rate on some GPUs):
-            // 2^23 + n has n in its low mantissa bits, so subtracting 2^23 + 8 is exact.
-            // The group scale is applied once to the 8-term dot product.
-            float wv[8];
-            [[unroll]] for (uint i = 0; i < 8; ++i)
-                wv[i] = uintBitsToFloat(0x4B000000u | ((raw[q] >> (4 * i)) & 15u)) - 8388616.0;
-            const float sq = live ? s : 0.0;
-            [[unroll]] for (uint m = 0; m < MAXM; ++m) {
+#endif
+    for (uint c0 = t; c0 < chunks; c0 += WG * BK) {
+        uvec4 w[BK][BN][WCHUNK];
+        [[unroll]] for (uint u = 0; u < BK; ++u) {
+            const uint c = min(c0 + u * WG, chunks - 1u);
+            [[unroll]] for (uint j = 0; j < BN; ++j) [[unroll]] for (uint h = 0; h < WCHUNK; ++h)
+                w[u][j][h] = W4[rowBase[j] / 4u + WCHUNK * c + h];
+        }
+        [[unroll]] for (uint u = 0; u < BK; ++u) {
+            const uint c = c0 + u * WG;
+            // No early exit in unrolled loops (a break keeps them rolled): guard instead.
+            if (c < chunks) {
+            uint wq[BN][8];
+            [[unroll]] for (uint j = 0; j < BN; ++j) {
+#ifdef WEIGHT_Q4
+                [[unroll]] for (uint q = 0; q < 4; ++q) { const uvec2 v = widen8(w[u][j][0][q]); wq[j][2 * q] = v.x; wq[j][2 * q + 1] = v.y; }
+#else
+                [[unroll]] for (uint q = 0; q < 4; ++q) { wq[j][q] = w[u][j][0][q]; wq[j][4 + q] = w[u][j][1][q]; }
+#endif
+            }
+#ifdef WEIGHT_Q4
+            float s[BN];
+            [[unroll]] for (uint j = 0; j < BN; ++j) s[j] = WS[min(n0 + j, pc.N - 1u) * ng + (32u * c) / pc.G];
+#endif
+            [[unroll]] for (uint m = 0; m < BM; ++m) {
                 if (m < M) {
-                    // K is a multiple of 8 for INT4, so the 8 activations are one 16-byte load
-                    // (fp16) or two (fp32) whenever rows are aligned.
-                    const uint xb = m * pc.ldx + k;
-                    float a = 0.0;
-                    if (xvec) {
-#ifdef ACT_F16
-                        const uvec4 xr = X4[xb / 8];
-                        [[unroll]] for (uint h = 0; h < 4; ++h) { const vec2 xv = unpackHalf2x16(xr[h]); a += xv.x * wv[2 * h] + xv.y * wv[2 * h + 1]; }
+                    const uint xb = (m * pc.ldx) / 4u + 2u * c;
+                    const uvec4 x0 = XQ4[xb], x1 = XQ4[xb + 1u];
+                    [[unroll]] for (uint j = 0; j < BN; ++j) {
+                        const int isum = dot4(x0.x, wq[j][0]) + dot4(x0.y, wq[j][1]) + dot4(x0.z, wq[j][2]) + dot4(x0.w, wq[j][3])
+                                       + dot4(x1.x, wq[j][4]) + dot4(x1.y, wq[j][5]) + dot4(x1.z, wq[j][6]) + dot4(x1.w, wq[j][7]);
+#ifdef WEIGHT_Q4
+                        acc[m][j] += s[j] * float(isum);
 #else
-                        const vec4 x0 = X4[xb / 4], x1 = X4[xb / 4 + 1];
-                        a = dot(x0, vec4(wv[0], wv[1], wv[2], wv[3])) + dot(x1, vec4(wv[4], wv[5], wv[6], wv[7]));
+                        acc[m][j] += isum;
 #endif
-                    } else {
-                        [[unroll]] for (uint i = 0; i < 8; ++i) a += xAt(xb + i) * wv[i];
                     }
-                    acc[m] += sq * a;
                 }
+            }
             }
         }
     }
 #else
-    for (uint k = 8 * lane; k < pc.K; k += 8 * L) {
-        const uint wi = n * pc.ldw + k;
-        float wv[8];
-        if (k + 8 <= pc.K && (pc.ldw % 8) == 0) {
-            const uvec4 raw = W4[wi / 8];
-            [[unroll]] for (uint q = 0; q < 4; ++q) { const vec2 h = unpackHalf2x16(raw[q]); wv[2 * q] = h.x; wv[2 * q + 1] = h.y; }
-        } else {
-            [[unroll]] for (uint i = 0; i < 8; ++i) {
-                const uint j = wi + i;
-                wv[i] = k + i < pc.K ? unpackHalf2x16(W4[j >> 3][(j >> 1) & 3u])[j & 1u] : 0.0;
-            }
-        }
-        [[unroll]] for (uint m = 0; m < MAXM; ++m) {
-            if (m < M) {
-                const uint xb = m * pc.ldx + k;
-                float a = 0.0;
-                if (xvec && k + 8 <= pc.K) {
+#ifdef WEIGHT_Q4
+    // INT4: a chunk is 4 words = 32 values; rows are K/8 words.
+    const uint words = pc.K / 8u;
+    const uint chunks = (words + 3u) / 4u;
+    const bool aligned = (pc.ldw % 4u) == 0u;
+    const uint ng = pc.K / pc.G;
+    const bool chunkGroups = (pc.G % 32u) == 0u;   // one scale per chunk
+#else
+    // fp16: a chunk is 8 values; rows are ldw halves (K rounded up to 8, zero padded).
+    const uint chunks = (pc.K + 7u) / 8u;
+#endif
 #ifdef ACT_F16
-                    const uvec4 xr = X4[xb / 8];
-                    [[unroll]] for (uint q = 0; q < 4; ++q) { const vec2 h = unpackHalf2x16(xr[q]); a += h.x * wv[2 * q] + h.y * wv[2 * q + 1]; }
+    const bool xvec = (pc.ldx % 8u) == 0u;
 #else
-                    const vec4 x0 = X4[xb / 4], x1 = X4[xb / 4 + 1];
-                    a = dot(x0, vec4(wv[0], wv[1], wv[2], wv[3])) + dot(x1, vec4(wv[4], wv[5], wv[6], wv[7]));
+    const bool xvec = (pc.ldx % 4u) == 0u;
 #endif
+    for (uint c0 = t; c0 < chunks; c0 += WG * BK) {
+        uvec4 w[BK][BN];
+        [[unroll]] for (uint u = 0; u < BK; ++u) {
+            const uint c = min(c0 + u * WG, chunks - 1u);
+            [[unroll]] for (uint j = 0; j < BN; ++j) {
+#ifdef WEIGHT_Q4
+                if (aligned) {
+                    w[u][j] = W4[rowBase[j] / 4u + c];
                 } else {
-                    [[unroll]] for (uint i = 0; i < 8; ++i) if (k + i < pc.K) a += xAt(xb + i) * wv[i];
+                    uvec4 r = uvec4(0x88888888u);
+                    [[unroll]] for (uint q = 0; q < 4; ++q) {
+                        const uint wi = rowBase[j] + 4u * c + q;
+                        if (4u * c + q < words) r[q] = W4[wi >> 2][wi & 3u];
+                    }
+                    w[u][j] = r;
                 }
-                acc[m] += a;
+#else
+                w[u][j] = W4[rowBase[j] / 8u + c];
+#endif
+            }
+        }
+        [[unroll]] for (uint u = 0; u < BK; ++u) {
+            const uint c = c0 + u * WG;
+            if (c < chunks) {
+#ifdef WEIGHT_Q4
+            float s0[BN];
+            [[unroll]] for (uint j = 0; j < BN; ++j) s0[j] = S[min(n0 + j, pc.N - 1u) * ng + min(32u * c, pc.K - 1u) / pc.G];
+            [[unroll]] for (uint q = 0; q < 4; ++q) {
+                const uint k = min(32u * c + 8u * q, pc.K - 8u);
+                const bool live = 32u * c + 8u * q < pc.K;
+                // (q − 8) as float without int→float conversions: 2^23 + n has n in its low
+                // mantissa bits, so subtracting 2^23 + 8 is exact. The group scale multiplies
+                // the 8-term dot product once.
+                float wv[BN][8];
+                float s[BN];
+                [[unroll]] for (uint j = 0; j < BN; ++j) {
+                    [[unroll]] for (uint i = 0; i < 8; ++i)
+                        wv[j][i] = uintBitsToFloat(0x4B000000u | ((w[u][j][q] >> (4u * i)) & 15u)) - 8388616.0;
+                    s[j] = live ? (chunkGroups ? s0[j] : S[min(n0 + j, pc.N - 1u) * ng + k / pc.G]) : 0.0;
+                }
+                [[unroll]] for (uint m = 0; m < BM; ++m) {
+                    if (m < M) {
+                        float xv[8];
+                        x8(m * pc.ldx + k, pc.K - k, xvec, xv);
+                        [[unroll]] for (uint j = 0; j < BN; ++j) {
+                            float a = 0.0;
+                            [[unroll]] for (uint i = 0; i < 8; ++i) a += xv[i] * wv[j][i];
+                            acc[m][j] += s[j] * a;
+                        }
+                    }
+                }
+            }
+#else
+            const uint k = 8u * c;
+            float wv[BN][8];
+            [[unroll]] for (uint j = 0; j < BN; ++j)
+                [[unroll]] for (uint q = 0; q < 4; ++q) { const vec2 h = unpackHalf2x16(w[u][j][q]); wv[j][2 * q] = h.x; wv[j][2 * q + 1] = h.y; }
+            [[unroll]] for (uint m = 0; m < BM; ++m) {
+                if (m < M) {
+                    float xv[8];
+                    x8(m * pc.ldx + k, pc.K - k, xvec, xv);
+                    [[unroll]] for (uint j = 0; j < BN; ++j) {
+                        float a = 0.0;
+                        [[unroll]] for (uint i = 0; i < 8; ++i) a += xv[i] * wv[j][i];
+                        acc[m][j] += a;
+                    }
+                }
+            }
+#endif
             }
         }
     }
 #endif
-    [[unroll]] for (uint m = 0; m < MAXM; ++m) {
-        if (m < M) {
-            const float t = subgroupAdd(acc[m]);
-            if (lane == 0) {
-                float v = t;
-                if (pc.hasBias != 0u) v += float(BIAS[n]);
-                Y[m * pc.N + n] = ACT_T(v);
-            }
-        }
+
+    // Reduce: within each subgroup, then across the workgroup's subgroups.
+    const uint sg = gl_SubgroupID;
+    [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint j = 0; j < BN; ++j) {
+        const ACC_T v = subgroupAdd(acc[m][j]);
+        if (subgroupElect()) red[sg * BM * BN + m * BN + j] = v;
     }
+    barrier();
+    for (uint o = t; o < BM * BN; o += WG) {
+        const uint m = o / BN, j = o % BN, n = n0 + j;
+        if (m >= M || n >= pc.N) continue;
+        ACC_T total = red[o];
+        for (uint g = 1; g < gl_NumSubgroups; ++g) total += red[g * BM * BN + o];
+#ifdef INT_MATH
+#ifdef WEIGHT_Q8
+        const float tf = WS[n] * float(total);
+#else
+        const float tf = total;
 #endif
+        const float zp = float(int(XP[2u * m + 1u]));
+        float v = uintBitsToFloat(XP[2u * m]) * (tf - zp * CORR[n]);
+#else
+        float v = total;
+#endif
+        if (pc.hasBias != 0u) v += float(BIAS[n]);
+        Y[m * pc.N + n] = ACT_T(v);
+    }
 }

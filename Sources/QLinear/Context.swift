@@ -78,7 +78,7 @@ final class PipelineCache: @unchecked Sendable {
     func pipeline(for plan: KernelPlan) throws -> ComputePipeline {
         let t = plan.tile
         return try pipeline(plan.shader, values: t.specValues, requiredSubgroupSize: t.requireSubgroupSize ? t.subgroupSize : nil,
-                            fullSubgroups: t.tm > 0)
+                            fullSubgroups: t.tm > 0 || plan.kernel == .gemv)
     }
 
     /// The activation-quantization pipeline (one 128-thread workgroup per row).

@@ -68,6 +68,8 @@ public struct DispatchOptions: Sendable, Hashable {
     public var coopMatTile: TileShape?
     /// Force this cooperative-matrix K step (32 or 64 for float ops, 32 for int8 ops).
     public var coopMatKStep: Int?
+    /// Force this matrix–vector configuration (tuning and tests), bypassing the tuning table.
+    public var gemvConfig: GemvConfig?
     /// The tuning table to use; nil = the built-in table for the device (`TuningTable.forDevice`).
     public var tuning: TuningTable?
 
@@ -149,20 +151,41 @@ public enum Dispatcher {
             if !caps.subgroupArithmetic { return no("device lacks subgroup arithmetic in compute shaders") }
             if p.op == .dq8ca_q4gsw && p.groupSize % 32 != 0 { return no("group size \(p.groupSize) is not a multiple of the 32-value chunk") }
             let sgs = caps.subgroupSize
-            let wg = 4 * sgs
+            var config = GemvConfig.standard
+            var tuning: String?
+            if let forced = options.gemvConfig {
+                config = forced
+                reasons.append("configuration forced by the caller")
+            } else {
+                let table = options.tuning ?? TuningTable.forDevice(caps)
+                for (i, rule) in (table.gemv ?? []).enumerated() {
+                    if let ops = rule.ops, !ops.contains(p.op) { continue }
+                    if let w = rule.when, !w.holds(p) { continue }
+                    config = rule.config
+                    tuning = "\(table.name) gemv rule \(i)"
+                    reasons.append("\(table.name) gemv rule \(i): \(rule.when?.text ?? "always")\(rule.note.map { " (\($0))" } ?? "")")
+                    break
+                }
+            }
+            let wg = config.threads
+            guard [1, 2, 4, 8].contains(config.columns), [1, 2, 4, 8].contains(config.unroll) else {
+                return no("matrix–vector configuration \(config): columns and chunks in flight must be 1, 2, 4 or 8")
+            }
+            guard sgs >= 4, wg >= sgs, wg % sgs == 0, wg <= 1024 else {
+                return no("\(wg)-thread workgroups are not a multiple of the subgroup size \(sgs) (≥ 4)")
+            }
             if wg > caps.maxWorkgroupInvocations { return no("\(wg)-invocation workgroups exceed the device's \(caps.maxWorkgroupInvocations)") }
-            var t = TileConfig(bm: family.maxM ?? 8, bn: 4, bk: 0, workgroupSize: wg)
+            var t = TileConfig(bm: p.m, bn: config.columns, bk: config.unroll, workgroupSize: wg)
             t.subgroupSize = sgs
             t.requireSubgroupSize = caps.canRequireSubgroupSize
+            let shared = (wg / 4) * p.m * config.columns * 4
+            if shared > caps.sharedMemoryBytes { return no("matrix–vector reduction needs \(shared) bytes of shared memory, device has \(caps.sharedMemoryBytes)") }
             let key = VariantKey(family: family, weight: p.op.weightFormat, act: p.act, features: p.op.floatMath ? [] : dot)
             guard let shader = variant(key) else { return no("no variant compiled for \(key)") }
-            if p.op.floatMath {
-                reasons.append("one subgroup per output column, 16-byte weight loads, fp32 sums, subgroup reduction")
-            } else {
-                reasons.append("one subgroup per output column, int8 dot products per 32-value chunk\(dot.isEmpty ? "" : " (packed dot product)")")
-            }
-            reasons.append("\(p.m) row(s), 4 columns per workgroup of \(wg)")
-            return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: quant, tile: t, reasons: reasons))
+            reasons.append("\(config): K split over the workgroup, 16-byte weight loads, the \(p.m) row(s) share each load")
+            reasons.append(p.op.floatMath ? "fp32 sums, subgroup then shared-memory reduction"
+                           : "int8 dot products per 32-value chunk\(dot.isEmpty ? "" : " (packed dot product)"), \(p.op == .dq8ca_q8csw ? "exact int32 row sums" : "group scale per chunk")")
+            return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: reasons))
 
         case .tiled:
             let big = caps.maxWorkgroupInvocations >= 256

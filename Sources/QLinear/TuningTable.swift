@@ -71,6 +71,27 @@ public struct TuningRule: Codable, Sendable, Hashable {
     }
 }
 
+/// A matrix–vector configuration: output columns per workgroup, threads per workgroup (which
+/// split K), and 16-byte weight chunks per column each thread loads before doing math.
+public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
+    public var columns: Int, threads: Int, unroll: Int
+    public init(columns: Int, threads: Int, unroll: Int) { self.columns = columns; self.threads = threads; self.unroll = unroll }
+    public var description: String { "\(columns) columns × \(threads) threads, \(unroll) chunks in flight per column" }
+    /// The configuration used when no rule applies.
+    public static let standard = GemvConfig(columns: 2, threads: 128, unroll: 2)
+}
+
+/// A matrix–vector tuning rule: for these ops under these conditions, use this configuration.
+public struct GemvRule: Codable, Sendable, Hashable {
+    public var ops: [Op]?
+    public var when: TuningConditions?
+    public var config: GemvConfig
+    public var note: String?
+    public init(ops: [Op]? = nil, when: TuningConditions? = nil, config: GemvConfig, note: String? = nil) {
+        self.ops = ops; self.when = when; self.config = config; self.note = note
+    }
+}
+
 /// Which devices a table is for: every present field must match.
 public struct DeviceMatch: Codable, Sendable, Hashable {
     public var vendorID: UInt32?
@@ -94,9 +115,11 @@ public struct TuningTable: Codable, Sendable, Hashable {
     /// Where the numbers come from (a results file, a date, a driver).
     public var provenance: String
     public var coopmat: [TuningRule]
+    /// Matrix–vector rules (first match wins); none = `GemvConfig.standard`.
+    public var gemv: [GemvRule]?
 
-    public init(name: String, match: DeviceMatch?, provenance: String, coopmat: [TuningRule]) {
-        self.name = name; self.match = match; self.provenance = provenance; self.coopmat = coopmat
+    public init(name: String, match: DeviceMatch?, provenance: String, coopmat: [TuningRule], gemv: [GemvRule]? = nil) {
+        self.name = name; self.match = match; self.provenance = provenance; self.coopmat = coopmat; self.gemv = gemv
     }
 
     /// Decodes a table from JSON, with a clear error for malformed input.

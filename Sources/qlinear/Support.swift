@@ -47,6 +47,8 @@ struct DeviceOptions: ParsableArguments {
     var tile: String?
     @Option(name: .customLong("k-step"), help: "Force the cooperative-matrix K step: 32 or 64 (or QLINEAR_BK).")
     var kStep: Int?
+    @Option(help: "Force the matrix–vector configuration COLUMNSxTHREADSxUNROLL, e.g. 2x128x2 (or QLINEAR_GEMV).")
+    var gemv: String?
     @Option(help: "Tuning table (JSON, as `qlinear tune` writes) instead of the built-in one.")
     var tuning: String?
 
@@ -72,6 +74,14 @@ struct DeviceOptions: ParsableArguments {
         }
     }
 
+    static func parseGemv(_ s: String) throws -> GemvConfig {
+        let v = s.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+        guard v.count == 3, let c = v[0], let t = v[1], let u = v[2], c > 0, t > 0, u > 0, c <= 64, t <= 4096, u <= 64 else {
+            throw ValidationError("matrix–vector configuration \"\(s)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2)")
+        }
+        return GemvConfig(columns: c, threads: t, unroll: u)
+    }
+
     func dispatchOptions() throws -> DispatchOptions {
         var o = DispatchOptions()
         if noCoopmat || (DeviceOptions.env("QLINEAR_DISABLE_COOPMAT").map { $0 != "0" } ?? false) { o.disableCoopMat = true }
@@ -80,6 +90,7 @@ struct DeviceOptions: ParsableArguments {
             guard let k = Int(kStepText), [32, 64].contains(k) else { throw ValidationError("K step must be 32 or 64, got \(kStepText)") }
             o.coopMatKStep = k
         }
+        if let g = gemv ?? DeviceOptions.env("QLINEAR_GEMV") { o.gemvConfig = try DeviceOptions.parseGemv(g) }
         if let path = tuning { o.tuning = try TuningTable.decode(try readFileBytes(path)) }
         return o
     }
