@@ -157,10 +157,11 @@ public final class LinearLayer: @unchecked Sendable {
         guard scratch.k == k else { throw QLinearError.invalidShape("scratch was made for a layer with K = \(scratch.k), this layer has K = \(k)") }
         guard scratch.m >= m else { throw QLinearError.invalidShape("scratch serves \(scratch.m) rows, plan has M = \(m)") }
         let t = plan.tile
+        guard t.bm >= 1, t.bn >= 1 else { throw QLinearError.invalidShape("plan's tile \(t.bm)x\(t.bn) has a dimension below 1") }
         let groups: (Int, Int, Int)
         switch family.grid {
-        case .tiles: groups = ((n + t.bn - 1) / t.bn, (m + t.bm - 1) / t.bm, 1)
-        case .columns: groups = ((n + t.bn - 1) / t.bn, 1, 1)
+        case .tiles: groups = ((n - 1) / t.bn + 1, (m - 1) / t.bm + 1, 1)
+        case .columns: groups = ((n - 1) / t.bn + 1, 1, 1)
         case .rows: groups = (m, 1, 1)
         case .fixed: throw QLinearError.unsupported("\(plan.shader.rawValue) is not a linear kernel")
         }
@@ -202,7 +203,7 @@ public final class LinearLayer: @unchecked Sendable {
             throw QLinearError.invalidShape("\(name) binding offset \(b.offset) is outside the \(b.buffer.size)-byte buffer or not a multiple of \(align)")
         }
         let available = b.size ?? (b.buffer.size - b.offset)
-        guard available >= 0, b.offset + available <= b.buffer.size else {
+        guard available >= 0, available <= b.buffer.size - b.offset else {
             throw QLinearError.invalidShape("\(name) binding [\(b.offset), +\(available)) exceeds its \(b.buffer.size)-byte buffer")
         }
         guard available >= bytes else { throw QLinearError.invalidShape("\(name) binding has \(available) bytes, \(bytes) needed") }
