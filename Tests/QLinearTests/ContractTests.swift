@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 @testable import QLinear
 import QLinearCheck
 @testable import VulkanRuntime
@@ -504,5 +505,22 @@ struct TuningContractTests {
         guard case .failure(let why) = r else { Issue.record("a 512x512 tile fit"); return }
         #expect(why.reason.hasPrefix("no tuning rule gives a tile that fits: tuning rule 0 (512x512 (4x4 subgroups)) skipped: "), "\(why.reason)")
         #expect(Dispatcher.decide(p, caps: caps, options: DispatchOptions(tuning: huge)).chosen?.kernel == .tiled)
+    }
+
+    @Test("qlinear explain --tuning: the CLI uses a custom table and rejects a malformed one (exit 1)")
+    func cliTuning() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qlinear-tuning-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = dir.appendingPathComponent("mine.json"), bad = dir.appendingPathComponent("bad.json")
+        try Data(#"{"name": "mine", "provenance": "test", "coopmat": [{"tile": {"bm": 64, "bn": 64, "wm": 2, "wn": 2}}]}"#.utf8).write(to: good)
+        try Data(#"{"name": "mine", "coopmat": []"#.utf8).write(to: bad)
+        let cli = CLITests()
+        let ok = try cli.run(["explain", "--op", "fp16", "--shape", "4x8x16", "--tuning", good.path])
+        #expect(ok.status == 0, "\(ok.err)")
+        #expect(ok.out.contains("(tuning table mine)"), "\(ok.out)")
+        let r = try cli.run(["explain", "--op", "fp16", "--shape", "4x8x16", "--tuning", bad.path])
+        #expect(r.status == 1)
+        #expect(r.err.hasPrefix("qlinear: invalid format: tuning table: "), "\(r.err)")
     }
 }
