@@ -126,6 +126,13 @@ public enum Dispatcher {
 
     /// Plan for one kernel kind, or why it cannot run.
     public static func plan(_ kind: KernelKind, _ p: Problem, caps: Capabilities, options: DispatchOptions = DispatchOptions()) -> Result<KernelPlan, DispatchRejection> {
+        plan(kind, p, caps: caps, options: options, lookup: ShaderID.lookup)
+    }
+
+    /// `plan` with the variant lookup given: tests pass a registry with holes to check that a
+    /// variant missing from the table is a rejection with its key, never a trap.
+    static func plan(_ kind: KernelKind, _ p: Problem, caps: Capabilities, options: DispatchOptions,
+                     lookup: (VariantKey) -> ShaderID?) -> Result<KernelPlan, DispatchRejection> {
         func no(_ s: String) -> Result<KernelPlan, DispatchRejection> { .failure(DispatchRejection(reason: s)) }
         do { try p.validate() } catch { return no("\(error)") }
         let needs16 = p.act == .f16 || p.op == .fp16
@@ -136,12 +143,12 @@ public enum Dispatcher {
         var quant: ShaderID?
         if p.op.quantizesActivations {
             let key = VariantKey(family: .quantAct, act: p.act, features: caps.shaderFloat64 ? [.fp64] : [])
-            guard let q = ShaderID.lookup(key) else { return no("no activation-quantization variant compiled for \(key)") }
+            guard let q = lookup(key) else { return no("no activation-quantization variant compiled for \(key)") }
             quant = q
             reasons.append(caps.shaderFloat64 ? "activations quantized with PyTorch's fp64 x·(1/scale) + zp"
                                               : "no shaderFloat64: activations quantized in fp32 (may differ from PyTorch by one step on near-ties)")
         }
-        func variant(_ key: VariantKey) -> ShaderID? { ShaderID.lookup(key) }
+        func variant(_ key: VariantKey) -> ShaderID? { lookup(key) }
         let dot: Set<VariantFeature> = caps.integerDotProduct ? [.dot] : []
 
         switch kind {

@@ -115,11 +115,12 @@ public final class LinearLayer: @unchecked Sendable {
         /// The most rows this scratch serves.
         public let m: Int
         let k: Int
+        let device: Device
         let xq: Buffer?
         let xp: Buffer?
         init(layer: LinearLayer, m: Int) throws {
             guard m >= 1 else { throw QLinearError.invalidShape("scratch for M = \(m) rows: M must be ≥ 1") }
-            self.m = m; self.k = layer.k
+            self.m = m; self.k = layer.k; self.device = layer.context.device
             if layer.op.quantizesActivations {
                 xq = try Buffer(device: layer.context.device, size: try Checked.mul(m, layer.kp, "scratch M·Kp"))
                 xp = try Buffer(device: layer.context.device, size: try Checked.mul(m, 8, "scratch qparams"))
@@ -154,26 +155,34 @@ public final class LinearLayer: @unchecked Sendable {
         }
         try check(x, "x", bytes: try inputBytes(m: m))
         try check(y, "y", bytes: try outputBytes(m: m))
+        guard stream.device === context.device else { throw QLinearError.invalidShape("the stream belongs to another device than this layer") }
+        guard scratch.device === context.device else { throw QLinearError.invalidShape("scratch belongs to another device") }
         guard scratch.k == k else { throw QLinearError.invalidShape("scratch was made for a layer with K = \(scratch.k), this layer has K = \(k)") }
         guard scratch.m >= m else { throw QLinearError.invalidShape("scratch serves \(scratch.m) rows, plan has M = \(m)") }
         let t = plan.tile
+        guard t.bm >= 1, t.bn >= 1 else { throw QLinearError.invalidShape("plan's tile \(t.bm)x\(t.bn) has a dimension below 1") }
         let groups: (Int, Int, Int)
         switch family.grid {
-        case .tiles: groups = ((n + t.bn - 1) / t.bn, (m + t.bm - 1) / t.bm, 1)
-        case .columns: groups = ((n + t.bn - 1) / t.bn, 1, 1)
+        case .tiles: groups = ((n - 1) / t.bn + 1, (m - 1) / t.bm + 1, 1)
+        case .columns: groups = ((n - 1) / t.bn + 1, 1, 1)
         case .rows: groups = (m, 1, 1)
         case .fixed: throw QLinearError.unsupported("\(plan.shader.rawValue) is not a linear kernel")
         }
+        let limit = context.capabilities.maxWorkgroupCount
+        guard groups.0 <= limit[0], groups.1 <= limit[1] else {
+            throw QLinearError.unsupported("\(plan.shader.rawValue): \(groups.0)x\(groups.1) workgroups exceed the device's limits \(limit[0])x\(limit[1])")
+        }
+        // Everything that can fail is resolved before the first command is recorded, so a failed
+        // encode leaves the stream as it was.
         var named: [String: BufferBinding] = ["WBuf": BufferBinding(wBuf), "SBuf": BufferBinding(sBuf), "BiasBuf": BufferBinding(biasBuf), "YBuf": y,
                                               "SumBuf": BufferBinding(sumBuf), "CorrBuf": BufferBinding(corrBuf)]
         let push: LinearPush
+        var quantPass: (pipe: ComputePipeline, buffers: [BufferBinding], push: LinearPush)?
         if op.quantizesActivations {
             guard let xq = scratch.xq, let xp = scratch.xp, let qs = plan.quantShader else { throw QLinearError.invalidShape("scratch lacks int8 activation buffers") }
             let qpipe = try context.pipelines.quantPipeline(qs)
             let qpush = LinearPush(m: m, n: 0, k: k, g: 0, hasBias: false, ldx: k, ldw: kp / 4)
-            try stream.dispatch(qpipe, buffers: try bind(qs, ["XBuf": x, "XQBuf": BufferBinding(xq), "XPBuf": BufferBinding(xp)]),
-                                push: qpush.words, groups: (m, 1, 1))
-            try stream.barrier()
+            quantPass = (qpipe, try bind(qs, ["XBuf": x, "XQBuf": BufferBinding(xq), "XPBuf": BufferBinding(xp)]), qpush)
             named["XQBuf"] = BufferBinding(xq); named["XPBuf"] = BufferBinding(xp)
             // Q8: one group spanning the padded K; Q4: groups of groupSize over the real K.
             let kk = op == .dq8ca_q8csw ? kp : k
@@ -184,7 +193,12 @@ public final class LinearLayer: @unchecked Sendable {
             push = LinearPush(m: m, n: n, k: k, g: max(groupSize, 1), hasBias: hasBias, ldx: k, ldw: ldw)
         }
         let pipe = try context.pipelines.pipeline(for: plan)
-        try stream.dispatch(pipe, buffers: try bind(plan.shader, named), push: push.words, groups: groups)
+        let buffers = try bind(plan.shader, named)
+        if let q = quantPass {
+            try stream.dispatch(q.pipe, buffers: q.buffers, push: q.push.words, groups: (m, 1, 1))
+            try stream.barrier()
+        }
+        try stream.dispatch(pipe, buffers: buffers, push: push.words, groups: groups)
     }
 
     /// The buffers for `shader`'s bindings, in its order, by block name.
@@ -202,7 +216,7 @@ public final class LinearLayer: @unchecked Sendable {
             throw QLinearError.invalidShape("\(name) binding offset \(b.offset) is outside the \(b.buffer.size)-byte buffer or not a multiple of \(align)")
         }
         let available = b.size ?? (b.buffer.size - b.offset)
-        guard available >= 0, b.offset + available <= b.buffer.size else {
+        guard available >= 0, available <= b.buffer.size - b.offset else {
             throw QLinearError.invalidShape("\(name) binding [\(b.offset), +\(available)) exceeds its \(b.buffer.size)-byte buffer")
         }
         guard available >= bytes else { throw QLinearError.invalidShape("\(name) binding has \(available) bytes, \(bytes) needed") }
