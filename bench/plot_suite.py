@@ -16,6 +16,10 @@ COLORS = {"fp16": "tab:blue", "q4gsw": "tab:orange", "dq8ca_q4gsw": "tab:green",
           "cublas_fp16": "tab:blue", "tinygemm_int4": "tab:orange", "int_mm_int8": "tab:red"}
 
 
+def fmt0(x):
+    return f"{x:.0f}" if isinstance(x, (int, float)) else "n/a"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--suite", default="docs/results/h100-suite.json")
@@ -50,7 +54,7 @@ def main():
         axes[idx // cols][idx % cols].axis("off")
     c = s.get("ceilings", {})
     fig.suptitle(f"{s.get('device')} — QLinear (solid) vs CUDA peers (dashed); {s.get('date')}, {str(s.get('commit'))[:10]}; "
-                 f"ceilings {c.get('f16_TFLOPs') or 0:.0f} TFLOP/s fp16, {c.get('s8_TOPs') or 0:.0f} TOP/s int8", fontsize=9)
+                 f"ceilings {fmt0(c.get('f16_TFLOPs'))} TFLOP/s fp16, {fmt0(c.get('s8_TOPs'))} TOP/s int8", fontsize=9)
     fig.tight_layout()
     fig.savefig(a.out, dpi=110)
     print(f"wrote {a.out}")
