@@ -34,7 +34,7 @@ if command -v nvidia-smi > /dev/null; then
   nvidia-smi dmon -s pc -d 1 > "$work/clocks-dmon.txt" 2>&1 &
   dmon_pid=$!
 fi
-step bench-suite  bash -c "qlinear bench --suite --format json --out '$work/bench-suite.json' > /dev/null"
+step bench-suite  bash -c "qlinear bench --suite --format md --out '$work/bench-suite.json' > '$work/bench-suite.md'"
 [ -n "$dmon_pid" ] && kill "$dmon_pid" 2> /dev/null; wait "$dmon_pid" 2> /dev/null
 
 # Same shapes and M values as the suite.
