@@ -5,82 +5,197 @@ import QLinearCheck
 struct BenchReport: Codable {
     var tool: String = "qlinear bench"
     var date: String
-    var device: Capabilities
+    var device: String
+    var driver: String
+    var capabilities: Capabilities
+    var settings: BenchSettings
+    var bytesNote: String = "bytes = format bytes: the user's weight format (packed INT4/INT8 values + scales at their dtype, or fp16 values) + activations in + outputs; GB/s = bytes / median"
+    var method: String
     var ceilings: Ceilings?
-    var results: [BenchResult]
+    var rows: [BenchResult]
+    var notRun: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case tool, date, device, driver, capabilities, settings, ceilings, rows, method
+        case bytesNote = "bytes_note", notRun = "not_run"
+    }
 }
 
-func randomWeights(op: Op, n: Int, k: Int, group: Int, seed: UInt64) throws -> LinearWeights {
-    var rng = SplitMix64(seed: seed)
-    let count = try Checked.mul(n, k, "N·K")
-    let w: [Float] = (0..<count).map { _ in rng.symmetric() * 0.05 }
-    switch op {
-    case .fp16: return .fp16(n: n, k: k, values: w.map { Float16($0) })
-    case .q4gsw, .dq8ca_q4gsw: return .q4gsw(try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: group, scaleDType: .f16))
-    case .dq8ca_q8csw: return .q8csw(try Q8CSWWeights.quantize(w, n: n, k: k, scaleDType: .f16))
+/// The standard suite: Llama-style projections × decode-to-prefill batch sizes.
+enum Suite {
+    static let nk: [(Int, Int)] = [(4096, 4096), (6144, 4096), (28672, 4096), (4096, 14336)]
+    static let ms: [Int] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]
+    static let quickNK: [(Int, Int)] = [(256, 512), (384, 256)]
+    static let quickMs: [Int] = [1, 2, 8, 33, 128]
+    static func shapes(quick: Bool) -> [Shape] {
+        (quick ? quickNK : nk).flatMap { nk in (quick ? quickMs : ms).map { Shape(m: $0, n: nk.0, k: nk.1) } }
     }
 }
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "GPU-timestamped timings: median µs, TFLOP/s, GB/s and % of the roofline from measured ceilings.")
+        abstract: "GPU-timestamped timings after a sustained warm-up, with weights rotated past the cache.",
+        discussion: """
+            Each case is warmed up with its own work until two consecutive ~100 ms batches agree within 3% \
+            (at least 0.3 s, at most 1.5 s; 1 s of streaming work before the first case), then timed for \
+            at least 100 ms (a GPU timestamp before and after each run, a barrier between runs). Weight sets, \
+            activations and outputs are rotated so they total more than --rotate-mb. Progress goes to stderr. \
+            Rows whose min is > 10% below the median are flagged "spread" (! in the table).
+            """)
     @Option(help: "Ops (repeatable; default all).") var op: [Op] = []
     @Option(help: "Shapes MxNxK (repeatable).") var shape: [Shape] = []
+    @Flag(help: "The standard suite: (N,K) ∈ 4096×4096, 6144×4096, 28672×4096, 4096×14336 × M = 1…8192 (powers of 2) × every op.")
+    var suite = false
+    @Flag(help: "Tiny shapes, short warm-up and timing, no rotation (lavapipe, CI).") var quick = false
     @Option(help: "INT4 group size.") var group = 128
     @Option(help: "Activation dtype: f16 or f32.") var act: DType = .f16
     @Option(help: "Kernel: tiled, coopmat, gemv, all or auto.") var kernel: KernelChoice = .auto
-    @Option(help: "Timed iterations per case (1…10000).") var iters = 50
+    @Option(help: "Timed iterations per case, at least (1…10000); timing also lasts ≥ 100 ms.") var iters: Int?
+    @Option(name: .customLong("rotate-mb"), help: "Rotate weight/activation/output sets totalling more than this many MB (default 256; 0 with --quick or on a CPU device).")
+    var rotateMB: Int?
+    @Option(help: "Output format: md, json or csv.") var format: OutputFormat = .md
+    @Flag(help: "Same as --format json.") var json = false
     @Option(help: "Write the JSON report here too.") var out: String?
     @OptionGroup var dev: DeviceOptions
-    @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
-        if iters < 1 || iters > 10_000 { throw ValidationError("--iters must be in 1…10000") }
+        if let iters, iters < 1 || iters > 10_000 { throw ValidationError("--iters must be in 1…10000") }
+        if let r = rotateMB, r < 0 || r > 1 << 20 { throw ValidationError("--rotate-mb must be in 0…1048576") }
+        if suite && !shape.isEmpty { throw ValidationError("--suite and --shape cannot be combined") }
     }
+
+    struct Case { var op: Op; var shape: Shape; var kernel: KernelKind? }
+    struct GroupKey: Hashable { var op: Op; var n: Int; var k: Int }
 
     func run() throws {
         let ops = op.isEmpty ? Op.allCases : op
+        let fmtOut: OutputFormat = json ? .json : format
         // Shape rules first, so nothing is allocated for a problem no kernel accepts.
         for o in ops { for s in shape { try Problem(op: o, m: s.m, n: s.n, k: s.k, groupSize: group, act: act).validate() } }
         let ctx = try dev.open()
-        let shapes = shape.isEmpty ? (ctx.capabilities.kind == .cpu ? [Shape(m: 1, n: 256, k: 512), Shape(m: 64, n: 256, k: 512)]
-                                                                     : [Shape(m: 1, n: 4096, k: 4096), Shape(m: 128, n: 4096, k: 4096), Shape(m: 2048, n: 4096, k: 4096)]) : shape
-        if !json { print("device: \(ctx.capabilities.name) (\(ctx.capabilities.driverName) \(ctx.capabilities.driverInfo)); measuring ceilings…") }
-        let ceil = try QLinearCheck.Bench.ceilings(ctx)
-        if !json {
-            var line = "ceilings: read \(fmt(ceil.readGBs, 0)) GB/s, copy \(fmt(ceil.copyGBs, 0)) GB/s"
-            if let f = ceil.f16TFLOPs { line += ", fp16 MMA \(fmt(f, 1)) TFLOP/s" }
-            if let s = ceil.s8TOPs { line += ", int8 MMA \(fmt(s, 1)) TOP/s" }
-            print(line)
-            print("  (\(ceil.note))")
-            print(pad("op", 13) + pad("kernel", 9) + pad("M", 6) + pad("N", 7) + pad("K", 7) + lpad("median µs", 11) + lpad("min µs", 10) + lpad("TFLOP/s", 9) + lpad("GB/s", 8) + lpad("% roof", 8) + "  bound")
-        }
-        var results: [BenchResult] = []
-        var notRun = 0
-        for o in ops {
-            for s in shapes {
-                let layer = try LinearLayer(context: ctx, weights: try randomWeights(op: o, n: s.n, k: s.k, group: group, seed: 1),
-                                            bias: nil, act: act, dynamicActivations: o == .dq8ca_q4gsw)
-                let list: [KernelKind?] = kernel.kinds.map { $0.map { Optional($0) } } ?? [nil]
-                for k in list {
-                    let r: BenchResult
-                    do { r = try QLinearCheck.Bench.run(layer, m: s.m, kernel: k, iterations: iters, ceilings: ceil) } catch {
-                        notRun += 1
-                        stderrPrint("bench: \(o.rawValue) \(k?.rawValue ?? "auto") \(s): not run: \(error)")
-                        continue
-                    }
-                    results.append(r)
-                    if !json {
-                        print(pad(o.rawValue, 13) + pad(r.kernel.rawValue, 9) + pad(String(s.m), 6) + pad(String(s.n), 7) + pad(String(s.k), 7)
-                              + lpad(fmt(r.medianUs, 1), 11) + lpad(fmt(r.minUs, 1), 10) + lpad(r.tflops >= 0.01 ? fmt(r.tflops, 2) : sci(r.tflops), 9) + lpad(r.gbs >= 1 ? fmt(r.gbs, 0) : fmt(r.gbs, 2), 8)
-                              + lpad(r.percentOfRoofline.map { fmt($0, 1) } ?? "-", 8) + "  " + (r.boundBy ?? ""))
-                    }
-                }
+        let caps = ctx.capabilities
+        let cpu = caps.kind == .cpu
+        let shapes: [Shape]
+        if suite { shapes = Suite.shapes(quick: quick) } else if !shape.isEmpty { shapes = shape } else if quick || cpu {
+            shapes = [Shape(m: 1, n: 256, k: 512), Shape(m: 64, n: 256, k: 512)]
+        } else { shapes = [Shape(m: 1, n: 4096, k: 4096), Shape(m: 128, n: 4096, k: 4096), Shape(m: 2048, n: 4096, k: 4096)] }
+        var settings: BenchSettings = quick ? .quick : .standard
+        if let r = rotateMB { settings.rotateBytes = r << 20; if r > 0 { settings.maxSets = max(settings.maxSets, 64) } } else if cpu { settings.rotateBytes = 0 }
+        if let iters { settings.minIterations = iters; settings.maxBatchIterations = max(settings.maxBatchIterations, iters) }
+        let kernels: [KernelKind?] = kernel.kinds.map { $0.map { Optional($0) } } ?? [nil]
+        var cases: [Case] = []
+        for o in ops { for s in shapes { for k in kernels { cases.append(Case(op: o, shape: s, kernel: k)) } } }
+
+        stderrPrint("device: \(caps.name) (\(caps.driverName) \(caps.driverInfo)); \(cases.count) cases")
+        // CPU-side preparation (random weights, packing, upload) for every case before any warm-up, when it fits in half the device's memory.
+        var keys: [GroupKey] = []
+        for c in cases where !keys.contains(GroupKey(op: c.op, n: c.shape.n, k: c.shape.k)) { keys.append(GroupKey(op: c.op, n: c.shape.n, k: c.shape.k)) }
+        func formatBytes(_ key: GroupKey) -> Int {
+            switch key.op {
+            case .fp16: return 2 * key.n * key.k
+            case .q4gsw, .dq8ca_q4gsw: return key.n * key.k / 2 + 2 * key.n * (key.k / max(group, 1))
+            case .dq8ca_q8csw: return key.n * key.k + 2 * key.n
             }
         }
-        let report = BenchReport(date: nowString(), device: ctx.capabilities, ceilings: ceil, results: results)
+        // GPU layout: fp32 scales and int32 sums roughly double the scale bytes; 1.5× is a safe estimate.
+        let estimate = keys.reduce(0.0) { $0 + 1.5 * Double(formatBytes($1)) * Double(BenchWeights.sets(formatBytes: formatBytes($1), settings: settings)) }
+        let upfront = estimate < Double(caps.deviceLocalMemoryBytes) / 2
+        var prepared: [GroupKey: BenchWeights] = [:]
+        let t0 = monotonicSeconds()
+        func prepare(_ key: GroupKey) throws -> BenchWeights {
+            if let w = prepared[key] { return w }
+            let w = try BenchWeights(context: ctx, op: key.op, n: key.n, k: key.k, group: group, act: act,
+                                     sets: BenchWeights.sets(formatBytes: formatBytes(key), settings: settings))
+            prepared[key] = w
+            return w
+        }
+        if upfront {
+            for (i, key) in keys.enumerated() {
+                stderrPrint("preparing weights \(i + 1)/\(keys.count): \(key.op.rawValue) \(key.n)x\(key.k)")
+                _ = try prepare(key)
+            }
+            stderrPrint("prepared \(keys.count) weight groups in \(fmt(monotonicSeconds() - t0, 1)) s")
+        } else {
+            stderrPrint("weights for all cases (~\(Int(estimate / 1e6)) MB) exceed half the device memory: preparing each (op, N, K) just before its cases (each case still warms up)")
+        }
+        let pool = try ActivationPool(context: ctx, act: act, size: cpu || quick ? 1 << 20 : 16 << 20)
+
+        stderrPrint("warming up (\(fmt(settings.firstWarmupS, 2)) s) and measuring ceilings…")
+        try QLinearCheck.Bench.warmUp(ctx, seconds: settings.firstWarmupS, settings: settings)
+        let ceil = try QLinearCheck.Bench.ceilings(ctx, settings: settings)
+        var line = "ceilings: read \(fmt(ceil.readGBs, 0)) GB/s, copy \(fmt(ceil.copyGBs, 0)) GB/s"
+        if let f = ceil.f16TFLOPs { line += ", fp16 MMA \(fmt(f, 1)) TFLOP/s" }
+        if let s = ceil.s8TOPs { line += ", int8 MMA \(fmt(s, 1)) TOP/s" }
+        stderrPrint(line)
+
+        var rows: [BenchResult] = []
+        var notRun: [String] = []
+        let width = String(cases.count).count
+        for (i, c) in cases.enumerated() {
+            let key = GroupKey(op: c.op, n: c.shape.n, k: c.shape.k)
+            let tag = "[\(lpad(String(i + 1), width))/\(cases.count)] \(c.op.rawValue) \(c.shape) \(c.kernel?.rawValue ?? "auto")"
+            do {
+                let w = try prepare(key)
+                let r = try QLinearCheck.Bench.run(w, m: c.shape.m, kernel: c.kernel, settings: settings, ceilings: ceil, pool: pool)
+                rows.append(r)
+                stderrPrint("\(tag) \(r.kernel.rawValue) \(r.shader): \(fmt(r.medianUs, 1)) µs (min \(fmt(r.minUs, 1)), \(r.iterations) runs, \(r.sets) sets, warm-up \(fmt(r.warmupS, 2)) s)\(r.flags.isEmpty ? "" : " ! " + r.flags.joined(separator: ","))")
+            } catch {
+                notRun.append("\(c.op.rawValue) \(c.shape) \(c.kernel?.rawValue ?? "auto"): \(error)")
+                stderrPrint("\(tag): not run: \(error)")
+            }
+            // Free a group's weights after its last case when they were not all prepared up front.
+            if !upfront, !cases[(i + 1)...].contains(where: { $0.op == key.op && $0.shape.n == key.n && $0.shape.k == key.k }) { prepared[key] = nil }
+        }
+        stderrPrint("\(rows.count) cases in \(fmt(monotonicSeconds() - t0, 1)) s")
+
+        let report = BenchReport(date: nowString(), device: caps.name, driver: "\(caps.driverName) \(caps.driverInfo)", capabilities: caps, settings: settings,
+                                 method: "warm-up with the case itself until two consecutive batches agree within \(fmt(100 * settings.stableTolerance, 0))% (≥ \(fmt(settings.warmupS, 2)) s, ≤ \(fmt(settings.warmupCapS, 2)) s), then ≥ \(fmt(1000 * settings.timedS, 0)) ms and ≥ \(settings.minIterations) timed runs, GPU timestamps around each run, a barrier between runs; sets rotated to exceed \(settings.rotateBytes >> 20) MB",
+                                 ceilings: ceil, rows: rows, notRun: notRun)
         if let out { try writeFile(out, try jsonString(report)) }
-        if json { print(try jsonString(report)) }
-        if notRun > 0 { throw CLIFailure("\(notRun) requested case(s) could not run") }
+        switch fmtOut {
+        case .json: print(try jsonString(report))
+        case .csv: print(csvTable(rows), terminator: "")
+        case .md: print(markdown(report), terminator: "")
+        }
+        if !notRun.isEmpty { throw CLIFailure("\(notRun.count) requested case(s) could not run") }
     }
+
+    func rate(_ r: BenchResult) -> String { r.rate >= 0.01 ? fmt(r.rate, 2) : sci(r.rate) }
+
+    func markdown(_ rep: BenchReport) -> String {
+        var s = "device: \(rep.device) (\(rep.driver)), \(rep.date)\n"
+        if let c = rep.ceilings {
+            s += "ceilings (measured after warm-up): read \(fmt(c.readGBs, 0)) GB/s"
+            if let f = c.f16TFLOPs { s += ", fp16 MMA \(fmt(f, 1)) TFLOP/s" }
+            if let i = c.s8TOPs { s += ", int8 MMA \(fmt(i, 1)) TOP/s" }
+            s += "\n"
+        }
+        s += "method: \(rep.method)\n\(rep.bytesNote); dq8ca rows are TOP/s and include the activation-quantization pass; ! = min more than 10% below median\n\n"
+        s += "| op | M | N | K | kernel | shader | tile | median µs | min µs | max µs | TFLOP/s (TOP/s) | GB/s | % roof | flags |\n"
+        s += "|---|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|---|\n"
+        for r in rep.rows {
+            let bang = r.flags.contains("spread") ? " !" : ""
+            s += "| \(r.op.rawValue) | \(r.m) | \(r.n) | \(r.k) | \(r.kernel.rawValue) | \(r.shader) | \(r.tile) | \(fmt(r.medianUs, 1))\(bang) | \(fmt(r.minUs, 1)) | \(fmt(r.maxUs, 1)) | "
+            s += "\(rate(r))\(r.rateUnit == "TOP/s" ? " TOP/s" : "") | \(r.gbps >= 1 ? fmt(r.gbps, 0) : fmt(r.gbps, 2)) | \(r.pctRoofline.map { fmt($0, 1) } ?? "-") | \(r.flags.joined(separator: ",")) |\n"
+        }
+        if !rep.notRun.isEmpty { s += "\nnot run:\n" + rep.notRun.map { "- \($0)\n" }.joined() }
+        return s
+    }
+
+    func csvTable(_ rows: [BenchResult]) -> String {
+        func q(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingAll("\"", "\"\"") + "\"" : s }
+        var s = "op,m,n,k,group,act,kernel,shader,tile,iterations,median_us,min_us,max_us,flops,rate,rate_unit,bytes,gbps,roofline_us,pct_roofline,bound,sets,rotated_bytes,warmup_s,warmup_stable,flags\n"
+        for r in rows {
+            let f: [String] = [r.op.rawValue, "\(r.m)", "\(r.n)", "\(r.k)", "\(r.group)", r.act.rawValue, r.kernel.rawValue, r.shader, r.tile, "\(r.iterations)",
+                               fmt(r.medianUs, 3), fmt(r.minUs, 3), fmt(r.maxUs, 3), "\(r.flops)", "\(r.rate)", r.rateUnit, "\(r.bytes)", "\(r.gbps)",
+                               r.rooflineUs.map { fmt($0, 3) } ?? "", r.pctRoofline.map { fmt($0, 2) } ?? "", r.bound ?? "", "\(r.sets)", "\(r.rotatedBytes)",
+                               fmt(r.warmupS, 3), r.warmupStable ? "true" : "false", r.flags.joined(separator: ";")]
+            s += f.map(q).joined(separator: ",") + "\n"
+        }
+        return s
+    }
+}
+
+extension String {
+    func replacingAll(_ a: String, _ b: String) -> String { split(separator: Character(a), omittingEmptySubsequences: false).joined(separator: b) }
 }

@@ -56,6 +56,29 @@ struct CLITests {
         #expect((obj?["passed"] as? Int ?? 0) >= 1)
     }
 
+    /// The bench report is machine-readable and every row has its fields. No timing assertions:
+    /// benchmarks are not tests.
+    @Test func benchJSONHasRowFields() throws {
+        let r = try run(["bench", "--quick", "--op", "q4gsw", "--op", "dq8ca_q8csw", "--format", "json"])
+        #expect(r.status == 0, "\(r.err)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        #expect(obj["ceilings"] is [String: Any] && obj["device"] is String && obj["bytes_note"] is String)
+        let rows = try #require(obj["rows"] as? [[String: Any]])
+        #expect(rows.count == 4)
+        for row in rows {
+            for key in ["op", "m", "n", "k", "group", "kernel", "shader", "tile", "median_us", "min_us", "max_us", "flops", "rate", "rate_unit",
+                        "bytes", "gbps", "iterations", "sets", "flags"] {
+                #expect(row[key] != nil, "row lacks \(key)")
+            }
+        }
+        let csv = try run(["bench", "--quick", "--op", "fp16", "--shape", "3x16x32", "--format", "csv"])
+        #expect(csv.status == 0)
+        let lines = csv.out.split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].hasPrefix("op,m,n,k,"))
+        #expect(try run(["bench", "--quick", "--format", "xml"]).status == 2)
+        #expect(try run(["bench", "--rotate-mb", "-1"]).status == 2)
+    }
+
     @Test func shapesFileDrivesTheSweep() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("qlinear-shapes-\(getpid()).txt").path
         try Data("# M x N x K\n5x7x64\n\n1x3x32  # decode\n".utf8).write(to: URL(fileURLWithPath: path))
