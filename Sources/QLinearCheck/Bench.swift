@@ -333,12 +333,12 @@ extension Bench {
     /// warms up with the case itself until two batches agree, then times ≥ `settings.timedS`.
     /// Everything the op needs is inside the timed region (dq8ca: the activation-quantization pass too).
     public static func run(_ weights: BenchWeights, m: Int, kernel: KernelKind?, settings: BenchSettings, ceilings: Ceilings?,
-                           pool: ActivationPool, minWarmS: Double? = nil) throws -> BenchResult {
+                           pool: ActivationPool, minWarmS: Double? = nil, plan forced: KernelPlan? = nil) throws -> BenchResult {
         let first = weights.layers[0]
         let ctx = first.context
         let dev = ctx.device
         let p = first.problem(m: m)
-        let plan = try first.plan(m: m, kernel: kernel)
+        let plan = try forced ?? first.plan(m: m, kernel: kernel)
         let xBytes = try first.inputBytes(m: m), yBytes = try first.outputBytes(m: m)
         let userBytes = first.weightBytes.format + m * first.k * p.act.bytes + yBytes + (p.bias ? first.n * p.act.bytes : 0)
         var sets = 1

@@ -121,9 +121,9 @@ public struct CheckCase: Sendable {
 
     /// Runs the case on `context` with `kernel`, poisoning the output and surrounding it with guard
     /// bytes, and compares with the reference under `Tolerance`.
-    public func run(on context: QLinearContext, kernel: KernelKind) throws -> CheckResult {
+    public func run(on context: QLinearContext, kernel: KernelKind, options: DispatchOptions? = nil) throws -> CheckResult {
         let p = problem
-        let decision = context.decide(p, force: kernel)
+        let decision = Dispatcher.decide(p, caps: context.capabilities, options: options ?? context.options, force: kernel)
         guard let plan = decision.chosen, plan.kernel == kernel else {
             return CheckResult(problem: p, kernel: kernel, shader: nil, status: .skipped, maxAbsError: 0, worstRatio: 0,
                                summary: decision.why.joined(separator: "; "))

@@ -233,12 +233,15 @@ struct EncodeContractTests {
     func failedEncodeRecordsNothing() throws {
         let ctx = try Shared.ctx()
         let limit = ctx.capabilities.maxWorkgroupCount[0]
-        // gemv runs 4 columns per workgroup: N = 4·limit + 1 needs limit + 1 workgroups.
-        let n = 4 * limit + 1
+        // gemv runs `columns` output columns per workgroup: N = columns·limit + 1 needs limit + 1 workgroups.
+        let columns = 2
+        let n = columns * limit + 1
         guard n <= 1 << 20 else { return }   // a device with a huge limit: the layer would be too large to build quickly
         let w = try Q8CSWWeights(n: n, k: 8, values: [Int8](repeating: 1, count: n * 8), scales: [Float](repeating: 1, count: n))
         let layer = try LinearLayer(context: ctx, weights: .q8csw(w), act: .f32)
-        let plan = try layer.plan(m: 1, kernel: .gemv)
+        var options = ctx.options
+        options.gemvConfig = GemvConfig(columns: columns, threads: 4 * ctx.capabilities.subgroupSize, unroll: 1)
+        let plan = try Dispatcher.plan(.gemv, layer.problem(m: 1), caps: ctx.capabilities, options: options).get()
         let b = try exactBuffers(layer, m: 1)
         let s = try CommandStream(device: ctx.device)
         #expect(thrownText { try layer.encode(s, plan: plan, x: BufferBinding(b.x), y: BufferBinding(b.y), scratch: try layer.makeScratch(m: 1)) }

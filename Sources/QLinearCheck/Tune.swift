@@ -1,0 +1,189 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import QLinear
+
+/// One configuration `qlinear tune` tries: a matrix–vector configuration or a cooperative-matrix
+/// tile and K step.
+public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertible {
+    public var kernel: KernelKind
+    public var gemv: GemvConfig?
+    public var tile: TileShape?
+    public var kStep: Int?
+
+    public var description: String {
+        if let g = gemv { return "gemv \(g.columns)x\(g.threads)x\(g.unroll)" }
+        if let t = tile { return "coopmat \(t.bm)x\(t.bn)/\(t.wm)x\(t.wn) k\(kStep ?? 32)" }
+        return kernel.rawValue
+    }
+
+    func options(_ base: DispatchOptions) -> DispatchOptions {
+        var o = base
+        o.gemvConfig = gemv
+        o.coopMatTile = tile
+        o.coopMatKStep = kStep
+        return o
+    }
+}
+
+/// One timed (op, shape, candidate), or why it did not run.
+public struct TuneMeasurement: Codable, Sendable {
+    public var op: Op
+    public var m: Int, n: Int, k: Int
+    public var candidate: TuneCandidate
+    public var medianUs: Double?
+    public var minUs: Double?
+    public var flags: [String]
+    /// "ok", "rejected: …" (the dispatcher refused it), "wrong: …" (failed the check), "error: …".
+    public var status: String
+}
+
+/// The tuning harness: every configuration the shaders expose, checked against the reference on
+/// a small problem first, then timed with the benchmark's method; the best per (op, shape class)
+/// becomes a `TuningTable`.
+public enum Tuner {
+    /// Every candidate for `kernel` (the dispatcher rejects the ones a device cannot run).
+    public static func candidates(_ kernel: KernelKind, floatOps: Bool) -> [TuneCandidate] {
+        switch kernel {
+        case .gemv:
+            var out: [TuneCandidate] = []
+            for c in [1, 2, 4] { for t in [64, 128, 256] { for u in [1, 2, 4] {
+                out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u)))
+            } } }
+            return out
+        case .coopmat:
+            let tiles = [TileShape(bm: 128, bn: 128, wm: 2, wn: 4), TileShape(bm: 128, bn: 128, wm: 4, wn: 2), TileShape(bm: 128, bn: 64, wm: 2, wn: 2),
+                         TileShape(bm: 64, bn: 128, wm: 2, wn: 2), TileShape(bm: 64, bn: 64, wm: 2, wn: 2), TileShape(bm: 32, bn: 64, wm: 2, wn: 2),
+                         TileShape(bm: 128, bn: 256, wm: 2, wn: 4), TileShape(bm: 256, bn: 128, wm: 4, wn: 2)]
+            return tiles.flatMap { t in (floatOps ? [32, 64] : [32]).map { TuneCandidate(kernel: .coopmat, tile: t, kStep: $0) } }
+        case .tiled:
+            return [TuneCandidate(kernel: .tiled)]
+        }
+    }
+
+    /// A small problem on which a candidate must pass the conformance comparison before it is timed.
+    static func checkProblem(op: Op, m: Int, kernel: KernelKind) -> Problem {
+        switch kernel {
+        case .gemv: return Problem(op: op, m: m, n: 67, k: 512, groupSize: 128, act: .f16, bias: true)
+        default: return Problem(op: op, m: 77, n: 131, k: 384, groupSize: 128, act: .f16, bias: true)
+        }
+    }
+
+    /// Runs the sweep. `progress` gets one line per measurement.
+    public static func run(_ ctx: QLinearContext, kernel: KernelKind, ops: [Op], shapes: [(m: Int, n: Int, k: Int)], group: Int,
+                           settings: BenchSettings, progress: (String) -> Void) throws -> [TuneMeasurement] {
+        var out: [TuneMeasurement] = []
+        let pool = try ActivationPool(context: ctx, act: .f16)
+        try Bench.warmUp(ctx, seconds: settings.firstWarmupS, settings: settings)
+        var verdicts: [String: String] = [:]   // (op, m-class, candidate) → "ok" / failure
+        var rng = SplitMix64(seed: 0x7e57)
+        let total = ops.count * shapes.count
+        var done = 0
+        for op in ops {
+            let cands = candidates(kernel, floatOps: op.floatMath)
+            var byNK: [String: BenchWeights] = [:]
+            for s in shapes {
+                done += 1
+                let p = Problem(op: op, m: s.m, n: s.n, k: s.k, groupSize: group, act: .f16)
+                try p.validate()
+                let key = "\(s.n)x\(s.k)"
+                if byNK[key] == nil {
+                    byNK = [:]   // free the previous shape's weights first
+                    let probe = try Bench.randomWeights(op: op, n: s.n, k: s.k, group: group, seed: 1)
+                    byNK[key] = try BenchWeights(context: ctx, op: op, n: s.n, k: s.k, group: group, act: .f16,
+                                                 sets: BenchWeights.sets(formatBytes: probe.formatBytes, settings: settings))
+                }
+                guard let weights = byNK[key] else { continue }
+                for c in cands {
+                    var meas = TuneMeasurement(op: op, m: s.m, n: s.n, k: s.k, candidate: c, medianUs: nil, minUs: nil, flags: [], status: "ok")
+                    let options = c.options(ctx.options)
+                    let small = checkProblem(op: op, m: kernel == .gemv ? s.m : 77, kernel: kernel)
+                    let vkey = "\(op.rawValue)|\(small.m)|\(c)"
+                    if verdicts[vkey] == nil {
+                        switch Dispatcher.plan(kernel, small, caps: ctx.capabilities, options: options) {
+                        case .failure(let why): verdicts[vkey] = "rejected: \(why.reason)"
+                        case .success:
+                            do {
+                                let r = try CheckCase.random(problem: small, rng: &rng).run(on: ctx, kernel: kernel, options: options)
+                                verdicts[vkey] = r.passed ? "ok" : "wrong: \(r.summary)"
+                            } catch { verdicts[vkey] = "error: \(error)" }
+                        }
+                    }
+                    if let v = verdicts[vkey], v != "ok" {
+                        meas.status = v
+                    } else {
+                        switch Dispatcher.plan(kernel, p, caps: ctx.capabilities, options: options) {
+                        case .failure(let why): meas.status = "rejected: \(why.reason)"
+                        case .success(let plan):
+                            do {
+                                let r = try Bench.run(weights, m: s.m, kernel: kernel, settings: settings, ceilings: nil, pool: pool, plan: plan)
+                                meas.medianUs = r.medianUs; meas.minUs = r.minUs; meas.flags = r.flags
+                            } catch { meas.status = "error: \(error)" }
+                        }
+                    }
+                    out.append(meas)
+                }
+                let best = out.filter { $0.op == op && $0.m == s.m && $0.n == s.n && $0.k == s.k && $0.medianUs != nil }
+                    .min { $0.medianUs! < $1.medianUs! }
+                progress("[\(done)/\(total)] \(op.rawValue) \(s.m)x\(s.n)x\(s.k): best \(best.map { "\($0.candidate) \(fmtUs($0.medianUs!)) µs" } ?? "none")")
+            }
+        }
+        return out
+    }
+
+    static func fmtUs(_ v: Double) -> String { String(Double(Int(v * 10)) / 10) }
+
+    /// A tuning table from measurements: per op and measured M (covering M up to it from the
+    /// previous measured M), one rule per measured (N, K) with the fastest candidate, then a
+    /// fallback rule with the candidate whose geometric-mean slowdown against the best is least.
+    /// Rules for the other kernel kinds are kept from `base`. Deterministic for the same data.
+    public static func table(from ms: [TuneMeasurement], kernel: KernelKind, base: TuningTable, name: String,
+                             match: DeviceMatch?, provenance: String) -> TuningTable {
+        var coop: [TuningRule] = kernel == .coopmat ? [] : base.coopmat
+        var gemv: [GemvRule] = kernel == .gemv ? [] : (base.gemv ?? [])
+        let ok = ms.filter { $0.medianUs != nil }
+        for op in Op.allCases {
+            let mine = ok.filter { $0.op == op }
+            let mValues = Array(Set(mine.map(\.m))).sorted()
+            for (i, m) in mValues.enumerated() {
+                let lo = i == 0 ? 1 : mValues[i - 1] + 1
+                let hi: Int? = i == mValues.count - 1 ? nil : m
+                let atM = mine.filter { $0.m == m }
+                let shapes = Array(Set(atM.map { "\($0.n)x\($0.k)" })).sorted()
+                var bestPer: [String: Double] = [:]
+                for sh in shapes {
+                    let rows = atM.filter { "\($0.n)x\($0.k)" == sh }
+                    guard let best = rows.min(by: { ($0.medianUs!, $0.candidate.description) < ($1.medianUs!, $1.candidate.description) }) else { continue }
+                    bestPer[sh] = best.medianUs!
+                    let cond = TuningConditions(m: Bounds(lo, hi), n: Bounds(best.n, best.n), k: Bounds(best.k, best.k))
+                    let note = "\(fmtUs(best.medianUs!)) µs at M=\(m)"
+                    if kernel == .gemv, let g = best.candidate.gemv { gemv.append(GemvRule(ops: [op], when: cond, config: g, note: note)) }
+                    if kernel == .coopmat, let t = best.candidate.tile { coop.append(TuningRule(ops: [op], when: cond, tile: t, kStep: best.candidate.kStep, note: note)) }
+                }
+                // Fallback for other shapes at this M: least geometric-mean slowdown over the shapes measured.
+                let cands = Array(Set(atM.map(\.candidate))).sorted { $0.description < $1.description }
+                var bestCand: TuneCandidate?, bestScore = Double.infinity
+                for c in cands {
+                    var logSum = 0.0, n = 0
+                    for sh in shapes {
+                        guard let t = atM.first(where: { $0.candidate == c && "\($0.n)x\($0.k)" == sh })?.medianUs, let b = bestPer[sh] else { logSum = .infinity; break }
+                        logSum += log(t / b); n += 1
+                    }
+                    let score = n > 0 ? logSum / Double(n) : .infinity
+                    if score < bestScore { bestScore = score; bestCand = c }
+                }
+                if let c = bestCand {
+                    let cond = TuningConditions(m: Bounds(lo, hi))
+                    let note = "fallback: geometric-mean slowdown \(fmtUs(100 * (exp(bestScore) - 1)))% over \(shapes.count) shapes at M=\(m)"
+                    if kernel == .gemv, let g = c.gemv { gemv.append(GemvRule(ops: [op], when: cond, config: g, note: note)) }
+                    if kernel == .coopmat, let t = c.tile { coop.append(TuningRule(ops: [op], when: cond, tile: t, kStep: c.kStep, note: note)) }
+                }
+            }
+        }
+        if kernel == .coopmat { coop += base.coopmat.filter { $0.when == nil } }   // keep a catch-all
+        return TuningTable(name: name, match: match, provenance: provenance, coopmat: coop, gemv: gemv.isEmpty ? nil : gemv)
+    }
+}
+

@@ -1,0 +1,61 @@
+import ArgumentParser
+import QLinear
+import QLinearCheck
+
+struct TuneReport: Codable {
+    var tool = "qlinear tune"
+    var date: String
+    var device: Capabilities
+    var kernel: KernelKind
+    var measurements: [TuneMeasurement]
+    var table: TuningTable
+}
+
+struct Tune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sweep every kernel configuration (checked against the reference first), time each with the benchmark's method, and write the best per (op, shape class) as a tuning table.",
+        discussion: "Default shapes: the Llama-8B projections (N, K) ∈ (4096, 4096), (6144, 4096), (28672, 4096), (4096, 14336) at M = 1, 8 (gemv) or M = 256, 1024, 4096 (coopmat). Use the table with --tuning FILE, or commit it under Tuning/ to build it in.")
+    @Option(help: "Kernel family to tune: gemv or coopmat.") var kernel: KernelKind
+    @Option(help: "Ops (repeatable; default all).") var op: [Op] = []
+    @Option(help: "Shapes MxNxK (repeatable).") var shape: [Shape] = []
+    @Option(help: "INT4 group size.") var group = 128
+    @Flag(help: "Tiny shapes and short timings (lavapipe).") var quick = false
+    @Option(help: "Write the tuning table (JSON) here.") var out: String?
+    @Option(help: "Write every measurement (JSON) here.") var report: String?
+    @Option(help: "Name of the table (default: the device's built-in table name).") var name: String?
+    @OptionGroup var dev: DeviceOptions
+
+    func validate() throws {
+        if kernel == .tiled { throw ValidationError("tune sweeps gemv or coopmat configurations") }
+        if group < 8 || group % 8 != 0 { throw ValidationError("--group must be a positive multiple of 8, got \(group)") }
+    }
+
+    func run() throws {
+        let ops = op.isEmpty ? Op.allCases : op
+        var shapes: [(m: Int, n: Int, k: Int)] = shape.map { ($0.m, $0.n, $0.k) }
+        if shapes.isEmpty {
+            let nk = quick ? [(96, 256), (64, 512)] : [(4096, 4096), (6144, 4096), (28672, 4096), (4096, 14336)]
+            let ms = kernel == .gemv ? [1, 8] : (quick ? [64] : [256, 1024, 4096])
+            for m in ms { for (n, k) in nk { shapes.append((m, n, k)) } }
+        }
+        for o in ops { for s in shapes { try Problem(op: o, m: s.m, n: s.n, k: s.k, groupSize: group).validate() } }
+        let ctx = try dev.open()
+        var settings = quick ? BenchSettings.quick : BenchSettings.standard
+        settings.warmupS = quick ? 0.01 : 0.05
+        settings.warmupCapS = quick ? 0.05 : 0.3
+        settings.timedS = quick ? 0.005 : 0.03
+        stderrPrint("tune: \(kernel.rawValue) on \(ctx.capabilities.name), \(ops.count) ops × \(shapes.count) shapes × \(Tuner.candidates(kernel, floatOps: true).count) candidates")
+        let ms = try Tuner.run(ctx, kernel: kernel, ops: ops, shapes: shapes, group: group, settings: settings) { stderrPrint($0) }
+        let base = ctx.tuningTable
+        let caps = ctx.capabilities
+        let table = Tuner.table(from: ms, kernel: kernel, base: base, name: name ?? base.name,
+                                match: base.match ?? DeviceMatch(vendorID: caps.vendorID, nameContains: caps.name),
+                                provenance: "qlinear tune --kernel \(kernel.rawValue) on \(caps.name), driver \(caps.driverName) \(caps.driverInfo), \(nowString()); \(ms.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(base.name)")
+        if let out { try writeFile(out, try jsonString(table) + "\n") }
+        if let report { try writeFile(report, try jsonString(TuneReport(date: nowString(), device: caps, kernel: kernel, measurements: ms, table: table))) }
+        let wrong = ms.filter { $0.status.hasPrefix("wrong") || $0.status.hasPrefix("error") }
+        print(try jsonString(table))
+        for w in wrong.prefix(10) { stderrPrint("tune: \(w.op.rawValue) \(w.m)x\(w.n)x\(w.k) \(w.candidate): \(w.status)") }
+        if !wrong.isEmpty { throw CLIFailure("\(wrong.count) configuration(s) gave wrong results or errors (listed above); they were excluded") }
+    }
+}
