@@ -96,12 +96,15 @@ public struct GemvRule: Codable, Sendable, Hashable {
 public struct DeviceMatch: Codable, Sendable, Hashable {
     public var vendorID: UInt32?
     public var nameContains: String?
+    /// The device name contains any of these (one table for a family of cards).
+    public var nameContainsAny: [String]?
     public var driverName: String?
-    public init(vendorID: UInt32? = nil, nameContains: String? = nil, driverName: String? = nil) {
-        self.vendorID = vendorID; self.nameContains = nameContains; self.driverName = driverName
+    public init(vendorID: UInt32? = nil, nameContains: String? = nil, nameContainsAny: [String]? = nil, driverName: String? = nil) {
+        self.vendorID = vendorID; self.nameContains = nameContains; self.nameContainsAny = nameContainsAny; self.driverName = driverName
     }
     func matches(_ c: Capabilities) -> Bool {
         (vendorID.map { $0 == c.vendorID } ?? true) && (nameContains.map { c.name.contains($0) } ?? true)
+            && (nameContainsAny.map { $0.contains { c.name.contains($0) } } ?? true)
             && (driverName.map { $0 == c.driverName } ?? true)
     }
 }

@@ -61,13 +61,15 @@ public enum QLinearError: Error, CustomStringConvertible, Sendable {
 public struct Problem: Codable, Sendable, Hashable, CustomStringConvertible {
     public var op: Op
     public var m: Int, n: Int, k: Int
-    /// Group size along K for INT4 ops; ignored otherwise.
+    /// Group size along K for INT4 ops; 0 for the others (the initializer normalises it).
     public var groupSize: Int
     public var act: DType
     public var bias: Bool
 
     public init(op: Op, m: Int, n: Int, k: Int, groupSize: Int = 0, act: DType = .f16, bias: Bool = false) {
-        self.op = op; self.m = m; self.n = n; self.k = k; self.groupSize = groupSize; self.act = act; self.bias = bias
+        self.op = op; self.m = m; self.n = n; self.k = k; self.act = act; self.bias = bias
+        // Ops without groups carry 0, so a plan for (fp16, g = 128) equals the layer's (fp16, g = 0).
+        self.groupSize = op.usesGroups ? groupSize : 0
     }
 
     public var description: String {

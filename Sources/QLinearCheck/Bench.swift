@@ -320,6 +320,31 @@ public final class ActivationPool: @unchecked Sendable {
     }
 }
 
+/// The rotated activation / output / scratch sets of one (weights, M) case, reusable across
+/// configurations of the same case (`qlinear tune`).
+public final class CaseBuffers: @unchecked Sendable {
+    let sets: Int
+    let xs: [Buffer], ys: [Buffer]
+    let scratch: [LinearLayer.Scratch]
+    let userBytes: Int
+    public init(_ weights: BenchWeights, m: Int, settings: BenchSettings, pool: ActivationPool) throws {
+        let first = weights.layers[0]
+        let dev = first.context.device
+        let p = first.problem(m: m)
+        let xBytes = try first.inputBytes(m: m), yBytes = try first.outputBytes(m: m)
+        userBytes = first.weightBytes.format + m * first.k * p.act.bytes + yBytes + (p.bias ? first.n * p.act.bytes : 0)
+        var sets = 1
+        if settings.rotateBytes > 0 { sets = min(weights.layers.count, max(1, (settings.rotateBytes + userBytes - 1) / userBytes + 1)) }
+        self.sets = sets
+        xs = try (0..<sets).map { _ in try Buffer(device: dev, size: xBytes) }
+        ys = try (0..<sets).map { _ in try Buffer(device: dev, size: (yBytes + 3) / 4 * 4) }
+        scratch = try (0..<sets).map { try weights.layers[$0].makeScratch(m: m) }
+        let fill = try CommandStream(device: dev, maxDispatches: 1)
+        for x in xs { try pool.fill(x, bytes: xBytes, stream: fill) }
+        try fill.submitAndWait()
+    }
+}
+
 extension Bench {
     /// "BMxBNxBK" for tiled kernels, plus "/WMxWN MMA TMxTNxTK" for cooperative-matrix ones.
     public static func compactTile(_ t: TileConfig) -> String {
@@ -333,22 +358,15 @@ extension Bench {
     /// warms up with the case itself until two batches agree, then times ≥ `settings.timedS`.
     /// Everything the op needs is inside the timed region (dq8ca: the activation-quantization pass too).
     public static func run(_ weights: BenchWeights, m: Int, kernel: KernelKind?, settings: BenchSettings, ceilings: Ceilings?,
-                           pool: ActivationPool, minWarmS: Double? = nil, plan forced: KernelPlan? = nil) throws -> BenchResult {
+                           pool: ActivationPool, minWarmS: Double? = nil, plan forced: KernelPlan? = nil,
+                           buffers: CaseBuffers? = nil) throws -> BenchResult {
         let first = weights.layers[0]
         let ctx = first.context
         let dev = ctx.device
         let p = first.problem(m: m)
         let plan = try forced ?? first.plan(m: m, kernel: kernel)
-        let xBytes = try first.inputBytes(m: m), yBytes = try first.outputBytes(m: m)
-        let userBytes = first.weightBytes.format + m * first.k * p.act.bytes + yBytes + (p.bias ? first.n * p.act.bytes : 0)
-        var sets = 1
-        if settings.rotateBytes > 0 { sets = min(weights.layers.count, max(1, (settings.rotateBytes + userBytes - 1) / userBytes + 1)) }
-        let xs = try (0..<sets).map { _ in try Buffer(device: dev, size: xBytes) }
-        let ys = try (0..<sets).map { _ in try Buffer(device: dev, size: (yBytes + 3) / 4 * 4) }
-        let scratch = try (0..<sets).map { try weights.layers[$0].makeScratch(m: m) }
-        let fill = try CommandStream(device: dev, maxDispatches: 1)
-        for x in xs { try pool.fill(x, bytes: xBytes, stream: fill) }
-        try fill.submitAndWait()
+        let bufs = try buffers ?? CaseBuffers(weights, m: m, settings: settings, pool: pool)
+        let sets = bufs.sets, xs = bufs.xs, ys = bufs.ys, scratch = bufs.scratch, userBytes = bufs.userBytes
         let perIteration = p.op.quantizesActivations ? 2 : 1
         let t = try sustainAndTime(dev, settings, minWarm: minWarmS ?? settings.warmupS, capWarm: max(settings.warmupCapS, minWarmS ?? 0),
                                    dispatchesPerIteration: perIteration) { st, i in

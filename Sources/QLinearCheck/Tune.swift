@@ -49,7 +49,7 @@ public enum Tuner {
         switch kernel {
         case .gemv:
             var out: [TuneCandidate] = []
-            for c in [1, 2, 4] { for t in [64, 128, 256] { for u in [1, 2, 4] {
+            for c in [1, 2, 4, 8] { for t in [32, 64, 128, 256] { for u in [1, 2] {
                 out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u)))
             } } }
             return out
@@ -96,6 +96,7 @@ public enum Tuner {
                                                  sets: BenchWeights.sets(formatBytes: probe.formatBytes, settings: settings))
                 }
                 guard let weights = byNK[key] else { continue }
+                let buffers = try CaseBuffers(weights, m: s.m, settings: settings, pool: pool)
                 for c in cands {
                     var meas = TuneMeasurement(op: op, m: s.m, n: s.n, k: s.k, candidate: c, medianUs: nil, minUs: nil, flags: [], status: "ok")
                     let options = c.options(ctx.options)
@@ -118,7 +119,7 @@ public enum Tuner {
                         case .failure(let why): meas.status = "rejected: \(why.reason)"
                         case .success(let plan):
                             do {
-                                let r = try Bench.run(weights, m: s.m, kernel: kernel, settings: settings, ceilings: nil, pool: pool, plan: plan)
+                                let r = try Bench.run(weights, m: s.m, kernel: kernel, settings: settings, ceilings: nil, pool: pool, plan: plan, buffers: buffers)
                                 meas.medianUs = r.medianUs; meas.minUs = r.minUs; meas.flags = r.flags
                             } catch { meas.status = "error: \(error)" }
                         }

@@ -41,9 +41,12 @@ struct Tune: ParsableCommand {
         for o in ops { for s in shapes { try Problem(op: o, m: s.m, n: s.n, k: s.k, groupSize: group).validate() } }
         let ctx = try dev.open()
         var settings = quick ? BenchSettings.quick : BenchSettings.standard
-        settings.warmupS = quick ? 0.01 : 0.05
-        settings.warmupCapS = quick ? 0.05 : 0.3
-        settings.timedS = quick ? 0.005 : 0.03
+        // One sustained warm-up at the start; the sweep itself keeps the GPU busy, so each
+        // configuration needs only a short re-warm (two agreeing ~10 ms batches) and ≥ 20 ms timed.
+        settings.warmupS = quick ? 0.005 : 0.02
+        settings.warmupCapS = quick ? 0.02 : 0.1
+        settings.batchS = quick ? 0.005 : 0.01
+        settings.timedS = quick ? 0.005 : 0.02
         stderrPrint("tune: \(kernel.rawValue) on \(ctx.capabilities.name), \(ops.count) ops × \(shapes.count) shapes × \(Tuner.candidates(kernel, floatOps: true).count) candidates")
         let ms = try Tuner.run(ctx, kernel: kernel, ops: ops, shapes: shapes, group: group, settings: settings) { stderrPrint($0) }
         let base = ctx.tuningTable

@@ -450,9 +450,9 @@ struct TuningContractTests {
     @Test("the embedded tables all decode; the H100 table is picked by its match, others get the default")
     func builtIn() {
         #expect(TuningTable.builtIn.count == EmbeddedTuning.json.count, "an embedded table failed to decode")
-        #expect(Set(TuningTable.builtIn.map(\.name)).isSuperset(of: ["nvidia-h100", "default"]))
+        #expect(Set(TuningTable.builtIn.map(\.name)).isSuperset(of: ["nvidia-hopper", "default"]))
         #expect(TuningTable.builtIn.contains { $0.name == "default" && $0.match == nil })
-        #expect(TuningTable.forDevice(h100Caps()).name == "nvidia-h100")
+        #expect(TuningTable.forDevice(h100Caps()).name == "nvidia-hopper")
         #expect(TuningTable.forDevice(amdCaps()).name == "default")
         var renamed = h100Caps()
         renamed.name = "synthetic A100"
@@ -480,7 +480,7 @@ struct TuningContractTests {
         let caps = h100Caps()
         let p = Problem(op: .fp16, m: 4096, n: 4096, k: 256, act: .f16)
         let builtIn = try #require(Dispatcher.decide(p, caps: caps).chosen)
-        #expect(builtIn.kernel == .coopmat && builtIn.tile.bm == 128 && builtIn.tuning == "nvidia-h100 rule 0")
+        #expect(builtIn.kernel == .coopmat && builtIn.tile.bm == 128 && builtIn.tuning == "nvidia-hopper rule 0")
         let json = """
             {"name": "mine", "provenance": "test",
              "coopmat": [

@@ -4,8 +4,8 @@ enum EmbeddedTuning {
     static let json: [String] = [
         #"""
 {
-  "name": "nvidia-h100",
-  "match": {"vendorID": 4318, "nameContains": "H100"},
+  "name": "nvidia-hopper",
+  "match": {"vendorID": 4318, "nameContainsAny": ["H100", "H200", "H800", "H20"]},
   "provenance": "thresholds chosen from H100 runs of 2026-11-25 (docs/results/h100-bench-small-m-*.json, h100-bench-all-kernels-2026-11-25.json), which were timed without clock warm-up or L2 rotation; to be replaced by a `qlinear tune` run",
   "coopmat": [
     {"ops": ["fp16", "q4gsw"], "when": {"tiles128": [256, null]}, "tile": {"bm": 128, "bn": 128, "wm": 2, "wn": 4}, "kStep": 64},
