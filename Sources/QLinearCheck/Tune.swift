@@ -77,10 +77,31 @@ public enum Tuner {
         var out: [TuneMeasurement] = []
         let pool = try ActivationPool(context: ctx, act: .f16)
         try Bench.warmUp(ctx, seconds: settings.firstWarmupS, settings: settings)
-        var verdicts: [String: String] = [:]   // (op, m-class, candidate) → "ok" / failure
+        var verdicts: [String: String] = [:]   // (op, check M, candidate) → "ok" / failure
         var rng = SplitMix64(seed: 0x7e57)
         let total = ops.count * shapes.count
         var done = 0
+        // Correctness first, for every (op, check M, candidate): CPU-heavy, so it runs before any
+        // timing (the GPU would cool down between checks), followed by a sustained re-warm.
+        for op in ops {
+            for m in Set(shapes.map { kernel == .gemv ? $0.m : 77 }).sorted() {
+                for c in candidates(kernel, floatOps: op.floatMath) {
+                    let options = c.options(ctx.options)
+                    let small = checkProblem(op: op, m: m, kernel: kernel)
+                    let vkey = "\(op.rawValue)|\(small.m)|\(c)"
+                    switch Dispatcher.plan(kernel, small, caps: ctx.capabilities, options: options) {
+                    case .failure(let why): verdicts[vkey] = "rejected: \(why.reason)"
+                    case .success:
+                        do {
+                            let r = try CheckCase.random(problem: small, rng: &rng).run(on: ctx, kernel: kernel, options: options)
+                            verdicts[vkey] = r.passed ? "ok" : "wrong: \(r.summary)"
+                        } catch { verdicts[vkey] = "error: \(error)" }
+                    }
+                }
+            }
+        }
+        progress("checked \(verdicts.count) configurations: \(verdicts.values.filter { $0 == "ok" }.count) ok, \(verdicts.values.filter { $0.hasPrefix("rejected") }.count) rejected by the dispatcher, \(verdicts.values.filter { $0.hasPrefix("wrong") || $0.hasPrefix("error") }.count) wrong")
+        try Bench.warmUp(ctx, seconds: settings.firstWarmupS, settings: settings)
         for op in ops {
             let cands = candidates(kernel, floatOps: op.floatMath)
             var byNK: [String: BenchWeights] = [:]
@@ -94,6 +115,8 @@ public enum Tuner {
                     let probe = try Bench.randomWeights(op: op, n: s.n, k: s.k, group: group, seed: 1)
                     byNK[key] = try BenchWeights(context: ctx, op: op, n: s.n, k: s.k, group: group, act: .f16,
                                                  sets: BenchWeights.sets(formatBytes: probe.formatBytes, settings: settings))
+                    // Preparing weights leaves the GPU idle: bring clocks back up before timing.
+                    try Bench.warmUp(ctx, seconds: min(0.5, settings.firstWarmupS), settings: settings)
                 }
                 guard let weights = byNK[key] else { continue }
                 let buffers = try CaseBuffers(weights, m: s.m, settings: settings, pool: pool)
