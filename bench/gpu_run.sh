@@ -26,7 +26,7 @@ commit=$(cat .gpu/commit.txt 2>/dev/null || git rev-parse HEAD 2>/dev/null || ec
 echo "commit $commit; $(date -u +%Y-%m-%dT%H:%M:%SZ)" | tee -a "$steps"
 
 step devices      bash -c "qlinear devices && qlinear devices --json > '$work/devices.json'"
-step check        qlinear check --kernel all --out "$work/check-all-kernels.json"
+step check        timeout 120 qlinear check --kernel all --out "$work/check-all-kernels.json"
 
 # The suite, with clocks and power recorded once a second beside it.
 dmon_pid=
@@ -34,11 +34,11 @@ if command -v nvidia-smi > /dev/null; then
   nvidia-smi dmon -s pc -d 1 > "$work/clocks-dmon.txt" 2>&1 &
   dmon_pid=$!
 fi
-step bench-suite  bash -c "qlinear bench --suite --format md --out '$work/bench-suite.json' > '$work/bench-suite.md'"
+step bench-suite  timeout 330 bash -c "qlinear bench --suite --format md --out '$work/bench-suite.json' > '$work/bench-suite.md'"
 [ -n "$dmon_pid" ] && kill "$dmon_pid" 2> /dev/null; wait "$dmon_pid" 2> /dev/null
 
 # Same shapes and M values as the suite.
-step peers        python3 bench/peers/torch_peers.py --out "$work/torch-peers.json" \
+step peers        timeout 100 python3 bench/peers/torch_peers.py --out "$work/torch-peers.json" \
                     --shapes 4096x4096,6144x4096,28672x4096,4096x14336 --ms 1,2,4,8,16,32,64,128,256,512,1024,2048,4096,8192
 # Merge into a copy of docs/results (so the history of an older suite file is kept), then plot.
 for f in docs/results/h100-suite.json docs/results/h100.md; do [ -e "$f" ] && cp "$f" "$work/results/"; done
@@ -46,7 +46,7 @@ peers_arg=(); [ -s "$work/torch-peers.json" ] && peers_arg=(--peers "$work/torch
 step merge        python3 bench/merge_suite.py --bench "$work/bench-suite.json" "${peers_arg[@]}" --results "$work/results" --prefix h100 --commit "$commit"
 step plot         python3 bench/plot_suite.py --suite "$work/results/h100-suite.json" --out "$work/results/h100-suite.png"
 if [ -e .gpu/torch_check.py ]; then
-  step torch-check python3 .gpu/torch_check.py --qlinear qlinear --out "$work/torch-check.json"
+  step torch-check timeout 40 python3 .gpu/torch_check.py --qlinear qlinear --out "$work/torch-check.json"
 else
   step torch-check python3 scripts/torch_check.py --qlinear qlinear --out "$work/torch-check.json"
 fi

@@ -480,7 +480,7 @@ struct TuningContractTests {
         let caps = h100Caps()
         let p = Problem(op: .fp16, m: 4096, n: 4096, k: 256, act: .f16)
         let builtIn = try #require(Dispatcher.decide(p, caps: caps).chosen)
-        #expect(builtIn.kernel == .coopmat && builtIn.tile.bm == 128 && builtIn.tuning == "nvidia-hopper rule 0")
+        #expect(builtIn.kernel == .coopmat && builtIn.tile.bm >= 64 && builtIn.tuning?.hasPrefix("nvidia-hopper rule ") == true)
         let json = """
             {"name": "mine", "provenance": "test",
              "coopmat": [

@@ -4,19 +4,1994 @@ enum EmbeddedTuning {
     static let json: [String] = [
         #"""
 {
-  "name": "nvidia-hopper",
-  "match": {"vendorID": 4318, "nameContainsAny": ["H100", "H200", "H800", "H20"]},
-  "provenance": "thresholds chosen from H100 runs of 2026-11-25 (docs/results/h100-bench-small-m-*.json, h100-bench-all-kernels-2026-11-25.json), which were timed without clock warm-up or L2 rotation; to be replaced by a `qlinear tune` run",
-  "coopmat": [
-    {"ops": ["fp16", "q4gsw"], "when": {"tiles128": [256, null]}, "tile": {"bm": 128, "bn": 128, "wm": 2, "wn": 4}, "kStep": 64},
-    {"ops": ["dq8ca_q4gsw"], "when": {"tiles128": [64, null]}, "tile": {"bm": 128, "bn": 128, "wm": 2, "wn": 4}, "kStep": 32},
-    {"ops": ["dq8ca_q8csw"], "when": {"tiles128": [64, 511]}, "tile": {"bm": 128, "bn": 128, "wm": 2, "wn": 4}, "kStep": 32,
-     "note": "beyond 512 tiles the 64x64 tile, which keeps fewer int32 accumulators live, was faster"},
-    {"ops": ["fp16", "q4gsw"], "when": {"tiles64": [null, 255]}, "tile": {"bm": 32, "bn": 64, "wm": 2, "wn": 2}, "kStep": 64},
-    {"ops": ["dq8ca_q4gsw", "dq8ca_q8csw"], "when": {"tiles64": [null, 255]}, "tile": {"bm": 32, "bn": 64, "wm": 2, "wn": 2}, "kStep": 32},
-    {"ops": ["fp16"], "tile": {"bm": 64, "bn": 64, "wm": 2, "wn": 2}, "kStep": 64},
-    {"tile": {"bm": 64, "bn": 64, "wm": 2, "wn": 2}, "kStep": 32}
-  ]
+  "coopmat" : [
+    {
+      "kStep" : 32,
+      "note" : "444.9 µs at M=256",
+      "ops" : [
+        "fp16"
+      ],
+      "tile" : {
+        "bm" : 256,
+        "bn" : 128,
+        "wm" : 4,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          256
+        ],
+        "n" : [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "kStep" : 64,
+      "note" : "309.6 µs at M=256",
+      "ops" : [
+        "fp16"
+      ],
+      "tile" : {
+        "bm" : 64,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          14336,
+          14336
+        ],
+        "m" : [
+          1,
+          256
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "kStep" : 64,
+      "note" : "94.2 µs at M=256",
+      "ops" : [
+        "fp16"
+      ],
+      "tile" : {
+        "bm" : 64,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          256
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "kStep" : 64,
+      "note" : "123.6 µs at M=256",
+      "ops" : [
+        "fp16"
+      ],
+      "tile" : {
+        "bm" : 128,
+        "bn" : 128,
+        "wm" : 2,
+        "wn" : 4
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          256
+        ],
+        "n" : [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "kStep" : 64,
+      "note" : "fallback: geometric-mean slowdown 16.7% over 4 shapes at M=256",
+      "ops" : [
+        "fp16"
+      ],
+      "tile" : {
+        "bm" : 128,
+        "bn" : 128,
+        "wm" : 2,
+        "wn" : 4
+      },
+      "when" : {
+        "m" : [
+          1,
+          256
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "3092.9 µs at M=2048",
+      "ops" : [
+        "fp16"
+      ],
+      "tile" : {
+        "bm" : 256,
+        "bn" : 128,
+        "wm" : 4,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          257,
+          null
+        ],
+        "n" : [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "1476.0 µs at M=2048",
+      "ops" : [
+        "fp16"
+      ],
+      "tile" : {
+        "bm" : 128,
+        "bn" : 256,
+        "wm" : 2,
+        "wn" : 4
+      },
+      "when" : {
+        "k" : [
+          14336,
+          14336
+        ],
+        "m" : [
+          257,
+          null
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "438.9 µs at M=2048",
+      "ops" : [
+        "fp16"
+      ],
+      "tile" : {
+        "bm" : 128,
+        "bn" : 256,
+        "wm" : 2,
+        "wn" : 4
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          257,
+          null
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "653.6 µs at M=2048",
+      "ops" : [
+        "fp16"
+      ],
+      "tile" : {
+        "bm" : 128,
+        "bn" : 256,
+        "wm" : 2,
+        "wn" : 4
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          257,
+          null
+        ],
+        "n" : [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "fallback: geometric-mean slowdown 0.7% over 4 shapes at M=2048",
+      "ops" : [
+        "fp16"
+      ],
+      "tile" : {
+        "bm" : 128,
+        "bn" : 256,
+        "wm" : 2,
+        "wn" : 4
+      },
+      "when" : {
+        "m" : [
+          257,
+          null
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "568.0 µs at M=256",
+      "ops" : [
+        "q4gsw"
+      ],
+      "tile" : {
+        "bm" : 256,
+        "bn" : 128,
+        "wm" : 4,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          256
+        ],
+        "n" : [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "kStep" : 64,
+      "note" : "424.5 µs at M=256",
+      "ops" : [
+        "q4gsw"
+      ],
+      "tile" : {
+        "bm" : 64,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          14336,
+          14336
+        ],
+        "m" : [
+          1,
+          256
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "kStep" : 64,
+      "note" : "127.7 µs at M=256",
+      "ops" : [
+        "q4gsw"
+      ],
+      "tile" : {
+        "bm" : 64,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          256
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "kStep" : 64,
+      "note" : "157.1 µs at M=256",
+      "ops" : [
+        "q4gsw"
+      ],
+      "tile" : {
+        "bm" : 128,
+        "bn" : 128,
+        "wm" : 2,
+        "wn" : 4
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          256
+        ],
+        "n" : [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "kStep" : 64,
+      "note" : "fallback: geometric-mean slowdown 13.0% over 4 shapes at M=256",
+      "ops" : [
+        "q4gsw"
+      ],
+      "tile" : {
+        "bm" : 128,
+        "bn" : 128,
+        "wm" : 2,
+        "wn" : 4
+      },
+      "when" : {
+        "m" : [
+          1,
+          256
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "3956.6 µs at M=2048",
+      "ops" : [
+        "q4gsw"
+      ],
+      "tile" : {
+        "bm" : 256,
+        "bn" : 128,
+        "wm" : 4,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          257,
+          null
+        ],
+        "n" : [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "1912.3 µs at M=2048",
+      "ops" : [
+        "q4gsw"
+      ],
+      "tile" : {
+        "bm" : 256,
+        "bn" : 128,
+        "wm" : 4,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          14336,
+          14336
+        ],
+        "m" : [
+          257,
+          null
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "554.3 µs at M=2048",
+      "ops" : [
+        "q4gsw"
+      ],
+      "tile" : {
+        "bm" : 256,
+        "bn" : 128,
+        "wm" : 4,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          257,
+          null
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "818.1 µs at M=2048",
+      "ops" : [
+        "q4gsw"
+      ],
+      "tile" : {
+        "bm" : 256,
+        "bn" : 128,
+        "wm" : 4,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          257,
+          null
+        ],
+        "n" : [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "fallback: geometric-mean slowdown 0.0% over 4 shapes at M=2048",
+      "ops" : [
+        "q4gsw"
+      ],
+      "tile" : {
+        "bm" : 256,
+        "bn" : 128,
+        "wm" : 4,
+        "wn" : 2
+      },
+      "when" : {
+        "m" : [
+          257,
+          null
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "756.4 µs at M=256",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "tile" : {
+        "bm" : 256,
+        "bn" : 128,
+        "wm" : 4,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          256
+        ],
+        "n" : [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "503.0 µs at M=256",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "tile" : {
+        "bm" : 128,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          14336,
+          14336
+        ],
+        "m" : [
+          1,
+          256
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "161.7 µs at M=256",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "tile" : {
+        "bm" : 128,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          256
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "187.9 µs at M=256",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "tile" : {
+        "bm" : 128,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          256
+        ],
+        "n" : [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "fallback: geometric-mean slowdown 0.0% over 4 shapes at M=256",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "tile" : {
+        "bm" : 128,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      },
+      "when" : {
+        "m" : [
+          1,
+          256
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "5293.3 µs at M=2048",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "tile" : {
+        "bm" : 256,
+        "bn" : 128,
+        "wm" : 4,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          257,
+          null
+        ],
+        "n" : [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "2424.7 µs at M=2048",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "tile" : {
+        "bm" : 128,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          14336,
+          14336
+        ],
+        "m" : [
+          257,
+          null
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "688.8 µs at M=2048",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "tile" : {
+        "bm" : 128,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          257,
+          null
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "1041.6 µs at M=2048",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "tile" : {
+        "bm" : 128,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          257,
+          null
+        ],
+        "n" : [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "fallback: geometric-mean slowdown 0.3% over 4 shapes at M=2048",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "tile" : {
+        "bm" : 128,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      },
+      "when" : {
+        "m" : [
+          257,
+          null
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "232.7 µs at M=256",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "tile" : {
+        "bm" : 256,
+        "bn" : 128,
+        "wm" : 4,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          256
+        ],
+        "n" : [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "269.8 µs at M=256",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "tile" : {
+        "bm" : 64,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          14336,
+          14336
+        ],
+        "m" : [
+          1,
+          256
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "86.2 µs at M=256",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "tile" : {
+        "bm" : 64,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          256
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "89.6 µs at M=256",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "tile" : {
+        "bm" : 64,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          256
+        ],
+        "n" : [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "fallback: geometric-mean slowdown 15.4% over 4 shapes at M=256",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "tile" : {
+        "bm" : 64,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      },
+      "when" : {
+        "m" : [
+          1,
+          256
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "1541.2 µs at M=2048",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "tile" : {
+        "bm" : 256,
+        "bn" : 128,
+        "wm" : 4,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          257,
+          null
+        ],
+        "n" : [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "754.9 µs at M=2048",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "tile" : {
+        "bm" : 256,
+        "bn" : 128,
+        "wm" : 4,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          14336,
+          14336
+        ],
+        "m" : [
+          257,
+          null
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "237.8 µs at M=2048",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "tile" : {
+        "bm" : 256,
+        "bn" : 128,
+        "wm" : 4,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          257,
+          null
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "343.2 µs at M=2048",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "tile" : {
+        "bm" : 256,
+        "bn" : 128,
+        "wm" : 4,
+        "wn" : 2
+      },
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          257,
+          null
+        ],
+        "n" : [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "kStep" : 32,
+      "note" : "fallback: geometric-mean slowdown 0.0% over 4 shapes at M=2048",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "tile" : {
+        "bm" : 256,
+        "bn" : 128,
+        "wm" : 4,
+        "wn" : 2
+      },
+      "when" : {
+        "m" : [
+          257,
+          null
+        ]
+      }
+    },
+    {
+      "kStep" : 64,
+      "ops" : [
+        "fp16"
+      ],
+      "tile" : {
+        "bm" : 64,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      }
+    },
+    {
+      "kStep" : 32,
+      "tile" : {
+        "bm" : 64,
+        "bn" : 64,
+        "wm" : 2,
+        "wn" : 2
+      }
+    }
+  ],
+  "gemv" : [
+    {
+      "config" : {
+        "columns" : 1,
+        "threads" : 256,
+        "unroll" : 2
+      },
+      "note" : "57.3 µs at M=1",
+      "ops" : [
+        "fp16"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          1
+        ],
+        "n" : [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 4,
+        "threads" : 128,
+        "unroll" : 1
+      },
+      "note" : "32.2 µs at M=1",
+      "ops" : [
+        "fp16"
+      ],
+      "when" : {
+        "k" : [
+          14336,
+          14336
+        ],
+        "m" : [
+          1,
+          1
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 1,
+        "threads" : 256,
+        "unroll" : 2
+      },
+      "note" : "13.0 µs at M=1",
+      "ops" : [
+        "fp16"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          1
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 1,
+        "threads" : 256,
+        "unroll" : 2
+      },
+      "note" : "16.8 µs at M=1",
+      "ops" : [
+        "fp16"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          1
+        ],
+        "n" : [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 1,
+        "threads" : 256,
+        "unroll" : 2
+      },
+      "note" : "fallback: geometric-mean slowdown 0.1% over 4 shapes at M=1",
+      "ops" : [
+        "fp16"
+      ],
+      "when" : {
+        "m" : [
+          1,
+          1
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 8,
+        "threads" : 64,
+        "unroll" : 1
+      },
+      "note" : "167.9 µs at M=8",
+      "ops" : [
+        "fp16"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          2,
+          null
+        ],
+        "n" : [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 1,
+        "threads" : 256,
+        "unroll" : 1
+      },
+      "note" : "108.2 µs at M=8",
+      "ops" : [
+        "fp16"
+      ],
+      "when" : {
+        "k" : [
+          14336,
+          14336
+        ],
+        "m" : [
+          2,
+          null
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 1,
+        "threads" : 256,
+        "unroll" : 1
+      },
+      "note" : "39.4 µs at M=8",
+      "ops" : [
+        "fp16"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          2,
+          null
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 1,
+        "threads" : 128,
+        "unroll" : 1
+      },
+      "note" : "52.9 µs at M=8",
+      "ops" : [
+        "fp16"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          2,
+          null
+        ],
+        "n" : [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 1,
+        "threads" : 256,
+        "unroll" : 1
+      },
+      "note" : "fallback: geometric-mean slowdown 6.1% over 4 shapes at M=8",
+      "ops" : [
+        "fp16"
+      ],
+      "when" : {
+        "m" : [
+          2,
+          null
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 4,
+        "threads" : 32,
+        "unroll" : 1
+      },
+      "note" : "45.8 µs at M=1",
+      "ops" : [
+        "q4gsw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          1
+        ],
+        "n" : [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 128,
+        "unroll" : 1
+      },
+      "note" : "28.1 µs at M=1",
+      "ops" : [
+        "q4gsw"
+      ],
+      "when" : {
+        "k" : [
+          14336,
+          14336
+        ],
+        "m" : [
+          1,
+          1
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 64,
+        "unroll" : 1
+      },
+      "note" : "12.0 µs at M=1",
+      "ops" : [
+        "q4gsw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          1
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 4,
+        "threads" : 64,
+        "unroll" : 1
+      },
+      "note" : "15.1 µs at M=1",
+      "ops" : [
+        "q4gsw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          1
+        ],
+        "n" : [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 4,
+        "threads" : 64,
+        "unroll" : 1
+      },
+      "note" : "fallback: geometric-mean slowdown 0.2% over 4 shapes at M=1",
+      "ops" : [
+        "q4gsw"
+      ],
+      "when" : {
+        "m" : [
+          1,
+          1
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 4,
+        "threads" : 32,
+        "unroll" : 1
+      },
+      "note" : "176.3 µs at M=8",
+      "ops" : [
+        "q4gsw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          2,
+          null
+        ],
+        "n" : [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 4,
+        "threads" : 64,
+        "unroll" : 1
+      },
+      "note" : "121.3 µs at M=8",
+      "ops" : [
+        "q4gsw"
+      ],
+      "when" : {
+        "k" : [
+          14336,
+          14336
+        ],
+        "m" : [
+          2,
+          null
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 64,
+        "unroll" : 1
+      },
+      "note" : "40.4 µs at M=8",
+      "ops" : [
+        "q4gsw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          2,
+          null
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 4,
+        "threads" : 64,
+        "unroll" : 1
+      },
+      "note" : "51.9 µs at M=8",
+      "ops" : [
+        "q4gsw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          2,
+          null
+        ],
+        "n" : [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 4,
+        "threads" : 64,
+        "unroll" : 1
+      },
+      "note" : "fallback: geometric-mean slowdown 2.2% over 4 shapes at M=8",
+      "ops" : [
+        "q4gsw"
+      ],
+      "when" : {
+        "m" : [
+          2,
+          null
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 4,
+        "threads" : 32,
+        "unroll" : 2
+      },
+      "note" : "44.5 µs at M=1",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          1
+        ],
+        "n" : [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 256,
+        "unroll" : 1
+      },
+      "note" : "52.7 µs at M=1",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "when" : {
+        "k" : [
+          14336,
+          14336
+        ],
+        "m" : [
+          1,
+          1
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 128,
+        "unroll" : 1
+      },
+      "note" : "22.2 µs at M=1",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          1
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 128,
+        "unroll" : 1
+      },
+      "note" : "24.3 µs at M=1",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          1
+        ],
+        "n" : [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 32,
+        "unroll" : 2
+      },
+      "note" : "fallback: geometric-mean slowdown 1.7% over 4 shapes at M=1",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "when" : {
+        "m" : [
+          1,
+          1
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 32,
+        "unroll" : 2
+      },
+      "note" : "73.2 µs at M=8",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          2,
+          null
+        ],
+        "n" : [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 64,
+        "unroll" : 1
+      },
+      "note" : "67.8 µs at M=8",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "when" : {
+        "k" : [
+          14336,
+          14336
+        ],
+        "m" : [
+          2,
+          null
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 64,
+        "unroll" : 1
+      },
+      "note" : "28.1 µs at M=8",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          2,
+          null
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 32,
+        "unroll" : 1
+      },
+      "note" : "32.5 µs at M=8",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          2,
+          null
+        ],
+        "n" : [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 64,
+        "unroll" : 1
+      },
+      "note" : "fallback: geometric-mean slowdown 4.7% over 4 shapes at M=8",
+      "ops" : [
+        "dq8ca_q4gsw"
+      ],
+      "when" : {
+        "m" : [
+          2,
+          null
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 128,
+        "unroll" : 1
+      },
+      "note" : "43.5 µs at M=1",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          1
+        ],
+        "n" : [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 1,
+        "threads" : 256,
+        "unroll" : 1
+      },
+      "note" : "50.6 µs at M=1",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "when" : {
+        "k" : [
+          14336,
+          14336
+        ],
+        "m" : [
+          1,
+          1
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 128,
+        "unroll" : 1
+      },
+      "note" : "21.5 µs at M=1",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          1
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 128,
+        "unroll" : 1
+      },
+      "note" : "23.2 µs at M=1",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          1,
+          1
+        ],
+        "n" : [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 128,
+        "unroll" : 1
+      },
+      "note" : "fallback: geometric-mean slowdown 0.0% over 4 shapes at M=1",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "when" : {
+        "m" : [
+          1,
+          1
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 4,
+        "threads" : 64,
+        "unroll" : 2
+      },
+      "note" : "72.9 µs at M=8",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          2,
+          null
+        ],
+        "n" : [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 64,
+        "unroll" : 2
+      },
+      "note" : "66.5 µs at M=8",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "when" : {
+        "k" : [
+          14336,
+          14336
+        ],
+        "m" : [
+          2,
+          null
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 64,
+        "unroll" : 1
+      },
+      "note" : "27.3 µs at M=8",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          2,
+          null
+        ],
+        "n" : [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 32,
+        "unroll" : 1
+      },
+      "note" : "32.2 µs at M=8",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "when" : {
+        "k" : [
+          4096,
+          4096
+        ],
+        "m" : [
+          2,
+          null
+        ],
+        "n" : [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config" : {
+        "columns" : 2,
+        "threads" : 64,
+        "unroll" : 2
+      },
+      "note" : "fallback: geometric-mean slowdown 3.7% over 4 shapes at M=8",
+      "ops" : [
+        "dq8ca_q8csw"
+      ],
+      "when" : {
+        "m" : [
+          2,
+          null
+        ]
+      }
+    }
+  ],
+  "match" : {
+    "nameContainsAny" : [
+      "H100",
+      "H200",
+      "H800",
+      "H20"
+    ],
+    "vendorID" : 4318
+  },
+  "name" : "nvidia-hopper",
+  "provenance" : "qlinear tune --kernel coopmat on NVIDIA H200, driver NVIDIA 580.159.04, 2026-11-26T01:36:55Z; 352 timed configurations; other kernels' rules kept from nvidia-hopper"
 }
 """#,
         #"""
