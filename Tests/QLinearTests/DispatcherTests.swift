@@ -13,7 +13,8 @@ struct DispatcherTests {
         let caps = h100Caps()
         // Pinned to the conservative default table (the measured Hopper table changes with tuning runs).
         let defaults: TuningTable? = TuningTable.builtIn.first(where: { $0.name == "default" })
-        let options = DispatchOptions(tuning: try #require(defaults))
+        let table: TuningTable = try #require(defaults)
+        let options = DispatchOptions(tuning: table)
         for op in ops {
             let d = Dispatcher.decide(Problem(op: op, m: 4096, n: 4096, k: 256, groupSize: 64, act: .f16, bias: true), caps: caps, options: options)
             let plan = try #require(d.chosen)
