@@ -22,6 +22,9 @@ step() {  # step NAME COMMAND...: runs, logs stdout+stderr to NAME.log, records 
   echo "$name rc=$rc $((SECONDS - t0))s" | tee -a "$steps"
   return 0
 }
+# Results are named after the card that made them (h100, h200, …).
+prefix=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | grep -o 'H[0-9]\+' | tr 'A-Z' 'a-z')
+prefix=${prefix:-gpu}
 commit=$(cat .gpu/commit.txt 2>/dev/null || git rev-parse HEAD 2>/dev/null || echo unknown)
 echo "commit $commit; $(date -u +%Y-%m-%dT%H:%M:%SZ)" | tee -a "$steps"
 
@@ -41,10 +44,10 @@ step bench-suite  timeout 330 bash -c "qlinear bench --suite --format md --out '
 step peers        timeout 100 python3 bench/peers/torch_peers.py --out "$work/torch-peers.json" \
                     --shapes 4096x4096,6144x4096,28672x4096,4096x14336 --ms 1,2,4,8,16,32,64,128,256,512,1024,2048,4096,8192
 # Merge into a copy of docs/results (so the history of an older suite file is kept), then plot.
-for f in docs/results/h100-suite.json docs/results/h100.md; do [ -e "$f" ] && cp "$f" "$work/results/"; done
+for f in "docs/results/$prefix-suite.json" "docs/results/$prefix.md"; do [ -e "$f" ] && cp "$f" "$work/results/"; done
 peers_arg=(); [ -s "$work/torch-peers.json" ] && peers_arg=(--peers "$work/torch-peers.json")
-step merge        python3 bench/merge_suite.py --bench "$work/bench-suite.json" "${peers_arg[@]}" --results "$work/results" --prefix h100 --commit "$commit"
-step plot         python3 bench/plot_suite.py --suite "$work/results/h100-suite.json" --out "$work/results/h100-suite.png"
+step merge        python3 bench/merge_suite.py --bench "$work/bench-suite.json" "${peers_arg[@]}" --results "$work/results" --prefix "$prefix" --commit "$commit"
+step plot         python3 bench/plot_suite.py --suite "$work/results/$prefix-suite.json" --out "$work/results/$prefix-suite.png"
 if [ -e .gpu/torch_check.py ]; then
   step torch-check timeout 40 python3 .gpu/torch_check.py --qlinear qlinear --out "$work/torch-check.json"
 else

@@ -14,7 +14,7 @@ struct TuneReport: Codable {
 struct Tune: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Sweep every kernel configuration (checked against the reference first), time each with the benchmark's method, and write the best per (op, shape class) as a tuning table.",
-        discussion: "Default shapes: the Llama-8B projections (N, K) ∈ (4096, 4096), (6144, 4096), (28672, 4096), (4096, 14336) at M = 1, 8 (gemv) or M = 256, 1024, 4096 (coopmat). Use the table with --tuning FILE, or commit it under Tuning/ to build it in.")
+        discussion: "Default shapes: the Llama-8B projections (N, K) ∈ (4096, 4096), (6144, 4096), (28672, 4096), (4096, 14336) at M = 1, 8 (gemv) or M = 16, 64, 256, 2048 (coopmat). Use the table with --tuning FILE, or commit it under Tuning/ to build it in.")
     @Option(help: "Kernel family to tune: gemv or coopmat.") var kernel: KernelKind
     @Option(help: "Ops (repeatable; default all).") var op: [Op] = []
     @Option(help: "Shapes MxNxK (repeatable).") var shape: [Shape] = []
@@ -35,7 +35,7 @@ struct Tune: ParsableCommand {
         var shapes: [(m: Int, n: Int, k: Int)] = shape.map { ($0.m, $0.n, $0.k) }
         if shapes.isEmpty {
             let nk = quick ? [(96, 256), (64, 512)] : [(4096, 4096), (6144, 4096), (28672, 4096), (4096, 14336)]
-            let ms = kernel == .gemv ? [1, 8] : (quick ? [64] : [256, 1024, 4096])
+            let ms = kernel == .gemv ? [1, 8] : (quick ? [64] : [16, 64, 256, 2048])
             for m in ms { for (n, k) in nk { shapes.append((m, n, k)) } }
         }
         for o in ops { for s in shapes { try Problem(op: o, m: s.m, n: s.n, k: s.k, groupSize: group).validate() } }
