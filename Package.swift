@@ -6,7 +6,12 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "QLinear", targets: ["QLinear"]),
+        .library(name: "QLinearIO", targets: ["QLinearIO"]),
+        .library(name: "QLinearLlama", targets: ["QLinearLlama"]),
         .executable(name: "qlinear", targets: ["qlinear"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -15,8 +20,14 @@ let package = Package(
         .target(name: "VulkanRuntime", dependencies: ["CVulkan"]),
         .target(name: "QLinearReference"),
         .target(name: "QLinear", dependencies: ["VulkanRuntime", "QLinearReference"]),
-        .executableTarget(name: "qlinear", dependencies: ["QLinear"]),
+        .target(name: "QLinearIO", dependencies: ["QLinear"]),
+        .target(name: "QLinearLlama", dependencies: ["QLinear", "QLinearIO"]),
+        .executableTarget(name: "qlinear", dependencies: [
+            "QLinear", "QLinearIO", "QLinearLlama",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "QLinearTests", dependencies: ["QLinear", "QLinearReference", "VulkanRuntime"]),
+        .testTarget(name: "QLinearLlamaTests", dependencies: ["QLinear", "QLinearIO", "QLinearLlama"]),
     ],
     swiftLanguageModes: [.v6]
 )
