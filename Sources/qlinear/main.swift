@@ -26,6 +26,11 @@ usage: qlinear <command> [options]
                                run one op on tensors from a safetensors file (names in README)
   quantize --format q4gsw|q8csw --inputs W.safetensors [--tensor weight] [--group 128] -o OUT.safetensors
                                quantize fp32/fp16/bf16 weights into QLinear/ExecuTorch source layouts
+  inspect FILE.gguf [--json]   GGUF metadata and every tensor's name, type, shape and bytes
+  generate --model FILE.gguf --scheme fp16|q4gsw|dq8ca_q4gsw|dq8ca_q8csw [--group G] -p PROMPT -n N [--temp T --seed S] [--json]
+  perplexity --model FILE.gguf --scheme S --file TEXT [--ctx 512]
+  llama-compare [--model FILE.gguf] --scheme S [--fixture Tests/Fixtures/smollm2-llamacpp.json] [--out FILE]
+                               compare with llama.cpp's tokens, logits, greedy text and perplexity
 common options: --device INDEX|NAME (or QLINEAR_DEVICE), --no-coopmat (or QLINEAR_DISABLE_COOPMAT=1), --json
 ops: fp16, q4gsw, dq8ca_q4gsw, dq8ca_q8csw
 """
@@ -80,6 +85,15 @@ func parseKernels(_ args: inout Args, default def: [KernelKind]) throws -> [Kern
 }
 
 let argv = Array(CommandLine.arguments.dropFirst())
+// Temporary wiring until the CLI moves to swift-argument-parser: these subcommands already are
+// ParsableCommands.
+switch argv.first {
+case "generate": Generate.main(Array(argv.dropFirst())); exit(0)
+case "perplexity": Perplexity.main(Array(argv.dropFirst())); exit(0)
+case "inspect": Inspect.main(Array(argv.dropFirst())); exit(0)
+case "llama-compare": LlamaCompare.main(Array(argv.dropFirst())); exit(0)
+default: break
+}
 guard let command = argv.first, command != "--help", command != "-h", command != "help" else {
     print(usage)
     exit(argv.isEmpty ? 2 : 0)
