@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "QLinearReference"),
         .target(name: "QLinear", dependencies: ["VulkanRuntime", "QLinearReference"]),
         .target(name: "QLinearIO", dependencies: ["QLinear"]),
-        .target(name: "QLinearLlama", dependencies: ["QLinear", "QLinearIO"]),
+        .target(name: "QLinearLlama", dependencies: ["QLinear", "QLinearIO", "VulkanRuntime"]),
         .executableTarget(name: "qlinear", dependencies: [
             "QLinear", "QLinearIO", "QLinearLlama",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

