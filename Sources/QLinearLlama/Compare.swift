@@ -45,7 +45,7 @@ public struct LlamaComparison: Codable, Sendable {
         public var text: String; public var identical: Bool; public var firstDifference: Int?
         public var expected: [Int]; public var got: [Int]; public var gotText: String
     }
-    public var scheme: String, act: String, groupSize: Int, device: String, date: String
+    public var scheme: String, headScheme: String, act: String, groupSize: Int, device: String, date: String
     public var tokenizerMatches: Int, tokenizerCases: Int
     public var tokenizerMismatches: [TokenMismatch]
     public var logits: [LogitsCase]
@@ -108,7 +108,7 @@ extension LlamaTools {
             }
             ppl = try perplexity(l, tokens: ids, ctx: f.perplexity.ctx) { c, p in log("perplexity chunk \(c): \(fixed(p, 4)) (llama.cpp \(fixed(f.perplexity.chunk_ppl[safe: c] ?? .nan, 4)))") }
         }
-        return LlamaComparison(scheme: m.scheme.rawValue, act: m.act.rawValue, groupSize: m.groupSize,
+        return LlamaComparison(scheme: m.scheme.rawValue, headScheme: m.headScheme.rawValue, act: m.act.rawValue, groupSize: m.groupSize,
                                device: m.ctx.device.capabilities.name, date: date,
                                tokenizerMatches: f.tokenize.count - mism.count, tokenizerCases: f.tokenize.count, tokenizerMismatches: mism,
                                logits: lc, top1Agreement: total > 0 ? Double(agree) / Double(total) : 0,

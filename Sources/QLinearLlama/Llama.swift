@@ -65,6 +65,8 @@ public struct LlamaConfig: Sendable, Equatable {
 public final class LlamaModel: @unchecked Sendable {
     public let config: LlamaConfig
     public let scheme: LlamaScheme
+    /// The LM head's scheme.
+    public let headScheme: LlamaScheme
     public let act: DType
     public let groupSize: Int
     let ctx: QLinearContext
@@ -98,13 +100,15 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// Loads every weight from `gguf` and uploads the linear layers in `scheme`'s format.
     /// `groupSize` is the INT4 group (must divide every K: 576 for SmolLM2 allows 32 and 64).
+    /// `headScheme` (nil = `scheme`) sets the LM head's format alone: SmolLM2's head is the tied
+    /// Q8_0 embedding, which loses much more than the Q4_1 layers when requantized to INT4.
     public init(gguf g: GGUFFile, context: QLinearContext, scheme: LlamaScheme, groupSize: Int = 32, act: DType = .f32,
-                progress: ((String) -> Void)? = nil) throws {
+                headScheme: LlamaScheme? = nil, progress: ((String) -> Void)? = nil) throws {
         let cfg = try LlamaConfig(gguf: g)
-        config = cfg; self.scheme = scheme; self.act = act; self.groupSize = groupSize; ctx = context
-        let conv = scheme.conversion(groupSize)
-        let dyn = scheme == .dq8ca_q4gsw
-        func linear(_ name: String, n: Int, k: Int) throws -> LinearLayer {
+        config = cfg; self.scheme = scheme; self.headScheme = headScheme ?? scheme; self.act = act; self.groupSize = groupSize; ctx = context
+        func linear(_ name: String, n: Int, k: Int, scheme: LlamaScheme = scheme) throws -> LinearLayer {
+            let conv = scheme.conversion(groupSize)
+            let dyn = scheme == .dq8ca_q4gsw
             let t = try g.tensor(name)
             let (tn, tk) = try t.matrix()
             guard tn == n, tk == k else { throw QLinearError.invalidShape("\(name) is [\(tn), \(tk)] (N, K), [\(n), \(k)] expected") }
@@ -134,7 +138,7 @@ public final class LlamaModel: @unchecked Sendable {
         }
         layers = ls
         progress?("output")
-        head = try linear(g.has("output.weight") ? "output.weight" : "token_embd.weight", n: cfg.vocab, k: cfg.hidden)
+        head = try linear(g.has("output.weight") ? "output.weight" : "token_embd.weight", n: cfg.vocab, k: cfg.hidden, scheme: self.headScheme)
         headG = try LinearGroup([head])
         invFreq = (0..<(cfg.ropeDim / 2)).map { powf(cfg.ropeBase, -Float(2 * $0) / Float(cfg.ropeDim)) }
         kCache = Array(repeating: [], count: cfg.layers)
