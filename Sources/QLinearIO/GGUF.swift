@@ -62,7 +62,9 @@ public indirect enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The string, if this is a string value.
     public var string: String? { if case .string(let s) = self { return s }; return nil }
+    /// The flag, if this is a bool value.
     public var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
 
     /// Elements of an array of strings.
@@ -151,6 +153,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     /// Whether `GGUFFile.floats` can dequantize this type.
     public var isReadable: Bool { [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1].contains(self) }
 
+    /// ggml's name for the type ("Q4_0", "F16", …).
     public var description: String {
         switch self {
         case .f32: return "F32"
@@ -179,9 +182,11 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
 
 /// One tensor's description from the GGUF header.
 public struct GGUFTensorInfo: Sendable, Equatable {
+    /// Tensor name, e.g. `blk.0.attn_q.weight`.
     public let name: String
     /// ggml dims: `dims[0]` is the contiguous one. A GGUF matrix [K, N] is PyTorch's [N, K].
     public let dims: [Int]
+    /// Storage type.
     public let type: GGMLType
     /// Offset relative to the data region.
     public let offset: Int
@@ -309,15 +314,19 @@ struct GGUFCursor {
 
 /// A GGUF file opened by memory map: metadata, tensor infos, and typed access to tensor data.
 public final class GGUFFile: @unchecked Sendable {
+    /// GGUF version (2 or 3).
     public let version: Int
     /// Metadata in file order.
     public let metadataKeys: [String]
+    /// Metadata by key.
     public let metadata: [String: GGUFValue]
     /// Tensor infos in file order.
     public let tensors: [GGUFTensorInfo]
+    /// `general.alignment` (32 when absent).
     public let alignment: Int
     /// Absolute file offset of the data region.
     public let dataOffset: Int
+    /// File size in bytes.
     public let fileSize: Int
     private let byName: [String: Int]
     private let file: MappedFile
@@ -414,6 +423,7 @@ public final class GGUFFile: @unchecked Sendable {
         return tensors[i]
     }
 
+    /// Whether a tensor named `name` exists.
     public func has(_ name: String) -> Bool { byName[name] != nil }
 
     /// Metadata lookups with clear errors.
@@ -422,11 +432,13 @@ public final class GGUFFile: @unchecked Sendable {
         guard let i = v.int else { throw QLinearError.invalidFormat("GGUF: metadata \(key) is \(v.type), an integer expected") }
         return i
     }
+    /// A numeric metadata value (integer or float).
     public func double(_ key: String) throws -> Double {
         guard let v = metadata[key] else { throw QLinearError.invalidFormat("GGUF: metadata \(key) is missing") }
         guard let d = v.double else { throw QLinearError.invalidFormat("GGUF: metadata \(key) is \(v.type), a number expected") }
         return d
     }
+    /// A string metadata value.
     public func string(_ key: String) throws -> String {
         guard let v = metadata[key] else { throw QLinearError.invalidFormat("GGUF: metadata \(key) is missing") }
         guard let s = v.string else { throw QLinearError.invalidFormat("GGUF: metadata \(key) is \(v.type), a string expected") }

@@ -17,14 +17,17 @@ public struct LlamaFixture: Codable, Sendable {
         public var file: String; public var ctx: Int; public var tokens: Int; public var chunks: Int; public var scored: Int
         public var chunk_ppl: [Double]; public var ppl: Double; public var text_tokens_head: [Int]
     }
+    /// Provenance: llama-cpp-python version, model file, date.
     public var llama_cpp_python: String
     public var model: String
     public var date: String
+    /// Token ids per prompt; top-20 logits per position; greedy continuations; perplexity.
     public var tokenize: [Tokenized]
     public var logits: [Logits]
     public var greedy: [Greedy]
     public var perplexity: PPL
 
+    /// Reads and decodes a fixture file.
     public static func load(_ path: String) throws -> LlamaFixture {
         guard let d = FileManager.default.contents(atPath: path) else { throw QLinearError.io("cannot read \(path)") }
         return try JSONDecoder().decode(LlamaFixture.self, from: d)
@@ -45,15 +48,21 @@ public struct LlamaComparison: Codable, Sendable {
         public var text: String; public var identical: Bool; public var firstDifference: Int?
         public var expected: [Int]; public var got: [Int]; public var gotText: String
     }
+    /// What ran: schemes, activation type, INT4 group, device, date.
     public var scheme: String, headScheme: String, act: String, groupSize: Int, device: String, date: String
+    /// Prompts whose ids equal the fixture's, of all.
     public var tokenizerMatches: Int, tokenizerCases: Int
     public var tokenizerMismatches: [TokenMismatch]
     public var logits: [LogitsCase]
+    /// Fraction of logit positions whose argmax equals the reference's.
     public var top1Agreement: Double
+    /// Greedy continuations identical to the reference's, of all.
     public var greedyIdentical: Int, greedyCases: Int
     public var greedy: [GreedyCase]
+    /// Our perplexity, the reference's, and ours / theirs − 1.
     public var perplexity: Double?, referencePerplexity: Double, perplexityRelativeDifference: Double?
     public var perplexitySeconds: Double?, perplexityTokensPerSecond: Double?, perplexityLinearShare: Double?
+    /// Mean decode and prompt speeds over the greedy runs, and the linear layers' share of that time.
     public var decodeTokensPerSecond: Double, prefillTokensPerSecond: Double, decodeLinearShare: Double
 }
 

@@ -29,9 +29,12 @@ public enum LlamaScheme: String, Sendable, CaseIterable {
 
 /// Hyper-parameters of a llama-architecture model, from GGUF metadata (`llama.*`).
 public struct LlamaConfig: Sendable, Equatable {
+    /// Block count, embedding width, FFN width, query heads, KV heads.
     public var layers: Int, hidden: Int, ffn: Int, heads: Int, kvHeads: Int
+    /// Head size, rotated dims per head, RoPE base, RMSNorm ε, vocabulary size, trained context.
     public var headDim: Int, ropeDim: Int, ropeBase: Float, eps: Float, vocab: Int, contextLength: Int
 
+    /// Reads `llama.*` metadata; throws for other architectures or inconsistent sizes.
     public init(gguf g: GGUFFile) throws {
         let arch = try g.string("general.architecture")
         guard arch == "llama" else { throw QLinearError.unsupported("architecture \"\(arch)\" (only \"llama\")") }
@@ -63,11 +66,15 @@ public struct LlamaConfig: Sendable, Equatable {
 /// RoPE follows llama.cpp's "normal" mode for the llama architecture: GGUF q/k weights are stored
 /// permuted so that each head rotates adjacent pairs (2i, 2i+1) by pos·base^(−2i/ropeDim).
 public final class LlamaModel: @unchecked Sendable {
+    /// Hyper-parameters.
     public let config: LlamaConfig
+    /// The linear layers' scheme.
     public let scheme: LlamaScheme
     /// The LM head's scheme.
     public let headScheme: LlamaScheme
+    /// Activation type of every linear layer.
     public let act: DType
+    /// INT4 group size (INT4 schemes).
     public let groupSize: Int
     let ctx: QLinearContext
     let embedding: [Float]            // [vocab, hidden], dequantized token_embd
@@ -96,6 +103,7 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// Seconds spent in QLinear linear layers (forward calls) and in the rest, since `resetTimers`.
     public private(set) var linearSeconds = 0.0, cpuSeconds = 0.0
+    /// Zeroes `linearSeconds` and `cpuSeconds`.
     public func resetTimers() { linearSeconds = 0; cpuSeconds = 0 }
 
     /// Loads every weight from `gguf` and uploads the linear layers in `scheme`'s format.

@@ -13,9 +13,13 @@ public struct BPETokenizer: Sendable {
     /// ggml token types.
     public enum TokenType: Int, Sendable { case undefined = 0, normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6 }
 
+    /// Token texts in GPT-2's byte alphabet, by id.
     public let tokens: [String]
+    /// Token types, by id.
     public let types: [TokenType]
+    /// Begin / end of sequence ids.
     public let bos: Int?, eos: Int?
+    /// `tokenizer.ggml.add_bos_token`.
     public let addBOS: Bool
     /// The pre-tokenizer name from `tokenizer.ggml.pre`.
     public let pre: String
@@ -91,6 +95,7 @@ public struct BPETokenizer: Sendable {
         self.splitDigits = pre != "gpt-2" && pre != "gpt2" && pre != "default"
     }
 
+    /// Number of tokens.
     public var vocabularySize: Int { tokens.count }
 
     /// Token ids for `text`. `addSpecial` prepends BOS when the model asks for it

@@ -59,6 +59,7 @@ public enum LlamaTools {
         public var typeCounts: [String: Int]
     }
 
+    /// Metadata and tensor list of a GGUF file, for `inspect --json`.
     public static func inspect(path: String) throws -> InspectReport {
         let g = try GGUFFile(path: path)
         var meta = [String: String]()
@@ -91,12 +92,14 @@ public enum LlamaTools {
 
     /// A loaded model with its tokenizer.
     public struct Loaded: @unchecked Sendable {
+        /// The mapped file, its tokenizer, the model on the GPU, and seconds the load took.
         public let file: GGUFFile
         public let tokenizer: BPETokenizer
         public let model: LlamaModel
         public let loadSeconds: Double
     }
 
+    /// Opens `path`, builds the tokenizer, opens the Vulkan device and uploads the model.
     public static func load(path: String, scheme: LlamaScheme, groupSize: Int = 32, act: DType = .f32, headScheme: LlamaScheme? = nil,
                             device: String? = nil, progress: ((String) -> Void)? = nil) throws -> Loaded {
         let t0 = monotonicSeconds()
