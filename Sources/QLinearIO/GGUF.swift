@@ -266,7 +266,7 @@ struct GGUFCursor {
         let v = try read(UInt64.self, what())
         // Every element takes at least `elementSize` bytes, so a count past the remaining bytes is corrupt.
         guard let n = Int(exactly: v), n <= remaining / max(elementSize, 1) else {
-            throw QLinearError.invalidFormat("GGUF corrupt: \(what()) = \(v) exceeds what the file (\(buf.count) bytes) can hold at offset \(pos)")
+            throw QLinearError.invalidFormat("GGUF truncated or corrupt: \(what()) = \(v) exceeds what the file (\(buf.count) bytes) can hold at offset \(pos)")
         }
         return n
     }
