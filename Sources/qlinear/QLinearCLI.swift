@@ -17,7 +17,7 @@ struct QLinearCLI: ParsableCommand {
             QLINEAR_DISABLE_COOPMAT=1, QLINEAR_TILE, QLINEAR_BK (see each command's --help).
             Exit status: 0 success, 1 runtime failure, 2 usage error.
             """,
-        subcommands: [Devices.self, Explain.self, Check.self, Bench.self, Tune.self, Run.self, Quantize.self])
+        subcommands: [Devices.self, Explain.self, Check.self, Bench.self, Tune.self, Run.self, Quantize.self, Inspect.self, Generate.self, Perplexity.self, LlamaCompare.self])
 
     static func main() {
         do {

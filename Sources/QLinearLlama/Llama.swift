@@ -1,0 +1,278 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import QLinear
+import QLinearIO
+
+/// How the model's linear layers run through QLinear.
+public enum LlamaScheme: String, Sendable, CaseIterable {
+    /// fp16 weights (every GGUF weight dequantized and rounded to fp16).
+    case fp16
+    /// INT4 group-symmetric weights × fp16/fp32 activations (requantized from the GGUF values;
+    /// Q4_0 at group 32 is taken over losslessly).
+    case q4gsw
+    /// INT4 weights × int8 activations quantized per row on the GPU.
+    case dq8ca_q4gsw
+    /// INT8 per-channel weights × int8 dynamic activations.
+    case dq8ca_q8csw
+
+    var conversion: (Int) -> GGUFConversion {
+        switch self {
+        case .fp16: return { _ in .fp16 }
+        case .q4gsw, .dq8ca_q4gsw: return { .q4gsw(groupSize: $0) }
+        case .dq8ca_q8csw: return { _ in .q8csw }
+        }
+    }
+}
+
+/// Hyper-parameters of a llama-architecture model, from GGUF metadata (`llama.*`).
+public struct LlamaConfig: Sendable, Equatable {
+    /// Block count, embedding width, FFN width, query heads, KV heads.
+    public var layers: Int, hidden: Int, ffn: Int, heads: Int, kvHeads: Int
+    /// Head size, rotated dims per head, RoPE base, RMSNorm ε, vocabulary size, trained context.
+    public var headDim: Int, ropeDim: Int, ropeBase: Float, eps: Float, vocab: Int, contextLength: Int
+
+    /// Reads `llama.*` metadata; throws for other architectures or inconsistent sizes.
+    public init(gguf g: GGUFFile) throws {
+        let arch = try g.string("general.architecture")
+        guard arch == "llama" else { throw QLinearError.unsupported("architecture \"\(arch)\" (only \"llama\")") }
+        layers = try g.int("llama.block_count")
+        hidden = try g.int("llama.embedding_length")
+        ffn = try g.int("llama.feed_forward_length")
+        heads = try g.int("llama.attention.head_count")
+        kvHeads = (try? g.int("llama.attention.head_count_kv")) ?? heads
+        eps = Float((try? g.double("llama.attention.layer_norm_rms_epsilon")) ?? 1e-5)
+        ropeBase = Float((try? g.double("llama.rope.freq_base")) ?? 10000)
+        contextLength = (try? g.int("llama.context_length")) ?? 2048
+        guard layers >= 1, layers <= 1024, hidden >= 1, ffn >= 1, heads >= 1, kvHeads >= 1, heads % kvHeads == 0, hidden % heads == 0 else {
+            throw QLinearError.invalidFormat("llama metadata is inconsistent: layers \(layers), hidden \(hidden), ffn \(ffn), heads \(heads), kv heads \(kvHeads)")
+        }
+        headDim = hidden / heads
+        ropeDim = (try? g.int("llama.rope.dimension_count")) ?? headDim
+        guard ropeDim % 2 == 0, ropeDim <= headDim else { throw QLinearError.invalidFormat("rope dimension \(ropeDim) with head size \(headDim)") }
+        let emb = try g.tensor("token_embd.weight")
+        let (v, k) = try emb.matrix()
+        guard k == hidden else { throw QLinearError.invalidFormat("token_embd.weight has rows of \(k), hidden = \(hidden)") }
+        vocab = v
+    }
+}
+
+/// A llama model whose every linear layer (attention q/k/v/o, SwiGLU gate/up/down, LM head) is a
+/// QLinear `LinearLayer` on the GPU; embedding lookup, RMSNorm, RoPE, attention with a KV cache
+/// and SiLU run on the CPU in Swift.
+///
+/// RoPE follows llama.cpp's "normal" mode for the llama architecture: GGUF q/k weights are stored
+/// permuted so that each head rotates adjacent pairs (2i, 2i+1) by pos·base^(−2i/ropeDim).
+public final class LlamaModel: @unchecked Sendable {
+    /// Hyper-parameters.
+    public let config: LlamaConfig
+    /// The linear layers' scheme.
+    public let scheme: LlamaScheme
+    /// The LM head's scheme.
+    public let headScheme: LlamaScheme
+    /// Activation type of every linear layer.
+    public let act: DType
+    /// INT4 group size (INT4 schemes).
+    public let groupSize: Int
+    let ctx: QLinearContext
+    let embedding: [Float]            // [vocab, hidden], dequantized token_embd
+    let outputNorm: [Float]
+    struct Layer {
+        let attnNorm: [Float], ffnNorm: [Float]
+        let q: LinearLayer, k: LinearLayer, v: LinearLayer, o: LinearLayer
+        let gate: LinearLayer, up: LinearLayer, down: LinearLayer
+        // One GPU submission per group: q/k/v share their input, as do gate/up.
+        let qkv: LinearGroup, oG: LinearGroup, gateUp: LinearGroup, downG: LinearGroup
+        init(attnNorm: [Float], ffnNorm: [Float], q: LinearLayer, k: LinearLayer, v: LinearLayer, o: LinearLayer,
+             gate: LinearLayer, up: LinearLayer, down: LinearLayer) throws {
+            self.attnNorm = attnNorm; self.ffnNorm = ffnNorm
+            self.q = q; self.k = k; self.v = v; self.o = o; self.gate = gate; self.up = up; self.down = down
+            qkv = try LinearGroup([q, k, v]); oG = try LinearGroup([o]); gateUp = try LinearGroup([gate, up]); downG = try LinearGroup([down])
+        }
+    }
+    let layers: [Layer]
+    let head: LinearLayer
+    let headG: LinearGroup
+    let invFreq: [Float]
+    // KV cache: per layer [pos, kvHeads·headDim].
+    var kCache: [[Float]], vCache: [[Float]]
+    /// Tokens in the KV cache.
+    public private(set) var position = 0
+
+    /// Seconds spent in QLinear linear layers (forward calls) and in the rest, since `resetTimers`.
+    public private(set) var linearSeconds = 0.0, cpuSeconds = 0.0
+    /// Zeroes `linearSeconds` and `cpuSeconds`.
+    public func resetTimers() { linearSeconds = 0; cpuSeconds = 0 }
+
+    /// Loads every weight from `gguf` and uploads the linear layers in `scheme`'s format.
+    /// `groupSize` is the INT4 group (must divide every K: 576 for SmolLM2 allows 32 and 64).
+    /// `headScheme` (nil = `scheme`) sets the LM head's format alone: SmolLM2's head is the tied
+    /// Q8_0 embedding, which loses much more than the Q4_1 layers when requantized to INT4.
+    public init(gguf g: GGUFFile, context: QLinearContext, scheme: LlamaScheme, groupSize: Int = 32, act: DType = .f32,
+                headScheme: LlamaScheme? = nil, progress: ((String) -> Void)? = nil) throws {
+        let cfg = try LlamaConfig(gguf: g)
+        config = cfg; self.scheme = scheme; self.headScheme = headScheme ?? scheme; self.act = act; self.groupSize = groupSize; ctx = context
+        func linear(_ name: String, n: Int, k: Int, scheme: LlamaScheme = scheme) throws -> LinearLayer {
+            let conv = scheme.conversion(groupSize)
+            let dyn = scheme == .dq8ca_q4gsw
+            let t = try g.tensor(name)
+            let (tn, tk) = try t.matrix()
+            guard tn == n, tk == k else { throw QLinearError.invalidShape("\(name) is [\(tn), \(tk)] (N, K), [\(n), \(k)] expected") }
+            return try LinearLayer(context: context, weights: try g.linearWeights(t, as: conv), act: act, dynamicActivations: dyn)
+        }
+        func vector(_ name: String, _ n: Int) throws -> [Float] {
+            let t = try g.tensor(name)
+            guard t.count == n else { throw QLinearError.invalidShape("\(name) has \(t.count) values, \(n) expected") }
+            return try g.floats(t)
+        }
+        let emb = try g.tensor("token_embd.weight")
+        embedding = try g.floats(emb)
+        outputNorm = try vector("output_norm.weight", cfg.hidden)
+        let kvDim = cfg.kvHeads * cfg.headDim
+        var ls = [Layer]()
+        for i in 0..<cfg.layers {
+            progress?("layer \(i + 1)/\(cfg.layers)")
+            let p = "blk.\(i)."
+            ls.append(try Layer(attnNorm: try vector(p + "attn_norm.weight", cfg.hidden), ffnNorm: try vector(p + "ffn_norm.weight", cfg.hidden),
+                            q: try linear(p + "attn_q.weight", n: cfg.hidden, k: cfg.hidden),
+                            k: try linear(p + "attn_k.weight", n: kvDim, k: cfg.hidden),
+                            v: try linear(p + "attn_v.weight", n: kvDim, k: cfg.hidden),
+                            o: try linear(p + "attn_output.weight", n: cfg.hidden, k: cfg.hidden),
+                            gate: try linear(p + "ffn_gate.weight", n: cfg.ffn, k: cfg.hidden),
+                            up: try linear(p + "ffn_up.weight", n: cfg.ffn, k: cfg.hidden),
+                            down: try linear(p + "ffn_down.weight", n: cfg.hidden, k: cfg.ffn)))
+        }
+        layers = ls
+        progress?("output")
+        head = try linear(g.has("output.weight") ? "output.weight" : "token_embd.weight", n: cfg.vocab, k: cfg.hidden, scheme: self.headScheme)
+        headG = try LinearGroup([head])
+        invFreq = (0..<(cfg.ropeDim / 2)).map { powf(cfg.ropeBase, -Float(2 * $0) / Float(cfg.ropeDim)) }
+        kCache = Array(repeating: [], count: cfg.layers)
+        vCache = Array(repeating: [], count: cfg.layers)
+    }
+
+    /// Empties the KV cache.
+    public func reset() {
+        position = 0
+        for i in 0..<layers.count { kCache[i].removeAll(keepingCapacity: true); vCache[i].removeAll(keepingCapacity: true) }
+    }
+
+    func run(_ g: LinearGroup, _ x: [Float], m: Int) throws -> [[Float]] {
+        let t0 = monotonicSeconds()
+        let y = try g.run(x, m: m)
+        linearSeconds += monotonicSeconds() - t0
+        return y
+    }
+
+    func rmsnorm(_ x: [Float], _ w: [Float], m: Int) -> [Float] {
+        let d = config.hidden
+        var out = [Float](repeating: 0, count: x.count)
+        for r in 0..<m {
+            var ss: Float = 0
+            for j in 0..<d { ss += x[r * d + j] * x[r * d + j] }
+            let s = 1 / (ss / Float(d) + config.eps).squareRoot()
+            for j in 0..<d { out[r * d + j] = x[r * d + j] * s * w[j] }
+        }
+        return out
+    }
+
+    func rope(_ x: inout [Float], heads: Int, m: Int, pos0: Int) {
+        let hd = config.headDim
+        for r in 0..<m {
+            let pos = Float(pos0 + r)
+            for h in 0..<heads {
+                let base = (r * heads + h) * hd
+                for i in 0..<invFreq.count {
+                    let a = pos * invFreq[i]
+                    let c = cosf(a), s = sinf(a)
+                    let x0 = x[base + 2 * i], x1 = x[base + 2 * i + 1]
+                    x[base + 2 * i] = x0 * c - x1 * s
+                    x[base + 2 * i + 1] = x0 * s + x1 * c
+                }
+            }
+        }
+    }
+
+    /// Runs `tokens` through the model after what the KV cache holds and returns logits
+    /// [rows, vocab]: for every token when `allLogits`, else for the last one only.
+    public func forward(_ tokens: [Int], allLogits: Bool = false) throws -> [Float] {
+        let cfg = config
+        let m = tokens.count
+        guard m >= 1 else { throw QLinearError.invalidShape("no tokens") }
+        if let bad = tokens.first(where: { $0 < 0 || $0 >= cfg.vocab }) { throw QLinearError.invalidShape("token id \(bad) outside the vocabulary (\(cfg.vocab))") }
+        let start = monotonicSeconds()
+        let lin0 = linearSeconds
+        defer { cpuSeconds += (monotonicSeconds() - start) - (linearSeconds - lin0) }
+        let d = cfg.hidden, hd = cfg.headDim, kvDim = cfg.kvHeads * hd
+        let group = cfg.heads / cfg.kvHeads
+        let pos0 = position
+        var x = [Float](repeating: 0, count: m * d)
+        for (r, t) in tokens.enumerated() { for j in 0..<d { x[r * d + j] = embedding[t * d + j] } }
+        let scale = 1 / Float(hd).squareRoot()
+        for (li, L) in layers.enumerated() {
+            let h = rmsnorm(x, L.attnNorm, m: m)
+            let qkv = try run(L.qkv, h, m: m)
+            var q = qkv[0], k = qkv[1]
+            let v = qkv[2]
+            rope(&q, heads: cfg.heads, m: m, pos0: pos0)
+            rope(&k, heads: cfg.kvHeads, m: m, pos0: pos0)
+            kCache[li].append(contentsOf: k)
+            vCache[li].append(contentsOf: v)
+            var att = [Float](repeating: 0, count: m * d)
+            kCache[li].withUnsafeBufferPointer { K in
+                vCache[li].withUnsafeBufferPointer { V in
+                    var scores = [Float](repeating: 0, count: pos0 + m)
+                    for r in 0..<m {
+                        let n = pos0 + r + 1   // causal: positions 0…pos0+r
+                        for hh in 0..<cfg.heads {
+                            let kh = hh / group
+                            let qb = (r * cfg.heads + hh) * hd
+                            var mx = -Float.infinity
+                            for p in 0..<n {
+                                var s: Float = 0
+                                let kb = p * kvDim + kh * hd
+                                for j in 0..<hd { s += q[qb + j] * K[kb + j] }
+                                s *= scale
+                                scores[p] = s
+                                mx = max(mx, s)
+                            }
+                            var sum: Float = 0
+                            for p in 0..<n { let e = expf(scores[p] - mx); scores[p] = e; sum += e }
+                            let inv = 1 / sum
+                            let ob = r * d + hh * hd
+                            for p in 0..<n {
+                                let w = scores[p] * inv
+                                let vb = p * kvDim + kh * hd
+                                for j in 0..<hd { att[ob + j] += w * V[vb + j] }
+                            }
+                        }
+                    }
+                }
+            }
+            let o = try run(L.oG, att, m: m)[0]
+            for i in 0..<x.count { x[i] += o[i] }
+            let h2 = rmsnorm(x, L.ffnNorm, m: m)
+            let gu = try run(L.gateUp, h2, m: m)
+            let gt = gu[0], up = gu[1]
+            var a = [Float](repeating: 0, count: gt.count)
+            for i in 0..<a.count { let gv = gt[i]; a[i] = gv / (1 + expf(-gv)) * up[i] }
+            let dn = try run(L.downG, a, m: m)[0]
+            for i in 0..<x.count { x[i] += dn[i] }
+        }
+        position += m
+        if allLogits {
+            return try run(headG, rmsnorm(x, outputNorm, m: m), m: m)[0]
+        }
+        let last = Array(x[((m - 1) * d)..<(m * d)])
+        return try run(headG, rmsnorm(last, outputNorm, m: 1), m: 1)[0]
+    }
+}
+
+/// Monotonic seconds.
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}

