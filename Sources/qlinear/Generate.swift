@@ -9,17 +9,30 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Generate text from a llama GGUF model.")
 
     @OptionGroup var options: ModelOptions
-    @Option(name: .shortAndLong, help: "prompt (special tokens such as <|im_start|> are recognised)") var prompt: String
+    @Option(name: .shortAndLong, help: "prompt (special tokens such as <|im_start|> are recognised)") var prompt: String?
+    @Option(help: "read the prompt from this file instead") var file: String?
+    @Option(help: "keep only the first N prompt tokens (for fixed-size speed runs)") var promptTokens: Int?
     @Option(name: .short, help: "tokens to generate") var n: Int = 64
     @Option(help: "temperature (0 = greedy)") var temp: Float = 0
     @Option(help: "random seed for sampling") var seed: UInt64 = 0
     @Flag(help: "wrap the prompt in the model's ChatML user/assistant template") var chat = false
     @Flag(help: "JSON output (text, tokens, timings)") var json = false
 
+    func validate() throws {
+        if (prompt == nil) == (file == nil) { throw ValidationError("give exactly one of --prompt and --file") }
+        if let p = promptTokens, p < 1 { throw ValidationError("--prompt-tokens must be ≥ 1") }
+        if n < 0 { throw ValidationError("-n must be ≥ 0") }
+    }
+
     func run() throws {
+        let body = try prompt ?? String(decoding: readFileBytes(file ?? ""), as: UTF8.self)
         let l = try options.load()
-        let text = chat ? "<|im_start|>user\n\(prompt)<|im_end|>\n<|im_start|>assistant\n" : prompt
-        let ids = l.tokenizer.encode(text, addSpecial: true)
+        var text = chat ? "<|im_start|>user\n\(body)<|im_end|>\n<|im_start|>assistant\n" : body
+        var ids = l.tokenizer.encode(text, addSpecial: true)
+        if let p = promptTokens, ids.count > p {
+            ids = Array(ids.prefix(p))
+            text = String(decoding: ids.flatMap { l.tokenizer.bytes(of: $0) }, as: UTF8.self)
+        }
         if !json { writeOut(Array(text.utf8)) }
         let s = try LlamaTools.generate(l, prompt: ids, maxTokens: n, temp: temp, seed: seed) { bytes in
             if !json { writeOut(bytes) }
