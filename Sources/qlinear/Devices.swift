@@ -84,6 +84,9 @@ struct Explain: ParsableCommand {
         let p = Problem(op: op, m: shape.m, n: shape.n, k: shape.k, groupSize: group, act: act, bias: bias)
         try p.validate()
         let ctx = try dev.open()
+        // Device limits (buffer range, memory) before the dispatcher: a problem that cannot be
+        // allocated has no kernel, and the error says which buffer is too large.
+        try p.validate(for: ctx.capabilities)
         let d = ctx.decide(p)
         var cands: [String: String] = [:]
         for (kind, r) in d.candidates {
