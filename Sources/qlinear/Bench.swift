@@ -61,6 +61,7 @@ struct Bench: ParsableCommand {
     func validate() throws {
         if let iters, iters < 1 || iters > 10_000 { throw ValidationError("--iters must be in 1…10000") }
         if let r = rotateMB, r < 0 || r > 1 << 20 { throw ValidationError("--rotate-mb must be in 0…1048576") }
+        if group < 8 || group % 8 != 0 { throw ValidationError("--group must be a positive multiple of 8, got \(group)") }
         if suite && !shape.isEmpty { throw ValidationError("--suite and --shape cannot be combined") }
     }
 

@@ -80,6 +80,10 @@ struct Explain: ParsableCommand {
     @OptionGroup var dev: DeviceOptions
     @Flag(help: "Print JSON.") var json = false
 
+    func validate() throws {
+        if group < 8 || group % 8 != 0 { throw ValidationError("--group must be a positive multiple of 8, got \(group)") }
+    }
+
     func run() throws {
         let p = Problem(op: op, m: shape.m, n: shape.n, k: shape.k, groupSize: group, act: act, bias: bias)
         try p.validate()
