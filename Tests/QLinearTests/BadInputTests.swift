@@ -566,3 +566,33 @@ struct BadInputCLITests {
         #expect(!r.err.contains("preparing weights"), "\(r.err)")
     }
 }
+
+@Suite("Bad input: waits", .serialized)
+struct BadInputWaitTests {
+    /// GPU waits are bounded: NaN, negative or huge timeouts never trap, and a wait that times
+    /// out throws with the limit and leaves the stream pending, so a later wait still completes it.
+    @Test("odd fence timeouts never trap; a timed-out wait leaves the stream pending")
+    func fenceTimeouts() throws {
+        let ctx = try Shared.ctx()
+        let (m, n, k) = (64, 256, 512)
+        let layer = try LinearLayer(context: ctx, weights: .fp16(n: n, k: k, values: [Float16](repeating: 0.25, count: n * k)), act: .f32)
+        let plan = try layer.plan(m: m, kernel: .tiled)
+        let x = try Buffer(device: ctx.device, size: try layer.inputBytes(m: m))
+        try x.write(array: [Float](repeating: 1, count: m * k))
+        let y = try Buffer(device: ctx.device, size: try layer.outputBytes(m: m))
+        let scratch = try layer.makeScratch(m: m)
+        let s = try CommandStream(device: ctx.device, maxDispatches: 32)
+        for _ in 0..<32 { try layer.encode(s, plan: plan, x: BufferBinding(x), y: BufferBinding(y), scratch: scratch); try s.barrier() }
+        try s.submit()
+        var timedOut = false
+        do { try s.wait(timeoutSeconds: .nan) } catch {
+            timedOut = true
+            #expect("\(error)".contains("GPU work did not finish in nan s"), "\(error)")
+            #expect(thrownText { try s.submit() }?.contains("still pending (wait first)") == true)
+        }
+        if timedOut { _ = thrownText { try s.wait(timeoutSeconds: -1) } }   // a poll: done or still pending, never a trap
+        try s.wait(timeoutSeconds: .infinity)
+        try s.wait(timeoutSeconds: 1e300)
+        #expect(try y.read(as: Float.self, count: 1) == [128])   // 512 · 0.25 · 1
+    }
+}
