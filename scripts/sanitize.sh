@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests --sanitize=address --scratch-path .build-asan
+# LeakSanitizer is on; only XCTest's own harness leaks are suppressed (scripts/lsan-suppressions.txt).
+export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 # The CLI cases find the binary under .build/{debug,release}; run the library suites here.
 swift test --skip-build --sanitize=address --scratch-path .build-asan \
     --filter 'BadInputLibraryTests|BadInputWaitTests|EncodeContractTests|SafetensorsTests|FormatTests|DispatcherTests' "$@"
