@@ -134,7 +134,7 @@ public enum Dispatcher {
     static func plan(_ kind: KernelKind, _ p: Problem, caps: Capabilities, options: DispatchOptions,
                      lookup: (VariantKey) -> ShaderID?) -> Result<KernelPlan, DispatchRejection> {
         func no(_ s: String) -> Result<KernelPlan, DispatchRejection> { .failure(DispatchRejection(reason: s)) }
-        do { try p.validate() } catch { return no("\(error)") }
+        do { try p.validate(for: caps) } catch { return no("\(error)") }
         let needs16 = p.act == .f16 || p.op == .fp16
         if needs16 && !(caps.shaderFloat16 && caps.storageBuffer16Bit) {
             return no("fp16 data needs shaderFloat16 and storageBuffer16BitAccess, which the device lacks")

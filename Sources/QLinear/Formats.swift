@@ -55,7 +55,7 @@ public struct Q4GSWWeights: Sendable, Equatable {
                 if scaleDType == .f16 {
                     s = Float(Float16(s))
                     guard s.isFinite else {
-                        throw QLinearError.invalidShape("q4gsw quantize: row \(r) group \(g) has max |w| = \(amax), whose scale \(amax / 7.5) overflows fp16 (max 65504); use fp32 scales")
+                        throw QLinearError.invalidShape("q4gsw quantize: row \(r) group \(g) has max |w| = \(amax), whose scale \(amax / 7.5) overflows fp16 (max 65504); use fp32 scales (qlinear quantize --scale-dtype f32)")
                     }
                 }
                 scales[r * groups + g] = s
@@ -107,7 +107,7 @@ public struct Q8CSWWeights: Sendable, Equatable {
             if scaleDType == .f16 {
                 s = Float(Float16(s))
                 guard s.isFinite else {
-                    throw QLinearError.invalidShape("q8csw quantize: row \(r) has max |w| = \(amax), whose scale \(amax / 127.5) overflows fp16 (max 65504); use fp32 scales")
+                    throw QLinearError.invalidShape("q8csw quantize: row \(r) has max |w| = \(amax), whose scale \(amax / 127.5) overflows fp16 (max 65504); use fp32 scales (qlinear quantize --scale-dtype f32)")
                 }
             }
             scales[r] = s

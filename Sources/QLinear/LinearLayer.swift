@@ -51,6 +51,9 @@ public final class LinearLayer: @unchecked Sendable {
         if let bias {
             guard bias.count == n else { throw QLinearError.invalidShape("bias has \(bias.count) values, N = \(n) expected") }
             if let bad = bias.firstIndex(where: { !$0.isFinite }) { throw QLinearError.nonFinite("bias[\(bad)] = \(bias[bad])") }
+            if act == .f16, let bad = bias.firstIndex(where: { !Float16($0).isFinite }) {
+                throw QLinearError.nonFinite("bias[\(bad)] = \(bias[bad]) overflows fp16 (max 65504)")
+            }
         }
         self.hasBias = bias != nil
         try Problem(op: op, m: 1, n: n, k: k, groupSize: groupSize, act: act).validate()
@@ -238,6 +241,9 @@ public final class LinearLayer: @unchecked Sendable {
     public func forward(_ x: [Float], m: Int, kernel: KernelKind? = nil) throws -> Output {
         guard try x.count == Checked.mul(m, k, "M·K") else { throw QLinearError.invalidShape("x has \(x.count) values, M·K = \(m)·\(k) expected") }
         if let bad = x.firstIndex(where: { !$0.isFinite }) { throw QLinearError.nonFinite("x[\(bad / k), \(bad % k)] = \(x[bad])") }
+        if act == .f16, let bad = x.firstIndex(where: { !Float16($0).isFinite }) {
+            throw QLinearError.nonFinite("x[\(bad / k), \(bad % k)] = \(x[bad]) overflows fp16 (max 65504)")
+        }
         return try forward(bytes: act.encode(x).withUnsafeBytes { Array($0.prefix(x.count * act.bytes)) }, m: m, kernel: kernel)
     }
 
@@ -247,6 +253,7 @@ public final class LinearLayer: @unchecked Sendable {
         guard m >= 1 else { throw QLinearError.invalidShape("M must be ≥ 1 (got \(m))") }
         let need = try Checked.mul(try Checked.mul(m, k, "M·K"), act.bytes, "activation bytes")
         guard bytes.count == need else { throw QLinearError.invalidShape("x has \(bytes.count) bytes, M·K·\(act.bytes) = \(need) expected") }
+        if let bad = act.firstNonFinite(bytes) { throw QLinearError.nonFinite("x[\(bad.index / k), \(bad.index % k)] = \(bad.value)") }
         let plan = try plan(m: m, kernel: kernel)
         let dev = context.device
         let xb = try Buffer(device: dev, size: try inputBytes(m: m))
@@ -270,7 +277,7 @@ public final class LinearLayer: @unchecked Sendable {
 
     /// Reads back the int8 activations and qparams a dq8ca pass left in `scratch` (M rows), for checking.
     public func activations(in scratch: Scratch, m: Int) throws -> (q: [Int8], kp: Int, params: [UInt32])? {
-        guard let xq = scratch.xq, let xp = scratch.xp, m <= scratch.m else { return nil }
+        guard let xq = scratch.xq, let xp = scratch.xp, m >= 1, m <= scratch.m else { return nil }
         return (try xq.read(as: Int8.self, count: m * kp), kp, try xp.read(as: UInt32.self, count: 2 * m))
     }
 }
@@ -284,6 +291,25 @@ extension DType {
             var out = [UInt32](repeating: 0, count: (v.count + 1) / 2)
             for i in 0..<v.count { out[i / 2] |= UInt32(Float16(v[i]).bitPattern) << (16 * UInt32(i % 2)) }
             return out
+        }
+    }
+
+    /// The first value of little-endian `bytes` of this dtype that is NaN or ±inf, if any.
+    public func firstNonFinite(_ bytes: [UInt8]) -> (index: Int, value: Float)? {
+        bytes.withUnsafeBytes { raw in
+            switch self {
+            case .f32:
+                for i in 0..<(raw.count / 4) {
+                    let v = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                    if !v.isFinite { return (i, v) }
+                }
+            case .f16:
+                for i in 0..<(raw.count / 2) {
+                    let v = Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                    if !v.isFinite { return (i, Float(v)) }
+                }
+            }
+            return nil
         }
     }
 

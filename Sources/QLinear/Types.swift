@@ -101,3 +101,51 @@ public struct Problem: Codable, Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+extension Problem {
+    /// Every GPU buffer a layer computing this problem binds, with its size in bytes (the packed
+    /// weight layout of docs/DESIGN.md, activations padded to 16 bytes, int8 scratch for dq8ca),
+    /// computed with overflow checks. Needs `validate()` to have passed for the sizes to be meaningful.
+    public func bufferBytes() throws -> [(name: String, bytes: Int)] {
+        var out: [(name: String, bytes: Int)] = []
+        switch op.weightFormat {
+        case .f16:
+            out.append(("fp16 weights", try Checked.mul(try Checked.mul(n, try Checked.roundUp(k, 8, "fp16 row"), "N·ldw"), 2, "fp16 weight bytes")))
+        case .q4:
+            out.append(("INT4 weights", try Checked.mul(n, k / 2, "INT4 weight bytes")))
+            let groups = try Checked.mul(n, k / Swift.max(groupSize, 1), "N·groups")
+            out.append(("scales", try Checked.mul(groups, 4, "scale bytes")))
+            out.append(("group sums", try Checked.mul(groups, 4, "group-sum bytes")))
+            out.append(("corrections", try Checked.mul(n, 4, "correction bytes")))
+        case .q8:
+            out.append(("INT8 weights", try Checked.mul(n, try Checked.roundUp(k, 32, "INT8 row"), "INT8 weight bytes")))
+            out.append(("scales", try Checked.mul(n, 4, "scale bytes")))
+            out.append(("sums", try Checked.mul(n, 4, "sum bytes")))
+            out.append(("corrections", try Checked.mul(n, 4, "correction bytes")))
+        }
+        out.append(("x", try Checked.roundUp(try Checked.mul(try Checked.mul(m, k, "M·K"), act.bytes, "activation bytes"), 16, "activation bytes")))
+        out.append(("y", try Checked.mul(try Checked.mul(m, n, "M·N"), act.bytes, "output bytes")))
+        if bias { out.append(("bias", try Checked.mul(n, act.bytes, "bias bytes"))) }
+        if op.quantizesActivations {
+            out.append(("int8 activations", try Checked.mul(m, try Checked.roundUp(k, 32, "Kp"), "int8 activation bytes")))
+            out.append(("activation qparams", try Checked.mul(m, 8, "qparam bytes")))
+        }
+        return out
+    }
+
+    /// `validate()`, then the device's limits: every buffer within `maxStorageBufferRange` and all
+    /// of them together within the device-local memory. Pure arithmetic on the capabilities, so
+    /// callers (the dispatcher, `explain`, `bench`, `check`) run it before allocating anything.
+    public func validate(for caps: Capabilities) throws {
+        try validate()
+        let sizes = try bufferBytes()
+        for (name, bytes) in sizes where UInt64(bytes) > caps.maxStorageBufferRange {
+            throw QLinearError.unsupported("\(self): buffer \(name) would be \(bytes) bytes, more than the device's maxStorageBufferRange (\(caps.maxStorageBufferRange) bytes)")
+        }
+        var total = 0
+        for (_, bytes) in sizes { total = try Checked.add(total, bytes, "total buffer bytes") }
+        if UInt64(total) > caps.deviceLocalMemoryBytes {
+            throw QLinearError.unsupported("\(self): buffers need \(total) bytes in all, more than the device's \(caps.deviceLocalMemoryBytes) bytes of device-local memory")
+        }
+    }
+}

@@ -61,22 +61,26 @@ public enum Interop {
     }
 
     /// Quantizes `weight` (F32/F16/BF16 [N, K]) into the source layout of `op`'s weight format.
-    public static func quantize(op: Op, weight t: Safetensors.Tensor, groupSize: Int) throws -> Safetensors {
+    public static func quantize(op: Op, weight t: Safetensors.Tensor, groupSize: Int, scaleDType: DType = .f16) throws -> Safetensors {
         guard t.shape.count == 2 else { throw QLinearError.invalidShape("weight must be [N, K], got \(t.shape)") }
         let n = t.shape[0], k = t.shape[1]
         let w = try t.floats()
         switch op {
         case .q4gsw, .dq8ca_q4gsw:
-            let q = try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: groupSize, scaleDType: .f16)
+            let q = try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: groupSize, scaleDType: scaleDType)
             return Safetensors(tensors: ["weight": .init(dtype: .U8, shape: [n, k / 2], data: q.packed),
-                                         "scales": .f16(q.scales, shape: [n, k / groupSize])],
+                                         "scales": scaleTensor(q.scales, shape: [n, k / groupSize], scaleDType)],
                                metadata: ["format": "q4gsw", "group_size": String(groupSize), "zero_point": "8", "nibble_order": "low=even k"])
         case .dq8ca_q8csw:
-            let q = try Q8CSWWeights.quantize(w, n: n, k: k, scaleDType: .f16)
+            let q = try Q8CSWWeights.quantize(w, n: n, k: k, scaleDType: scaleDType)
             return Safetensors(tensors: ["weight": .init(dtype: .I8, shape: [n, k], data: q.values.map { UInt8(bitPattern: $0) }),
-                                         "scales": .f16(q.scales, shape: [n])], metadata: ["format": "q8csw"])
+                                         "scales": scaleTensor(q.scales, shape: [n], scaleDType)], metadata: ["format": "q8csw"])
         case .fp16:
             return Safetensors(tensors: ["weight": .f16(w, shape: [n, k])], metadata: ["format": "fp16"])
         }
+    }
+
+    static func scaleTensor(_ v: [Float], shape: [Int], _ dtype: DType) -> Safetensors.Tensor {
+        dtype == .f16 ? .f16(v, shape: shape) : .f32(v, shape: shape)
     }
 }

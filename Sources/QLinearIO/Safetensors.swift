@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -25,15 +28,38 @@ public struct Safetensors: Sendable {
         public var dtype: DTypeName
         public var shape: [Int]
         public var data: [UInt8]
-        public var count: Int { shape.reduce(1, *) }
+        /// The number of elements, or -1 when a dimension is negative or the product overflows
+        /// (so it never equals a real count; `elementCount()` says which).
+        public var count: Int { (try? elementCount()) ?? -1 }
+
+        /// The number of elements; throws `invalidFormat` for a negative dimension or an overflowing product.
+        public func elementCount() throws -> Int {
+            var r = 1
+            for d in shape {
+                guard d >= 0 else { throw QLinearError.invalidFormat("tensor \(dtype.rawValue)\(shape) has a negative dimension") }
+                let (p, o) = r.multipliedReportingOverflow(by: d)
+                guard !o else { throw QLinearError.invalidFormat("tensor \(dtype.rawValue)\(shape): the element count overflows") }
+                r = p
+            }
+            return r
+        }
+
+        /// Bytes the shape needs at this dtype (overflow-checked).
+        public func byteCount() throws -> Int {
+            let (b, o) = try elementCount().multipliedReportingOverflow(by: dtype.size)
+            guard !o else { throw QLinearError.invalidFormat("tensor \(dtype.rawValue)\(shape): the byte count overflows") }
+            return b
+        }
 
         public init(dtype: DTypeName, shape: [Int], data: [UInt8]) { self.dtype = dtype; self.shape = shape; self.data = data }
 
         /// Values as Float (F32, F16, BF16, F64 and integer types).
         public func floats() throws -> [Float] {
-            guard shape.allSatisfy({ $0 >= 0 }), data.count == count * dtype.size else {
-                throw QLinearError.invalidFormat("tensor \(dtype.rawValue)\(shape) has \(data.count) bytes, \(count * dtype.size) expected")
+            let bytes = try byteCount()
+            guard data.count == bytes else {
+                throw QLinearError.invalidFormat("tensor \(dtype.rawValue)\(shape) has \(data.count) bytes, \(bytes) expected")
             }
+            let count = bytes / dtype.size
             switch dtype {
             case .F32: return data.withUnsafeBytes { raw in (0..<count).map { Float(bitPattern: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self).littleEndian) } }
             case .F16: return data.withUnsafeBytes { raw in (0..<count).map { Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian)) } }
@@ -114,7 +140,8 @@ public struct Safetensors: Sendable {
         }
         let dataCount = bytes.count - headerEnd
         var out = Safetensors(metadata: header.metadata)
-        for (name, e) in header.entries {
+        var extents: [(begin: Int, end: Int, name: String)] = []
+        for (name, e) in header.entries.sorted(by: { $0.key < $1.key }) {
             guard let dt = DTypeName(rawValue: e.dtype) else { throw QLinearError.invalidFormat("safetensors: tensor \"\(name)\" has unknown dtype \(e.dtype)") }
             guard e.data_offsets.count == 2, e.data_offsets[0] >= 0, e.data_offsets[0] <= e.data_offsets[1], e.data_offsets[1] <= dataCount else {
                 throw QLinearError.invalidFormat("safetensors: tensor \"\(name)\" offsets \(e.data_offsets) fall outside the \(dataCount)-byte data region")
@@ -126,21 +153,49 @@ public struct Safetensors: Sendable {
                 guard !o else { throw QLinearError.invalidFormat("safetensors: tensor \"\(name)\" shape \(e.shape) overflows") }
                 count = p
             }
-            guard count * dt.size == e.data_offsets[1] - e.data_offsets[0] else {
-                throw QLinearError.invalidFormat("safetensors: tensor \"\(name)\" \(e.dtype)\(e.shape) needs \(count * dt.size) bytes, offsets give \(e.data_offsets[1] - e.data_offsets[0])")
+            let (need, o) = count.multipliedReportingOverflow(by: dt.size)
+            guard !o else { throw QLinearError.invalidFormat("safetensors: tensor \"\(name)\" shape \(e.shape) at \(dt.size) bytes per element overflows") }
+            guard need == e.data_offsets[1] - e.data_offsets[0] else {
+                throw QLinearError.invalidFormat("safetensors: tensor \"\(name)\" \(e.dtype)\(e.shape) needs \(need) bytes, offsets give \(e.data_offsets[1] - e.data_offsets[0])")
             }
+            if need > 0 { extents.append((e.data_offsets[0], e.data_offsets[1], name)) }
             let lo = headerEnd + e.data_offsets[0], hi = headerEnd + e.data_offsets[1]
             out.tensors[name] = Tensor(dtype: dt, shape: e.shape, data: Array(bytes[lo..<hi]))
+        }
+        // Tensors must not share bytes (the format forbids it; a writer that overlaps them is corrupt).
+        extents.sort { ($0.begin, $0.name) < ($1.begin, $1.name) }
+        for (a, b) in zip(extents, extents.dropFirst()) where b.begin < a.end {
+            throw QLinearError.invalidFormat("safetensors: tensors \"\(a.name)\" [\(a.begin), \(a.end)) and \"\(b.name)\" [\(b.begin), \(b.end)) overlap")
         }
         return out
     }
 
     public static func read(path: String) throws -> Safetensors {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw QLinearError.io("cannot read \(path): \(error)")
+        try parse(try readAll(path))
+    }
+
+    /// The whole file, with errno's words for a missing file, a directory or a read error
+    /// (never a Foundation error's dump).
+    static func readAll(_ path: String) throws -> [UInt8] {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw QLinearError.io("cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw QLinearError.io("cannot read \(path): \((st.st_mode & S_IFMT) == S_IFDIR ? "is a directory" : "not a regular file")")
         }
-        return try parse([UInt8](data))
+        guard let f = fopen(path, "rb") else { throw QLinearError.io("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { fclose(f) }
+        var out: [UInt8] = []
+        out.reserveCapacity(Int(st.st_size))
+        var buf = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = fread(&buf, 1, buf.count, f)
+            if n > 0 { out.append(contentsOf: buf[0..<n]) }
+            if n < buf.count {
+                if ferror(f) != 0 { throw QLinearError.io("cannot read \(path): read error") }
+                break
+            }
+        }
+        return out
     }
 
     /// Serializes (tensors sorted by name, data 8-byte aligned via header padding).
@@ -150,7 +205,7 @@ public struct Safetensors: Sendable {
         let names = tensors.keys.sorted()
         for name in names {
             let t = tensors[name]!
-            guard t.data.count == t.count * t.dtype.size else { throw QLinearError.invalidFormat("tensor \(name): data size does not match its shape") }
+            guard t.data.count == (try t.byteCount()) else { throw QLinearError.invalidFormat("tensor \(name): data size does not match its shape") }
             entries.append((name, Entry(dtype: t.dtype.rawValue, shape: t.shape, data_offsets: [offset, offset + t.data.count])))
             offset += t.data.count
         }
@@ -176,7 +231,10 @@ public struct Safetensors: Sendable {
 
     public func write(path: String) throws {
         let bytes = try serialize()
-        do { try Data(bytes).write(to: URL(fileURLWithPath: path)) } catch { throw QLinearError.io("cannot write \(path): \(error)") }
+        guard let f = fopen(path, "wb") else { throw QLinearError.io("cannot open \(path) for writing: \(String(cString: strerror(errno)))") }
+        let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+        let closed = fclose(f)
+        guard written == bytes.count, closed == 0 else { throw QLinearError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
     }
 }
 

@@ -240,15 +240,17 @@ public final class CommandStream {
         state = .pending
     }
 
-    /// Waits for the pending run, at most `timeoutSeconds`. A timeout throws and leaves the stream
-    /// pending (wait again, or drop it); a lost device makes it unusable.
+    /// Waits for the pending run, at most `timeoutSeconds` (NaN or ≤ 0: poll once; +inf: 10^9 s).
+    /// A timeout throws and leaves the stream pending (wait again, or drop it); a lost device makes
+    /// it unusable.
     public func wait(timeoutSeconds: Double = 120) throws {
         guard state == .pending else {
             if state == .lost { throw VulkanError.outOfRange("stream is unusable after an earlier failure") }
             return
         }
         var f: VkFence? = fence
-        let ns = timeoutSeconds.isFinite && timeoutSeconds > 0 ? UInt64(min(timeoutSeconds, 1e9) * 1e9) : 0
+        // NaN and ≤ 0 poll; +inf and anything past 10^9 s wait 10^9 s (the conversion never traps).
+        let ns = timeoutSeconds > 0 ? UInt64(min(timeoutSeconds, 1e9) * 1e9) : 0
         let w = vkWaitForFences(device.handle, 1, &f, 1, ns)
         if w == VK_TIMEOUT { throw VulkanError.call("vkWaitForFences (GPU work did not finish in \(timeoutSeconds) s)", w.rawValue) }
         if w != VK_SUCCESS { state = .lost }

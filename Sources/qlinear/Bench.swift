@@ -61,6 +61,7 @@ struct Bench: ParsableCommand {
     func validate() throws {
         if let iters, iters < 1 || iters > 10_000 { throw ValidationError("--iters must be in 1…10000") }
         if let r = rotateMB, r < 0 || r > 1 << 20 { throw ValidationError("--rotate-mb must be in 0…1048576") }
+        if group < 8 || group % 8 != 0 { throw ValidationError("--group must be a positive multiple of 8, got \(group)") }
         if suite && !shape.isEmpty { throw ValidationError("--suite and --shape cannot be combined") }
     }
 
@@ -85,6 +86,10 @@ struct Bench: ParsableCommand {
         let kernels: [KernelKind?] = kernel.kinds.map { $0.map { Optional($0) } } ?? [nil]
         var cases: [Case] = []
         for o in ops { for s in shapes { for k in kernels { cases.append(Case(op: o, shape: s, kernel: k)) } } }
+        // Device limits next (buffer range, memory), before any weights are generated on the host.
+        for c in cases {
+            try Problem(op: c.op, m: c.shape.m, n: c.shape.n, k: c.shape.k, groupSize: group, act: act).validate(for: caps)
+        }
 
         stderrPrint("device: \(caps.name) (\(caps.driverName) \(caps.driverInfo)); \(cases.count) cases")
         // CPU-side preparation (random weights, packing, upload) for every case before any warm-up, when it fits in half the device's memory.

@@ -55,6 +55,8 @@ struct Check: ParsableCommand {
         for o in ops { problems += ShapeGrid.problems(op: o, shapes: grid, acts: acts, groups: group.isEmpty ? ShapeGrid.groupSizes : group) }
         for p in problems { try p.validate() }
         let ctx = try dev.open()
+        // Device limits before any host data is generated (bias adds at most N values).
+        for p in problems { try p.validate(for: ctx.capabilities) }
         var rng = SplitMix64(seed: UInt64(bitPattern: Int64(seed)))
         let kernels = kernel.kinds ?? KernelKind.allCases
         let total = problems.count * kernels.count

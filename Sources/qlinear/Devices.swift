@@ -80,10 +80,17 @@ struct Explain: ParsableCommand {
     @OptionGroup var dev: DeviceOptions
     @Flag(help: "Print JSON.") var json = false
 
+    func validate() throws {
+        if group < 8 || group % 8 != 0 { throw ValidationError("--group must be a positive multiple of 8, got \(group)") }
+    }
+
     func run() throws {
         let p = Problem(op: op, m: shape.m, n: shape.n, k: shape.k, groupSize: group, act: act, bias: bias)
         try p.validate()
         let ctx = try dev.open()
+        // Device limits (buffer range, memory) before the dispatcher: a problem that cannot be
+        // allocated has no kernel, and the error says which buffer is too large.
+        try p.validate(for: ctx.capabilities)
         let d = ctx.decide(p)
         var cands: [String: String] = [:]
         for (kind, r) in d.candidates {

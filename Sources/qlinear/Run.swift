@@ -49,6 +49,8 @@ struct Quantize: ParsableCommand {
     @Option(help: "Input safetensors file.") var inputs: String
     @Option(help: "Tensor to quantize.") var tensor = "weight"
     @Option(help: "INT4 group size along K.") var group = 128
+    @Option(name: .customLong("scale-dtype"), help: "Scale dtype: f16 (ExecuTorch's default) or f32 (for weights whose scales overflow fp16).")
+    var scaleDType: DType = .f16
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output safetensors file.") var output: String
 
     func validate() throws {
@@ -59,7 +61,7 @@ struct Quantize: ParsableCommand {
         let file = try Safetensors.read(path: inputs)
         let op: Op = format == .q4gsw ? .q4gsw : .dq8ca_q8csw
         let t = try file.require(tensor)
-        var out = try Interop.quantize(op: op, weight: t, groupSize: group)
+        var out = try Interop.quantize(op: op, weight: t, groupSize: group, scaleDType: scaleDType)
         if let b = file.tensors["bias"] { out.tensors["bias"] = b }
         try out.write(path: output)
         print("quantized \(tensor) \(t.shape) to \(format.rawValue)\(op == .q4gsw ? " (group \(group))" : "") → \(output)")
