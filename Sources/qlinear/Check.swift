@@ -20,7 +20,9 @@ enum KernelChoice: String, ExpressibleByArgument, CaseIterable {
         switch self {
         case .all: return KernelKind.allCases
         case .auto: return nil
-        default: return [KernelKind(rawValue: rawValue)!]
+        case .tiled: return [.tiled]
+        case .coopmat: return [.coopmat]
+        case .gemv: return [.gemv]
         }
     }
 }
