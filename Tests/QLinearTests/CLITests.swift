@@ -123,4 +123,19 @@ struct CLITests {
         #expect(o.tensors["y"]?.shape == [m, n])
         #expect(o.tensors["x_q"]?.shape == [m, k] && o.tensors["x_scale"]?.shape == [m] && o.tensors["x_zero_point"]?.shape == [m])
     }
+
+    @Test func tuneWritesATableTheDispatcherReads() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qlinear-tune-\(getpid()).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try run(["tune", "--kernel", "gemv", "--quick", "--op", "dq8ca_q8csw", "--shape", "1x32x64", "--out", path])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.err.contains("checked 32 configurations: 32 ok"))
+        let table = try TuningTable.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        let rules = table.gemv ?? []
+        #expect(rules.contains { $0.ops == [.dq8ca_q8csw] && $0.when?.n == Bounds(32, 32) && $0.when?.k == Bounds(64, 64) })
+        // The table drives dispatch: explain with it names a gemv rule of this table.
+        let e = try run(["explain", "--op", "dq8ca_q8csw", "--shape", "1x32x64", "--tuning", path])
+        #expect(e.status == 0 && e.out.contains("\(table.name) gemv rule 0"), "\(e.out)")
+        #expect(try run(["tune", "--kernel", "tiled"]).status == 2)
+    }
 }
