@@ -16,10 +16,10 @@
 //   hasBias: 1 when bias[N] is bound and must be added
 //   ldx: row stride of the activation operand, in its storage elements
 //   ldw: row stride of the weight operand, in its storage words/elements
-//   pad0: unused (keeps the block 32 bytes)
+//   kSlice: split-K kernels: K values per workgroup slice along z (0 = all of K); else 0
 layout(push_constant) uniform PC {
     uint M; uint N; uint K; uint G;
-    uint hasBias; uint ldx; uint ldw; uint pad0;
+    uint hasBias; uint ldx; uint ldw; uint kSlice;
 } pc;
 
 // One INT4 word (8 nibbles, nibble i = k+i, stored with zero point 8) → 8 signed int8 (q − 8),

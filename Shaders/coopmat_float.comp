@@ -3,16 +3,23 @@
 // Cooperative-matrix (tensor-core) kernel for float-math linear layers:
 //   WEIGHT_F16: W float16 [N, ldw];  WEIGHT_Q4: W uint words [N, ldw] of 8 INT4 (zero point 8),
 //   scales float [N, K/G], dequantized to fp16 while staging into shared memory.
-// fp16 × fp16 MMA with fp32 accumulation. The MMA shape TM×TN×TK, the workgroup tile BM×BN×BK
-// and the subgroup grid WM×WN are specialization constants chosen on the host from the device's
-// reported cooperative-matrix properties. Any M, N, K: tiles are zero-filled past the edges and
-// the epilogue writes through a per-subgroup staging area with bounds checks (bias fused there).
+// fp16 × fp16 MMA with fp32 accumulation. The MMA shape TM×TN×TK, the workgroup tile BM×BN×BK,
+// the subgroup grid WM×WN and the shared-memory buffering NBUF are specialization constants
+// chosen on the host (tuning table). Any M, N, K: tiles are zero-filled past the edges and the
+// epilogue writes through a per-subgroup staging area with bounds checks (bias fused there).
 //
-// Speed notes (measured on the H100, docs/DESIGN.md):
+// Main loop (docs/DESIGN.md "Cooperative-matrix kernels"):
+// - the next K step's global data is fetched into registers before this step's MMAs are issued,
+//   and stored to shared memory after them;
+// - NBUF = 2: that store goes to the other shared buffer, so one barrier per K step suffices;
+//   NBUF = 1: a second barrier guards the single buffer (less shared memory, bigger tiles);
+// - a workgroup whose tile lies inside M, N and K (and whose rows are 16-byte aligned) takes
+//   the interior path: no per-element bounds checks in its loads;
+// - SPLITK (split-K family): workgroup z covers K range [z·kSlice, (z+1)·kSlice) (push constant
+//   kSlice, a multiple of BK) and writes fp32 partial sums to P[z][M][N] without bias;
+//   splitk_reduce.comp adds the slices and the bias. kSlice = 0 means the whole K.
 // - each buffer is declared once, as a 16-byte vector view: a second (scalar) view of the same
-//   binding halved throughput; scalar reads go through the vector view;
-// - the next K step's global data is fetched into registers while the current step's MMAs run
-//   (the load latency otherwise serialises every step);
+//   binding halved throughput on the H100; scalar reads go through the vector view;
 // - accumulators are only indexed in fully unrolled loops.
 #include "common.glsl"
 #extension GL_KHR_cooperative_matrix : require
@@ -30,6 +37,7 @@ layout(constant_id = 6) const uint TM = 16;
 layout(constant_id = 7) const uint TN = 16;
 layout(constant_id = 8) const uint TK = 16;
 layout(constant_id = 9) const uint SGS = 32;   // subgroup size the pipeline runs with
+layout(constant_id = 10) const uint NBUF = 2;  // shared-memory buffers (1 or 2)
 
 const uint SM = BM / WM;                        // rows per subgroup
 const uint SN = BN / WN;                        // columns per subgroup
@@ -38,8 +46,11 @@ const uint RN = SN / TN;
 const uint LDS = BK + 8;                        // shared row stride in halves (16-byte multiple)
 const uint LDS4 = LDS / 8;                      // … in uvec4
 const uint NSG = WM * WN;
-const uint CA = BM * (BK / 8);                  // 8-value chunks per A tile
-const uint CB = BN * (BK / 8);
+const uint KC = BK / 8;                         // 8-value chunks per row per K step
+const uint CA = BM * KC;                        // chunks per A tile
+const uint CB = BN * KC;
+const uint ABUF = BM * LDS4;                    // uvec4 per shared A buffer
+const uint BBUF = BN * LDS4;
 const uint MAXC = 8;                            // register prefetch slots per thread (host checks)
 
 #ifdef ACT_F16
@@ -50,10 +61,14 @@ layout(binding = 0) readonly buffer XBuf { vec4 X4[]; };
 layout(binding = 1) readonly buffer WBuf { uvec4 W4[]; };
 layout(binding = 2) readonly buffer SBuf { float S[]; };
 layout(binding = 3) readonly buffer BiasBuf { ACT_T BIAS[]; };
+#ifdef SPLITK
+layout(binding = 4) writeonly buffer PBuf { float P[]; };
+#else
 layout(binding = 4) writeonly buffer YBuf { ACT_T Y[]; };
+#endif
 
-shared uvec4 As[BM * LDS4];
-shared uvec4 Bs[BN * LDS4];
+shared uvec4 As[NBUF * ABUF];
+shared uvec4 Bs[NBUF * BBUF];
 shared float Cs[NSG * TM * TN];
 
 uvec4 pack8(float v0, float v1, float v2, float v3, float v4, float v5, float v6, float v7) {
@@ -71,10 +86,16 @@ float xAt(uint i) {
 #endif
 }
 
-// 8 consecutive activations (row gm, k = gk..gk+7) as 8 halves in a uvec4.
-uvec4 loadX8(uint gm, uint gk, bool vec) {
-    if (gm >= pc.M || gk >= pc.K) return uvec4(0);
+// 8 consecutive activations (row gm, k = gk..gk+7) as 8 halves in a uvec4. `inside`: the
+// caller guarantees gm < M, gk + 8 <= K and 16-byte aligned rows (interior tiles).
+uvec4 loadX8(uint gm, uint gk, bool inside, bool vec) {
     const uint base = gm * pc.ldx + gk;
+#ifdef ACT_F16
+    if (inside) return X4[base / 8];
+#else
+    if (inside) { const vec4 a = X4[base / 4], b = X4[base / 4 + 1]; return pack8(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w); }
+#endif
+    if (gm >= pc.M || gk >= pc.K) return uvec4(0);
     if (vec && gk + 8 <= pc.K) {
 #ifdef ACT_F16
         return X4[base / 8];
@@ -90,9 +111,8 @@ uvec4 loadX8(uint gm, uint gk, bool vec) {
 
 #ifdef WEIGHT_Q4
 // Raw INT4 word (8 values) for row gn at k = gk (a multiple of 8), and its group scale.
-uint loadWRaw(uint gn, uint gk, out float s) {
-    s = 0.0;
-    if (gn >= pc.N || gk >= pc.K) return 0x88888888u;
+uint loadWRaw(uint gn, uint gk, bool inside, out float s) {
+    if (!inside && (gn >= pc.N || gk >= pc.K)) { s = 0.0; return 0x88888888u; }
     const uint i = gn * pc.ldw + gk / 8;
     s = S[gn * (pc.K / pc.G) + gk / pc.G];
     return W4[i >> 2][i & 3u];
@@ -103,9 +123,10 @@ uvec4 dequant8(uint word, float s) {
     return pack8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
 }
 #else
-uvec4 loadW8(uint gn, uint gk, bool vec) {
-    if (gn >= pc.N || gk >= pc.K) return uvec4(0);
+uvec4 loadW8(uint gn, uint gk, bool inside, bool vec) {
     const uint base = gn * pc.ldw + gk;
+    if (inside) return W4[base / 8];
+    if (gn >= pc.N || gk >= pc.K) return uvec4(0);
     if (vec && gk + 8 <= pc.K) return W4[base / 8];
     float v[8];
     [[unroll]] for (uint i = 0; i < 8; ++i) {
@@ -115,6 +136,40 @@ uvec4 loadW8(uint gn, uint gk, bool vec) {
     return pack8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
 }
 #endif
+
+// Register prefetch of one K step (global → registers).
+uvec4 pa[MAXC];
+#ifdef WEIGHT_Q4
+uint pw[MAXC];
+float ps[MAXC];
+#else
+uvec4 pb[MAXC];
+#endif
+
+void fetch(uint tid, uint m0, uint n0, uint k, bool inside, bool xvec, bool wvec) {
+    [[unroll]] for (uint t = 0; t < MAXC; ++t) {
+        const uint i = tid + t * WG;
+        if (i < CA) pa[t] = loadX8(m0 + i / KC, k + 8 * (i % KC), inside, xvec);
+#ifdef WEIGHT_Q4
+        if (i < CB) pw[t] = loadWRaw(n0 + i / KC, k + 8 * (i % KC), inside, ps[t]);
+#else
+        if (i < CB) pb[t] = loadW8(n0 + i / KC, k + 8 * (i % KC), inside, wvec);
+#endif
+    }
+}
+
+// Registers → shared buffer `buf`.
+void stage(uint tid, uint buf) {
+    [[unroll]] for (uint t = 0; t < MAXC; ++t) {
+        const uint i = tid + t * WG;
+        if (i < CA) As[buf * ABUF + (i / KC) * LDS4 + i % KC] = pa[t];
+#ifdef WEIGHT_Q4
+        if (i < CB) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = dequant8(pw[t], ps[t]);
+#else
+        if (i < CB) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = pb[t];
+#endif
+    }
+}
 
 void main() {
     const uint tid = gl_LocalInvocationID.x;
@@ -130,64 +185,44 @@ void main() {
     const bool xvec = (pc.ldx % 4) == 0;
 #endif
     const bool wvec = (pc.ldw % 8) == 0;
+    // Interior tile: every load of every step is in range and 16-byte aligned (uniform).
+    const bool inside = m0 + BM <= pc.M && n0 + BN <= pc.N && pc.K % BK == 0u && xvec
+#ifdef WEIGHT_Q4
+        && true;
+#else
+        && wvec;
+#endif
 
     coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> acc[RM * RN];
     [[unroll]] for (uint i = 0; i < RM * RN; ++i) acc[i] = coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0.0);
 
-    // Register prefetch of the first K step.
-    uvec4 pa[MAXC];
-#ifdef WEIGHT_Q4
-    uint pw[MAXC];
-    float ps[MAXC];
-#else
-    uvec4 pb[MAXC];
-#endif
-    [[unroll]] for (uint t = 0; t < MAXC; ++t) {
-        const uint ia = tid + t * WG;
-        if (ia < CA) pa[t] = loadX8(m0 + ia / (BK / 8), 8 * (ia % (BK / 8)), xvec);
-        const uint ib = tid + t * WG;
-#ifdef WEIGHT_Q4
-        if (ib < CB) pw[t] = loadWRaw(n0 + ib / (BK / 8), 8 * (ib % (BK / 8)), ps[t]);
-#else
-        if (ib < CB) pb[t] = loadW8(n0 + ib / (BK / 8), 8 * (ib % (BK / 8)), wvec);
-#endif
-    }
+    const uint kBeg = gl_WorkGroupID.z * pc.kSlice;
+    const uint kEnd = pc.kSlice == 0u ? pc.K : min(pc.K, kBeg + pc.kSlice);
+    fetch(tid, m0, n0, kBeg, inside, xvec, wvec);
+    stage(tid, 0u);
+    barrier();
 
-    for (uint k0 = 0; k0 < pc.K; k0 += BK) {
-        [[unroll]] for (uint t = 0; t < MAXC; ++t) {
-            const uint i = tid + t * WG;
-            if (i < CA) As[(i / (BK / 8)) * LDS4 + i % (BK / 8)] = pa[t];
-#ifdef WEIGHT_Q4
-            if (i < CB) Bs[(i / (BK / 8)) * LDS4 + i % (BK / 8)] = dequant8(pw[t], ps[t]);
-#else
-            if (i < CB) Bs[(i / (BK / 8)) * LDS4 + i % (BK / 8)] = pb[t];
-#endif
-        }
-        barrier();
-        // Fetch the next step while this one computes.
+    uint buf = 0u;
+    for (uint k0 = kBeg; k0 < kEnd; k0 += BK) {
         const uint k1 = k0 + BK;
-        if (k1 < pc.K) {
-            [[unroll]] for (uint t = 0; t < MAXC; ++t) {
-                const uint i = tid + t * WG;
-                if (i < CA) pa[t] = loadX8(m0 + i / (BK / 8), k1 + 8 * (i % (BK / 8)), xvec);
-#ifdef WEIGHT_Q4
-                if (i < CB) pw[t] = loadWRaw(n0 + i / (BK / 8), k1 + 8 * (i % (BK / 8)), ps[t]);
-#else
-                if (i < CB) pb[t] = loadW8(n0 + i / (BK / 8), k1 + 8 * (i % (BK / 8)), wvec);
-#endif
-            }
-        }
+        const bool more = k1 < kEnd;
+        if (more) fetch(tid, m0, n0, k1, inside, xvec, wvec);   // in flight during the MMAs
         [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
             coopmat<float16_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
             [[unroll]] for (uint i = 0; i < RM; ++i)
-                coopMatLoad(a[i], As, (sm0 + i * TM) * LDS4 + kk / 8, LDS4, gl_CooperativeMatrixLayoutRowMajor);
+                coopMatLoad(a[i], As, buf * ABUF + (sm0 + i * TM) * LDS4 + kk / 8, LDS4, gl_CooperativeMatrixLayoutRowMajor);
             [[unroll]] for (uint j = 0; j < RN; ++j) {
                 coopmat<float16_t, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB> b;
-                coopMatLoad(b, Bs, (sn0 + j * TN) * LDS4 + kk / 8, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
+                coopMatLoad(b, Bs, buf * BBUF + (sn0 + j * TN) * LDS4 + kk / 8, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
                 [[unroll]] for (uint i = 0; i < RM; ++i) acc[i * RN + j] = coopMatMulAdd(a[i], b, acc[i * RN + j]);
             }
         }
-        barrier();
+        if (NBUF == 1u) barrier();                  // everyone has read the single buffer
+        if (more) {
+            buf = NBUF == 1u ? 0u : buf ^ 1u;
+            stage(tid, buf);
+        }
+        barrier();                                  // the staged step is visible
     }
 
     // Epilogue: one accumulator at a time through this subgroup's TM×TN staging tile.
@@ -203,8 +238,12 @@ void main() {
                 const uint gn = n0 + sn0 + j * TN + e % TN;
                 if (e < TM * TN && gm < pc.M && gn < pc.N) {
                     float v = Cs[cbase + e];
+#ifdef SPLITK
+                    P[(gl_WorkGroupID.z * pc.M + gm) * pc.N + gn] = v;
+#else
                     if (pc.hasBias != 0u) v += float(BIAS[gn]);
                     Y[gm * pc.N + gn] = ACT_T(v);
+#endif
                 }
             }
             subgroupMemoryBarrierShared();

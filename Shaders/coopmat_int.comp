@@ -12,6 +12,12 @@
 // corr[n] = Σ_g ws[n,g]·Σ_k∈g qw precomputed at pack time, so the epilogue writes
 //   y = sx[m] · (acc − zp[m] · corr[n]) (+ bias)    with bounds checks. Shapes and tiles are
 // specialization constants chosen on the host from the device's cooperative-matrix properties.
+// Main loop as in coopmat_float.comp: register prefetch of the next step before the MMAs, NBUF
+// shared buffers (2: one barrier per step), an interior path without bounds checks; the group
+// scales are staged into a double-buffered tile alongside the step that starts their group.
+// SPLITK (split-K family): workgroup z covers K range [z·kSlice, (z+1)·kSlice) (kSlice a multiple
+// of BK and of the group) and writes the unscaled fp32 sums (acc above) to P[z][M][N];
+// splitk_reduce.comp (INT_MATH) adds the slices and applies sx, zp·corr and the bias.
 #include "common.glsl"
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -28,6 +34,7 @@ layout(constant_id = 6) const uint TM = 16;
 layout(constant_id = 7) const uint TN = 16;
 layout(constant_id = 8) const uint TK = 32;
 layout(constant_id = 9) const uint SGS = 32;
+layout(constant_id = 10) const uint NBUF = 2;  // shared-memory buffers (1 or 2)
 
 const uint SM = BM / WM;
 const uint SN = BN / WN;
@@ -36,8 +43,11 @@ const uint RN = SN / TN;
 const uint LDS = BK + 16;                       // shared row stride in bytes (16-byte multiple)
 const uint LDS4 = LDS / 16;                     // … in uvec4
 const uint NSG = WM * WN;
-const uint CA = BM * (BK / 16);                 // 16-byte chunks per A tile
-const uint CB = BN * (BK / 16);
+const uint KC = BK / 16;                        // 16-byte chunks per row per K step
+const uint CA = BM * KC;                        // chunks per A tile
+const uint CB = BN * KC;
+const uint ABUF = BM * LDS4;                    // uvec4 per shared A buffer
+const uint BBUF = BN * LDS4;
 const uint MAXC = 8;                            // register prefetch slots per thread (host checks)
 
 layout(binding = 0) readonly buffer XQBuf { uvec4 XQ4[]; };
@@ -46,19 +56,25 @@ layout(binding = 2) readonly buffer WBuf { uvec4 W4[]; };   // one view per buff
 layout(binding = 3) readonly buffer SBuf { float WS[]; };
 layout(binding = 4) readonly buffer CorrBuf { float CORR[]; };
 layout(binding = 5) readonly buffer BiasBuf { ACT_T BIAS[]; };
+#ifdef SPLITK
+layout(binding = 6) writeonly buffer PBuf { float P[]; };
+#else
 layout(binding = 6) writeonly buffer YBuf { ACT_T Y[]; };
+#endif
 
-shared uvec4 As[BM * LDS4];
-shared uvec4 Bs[BN * LDS4];
-shared float SWr[TM * BN];                      // current group's scales, replicated over TM rows
+shared uvec4 As[NBUF * ABUF];
+shared uvec4 Bs[NBUF * BBUF];
+shared float SWr[2 * TM * BN];                  // group scales (by group parity), replicated over TM rows
 shared float Cs[NSG * TM * TN];                 // epilogue staging, one TM×TN tile per subgroup
 
-uvec4 loadA16(uint gm, uint k0, uint c) {
-    return gm < pc.M ? XQ4[(gm * pc.ldx + k0 / 4) / 4 + c] : uvec4(0);
+// `inside`: the caller guarantees the row is in range (interior tiles). K is padded to the
+// step on the host side (activation rows and weight rows are zero-padded), so k never is.
+uvec4 loadA16(uint gm, uint k0, uint c, bool inside) {
+    return inside || gm < pc.M ? XQ4[(gm * pc.ldx + k0 / 4) / 4 + c] : uvec4(0);
 }
 
-uvec4 loadB16(uint gn, uint k0, uint c) {
-    if (gn >= pc.N) return uvec4(0);
+uvec4 loadB16(uint gn, uint k0, uint c, bool inside) {
+    if (!inside && gn >= pc.N) return uvec4(0);
 #ifdef WEIGHT_Q4
     const uint i = gn * pc.ldw + (k0 + 16 * c) / 8;
     const uint w0 = W4[i >> 2][i & 3u], w1 = W4[(i + 1) >> 2][(i + 1) & 3u];
@@ -90,51 +106,58 @@ void main() {
 #endif
     }
 
+    const bool inside = m0 + BM <= pc.M && n0 + BN <= pc.N;
+    const uint kBeg = gl_WorkGroupID.z * pc.kSlice;
+    const uint kEnd = pc.kSlice == 0u ? pc.K : min(pc.K, kBeg + pc.kSlice);
     uvec4 pa[MAXC], pb[MAXC];
     [[unroll]] for (uint t = 0; t < MAXC; ++t) {
         const uint i = tid + t * WG;
-        if (i < CA) pa[t] = loadA16(m0 + i / (BK / 16), 0u, i % (BK / 16));
-        if (i < CB) pb[t] = loadB16(n0 + i / (BK / 16), 0u, i % (BK / 16));
+        if (i < CA) pa[t] = loadA16(m0 + i / KC, kBeg, i % KC, inside);
+        if (i < CB) pb[t] = loadB16(n0 + i / KC, kBeg, i % KC, inside);
     }
+    // Stage step 0 and group 0's scales.
+    [[unroll]] for (uint t = 0; t < MAXC; ++t) {
+        const uint i = tid + t * WG;
+        if (i < CA) As[(i / KC) * LDS4 + i % KC] = pa[t];
+        if (i < CB) Bs[(i / KC) * LDS4 + i % KC] = pb[t];
+    }
+    {
+        const uint g0 = kBeg / pc.G;
+        for (uint idx = tid; idx < TM * BN; idx += WG) {
+            const uint gn = n0 + idx % BN;
+            SWr[(g0 & 1u) * TM * BN + idx] = gn < pc.N ? WS[gn * ngroups + g0] : 0.0;
+        }
+    }
+    barrier();
 
-    for (uint k0 = 0; k0 < pc.K; k0 += BK) {
-        if (k0 % pc.G == 0u) {
-            // First step of a group: stage its scales (read after the MMAs of its last step).
-            const uint g = k0 / pc.G;
-            for (uint idx = tid; idx < TM * BN; idx += WG) {
-                const uint gn = n0 + idx % BN;
-                SWr[idx] = gn < pc.N ? WS[gn * ngroups + g] : 0.0;
-            }
-        }
-        [[unroll]] for (uint t = 0; t < MAXC; ++t) {
-            const uint i = tid + t * WG;
-            if (i < CA) As[(i / (BK / 16)) * LDS4 + i % (BK / 16)] = pa[t];
-            if (i < CB) Bs[(i / (BK / 16)) * LDS4 + i % (BK / 16)] = pb[t];
-        }
-        barrier();
+    uint buf = 0u;
+    for (uint k0 = kBeg; k0 < kEnd; k0 += BK) {
         const uint k1 = k0 + BK;
-        if (k1 < pc.K) {
+        const bool more = k1 < kEnd;
+        if (more) {
             [[unroll]] for (uint t = 0; t < MAXC; ++t) {
                 const uint i = tid + t * WG;
-                if (i < CA) pa[t] = loadA16(m0 + i / (BK / 16), k1, i % (BK / 16));
-                if (i < CB) pb[t] = loadB16(n0 + i / (BK / 16), k1, i % (BK / 16));
+                if (i < CA) pa[t] = loadA16(m0 + i / KC, k1, i % KC, inside);
+                if (i < CB) pb[t] = loadB16(n0 + i / KC, k1, i % KC, inside);
             }
         }
         [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
             coopmat<int8_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
             [[unroll]] for (uint i = 0; i < RM; ++i)
-                coopMatLoad(a[i], As, (sm0 + i * TM) * LDS4 + kk / 16, LDS4, gl_CooperativeMatrixLayoutRowMajor);
+                coopMatLoad(a[i], As, buf * ABUF + (sm0 + i * TM) * LDS4 + kk / 16, LDS4, gl_CooperativeMatrixLayoutRowMajor);
             [[unroll]] for (uint j = 0; j < RN; ++j) {
                 coopmat<int8_t, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB> b;
-                coopMatLoad(b, Bs, (sn0 + j * TN) * LDS4 + kk / 16, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
+                coopMatLoad(b, Bs, buf * BBUF + (sn0 + j * TN) * LDS4 + kk / 16, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
                 [[unroll]] for (uint i = 0; i < RM; ++i) iacc[i * RN + j] = coopMatMulAdd(a[i], b, iacc[i * RN + j]);
             }
         }
 #ifdef WEIGHT_Q4
-        if ((k0 + BK) % pc.G == 0u) {
+        if (k1 % pc.G == 0u) {
+            // Last step of group g: fold its int32 sums with the group's scales.
+            const uint sbase = ((k0 / pc.G) & 1u) * TM * BN;
             [[unroll]] for (uint j = 0; j < RN; ++j) {
                 coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> s;
-                coopMatLoad(s, SWr, sn0 + j * TN, BN, gl_CooperativeMatrixLayoutRowMajor);
+                coopMatLoad(s, SWr, sbase + sn0 + j * TN, BN, gl_CooperativeMatrixLayoutRowMajor);
                 [[unroll]] for (uint i = 0; i < RM; ++i) {
                     facc[i * RN + j] += coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(iacc[i * RN + j]) * s;
                     iacc[i * RN + j] = coopmat<int, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0);
@@ -142,7 +165,27 @@ void main() {
             }
         }
 #endif
-        barrier();
+        if (NBUF == 1u) barrier();                  // everyone has read the single buffer
+        if (more) {
+            buf = NBUF == 1u ? 0u : buf ^ 1u;
+            [[unroll]] for (uint t = 0; t < MAXC; ++t) {
+                const uint i = tid + t * WG;
+                if (i < CA) As[buf * ABUF + (i / KC) * LDS4 + i % KC] = pa[t];
+                if (i < CB) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = pb[t];
+            }
+#ifdef WEIGHT_Q4
+            if (k1 % pc.G == 0u) {
+                // First step of group g+1: stage its scales into the other parity.
+                const uint g = k1 / pc.G;
+                const uint sbase = (g & 1u) * TM * BN;
+                for (uint idx = tid; idx < TM * BN; idx += WG) {
+                    const uint gn = n0 + idx % BN;
+                    SWr[sbase + idx] = gn < pc.N ? WS[gn * ngroups + g] : 0.0;
+                }
+            }
+#endif
+        }
+        barrier();                                  // the staged step is visible
     }
 
     // Epilogue: one accumulator at a time through this subgroup's TM×TN staging tile.
@@ -167,10 +210,14 @@ void main() {
                 const uint gm = m0 + sm0 + i * TM + e / TN;
                 const uint gn = n0 + sn0 + j * TN + e % TN;
                 if (e < TM * TN && gm < pc.M && gn < pc.N) {
+#ifdef SPLITK
+                    P[(gl_WorkGroupID.z * pc.M + gm) * pc.N + gn] = Cs[cbase + e];
+#else
                     const float zp = float(int(XP[2 * gm + 1]));
                     float v = uintBitsToFloat(XP[2 * gm]) * (Cs[cbase + e] - zp * CORR[gn]);
                     if (pc.hasBias != 0u) v += float(BIAS[gn]);
                     Y[gm * pc.N + gn] = ACT_T(v);
+#endif
                 }
             }
             subgroupMemoryBarrierShared();

@@ -10,6 +10,11 @@
 //   integer math (INT_MATH, dq8ca): int8 activations from quant_act.comp, chunk = 32 values;
 //     WEIGHT_Q4 (1 uvec4) scales each chunk's int sum by its group scale (G % 32 == 0),
 //     WEIGHT_Q8 (2 uvec4) keeps the row's sum in int32 (exact); y = sx·(acc − zp·corr[n]) (+ bias)
+//   F16_MATH (WEIGHT_Q4, ACT_F16, devices with shaderFloat16): nibble pairs become f16vec2 (q − 8)
+//     exactly with one mask-or per pair ((w & 0x000F000F) | 0x64006400 = 1024 + q per half) and
+//     four packed fp16 FMAs per 8 weights; each 8-term partial goes to the fp32 sum (products and
+//     the three fp16 additions round: 4·u16 relative to Σ|x·w| over the 8 terms). A thread whose
+//     fp32 sum is not finite (an fp16 partial overflowed, |x| ≳ 8000) recomputes in fp32.
 // Specialization: BM = rows (M), BN = columns per workgroup, BK = chunks in flight per column, WG.
 #include "common.glsl"
 #extension GL_KHR_shader_subgroup_basic : require
@@ -72,16 +77,159 @@ void x8(uint xb, uint kleft, bool vec, out float v[8]) {
         [[unroll]] for (uint i = 0; i < 8; ++i) v[i] = i < kleft ? xAt(xb + i) : 0.0;
     }
 }
+
+#ifdef F16_MATH
+// The same 8 activations as fp16 pairs (x0,x4), (x1,x5), (x2,x6), (x3,x7), matching the nibble
+// pairs one mask of an INT4 word selects.
+void x8h(uint xb, uint kleft, bool vec, out f16vec2 v[4]) {
+    uvec4 r;
+    if (vec && kleft >= 8) {
+        r = X4[xb >> 3];
+    } else {
+        float f[8];
+        [[unroll]] for (uint i = 0; i < 8; ++i) f[i] = i < kleft ? xAt(xb + i) : 0.0;
+        r = uvec4(packHalf2x16(vec2(f[0], f[1])), packHalf2x16(vec2(f[2], f[3])), packHalf2x16(vec2(f[4], f[5])), packHalf2x16(vec2(f[6], f[7])));
+    }
+    v[0] = unpackFloat2x16((r.x & 0xFFFFu) | (r.z << 16));
+    v[1] = unpackFloat2x16((r.x >> 16) | (r.z & 0xFFFF0000u));
+    v[2] = unpackFloat2x16((r.y & 0xFFFFu) | (r.w << 16));
+    v[3] = unpackFloat2x16((r.y >> 16) | (r.w & 0xFFFF0000u));
+}
+#endif
 #endif
 
 // One partial sum per (row, column) per subgroup, reduced across subgroups here.
 shared ACC_T red[(WG / 4) * BM * BN];
+// This thread's partial sums.
+ACC_T acc[BM][BN];
+
+
+#ifndef INT_MATH
+// The float-math main loop over this thread's chunks, adding into acc.
+void floatLoop(uint t, uint n0, uint M, uint rowBase[BN], bool halfMath) {
+#ifdef WEIGHT_Q4
+    // INT4: a chunk is 4 words = 32 values; rows are K/8 words.
+    const uint words = pc.K / 8u;
+    const uint chunks = (words + 3u) / 4u;
+    const bool aligned = (pc.ldw % 4u) == 0u;
+    const uint ng = pc.K / pc.G;
+    const bool chunkGroups = (pc.G % 32u) == 0u;   // one scale per chunk
+#else
+    // fp16: a chunk is 8 values; rows are ldw halves (K rounded up to 8, zero padded).
+    const uint chunks = (pc.K + 7u) / 8u;
+#endif
+#ifdef ACT_F16
+    const bool xvec = (pc.ldx % 8u) == 0u;
+#else
+    const bool xvec = (pc.ldx % 4u) == 0u;
+#endif
+    for (uint c0 = t; c0 < chunks; c0 += WG * BK) {
+        uvec4 w[BK][BN];
+        [[unroll]] for (uint u = 0; u < BK; ++u) {
+            const uint c = min(c0 + u * WG, chunks - 1u);
+            [[unroll]] for (uint j = 0; j < BN; ++j) {
+#ifdef WEIGHT_Q4
+                if (aligned) {
+                    w[u][j] = W4[rowBase[j] / 4u + c];
+                } else {
+                    uvec4 r = uvec4(0x88888888u);
+                    [[unroll]] for (uint q = 0; q < 4; ++q) {
+                        const uint wi = rowBase[j] + 4u * c + q;
+                        if (4u * c + q < words) r[q] = W4[wi >> 2][wi & 3u];
+                    }
+                    w[u][j] = r;
+                }
+#else
+                w[u][j] = W4[rowBase[j] / 8u + c];
+#endif
+            }
+        }
+        [[unroll]] for (uint u = 0; u < BK; ++u) {
+            const uint c = c0 + u * WG;
+            if (c < chunks) {
+#ifdef WEIGHT_Q4
+            float s0[BN];
+            [[unroll]] for (uint j = 0; j < BN; ++j) s0[j] = S[min(n0 + j, pc.N - 1u) * ng + min(32u * c, pc.K - 1u) / pc.G];
+            [[unroll]] for (uint q = 0; q < 4; ++q) {
+                const uint k = min(32u * c + 8u * q, pc.K - 8u);
+                const bool live = 32u * c + 8u * q < pc.K;
+                // (q − 8) as float without int→float conversions: 2^23 + n has n in its low
+                // mantissa bits, so subtracting 2^23 + 8 is exact. The group scale multiplies
+                // the 8-term dot product once.
+                float s[BN];
+                [[unroll]] for (uint j = 0; j < BN; ++j)
+                    s[j] = live ? (chunkGroups ? s0[j] : S[min(n0 + j, pc.N - 1u) * ng + k / pc.G]) : 0.0;
+#ifdef F16_MATH
+                if (halfMath) {
+                    // (q0,q4), (q1,q5), (q2,q6), (q3,q7) as f16vec2 of q − 8, exactly.
+                    f16vec2 wh[BN][4];
+                    [[unroll]] for (uint j = 0; j < BN; ++j) {
+                        const uint w0 = w[u][j][q], w8 = w0 >> 8;
+                        wh[j][0] = unpackFloat2x16((w0 & 0x000F000Fu) | 0x64006400u) - f16vec2(1032.0hf);
+                        wh[j][1] = fma(unpackFloat2x16((w0 & 0x00F000F0u) | 0x64006400u), f16vec2(0.0625hf), f16vec2(-72.0hf));
+                        wh[j][2] = unpackFloat2x16((w8 & 0x000F000Fu) | 0x64006400u) - f16vec2(1032.0hf);
+                        wh[j][3] = fma(unpackFloat2x16((w8 & 0x00F000F0u) | 0x64006400u), f16vec2(0.0625hf), f16vec2(-72.0hf));
+                    }
+                    [[unroll]] for (uint m = 0; m < BM; ++m) {
+                        if (m < M) {
+                            f16vec2 xh[4];
+                            x8h(m * pc.ldx + k, pc.K - k, xvec, xh);
+                            [[unroll]] for (uint j = 0; j < BN; ++j) {
+                                f16vec2 d = wh[j][0] * xh[0];
+                                d = fma(wh[j][1], xh[1], d);
+                                d = fma(wh[j][2], xh[2], d);
+                                d = fma(wh[j][3], xh[3], d);
+                                acc[m][j] += s[j] * (float(d.x) + float(d.y));
+                            }
+                        }
+                    }
+                } else
+#endif
+                {
+                float wv[BN][8];
+                [[unroll]] for (uint j = 0; j < BN; ++j)
+                    [[unroll]] for (uint i = 0; i < 8; ++i)
+                        wv[j][i] = uintBitsToFloat(0x4B000000u | ((w[u][j][q] >> (4u * i)) & 15u)) - 8388616.0;
+                [[unroll]] for (uint m = 0; m < BM; ++m) {
+                    if (m < M) {
+                        float xv[8];
+                        x8(m * pc.ldx + k, pc.K - k, xvec, xv);
+                        [[unroll]] for (uint j = 0; j < BN; ++j) {
+                            float a = 0.0;
+                            [[unroll]] for (uint i = 0; i < 8; ++i) a += xv[i] * wv[j][i];
+                            acc[m][j] += s[j] * a;
+                        }
+                    }
+                }
+                }
+            }
+#else
+            const uint k = 8u * c;
+            float wv[BN][8];
+            [[unroll]] for (uint j = 0; j < BN; ++j)
+                [[unroll]] for (uint q = 0; q < 4; ++q) { const vec2 h = unpackHalf2x16(w[u][j][q]); wv[j][2 * q] = h.x; wv[j][2 * q + 1] = h.y; }
+            [[unroll]] for (uint m = 0; m < BM; ++m) {
+                if (m < M) {
+                    float xv[8];
+                    x8(m * pc.ldx + k, pc.K - k, xvec, xv);
+                    [[unroll]] for (uint j = 0; j < BN; ++j) {
+                        float a = 0.0;
+                        [[unroll]] for (uint i = 0; i < 8; ++i) a += xv[i] * wv[j][i];
+                        acc[m][j] += a;
+                    }
+                }
+            }
+#endif
+            }
+        }
+    }
+}
+#endif
 
 void main() {
     const uint t = gl_LocalInvocationID.x;
     const uint n0 = gl_WorkGroupID.x * BN;
     const uint M = min(pc.M, BM);
-    ACC_T acc[BM][BN];
     [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint j = 0; j < BN; ++j) acc[m][j] = ACC_T(0);
     // Columns past N (last workgroup) load row N−1 and are never stored.
     uint rowBase[BN];
@@ -135,94 +283,16 @@ void main() {
         }
     }
 #else
-#ifdef WEIGHT_Q4
-    // INT4: a chunk is 4 words = 32 values; rows are K/8 words.
-    const uint words = pc.K / 8u;
-    const uint chunks = (words + 3u) / 4u;
-    const bool aligned = (pc.ldw % 4u) == 0u;
-    const uint ng = pc.K / pc.G;
-    const bool chunkGroups = (pc.G % 32u) == 0u;   // one scale per chunk
-#else
-    // fp16: a chunk is 8 values; rows are ldw halves (K rounded up to 8, zero padded).
-    const uint chunks = (pc.K + 7u) / 8u;
-#endif
-#ifdef ACT_F16
-    const bool xvec = (pc.ldx % 8u) == 0u;
-#else
-    const bool xvec = (pc.ldx % 4u) == 0u;
-#endif
-    for (uint c0 = t; c0 < chunks; c0 += WG * BK) {
-        uvec4 w[BK][BN];
-        [[unroll]] for (uint u = 0; u < BK; ++u) {
-            const uint c = min(c0 + u * WG, chunks - 1u);
-            [[unroll]] for (uint j = 0; j < BN; ++j) {
-#ifdef WEIGHT_Q4
-                if (aligned) {
-                    w[u][j] = W4[rowBase[j] / 4u + c];
-                } else {
-                    uvec4 r = uvec4(0x88888888u);
-                    [[unroll]] for (uint q = 0; q < 4; ++q) {
-                        const uint wi = rowBase[j] + 4u * c + q;
-                        if (4u * c + q < words) r[q] = W4[wi >> 2][wi & 3u];
-                    }
-                    w[u][j] = r;
-                }
-#else
-                w[u][j] = W4[rowBase[j] / 8u + c];
-#endif
-            }
-        }
-        [[unroll]] for (uint u = 0; u < BK; ++u) {
-            const uint c = c0 + u * WG;
-            if (c < chunks) {
-#ifdef WEIGHT_Q4
-            float s0[BN];
-            [[unroll]] for (uint j = 0; j < BN; ++j) s0[j] = S[min(n0 + j, pc.N - 1u) * ng + min(32u * c, pc.K - 1u) / pc.G];
-            [[unroll]] for (uint q = 0; q < 4; ++q) {
-                const uint k = min(32u * c + 8u * q, pc.K - 8u);
-                const bool live = 32u * c + 8u * q < pc.K;
-                // (q − 8) as float without int→float conversions: 2^23 + n has n in its low
-                // mantissa bits, so subtracting 2^23 + 8 is exact. The group scale multiplies
-                // the 8-term dot product once.
-                float wv[BN][8];
-                float s[BN];
-                [[unroll]] for (uint j = 0; j < BN; ++j) {
-                    [[unroll]] for (uint i = 0; i < 8; ++i)
-                        wv[j][i] = uintBitsToFloat(0x4B000000u | ((w[u][j][q] >> (4u * i)) & 15u)) - 8388616.0;
-                    s[j] = live ? (chunkGroups ? s0[j] : S[min(n0 + j, pc.N - 1u) * ng + k / pc.G]) : 0.0;
-                }
-                [[unroll]] for (uint m = 0; m < BM; ++m) {
-                    if (m < M) {
-                        float xv[8];
-                        x8(m * pc.ldx + k, pc.K - k, xvec, xv);
-                        [[unroll]] for (uint j = 0; j < BN; ++j) {
-                            float a = 0.0;
-                            [[unroll]] for (uint i = 0; i < 8; ++i) a += xv[i] * wv[j][i];
-                            acc[m][j] += s[j] * a;
-                        }
-                    }
-                }
-            }
-#else
-            const uint k = 8u * c;
-            float wv[BN][8];
-            [[unroll]] for (uint j = 0; j < BN; ++j)
-                [[unroll]] for (uint q = 0; q < 4; ++q) { const vec2 h = unpackHalf2x16(w[u][j][q]); wv[j][2 * q] = h.x; wv[j][2 * q + 1] = h.y; }
-            [[unroll]] for (uint m = 0; m < BM; ++m) {
-                if (m < M) {
-                    float xv[8];
-                    x8(m * pc.ldx + k, pc.K - k, xvec, xv);
-                    [[unroll]] for (uint j = 0; j < BN; ++j) {
-                        float a = 0.0;
-                        [[unroll]] for (uint i = 0; i < 8; ++i) a += xv[i] * wv[j][i];
-                        acc[m][j] += a;
-                    }
-                }
-            }
-#endif
-            }
-        }
+    floatLoop(t, n0, M, rowBase, true);
+#ifdef F16_MATH
+    // An fp16 partial overflowed (the fp32 sum of finite inputs cannot): redo this thread in fp32.
+    bool finite = true;
+    [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint j = 0; j < BN; ++j) finite = finite && !isinf(acc[m][j]) && !isnan(acc[m][j]);
+    if (!finite) {
+        [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint j = 0; j < BN; ++j) acc[m][j] = 0.0;
+        floatLoop(t, n0, M, rowBase, false);
     }
+#endif
 #endif
 
     // Reduce: within each subgroup, then across the workgroup's subgroups.

@@ -88,3 +88,12 @@ final class PipelineCache: @unchecked Sendable {
 }
 
 enum QuantAct { static let workgroupSize = 128 }
+
+enum SplitKReduce { static let workgroupSize = 256 }
+
+extension PipelineCache {
+    /// The split-K reduction pipeline (one invocation per output element).
+    func reducePipeline(_ shader: ShaderID) throws -> ComputePipeline {
+        try pipeline(shader, values: ["WG": SplitKReduce.workgroupSize], requiredSubgroupSize: nil, fullSubgroups: false)
+    }
+}

@@ -11,6 +11,8 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// Subgroup size the kernel is built for, and whether the pipeline requires it.
     public var subgroupSize: Int = 0
     public var requireSubgroupSize: Bool = false
+    /// Cooperative-matrix kernels: shared-memory buffers per operand (2 = one barrier per K step).
+    public var buffers: Int = 1
 
     public init(bm: Int, bn: Int, bk: Int, workgroupSize: Int) {
         self.bm = bm; self.bn = bn; self.bk = bk; self.workgroupSize = workgroupSize
@@ -18,21 +20,21 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         var s = "tile \(bm)x\(bn)x\(bk), \(workgroupSize) threads"
-        if tm > 0 { s += ", \(wm)x\(wn) subgroups of \(subgroupSize)\(requireSubgroupSize ? " (required)" : ""), MMA \(tm)x\(tn)x\(tk)" }
+        if tm > 0 { s += ", \(wm)x\(wn) subgroups of \(subgroupSize)\(requireSubgroupSize ? " (required)" : ""), MMA \(tm)x\(tn)x\(tk), \(buffers == 2 ? "double" : "single")-buffered" }
         return s
     }
 
     /// Values for the specialization constants, by the names the shaders declare.
     public var specValues: [String: Int] {
-        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize]
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers]
     }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
         switch (kind, op.floatMath) {
         case (.tiled, true): return (bm + bn) * bk * 4
         case (.tiled, false): return (bm + bn) * (bk / 4) * 4
-        case (.coopmat, true): return (bm + bn) * (bk + 8) * 2 + (wm * wn) * tm * tn * 4
-        case (.coopmat, false): return (bm + bn) * (bk + 16) + tm * bn * 4 + (wm * wn) * tm * tn * 4
+        case (.coopmat, true): return buffers * (bm + bn) * (bk + 8) * 2 + (wm * wn) * tm * tn * 4
+        case (.coopmat, false): return buffers * (bm + bn) * (bk + 16) + 2 * tm * bn * 4 + (wm * wn) * tm * tn * 4
         case (.gemv, _): return 0
         }
     }
@@ -48,6 +50,12 @@ public struct KernelPlan: Codable, Sendable, Hashable {
     /// The activation-quantization kernel that runs first (dq8ca ops).
     public var quantShader: ShaderID?
     public var tile: TileConfig
+    /// Split-K (cooperative-matrix kernels): K is cut into `splitK` slices of `kSlice` values, one
+    /// workgroup layer each, writing fp32 partial sums to scratch; `reduceShader` adds them (and
+    /// the bias) into y. 1 / 0 / nil without split-K.
+    public var splitK: Int = 1
+    public var kSlice: Int = 0
+    public var reduceShader: ShaderID?
     /// The tuning table and rule that chose the tile, when one did.
     public var tuning: String?
     /// Human-readable reasons for this plan (what was checked and found).
@@ -66,10 +74,17 @@ public struct DispatchOptions: Sendable, Hashable {
     public var brokenCoopMat: [CoopMatFamily: String] = [:]
     /// Force this cooperative-matrix tile (tuning and tests), bypassing the tuning table.
     public var coopMatTile: TileShape?
-    /// Force this cooperative-matrix K step (32 or 64 for float ops, 32 for int8 ops).
+    /// Force this cooperative-matrix K step (16, 32 or 64 for float ops; 32 or 64 for int8 ops).
     public var coopMatKStep: Int?
+    /// Force single (1) or double (2) shared-memory buffering in cooperative-matrix kernels.
+    public var coopMatBuffers: Int?
+    /// Force the number of split-K slices of cooperative-matrix kernels (1 = no split).
+    public var coopMatSplitK: Int?
     /// Force this matrix–vector configuration (tuning and tests), bypassing the tuning table.
     public var gemvConfig: GemvConfig?
+    /// Let q4gsw's matrix–vector kernel multiply in packed fp16 (fp16 activations; devices with
+    /// shaderFloat16). false = the fp32 kernel (`--no-f16-math`, QLINEAR_GEMV_F16_MATH=0).
+    public var gemvHalfMath: Bool = true
     /// The tuning table to use; nil = the built-in table for the device (`TuningTable.forDevice`).
     public var tuning: TuningTable?
 
@@ -187,9 +202,12 @@ public enum Dispatcher {
             t.requireSubgroupSize = caps.canRequireSubgroupSize
             let shared = (wg / 4) * p.m * config.columns * 4
             if shared > caps.sharedMemoryBytes { return no("matrix–vector reduction needs \(shared) bytes of shared memory, device has \(caps.sharedMemoryBytes)") }
-            let key = VariantKey(family: family, weight: p.op.weightFormat, act: p.act, features: p.op.floatMath ? [] : dot)
+            let half = p.op == .q4gsw && p.act == .f16 && caps.shaderFloat16 && options.gemvHalfMath
+            let key = half ? VariantKey(family: .gemvQ4F16Math)
+                           : VariantKey(family: family, weight: p.op.weightFormat, act: p.act, features: p.op.floatMath ? [] : dot)
             guard let shader = variant(key) else { return no("no variant compiled for \(key)") }
             reasons.append("\(config): K split over the workgroup, 16-byte weight loads, the \(p.m) row(s) share each load")
+            if half { reasons.append("INT4 × fp16 in packed fp16 (8-term partials, then fp32 sums; fp32 redo on fp16 overflow)") }
             reasons.append(p.op.floatMath ? "fp32 sums, subgroup then shared-memory reduction"
                            : "int8 dot products per 32-value chunk\(dot.isEmpty ? "" : " (packed dot product)"), \(p.op == .dq8ca_q8csw ? "exact int32 row sums" : "group scale per chunk")")
             return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: reasons))
@@ -228,14 +246,16 @@ public enum Dispatcher {
             let shapes = p.op.floatMath ? caps.coopMatShapes(a: .f16, b: .f16, c: .f32, result: .f32)
                                         : caps.coopMatShapes(a: .s8, b: .s8, c: .s32, result: .s32)
             if shapes.isEmpty { return no("device reports no subgroup-scope \(family) cooperative-matrix shape") }
-            let allowedK = p.op.floatMath ? [32, 64] : [32]
+            let allowedK = p.op.floatMath ? [16, 32, 64] : [32, 64]
             if let k = options.coopMatKStep, !allowedK.contains(k) {
                 return no("K step \(k) is not one the kernel supports (\(allowedK.map(String.init).joined(separator: ", ")))")
             }
+            if let b = options.coopMatBuffers, ![1, 2].contains(b) { return no("shared-memory buffers must be 1 or 2, got \(b)") }
+            if let s = options.coopMatSplitK, !(1...64).contains(s) { return no("split-K slices must be 1…64, got \(s)") }
             let kQuantum = p.op.floatMath ? 8 : 16     // values per 16-byte shared-memory vector
-            let usable = shapes.filter { s in [8, 16, 32].contains(s.m) && [8, 16, 32].contains(s.n) && s.k % kQuantum == 0 && 32 % s.k == 0 }
+            let usable = shapes.filter { s in [8, 16, 32].contains(s.m) && [8, 16, 32].contains(s.n) && s.k % kQuantum == 0 && (p.op.floatMath ? 16 : 32) % s.k == 0 }
             guard let mma = usable.max(by: { ($0.m * $0.n * $0.k, $0.n) < ($1.m * $1.n * $1.k, $1.n) }) else {
-                return no("no reported shape fits the kernel (M,N ∈ {8,16,32}, K dividing 32): \(shapes.map(\.description).joined(separator: "; "))")
+                return no("no reported shape fits the kernel (M,N ∈ {8,16,32}, K dividing \(p.op.floatMath ? 16 : 32)): \(shapes.map(\.description).joined(separator: "; "))")
             }
             if p.op == .dq8ca_q4gsw && p.groupSize % 32 != 0 {
                 return no("group size \(p.groupSize) is not a multiple of the int8 K step 32")
@@ -245,10 +265,11 @@ public enum Dispatcher {
             let key = VariantKey(family: p.op.floatMath ? .coopmatFloat : .coopmatInt, weight: p.op.weightFormat, act: p.act)
             guard let shader = variant(key) else { return no("no variant compiled for \(key)") }
 
-            func config(_ s: TileShape, _ bk: Int) -> TileConfig {
+            func config(_ s: TileShape, _ bk: Int, _ buffers: Int) -> TileConfig {
                 var t = TileConfig(bm: s.bm, bn: s.bn, bk: bk, workgroupSize: s.wm * s.wn * sgs)
                 t.wm = s.wm; t.wn = s.wn; t.tm = mma.m; t.tn = mma.n; t.tk = mma.k
                 t.subgroupSize = sgs; t.requireSubgroupSize = caps.canRequireSubgroupSize
+                t.buffers = buffers
                 return t
             }
             let chunk = p.op.floatMath ? 8 : 16      // values per 16-byte load
@@ -257,22 +278,31 @@ public enum Dispatcher {
                     return "tile \(t.bm)x\(t.bn) over \(t.wm)x\(t.wn) subgroups is not a multiple of the MMA shape \(t.tm)x\(t.tn)"
                 }
                 if t.bk % t.tk != 0 || t.bk % chunk != 0 { return "K step \(t.bk) is not a multiple of the MMA K \(t.tk) and the \(chunk)-value load" }
+                if p.op == .dq8ca_q4gsw && p.groupSize % t.bk != 0 { return "K step \(t.bk) does not divide the group size \(p.groupSize)" }
                 if t.workgroupSize > caps.maxWorkgroupInvocations { return "\(t.workgroupSize)-invocation workgroups exceed the device's \(caps.maxWorkgroupInvocations)" }
                 if t.sharedBytes(kind: .coopmat, op: p.op) > caps.sharedMemoryBytes { return "needs \(t.sharedBytes(kind: .coopmat, op: p.op)) bytes of shared memory, device has \(caps.sharedMemoryBytes)" }
                 if max(t.bm, t.bn) * t.bk / chunk > 8 * t.workgroupSize { return "more than 8 prefetch slots per thread" }
                 return nil
             }
-            // A K step that does not fit is retried at 32 (less shared memory) before giving up on the tile.
-            func fitting(_ s: TileShape, _ bk: Int) -> (TileConfig?, String?) {
-                let t = config(s, bk)
-                guard let why = fits(t) else { return (t, nil) }
-                if bk != 32, options.coopMatKStep == nil, fits(config(s, 32)) == nil { return (config(s, 32), nil) }
-                return (nil, why)
+            // What does not fit is retried with one shared buffer, then at K step 32 (less shared
+            // memory), unless the caller forced that knob, before giving up on the tile.
+            func fitting(_ s: TileShape, _ bk: Int, _ buffers: Int) -> (TileConfig?, String?) {
+                var tries = [(bk, buffers)]
+                if buffers == 2, options.coopMatBuffers == nil { tries.append((bk, 1)) }
+                if bk != 32, options.coopMatKStep == nil { tries += [(32, buffers)] + (buffers == 2 && options.coopMatBuffers == nil ? [(32, 1)] : []) }
+                var first: String?
+                for (k, b) in tries {
+                    let t = config(s, k, b)
+                    guard let why = fits(t) else { return (t, nil) }
+                    if first == nil { first = why }
+                }
+                return (nil, first)
             }
             var t: TileConfig?
             var tuning: String?
+            var split = options.coopMatSplitK ?? 1
             if let forced = options.coopMatTile {
-                let (c, why) = fitting(forced, options.coopMatKStep ?? 32)
+                let (c, why) = fitting(forced, options.coopMatKStep ?? 32, options.coopMatBuffers ?? 2)
                 guard let c else { return no("forced tile \(forced): \(why ?? "")") }
                 t = c
                 reasons.append("tile \(forced) forced by the caller")
@@ -281,20 +311,44 @@ public enum Dispatcher {
                 for (i, rule) in table.coopmat.enumerated() {
                     if let ops = rule.ops, !ops.contains(p.op) { continue }
                     if let w = rule.when, !w.holds(p) { continue }
-                    let (c, why) = fitting(rule.tile, options.coopMatKStep ?? rule.kStep ?? 32)
+                    let (c, why) = fitting(rule.tile, options.coopMatKStep ?? rule.kStep ?? 32, options.coopMatBuffers ?? rule.buffers ?? 2)
                     guard let c else { reasons.append("tuning rule \(i) (\(rule.tile)) skipped: \(why ?? "")"); continue }
                     t = c
                     tuning = "\(table.name) rule \(i)"
-                    reasons.append("\(table.name) tuning rule \(i): \(rule.when?.text ?? "always") → \(rule.tile), K step \(c.bk)\(rule.note.map { " (\($0))" } ?? "")")
+                    if options.coopMatSplitK == nil { split = rule.splitK ?? 1 }
+                    reasons.append("\(table.name) tuning rule \(i): \(rule.when?.text ?? "always") → \(rule.tile), K step \(c.bk), \(c.buffers == 2 ? "double" : "single")-buffered\(rule.note.map { " (\($0))" } ?? "")")
                     break
                 }
             }
             guard let t else { return no("no tuning rule gives a tile that fits: \(reasons.joined(separator: "; "))") }
+            var plan = KernelPlan(problem: p, kernel: .coopmat, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: reasons)
+            if split > 1 {
+                // K loop length as the kernel sees it (int8 Q8: the padded K as one group), and the
+                // slice alignment: the K step, and for Q4 int8 whole groups (folded per group).
+                let kLoop = p.op == .dq8ca_q8csw ? roundUp(p.k, 32) : p.k
+                let align = p.op == .dq8ca_q4gsw ? max(t.bk, p.groupSize) : t.bk
+                let slice = roundUp((kLoop + split - 1) / split, align)
+                let slices = (kLoop + slice - 1) / slice
+                if slices > 1 {
+                    let family: KernelFamily = p.op.floatMath ? .coopmatFloatSplitk : .coopmatIntSplitk
+                    guard let sk = variant(VariantKey(family: family, weight: p.op.weightFormat, act: p.act)),
+                          let red = variant(VariantKey(family: p.op.floatMath ? .splitkReduceFloat : .splitkReduceInt, act: p.act)) else {
+                        return no("no split-K variant compiled for \(p.op.rawValue)")
+                    }
+                    if slices > caps.maxWorkgroupCount[2] { return no("\(slices) split-K slices exceed the device's \(caps.maxWorkgroupCount[2]) workgroups along z") }
+                    plan.shader = sk; plan.reduceShader = red; plan.splitK = slices; plan.kSlice = slice
+                    plan.reasons.append("split-K: \(slices) slices of \(slice) K values, fp32 partials reduced by a second pass")
+                } else {
+                    plan.reasons.append("split-K \(split) asked, but K = \(kLoop) gives one slice")
+                }
+            }
+            reasons = plan.reasons
             reasons.append("MMA \(mma.description) from the device's cooperative-matrix properties")
             reasons.append("subgroup size \(sgs)\(caps.canRequireSubgroupSize ? " required per pipeline" : " (device default)")")
             reasons.append(p.op.floatMath ? "fp16 operands, fp32 accumulation" : "int8 operands, int32 accumulation per \(p.op == .dq8ca_q4gsw ? "group" : "row"), fp32 scaling")
             if p.m <= 8 { reasons.append("M = \(p.m) uses \(p.m) of every \(t.tm) MMA rows") }
-            return .success(KernelPlan(problem: p, kernel: .coopmat, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: reasons))
+            plan.reasons = reasons
+            return .success(plan)
         }
     }
 }

@@ -37,6 +37,8 @@ public enum GridRule: String, Codable, Sendable {
     case columns
     /// One workgroup per row of M: (M, 1).
     case rows
+    /// One invocation per output element (M·N), workgroups over a 2-D grid.
+    case elements
     /// Sized by the caller (probes).
     case fixed
 }

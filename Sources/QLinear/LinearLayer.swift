@@ -1,8 +1,11 @@
+import Synchronization
+
 /// Push constants shared by all linear kernels (see Shaders/common.glsl). Problem.validate keeps
 /// every value below 2^31.
 struct LinearPush {
     var m: Int, n: Int, k: Int, g: Int, hasBias: Bool, ldx: Int, ldw: Int
-    var words: [UInt32] { [m, n, k, g, hasBias ? 1 : 0, ldx, ldw, 0].map { UInt32(truncatingIfNeeded: $0) } }
+    var kSlice: Int = 0
+    var words: [UInt32] { [m, n, k, g, hasBias ? 1 : 0, ldx, ldw, kSlice].map { UInt32(truncatingIfNeeded: $0) } }
 }
 
 /// Sizes of a layer's weights: what the user's format holds, and what the GPU layout stores.
@@ -121,6 +124,9 @@ public final class LinearLayer: @unchecked Sendable {
         let device: Device
         let xq: Buffer?
         let xp: Buffer?
+        /// Split-K partial sums, grown on demand by `encode` (older buffers stay alive with the
+        /// scratch, so streams recorded against them remain valid).
+        private let partialBuffers = Mutex<[Buffer]>([])
         init(layer: LinearLayer, m: Int) throws {
             guard m >= 1 else { throw QLinearError.invalidShape("scratch for M = \(m) rows: M must be ≥ 1") }
             self.m = m; self.k = layer.k; self.device = layer.context.device
@@ -128,6 +134,16 @@ public final class LinearLayer: @unchecked Sendable {
                 xq = try Buffer(device: layer.context.device, size: try Checked.mul(m, layer.kp, "scratch M·Kp"))
                 xp = try Buffer(device: layer.context.device, size: try Checked.mul(m, 8, "scratch qparams"))
             } else { xq = nil; xp = nil }
+        }
+
+        /// A buffer of at least `bytes` for split-K partial sums.
+        func partials(bytes: Int) throws -> Buffer {
+            try partialBuffers.withLock { list in
+                if let last = list.last, last.size >= bytes { return last }
+                let b = try Buffer(device: device, size: max(bytes, 16))
+                list.append(b)
+                return b
+            }
         }
     }
 
@@ -146,8 +162,8 @@ public final class LinearLayer: @unchecked Sendable {
         let expected: Set<KernelFamily>
         switch plan.kernel {
         case .tiled: expected = [.tiledFloat, .tiledInt]
-        case .coopmat: expected = [.coopmatFloat, .coopmatInt]
-        case .gemv: expected = [.gemvFloat, .gemvInt]
+        case .coopmat: expected = plan.splitK > 1 ? [.coopmatFloatSplitk, .coopmatIntSplitk] : [.coopmatFloat, .coopmatInt]
+        case .gemv: expected = [.gemvFloat, .gemvInt, .gemvQ4F16Math]
         }
         guard expected.contains(family) else { throw QLinearError.invalidShape("plan's shader \(plan.shader.rawValue) is not a \(plan.kernel.rawValue) kernel") }
         if let maxM = family.maxM, m > maxM {
@@ -169,17 +185,46 @@ public final class LinearLayer: @unchecked Sendable {
         case .tiles: groups = ((n - 1) / t.bn + 1, (m - 1) / t.bm + 1, 1)
         case .columns: groups = ((n - 1) / t.bn + 1, 1, 1)
         case .rows: groups = (m, 1, 1)
-        case .fixed: throw QLinearError.unsupported("\(plan.shader.rawValue) is not a linear kernel")
+        case .elements, .fixed: throw QLinearError.unsupported("\(plan.shader.rawValue) is not a linear kernel")
         }
         let limit = context.capabilities.maxWorkgroupCount
         guard groups.0 <= limit[0], groups.1 <= limit[1] else {
             throw QLinearError.unsupported("\(plan.shader.rawValue): \(groups.0)x\(groups.1) workgroups exceed the device's limits \(limit[0])x\(limit[1])")
         }
+        // Split-K: slices along z, partials in scratch, a reduction pass (checked up front).
+        var reducePass: (pipe: ComputePipeline, buffers: [BufferBinding], push: LinearPush, groups: (Int, Int, Int))?
+        var partials: Buffer?
+        if plan.splitK > 1 {
+            guard plan.kernel == .coopmat, let red = plan.reduceShader, plan.kSlice > 0 else {
+                throw QLinearError.invalidShape("split-K plan needs a cooperative-matrix kernel, a reduction shader and a K slice")
+            }
+            let kLoop = op == .dq8ca_q8csw ? kp : k
+            guard plan.kSlice % t.bk == 0, (kLoop + plan.kSlice - 1) / plan.kSlice == plan.splitK,
+                  op != .dq8ca_q4gsw || plan.kSlice % groupSize == 0 else {
+                throw QLinearError.invalidShape("split-K plan: \(plan.splitK) slices of \(plan.kSlice) do not cover K = \(kLoop) in steps of \(t.bk)")
+            }
+            guard plan.splitK <= limit[2] else { throw QLinearError.unsupported("\(plan.splitK) split-K slices exceed the device's \(limit[2]) workgroups along z") }
+            let bytes = try Checked.product([plan.splitK, m, n, 4], "split-K partials")
+            guard UInt64(bytes) <= context.capabilities.maxStorageBufferRange else {
+                throw QLinearError.unsupported("split-K partials need \(bytes) bytes, more than maxStorageBufferRange (\(context.capabilities.maxStorageBufferRange))")
+            }
+            let pbuf = try scratch.partials(bytes: bytes)
+            partials = pbuf
+            let total = (m * n + SplitKReduce.workgroupSize - 1) / SplitKReduce.workgroupSize
+            let gx = min(total, limit[0])
+            let gy = (total + gx - 1) / gx
+            guard gy <= limit[1] else { throw QLinearError.unsupported("split-K reduction of \(m * n) elements exceeds the device's workgroup limits") }
+            var rnamed: [String: BufferBinding] = ["PBuf": BufferBinding(pbuf), "BiasBuf": BufferBinding(biasBuf), "YBuf": y, "CorrBuf": BufferBinding(corrBuf)]
+            if let xp = scratch.xp { rnamed["XPBuf"] = BufferBinding(xp) }
+            reducePass = (try context.pipelines.reducePipeline(red), try bind(red, rnamed),
+                          LinearPush(m: m, n: n, k: plan.splitK, g: 0, hasBias: hasBias, ldx: 0, ldw: 0), (gx, gy, 1))
+        }
         // Everything that can fail is resolved before the first command is recorded, so a failed
         // encode leaves the stream as it was.
         var named: [String: BufferBinding] = ["WBuf": BufferBinding(wBuf), "SBuf": BufferBinding(sBuf), "BiasBuf": BufferBinding(biasBuf), "YBuf": y,
                                               "SumBuf": BufferBinding(sumBuf), "CorrBuf": BufferBinding(corrBuf)]
-        let push: LinearPush
+        if let partials { named["PBuf"] = BufferBinding(partials) }
+        var push: LinearPush
         var quantPass: (pipe: ComputePipeline, buffers: [BufferBinding], push: LinearPush)?
         if op.quantizesActivations {
             guard let xq = scratch.xq, let xp = scratch.xp, let qs = plan.quantShader else { throw QLinearError.invalidShape("scratch lacks int8 activation buffers") }
@@ -195,13 +240,18 @@ public final class LinearLayer: @unchecked Sendable {
             named["XBuf"] = x
             push = LinearPush(m: m, n: n, k: k, g: max(groupSize, 1), hasBias: hasBias, ldx: k, ldw: ldw)
         }
+        if plan.splitK > 1 { push.kSlice = plan.kSlice }
         let pipe = try context.pipelines.pipeline(for: plan)
         let buffers = try bind(plan.shader, named)
         if let q = quantPass {
             try stream.dispatch(q.pipe, buffers: q.buffers, push: q.push.words, groups: (m, 1, 1))
             try stream.barrier()
         }
-        try stream.dispatch(pipe, buffers: buffers, push: push.words, groups: groups)
+        try stream.dispatch(pipe, buffers: buffers, push: push.words, groups: (groups.0, groups.1, plan.splitK))
+        if let r = reducePass {
+            try stream.barrier()
+            try stream.dispatch(r.pipe, buffers: r.buffers, push: r.push.words, groups: r.groups)
+        }
     }
 
     /// The buffers for `shader`'s bindings, in its order, by block name.

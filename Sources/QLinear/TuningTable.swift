@@ -63,11 +63,15 @@ public struct TuningRule: Codable, Sendable, Hashable {
     public var ops: [Op]?
     public var when: TuningConditions?
     public var tile: TileShape
-    /// K values per main-loop step (float ops: 32 or 64; int8 ops: 32). nil = the kernel's default.
+    /// K values per main-loop step (float ops: 16, 32 or 64; int8 ops: 32 or 64). nil = 32.
     public var kStep: Int?
+    /// Shared-memory buffers (1 or 2). nil = 2 where it fits, else 1.
+    public var buffers: Int?
+    /// Split-K slices (nil or 1 = none).
+    public var splitK: Int?
     public var note: String?
-    public init(ops: [Op]? = nil, when: TuningConditions? = nil, tile: TileShape, kStep: Int? = nil, note: String? = nil) {
-        self.ops = ops; self.when = when; self.tile = tile; self.kStep = kStep; self.note = note
+    public init(ops: [Op]? = nil, when: TuningConditions? = nil, tile: TileShape, kStep: Int? = nil, buffers: Int? = nil, splitK: Int? = nil, note: String? = nil) {
+        self.ops = ops; self.when = when; self.tile = tile; self.kStep = kStep; self.buffers = buffers; self.splitK = splitK; self.note = note
     }
 }
 

@@ -12,10 +12,12 @@ public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertibl
     public var gemv: GemvConfig?
     public var tile: TileShape?
     public var kStep: Int?
+    public var buffers: Int?
+    public var splitK: Int?
 
     public var description: String {
         if let g = gemv { return "gemv \(g.columns)x\(g.threads)x\(g.unroll)" }
-        if let t = tile { return "coopmat \(t.bm)x\(t.bn)/\(t.wm)x\(t.wn) k\(kStep ?? 32)" }
+        if let t = tile { return "coopmat \(t.bm)x\(t.bn)/\(t.wm)x\(t.wn) k\(kStep ?? 32) b\(buffers ?? 2)\((splitK ?? 1) > 1 ? " s\(splitK!)" : "")" }
         return kernel.rawValue
     }
 
@@ -24,6 +26,8 @@ public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertibl
         o.gemvConfig = gemv
         o.coopMatTile = tile
         o.coopMatKStep = kStep
+        o.coopMatBuffers = buffers
+        o.coopMatSplitK = splitK
         return o
     }
 }
@@ -44,8 +48,11 @@ public struct TuneMeasurement: Codable, Sendable {
 /// a small problem first, then timed with the benchmark's method; the best per (op, shape class)
 /// becomes a `TuningTable`.
 public enum Tuner {
-    /// Every candidate for `kernel` (the dispatcher rejects the ones a device cannot run).
-    public static func candidates(_ kernel: KernelKind, floatOps: Bool) -> [TuneCandidate] {
+    /// Every candidate for `kernel` at M rows (`m` nil = for any M; the dispatcher rejects the
+    /// ones a device cannot run). Cooperative-matrix candidates are pruned by M so a full sweep
+    /// fits one GPU call: small M gets small tiles and split-K, large M big tiles and every K
+    /// step and buffering.
+    public static func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int? = nil) -> [TuneCandidate] {
         switch kernel {
         case .gemv:
             var out: [TuneCandidate] = []
@@ -54,10 +61,30 @@ public enum Tuner {
             } } }
             return out
         case .coopmat:
-            let tiles = [TileShape(bm: 128, bn: 128, wm: 2, wn: 4), TileShape(bm: 128, bn: 128, wm: 4, wn: 2), TileShape(bm: 128, bn: 64, wm: 2, wn: 2),
-                         TileShape(bm: 64, bn: 128, wm: 2, wn: 2), TileShape(bm: 64, bn: 64, wm: 2, wn: 2), TileShape(bm: 32, bn: 64, wm: 2, wn: 2),
-                         TileShape(bm: 128, bn: 256, wm: 2, wn: 4), TileShape(bm: 256, bn: 128, wm: 4, wn: 2)]
-            return tiles.flatMap { t in (floatOps ? [32, 64] : [32]).map { TuneCandidate(kernel: .coopmat, tile: t, kStep: $0) } }
+            let kSteps = floatOps ? [16, 32, 64] : [32, 64]
+            func grid(_ tiles: [TileShape], _ ks: [Int], _ bufs: [Int], _ splits: [Int]) -> [TuneCandidate] {
+                tiles.flatMap { t in ks.flatMap { k in bufs.flatMap { b in splits.map { sp in
+                    TuneCandidate(kernel: .coopmat, tile: t, kStep: k, buffers: b, splitK: sp == 1 ? nil : sp) } } } }
+            }
+            let small = [TileShape(bm: 32, bn: 64, wm: 2, wn: 2), TileShape(bm: 64, bn: 64, wm: 2, wn: 2), TileShape(bm: 64, bn: 128, wm: 2, wn: 2),
+                         TileShape(bm: 32, bn: 128, wm: 2, wn: 2)]
+            let mid = [TileShape(bm: 64, bn: 64, wm: 2, wn: 2), TileShape(bm: 128, bn: 64, wm: 2, wn: 2), TileShape(bm: 64, bn: 128, wm: 2, wn: 2),
+                       TileShape(bm: 128, bn: 128, wm: 2, wn: 4), TileShape(bm: 128, bn: 128, wm: 2, wn: 2)]
+            let big = [TileShape(bm: 128, bn: 128, wm: 2, wn: 4), TileShape(bm: 128, bn: 128, wm: 4, wn: 2), TileShape(bm: 128, bn: 128, wm: 2, wn: 2),
+                       TileShape(bm: 128, bn: 256, wm: 2, wn: 4), TileShape(bm: 256, bn: 128, wm: 4, wn: 2),
+                       TileShape(bm: 64, bn: 256, wm: 1, wn: 4), TileShape(bm: 256, bn: 64, wm: 4, wn: 1), TileShape(bm: 128, bn: 64, wm: 2, wn: 2)]
+            let forSmall = grid(small, [32, 64], [2], [1, 2, 4, 8, 16])
+            let forMid = grid(mid, [32, 64], [1, 2], [1]) + grid(Array(mid.prefix(3)), [32, 64], [2], [2, 4])
+            let forBig = grid(big, kSteps, [1, 2], [1])
+            var out: [TuneCandidate]
+            switch m {
+            case .some(let m) where m <= 64: out = forSmall
+            case .some(let m) where m <= 512: out = forMid
+            case .some: out = forBig
+            case .none: out = forSmall + forMid + forBig
+            }
+            var seen = Set<TuneCandidate>()
+            return out.filter { seen.insert($0).inserted }
         case .tiled:
             return [TuneCandidate(kernel: .tiled)]
         }
@@ -85,7 +112,9 @@ public enum Tuner {
         // timing (the GPU would cool down between checks), followed by a sustained re-warm.
         for op in ops {
             for m in Set(shapes.map { kernel == .gemv ? $0.m : 77 }).sorted() {
-                for c in candidates(kernel, floatOps: op.floatMath) {
+                var cands: [TuneCandidate] = []
+                for sm in Set(shapes.map(\.m)).sorted() { for c in candidates(kernel, floatOps: op.floatMath, m: sm) where !cands.contains(c) { cands.append(c) } }
+                for c in cands {
                     let options = c.options(ctx.options)
                     let small = checkProblem(op: op, m: m, kernel: kernel)
                     let vkey = "\(op.rawValue)|\(small.m)|\(c)"
@@ -103,7 +132,6 @@ public enum Tuner {
         progress("checked \(verdicts.count) configurations: \(verdicts.values.filter { $0 == "ok" }.count) ok, \(verdicts.values.filter { $0.hasPrefix("rejected") }.count) rejected by the dispatcher, \(verdicts.values.filter { $0.hasPrefix("wrong") || $0.hasPrefix("error") }.count) wrong")
         try Bench.warmUp(ctx, seconds: settings.firstWarmupS, settings: settings)
         for op in ops {
-            let cands = candidates(kernel, floatOps: op.floatMath)
             var byNK: [String: BenchWeights] = [:]
             for s in shapes {
                 done += 1
@@ -120,7 +148,7 @@ public enum Tuner {
                 }
                 guard let weights = byNK[key] else { continue }
                 let buffers = try CaseBuffers(weights, m: s.m, settings: settings, pool: pool)
-                for c in cands {
+                for c in candidates(kernel, floatOps: op.floatMath, m: s.m) {
                     var meas = TuneMeasurement(op: op, m: s.m, n: s.n, k: s.k, candidate: c, medianUs: nil, minUs: nil, flags: [], status: "ok")
                     let options = c.options(ctx.options)
                     let small = checkProblem(op: op, m: kernel == .gemv ? s.m : 77, kernel: kernel)
@@ -175,7 +203,7 @@ public enum Tuner {
                     let cond = TuningConditions(m: Bounds(lo, hi), n: Bounds(best.n, best.n), k: Bounds(best.k, best.k))
                     let note = "\(fmtUs(best.medianUs!)) µs at M=\(m)"
                     if kernel == .gemv, let g = best.candidate.gemv { gemv.append(GemvRule(ops: [op], when: cond, config: g, note: note)) }
-                    if kernel == .coopmat, let t = best.candidate.tile { coop.append(TuningRule(ops: [op], when: cond, tile: t, kStep: best.candidate.kStep, note: note)) }
+                    if kernel == .coopmat, let t = best.candidate.tile { coop.append(TuningRule(ops: [op], when: cond, tile: t, kStep: best.candidate.kStep, buffers: best.candidate.buffers, splitK: best.candidate.splitK, note: note)) }
                 }
                 // Fallback for other shapes at this M: least geometric-mean slowdown over the shapes measured.
                 let cands = Array(Set(atM.map(\.candidate))).sorted { $0.description < $1.description }
@@ -193,7 +221,7 @@ public enum Tuner {
                     let cond = TuningConditions(m: Bounds(lo, hi))
                     let note = "fallback: geometric-mean slowdown \(fmtUs(100 * (exp(bestScore) - 1)))% over \(shapes.count) shapes at M=\(m)"
                     if kernel == .gemv, let g = c.gemv { gemv.append(GemvRule(ops: [op], when: cond, config: g, note: note)) }
-                    if kernel == .coopmat, let t = c.tile { coop.append(TuningRule(ops: [op], when: cond, tile: t, kStep: c.kStep, note: note)) }
+                    if kernel == .coopmat, let t = c.tile { coop.append(TuningRule(ops: [op], when: cond, tile: t, kStep: c.kStep, buffers: c.buffers, splitK: c.splitK, note: note)) }
                 }
             }
         }

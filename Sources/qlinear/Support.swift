@@ -45,10 +45,16 @@ struct DeviceOptions: ParsableArguments {
     var noCoopmat = false
     @Option(help: "Force the cooperative-matrix tile: large, small, tiny or BMxBN/WMxWN, e.g. 128x128/2x4 (or QLINEAR_TILE).")
     var tile: String?
-    @Option(name: .customLong("k-step"), help: "Force the cooperative-matrix K step: 32 or 64 (or QLINEAR_BK).")
+    @Option(name: .customLong("k-step"), help: "Force the cooperative-matrix K step: 16, 32 or 64 (or QLINEAR_BK).")
     var kStep: Int?
+    @Option(name: .customLong("buffers"), help: "Force cooperative-matrix shared-memory buffering: 1 or 2 (or QLINEAR_BUFFERS).")
+    var buffers: Int?
+    @Option(name: .customLong("split-k"), help: "Force cooperative-matrix split-K slices: 1…64 (or QLINEAR_SPLITK).")
+    var splitK: Int?
     @Option(help: "Force the matrix–vector configuration COLUMNSxTHREADSxUNROLL, e.g. 2x128x2 (or QLINEAR_GEMV).")
     var gemv: String?
+    @Flag(name: .customLong("no-f16-math"), help: "q4gsw decode: use the fp32 matrix–vector kernel, not packed fp16 (or QLINEAR_GEMV_F16_MATH=0).")
+    var noF16Math = false
     @Option(help: "Tuning table (JSON, as `qlinear tune` writes) instead of the built-in one.")
     var tuning: String?
 
@@ -87,10 +93,19 @@ struct DeviceOptions: ParsableArguments {
         if noCoopmat || (DeviceOptions.env("QLINEAR_DISABLE_COOPMAT").map { $0 != "0" } ?? false) { o.disableCoopMat = true }
         if let t = tile ?? DeviceOptions.env("QLINEAR_TILE") { o.coopMatTile = try DeviceOptions.parseTile(t) }
         if let kStepText = kStep.map(String.init) ?? DeviceOptions.env("QLINEAR_BK") {
-            guard let k = Int(kStepText), [32, 64].contains(k) else { throw ValidationError("K step must be 32 or 64, got \(kStepText)") }
+            guard let k = Int(kStepText), [16, 32, 64].contains(k) else { throw ValidationError("K step must be 16, 32 or 64, got \(kStepText)") }
             o.coopMatKStep = k
         }
+        if let text = buffers.map(String.init) ?? DeviceOptions.env("QLINEAR_BUFFERS") {
+            guard let b = Int(text), [1, 2].contains(b) else { throw ValidationError("shared-memory buffers must be 1 or 2, got \(text)") }
+            o.coopMatBuffers = b
+        }
+        if let text = splitK.map(String.init) ?? DeviceOptions.env("QLINEAR_SPLITK") {
+            guard let v = Int(text), (1...64).contains(v) else { throw ValidationError("split-K slices must be 1…64, got \(text)") }
+            o.coopMatSplitK = v
+        }
         if let g = gemv ?? DeviceOptions.env("QLINEAR_GEMV") { o.gemvConfig = try DeviceOptions.parseGemv(g) }
+        if noF16Math || DeviceOptions.env("QLINEAR_GEMV_F16_MATH") == "0" { o.gemvHalfMath = false }
         if let path = tuning { o.tuning = try TuningTable.decode(try readFileBytes(path)) }
         return o
     }

@@ -47,7 +47,7 @@ struct Tune: ParsableCommand {
         settings.warmupCapS = quick ? 0.02 : 0.1
         settings.batchS = quick ? 0.005 : 0.01
         settings.timedS = quick ? 0.005 : 0.02
-        stderrPrint("tune: \(kernel.rawValue) on \(ctx.capabilities.name), \(ops.count) ops × \(shapes.count) shapes × \(Tuner.candidates(kernel, floatOps: true).count) candidates")
+        stderrPrint("tune: \(kernel.rawValue) on \(ctx.capabilities.name), \(ops.count) ops × \(shapes.count) shapes × ≤ \(Tuner.candidates(kernel, floatOps: true).count) candidates")
         let ms = try Tuner.run(ctx, kernel: kernel, ops: ops, shapes: shapes, group: group, settings: settings) { stderrPrint($0) }
         let base = ctx.tuningTable
         let caps = ctx.capabilities

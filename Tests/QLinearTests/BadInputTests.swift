@@ -476,7 +476,7 @@ let cliCases: [CLICase] = {
         c(2, "--group must be a positive multiple of 8, got 12", "explain", "--op", "q4gsw", "--shape", "1x8x48", "--group", "12"),
         c(2, "--group must be a positive multiple of 8, got 0", "bench", "--op", "q4gsw", "--shape", "1x8x48", "--group", "0"),
         c(2, "tile \"0x0/1x1\"", "explain", "--op", "fp16", "--shape", "1x8x32", "--tile", "0x0/1x1"),
-        c(2, "K step must be 32 or 64, got 48", "explain", "--op", "fp16", "--shape", "1x8x32", "--k-step", "48"),
+        c(2, "K step must be 16, 32 or 64, got 48", "explain", "--op", "fp16", "--shape", "1x8x32", "--k-step", "48"),
         c(2, "run takes one kernel", "run", "--op", "fp16", "--kernel", "all", "--inputs", f("good.safetensors"), "-o", f("out.safetensors")),
         c(2, "check runs explicit kernels", "check", "--kernel", "auto"),
         c(2, "lists no shapes", "check", "--shapes", f("empty.txt")),
