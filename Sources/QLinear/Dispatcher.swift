@@ -61,6 +61,10 @@ public struct KernelPlan: Codable, Sendable, Hashable {
     /// Human-readable reasons for this plan (what was checked and found).
     public var reasons: [String]
 
+    /// Dispatches one `encode` of this plan records (activation quantization, the kernel, the
+    /// split-K reduction): size a `CommandStream`'s `maxDispatches` with it.
+    public var dispatches: Int { (quantShader != nil ? 1 : 0) + 1 + (splitK > 1 ? 1 : 0) }
+
     /// Whether the activation-quantization pass evaluates x·(1/scale) + zp in fp64 (PyTorch's way).
     public var quantizesInFP64: Bool { quantShader?.origin.defines.contains("Q_F64") ?? false }
 }
@@ -82,8 +86,9 @@ public struct DispatchOptions: Sendable, Hashable {
     public var coopMatSplitK: Int?
     /// Force this matrix–vector configuration (tuning and tests), bypassing the tuning table.
     public var gemvConfig: GemvConfig?
-    /// Let q4gsw's matrix–vector kernel multiply in packed fp16 (fp16 activations; devices with
-    /// shaderFloat16). false = the fp32 kernel (`--no-f16-math`, QLINEAR_GEMV_F16_MATH=0).
+    /// Allow q4gsw's matrix–vector kernel to multiply in packed fp16 where its configuration says
+    /// so (`GemvConfig.halfMath`; fp16 activations, shaderFloat16). false = always the fp32 kernel
+    /// (`--no-f16-math`, QLINEAR_GEMV_F16_MATH=0).
     public var gemvHalfMath: Bool = true
     /// The tuning table to use; nil = the built-in table for the device (`TuningTable.forDevice`).
     public var tuning: TuningTable?
@@ -202,7 +207,7 @@ public enum Dispatcher {
             t.requireSubgroupSize = caps.canRequireSubgroupSize
             let shared = (wg / 4) * p.m * config.columns * 4
             if shared > caps.sharedMemoryBytes { return no("matrix–vector reduction needs \(shared) bytes of shared memory, device has \(caps.sharedMemoryBytes)") }
-            let half = p.op == .q4gsw && p.act == .f16 && caps.shaderFloat16 && options.gemvHalfMath
+            let half = config.halfMath == true && p.op == .q4gsw && p.act == .f16 && caps.shaderFloat16 && options.gemvHalfMath
             let key = half ? VariantKey(family: .gemvQ4F16Math)
                            : VariantKey(family: family, weight: p.op.weightFormat, act: p.act, features: p.op.floatMath ? [] : dot)
             guard let shader = variant(key) else { return no("no variant compiled for \(key)") }

@@ -79,8 +79,12 @@ public struct TuningRule: Codable, Sendable, Hashable {
 /// split K), and 16-byte weight chunks per column each thread loads before doing math.
 public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     public var columns: Int, threads: Int, unroll: Int
-    public init(columns: Int, threads: Int, unroll: Int) { self.columns = columns; self.threads = threads; self.unroll = unroll }
-    public var description: String { "\(columns) columns × \(threads) threads, \(unroll) chunks in flight per column" }
+    /// q4gsw with fp16 activations: multiply in packed fp16 (`gemv_q4_f16math`). nil = false.
+    public var halfMath: Bool?
+    public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil) {
+        self.columns = columns; self.threads = threads; self.unroll = unroll; self.halfMath = halfMath
+    }
+    public var description: String { "\(columns) columns × \(threads) threads, \(unroll) chunks in flight per column\(halfMath == true ? ", packed fp16 math" : "")" }
     /// The configuration used when no rule applies.
     public static let standard = GemvConfig(columns: 2, threads: 128, unroll: 2)
 }

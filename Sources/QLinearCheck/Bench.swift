@@ -367,7 +367,7 @@ extension Bench {
         let plan = try forced ?? first.plan(m: m, kernel: kernel)
         let bufs = try buffers ?? CaseBuffers(weights, m: m, settings: settings, pool: pool)
         let sets = bufs.sets, xs = bufs.xs, ys = bufs.ys, scratch = bufs.scratch, userBytes = bufs.userBytes
-        let perIteration = p.op.quantizesActivations ? 2 : 1
+        let perIteration = plan.dispatches
         let t = try sustainAndTime(dev, settings, minWarm: minWarmS ?? settings.warmupS, capWarm: max(settings.warmupCapS, minWarmS ?? 0),
                                    dispatchesPerIteration: perIteration) { st, i in
             let j = i % sets

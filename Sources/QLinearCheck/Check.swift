@@ -18,7 +18,9 @@ import QLinearReference
 ///   cooperative-matrix dq8ca kernels subtract zp·Σ_g ws_g·Σqw once after the K loop, so theirs is
 ///   |sx|·(Σ_g |ws_g·Σ qx·qw| + |zp|·Σ_g |ws_g·Σ qw|) + |b| (ReferenceResult.splitMagnitude); the
 ///   matrix–vector kernel scales each 32-value chunk, so for dq8ca_q4gsw its S uses chunk sums
-///   (ReferenceResult.chunkMagnitude) and t = K/32 + 1.
+///   (ReferenceResult.chunkMagnitude) and t = K/32 + 1. Split-K plans (slices of whole 32-value
+///   chunks, each converted and scaled on its own, then added) use the chunk magnitude and add
+///   splitK + 1 to t.
 /// - t is the number of fp32 additions in the longest accumulation chain: K for float ops
 ///   (any summation order: recursive-summation bound), the number of groups for dq8ca ops.
 ///   The +3 covers the dequantization product, the multiply and the bias add.
@@ -32,7 +34,7 @@ public struct Tolerance: Sendable {
     public var fp16Roundings: Int
     public var chainLength: Int
 
-    public static func model(problem p: Problem, kernel: KernelKind, shader: ShaderID? = nil) -> Tolerance {
+    public static func model(problem p: Problem, kernel: KernelKind, shader: ShaderID? = nil, splitK: Int = 1) -> Tolerance {
         var r = 0
         if kernel == .coopmat && (p.op == .fp16 || p.op == .q4gsw) {
             if p.act == .f32 { r += 1 }
@@ -52,7 +54,9 @@ public struct Tolerance: Sendable {
             }
         case .dq8ca_q8csw: t = kernel == .tiled ? 1 : 2
         }
-        return Tolerance(fp16Roundings: r, chainLength: t)
+        // Split-K: each slice's partial is converted and scaled on its own, then the reduction
+        // adds the slices (slices are whole 32-value chunks: the chunk magnitude bounds them).
+        return Tolerance(fp16Roundings: r, chainLength: splitK > 1 ? t + splitK + 1 : t)
     }
 
     public func bound(reference y: Double, magnitude s: Double, out: DType) -> Double {
@@ -172,7 +176,7 @@ public struct CheckCase: Sendable {
                 for j in p.k..<kp where gq[i * kp + j] != 0 { activationMismatch += 1 }
             }
         }
-        let tol = Tolerance.model(problem: p, kernel: kernel, shader: plan.shader)
+        let tol = Tolerance.model(problem: p, kernel: kernel, shader: plan.shader, splitK: plan.splitK)
         var maxErr = 0.0, worst = 0.0, bad = 0
         var firstBad = ""
         for i in 0..<(p.m * p.n) {
@@ -183,7 +187,7 @@ public struct CheckCase: Sendable {
             let mag: Double
             switch kernel {
             case .tiled: mag = ref.result.magnitude[i]
-            case .coopmat: mag = ref.result.splitMagnitude?[i] ?? ref.result.magnitude[i]
+            case .coopmat: mag = (plan.splitK > 1 ? ref.result.chunkMagnitude?[i] : ref.result.splitMagnitude?[i]) ?? ref.result.magnitude[i]
             case .gemv: mag = (p.op == .dq8ca_q4gsw ? ref.result.chunkMagnitude?[i] : ref.result.splitMagnitude?[i]) ?? ref.result.magnitude[i]
             }
             let bound = tol.bound(reference: r, magnitude: mag, out: p.act)

@@ -16,7 +16,7 @@ public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertibl
     public var splitK: Int?
 
     public var description: String {
-        if let g = gemv { return "gemv \(g.columns)x\(g.threads)x\(g.unroll)" }
+        if let g = gemv { return "gemv \(g.columns)x\(g.threads)x\(g.unroll)\(g.halfMath == true ? "h" : "")" }
         if let t = tile { return "coopmat \(t.bm)x\(t.bn)/\(t.wm)x\(t.wn) k\(kStep ?? 32) b\(buffers ?? 2)\((splitK ?? 1) > 1 ? " s\(splitK!)" : "")" }
         return kernel.rawValue
     }
@@ -52,13 +52,13 @@ public enum Tuner {
     /// ones a device cannot run). Cooperative-matrix candidates are pruned by M so a full sweep
     /// fits one GPU call: small M gets small tiles and split-K, large M big tiles and every K
     /// step and buffering.
-    public static func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int? = nil) -> [TuneCandidate] {
+    public static func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int? = nil, halfMath: Bool = false) -> [TuneCandidate] {
         switch kernel {
         case .gemv:
             var out: [TuneCandidate] = []
-            for c in [1, 2, 4, 8] { for t in [32, 64, 128, 256] { for u in [1, 2] {
-                out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u)))
-            } } }
+            for h in halfMath ? [false, true] : [false] { for c in [1, 2, 4, 8] { for t in [32, 64, 128, 256] { for u in [1, 2] {
+                out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: h ? true : nil)))
+            } } } }
             return out
         case .coopmat:
             let kSteps = floatOps ? [16, 32, 64] : [32, 64]
@@ -72,7 +72,8 @@ public enum Tuner {
                        TileShape(bm: 128, bn: 128, wm: 2, wn: 4), TileShape(bm: 128, bn: 128, wm: 2, wn: 2)]
             let big = [TileShape(bm: 128, bn: 128, wm: 2, wn: 4), TileShape(bm: 128, bn: 128, wm: 4, wn: 2), TileShape(bm: 128, bn: 128, wm: 2, wn: 2),
                        TileShape(bm: 128, bn: 256, wm: 2, wn: 4), TileShape(bm: 256, bn: 128, wm: 4, wn: 2),
-                       TileShape(bm: 64, bn: 256, wm: 1, wn: 4), TileShape(bm: 256, bn: 64, wm: 4, wn: 1), TileShape(bm: 128, bn: 64, wm: 2, wn: 2)]
+                       TileShape(bm: 64, bn: 256, wm: 1, wn: 4), TileShape(bm: 256, bn: 64, wm: 4, wn: 1), TileShape(bm: 128, bn: 64, wm: 2, wn: 2),
+                       TileShape(bm: 128, bn: 256, wm: 4, wn: 4), TileShape(bm: 256, bn: 128, wm: 4, wn: 4)]
             let forSmall = grid(small, [32, 64], [2], [1, 2, 4, 8, 16])
             let forMid = grid(mid, [32, 64], [1, 2], [1]) + grid(Array(mid.prefix(3)), [32, 64], [2], [2, 4])
             let forBig = grid(big, kSteps, [1, 2], [1])
@@ -113,7 +114,7 @@ public enum Tuner {
         for op in ops {
             for m in Set(shapes.map { kernel == .gemv ? $0.m : 77 }).sorted() {
                 var cands: [TuneCandidate] = []
-                for sm in Set(shapes.map(\.m)).sorted() { for c in candidates(kernel, floatOps: op.floatMath, m: sm) where !cands.contains(c) { cands.append(c) } }
+                for sm in Set(shapes.map(\.m)).sorted() { for c in candidates(kernel, floatOps: op.floatMath, m: sm, halfMath: op == .q4gsw) where !cands.contains(c) { cands.append(c) } }
                 for c in cands {
                     let options = c.options(ctx.options)
                     let small = checkProblem(op: op, m: m, kernel: kernel)
@@ -148,7 +149,7 @@ public enum Tuner {
                 }
                 guard let weights = byNK[key] else { continue }
                 let buffers = try CaseBuffers(weights, m: s.m, settings: settings, pool: pool)
-                for c in candidates(kernel, floatOps: op.floatMath, m: s.m) {
+                for c in candidates(kernel, floatOps: op.floatMath, m: s.m, halfMath: op == .q4gsw) {
                     var meas = TuneMeasurement(op: op, m: s.m, n: s.n, k: s.k, candidate: c, medianUs: nil, minUs: nil, flags: [], status: "ok")
                     let options = c.options(ctx.options)
                     let small = checkProblem(op: op, m: kernel == .gemv ? s.m : 77, kernel: kernel)

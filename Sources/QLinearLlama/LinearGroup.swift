@@ -56,7 +56,7 @@ final class LinearGroup: @unchecked Sendable {
             if let bad = h.firstIndex(where: { !$0.isFinite }) { throw QLinearError.nonFinite("activation \(x[bad]) overflows fp16 (use f32 activations)") }
             try s.x.write(array: h)
         }
-        let stream = try CommandStream(device: ctx.device, maxDispatches: 2 * layers.count)
+        let stream = try CommandStream(device: ctx.device, maxDispatches: s.plans.reduce(0) { $0 + $1.dispatches })
         for (i, l) in layers.enumerated() {
             try l.encode(stream, plan: s.plans[i], x: BufferBinding(s.x), y: BufferBinding(s.ys[i]), scratch: s.scratch[i])
         }

@@ -51,7 +51,7 @@ struct DeviceOptions: ParsableArguments {
     var buffers: Int?
     @Option(name: .customLong("split-k"), help: "Force cooperative-matrix split-K slices: 1…64 (or QLINEAR_SPLITK).")
     var splitK: Int?
-    @Option(help: "Force the matrix–vector configuration COLUMNSxTHREADSxUNROLL, e.g. 2x128x2 (or QLINEAR_GEMV).")
+    @Option(help: "Force the matrix–vector configuration COLUMNSxTHREADSxUNROLL, e.g. 2x128x2, with a trailing h for packed fp16 math (q4gsw), e.g. 4x128x1h (or QLINEAR_GEMV).")
     var gemv: String?
     @Flag(name: .customLong("no-f16-math"), help: "q4gsw decode: use the fp32 matrix–vector kernel, not packed fp16 (or QLINEAR_GEMV_F16_MATH=0).")
     var noF16Math = false
@@ -80,12 +80,14 @@ struct DeviceOptions: ParsableArguments {
         }
     }
 
-    static func parseGemv(_ s: String) throws -> GemvConfig {
+    static func parseGemv(_ text: String) throws -> GemvConfig {
+        let half = text.hasSuffix("h")
+        let s = half ? String(text.dropLast()) : text
         let v = s.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
         guard v.count == 3, let c = v[0], let t = v[1], let u = v[2], c > 0, t > 0, u > 0, c <= 64, t <= 4096, u <= 64 else {
-            throw ValidationError("matrix–vector configuration \"\(s)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2)")
+            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, or 2x128x2h for packed fp16 math)")
         }
-        return GemvConfig(columns: c, threads: t, unroll: u)
+        return GemvConfig(columns: c, threads: t, unroll: u, halfMath: half ? true : nil)
     }
 
     func dispatchOptions() throws -> DispatchOptions {

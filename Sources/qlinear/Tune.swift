@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import ArgumentParser
 import QLinear
 import QLinearCheck
@@ -23,6 +28,7 @@ struct Tune: ParsableCommand {
     @Option(help: "Write the tuning table (JSON) here.") var out: String?
     @Option(help: "Write every measurement (JSON) here.") var report: String?
     @Option(help: "Name of the table (default: the device's built-in table name).") var name: String?
+    @Option(help: "Build the table from these saved --report files instead of running (repeatable; reports of the same device, each M's candidates from one run). No GPU work.") var from: [String] = []
     @OptionGroup var dev: DeviceOptions
 
     func validate() throws {
@@ -31,6 +37,7 @@ struct Tune: ParsableCommand {
     }
 
     func run() throws {
+        if !from.isEmpty { return try rebuild() }
         let ops = op.isEmpty ? Op.allCases : op
         var shapes: [(m: Int, n: Int, k: Int)] = shape.map { ($0.m, $0.n, $0.k) }
         if shapes.isEmpty {
@@ -60,5 +67,34 @@ struct Tune: ParsableCommand {
         print(try jsonString(table))
         for w in wrong.prefix(10) { stderrPrint("tune: \(w.op.rawValue) \(w.m)x\(w.n)x\(w.k) \(w.candidate): \(w.status)") }
         if !wrong.isEmpty { throw CLIFailure("\(wrong.count) configuration(s) gave wrong results or errors (listed above); they were excluded") }
+    }
+
+    /// The table from saved measurements: the same rule as after a sweep, so the same data gives
+    /// the same table. Measurements of one (op, M) must come from one report (one GPU call).
+    func rebuild() throws {
+        var all: [TuneMeasurement] = []
+        var owner: [String: String] = [:]
+        var device: Capabilities?
+        for path in from {
+            let r = try JSONDecoder().decode(TuneReport.self, from: Data(try readFileBytes(path)))
+            guard r.kernel == kernel else { throw ValidationError("\(path) is a \(r.kernel.rawValue) report, --kernel is \(kernel.rawValue)") }
+            if let d = device, d.name != r.device.name || d.driverInfo != r.device.driverInfo {
+                throw ValidationError("\(path) was measured on \(r.device.name) \(r.device.driverInfo), an earlier report on \(d.name) \(d.driverInfo)")
+            }
+            device = r.device
+            for m in r.measurements {
+                let key = "\(m.op.rawValue)|\(m.m)"
+                if let o = owner[key], o != path { throw ValidationError("\(m.op.rawValue) at M = \(m.m) is measured in both \(o) and \(path): keep one run per (op, M)") }
+                owner[key] = path
+            }
+            all += r.measurements
+        }
+        guard let caps = device else { throw ValidationError("no reports") }
+        let baseTable = try dev.tuning.map { try TuningTable.decode(try readFileBytes($0)) } ?? TuningTable.forDevice(caps)
+        let table = Tuner.table(from: all, kernel: kernel, base: baseTable, name: name ?? baseTable.name,
+                                match: baseTable.match ?? DeviceMatch(vendorID: caps.vendorID, nameContains: caps.name),
+                                provenance: "qlinear tune --kernel \(kernel.rawValue) --from \(from.map { String($0.split(separator: "/").last ?? Substring($0)) }.joined(separator: " ")) (\(caps.name), driver \(caps.driverName) \(caps.driverInfo)); \(all.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(baseTable.name)")
+        if let out { try writeFile(out, try jsonString(table) + "\n") }
+        print(try jsonString(table))
     }
 }

@@ -55,6 +55,43 @@ struct KernelTests {
         }
     }
 
+    @Test("packed-fp16 INT4 decode (gemv_q4_f16math) matches the reference", arguments: [(1, 67, 512), (1, 5, 96), (3, 33, 256)])
+    func halfMathDecode(_ shape: (Int, Int, Int)) throws {
+        let ctx = try Shared.ctx()
+        let p = Problem(op: .q4gsw, m: shape.0, n: shape.1, k: shape.2, groupSize: 32, act: .f16, bias: true)
+        var rng = SplitMix64(seed: 11)
+        let c = try CheckCase.random(problem: p, rng: &rng)
+        var options = ctx.options
+        options.gemvConfig = GemvConfig(columns: 2, threads: 4 * ctx.capabilities.subgroupSize, unroll: 1, halfMath: true)
+        let r = try c.run(on: ctx, kernel: .gemv, options: options)
+        #expect(r.shader == ShaderID.gemv_q4_f16math.rawValue)
+        #expect(r.status == .passed, "\(p): \(r.summary)")
+    }
+
+    @Test("packed-fp16 INT4 decode redoes in fp32 a partial that overflows fp16 (finite result)")
+    func halfMathOverflow() throws {
+        let ctx = try Shared.ctx()
+        let (n, k) = (3, 64)
+        // Every weight is +7 steps (q = 15); x is +16000 on the first four values of each 8 and
+        // −16000 on the other four: an fp16 lane partial is 4·7·16000·s (inf), the exact sum is 0.
+        let w = try Q4GSWWeights.quantize([Float](repeating: 0.5, count: n * k), n: n, k: k, groupSize: 32)
+        let x = (0..<k).map { Float($0 % 8 < 4 ? 16000 : -16000) }
+        let bias: [Float] = [0.25, -1, 3]
+        let layer = try LinearLayer(context: ctx, weights: .q4gsw(w), bias: bias, act: .f16)
+        var options = ctx.options
+        options.gemvConfig = GemvConfig(columns: 2, threads: 4 * ctx.capabilities.subgroupSize, unroll: 1, halfMath: true)
+        let plan = try Dispatcher.plan(.gemv, layer.problem(m: 1), caps: ctx.capabilities, options: options).get()
+        #expect(plan.shader == .gemv_q4_f16math)
+        let xb = try Buffer(device: ctx.device, size: try layer.inputBytes(m: 1))
+        try xb.write(array: DType.f16.encode(x))
+        let yb = try Buffer(device: ctx.device, size: 16)
+        let s = try CommandStream(device: ctx.device)
+        try layer.encode(s, plan: plan, x: BufferBinding(xb), y: BufferBinding(yb), scratch: try layer.makeScratch(m: 1))
+        try s.submitAndWait()
+        let y = try DType.f16.decode(yb, count: n)
+        #expect(y == bias, "y = \(y): the fp16 overflow leaked into the result")
+    }
+
     @Test("the comparator rejects a wrong answer (a test that can fail)")
     func comparatorCatchesErrors() throws {
         let p = Problem(op: .fp16, m: 2, n: 3, k: 64, act: .f32)
