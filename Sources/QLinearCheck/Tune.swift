@@ -66,8 +66,7 @@ public enum Tuner {
                 tiles.flatMap { t in ks.flatMap { k in bufs.flatMap { b in splits.map { sp in
                     TuneCandidate(kernel: .coopmat, tile: t, kStep: k, buffers: b, splitK: sp == 1 ? nil : sp) } } } }
             }
-            let small = [TileShape(bm: 32, bn: 64, wm: 2, wn: 2), TileShape(bm: 64, bn: 64, wm: 2, wn: 2), TileShape(bm: 64, bn: 128, wm: 2, wn: 2),
-                         TileShape(bm: 32, bn: 128, wm: 2, wn: 2)]
+            let small = [TileShape(bm: 32, bn: 64, wm: 2, wn: 2), TileShape(bm: 64, bn: 64, wm: 2, wn: 2), TileShape(bm: 64, bn: 128, wm: 2, wn: 2)]
             let mid = [TileShape(bm: 64, bn: 64, wm: 2, wn: 2), TileShape(bm: 128, bn: 64, wm: 2, wn: 2), TileShape(bm: 64, bn: 128, wm: 2, wn: 2),
                        TileShape(bm: 128, bn: 128, wm: 2, wn: 4), TileShape(bm: 128, bn: 128, wm: 2, wn: 2)]
             let big = [TileShape(bm: 128, bn: 128, wm: 2, wn: 4), TileShape(bm: 128, bn: 128, wm: 4, wn: 2), TileShape(bm: 128, bn: 128, wm: 2, wn: 2),
@@ -168,6 +167,7 @@ public enum Tuner {
                         }
                     }
                     out.append(meas)
+                    progress("measured \(op.rawValue) \(s.m)x\(s.n)x\(s.k) | \(c) | \(meas.medianUs.map { fmtUs($0) } ?? "-") µs | \(meas.status)")
                 }
                 let best = out.filter { $0.op == op && $0.m == s.m && $0.n == s.n && $0.k == s.k && $0.medianUs != nil }
                     .min { $0.medianUs! < $1.medianUs! }
