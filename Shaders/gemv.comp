@@ -12,10 +12,12 @@
 //     WEIGHT_Q8 (2 uvec4) keeps the row's sum in int32 (exact); y = sx·(acc − zp·corr[n]) (+ bias)
 //   F16_MATH (WEIGHT_Q4, ACT_F16, devices with shaderFloat16): nibble pairs become f16vec2 (q − 8)
 //     exactly with one mask-or per pair ((w & 0x000F000F) | 0x64006400 = 1024 + q per half) and
-//     four packed fp16 FMAs per 8 weights; each 8-term partial goes to the fp32 sum (products and
-//     the three fp16 additions round: 4·u16 relative to Σ|x·w| over the 8 terms). A thread whose
-//     fp32 sum is not finite (an fp16 partial overflowed, |x| ≳ 8000) recomputes in fp32.
-// Specialization: BM = rows (M), BN = columns per workgroup, BK = chunks in flight per column, WG.
+//     four packed fp16 FMAs per 8 weights; the two lanes are added in fp16 and the 8-term partial
+//     converted once to the fp32 sum (8 products, 7 additions: γ_8 < 9·u16 relative to Σ|x·w|
+//     over the 8 terms). A thread whose fp32 sum is not finite (an fp16 partial overflowed,
+//     |x| ≳ 2000) recomputes in fp32.
+// Specialization: BM = rows (M), BN = columns per workgroup, BK = chunks in flight per column, WG,
+// GS = the group size (divisions by it become shifts; 0 = read pc.G).
 #include "common.glsl"
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -25,6 +27,7 @@ layout(constant_id = 0) const uint BM = 1;
 layout(constant_id = 1) const uint BN = 2;
 layout(constant_id = 2) const uint BK = 2;
 layout(constant_id = 3) const uint WG = 128;
+layout(constant_id = 4) const uint GS = 0;      // group size when known at pipeline creation (0: pc.G)
 
 #ifdef INT_MATH
 #include "int_dot.glsl"
@@ -112,8 +115,9 @@ void floatLoop(uint t, uint n0, uint M, uint rowBase[BN], bool halfMath) {
     const uint words = pc.K / 8u;
     const uint chunks = (words + 3u) / 4u;
     const bool aligned = (pc.ldw % 4u) == 0u;
-    const uint ng = pc.K / pc.G;
-    const bool chunkGroups = (pc.G % 32u) == 0u;   // one scale per chunk
+    const uint grp = GS != 0u ? GS : pc.G;
+    const uint ng = pc.K / grp;
+    const bool chunkGroups = (grp % 32u) == 0u;   // one scale per chunk
 #else
     // fp16: a chunk is 8 values; rows are ldw halves (K rounded up to 8, zero padded).
     const uint chunks = (pc.K + 7u) / 8u;
@@ -149,7 +153,7 @@ void floatLoop(uint t, uint n0, uint M, uint rowBase[BN], bool halfMath) {
             if (c < chunks) {
 #ifdef WEIGHT_Q4
             float s0[BN];
-            [[unroll]] for (uint j = 0; j < BN; ++j) s0[j] = S[min(n0 + j, pc.N - 1u) * ng + min(32u * c, pc.K - 1u) / pc.G];
+            [[unroll]] for (uint j = 0; j < BN; ++j) s0[j] = S[min(n0 + j, pc.N - 1u) * ng + min(32u * c, pc.K - 1u) / grp];
             [[unroll]] for (uint q = 0; q < 4; ++q) {
                 const uint k = min(32u * c + 8u * q, pc.K - 8u);
                 const bool live = 32u * c + 8u * q < pc.K;
@@ -158,7 +162,7 @@ void floatLoop(uint t, uint n0, uint M, uint rowBase[BN], bool halfMath) {
                 // the 8-term dot product once.
                 float s[BN];
                 [[unroll]] for (uint j = 0; j < BN; ++j)
-                    s[j] = live ? (chunkGroups ? s0[j] : S[min(n0 + j, pc.N - 1u) * ng + k / pc.G]) : 0.0;
+                    s[j] = live ? (chunkGroups ? s0[j] : S[min(n0 + j, pc.N - 1u) * ng + k / grp]) : 0.0;
 #ifdef F16_MATH
                 if (halfMath) {
                     // (q0,q4), (q1,q5), (q2,q6), (q3,q7) as f16vec2 of q − 8, exactly.
@@ -179,7 +183,7 @@ void floatLoop(uint t, uint n0, uint M, uint rowBase[BN], bool halfMath) {
                                 d = fma(wh[j][1], xh[1], d);
                                 d = fma(wh[j][2], xh[2], d);
                                 d = fma(wh[j][3], xh[3], d);
-                                acc[m][j] += s[j] * (float(d.x) + float(d.y));
+                                acc[m][j] += s[j] * float(d.x + d.y);
                             }
                         }
                     }
@@ -239,7 +243,8 @@ void main() {
     // 32-value chunks: xq rows are padded with zeros to ldx words (a multiple of 8).
     const uint chunks = (pc.K + 31u) / 32u;
 #ifdef WEIGHT_Q4
-    const uint ng = pc.K / pc.G;
+    const uint grp = GS != 0u ? GS : pc.G;
+    const uint ng = pc.K / grp;
 #endif
     for (uint c0 = t; c0 < chunks; c0 += WG * BK) {
         uvec4 w[BK][BN][WCHUNK];
@@ -262,7 +267,7 @@ void main() {
             }
 #ifdef WEIGHT_Q4
             float s[BN];
-            [[unroll]] for (uint j = 0; j < BN; ++j) s[j] = WS[min(n0 + j, pc.N - 1u) * ng + (32u * c) / pc.G];
+            [[unroll]] for (uint j = 0; j < BN; ++j) s[j] = WS[min(n0 + j, pc.N - 1u) * ng + (32u * c) / grp];
 #endif
             [[unroll]] for (uint m = 0; m < BM; ++m) {
                 if (m < M) {

@@ -13,6 +13,8 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     public var requireSubgroupSize: Bool = false
     /// Cooperative-matrix kernels: shared-memory buffers per operand (2 = one barrier per K step).
     public var buffers: Int = 1
+    /// Matrix–vector kernels: the quantization group size, fixed at pipeline creation (0 = none).
+    public var group: Int = 0
 
     public init(bm: Int, bn: Int, bk: Int, workgroupSize: Int) {
         self.bm = bm; self.bn = bn; self.bk = bk; self.workgroupSize = workgroupSize
@@ -26,7 +28,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     /// Values for the specialization constants, by the names the shaders declare.
     public var specValues: [String: Int] {
-        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers]
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group]
     }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
@@ -203,12 +205,13 @@ public enum Dispatcher {
             }
             if wg > caps.maxWorkgroupInvocations { return no("\(wg)-invocation workgroups exceed the device's \(caps.maxWorkgroupInvocations)") }
             var t = TileConfig(bm: p.m, bn: config.columns, bk: config.unroll, workgroupSize: wg)
+            t.group = p.op.usesGroups ? p.groupSize : 0
             t.subgroupSize = sgs
             t.requireSubgroupSize = caps.canRequireSubgroupSize
             let shared = (wg / 4) * p.m * config.columns * 4
             if shared > caps.sharedMemoryBytes { return no("matrix–vector reduction needs \(shared) bytes of shared memory, device has \(caps.sharedMemoryBytes)") }
             let half = config.halfMath == true && p.op == .q4gsw && p.act == .f16 && caps.shaderFloat16 && options.gemvHalfMath
-            let key = half ? VariantKey(family: .gemvQ4F16Math)
+            let key = half ? VariantKey(family: .gemvQ4F16Math, weight: .q4, act: .f16)
                            : VariantKey(family: family, weight: p.op.weightFormat, act: p.act, features: p.op.floatMath ? [] : dot)
             guard let shader = variant(key) else { return no("no variant compiled for \(key)") }
             reasons.append("\(config): K split over the workgroup, 16-byte weight loads, the \(p.m) row(s) share each load")

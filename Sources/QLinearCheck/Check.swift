@@ -27,8 +27,8 @@ import QLinearReference
 /// - r counts operands rounded to fp16 before an fp16 MMA: 0 for tiled kernels (fp32 math on
 ///   exact inputs), +1 when fp32 activations are rounded to fp16, +1 when INT4 weights are
 ///   dequantized to fp16 (each rounding is ≤ u16 relative; the product of two is ≤ 2·u16);
-///   +5 for q4gsw's packed-fp16 matrix–vector kernel (a product and three fp16 additions per
-///   4-term lane partial: γ_4 < 5·u16).
+///   +9 for q4gsw's packed-fp16 matrix–vector kernel (8 products and 7 fp16 additions per
+///   8-term partial: γ_8 < 9·u16).
 /// - ulp_out: one unit in the last place of the output type at |y_ref| (fp16 or fp32 store).
 public struct Tolerance: Sendable {
     public var fp16Roundings: Int
@@ -40,9 +40,9 @@ public struct Tolerance: Sendable {
             if p.act == .f32 { r += 1 }
             if p.op == .q4gsw { r += 1 }
         }
-        // Packed-fp16 matrix–vector kernel: each product and the three fp16 additions of a lane's
-        // 4-term partial round: γ_4 = 4·u16/(1 − 4·u16) < 5·u16 relative to Σ|x·w|.
-        if kernel == .gemv, shader?.origin.defines.contains("F16_MATH") == true { r += 5 }
+        // Packed-fp16 matrix–vector kernel: 8 products and 7 fp16 additions per 8-term partial:
+        // γ_8 = 8·u16/(1 − 8·u16) < 9·u16 relative to Σ|x·w|.
+        if kernel == .gemv, shader?.origin.defines.contains("F16_MATH") == true { r += 9 }
         let t: Int
         switch p.op {
         case .fp16, .q4gsw: t = p.k

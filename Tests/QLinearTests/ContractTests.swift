@@ -413,7 +413,7 @@ struct RegistryContractTests {
 
     @Test("linear kernels bind only buffers encode provides and take its 32-byte push constants")
     func linearBindings() {
-        let provided: Set<String> = ["XBuf", "WBuf", "SBuf", "BiasBuf", "YBuf", "SumBuf", "CorrBuf", "XQBuf", "XPBuf"]
+        let provided: Set<String> = ["XBuf", "WBuf", "SBuf", "BiasBuf", "YBuf", "SumBuf", "CorrBuf", "XQBuf", "XPBuf", "PBuf"]
         for s in ShaderID.allCases where s.origin.family.grid != .fixed {
             let blocks = Set(s.signature.bindings.map(\.block))
             #expect(blocks.isSubset(of: provided), "\(s) binds \(blocks.subtracting(provided).sorted())")
@@ -495,7 +495,7 @@ struct TuningContractTests {
         #expect(plan.kernel == .coopmat)
         #expect(plan.tile.bm == 64 && plan.tile.bn == 64 && plan.tile.bk == 64)
         #expect(plan.tuning == "mine rule 1")
-        #expect(plan.reasons.contains("mine tuning rule 1: M ∈ [1024…], K ∈ […512] → 64x64 (2x2 subgroups), K step 64 (test rule)"), "\(plan.reasons)")
+        #expect(plan.reasons.contains("mine tuning rule 1: M ∈ [1024…], K ∈ […512] → 64x64 (2x2 subgroups), K step 64, double-buffered (test rule)"), "\(plan.reasons)")
         // Outside the rule's K range the next rule applies.
         var big = p
         big.k = 1024
