@@ -226,7 +226,11 @@ public enum Tuner {
                 }
             }
         }
-        if kernel == .coopmat { coop += base.coopmat.filter { $0.when == nil } }   // keep a catch-all
+        // Ops this sweep did not measure keep their rules from `base`; so does a catch-all.
+        let measured = Set(ok.map(\.op))
+        func untouched(_ ops: [Op]?) -> Bool { ops.map { Set($0).isDisjoint(with: measured) } ?? false }
+        if kernel == .coopmat { coop += base.coopmat.filter { untouched($0.ops) || ($0.when == nil && $0.ops == nil) } }
+        if kernel == .gemv { gemv += (base.gemv ?? []).filter { untouched($0.ops) } }
         return TuningTable(name: name, match: match, provenance: provenance, coopmat: coop, gemv: gemv.isEmpty ? nil : gemv)
     }
 }

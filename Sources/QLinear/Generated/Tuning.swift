@@ -6,11 +6,13 @@ enum EmbeddedTuning {
 {
   "coopmat": [
     {
+      "buffers": 2,
       "kStep": 32,
-      "note": "147.7 \u00b5s at M=16",
+      "note": "216.5 \u00b5s at M=16",
       "ops": [
         "fp16"
       ],
+      "splitK": 4,
       "tile": {
         "bm": 32,
         "bn": 64,
@@ -33,11 +35,13 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "247.0 \u00b5s at M=16",
+      "buffers": 2,
+      "kStep": 32,
+      "note": "106.2 \u00b5s at M=16",
       "ops": [
         "fp16"
       ],
+      "splitK": 4,
       "tile": {
         "bm": 32,
         "bn": 64,
@@ -60,11 +64,13 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "74.7 \u00b5s at M=16",
+      "buffers": 2,
+      "kStep": 32,
+      "note": "37.1 \u00b5s at M=16",
       "ops": [
         "fp16"
       ],
+      "splitK": 4,
       "tile": {
         "bm": 32,
         "bn": 64,
@@ -87,11 +93,13 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "75.0 \u00b5s at M=16",
+      "buffers": 2,
+      "kStep": 32,
+      "note": "55.2 \u00b5s at M=16",
       "ops": [
         "fp16"
       ],
+      "splitK": 8,
       "tile": {
         "bm": 32,
         "bn": 64,
@@ -114,11 +122,13 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "fallback: geometric-mean slowdown 1.4% over 4 shapes at M=16",
+      "buffers": 2,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 3.7% over 4 shapes at M=16",
       "ops": [
         "fp16"
       ],
+      "splitK": 4,
       "tile": {
         "bm": 32,
         "bn": 64,
@@ -133,14 +143,15 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 2,
       "kStep": 32,
-      "note": "158.9 \u00b5s at M=64",
+      "note": "216.0 \u00b5s at M=64",
       "ops": [
         "fp16"
       ],
       "tile": {
         "bm": 64,
-        "bn": 128,
+        "bn": 64,
         "wm": 2,
         "wn": 2
       },
@@ -160,13 +171,15 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "251.6 \u00b5s at M=64",
+      "buffers": 2,
+      "kStep": 32,
+      "note": "106.4 \u00b5s at M=64",
       "ops": [
         "fp16"
       ],
+      "splitK": 4,
       "tile": {
-        "bm": 32,
+        "bm": 64,
         "bn": 64,
         "wm": 2,
         "wn": 2
@@ -187,13 +200,15 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "75.7 \u00b5s at M=64",
+      "buffers": 2,
+      "kStep": 32,
+      "note": "38.6 \u00b5s at M=64",
       "ops": [
         "fp16"
       ],
+      "splitK": 4,
       "tile": {
-        "bm": 32,
+        "bm": 64,
         "bn": 64,
         "wm": 2,
         "wn": 2
@@ -214,13 +229,15 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "80.3 \u00b5s at M=64",
+      "buffers": 2,
+      "kStep": 32,
+      "note": "61.1 \u00b5s at M=64",
       "ops": [
         "fp16"
       ],
+      "splitK": 8,
       "tile": {
-        "bm": 32,
+        "bm": 64,
         "bn": 64,
         "wm": 2,
         "wn": 2
@@ -241,13 +258,15 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "fallback: geometric-mean slowdown 18.5% over 4 shapes at M=64",
+      "buffers": 2,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 4.0% over 4 shapes at M=64",
       "ops": [
         "fp16"
       ],
+      "splitK": 4,
       "tile": {
-        "bm": 32,
+        "bm": 64,
         "bn": 64,
         "wm": 2,
         "wn": 2
@@ -260,15 +279,16 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "452.6 \u00b5s at M=256",
+      "note": "339.7 \u00b5s at M=256",
       "ops": [
         "fp16"
       ],
       "tile": {
-        "bm": 256,
+        "bm": 128,
         "bn": 128,
-        "wm": 4,
+        "wm": 2,
         "wn": 2
       },
       "when": {
@@ -287,8 +307,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 64,
-      "note": "315.1 \u00b5s at M=256",
+      "note": "205.5 \u00b5s at M=256",
       "ops": [
         "fp16"
       ],
@@ -314,8 +335,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 64,
-      "note": "96.2 \u00b5s at M=256",
+      "note": "64.7 \u00b5s at M=256",
       "ops": [
         "fp16"
       ],
@@ -341,8 +363,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 64,
-      "note": "124.9 \u00b5s at M=256",
+      "note": "107.5 \u00b5s at M=256",
       "ops": [
         "fp16"
       ],
@@ -368,16 +391,17 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 64,
-      "note": "fallback: geometric-mean slowdown 15.7% over 4 shapes at M=256",
+      "note": "fallback: geometric-mean slowdown 11.9% over 4 shapes at M=256",
       "ops": [
         "fp16"
       ],
       "tile": {
-        "bm": 128,
-        "bn": 128,
+        "bm": 64,
+        "bn": 64,
         "wm": 2,
-        "wn": 4
+        "wn": 2
       },
       "when": {
         "m": [
@@ -387,8 +411,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "3144.4 \u00b5s at M=2048",
+      "note": "1967.6 \u00b5s at M=2048",
       "ops": [
         "fp16"
       ],
@@ -414,8 +439,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "1498.3 \u00b5s at M=2048",
+      "note": "993.6 \u00b5s at M=2048",
       "ops": [
         "fp16"
       ],
@@ -441,15 +467,16 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "445.9 \u00b5s at M=2048",
+      "note": "314.8 \u00b5s at M=2048",
       "ops": [
         "fp16"
       ],
       "tile": {
-        "bm": 128,
-        "bn": 256,
-        "wm": 2,
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
         "wn": 4
       },
       "when": {
@@ -468,15 +495,16 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "662.2 \u00b5s at M=2048",
+      "note": "468.7 \u00b5s at M=2048",
       "ops": [
         "fp16"
       ],
       "tile": {
-        "bm": 128,
-        "bn": 256,
-        "wm": 2,
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
         "wn": 4
       },
       "when": {
@@ -495,16 +523,17 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "fallback: geometric-mean slowdown 0.5% over 4 shapes at M=2048",
+      "note": "fallback: geometric-mean slowdown 0.4% over 4 shapes at M=2048",
       "ops": [
         "fp16"
       ],
       "tile": {
-        "bm": 128,
-        "bn": 256,
-        "wm": 2,
-        "wn": 4
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 2
       },
       "when": {
         "m": [
@@ -514,11 +543,13 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 2,
       "kStep": 32,
-      "note": "159.4 \u00b5s at M=16",
+      "note": "187.3 \u00b5s at M=16",
       "ops": [
         "q4gsw"
       ],
+      "splitK": 4,
       "tile": {
         "bm": 32,
         "bn": 64,
@@ -541,13 +572,15 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "394.8 \u00b5s at M=16",
+      "buffers": 2,
+      "kStep": 32,
+      "note": "98.3 \u00b5s at M=16",
       "ops": [
         "q4gsw"
       ],
+      "splitK": 4,
       "tile": {
-        "bm": 64,
+        "bm": 32,
         "bn": 64,
         "wm": 2,
         "wn": 2
@@ -568,11 +601,13 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "115.3 \u00b5s at M=16",
+      "buffers": 2,
+      "kStep": 32,
+      "note": "33.5 \u00b5s at M=16",
       "ops": [
         "q4gsw"
       ],
+      "splitK": 4,
       "tile": {
         "bm": 32,
         "bn": 64,
@@ -595,11 +630,13 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "113.9 \u00b5s at M=16",
+      "buffers": 2,
+      "kStep": 32,
+      "note": "49.9 \u00b5s at M=16",
       "ops": [
         "q4gsw"
       ],
+      "splitK": 8,
       "tile": {
         "bm": 32,
         "bn": 64,
@@ -622,11 +659,13 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "fallback: geometric-mean slowdown 9.6% over 4 shapes at M=16",
+      "buffers": 2,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 3.3% over 4 shapes at M=16",
       "ops": [
         "q4gsw"
       ],
+      "splitK": 8,
       "tile": {
         "bm": 32,
         "bn": 64,
@@ -641,14 +680,16 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 2,
       "kStep": 32,
-      "note": "190.4 \u00b5s at M=64",
+      "note": "228.3 \u00b5s at M=64",
       "ops": [
         "q4gsw"
       ],
+      "splitK": 4,
       "tile": {
         "bm": 64,
-        "bn": 128,
+        "bn": 64,
         "wm": 2,
         "wn": 2
       },
@@ -668,13 +709,15 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "411.9 \u00b5s at M=64",
+      "buffers": 2,
+      "kStep": 32,
+      "note": "119.2 \u00b5s at M=64",
       "ops": [
         "q4gsw"
       ],
+      "splitK": 4,
       "tile": {
-        "bm": 32,
+        "bm": 64,
         "bn": 64,
         "wm": 2,
         "wn": 2
@@ -695,13 +738,15 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "120.3 \u00b5s at M=64",
+      "buffers": 2,
+      "kStep": 32,
+      "note": "40.9 \u00b5s at M=64",
       "ops": [
         "q4gsw"
       ],
+      "splitK": 4,
       "tile": {
-        "bm": 32,
+        "bm": 64,
         "bn": 64,
         "wm": 2,
         "wn": 2
@@ -722,13 +767,15 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "120.1 \u00b5s at M=64",
+      "buffers": 2,
+      "kStep": 32,
+      "note": "63.7 \u00b5s at M=64",
       "ops": [
         "q4gsw"
       ],
+      "splitK": 8,
       "tile": {
-        "bm": 32,
+        "bm": 64,
         "bn": 64,
         "wm": 2,
         "wn": 2
@@ -749,11 +796,13 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "fallback: geometric-mean slowdown 14.1% over 4 shapes at M=64",
+      "buffers": 2,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 3.7% over 4 shapes at M=64",
       "ops": [
         "q4gsw"
       ],
+      "splitK": 4,
       "tile": {
         "bm": 64,
         "bn": 64,
@@ -768,89 +817,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "571.7 \u00b5s at M=256",
-      "ops": [
-        "q4gsw"
-      ],
-      "tile": {
-        "bm": 256,
-        "bn": 128,
-        "wm": 4,
-        "wn": 2
-      },
-      "when": {
-        "k": [
-          4096,
-          4096
-        ],
-        "m": [
-          65,
-          256
-        ],
-        "n": [
-          28672,
-          28672
-        ]
-      }
-    },
-    {
-      "kStep": 64,
-      "note": "431.3 \u00b5s at M=256",
-      "ops": [
-        "q4gsw"
-      ],
-      "tile": {
-        "bm": 64,
-        "bn": 64,
-        "wm": 2,
-        "wn": 2
-      },
-      "when": {
-        "k": [
-          14336,
-          14336
-        ],
-        "m": [
-          65,
-          256
-        ],
-        "n": [
-          4096,
-          4096
-        ]
-      }
-    },
-    {
-      "kStep": 64,
-      "note": "130.3 \u00b5s at M=256",
-      "ops": [
-        "q4gsw"
-      ],
-      "tile": {
-        "bm": 64,
-        "bn": 64,
-        "wm": 2,
-        "wn": 2
-      },
-      "when": {
-        "k": [
-          4096,
-          4096
-        ],
-        "m": [
-          65,
-          256
-        ],
-        "n": [
-          4096,
-          4096
-        ]
-      }
-    },
-    {
-      "kStep": 64,
-      "note": "158.4 \u00b5s at M=256",
+      "note": "397.3 \u00b5s at M=256",
       "ops": [
         "q4gsw"
       ],
@@ -858,7 +827,91 @@ enum EmbeddedTuning {
         "bm": 128,
         "bn": 128,
         "wm": 2,
-        "wn": 4
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          65,
+          256
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "352.6 \u00b5s at M=256",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          65,
+          256
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "107.5 \u00b5s at M=256",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          65,
+          256
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "119.8 \u00b5s at M=256",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
       },
       "when": {
         "k": [
@@ -876,16 +929,17 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 64,
-      "note": "fallback: geometric-mean slowdown 12.6% over 4 shapes at M=256",
+      "buffers": 1,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 11.8% over 4 shapes at M=256",
       "ops": [
         "q4gsw"
       ],
       "tile": {
-        "bm": 128,
-        "bn": 128,
+        "bm": 64,
+        "bn": 64,
         "wm": 2,
-        "wn": 4
+        "wn": 2
       },
       "when": {
         "m": [
@@ -895,8 +949,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "3983.3 \u00b5s at M=2048",
+      "note": "2320.1 \u00b5s at M=2048",
       "ops": [
         "q4gsw"
       ],
@@ -904,7 +959,7 @@ enum EmbeddedTuning {
         "bm": 256,
         "bn": 128,
         "wm": 4,
-        "wn": 2
+        "wn": 4
       },
       "when": {
         "k": [
@@ -922,8 +977,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "1940.3 \u00b5s at M=2048",
+      "note": "1104.6 \u00b5s at M=2048",
       "ops": [
         "q4gsw"
       ],
@@ -931,7 +987,7 @@ enum EmbeddedTuning {
         "bm": 256,
         "bn": 128,
         "wm": 4,
-        "wn": 2
+        "wn": 4
       },
       "when": {
         "k": [
@@ -949,8 +1005,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "558.5 \u00b5s at M=2048",
+      "note": "337.9 \u00b5s at M=2048",
       "ops": [
         "q4gsw"
       ],
@@ -958,7 +1015,7 @@ enum EmbeddedTuning {
         "bm": 256,
         "bn": 128,
         "wm": 4,
-        "wn": 2
+        "wn": 4
       },
       "when": {
         "k": [
@@ -976,8 +1033,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "829.5 \u00b5s at M=2048",
+      "note": "505.6 \u00b5s at M=2048",
       "ops": [
         "q4gsw"
       ],
@@ -985,7 +1043,7 @@ enum EmbeddedTuning {
         "bm": 256,
         "bn": 128,
         "wm": 4,
-        "wn": 2
+        "wn": 4
       },
       "when": {
         "k": [
@@ -1003,6 +1061,7 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
       "note": "fallback: geometric-mean slowdown 0.0% over 4 shapes at M=2048",
       "ops": [
@@ -1012,7 +1071,7 @@ enum EmbeddedTuning {
         "bm": 256,
         "bn": 128,
         "wm": 4,
-        "wn": 2
+        "wn": 4
       },
       "when": {
         "m": [
@@ -1022,294 +1081,316 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 2,
       "kStep": 32,
-      "note": "270.8 \u00b5s at M=16",
+      "note": "229.3 \u00b5s at M=16",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "splitK": 4,
+      "tile": {
+        "bm": 32,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1,
+          16
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "131.0 \u00b5s at M=16",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "splitK": 4,
+      "tile": {
+        "bm": 32,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          1,
+          16
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "52.2 \u00b5s at M=16",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "splitK": 4,
+      "tile": {
+        "bm": 32,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1,
+          16
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "68.8 \u00b5s at M=16",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "splitK": 8,
+      "tile": {
+        "bm": 32,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1,
+          16
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 2.0% over 4 shapes at M=16",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "splitK": 8,
+      "tile": {
+        "bm": 32,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "m": [
+          1,
+          16
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "260.8 \u00b5s at M=64",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "splitK": 4,
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          17,
+          64
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "140.0 \u00b5s at M=64",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "splitK": 4,
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          17,
+          64
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "56.0 \u00b5s at M=64",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "splitK": 4,
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          17,
+          64
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "77.8 \u00b5s at M=64",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "splitK": 8,
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          17,
+          64
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 3.4% over 4 shapes at M=64",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "splitK": 4,
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "m": [
+          17,
+          64
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "636.4 \u00b5s at M=256",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          65,
+          256
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "408.0 \u00b5s at M=256",
       "ops": [
         "dq8ca_q4gsw"
       ],
       "tile": {
         "bm": 64,
-        "bn": 128,
-        "wm": 2,
-        "wn": 2
-      },
-      "when": {
-        "k": [
-          4096,
-          4096
-        ],
-        "m": [
-          1,
-          16
-        ],
-        "n": [
-          28672,
-          28672
-        ]
-      }
-    },
-    {
-      "kStep": 32,
-      "note": "419.4 \u00b5s at M=16",
-      "ops": [
-        "dq8ca_q4gsw"
-      ],
-      "tile": {
-        "bm": 32,
-        "bn": 64,
-        "wm": 2,
-        "wn": 2
-      },
-      "when": {
-        "k": [
-          14336,
-          14336
-        ],
-        "m": [
-          1,
-          16
-        ],
-        "n": [
-          4096,
-          4096
-        ]
-      }
-    },
-    {
-      "kStep": 32,
-      "note": "132.4 \u00b5s at M=16",
-      "ops": [
-        "dq8ca_q4gsw"
-      ],
-      "tile": {
-        "bm": 32,
-        "bn": 64,
-        "wm": 2,
-        "wn": 2
-      },
-      "when": {
-        "k": [
-          4096,
-          4096
-        ],
-        "m": [
-          1,
-          16
-        ],
-        "n": [
-          4096,
-          4096
-        ]
-      }
-    },
-    {
-      "kStep": 32,
-      "note": "131.3 \u00b5s at M=16",
-      "ops": [
-        "dq8ca_q4gsw"
-      ],
-      "tile": {
-        "bm": 32,
-        "bn": 64,
-        "wm": 2,
-        "wn": 2
-      },
-      "when": {
-        "k": [
-          4096,
-          4096
-        ],
-        "m": [
-          1,
-          16
-        ],
-        "n": [
-          6144,
-          6144
-        ]
-      }
-    },
-    {
-      "kStep": 32,
-      "note": "fallback: geometric-mean slowdown 4.8% over 4 shapes at M=16",
-      "ops": [
-        "dq8ca_q4gsw"
-      ],
-      "tile": {
-        "bm": 32,
-        "bn": 64,
-        "wm": 2,
-        "wn": 2
-      },
-      "when": {
-        "m": [
-          1,
-          16
-        ]
-      }
-    },
-    {
-      "kStep": 32,
-      "note": "286.9 \u00b5s at M=64",
-      "ops": [
-        "dq8ca_q4gsw"
-      ],
-      "tile": {
-        "bm": 64,
-        "bn": 128,
-        "wm": 2,
-        "wn": 2
-      },
-      "when": {
-        "k": [
-          4096,
-          4096
-        ],
-        "m": [
-          17,
-          64
-        ],
-        "n": [
-          28672,
-          28672
-        ]
-      }
-    },
-    {
-      "kStep": 32,
-      "note": "400.7 \u00b5s at M=64",
-      "ops": [
-        "dq8ca_q4gsw"
-      ],
-      "tile": {
-        "bm": 32,
-        "bn": 64,
-        "wm": 2,
-        "wn": 2
-      },
-      "when": {
-        "k": [
-          14336,
-          14336
-        ],
-        "m": [
-          17,
-          64
-        ],
-        "n": [
-          4096,
-          4096
-        ]
-      }
-    },
-    {
-      "kStep": 32,
-      "note": "128.2 \u00b5s at M=64",
-      "ops": [
-        "dq8ca_q4gsw"
-      ],
-      "tile": {
-        "bm": 32,
-        "bn": 64,
-        "wm": 2,
-        "wn": 2
-      },
-      "when": {
-        "k": [
-          4096,
-          4096
-        ],
-        "m": [
-          17,
-          64
-        ],
-        "n": [
-          4096,
-          4096
-        ]
-      }
-    },
-    {
-      "kStep": 32,
-      "note": "147.4 \u00b5s at M=64",
-      "ops": [
-        "dq8ca_q4gsw"
-      ],
-      "tile": {
-        "bm": 128,
-        "bn": 64,
-        "wm": 2,
-        "wn": 2
-      },
-      "when": {
-        "k": [
-          4096,
-          4096
-        ],
-        "m": [
-          17,
-          64
-        ],
-        "n": [
-          6144,
-          6144
-        ]
-      }
-    },
-    {
-      "kStep": 32,
-      "note": "fallback: geometric-mean slowdown 10.9% over 4 shapes at M=64",
-      "ops": [
-        "dq8ca_q4gsw"
-      ],
-      "tile": {
-        "bm": 128,
-        "bn": 64,
-        "wm": 2,
-        "wn": 2
-      },
-      "when": {
-        "m": [
-          17,
-          64
-        ]
-      }
-    },
-    {
-      "kStep": 32,
-      "note": "760.5 \u00b5s at M=256",
-      "ops": [
-        "dq8ca_q4gsw"
-      ],
-      "tile": {
-        "bm": 256,
-        "bn": 128,
-        "wm": 4,
-        "wn": 2
-      },
-      "when": {
-        "k": [
-          4096,
-          4096
-        ],
-        "m": [
-          65,
-          256
-        ],
-        "n": [
-          28672,
-          28672
-        ]
-      }
-    },
-    {
-      "kStep": 32,
-      "note": "512.1 \u00b5s at M=256",
-      "ops": [
-        "dq8ca_q4gsw"
-      ],
-      "tile": {
-        "bm": 128,
         "bn": 64,
         "wm": 2,
         "wn": 2
@@ -1330,8 +1411,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 2,
       "kStep": 32,
-      "note": "163.8 \u00b5s at M=256",
+      "note": "138.2 \u00b5s at M=256",
       "ops": [
         "dq8ca_q4gsw"
       ],
@@ -1357,8 +1439,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "190.4 \u00b5s at M=256",
+      "note": "166.4 \u00b5s at M=256",
       "ops": [
         "dq8ca_q4gsw"
       ],
@@ -1384,8 +1467,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "fallback: geometric-mean slowdown 0.2% over 4 shapes at M=256",
+      "note": "fallback: geometric-mean slowdown 1.3% over 4 shapes at M=256",
       "ops": [
         "dq8ca_q4gsw"
       ],
@@ -1403,16 +1487,17 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 2,
       "kStep": 32,
-      "note": "5339.3 \u00b5s at M=2048",
+      "note": "4379.3 \u00b5s at M=2048",
       "ops": [
         "dq8ca_q4gsw"
       ],
       "tile": {
-        "bm": 256,
+        "bm": 128,
         "bn": 128,
-        "wm": 4,
-        "wn": 2
+        "wm": 2,
+        "wn": 4
       },
       "when": {
         "k": [
@@ -1430,16 +1515,17 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 2,
       "kStep": 32,
-      "note": "2480.0 \u00b5s at M=2048",
+      "note": "2003.4 \u00b5s at M=2048",
       "ops": [
         "dq8ca_q4gsw"
       ],
       "tile": {
         "bm": 128,
-        "bn": 64,
+        "bn": 128,
         "wm": 2,
-        "wn": 2
+        "wn": 4
       },
       "when": {
         "k": [
@@ -1457,8 +1543,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "695.1 \u00b5s at M=2048",
+      "note": "609.9 \u00b5s at M=2048",
       "ops": [
         "dq8ca_q4gsw"
       ],
@@ -1484,8 +1571,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "1051.6 \u00b5s at M=2048",
+      "note": "901.3 \u00b5s at M=2048",
       "ops": [
         "dq8ca_q4gsw"
       ],
@@ -1511,8 +1599,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "fallback: geometric-mean slowdown 0.5% over 4 shapes at M=2048",
+      "note": "fallback: geometric-mean slowdown 0.6% over 4 shapes at M=2048",
       "ops": [
         "dq8ca_q4gsw"
       ],
@@ -1530,40 +1619,43 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "153.6 \u00b5s at M=16",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 32,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1,
+          16
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 2,
       "kStep": 32,
       "note": "104.1 \u00b5s at M=16",
       "ops": [
         "dq8ca_q8csw"
       ],
+      "splitK": 4,
       "tile": {
-        "bm": 64,
-        "bn": 128,
-        "wm": 2,
-        "wn": 2
-      },
-      "when": {
-        "k": [
-          4096,
-          4096
-        ],
-        "m": [
-          1,
-          16
-        ],
-        "n": [
-          28672,
-          28672
-        ]
-      }
-    },
-    {
-      "kStep": 32,
-      "note": "271.8 \u00b5s at M=16",
-      "ops": [
-        "dq8ca_q8csw"
-      ],
-      "tile": {
-        "bm": 64,
+        "bm": 32,
         "bn": 64,
         "wm": 2,
         "wn": 2
@@ -1584,11 +1676,13 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 2,
       "kStep": 32,
-      "note": "84.9 \u00b5s at M=16",
+      "note": "39.9 \u00b5s at M=16",
       "ops": [
         "dq8ca_q8csw"
       ],
+      "splitK": 4,
       "tile": {
         "bm": 32,
         "bn": 64,
@@ -1611,11 +1705,13 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 2,
       "kStep": 32,
-      "note": "83.9 \u00b5s at M=16",
+      "note": "52.9 \u00b5s at M=16",
       "ops": [
         "dq8ca_q8csw"
       ],
+      "splitK": 8,
       "tile": {
         "bm": 32,
         "bn": 64,
@@ -1638,11 +1734,13 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 2,
       "kStep": 32,
-      "note": "fallback: geometric-mean slowdown 10.7% over 4 shapes at M=16",
+      "note": "fallback: geometric-mean slowdown 2.6% over 4 shapes at M=16",
       "ops": [
         "dq8ca_q8csw"
       ],
+      "splitK": 4,
       "tile": {
         "bm": 32,
         "bn": 64,
@@ -1657,14 +1755,15 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 2,
       "kStep": 32,
-      "note": "112.1 \u00b5s at M=64",
+      "note": "178.1 \u00b5s at M=64",
       "ops": [
         "dq8ca_q8csw"
       ],
       "tile": {
         "bm": 64,
-        "bn": 128,
+        "bn": 64,
         "wm": 2,
         "wn": 2
       },
@@ -1684,13 +1783,15 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 2,
       "kStep": 32,
-      "note": "262.7 \u00b5s at M=64",
+      "note": "111.6 \u00b5s at M=64",
       "ops": [
         "dq8ca_q8csw"
       ],
+      "splitK": 4,
       "tile": {
-        "bm": 32,
+        "bm": 64,
         "bn": 64,
         "wm": 2,
         "wn": 2
@@ -1711,13 +1812,15 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 2,
       "kStep": 32,
-      "note": "82.6 \u00b5s at M=64",
+      "note": "43.5 \u00b5s at M=64",
       "ops": [
         "dq8ca_q8csw"
       ],
+      "splitK": 4,
       "tile": {
-        "bm": 32,
+        "bm": 64,
         "bn": 64,
         "wm": 2,
         "wn": 2
@@ -1738,13 +1841,15 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 2,
       "kStep": 32,
-      "note": "83.7 \u00b5s at M=64",
+      "note": "60.9 \u00b5s at M=64",
       "ops": [
         "dq8ca_q8csw"
       ],
+      "splitK": 8,
       "tile": {
-        "bm": 32,
+        "bm": 64,
         "bn": 64,
         "wm": 2,
         "wn": 2
@@ -1765,14 +1870,16 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 2,
       "kStep": 32,
-      "note": "fallback: geometric-mean slowdown 17.1% over 4 shapes at M=64",
+      "note": "fallback: geometric-mean slowdown 2.3% over 4 shapes at M=64",
       "ops": [
         "dq8ca_q8csw"
       ],
+      "splitK": 4,
       "tile": {
         "bm": 64,
-        "bn": 128,
+        "bn": 64,
         "wm": 2,
         "wn": 2
       },
@@ -1784,16 +1891,17 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 32,
-      "note": "236.8 \u00b5s at M=256",
+      "buffers": 1,
+      "kStep": 64,
+      "note": "287.2 \u00b5s at M=256",
       "ops": [
         "dq8ca_q8csw"
       ],
       "tile": {
-        "bm": 256,
+        "bm": 128,
         "bn": 128,
-        "wm": 4,
-        "wn": 2
+        "wm": 2,
+        "wn": 4
       },
       "when": {
         "k": [
@@ -1811,8 +1919,9 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 32,
-      "note": "274.9 \u00b5s at M=256",
+      "buffers": 1,
+      "kStep": 64,
+      "note": "217.0 \u00b5s at M=256",
       "ops": [
         "dq8ca_q8csw"
       ],
@@ -1838,8 +1947,9 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 32,
-      "note": "87.8 \u00b5s at M=256",
+      "buffers": 1,
+      "kStep": 64,
+      "note": "72.1 \u00b5s at M=256",
       "ops": [
         "dq8ca_q8csw"
       ],
@@ -1865,16 +1975,17 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 32,
-      "note": "90.8 \u00b5s at M=256",
+      "buffers": 1,
+      "kStep": 64,
+      "note": "82.6 \u00b5s at M=256",
       "ops": [
         "dq8ca_q8csw"
       ],
       "tile": {
-        "bm": 64,
-        "bn": 64,
+        "bm": 128,
+        "bn": 128,
         "wm": 2,
-        "wn": 2
+        "wn": 4
       },
       "when": {
         "k": [
@@ -1892,16 +2003,17 @@ enum EmbeddedTuning {
       }
     },
     {
-      "kStep": 32,
-      "note": "fallback: geometric-mean slowdown 15.2% over 4 shapes at M=256",
+      "buffers": 1,
+      "kStep": 64,
+      "note": "fallback: geometric-mean slowdown 5.2% over 4 shapes at M=256",
       "ops": [
         "dq8ca_q8csw"
       ],
       "tile": {
-        "bm": 64,
-        "bn": 64,
+        "bm": 128,
+        "bn": 128,
         "wm": 2,
-        "wn": 2
+        "wn": 4
       },
       "when": {
         "m": [
@@ -1911,8 +2023,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "1564.4 \u00b5s at M=2048",
+      "note": "1683.5 \u00b5s at M=2048",
       "ops": [
         "dq8ca_q8csw"
       ],
@@ -1938,8 +2051,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "767.2 \u00b5s at M=2048",
+      "note": "827.2 \u00b5s at M=2048",
       "ops": [
         "dq8ca_q8csw"
       ],
@@ -1965,8 +2079,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "241.1 \u00b5s at M=2048",
+      "note": "249.8 \u00b5s at M=2048",
       "ops": [
         "dq8ca_q8csw"
       ],
@@ -1992,8 +2107,9 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
-      "note": "348.9 \u00b5s at M=2048",
+      "note": "365.8 \u00b5s at M=2048",
       "ops": [
         "dq8ca_q8csw"
       ],
@@ -2019,6 +2135,7 @@ enum EmbeddedTuning {
       }
     },
     {
+      "buffers": 1,
       "kStep": 32,
       "note": "fallback: geometric-mean slowdown 0.0% over 4 shapes at M=2048",
       "ops": [
@@ -2035,18 +2152,6 @@ enum EmbeddedTuning {
           257,
           null
         ]
-      }
-    },
-    {
-      "kStep": 64,
-      "ops": [
-        "fp16"
-      ],
-      "tile": {
-        "bm": 64,
-        "bn": 64,
-        "wm": 2,
-        "wn": 2
       }
     },
     {
@@ -2060,6 +2165,250 @@ enum EmbeddedTuning {
     }
   ],
   "gemv": [
+    {
+      "config": {
+        "columns": 4,
+        "halfMath": true,
+        "threads": 32,
+        "unroll": 1
+      },
+      "note": "29.9 \u00b5s at M=1",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1,
+          1
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 4,
+        "halfMath": true,
+        "threads": 128,
+        "unroll": 1
+      },
+      "note": "18.6 \u00b5s at M=1",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          1,
+          1
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 2,
+        "halfMath": true,
+        "threads": 64,
+        "unroll": 1
+      },
+      "note": "9.9 \u00b5s at M=1",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1,
+          1
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 4,
+        "halfMath": true,
+        "threads": 64,
+        "unroll": 1
+      },
+      "note": "11.7 \u00b5s at M=1",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1,
+          1
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 4,
+        "halfMath": true,
+        "threads": 64,
+        "unroll": 1
+      },
+      "note": "fallback: geometric-mean slowdown 3.6% over 4 shapes at M=1",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "m": [
+          1,
+          1
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 4,
+        "halfMath": true,
+        "threads": 32,
+        "unroll": 1
+      },
+      "note": "162.5 \u00b5s at M=8",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2,
+          null
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 4,
+        "halfMath": true,
+        "threads": 64,
+        "unroll": 1
+      },
+      "note": "104.1 \u00b5s at M=8",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          2,
+          null
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 2,
+        "halfMath": true,
+        "threads": 64,
+        "unroll": 1
+      },
+      "note": "37.1 \u00b5s at M=8",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2,
+          null
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 8,
+        "halfMath": true,
+        "threads": 64,
+        "unroll": 1
+      },
+      "note": "44.8 \u00b5s at M=8",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2,
+          null
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 4,
+        "halfMath": true,
+        "threads": 64,
+        "unroll": 1
+      },
+      "note": "fallback: geometric-mean slowdown 4.4% over 4 shapes at M=8",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "m": [
+          2,
+          null
+        ]
+      }
+    },
     {
       "config": {
         "columns": 1,
@@ -2286,240 +2635,6 @@ enum EmbeddedTuning {
       "note": "fallback: geometric-mean slowdown 6.1% over 4 shapes at M=8",
       "ops": [
         "fp16"
-      ],
-      "when": {
-        "m": [
-          2,
-          null
-        ]
-      }
-    },
-    {
-      "config": {
-        "columns": 4,
-        "threads": 32,
-        "unroll": 1
-      },
-      "note": "45.8 \u00b5s at M=1",
-      "ops": [
-        "q4gsw"
-      ],
-      "when": {
-        "k": [
-          4096,
-          4096
-        ],
-        "m": [
-          1,
-          1
-        ],
-        "n": [
-          28672,
-          28672
-        ]
-      }
-    },
-    {
-      "config": {
-        "columns": 2,
-        "threads": 128,
-        "unroll": 1
-      },
-      "note": "28.1 \u00b5s at M=1",
-      "ops": [
-        "q4gsw"
-      ],
-      "when": {
-        "k": [
-          14336,
-          14336
-        ],
-        "m": [
-          1,
-          1
-        ],
-        "n": [
-          4096,
-          4096
-        ]
-      }
-    },
-    {
-      "config": {
-        "columns": 2,
-        "threads": 64,
-        "unroll": 1
-      },
-      "note": "12.0 \u00b5s at M=1",
-      "ops": [
-        "q4gsw"
-      ],
-      "when": {
-        "k": [
-          4096,
-          4096
-        ],
-        "m": [
-          1,
-          1
-        ],
-        "n": [
-          4096,
-          4096
-        ]
-      }
-    },
-    {
-      "config": {
-        "columns": 4,
-        "threads": 64,
-        "unroll": 1
-      },
-      "note": "15.1 \u00b5s at M=1",
-      "ops": [
-        "q4gsw"
-      ],
-      "when": {
-        "k": [
-          4096,
-          4096
-        ],
-        "m": [
-          1,
-          1
-        ],
-        "n": [
-          6144,
-          6144
-        ]
-      }
-    },
-    {
-      "config": {
-        "columns": 4,
-        "threads": 64,
-        "unroll": 1
-      },
-      "note": "fallback: geometric-mean slowdown 0.2% over 4 shapes at M=1",
-      "ops": [
-        "q4gsw"
-      ],
-      "when": {
-        "m": [
-          1,
-          1
-        ]
-      }
-    },
-    {
-      "config": {
-        "columns": 4,
-        "threads": 32,
-        "unroll": 1
-      },
-      "note": "176.3 \u00b5s at M=8",
-      "ops": [
-        "q4gsw"
-      ],
-      "when": {
-        "k": [
-          4096,
-          4096
-        ],
-        "m": [
-          2,
-          null
-        ],
-        "n": [
-          28672,
-          28672
-        ]
-      }
-    },
-    {
-      "config": {
-        "columns": 4,
-        "threads": 64,
-        "unroll": 1
-      },
-      "note": "121.3 \u00b5s at M=8",
-      "ops": [
-        "q4gsw"
-      ],
-      "when": {
-        "k": [
-          14336,
-          14336
-        ],
-        "m": [
-          2,
-          null
-        ],
-        "n": [
-          4096,
-          4096
-        ]
-      }
-    },
-    {
-      "config": {
-        "columns": 2,
-        "threads": 64,
-        "unroll": 1
-      },
-      "note": "40.4 \u00b5s at M=8",
-      "ops": [
-        "q4gsw"
-      ],
-      "when": {
-        "k": [
-          4096,
-          4096
-        ],
-        "m": [
-          2,
-          null
-        ],
-        "n": [
-          4096,
-          4096
-        ]
-      }
-    },
-    {
-      "config": {
-        "columns": 4,
-        "threads": 64,
-        "unroll": 1
-      },
-      "note": "51.9 \u00b5s at M=8",
-      "ops": [
-        "q4gsw"
-      ],
-      "when": {
-        "k": [
-          4096,
-          4096
-        ],
-        "m": [
-          2,
-          null
-        ],
-        "n": [
-          6144,
-          6144
-        ]
-      }
-    },
-    {
-      "config": {
-        "columns": 4,
-        "threads": 64,
-        "unroll": 1
-      },
-      "note": "fallback: geometric-mean slowdown 2.2% over 4 shapes at M=8",
-      "ops": [
-        "q4gsw"
       ],
       "when": {
         "m": [
@@ -3007,7 +3122,7 @@ enum EmbeddedTuning {
     "vendorID": 4318
   },
   "name": "nvidia-hopper",
-  "provenance": "Measured by `qlinear tune` on an NVIDIA H200 (driver 580.159.04), 2026-11-26: gemv rules from `tune --kernel gemv` at 01:34Z (M = 1, 8; docs/results/h200-tune-gemv-2026-11-26.json), coopmat rules from `tune --kernel coopmat` at 02:14Z (M = 16, 64, 256, 2048; docs/results/h200-tune-coopmat-2026-11-26.json). Each configuration passed the reference check before timing. Applied to H100 as well (same architecture; not re-measured there)."
+  "provenance": "qlinear tune on NVIDIA H200, driver NVIDIA 580.159.04, 2026-11-26: cooperative-matrix rules from `qlinear tune --kernel coopmat --from h200-tune-coopmat-small-m-2026-11-26.json --from h200-tune-coopmat-large-m-2026-11-26.json` (M = 16, 64, 256 in one GPU call, M = 2048 in another; 1632 timed configurations), matrix\u2013vector q4gsw rules from h200-tune-gemv-q4gsw-2026-11-26.json (512 timed configurations; packed-fp16 candidates included), the other ops' matrix\u2013vector rules kept from the previous table"
 }
 """#,
         #"""
