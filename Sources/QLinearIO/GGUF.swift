@@ -525,8 +525,8 @@ public enum GGUFConversion: Sendable, Equatable {
     case fp16
     /// INT4 group-symmetric. Q4_0 with group 32 is repacked losslessly (same values, scale
     /// `d`, which may be negative); other types are dequantized and quantized with
-    /// `Q4GSWWeights.quantize` (fp16 scales).
-    case q4gsw(groupSize: Int)
+    /// `Q4GSWWeights.quantize(…, rule:)` (fp16 scales; by default the error-minimizing scale search).
+    case q4gsw(groupSize: Int, rule: Q4ScaleRule = .mse)
     /// INT8 per-channel symmetric: dequantized, then `Q8CSWWeights.quantize` (fp32 scales).
     case q8csw
 }
@@ -549,12 +549,12 @@ extension GGUFFile {
                 }
             }
             return .fp16(n: n, k: k, values: v)
-        case .q4gsw(let g):
+        case .q4gsw(let g, let rule):
             guard g >= 8, g % 8 == 0, k % g == 0 else {
                 throw QLinearError.invalidShape("\(t.name): K = \(k) is not a multiple of group size \(g) (which must be a multiple of 8)")
             }
             if t.type == .q4_0 && g == 32 { return .q4gsw(try q4gswFromQ4_0(t, n: n, k: k)) }
-            return .q4gsw(try Q4GSWWeights.quantize(try floats(t), n: n, k: k, groupSize: g, scaleDType: .f16))
+            return .q4gsw(try Q4GSWWeights.quantize(try floats(t), n: n, k: k, groupSize: g, scaleDType: .f16, rule: rule))
         case .q8csw:
             return .q8csw(try Q8CSWWeights.quantize(try floats(t), n: n, k: k))
         }

@@ -18,11 +18,11 @@ public enum LlamaScheme: String, Sendable, CaseIterable {
     /// INT8 per-channel weights × int8 dynamic activations.
     case dq8ca_q8csw
 
-    var conversion: (Int) -> GGUFConversion {
+    func conversion(groupSize: Int, rule: Q4ScaleRule) -> GGUFConversion {
         switch self {
-        case .fp16: return { _ in .fp16 }
-        case .q4gsw, .dq8ca_q4gsw: return { .q4gsw(groupSize: $0) }
-        case .dq8ca_q8csw: return { _ in .q8csw }
+        case .fp16: return .fp16
+        case .q4gsw, .dq8ca_q4gsw: return .q4gsw(groupSize: groupSize, rule: rule)
+        case .dq8ca_q8csw: return .q8csw
         }
     }
 }
@@ -76,6 +76,8 @@ public final class LlamaModel: @unchecked Sendable {
     public let act: DType
     /// INT4 group size (INT4 schemes).
     public let groupSize: Int
+    /// How INT4 scales are chosen when weights are requantized (Q4_0 at group 32 is taken over as it is).
+    public let scaleRule: Q4ScaleRule
     let ctx: QLinearContext
     let embedding: [Float]            // [vocab, hidden], dequantized token_embd
     let outputNorm: [Float]
@@ -110,12 +112,15 @@ public final class LlamaModel: @unchecked Sendable {
     /// `groupSize` is the INT4 group (must divide every K: 576 for SmolLM2 allows 32 and 64).
     /// `headScheme` (nil = `scheme`) sets the LM head's format alone: SmolLM2's head is the tied
     /// Q8_0 embedding, which loses much more than the Q4_1 layers when requantized to INT4.
+    /// `scaleRule` chooses INT4 scales when weights are requantized (`.mse`: the error search;
+    /// `.absmax`: max|w|/7.5).
     public init(gguf g: GGUFFile, context: QLinearContext, scheme: LlamaScheme, groupSize: Int = 32, act: DType = .f32,
-                headScheme: LlamaScheme? = nil, progress: ((String) -> Void)? = nil) throws {
+                headScheme: LlamaScheme? = nil, scaleRule: Q4ScaleRule = .mse, progress: ((String) -> Void)? = nil) throws {
         let cfg = try LlamaConfig(gguf: g)
         config = cfg; self.scheme = scheme; self.headScheme = headScheme ?? scheme; self.act = act; self.groupSize = groupSize; ctx = context
+        self.scaleRule = scaleRule
         func linear(_ name: String, n: Int, k: Int, scheme: LlamaScheme = scheme) throws -> LinearLayer {
-            let conv = scheme.conversion(groupSize)
+            let conv = scheme.conversion(groupSize: groupSize, rule: scaleRule)
             let dyn = scheme == .dq8ca_q4gsw
             let t = try g.tensor(name)
             let (tn, tk) = try t.matrix()
