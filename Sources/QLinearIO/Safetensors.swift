@@ -64,6 +64,11 @@ public struct Safetensors: Sendable {
             }
         }
 
+        /// Lets the kernel drop the resident pages of a mapped tensor (read again on access).
+        public func releasePages() {
+            if case .mapped(let f, let offset, let count) = storage { f.dontNeed(offset: offset, count: count) }
+        }
+
         /// The number of elements, or -1 when a dimension is negative or the product overflows
         /// (so it never equals a real count; `elementCount()` says which).
         public var count: Int { (try? elementCount()) ?? -1 }
