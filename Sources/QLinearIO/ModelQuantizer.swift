@@ -252,7 +252,7 @@ public enum ModelQuantizer {
                                       entry: .init(scheme: .fp16, shape: [n, k], source: s.type)))
                 }
             } else {
-                if s.copyConverts { note = (note ?? "") + "; \(s.type) dequantized to F32 (exact)" }
+                if s.copyConverts { note = (note ?? "") + "; \(s.type) dequantized to F32 exactly" }
                 plans.append(Plan(source: s, quantize: false, note: note, outputs: [.init(name: s.name, dtype: s.copyDType, shape: s.shape)], entry: nil))
             }
         }

@@ -272,8 +272,9 @@ public struct Safetensors: Sendable {
 
 /// Writes a safetensors file in one pass without holding its tensors: the header (with every
 /// tensor's offsets computed from the shapes) goes first, then each tensor's bytes are appended
-/// in entry order, in as many pieces as the caller likes. `finish` checks that every tensor got
-/// exactly its bytes; a writer dropped before `finish` (an error on the way) deletes the file.
+/// in entry order, in as many pieces as the caller likes. The bytes go to `PATH.partial`, renamed
+/// to `PATH` by `finish` once every tensor got exactly its bytes; a writer dropped before
+/// `finish` (an error on the way) deletes the partial file, so `PATH` is never a truncated file.
 public final class SafetensorsWriter {
     public struct Entry: Sendable, Equatable {
         public var name: String
@@ -312,6 +313,7 @@ public final class SafetensorsWriter {
     public let path: String
     public let entries: [Entry]
     private let sizes: [Int]
+    private let partial: String
     private var file: UnsafeMutablePointer<FILE>?
     private var current = 0, writtenInCurrent = 0
     /// Bytes written so far, header included.
@@ -321,7 +323,8 @@ public final class SafetensorsWriter {
     public init(path: String, entries: [Entry], metadata: [String: String]) throws {
         let (h, sizes) = try SafetensorsWriter.header(entries: entries, metadata: metadata)
         self.path = path; self.entries = entries; self.sizes = sizes
-        guard let f = fopen(path, "wb") else { throw QLinearError.io("cannot open \(path) for writing: \(String(cString: strerror(errno)))") }
+        partial = path + ".partial"
+        guard let f = fopen(partial, "wb") else { throw QLinearError.io("cannot open \(path) for writing: \(String(cString: strerror(errno)))") }
         file = f
         try h.withUnsafeBytes { try raw($0) }
         skipEmpty()
@@ -368,11 +371,16 @@ public final class SafetensorsWriter {
             throw QLinearError.invalidShape("\(path): tensor \(entries[current].name) has \(writtenInCurrent) of its \(sizes[current]) bytes")
         }
         file = nil
-        guard fclose(f) == 0 else { throw QLinearError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
+        guard fclose(f) == 0 else { unlink(partial); throw QLinearError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
+        guard rename(partial, path) == 0 else {
+            let why = String(cString: strerror(errno))
+            unlink(partial)
+            throw QLinearError.io("cannot write \(path): \(why)")
+        }
     }
 
     deinit {
-        if let f = file { fclose(f); unlink(path) }
+        if let f = file { fclose(f); unlink(partial) }
     }
 }
 
