@@ -45,7 +45,7 @@ extension Q4GSWWeights {
                                 S.p[r * groups + g] = s
                                 let inv = 1 / s
                                 for c in 0..<groupSize {
-                                    let q = UInt8(Int(min(max((x[c] * inv).rounded(.toNearestOrEven), -8), 7)) + 8)
+                                    let q = UInt8(Int(roundClamp4(x[c] * inv)) + 8)
                                     let col = g * groupSize + c
                                     let idx = r * (k / 2) + col / 2
                                     P.p[idx] |= col % 2 == 0 ? q : q << 4
@@ -84,7 +84,7 @@ extension Q4GSWWeights {
         @inline(__always) func score(_ inv: Float) -> (Float, Float) {
             var sxq: Float = 0, sqq: Float = 0
             for v in x {
-                let q = min(max((v * inv).rounded(.toNearestOrEven), -8), 7)
+                let q = roundClamp4(v * inv)
                 sxq += v * q; sqq += q * q
             }
             return sqq > 0 ? (sxq * sxq / sqq, sxq / sqq) : (0, 0)
@@ -93,7 +93,7 @@ extension Q4GSWWeights {
             let inv = 1 / s
             var err: Float = 0
             for v in x {
-                let d = v - min(max((v * inv).rounded(.toNearestOrEven), -8), 7) * s
+                let d = v - roundClamp4(v * inv) * s
                 err += d * d
             }
             return err
@@ -120,6 +120,14 @@ extension Q4GSWWeights {
         if best == nil { return stored(max(amax / 7.5, Float.ulpOfOne)) }
         return best
     }
+}
+
+/// clamp(round_half_even(v), −8, 7), without a libm call: clamping first gives the same result
+/// (the bounds are integers), and for |v| ≤ 8 adding and subtracting 1.5·2^23 rounds half to even
+/// in fp32. NaN is refused before quantizing.
+@inline(__always) func roundClamp4(_ v: Float) -> Float {
+    let c = min(max(v, -8), 7)
+    return (c + 0x1.8p23) - 0x1.8p23
 }
 
 /// Runs `body(0..<count)` on all cores (Dispatch's concurrentPerform), serially without Dispatch.

@@ -66,4 +66,12 @@ struct Q4ScaleSearchTests {
         #expect(throws: QLinearError.self) { try Q4GSWWeights.quantize([], n: Int.max, k: 32, groupSize: 32, rule: .mse) }
         #expect(throws: QLinearError.self) { try Q4GSWWeights.quantize([Float](repeating: 1e6, count: 32), n: 1, k: 32, groupSize: 32, rule: .mse) }
     }
+
+    @Test("the libm-free rounding equals clamp(round_half_even(v), −8, 7)")
+    func rounding() {
+        var vals: [Float] = (-40...40).map { Float($0) / 4 } + [1e30, -1e30, .infinity, -.infinity, 0.49999997, -0.49999997, 7.4999995, -8.5000005]
+        var rng = SplitMix64(seed: 1)
+        for _ in 0..<10000 { vals.append(Float(Double(rng.next() >> 11) * 0x1p-53 * 40 - 20)) }
+        for v in vals { #expect(roundClamp4(v) == min(max(v.rounded(.toNearestOrEven), -8), 7), "\(v)") }
+    }
 }
