@@ -237,6 +237,16 @@ final class MappedFile: @unchecked Sendable {
 
     var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: size) }
 
+    /// Tells the kernel the pages of [offset, offset + count) are not needed for now (they are
+    /// read again from the file if touched): keeps a one-pass reader's resident memory small.
+    func dontNeed(offset: Int, count: Int) {
+        guard !owned, let base, count > 0, offset >= 0, offset <= size - count else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        let lo = (offset + page - 1) / page * page, hi = (offset + count) / page * page
+        if hi > lo { _ = madvise(UnsafeMutableRawPointer(mutating: base + lo), hi - lo, MADV_DONTNEED) }
+    }
+
     deinit {
         guard let base else { return }
         if owned { UnsafeMutableRawPointer(mutating: base).deallocate() } else { munmap(UnsafeMutableRawPointer(mutating: base), size) }
@@ -451,6 +461,9 @@ public final class GGUFFile: @unchecked Sendable {
         return try body(UnsafeRawBufferPointer(rebasing: file.buffer[start..<(start + t.bytes)]))
     }
 
+    /// Lets the kernel drop the resident pages of `t`'s data (they are mapped again on access).
+    public func releasePages(_ t: GGUFTensorInfo) { file.dontNeed(offset: dataOffset + t.offset, count: t.bytes) }
+
     /// All values of `t` as Float (F32, F16, BF16, Q8_0, Q4_0, Q4_1), in ggml order
     /// (dims[0] fastest: for a matrix, row-major [N, K]).
     public func floats(_ t: GGUFTensorInfo) throws -> [Float] {
@@ -525,8 +538,8 @@ public enum GGUFConversion: Sendable, Equatable {
     case fp16
     /// INT4 group-symmetric. Q4_0 with group 32 is repacked losslessly (same values, scale
     /// `d`, which may be negative); other types are dequantized and quantized with
-    /// `Q4GSWWeights.quantize` (fp16 scales).
-    case q4gsw(groupSize: Int)
+    /// `Q4GSWWeights.quantize(…, rule:)` (fp16 scales; by default the error-minimizing scale search).
+    case q4gsw(groupSize: Int, rule: Q4ScaleRule = .mse)
     /// INT8 per-channel symmetric: dequantized, then `Q8CSWWeights.quantize` (fp32 scales).
     case q8csw
 }
@@ -549,12 +562,12 @@ extension GGUFFile {
                 }
             }
             return .fp16(n: n, k: k, values: v)
-        case .q4gsw(let g):
+        case .q4gsw(let g, let rule):
             guard g >= 8, g % 8 == 0, k % g == 0 else {
                 throw QLinearError.invalidShape("\(t.name): K = \(k) is not a multiple of group size \(g) (which must be a multiple of 8)")
             }
             if t.type == .q4_0 && g == 32 { return .q4gsw(try q4gswFromQ4_0(t, n: n, k: k)) }
-            return .q4gsw(try Q4GSWWeights.quantize(try floats(t), n: n, k: k, groupSize: g, scaleDType: .f16))
+            return .q4gsw(try Q4GSWWeights.quantize(try floats(t), n: n, k: k, groupSize: g, scaleDType: .f16, rule: rule))
         case .q8csw:
             return .q8csw(try Q8CSWWeights.quantize(try floats(t), n: n, k: k))
         }
@@ -564,11 +577,19 @@ extension GGUFFile {
     /// element j+16 its high nibble; q4gsw holds k even in the low nibble and k+1 in the high one.
     /// Both store q with zero point 8, so w = (q − 8)·d in each.
     func q4gswFromQ4_0(_ t: GGUFTensorInfo, n: Int, k: Int) throws -> Q4GSWWeights {
-        let blocks = n * k / 32
-        var packed = [UInt8](repeating: 0, count: n * k / 2)
+        let (packed, scales) = q4_0Repack(t, rows: 0..<n)
+        return try Q4GSWWeights(n: n, k: k, groupSize: 32, packed: packed, scales: scales, scaleDType: .f16)
+    }
+
+    /// The q4gsw bytes ([rows, K/2]) and group-32 scales ([rows, K/32]) of rows `rows` of a Q4_0
+    /// matrix (rows within the tensor: the caller checks).
+    public func q4_0Repack(_ t: GGUFTensorInfo, rows: Range<Int>) -> (packed: [UInt8], scales: [Float]) {
+        let k = t.dims[0]
+        let blocks = rows.count * k / 32, first = rows.lowerBound * k / 32
+        var packed = [UInt8](repeating: 0, count: rows.count * k / 2)
         var scales = [Float](repeating: 0, count: blocks)
         withBytes(t) { raw in
-            let p = raw.baseAddress!
+            let p = raw.baseAddress! + 18 * first
             for b in 0..<blocks {
                 let blk = p + 18 * b
                 scales[b] = GGUFFile.half(blk, 0)
@@ -580,6 +601,6 @@ extension GGUFFile {
                 for e in 0..<16 { packed[16 * b + e] = q[2 * e] | q[2 * e + 1] << 4 }
             }
         }
-        return try Q4GSWWeights(n: n, k: k, groupSize: 32, packed: packed, scales: scales, scaleDType: .f16)
+        return (packed, scales)
     }
 }

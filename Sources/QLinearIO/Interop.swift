@@ -19,13 +19,36 @@ public enum Interop {
         public var bias: [Float]?
     }
 
-    public static func inputs(op: Op, from file: Safetensors) throws -> Inputs {
+    /// `weights`/`tensor`: take the weight from a QLinear safetensors file (`qlinear quantize`'s
+    /// output) instead; a file that declares QLinear's layout is always read through its
+    /// validated metadata (docs/LLAMA.md, "QLinear safetensors").
+    public static func inputs(op: Op, from file: Safetensors, weights weightFile: Safetensors? = nil, tensor: String = "weight") throws -> Inputs {
         let xt = try file.require("x")
         guard xt.shape.count == 2, xt.shape[0] >= 1, xt.shape[1] >= 1 else { throw QLinearError.invalidShape("x must be [M, K], got \(xt.shape)") }
         let m = xt.shape[0], k = xt.shape[1]
         let act: DType = xt.dtype == .F16 ? .f16 : .f32
         guard [.F16, .F32, .BF16].contains(xt.dtype) else { throw QLinearError.invalidFormat("x must be F16, F32 or BF16, got \(xt.dtype.rawValue)") }
         let x = try xt.floats()
+        let wf = weightFile ?? file
+        if QLinearSafetensors.isQLinear(wf) || weightFile != nil {
+            guard QLinearSafetensors.isQLinear(wf) else {
+                throw QLinearError.invalidFormat("the weights file is not QLinear safetensors (no \(QLinearSafetensors.layoutKey) metadata; write it with qlinear quantize)")
+            }
+            let w = try QLinearSafetensors.weights(wf, tensor)
+            let fits: Bool
+            switch (op, w) {
+            case (.fp16, .fp16), (.q4gsw, .q4gsw), (.dq8ca_q4gsw, .q4gsw), (.dq8ca_q8csw, .q8csw): fits = true
+            default: fits = false
+            }
+            guard fits else { throw QLinearError.invalidFormat("tensor \"\(tensor)\" holds \(schemeName(w)) weights, which op \(op.rawValue) does not take") }
+            guard w.k == k else { throw QLinearError.invalidShape("x has K = \(k), tensor \"\(tensor)\" has K = \(w.k)") }
+            var bias: [Float]?
+            if let bt = file.tensors["bias"] {
+                guard bt.count == w.n else { throw QLinearError.invalidShape("bias must have N = \(w.n) values, got \(bt.shape)") }
+                bias = try bt.floats()
+            }
+            return Inputs(x: x, m: m, k: k, act: act, weights: w, bias: bias)
+        }
         let wt = try file.require("weight")
         guard wt.shape.count == 2 else { throw QLinearError.invalidShape("weight must be 2-D, got \(wt.shape)") }
         let n = wt.shape[0]
@@ -78,6 +101,10 @@ public enum Interop {
         case .fp16:
             return Safetensors(tensors: ["weight": .f16(w, shape: [n, k])], metadata: ["format": "fp16"])
         }
+    }
+
+    static func schemeName(_ w: LinearWeights) -> String {
+        switch w { case .fp16: return "fp16"; case .q4gsw: return "q4gsw"; case .q8csw: return "q8csw" }
     }
 
     static func scaleTensor(_ v: [Float], shape: [Int], _ dtype: DType) -> Safetensors.Tensor {

@@ -50,6 +50,8 @@ public struct LlamaComparison: Codable, Sendable {
     }
     /// What ran: schemes, activation type, INT4 group, device, date.
     public var scheme: String, headScheme: String, act: String, groupSize: Int, device: String, date: String
+    /// How INT4 scales were chosen when weights were requantized (`mse` or `absmax`), and the commit that ran.
+    public var scaleRule: String?, commit: String?
     /// Prompts whose ids equal the fixture's, of all.
     public var tokenizerMatches: Int, tokenizerCases: Int
     public var tokenizerMismatches: [TokenMismatch]
@@ -68,7 +70,7 @@ public struct LlamaComparison: Codable, Sendable {
 
 extension LlamaTools {
     /// Runs every comparison against `fixture` (`perplexityText` nil skips perplexity).
-    public static func compare(_ l: Loaded, fixture f: LlamaFixture, perplexityText: String?, date: String,
+    public static func compare(_ l: Loaded, fixture f: LlamaFixture, perplexityText: String?, date: String, commit: String? = nil,
                                log: (String) -> Void = { _ in }) throws -> LlamaComparison {
         let tok = l.tokenizer, m = l.model
         var mism = [LlamaComparison.TokenMismatch]()
@@ -118,7 +120,7 @@ extension LlamaTools {
             ppl = try perplexity(l, tokens: ids, ctx: f.perplexity.ctx) { c, p in log("perplexity chunk \(c): \(fixed(p, 4)) (llama.cpp \(fixed(f.perplexity.chunk_ppl[safe: c] ?? .nan, 4)))") }
         }
         return LlamaComparison(scheme: m.scheme.rawValue, headScheme: m.headScheme.rawValue, act: m.act.rawValue, groupSize: m.groupSize,
-                               device: m.ctx.device.capabilities.name, date: date,
+                               device: m.ctx.device.capabilities.name, date: date, scaleRule: m.scaleRule.rawValue, commit: commit,
                                tokenizerMatches: f.tokenize.count - mism.count, tokenizerCases: f.tokenize.count, tokenizerMismatches: mism,
                                logits: lc, top1Agreement: total > 0 ? Double(agree) / Double(total) : 0,
                                greedyIdentical: same, greedyCases: f.greedy.count, greedy: gc,

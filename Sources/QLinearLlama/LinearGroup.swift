@@ -2,8 +2,9 @@ import QLinear
 import VulkanRuntime
 
 /// Linear layers that read the same input (q/k/v, or gate/up), run in one GPU submission with
-/// buffers kept between calls. Built only on `LinearLayer`'s public `encode`; `forward` would
-/// allocate three buffers and a command stream per layer per call.
+/// buffers and a recorded command stream kept between calls (record once per M, submit every
+/// call). Built only on `LinearLayer`'s public `encode`; `forward` would allocate three buffers
+/// and a command stream per layer per call.
 final class LinearGroup: @unchecked Sendable {
     let layers: [LinearLayer]
     let ctx: QLinearContext
@@ -15,6 +16,8 @@ final class LinearGroup: @unchecked Sendable {
         let ys: [Buffer]
         let scratch: [LinearLayer.Scratch]
         let plans: [KernelPlan]
+        /// The group's dispatches, recorded once; each call rewrites `x` and submits it again.
+        let stream: CommandStream
     }
     /// Buffers for M = 1 (decode) and for the last other M.
     private var one: Slot?, other: Slot?
@@ -36,10 +39,14 @@ final class LinearGroup: @unchecked Sendable {
             guard let p = d.chosen else { throw QLinearError.unsupported(d.why.joined(separator: "; ")) }
             plans.append(p)
         }
-        let s = Slot(m: m,
-                     x: try Buffer(device: dev, size: (m * k * act.bytes + 15) / 16 * 16, placement: .host),
-                     ys: try layers.map { try Buffer(device: dev, size: (m * $0.n * act.bytes + 15) / 16 * 16, placement: .host) },
-                     scratch: try layers.map { try $0.makeScratch(m: m) }, plans: plans)
+        let x = try Buffer(device: dev, size: (m * k * act.bytes + 15) / 16 * 16, placement: .host)
+        let ys = try layers.map { try Buffer(device: dev, size: (m * $0.n * act.bytes + 15) / 16 * 16, placement: .host) }
+        let scratch = try layers.map { try $0.makeScratch(m: m) }
+        let stream = try CommandStream(device: dev, maxDispatches: plans.reduce(0) { $0 + $1.dispatches })
+        for (i, l) in layers.enumerated() {
+            try l.encode(stream, plan: plans[i], x: BufferBinding(x), y: BufferBinding(ys[i]), scratch: scratch[i])
+        }
+        let s = Slot(m: m, x: x, ys: ys, scratch: scratch, plans: plans, stream: stream)
         if m == 1 { one = s } else { other = s }
         return s
     }
@@ -56,11 +63,7 @@ final class LinearGroup: @unchecked Sendable {
             if let bad = h.firstIndex(where: { !$0.isFinite }) { throw QLinearError.nonFinite("activation \(x[bad]) overflows fp16 (use f32 activations)") }
             try s.x.write(array: h)
         }
-        let stream = try CommandStream(device: ctx.device, maxDispatches: s.plans.reduce(0) { $0 + $1.dispatches })
-        for (i, l) in layers.enumerated() {
-            try l.encode(stream, plan: s.plans[i], x: BufferBinding(s.x), y: BufferBinding(s.ys[i]), scratch: s.scratch[i])
-        }
-        try stream.submitAndWait()
+        try s.stream.submitAndWait()
         return try layers.enumerated().map { i, l in
             switch act {
             case .f32: return try s.ys[i].read(as: Float.self, count: m * l.n)

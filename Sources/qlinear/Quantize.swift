@@ -1,0 +1,92 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import QLinear
+import QLinearIO
+
+extension QLinearSafetensors.Scheme: ExpressibleByArgument {}
+/// `--format`'s values (the older spelling of `--scheme`).
+enum QuantFormat: String, ExpressibleByArgument, CaseIterable { case q4gsw, q8csw }
+
+/// `qlinear quantize IN -o OUT --scheme …`: llama-quantize's conventions — one line per tensor,
+/// totals, a progress bar on a terminal — writing QLinear safetensors (docs/LLAMA.md).
+struct Quantize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Quantize a GGUF or safetensors model into QLinear safetensors (q4gsw, q8csw or fp16 weights).",
+        discussion: """
+            Every 2-D float tensor (F32/F16/BF16, or GGUF Q8_0/Q4_0/Q4_1) that --include matches and \
+            --exclude does not is quantized; the rest (norms, excluded tensors) is copied as it is \
+            (GGUF block types dequantized to F32 exactly). GGUF Q4_0 → q4gsw with group 32 is lossless. \
+            Output layout: docs/LLAMA.md ("QLinear safetensors"). The older form \
+            `quantize --format q4gsw --inputs W.safetensors [--tensor weight]` still works.
+            """)
+
+    @Argument(help: "Input model: GGUF or safetensors.") var input: String?
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Output safetensors file.") var output: String
+    @Option(help: "Weight scheme: q4gsw, q8csw or fp16.") var scheme: QLinearSafetensors.Scheme?
+    @Option(help: "Same as --scheme (q4gsw or q8csw), for the older form.") var format: QuantFormat?
+    @Option(help: "Same as the input argument, for the older form.") var inputs: String?
+    @Option(help: "Quantize only this tensor (repeatable; with --inputs the default is \"weight\").") var tensor: [String] = []
+    @Option(help: "INT4 group size along K (q4gsw; must divide K, else the tensor is copied).") var group = 32
+    @Option(help: "Quantize only tensors whose name matches this regular expression.") var include: String?
+    @Option(help: "Do not quantize tensors whose name matches this regular expression.") var exclude: String?
+    @Option(name: .customLong("scale-dtype"), help: "Scale dtype: f16 (ExecuTorch's default) or f32 (for weights whose scales overflow fp16).")
+    var scaleDType: DType = .f16
+    @Option(name: .customLong("scale-rule"), help: "INT4 scales: mse (per-group error search, default) or absmax (max|w|/7.5, torchao's rule).")
+    var scaleRule: Q4ScaleRule = .mse
+    @Flag(help: "Print a JSON summary (per tensor and totals) instead of the lines.") var json = false
+
+    func validate() throws {
+        if group < 8 || group % 8 != 0 { throw ValidationError("--group must be a positive multiple of 8, got \(group)") }
+        if (input == nil) == (inputs == nil) { throw ValidationError("give the input file once: `quantize IN -o OUT` (or --inputs IN)") }
+        if scheme != nil && format != nil { throw ValidationError("--scheme and --format are the same option; give one") }
+        if scheme == nil && format == nil { throw ValidationError("missing --scheme q4gsw|q8csw|fp16") }
+        for (what, p) in [("--include", include), ("--exclude", exclude)] {
+            if let p, (try? Regex(p)) == nil { throw ValidationError("\(what) \"\(p)\" is not a valid regular expression") }
+        }
+    }
+
+    func run() throws {
+        let path = input ?? inputs!
+        let s: QLinearSafetensors.Scheme = scheme ?? (format == .q8csw ? .q8csw : .q4gsw)
+        let only: [String]? = !tensor.isEmpty ? tensor : (inputs != nil && include == nil && exclude == nil ? ["weight"] : nil)
+        let opts = ModelQuantizer.Options(scheme: s, groupSize: group, scaleDType: scaleDType, rule: scaleRule,
+                                          include: include, exclude: exclude, only: only)
+        let tty = isatty(2) == 1
+        var lastBar = -1
+        let r = try ModelQuantizer.run(input: path, output: output, options: opts, onTensor: { t, n in
+            if tty { stderrPrint("\r\u{1B}[K", newline: false) }
+            if !json { writeOut(Array((Quantize.line(t, n) + "\n").utf8)) }
+        }, progress: { f, name in
+            guard tty else { return }
+            let pct = Int((f * 100).rounded(.down))
+            if pct == lastBar && f < 1 { return }
+            lastBar = pct
+            let width = 30, filled = min(width, Int(f * Double(width)))
+            let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+            stderrPrint("\r\u{1B}[K\(bar) \(lpad(String(pct), 3))% \(name.prefix(40))", newline: false)
+            if f >= 1 { stderrPrint("\r\u{1B}[K", newline: false) }
+        })
+        if json { print(try jsonString(r)); return }
+        let mib = { (b: Int) in fmt(Double(b) / 1048576, 2) }
+        print("quantized \(r.quantized) tensors, copied \(r.copied); size \(mib(r.inputBytes)) MiB → \(mib(r.outputBytes)) MiB "
+              + "(file \(mib(r.outputFileBytes)) MiB)\(r.maxRelError.map { ", max rel. error \(fmt($0, 4))" } ?? ""); "
+              + "\(fmt(r.seconds, 1)) s; peak resident \(mib(r.peakResidentBytes)) MiB (largest input tensor \(mib(r.largestInputTensorBytes)) MiB) → \(r.output)")
+    }
+
+    /// `[ i/ n] name [shape] type → scheme, size A MiB → B MiB, rel. error e`
+    static func line(_ t: ModelQuantizer.TensorResult, _ n: Int) -> String {
+        let w = String(n).count
+        let mib = { (b: Int) in fmt(Double(b) / 1048576, 2) }
+        var s = "[\(lpad(String(t.index), w))/\(n)] \(t.name) [\(t.shape.map(String.init).joined(separator: ", "))] \(t.type) → "
+        if t.action == "quantized" {
+            s += t.to + (t.note.map { " (\($0))" } ?? "")
+        } else {
+            s += "copied as \(t.to)" + (t.note.map { " (\($0.hasPrefix("; ") ? String($0.dropFirst(2)) : $0))" } ?? "")
+        }
+        s += ", size \(mib(t.inputBytes)) MiB → \(mib(t.outputBytes)) MiB"
+        if let e = t.relError { s += ", rel. error \(e == 0 || e >= 0.001 ? fmt(e, 4) : sci(e))" }
+        return s
+    }
+}
