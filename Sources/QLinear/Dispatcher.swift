@@ -287,6 +287,8 @@ public enum Dispatcher {
                 }
                 if t.bk % t.tk != 0 || t.bk % chunk != 0 { return "K step \(t.bk) is not a multiple of the MMA K \(t.tk) and the \(chunk)-value load" }
                 if p.op == .dq8ca_q4gsw && p.groupSize % t.bk != 0 { return "K step \(t.bk) does not divide the group size \(p.groupSize)" }
+                // The int8 kernels read whole K steps of the zero-padded rows (K padded to 32).
+                if p.op == .dq8ca_q8csw && roundUp(p.k, 32) % t.bk != 0 { return "K step \(t.bk) does not divide the padded K \(roundUp(p.k, 32))" }
                 if t.workgroupSize > caps.maxWorkgroupInvocations { return "\(t.workgroupSize)-invocation workgroups exceed the device's \(caps.maxWorkgroupInvocations)" }
                 if t.sharedBytes(kind: .coopmat, op: p.op) > caps.sharedMemoryBytes { return "needs \(t.sharedBytes(kind: .coopmat, op: p.op)) bytes of shared memory, device has \(caps.sharedMemoryBytes)" }
                 if max(t.bm, t.bn) * t.bk / chunk > 8 * t.workgroupSize { return "more than 8 prefetch slots per thread" }

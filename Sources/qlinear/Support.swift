@@ -55,7 +55,7 @@ struct DeviceOptions: ParsableArguments {
     var gemv: String?
     @Flag(name: .customLong("no-f16-math"), help: "q4gsw decode: use the fp32 matrix–vector kernel, not packed fp16 (or QLINEAR_GEMV_F16_MATH=0).")
     var noF16Math = false
-    @Option(help: "Tuning table (JSON, as `qlinear tune` writes) instead of the built-in one.")
+    @Option(help: "Tuning table (JSON, as `qlinear tune` writes) instead of the built-in one (or QLINEAR_TUNING).")
     var tuning: String?
 
     static func env(_ name: String) -> String? {
@@ -108,7 +108,7 @@ struct DeviceOptions: ParsableArguments {
         }
         if let g = gemv ?? DeviceOptions.env("QLINEAR_GEMV") { o.gemvConfig = try DeviceOptions.parseGemv(g) }
         if noF16Math || DeviceOptions.env("QLINEAR_GEMV_F16_MATH") == "0" { o.gemvHalfMath = false }
-        if let path = tuning { o.tuning = try TuningTable.decode(try readFileBytes(path)) }
+        if let path = tuning ?? DeviceOptions.env("QLINEAR_TUNING") { o.tuning = try TuningTable.decode(try readFileBytes(path)) }
         return o
     }
 

@@ -105,6 +105,31 @@ struct DispatcherTests {
         #expect(Dispatcher.decide(Problem(op: .q4gsw, m: 64, n: 64, k: 64, groupSize: 16), caps: caps).chosen?.kernel == .coopmat)
     }
 
+    @Test("a K step the int8 kernel cannot take (padded K not a multiple, group not a multiple) falls back to 32; split-K slices cover K")
+    func int8KStep() throws {
+        let caps = h100Caps()
+        for (k, g) in [(200, 64), (131, 64), (4096, 32)] {
+            for op in [Op.dq8ca_q8csw, .dq8ca_q4gsw] where op == .dq8ca_q8csw || k % g == 0 {
+                var o = DispatchOptions(tuning: TuningTable(name: "t", match: nil, provenance: "test",
+                                                            coopmat: [TuningRule(tile: .small, kStep: 64)], gemv: nil))
+                let p = Problem(op: op, m: 100, n: 65, k: k, groupSize: g)
+                let plan = try Dispatcher.plan(.coopmat, p, caps: caps, options: o).get()
+                let kp = (k + 31) / 32 * 32
+                let fits64 = op == .dq8ca_q8csw ? kp % 64 == 0 : g % 64 == 0
+                #expect(plan.tile.bk == (fits64 ? 64 : 32), "\(op) K=\(k) G=\(g): K step \(plan.tile.bk)")
+                // Forced, the K step that does not fit is refused, not silently changed.
+                o.coopMatKStep = 64
+                if !fits64 { #expect(throws: DispatchRejection.self) { try Dispatcher.plan(.coopmat, p, caps: caps, options: o).get() } }
+                o.coopMatKStep = nil
+                o.coopMatSplitK = 3
+                let sp = try Dispatcher.plan(.coopmat, p, caps: caps, options: o).get()
+                let kLoop = op == .dq8ca_q8csw ? kp : k
+                #expect(sp.splitK == 1 || (sp.kSlice % sp.tile.bk == 0 && (sp.splitK - 1) * sp.kSlice < kLoop && sp.splitK * sp.kSlice >= kLoop))
+                if op == .dq8ca_q4gsw && sp.splitK > 1 { #expect(sp.kSlice % g == 0) }
+            }
+        }
+    }
+
     @Test("decode batches (M ≤ 8) use the matrix–vector kernel when the device has subgroup arithmetic")
     func gemv() throws {
         var caps = h100Caps()
