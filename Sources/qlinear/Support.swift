@@ -98,7 +98,7 @@ struct DeviceOptions: ParsableArguments {
     var selector: String? { device ?? DeviceOptions.env("QLINEAR_DEVICE") }
 
     func open() throws -> QLinearContext {
-        try QLinearContext(device: selector, options: try dispatchOptions())
+        try QLinearContext(device: selector, options: try dispatchOptions(), instance: CLIValidation.instance)
     }
 }
 
