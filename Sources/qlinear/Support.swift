@@ -185,15 +185,19 @@ func yn(_ b: Bool) -> String { b ? "yes" : "no" }
 
 /// Shapes from a file: one MxNxK per line, `#` comments, blank lines ignored. An empty list is an error.
 func readShapesFile(_ path: String) throws -> [Shape] {
-    let text = String(decoding: try readFileBytes(path), as: UTF8.self)
+    try parseShapesList(String(decoding: try readFileBytes(path), as: UTF8.self), source: path)
+}
+
+/// The text of a shapes file (errors name `source` and the line).
+func parseShapesList(_ text: String, source: String) throws -> [Shape] {
     var shapes: [Shape] = []
     for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
         let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
         let s = trim(line)
         if s.isEmpty { continue }
-        do { shapes.append(try Shape(parsing: s)) } catch { throw ValidationError("\(path):\(i + 1): \(error)") }
+        do { shapes.append(try Shape(parsing: s)) } catch { throw ValidationError("\(source):\(i + 1): \(error)") }
     }
-    if shapes.isEmpty { throw ValidationError("\(path) lists no shapes") }
+    if shapes.isEmpty { throw ValidationError("\(source) lists no shapes") }
     return shapes
 }
 
