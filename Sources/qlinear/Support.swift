@@ -91,7 +91,7 @@ struct DeviceOptions: ParsableArguments {
             o.coopMatKStep = k
         }
         if let g = gemv ?? DeviceOptions.env("QLINEAR_GEMV") { o.gemvConfig = try DeviceOptions.parseGemv(g) }
-        if let path = tuning { o.tuning = try TuningTable.decode(try readFileBytes(path)) }
+        if let path = tuning { o.tuning = try checkedTuningTable(TuningTable.decode(try readFileBytes(path)), source: path) }
         return o
     }
 
@@ -100,6 +100,20 @@ struct DeviceOptions: ParsableArguments {
     func open() throws -> QLinearContext {
         try QLinearContext(device: selector, options: try dispatchOptions(), instance: CLIValidation.instance)
     }
+}
+
+/// A tuning table from a file, with its cooperative-matrix tiles and K steps in range. The
+/// dispatcher divides by WM and WN and multiplies the tile sizes unchecked: a rule with WM = 0
+/// trapped `explain --tuning` on cooperative-matrix devices (found by Fuzz/fuzz-tuning; the
+/// library-side check belongs in TuningTable/Dispatcher, docs/RELIABILITY.md).
+func checkedTuningTable(_ table: TuningTable, source: String) throws -> TuningTable {
+    for (i, r) in table.coopmat.enumerated() {
+        let t = r.tile
+        guard [t.bm, t.bn, t.wm, t.wn].allSatisfy({ $0 >= 1 && $0 <= 1024 }), (r.kStep ?? 32) >= 1, (r.kStep ?? 32) <= 1024 else {
+            throw CLIFailure("tuning table \(source): coopmat rule \(i) has tile \(t.bm)x\(t.bn)/\(t.wm)x\(t.wn), K step \(r.kStep ?? 32); each must be in 1…1024")
+        }
+    }
+    return table
 }
 
 /// Runtime failures (exit 1), as opposed to usage errors (exit 2).
