@@ -35,6 +35,28 @@ struct ValidationTests {
         #expect(clean.count == 0, "\(clean.summary())")
     }
 
+    /// The tests' wiring: a log whose `onMessage` records an issue (as TestValidation's does) makes
+    /// the test that triggered the message fail — here expected, so wrapped in withKnownIssue.
+    @Test("a validation message becomes an issue of the test that caused it",
+          .enabled(if: TestValidation.enabled || InstanceOptions.validationLayerAvailable, "VK_LAYER_KHRONOS_validation not installed"))
+    func messagesBecomeIssues() throws {
+        // (The comment avoids the message's own id: scripts/validate.sh fails on any output that
+        // looks like a layer message, and this expected one is printed as a known issue.)
+        let log = ValidationLog(echo: false, onMessage: { m in
+            Issue.record(Comment(rawValue: m.id.hasPrefix("SYNC-HAZARD") ? "expected synchronization hazard" : m.description))
+        })
+        let dev = try Device.open(instance: InstanceOptions(validation: log))
+        let a = try Buffer(device: dev, size: 64), b = try Buffer(device: dev, size: 64)
+        let s = try CommandStream(device: dev)
+        // The layer reports the hazard while the copy is recorded (it follows the fill in one command buffer).
+        try withKnownIssue {
+            try s.fill(a, size: 64, value: 1)
+            try s.copy(from: a, srcOffset: 0, to: b, dstOffset: 0, size: 64)
+            try s.submitAndWait()
+        } matching: { $0.comments.contains { $0.rawValue == "expected synchronization hazard" } }
+        #expect(log.count >= 1)
+    }
+
     /// `CommandStream.dispatch` checks every descriptor range before writing the descriptor
     /// (the layer would report VUID-VkDescriptorBufferInfo-offset-00340 / range-00341 otherwise).
     @Test func dispatchRejectsBadBindingRanges() throws {
