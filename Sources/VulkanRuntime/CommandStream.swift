@@ -1,7 +1,7 @@
 import CVulkan
 
 /// A binding of a buffer range to a descriptor slot.
-public struct BufferBinding: @unchecked Sendable {
+public struct BufferBinding: Sendable {
     public let buffer: Buffer
     public let offset: Int
     public let size: Int?
