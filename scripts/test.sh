@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Command two of the README: installs what is missing, checks that the committed SPIR-V matches
 # the GLSL sources, builds with warnings as errors, and runs the whole test suite on the best
-# Vulkan device (lavapipe when there is no GPU), then builds and runs Examples/LinearDemo.
+# Vulkan device (lavapipe when there is no GPU), runs it again under the Vulkan validation layers
+# and under ThreadSanitizer (all but the SmolLM2 suites), fuzzes each parser for 20 s from the
+# committed corpus, then builds and runs Examples/LinearDemo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 python3 scripts/build-shaders.py --check
 swift build --build-tests -Xswiftc -warnings-as-errors
 swift test --skip-build
+# The same suite and `qlinear check --quick` under VK_LAYER_KHRONOS_validation: any message fails.
+bash scripts/validate.sh
+# ThreadSanitizer (its own build in .build-tsan): the concurrency tests and every other library suite.
+bash scripts/sanitize.sh thread
+# libFuzzer (its own build in .build-fuzz): 20 s per target; QLINEAR_FUZZ_SECONDS=0 skips it.
+if [ "${QLINEAR_FUZZ_SECONDS:-20}" != 0 ]; then bash scripts/fuzz.sh "${QLINEAR_FUZZ_SECONDS:-20}"; fi
 # The example a library user would write: depends on the QLinear product only, builds on its own
 # and checks one forward pass against a CPU loop.
 swift build --package-path Examples/LinearDemo -Xswiftc -warnings-as-errors

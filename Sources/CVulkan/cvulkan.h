@@ -73,4 +73,20 @@ static inline VkResult qlv_get_coopmat_properties(VkInstance instance, VkPhysica
     return fn(device, count, props);
 }
 
+/// vkCreateDebugUtilsMessengerEXT through the instance's dispatch (an extension entry point the
+/// loader does not export); VK_ERROR_EXTENSION_NOT_PRESENT when the instance lacks it.
+static inline VkResult qlv_create_debug_messenger(VkInstance instance, const VkDebugUtilsMessengerCreateInfoEXT *info,
+                                                  VkDebugUtilsMessengerEXT *messenger) {
+    PFN_vkCreateDebugUtilsMessengerEXT fn =
+        (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(instance, "vkCreateDebugUtilsMessengerEXT");
+    if (!fn) return VK_ERROR_EXTENSION_NOT_PRESENT;
+    return fn(instance, info, NULL, messenger);
+}
+
+static inline void qlv_destroy_debug_messenger(VkInstance instance, VkDebugUtilsMessengerEXT messenger) {
+    PFN_vkDestroyDebugUtilsMessengerEXT fn =
+        (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(instance, "vkDestroyDebugUtilsMessengerEXT");
+    if (fn) fn(instance, messenger, NULL);
+}
+
 #endif

@@ -14,13 +14,17 @@ public final class QLinearContext: @unchecked Sendable {
     let pipelines: PipelineCache
 
     public var capabilities: Capabilities { device.capabilities }
+    /// The validation layers' log, when the context was opened with validation.
+    public var validation: ValidationLog? { device.instance.validation }
 
     /// Opens `selector` (device index or name substring; nil = the best device) and, unless
     /// `selfTest` is false, checks each cooperative-matrix type family on a small problem against
     /// a CPU computation: a family that returns wrong answers is disabled, with the reason kept.
-    /// The library reads no environment variables; the CLI maps QLINEAR_DEVICE and friends here.
-    public init(device selector: String? = nil, options: DispatchOptions = DispatchOptions(), selfTest: Bool = true) throws {
-        self.device = try Device.open(selector)
+    /// The library reads no environment variables; the CLI maps QLINEAR_DEVICE and friends here
+    /// (and QLINEAR_VALIDATION=1 to `instance: InstanceOptions(validation: log)`).
+    public init(device selector: String? = nil, options: DispatchOptions = DispatchOptions(), selfTest: Bool = true,
+                instance: InstanceOptions = InstanceOptions()) throws {
+        self.device = try Device.open(selector, instance: instance)
         self.pipelines = PipelineCache(device: device)
         if selfTest && !options.disableCoopMat {
             let (results, fenced) = SelfTest.run(device: device, pipelines: pipelines, options: options)

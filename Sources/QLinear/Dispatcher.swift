@@ -297,6 +297,10 @@ public enum Dispatcher {
             // What does not fit is retried with one shared buffer, then at K step 32 (less shared
             // memory), unless the caller forced that knob, before giving up on the tile.
             func fitting(_ s: TileShape, _ bk: Int, _ buffers: Int) -> (TileConfig?, String?) {
+                // Tables come from files: every dimension is checked before any arithmetic on it.
+                guard [s.bm, s.bn, s.wm, s.wn].allSatisfy({ (1...1024).contains($0) }) else { return (nil, "tile \(s) has a dimension outside 1…1024") }
+                guard allowedK.contains(bk) else { return (nil, "K step \(bk) is not one the kernel supports (\(allowedK.map(String.init).joined(separator: ", ")))") }
+                guard [1, 2].contains(buffers) else { return (nil, "shared-memory buffers must be 1 or 2, got \(buffers)") }
                 var tries = [(bk, buffers)]
                 if buffers == 2, options.coopMatBuffers == nil { tries.append((bk, 1)) }
                 if bk != 32, options.coopMatKStep == nil { tries += [(32, buffers)] + (buffers == 2 && options.coopMatBuffers == nil ? [(32, 1)] : []) }
@@ -323,6 +327,7 @@ public enum Dispatcher {
                     if let w = rule.when, !w.holds(p) { continue }
                     let (c, why) = fitting(rule.tile, options.coopMatKStep ?? rule.kStep ?? 32, options.coopMatBuffers ?? rule.buffers ?? 2)
                     guard let c else { reasons.append("tuning rule \(i) (\(rule.tile)) skipped: \(why ?? "")"); continue }
+                    if let sk = rule.splitK, !(1...64).contains(sk) { reasons.append("tuning rule \(i) skipped: split-K \(sk) is not in 1…64"); continue }
                     t = c
                     tuning = "\(table.name) rule \(i)"
                     if options.coopMatSplitK == nil { split = rule.splitK ?? 1 }

@@ -89,10 +89,11 @@ public final class LlamaModel: @unchecked Sendable {
         // One GPU submission per group: q/k/v share their input, as do gate/up.
         let qkv: LinearGroup, oG: LinearGroup, gateUp: LinearGroup, downG: LinearGroup
         init(attnNorm: [Float], ffnNorm: [Float], q: LinearLayer, k: LinearLayer, v: LinearLayer, o: LinearLayer,
-             gate: LinearLayer, up: LinearLayer, down: LinearLayer) throws {
+             gate: LinearLayer, up: LinearLayer, down: LinearLayer, guarded: Bool = false) throws {
             self.attnNorm = attnNorm; self.ffnNorm = ffnNorm
             self.q = q; self.k = k; self.v = v; self.o = o; self.gate = gate; self.up = up; self.down = down
-            qkv = try LinearGroup([q, k, v]); oG = try LinearGroup([o]); gateUp = try LinearGroup([gate, up]); downG = try LinearGroup([down])
+            qkv = try LinearGroup([q, k, v], guarded: guarded); oG = try LinearGroup([o], guarded: guarded)
+            gateUp = try LinearGroup([gate, up], guarded: guarded); downG = try LinearGroup([down], guarded: guarded)
         }
     }
     let layers: [Layer]
@@ -117,9 +118,12 @@ public final class LlamaModel: @unchecked Sendable {
     /// `headScheme` (nil = `scheme`) sets the LM head's format alone: SmolLM2's head is the tied
     /// Q8_0 embedding, which loses much more than the Q4_1 layers when requantized to INT4.
     /// `scaleRule` chooses INT4 scales when weights are requantized (`.mse`: the error search;
-    /// `.absmax`: max|w|/7.5).
+    /// `.absmax`: max|w|/7.5). `guardBuffers` (a check mode): every linear's input and outputs are
+    /// fenced by poisoned guard regions, checked after each run; a kernel writing outside its
+    /// output throws (`guardedRuns`).
     public init(gguf g: GGUFFile, context: QLinearContext, scheme: LlamaScheme, groupSize: Int = 32, act: DType = .f32,
-                headScheme: LlamaScheme? = nil, scaleRule: Q4ScaleRule = .mse, progress: ((String) -> Void)? = nil) throws {
+                headScheme: LlamaScheme? = nil, scaleRule: Q4ScaleRule = .mse, guardBuffers: Bool = false,
+                progress: ((String) -> Void)? = nil) throws {
         let cfg = try LlamaConfig(gguf: g)
         config = cfg; self.scheme = scheme; self.headScheme = headScheme ?? scheme; self.act = act; self.groupSize = groupSize; ctx = context
         self.scaleRule = scaleRule
@@ -151,16 +155,19 @@ public final class LlamaModel: @unchecked Sendable {
                             o: try linear(p + "attn_output.weight", n: cfg.hidden, k: cfg.hidden),
                             gate: try linear(p + "ffn_gate.weight", n: cfg.ffn, k: cfg.hidden),
                             up: try linear(p + "ffn_up.weight", n: cfg.ffn, k: cfg.hidden),
-                            down: try linear(p + "ffn_down.weight", n: cfg.hidden, k: cfg.ffn)))
+                            down: try linear(p + "ffn_down.weight", n: cfg.hidden, k: cfg.ffn), guarded: guardBuffers))
         }
         layers = ls
         progress?("output")
         head = try linear(g.has("output.weight") ? "output.weight" : "token_embd.weight", n: cfg.vocab, k: cfg.hidden, scheme: self.headScheme)
-        headG = try LinearGroup([head])
+        headG = try LinearGroup([head], guarded: guardBuffers)
         invFreq = (0..<(cfg.ropeDim / 2)).map { powf(cfg.ropeBase, -Float(2 * $0) / Float(cfg.ropeDim)) }
         kCache = Array(repeating: [], count: cfg.layers)
         vCache = Array(repeating: [], count: cfg.layers)
     }
+
+    /// Guard mode: linear-group runs whose guard regions were checked (0 without `guardBuffers`).
+    public var guardedRuns: Int { layers.reduce(headG.guardedRuns) { $0 + $1.qkv.guardedRuns + $1.oG.guardedRuns + $1.gateUp.guardedRuns + $1.downG.guardedRuns } }
 
     /// Empties the KV cache.
     public func reset() {

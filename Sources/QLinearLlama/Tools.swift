@@ -101,12 +101,14 @@ public enum LlamaTools {
 
     /// Opens `path`, builds the tokenizer, opens the Vulkan device and uploads the model.
     public static func load(path: String, scheme: LlamaScheme, groupSize: Int = 32, act: DType = .f32, headScheme: LlamaScheme? = nil,
-                            scaleRule: Q4ScaleRule = .mse, device: String? = nil, progress: ((String) -> Void)? = nil) throws -> Loaded {
+                            scaleRule: Q4ScaleRule = .mse, device: String? = nil, instance: InstanceOptions = InstanceOptions(),
+                            guardBuffers: Bool = false, progress: ((String) -> Void)? = nil) throws -> Loaded {
         let t0 = monotonicSeconds()
         let g = try GGUFFile(path: path)
         let tok = try BPETokenizer(gguf: g)
-        let ctx = try QLinearContext(device: device)
-        let m = try LlamaModel(gguf: g, context: ctx, scheme: scheme, groupSize: groupSize, act: act, headScheme: headScheme, scaleRule: scaleRule, progress: progress)
+        let ctx = try QLinearContext(device: device, instance: instance)
+        let m = try LlamaModel(gguf: g, context: ctx, scheme: scheme, groupSize: groupSize, act: act, headScheme: headScheme,
+                               scaleRule: scaleRule, guardBuffers: guardBuffers, progress: progress)
         return Loaded(file: g, tokenizer: tok, model: m, loadSeconds: monotonicSeconds() - t0)
     }
 

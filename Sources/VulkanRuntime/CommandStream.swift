@@ -1,7 +1,7 @@
 import CVulkan
 
 /// A binding of a buffer range to a descriptor slot.
-public struct BufferBinding: @unchecked Sendable {
+public struct BufferBinding: Sendable {
     public let buffer: Buffer
     public let offset: Int
     public let size: Int?
@@ -21,6 +21,7 @@ public final class CommandStream {
     public enum State: Sendable { case recording, ready, pending, lost }
     public private(set) var state: State = .recording
     public let device: Device
+    let commandPool: VkCommandPool
     let commandBuffer: VkCommandBuffer
     let fence: VkFence
     let descriptorPool: VkDescriptorPool
@@ -34,20 +35,31 @@ public final class CommandStream {
     public init(device: Device, maxDispatches: Int = 64, maxBindingsPerDispatch: Int = 8, timestamps: Int = 0) throws {
         self.device = device
         let dev = device.handle
+        // One command pool per stream: recording into a command buffer uses its pool, which Vulkan
+        // requires to be externally synchronized, so streams recorded on different threads must
+        // not share one (the validation layers' thread checker reported exactly that).
+        var poolInfo = VkCommandPoolCreateInfo()
+        poolInfo.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO
+        poolInfo.queueFamilyIndex = device.physical.computeQueueFamily
+        var cpool: VkCommandPool?
+        let cpr = vkCreateCommandPool(dev, &poolInfo, nil, &cpool)
+        guard cpr == VK_SUCCESS, let cpool else { throw VulkanError.call("vkCreateCommandPool", cpr.rawValue) }
         var cb: VkCommandBuffer?
         var ai = VkCommandBufferAllocateInfo()
         ai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
-        ai.commandPool = device.commandPool
+        ai.commandPool = cpool
         ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY
         ai.commandBufferCount = 1
-        let r: VkResult = device.lock.withLock { _ in vkAllocateCommandBuffers(dev, &ai, &cb) }
-        try check(r, "vkAllocateCommandBuffers")
-        guard let cb else { throw VulkanError.call("vkAllocateCommandBuffers", -1) }
+        let r = vkAllocateCommandBuffers(dev, &ai, &cb)
+        guard r == VK_SUCCESS, let cb else {
+            vkDestroyCommandPool(dev, cpool, nil)
+            throw VulkanError.call("vkAllocateCommandBuffers", r.rawValue)
+        }
         var fi = VkFenceCreateInfo(); fi.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
         var f: VkFence?
         let fr = vkCreateFence(dev, &fi, nil, &f)
         guard fr == VK_SUCCESS, let f else {
-            device.lock.withLock { _ in var cbv: VkCommandBuffer? = cb; vkFreeCommandBuffers(dev, device.commandPool, 1, &cbv) }
+            vkDestroyCommandPool(dev, cpool, nil)
             throw VulkanError.call("vkCreateFence", fr.rawValue)
         }
         var size = VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount: UInt32(max(1, maxDispatches * maxBindingsPerDispatch)))
@@ -58,15 +70,13 @@ public final class CommandStream {
         var pool: VkDescriptorPool?
         let pr: VkResult = withUnsafePointer(to: &size) { sp in pi.pPoolSizes = sp; return vkCreateDescriptorPool(dev, &pi, nil, &pool) }
         guard pr == VK_SUCCESS, let pool else {
-            vkDestroyFence(dev, f, nil)
-            device.lock.withLock { _ in var cbv: VkCommandBuffer? = cb; vkFreeCommandBuffers(dev, device.commandPool, 1, &cbv) }
+            vkDestroyFence(dev, f, nil); vkDestroyCommandPool(dev, cpool, nil)
             throw VulkanError.call("vkCreateDescriptorPool", pr.rawValue)
         }
         var qp: VkQueryPool?
         if timestamps > 0 {
             guard device.capabilities.timestampsSupported else {
-                vkDestroyDescriptorPool(dev, pool, nil); vkDestroyFence(dev, f, nil)
-                device.lock.withLock { _ in var cbv: VkCommandBuffer? = cb; vkFreeCommandBuffers(dev, device.commandPool, 1, &cbv) }
+                vkDestroyDescriptorPool(dev, pool, nil); vkDestroyFence(dev, f, nil); vkDestroyCommandPool(dev, cpool, nil)
                 throw VulkanError.unsupported("the compute queue has no timestamps")
             }
             var qi = VkQueryPoolCreateInfo()
@@ -75,12 +85,12 @@ public final class CommandStream {
             qi.queryCount = UInt32(timestamps)
             let qr = vkCreateQueryPool(dev, &qi, nil, &qp)
             if qr != VK_SUCCESS {
-                vkDestroyDescriptorPool(dev, pool, nil); vkDestroyFence(dev, f, nil)
-                device.lock.withLock { _ in var cbv: VkCommandBuffer? = cb; vkFreeCommandBuffers(dev, device.commandPool, 1, &cbv) }
+                vkDestroyDescriptorPool(dev, pool, nil); vkDestroyFence(dev, f, nil); vkDestroyCommandPool(dev, cpool, nil)
                 throw VulkanError.call("vkCreateQueryPool", qr.rawValue)
             }
             vkResetQueryPool(dev, qp, 0, UInt32(timestamps))
         }
+        self.commandPool = cpool
         self.commandBuffer = cb
         self.fence = f
         self.descriptorPool = pool
@@ -102,9 +112,7 @@ public final class CommandStream {
         if let queryPool { vkDestroyQueryPool(dev, queryPool, nil) }
         vkDestroyDescriptorPool(dev, descriptorPool, nil)
         vkDestroyFence(dev, fence, nil)
-        let pool = device.commandPool
-        var cb: VkCommandBuffer? = commandBuffer
-        device.lock.withLock { _ in vkFreeCommandBuffers(dev, pool, 1, &cb) }
+        vkDestroyCommandPool(dev, commandPool, nil)   // frees the command buffer
     }
 
     /// Records a dispatch of `pipeline` over `groups` workgroups with `buffers` at bindings 0… and
@@ -113,6 +121,16 @@ public final class CommandStream {
         guard recording else { throw VulkanError.outOfRange("\(pipeline.name): dispatch recorded after the stream was finished") }
         guard pipeline.device === device else { throw VulkanError.outOfRange("\(pipeline.name): pipeline belongs to another device") }
         for b in buffers where b.buffer.device !== device { throw VulkanError.outOfRange("\(pipeline.name): a bound buffer belongs to another device") }
+        // Every descriptor range must lie inside its buffer, start at an aligned offset and fit the
+        // storage-buffer range limit (otherwise vkUpdateDescriptorSets is undefined behaviour).
+        let align = device.capabilities.minStorageBufferOffsetAlignment
+        for (i, b) in buffers.enumerated() {
+            let range = b.size ?? (b.buffer.size - b.offset)
+            guard b.offset >= 0, b.offset < b.buffer.size, align <= 1 || b.offset % align == 0,
+                  range > 0, range <= b.buffer.size - b.offset, UInt64(range) <= device.capabilities.maxStorageBufferRange else {
+                throw VulkanError.outOfRange("\(pipeline.name): binding \(i) [offset \(b.offset), \(b.size.map(String.init) ?? "whole") bytes] is not an aligned (\(align)), non-empty range inside its \(b.buffer.size)-byte buffer within maxStorageBufferRange")
+            }
+        }
         guard buffers.count == pipeline.bindingCount else {
             throw VulkanError.outOfRange("\(pipeline.name): \(buffers.count) buffers bound, \(pipeline.bindingCount) expected")
         }

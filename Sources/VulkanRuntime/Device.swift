@@ -16,16 +16,16 @@ public struct EnabledFeatures: Sendable, Hashable, Codable {
     public var float64: Bool = false
 }
 
-/// A logical device with one compute queue. Owns VkDevice, its command pool and the instance.
+/// A logical device with one compute queue. Owns VkDevice and keeps the instance alive.
 public final class Device: @unchecked Sendable {
     public let instance: Instance
     public let physical: PhysicalDevice
     public let handle: VkDevice
     public let queue: VkQueue
     public let enabled: EnabledFeatures
-    let commandPool: VkCommandPool
     let memoryProperties: VkPhysicalDeviceMemoryProperties
-    /// Serialises queue submission and command-pool use (Vulkan requires external sync for both).
+    /// Serialises queue submission (Vulkan requires external sync on the queue). Each
+    /// `CommandStream` has its own command and descriptor pools.
     let lock = Mutex<Void>(())
 
     public var capabilities: Capabilities { physical.capabilities }
@@ -61,6 +61,9 @@ public final class Device: @unchecked Sendable {
         f13.value.subgroupSizeControl = en.subgroupSizeControl ? 1 : 0
         f13.value.computeFullSubgroups = en.fullSubgroups ? 1 : 0
         f13.value.shaderIntegerDotProduct = en.integerDotProduct ? 1 : 0
+        // Kernels compiled for Vulkan 1.3 size their workgroups with LocalSizeId, which needs
+        // maintenance4 (VUID-RuntimeSpirv-LocalSizeId-06434; found by the validation layers).
+        f13.value.maintenance4 = physical.maintenance4 ? 1 : 0
         fcm.value.cooperativeMatrix = en.cooperativeMatrix ? 1 : 0
         f11.value.pNext = f12.raw
         if is13 { f12.value.pNext = f13.raw }
@@ -104,19 +107,12 @@ public final class Device: @unchecked Sendable {
         guard let dev else { throw VulkanError.noDevice("vkCreateDevice returned no device") }
         var q: VkQueue?
         vkGetDeviceQueue(dev, family, 0, &q)
-        var poolInfo = VkCommandPoolCreateInfo()
-        poolInfo.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO
-        poolInfo.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT.rawValue
-        poolInfo.queueFamilyIndex = family
-        var pool: VkCommandPool?
-        let pr = vkCreateCommandPool(dev, &poolInfo, nil, &pool)
-        guard pr == VK_SUCCESS, let pool, let q else {
+        guard let q else {
             vkDestroyDevice(dev, nil)
-            throw VulkanError.call("vkCreateCommandPool", pr.rawValue)
+            throw VulkanError.noDevice("vkGetDeviceQueue returned no queue")
         }
         self.handle = dev
         self.queue = q
-        self.commandPool = pool
         var mem = VkPhysicalDeviceMemoryProperties()
         vkGetPhysicalDeviceMemoryProperties(physical.handle, &mem)
         self.memoryProperties = mem
@@ -124,13 +120,13 @@ public final class Device: @unchecked Sendable {
 
     deinit {
         vkDeviceWaitIdle(handle)
-        vkDestroyCommandPool(handle, commandPool, nil)
         vkDestroyDevice(handle, nil)
     }
 
-    /// Opens the device chosen by `selector` (index or name substring; nil = best).
-    public static func open(_ selector: String? = nil) throws -> Device {
-        let instance = try Instance()
+    /// Opens the device chosen by `selector` (index or name substring; nil = best) on a new
+    /// instance made with `instance` options (validation layers, for tests and checks).
+    public static func open(_ selector: String? = nil, instance options: InstanceOptions = InstanceOptions()) throws -> Device {
+        let instance = try Instance(options: options)
         return try Device(instance: instance, physical: try instance.select(selector))
     }
 

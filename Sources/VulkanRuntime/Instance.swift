@@ -19,6 +19,9 @@ public struct PhysicalDevice: @unchecked Sendable {
     let computeQueueFamily: UInt32
     let timestampValidBits: UInt32
     let apiVersionRaw: UInt32
+    /// Vulkan 1.3's maintenance4 feature (required by shaders that size workgroups with
+    /// LocalSizeId, i.e. `local_size_x_id` compiled for Vulkan 1.3).
+    var maintenance4 = false
 
     public func hasExtension(_ name: String) -> Bool { extensions.contains(name) }
 }
@@ -29,12 +32,51 @@ public final class Instance: @unchecked Sendable {
     public let handle: VkInstance
     public let physicalDevices: [PhysicalDevice]
 
-    public init() throws {
+    /// The validation log when the instance was created with `InstanceOptions.validation`.
+    public let validation: ValidationLog?
+    let messenger: VkDebugUtilsMessengerEXT?
+
+    public init(options: InstanceOptions = InstanceOptions()) throws {
         var apiVersion: UInt32 = QLV_API_VERSION_1_2
         var loaderVersion: UInt32 = 0
         if vkEnumerateInstanceVersion(&loaderVersion) == VK_SUCCESS, loaderVersion >= QLV_API_VERSION_1_3 {
             apiVersion = QLV_API_VERSION_1_3
         }
+        let log = options.validation
+        if log != nil && !InstanceOptions.validationLayerAvailable {
+            throw VulkanError.unsupported("validation was requested but \(InstanceOptions.validationLayer) is not installed (Debian/Ubuntu: apt install vulkan-validationlayers)")
+        }
+        // Validation: the layer, the debug-utils messenger in the create info's chain (so instance
+        // creation and destruction are covered too) and the layer's optional features.
+        let layers = log != nil ? [InstanceOptions.validationLayer] : []
+        let extensions = log != nil ? ["VK_EXT_debug_utils", "VK_EXT_validation_features"] : []
+        var features: [VkValidationFeatureEnableEXT] = []
+        if options.synchronizationValidation { features.append(VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT) }
+        if options.gpuAssisted { features.append(VK_VALIDATION_FEATURE_ENABLE_GPU_ASSISTED_EXT) }
+        let validationFeatures = StructCell(VkValidationFeaturesEXT())
+        validationFeatures.value.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT
+        let featureList = UnsafeMutablePointer<VkValidationFeatureEnableEXT>.allocate(capacity: max(1, features.count))
+        featureList.initialize(from: features, count: features.count)
+        defer { featureList.deallocate() }
+        validationFeatures.value.enabledValidationFeatureCount = UInt32(features.count)
+        validationFeatures.value.pEnabledValidationFeatures = UnsafePointer(featureList)
+        let messengerInfo = StructCell(VkDebugUtilsMessengerCreateInfoEXT())
+        messengerInfo.value.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT
+        messengerInfo.value.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT.rawValue | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT.rawValue
+        messengerInfo.value.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT.rawValue | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT.rawValue
+            | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT.rawValue
+        messengerInfo.value.pfnUserCallback = validationCallback
+        messengerInfo.value.pUserData = log.map { Unmanaged.passUnretained($0).toOpaque() }
+        messengerInfo.value.pNext = UnsafeRawPointer(validationFeatures.raw)
+        let names = (layers + extensions).map { name -> UnsafeMutablePointer<CChar> in
+            let bytes = Array(name.utf8CString)
+            let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+            p.initialize(from: bytes, count: bytes.count)
+            return p
+        }
+        defer { names.forEach { $0.deallocate() } }
+        let layerPtrs: [UnsafePointer<CChar>?] = names.prefix(layers.count).map { UnsafePointer($0) }
+        let extPtrs: [UnsafePointer<CChar>?] = names.dropFirst(layers.count).map { UnsafePointer($0) }
         var instance: VkInstance?
         let result: VkResult = "qlinear".withCString { appName in
             var app = VkApplicationInfo()
@@ -43,10 +85,19 @@ public final class Instance: @unchecked Sendable {
             app.pEngineName = appName
             app.apiVersion = apiVersion
             return withUnsafePointer(to: &app) { appPtr in
-                var info = VkInstanceCreateInfo()
-                info.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
-                info.pApplicationInfo = appPtr
-                return vkCreateInstance(&info, nil, &instance)
+                layerPtrs.withUnsafeBufferPointer { lp in
+                    extPtrs.withUnsafeBufferPointer { ep in
+                        var info = VkInstanceCreateInfo()
+                        info.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
+                        info.pApplicationInfo = appPtr
+                        info.enabledLayerCount = UInt32(lp.count)
+                        info.ppEnabledLayerNames = lp.count > 0 ? lp.baseAddress : nil
+                        info.enabledExtensionCount = UInt32(ep.count)
+                        info.ppEnabledExtensionNames = ep.count > 0 ? ep.baseAddress : nil
+                        if log != nil { info.pNext = UnsafeRawPointer(messengerInfo.raw) }
+                        return vkCreateInstance(&info, nil, &instance)
+                    }
+                }
             }
         }
         if result == VK_ERROR_INCOMPATIBLE_DRIVER {
@@ -55,6 +106,19 @@ public final class Instance: @unchecked Sendable {
         try check(result, "vkCreateInstance")
         guard let instance else { throw VulkanError.noDevice("vkCreateInstance returned no instance") }
         self.handle = instance
+        self.validation = log
+        if log != nil {
+            var m: VkDebugUtilsMessengerEXT?
+            messengerInfo.value.pNext = nil   // the validation features belong to the instance's chain only
+            let r = qlv_create_debug_messenger(instance, UnsafePointer(messengerInfo.pointer), &m)
+            guard r == VK_SUCCESS, let m else {
+                vkDestroyInstance(instance, nil)
+                throw VulkanError.call("vkCreateDebugUtilsMessengerEXT", r.rawValue)
+            }
+            self.messenger = m
+        } else {
+            self.messenger = nil
+        }
         var count: UInt32 = 0
         do {
             try check(vkEnumeratePhysicalDevices(instance, &count, nil), "vkEnumeratePhysicalDevices")
@@ -67,12 +131,16 @@ public final class Instance: @unchecked Sendable {
             }
             self.physicalDevices = devices
         } catch {
+            if let messenger { qlv_destroy_debug_messenger(instance, messenger) }
             vkDestroyInstance(instance, nil)
             throw error
         }
     }
 
-    deinit { vkDestroyInstance(handle, nil) }
+    deinit {
+        if let messenger { qlv_destroy_debug_messenger(handle, messenger) }
+        vkDestroyInstance(handle, nil)
+    }
 
     /// Picks a device: `selector` is an index or a case-insensitive name substring; nil picks the
     /// best kind (discrete > integrated > virtual > CPU), ties broken by device-local memory.
@@ -235,9 +303,11 @@ public final class Instance: @unchecked Sendable {
         caps.shaderFloat64 = hasFloat64
         caps.subgroupArithmetic = (p11v.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT.rawValue) != 0
             && (p11v.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT.rawValue) != 0
-        return PhysicalDevice(index: index, handle: device, capabilities: caps, extensions: extensions,
-                              computeQueueFamily: UInt32(family.offset), timestampValidBits: family.element.timestampValidBits,
-                              apiVersionRaw: props.apiVersion)
+        var pd = PhysicalDevice(index: index, handle: device, capabilities: caps, extensions: extensions,
+                                computeQueueFamily: UInt32(family.offset), timestampValidBits: family.element.timestampValidBits,
+                                apiVersionRaw: props.apiVersion)
+        pd.maintenance4 = is13 && f13v.maintenance4 != 0
+        return pd
     }
 }
 

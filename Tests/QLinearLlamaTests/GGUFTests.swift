@@ -144,7 +144,7 @@ func q4_0Block(d: Float, q: [UInt8]) -> [UInt8] {
         let t = try f.tensor("w")
         let w = try f.floats(t)
         let x = (0..<(m * k)).map { _ in Float(Int(rng.next() % 17) - 8) / 8 }
-        let layer = try LinearLayer(context: try QLinearContext(), weights: try f.linearWeights(t, as: .q4gsw(groupSize: 32)), act: .f32)
+        let layer = try LinearLayer(context: try QLinearContext(instance: TestValidation.instance), weights: try f.linearWeights(t, as: .q4gsw(groupSize: 32)), act: .f32)
         let y = try layer.forward(x, m: m).y
         for i in 0..<m { for j in 0..<n {
             var s = 0.0

@@ -27,7 +27,7 @@ enum SmolLM2 {
     /// fp16 weights (the GGUF's Q4_1 / Q8_0 values rounded to fp16), fp32 activations.
     static let fp16: Result<LlamaTools.Loaded, any Error> = Result {
         guard let path else { throw QLinearError.io(missing) }
-        return try LlamaTools.load(path: path, scheme: .fp16, act: .f32)
+        return try LlamaTools.load(path: path, scheme: .fp16, act: .f32, instance: TestValidation.instance)
     }
 }
 

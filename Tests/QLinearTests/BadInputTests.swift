@@ -451,6 +451,8 @@ enum CLIFiles {
         put("x-3d.safetensors", validInputs { $0.tensors["x"] = .f32([Float](repeating: 0, count: 64), shape: [2, 1, 32]) })
         put("huge-w.safetensors", rawSafetensors("{\"weight\":{\"dtype\":\"F32\",\"shape\":[2305843009213693952],\"data_offsets\":[0,4]}}", data: [0, 0, 0, 0]))
         put("w-big.safetensors", validInputs { $0.tensors = ["weight": .f32([Float](repeating: 1e8, count: 32), shape: [1, 32])] })
+        // Found by Fuzz/fuzz-tuning: a coopmat rule with WM = 0 made the dispatcher divide by zero.
+        put("tuning-wm0.json", Array(#"{"name": "t", "provenance": "fuzz", "coopmat": [{"tile": {"bm": 64, "bn": 64, "wm": 0, "wn": 2}}]}"#.utf8))
         put("w-nan.safetensors", validInputs { $0.tensors = ["weight": .f32([1, 2, .nan] + [Float](repeating: 0, count: 29), shape: [1, 32])] })
         return d
     }()
@@ -498,6 +500,7 @@ let cliCases: [CLICase] = {
         c(1, "device index 7 does not exist", "devices", "--device", "7"),
         c(1, "no device name contains \"no-such-gpu\"", "explain", "--op", "fp16", "--shape", "1x8x32", "--device", "no-such-gpu"),
         c(1, "cannot read /nonexistent/table.json", "explain", "--op", "fp16", "--shape", "1x8x32", "--tuning", "/nonexistent/table.json"),
+        c(1, "coopmat rule 0 has tile 64x64/0x2, K step 32; each must be in 1…1024", "explain", "--op", "fp16", "--shape", "256x256x256", "--tuning", f("tuning-wm0.json")),
         c(1, "not a regular file", "check", "--shapes", CLIFiles.dir),
         c(1, "No such file or directory", "check", "--shapes", "/nonexistent/shapes.txt"),
         c(1, "cannot read /nonexistent/in.safetensors: No such file or directory", "run", "--op", "fp16", "--inputs", "/nonexistent/in.safetensors", "-o", f("out.safetensors")),
@@ -554,6 +557,7 @@ struct BadInputCLITests {
         #expect(r.status == c.status, "exit \(r.status), expected \(c.status)\n\(r.err)")
         #expect((r.err + r.out).contains(c.fragment), "missing \"\(c.fragment)\" in:\n\(r.err)")
         #expect(!r.err.contains("CocoaError") && !r.err.contains("Fatal error"), "\(r.err)")
+        #expect(!r.err.contains("Vulkan validation"), "validation layers reported:\n\(r.err)")
         #expect(r.seconds < 30, "took \(r.seconds) s")
     }
 

@@ -29,7 +29,9 @@ struct CLITests {
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let errText = String(decoding: e, as: UTF8.self)
+        #expect(!errText.contains("Vulkan validation"), "validation layers reported:\n\(errText)")
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), errText)
     }
 
     @Test func badShapeIsAClearError() throws {

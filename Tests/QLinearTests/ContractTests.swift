@@ -203,7 +203,7 @@ struct EncodeContractTests {
     @Test("buffers, streams and scratch of another device (the same GPU opened twice) are rejected")
     func otherDevice() throws {
         let ctx = try Shared.ctx()
-        let ctx2 = try QLinearContext(device: nil, selfTest: false)
+        let ctx2 = try QLinearContext(device: nil, selfTest: false, instance: TestValidation.instance)
         #expect(ctx2.device !== ctx.device)
         let a = try q4Layer(ctx)
         let plan = try a.plan(m: 1)
@@ -501,7 +501,7 @@ struct TuningContractTests {
         big.k = 1024
         #expect(Dispatcher.decide(big, caps: caps, options: DispatchOptions(tuning: table)).chosen?.tuning == "mine rule 2")
         // A context's options carry the table the same way (`explain` prints its name).
-        #expect(try QLinearContext(options: DispatchOptions(tuning: table), selfTest: false).tuningTable.name == "mine")
+        #expect(try QLinearContext(options: DispatchOptions(tuning: table), selfTest: false, instance: TestValidation.instance).tuningTable.name == "mine")
         // A rule whose tile cannot fit is skipped with the reason; no rule fitting rejects coopmat.
         let huge = TuningTable(name: "huge", match: nil, provenance: "test", coopmat: [TuningRule(tile: TileShape(bm: 512, bn: 512, wm: 4, wn: 4))])
         let r = Dispatcher.plan(.coopmat, p, caps: caps, options: DispatchOptions(tuning: huge))

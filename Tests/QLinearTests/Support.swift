@@ -1,3 +1,7 @@
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import QLinear
 import QLinearCheck
 import QLinearIO
@@ -6,7 +10,7 @@ import VulkanRuntime
 /// One Vulkan context for the whole test run (lavapipe in CI). Opening it is a test failure when
 /// no device exists: the suite must not silently skip its GPU half.
 enum Shared {
-    static let context: Result<QLinearContext, any Error> = Result { try QLinearContext() }
+    static let context: Result<QLinearContext, any Error> = Result { try QLinearContext(instance: TestValidation.instance) }
     static func ctx() throws -> QLinearContext { try context.get() }
 }
 
@@ -32,4 +36,18 @@ func amdCaps() -> Capabilities {
                  coopMatConfigs: [CoopMatConfig(m: 16, n: 16, k: 16, a: .f16, b: .f16, c: .f32, result: .f32),
                                   CoopMatConfig(m: 16, n: 16, k: 16, a: .f16, b: .f16, c: .f16, result: .f16),
                                   CoopMatConfig(m: 16, n: 16, k: 16, a: .s8, b: .s8, c: .s32, result: .s32)])
+}
+
+/// QLINEAR_VALIDATION=1 (CI's validation pass): every context the tests open runs with the Vulkan
+/// validation layers, and each warning or error is printed and recorded as an issue of the test
+/// that made the Vulkan call (the layer calls back on that thread). The CLI runs the tests start
+/// inherit the variable and exit 1 on any message.
+enum TestValidation {
+    static let enabled: Bool = {
+        guard let v = getenv("QLINEAR_VALIDATION") else { return false }
+        let s = String(cString: v)
+        return !s.isEmpty && s != "0"
+    }()
+    static let log: ValidationLog? = enabled ? ValidationLog(echo: true, onMessage: { m in Issue.record(Comment(rawValue: m.description)) }) : nil
+    static var instance: InstanceOptions { InstanceOptions(validation: log) }
 }

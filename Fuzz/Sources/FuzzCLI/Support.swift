@@ -1,0 +1,1 @@
+../../../Sources/qlinear/Support.swift

@@ -1,0 +1,1 @@
+../../../Sources/qlinear/Validation.swift
