@@ -59,7 +59,7 @@ public enum Tuner {
             for h in halfMath ? [false, true] : [false] { for c in [1, 2, 4, 8] { for t in [32, 64, 128, 256] { for u in [1, 2] {
                 out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: h ? true : nil)))
             } } } }
-            return out
+            return out.filter { allowed($0, m: m) }
         case .coopmat:
             let kSteps = floatOps ? [16, 32, 64] : [32, 64]
             func grid(_ tiles: [TileShape], _ ks: [Int], _ bufs: [Int], _ splits: [Int]) -> [TuneCandidate] {
@@ -88,6 +88,15 @@ public enum Tuner {
         case .tiled:
             return [TuneCandidate(kernel: .tiled)]
         }
+    }
+
+    /// Candidates kept out of sweeps and tables: matrix–vector configurations with more than 32
+    /// accumulators per thread (columns × M rows), which need so many registers that their speed
+    /// was erratic on the H200 (q4gsw M = 8, 8 columns: 44.8 µs in a tune, 121–188 µs medians in
+    /// two suite runs, docs/results/README.md).
+    public static func allowed(_ c: TuneCandidate, m: Int?) -> Bool {
+        if let g = c.gemv, let m, g.columns * m > 32 { return false }
+        return true
     }
 
     /// A small problem on which a candidate must pass the conformance comparison before it is timed.
@@ -187,7 +196,7 @@ public enum Tuner {
                              match: DeviceMatch?, provenance: String) -> TuningTable {
         var coop: [TuningRule] = kernel == .coopmat ? [] : base.coopmat
         var gemv: [GemvRule] = kernel == .gemv ? [] : (base.gemv ?? [])
-        let ok = ms.filter { $0.medianUs != nil }
+        let ok = ms.filter { $0.medianUs != nil && allowed($0.candidate, m: $0.m) }
         for op in Op.allCases {
             let mine = ok.filter { $0.op == op }
             let mValues = Array(Set(mine.map(\.m))).sorted()

@@ -281,7 +281,7 @@ enum EmbeddedTuning {
     {
       "buffers": 1,
       "kStep": 32,
-      "note": "339.7 \u00b5s at M=256",
+      "note": "173.3 \u00b5s at M=128",
       "ops": [
         "fp16"
       ],
@@ -298,6 +298,140 @@ enum EmbeddedTuning {
         ],
         "m": [
           65,
+          128
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "184.3 \u00b5s at M=128",
+      "ops": [
+        "fp16"
+      ],
+      "splitK": 2,
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          65,
+          128
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "60.9 \u00b5s at M=128",
+      "ops": [
+        "fp16"
+      ],
+      "splitK": 2,
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          65,
+          128
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "64.7 \u00b5s at M=128",
+      "ops": [
+        "fp16"
+      ],
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          65,
+          128
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "fallback: geometric-mean slowdown 12.4% over 4 shapes at M=128",
+      "ops": [
+        "fp16"
+      ],
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "m": [
+          65,
+          128
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "339.7 \u00b5s at M=256",
+      "ops": [
+        "fp16"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          129,
           256
         ],
         "n": [
@@ -325,7 +459,7 @@ enum EmbeddedTuning {
           14336
         ],
         "m": [
-          65,
+          129,
           256
         ],
         "n": [
@@ -353,7 +487,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          65,
+          129,
           256
         ],
         "n": [
@@ -381,7 +515,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          65,
+          129,
           256
         ],
         "n": [
@@ -405,8 +539,140 @@ enum EmbeddedTuning {
       },
       "when": {
         "m": [
-          65,
+          129,
           256
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "685.9 \u00b5s at M=512",
+      "ops": [
+        "fp16"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          257,
+          512
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "368.1 \u00b5s at M=512",
+      "ops": [
+        "fp16"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          257,
+          512
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "109.8 \u00b5s at M=512",
+      "ops": [
+        "fp16"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          257,
+          512
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "183.0 \u00b5s at M=512",
+      "ops": [
+        "fp16"
+      ],
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          257,
+          512
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "fallback: geometric-mean slowdown 6.4% over 4 shapes at M=512",
+      "ops": [
+        "fp16"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "m": [
+          257,
+          512
         ]
       }
     },
@@ -429,7 +695,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          257,
+          513,
           null
         ],
         "n": [
@@ -457,7 +723,7 @@ enum EmbeddedTuning {
           14336
         ],
         "m": [
-          257,
+          513,
           null
         ],
         "n": [
@@ -485,7 +751,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          257,
+          513,
           null
         ],
         "n": [
@@ -513,7 +779,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          257,
+          513,
           null
         ],
         "n": [
@@ -537,7 +803,7 @@ enum EmbeddedTuning {
       },
       "when": {
         "m": [
-          257,
+          513,
           null
         ]
       }
@@ -819,7 +1085,7 @@ enum EmbeddedTuning {
     {
       "buffers": 1,
       "kStep": 32,
-      "note": "397.3 \u00b5s at M=256",
+      "note": "201.9 \u00b5s at M=128",
       "ops": [
         "q4gsw"
       ],
@@ -836,6 +1102,141 @@ enum EmbeddedTuning {
         ],
         "m": [
           65,
+          128
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "223.2 \u00b5s at M=128",
+      "ops": [
+        "q4gsw"
+      ],
+      "splitK": 2,
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          65,
+          128
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "71.5 \u00b5s at M=128",
+      "ops": [
+        "q4gsw"
+      ],
+      "splitK": 2,
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          65,
+          128
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "106.7 \u00b5s at M=128",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          65,
+          128
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 22.2% over 4 shapes at M=128",
+      "ops": [
+        "q4gsw"
+      ],
+      "splitK": 4,
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "m": [
+          65,
+          128
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "397.3 \u00b5s at M=256",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          129,
           256
         ],
         "n": [
@@ -863,7 +1264,7 @@ enum EmbeddedTuning {
           14336
         ],
         "m": [
-          65,
+          129,
           256
         ],
         "n": [
@@ -891,7 +1292,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          65,
+          129,
           256
         ],
         "n": [
@@ -919,7 +1320,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          65,
+          129,
           256
         ],
         "n": [
@@ -943,8 +1344,140 @@ enum EmbeddedTuning {
       },
       "when": {
         "m": [
-          65,
+          129,
           256
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "789.3 \u00b5s at M=512",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          257,
+          512
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "424.4 \u00b5s at M=512",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          257,
+          512
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "130.5 \u00b5s at M=512",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          257,
+          512
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "200.7 \u00b5s at M=512",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          257,
+          512
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "fallback: geometric-mean slowdown 8.9% over 4 shapes at M=512",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "m": [
+          257,
+          512
         ]
       }
     },
@@ -967,7 +1500,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          257,
+          513,
           null
         ],
         "n": [
@@ -995,7 +1528,7 @@ enum EmbeddedTuning {
           14336
         ],
         "m": [
-          257,
+          513,
           null
         ],
         "n": [
@@ -1023,7 +1556,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          257,
+          513,
           null
         ],
         "n": [
@@ -1051,7 +1584,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          257,
+          513,
           null
         ],
         "n": [
@@ -1075,7 +1608,7 @@ enum EmbeddedTuning {
       },
       "when": {
         "m": [
-          257,
+          513,
           null
         ]
       }
@@ -1357,7 +1890,7 @@ enum EmbeddedTuning {
     {
       "buffers": 1,
       "kStep": 32,
-      "note": "636.4 \u00b5s at M=256",
+      "note": "320.5 \u00b5s at M=128",
       "ops": [
         "dq8ca_q4gsw"
       ],
@@ -1374,6 +1907,142 @@ enum EmbeddedTuning {
         ],
         "m": [
           65,
+          128
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "230.4 \u00b5s at M=128",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "splitK": 2,
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          65,
+          128
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "84.7 \u00b5s at M=128",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "splitK": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          65,
+          128
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "121.3 \u00b5s at M=128",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "splitK": 4,
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          65,
+          128
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 13.0% over 4 shapes at M=128",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "splitK": 4,
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "m": [
+          65,
+          128
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "636.4 \u00b5s at M=256",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          129,
           256
         ],
         "n": [
@@ -1401,7 +2070,7 @@ enum EmbeddedTuning {
           14336
         ],
         "m": [
-          65,
+          129,
           256
         ],
         "n": [
@@ -1429,7 +2098,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          65,
+          129,
           256
         ],
         "n": [
@@ -1457,7 +2126,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          65,
+          129,
           256
         ],
         "n": [
@@ -1481,8 +2150,140 @@ enum EmbeddedTuning {
       },
       "when": {
         "m": [
-          65,
+          129,
           256
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 32,
+      "note": "1107.4 \u00b5s at M=512",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          257,
+          512
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "483.5 \u00b5s at M=512",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          257,
+          512
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "165.1 \u00b5s at M=512",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          257,
+          512
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "307.7 \u00b5s at M=512",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          257,
+          512
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 0.0% over 4 shapes at M=512",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "m": [
+          257,
+          512
         ]
       }
     },
@@ -1505,7 +2306,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          257,
+          513,
           null
         ],
         "n": [
@@ -1533,7 +2334,7 @@ enum EmbeddedTuning {
           14336
         ],
         "m": [
-          257,
+          513,
           null
         ],
         "n": [
@@ -1561,7 +2362,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          257,
+          513,
           null
         ],
         "n": [
@@ -1589,7 +2390,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          257,
+          513,
           null
         ],
         "n": [
@@ -1613,7 +2414,7 @@ enum EmbeddedTuning {
       },
       "when": {
         "m": [
-          257,
+          513,
           null
         ]
       }
@@ -1893,7 +2694,7 @@ enum EmbeddedTuning {
     {
       "buffers": 1,
       "kStep": 64,
-      "note": "287.2 \u00b5s at M=256",
+      "note": "151.8 \u00b5s at M=128",
       "ops": [
         "dq8ca_q8csw"
       ],
@@ -1910,6 +2711,141 @@ enum EmbeddedTuning {
         ],
         "m": [
           65,
+          128
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 64,
+      "note": "144.3 \u00b5s at M=128",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "splitK": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          65,
+          128
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 64,
+      "note": "55.2 \u00b5s at M=128",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "splitK": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          65,
+          128
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "72.7 \u00b5s at M=128",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 64,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          65,
+          128
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 2,
+      "kStep": 64,
+      "note": "fallback: geometric-mean slowdown 19.6% over 4 shapes at M=128",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "splitK": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "m": [
+          65,
+          128
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "287.2 \u00b5s at M=256",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          129,
           256
         ],
         "n": [
@@ -1937,7 +2873,7 @@ enum EmbeddedTuning {
           14336
         ],
         "m": [
-          65,
+          129,
           256
         ],
         "n": [
@@ -1965,7 +2901,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          65,
+          129,
           256
         ],
         "n": [
@@ -1993,7 +2929,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          65,
+          129,
           256
         ],
         "n": [
@@ -2017,8 +2953,140 @@ enum EmbeddedTuning {
       },
       "when": {
         "m": [
-          65,
+          129,
           256
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "493.3 \u00b5s at M=512",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          257,
+          512
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "232.7 \u00b5s at M=512",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          257,
+          512
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "80.6 \u00b5s at M=512",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          257,
+          512
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "136.9 \u00b5s at M=512",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          257,
+          512
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "fallback: geometric-mean slowdown 0.0% over 4 shapes at M=512",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "m": [
+          257,
+          512
         ]
       }
     },
@@ -2041,7 +3109,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          257,
+          513,
           null
         ],
         "n": [
@@ -2069,7 +3137,7 @@ enum EmbeddedTuning {
           14336
         ],
         "m": [
-          257,
+          513,
           null
         ],
         "n": [
@@ -2097,7 +3165,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          257,
+          513,
           null
         ],
         "n": [
@@ -2125,7 +3193,7 @@ enum EmbeddedTuning {
           4096
         ],
         "m": [
-          257,
+          513,
           null
         ],
         "n": [
@@ -2149,7 +3217,7 @@ enum EmbeddedTuning {
       },
       "when": {
         "m": [
-          257,
+          513,
           null
         ]
       }
@@ -2367,12 +3435,12 @@ enum EmbeddedTuning {
     },
     {
       "config": {
-        "columns": 8,
+        "columns": 4,
         "halfMath": true,
         "threads": 64,
         "unroll": 1
       },
-      "note": "44.8 \u00b5s at M=8",
+      "note": "49.4 \u00b5s at M=8",
       "ops": [
         "q4gsw"
       ],
@@ -2398,7 +3466,7 @@ enum EmbeddedTuning {
         "threads": 64,
         "unroll": 1
       },
-      "note": "fallback: geometric-mean slowdown 4.4% over 4 shapes at M=8",
+      "note": "fallback: geometric-mean slowdown 1.8% over 4 shapes at M=8",
       "ops": [
         "q4gsw"
       ],
@@ -3122,7 +4190,7 @@ enum EmbeddedTuning {
     "vendorID": 4318
   },
   "name": "nvidia-hopper",
-  "provenance": "qlinear tune on NVIDIA H200, driver NVIDIA 580.159.04, 2026-11-26: cooperative-matrix rules from `qlinear tune --kernel coopmat --from h200-tune-coopmat-small-m-2026-11-26.json --from h200-tune-coopmat-large-m-2026-11-26.json` (M = 16, 64, 256 in one GPU call, M = 2048 in another; 1632 timed configurations), matrix\u2013vector q4gsw rules from h200-tune-gemv-q4gsw-2026-11-26.json (512 timed configurations; packed-fp16 candidates included), the other ops' matrix\u2013vector rules kept from the previous table"
+  "provenance": "qlinear tune on NVIDIA H200, driver NVIDIA 580.159.04, 2026-11-26 (three GPU calls). Cooperative-matrix rules: `qlinear tune --kernel coopmat --from h200-tune-coopmat-small-m-2026-11-26.json --from h200-tune-coopmat-large-m-2026-11-26.json --from h200-tune-coopmat-m128-m512-2026-11-26.json` (M = 16, 64, 256 | 2048 | 128, 512; each M from one call). Matrix\u2013vector q4gsw rules: `qlinear tune --kernel gemv --from h200-tune-gemv-q4gsw-f16math-2026-11-26.json` (fp32 and packed-fp16 candidates; configurations with more than 32 accumulators per thread excluded, Tuner.allowed). Other ops' matrix\u2013vector rules kept from the previous table."
 }
 """#,
         #"""
