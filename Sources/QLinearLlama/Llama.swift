@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -103,15 +104,21 @@ public final class LlamaModel: @unchecked Sendable {
     // KV cache: per layer [pos, kvHeads·headDim].
     var kCache: [[Float]], vCache: [[Float]]
     /// Tokens in the KV cache.
-    public private(set) var position = 0
+    public var position: Int { serial.withLock { _ in state.position } }
     /// Spread attention over the cores (one task per query row and head); false runs it on the
     /// calling thread (for comparisons).
     public var parallelAttention = true
 
     /// Seconds spent in QLinear linear layers (forward calls) and in the rest, since `resetTimers`.
-    public private(set) var linearSeconds = 0.0, cpuSeconds = 0.0
+    public var linearSeconds: Double { serial.withLock { _ in state.linearSeconds } }
+    public var cpuSeconds: Double { serial.withLock { _ in state.cpuSeconds } }
+    /// Mutable state, only touched with `serial` held: calls from several tasks are serialised
+    /// (the model has one KV cache), which is what makes the `Sendable` claim true.
+    private struct State { var position = 0; var linearSeconds = 0.0, cpuSeconds = 0.0 }
+    private var state = State()
+    private let serial = Mutex<Void>(())
     /// Zeroes `linearSeconds` and `cpuSeconds`.
-    public func resetTimers() { linearSeconds = 0; cpuSeconds = 0 }
+    public func resetTimers() { serial.withLock { _ in state.linearSeconds = 0; state.cpuSeconds = 0 } }
 
     /// Loads every weight from `gguf` and uploads the linear layers in `scheme`'s format.
     /// `groupSize` is the INT4 group (must divide every K: 576 for SmolLM2 allows 32 and 64).
@@ -167,18 +174,23 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     /// Guard mode: linear-group runs whose guard regions were checked (0 without `guardBuffers`).
-    public var guardedRuns: Int { layers.reduce(headG.guardedRuns) { $0 + $1.qkv.guardedRuns + $1.oG.guardedRuns + $1.gateUp.guardedRuns + $1.downG.guardedRuns } }
+    public var guardedRuns: Int { serial.withLock { _ in guardedRunsLocked } }
+    private var guardedRunsLocked: Int { layers.reduce(headG.guardedRuns) { $0 + $1.qkv.guardedRuns + $1.oG.guardedRuns + $1.gateUp.guardedRuns + $1.downG.guardedRuns } }
 
     /// Empties the KV cache.
     public func reset() {
-        position = 0
+        serial.withLock { _ in resetLocked() }
+    }
+
+    private func resetLocked() {
+        state.position = 0
         for i in 0..<layers.count { kCache[i].removeAll(keepingCapacity: true); vCache[i].removeAll(keepingCapacity: true) }
     }
 
     func run(_ g: LinearGroup, _ x: [Float], m: Int) throws -> [[Float]] {
         let t0 = monotonicSeconds()
         let y = try g.run(x, m: m)
-        linearSeconds += monotonicSeconds() - t0
+        state.linearSeconds += monotonicSeconds() - t0
         return y
     }
 
@@ -267,15 +279,19 @@ public final class LlamaModel: @unchecked Sendable {
     /// Runs `tokens` through the model after what the KV cache holds and returns logits
     /// [rows, vocab]: for every token when `allLogits`, else for the last one only.
     public func forward(_ tokens: [Int], allLogits: Bool = false) throws -> [Float] {
+        try serial.withLock { _ in try forwardLocked(tokens, allLogits: allLogits) }
+    }
+
+    private func forwardLocked(_ tokens: [Int], allLogits: Bool) throws -> [Float] {
         let cfg = config
         let m = tokens.count
         guard m >= 1 else { throw QLinearError.invalidShape("no tokens") }
         if let bad = tokens.first(where: { $0 < 0 || $0 >= cfg.vocab }) { throw QLinearError.invalidShape("token id \(bad) outside the vocabulary (\(cfg.vocab))") }
         let start = monotonicSeconds()
-        let lin0 = linearSeconds
-        defer { cpuSeconds += (monotonicSeconds() - start) - (linearSeconds - lin0) }
+        let lin0 = state.linearSeconds
+        defer { state.cpuSeconds += (monotonicSeconds() - start) - (state.linearSeconds - lin0) }
         let d = cfg.hidden
-        let pos0 = position
+        let pos0 = state.position
         var x = [Float](repeating: 0, count: m * d)
         for (r, t) in tokens.enumerated() { for j in 0..<d { x[r * d + j] = embedding[t * d + j] } }
         for (li, L) in layers.enumerated() {
@@ -298,7 +314,7 @@ public final class LlamaModel: @unchecked Sendable {
             let dn = try run(L.downG, a, m: m)[0]
             for i in 0..<x.count { x[i] += dn[i] }
         }
-        position += m
+        state.position += m
         if allLogits {
             return try run(headG, rmsnorm(x, outputNorm, m: m), m: m)[0]
         }
