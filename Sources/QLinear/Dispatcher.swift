@@ -205,7 +205,6 @@ public enum Dispatcher {
             }
             if wg > caps.maxWorkgroupInvocations { return no("\(wg)-invocation workgroups exceed the device's \(caps.maxWorkgroupInvocations)") }
             var t = TileConfig(bm: p.m, bn: config.columns, bk: config.unroll, workgroupSize: wg)
-            t.group = p.op.usesGroups ? p.groupSize : 0
             t.subgroupSize = sgs
             t.requireSubgroupSize = caps.canRequireSubgroupSize
             let shared = (wg / 4) * p.m * config.columns * 4
@@ -214,6 +213,10 @@ public enum Dispatcher {
             let key = half ? VariantKey(family: .gemvQ4F16Math, weight: .q4, act: .f16)
                            : VariantKey(family: family, weight: p.op.weightFormat, act: p.act, features: p.op.floatMath ? [] : dot)
             guard let shader = variant(key) else { return no("no variant compiled for \(key)") }
+            // The packed-fp16 kernel gets the group size as a constant (divisions become shifts);
+            // the others read it from push constants, so one pipeline serves every group size
+            // (pipeline compiles are slow on CPU drivers).
+            if half { t.group = p.groupSize }
             reasons.append("\(config): K split over the workgroup, 16-byte weight loads, the \(p.m) row(s) share each load")
             if half { reasons.append("INT4 × fp16 in packed fp16 (8-term partials, then fp32 sums; fp32 redo on fp16 overflow)") }
             reasons.append(p.op.floatMath ? "fp32 sums, subgroup then shared-memory reduction"
