@@ -90,7 +90,77 @@ def markdown(suite, peers_raw):
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
     lines.append("! = min more than 10% below the median.")
+    lines += [""] + targets(suite)
     return "\n".join(lines) + "\n"
+
+
+def targets(suite):
+    """The issues' benchmark targets, evaluated on this suite: each line says met or missed."""
+    rows = {(r["op"], r["m"], r["n"], r["k"]): r for r in suite["rows"]}
+    peer = {(p["name"], p["m"], p["n"], p["k"]): p for p in suite["peers"]}
+    shapes = sorted({(r["n"], r["k"]) for r in suite["rows"]})
+    read = suite["ceilings"].get("read_GBps") or float("nan")
+    out = ["## Targets (issues 8 and 9), evaluated on this suite", "",
+           "| target | measured (worst shape first) | met |", "|---|---|---|"]
+
+    def line(name, values, ok):
+        out.append(f"| {name} | {values} | {'yes' if ok else '**no**'} |")
+
+    def vs_cublas(op, ms, goal):
+        vals = []
+        for m in ms:
+            for n, k in shapes:
+                r, p = rows.get((op, m, n, k)), peer.get(("cublas_fp16", m, n, k))
+                if r and p:
+                    vals.append((p["median_us"] / r["median_us"], f"{m}:{n}x{k}"))
+        if not vals:
+            return
+        vals.sort()
+        line(f"{op} ≥ {goal}× cuBLAS fp16 at M ∈ {ms}", f"{vals[0][0]:.2f}× ({vals[0][1]}) … {vals[-1][0]:.2f}×", vals[0][0] >= goal)
+
+    vs_cublas("fp16", [2048, 8192], 0.55); vs_cublas("fp16", [256, 512, 1024], 0.4)
+    vs_cublas("q4gsw", [2048, 4096, 8192], 0.5); vs_cublas("q4gsw", [256, 512, 1024], 0.35)
+    vs_cublas("dq8ca_q8csw", [2048, 4096, 8192], 1.0); vs_cublas("dq8ca_q4gsw", [2048, 4096, 8192], 0.8)
+    im = [(peer[("int_mm_int8", m, n, k)]["median_us"] / rows[("dq8ca_q8csw", m, n, k)]["median_us"], f"{m}:{n}x{k}")
+          for m in (2048, 4096, 8192) for n, k in shapes if ("int_mm_int8", m, n, k) in peer and ("dq8ca_q8csw", m, n, k) in rows]
+    if im:
+        im.sort(); line("dq8ca_q8csw ≥ 5× torch._int_mm at M ≥ 2048", f"{im[0][0]:.2f}× ({im[0][1]}) … {im[-1][0]:.2f}×", im[0][0] >= 5)
+    for op in ("q4gsw", "fp16", "dq8ca_q4gsw", "dq8ca_q8csw"):
+        bw = []
+        for n, k in shapes:
+            r = rows.get((op, 1, n, k))
+            if op == "q4gsw" and (n, k) not in ((28672, 4096), (4096, 14336)):
+                continue   # the issue's q4gsw bandwidth target names these two shapes
+            if r:
+                goal = 0.75 if (n, k) == (4096, 4096) else 0.85
+                bw.append((r["bytes"] / r["median_us"] / 1e3 / read / goal, r["bytes"] / r["median_us"] / 1e3 / read, f"{n}x{k}"))
+        if bw:
+            bw.sort()
+            line(f"{op} M = 1 at ≥ 85% of read bandwidth" + (" (28672x4096, 4096x14336)" if op == "q4gsw" else " (75% at 4096x4096)"), f"{100 * bw[0][1]:.0f}% ({bw[0][2]}) … {100 * bw[-1][1]:.0f}%", bw[0][0] >= 1)
+    tg = [(peer[("tinygemm_int4", 1, n, k)]["median_us"] / rows[("q4gsw", 1, n, k)]["median_us"], f"{n}x{k}")
+          for n, k in [(28672, 4096), (4096, 14336)] if ("tinygemm_int4", 1, n, k) in peer and ("q4gsw", 1, n, k) in rows]
+    if tg:
+        tg.sort(); line("q4gsw M = 1 ≥ 1.8× tinygemm (28672x4096, 4096x14336)", f"{tg[0][0]:.2f}× ({tg[0][1]}) … {tg[-1][0]:.2f}×", tg[0][0] >= 1.8)
+    for mm, goal in ((8, 1.3), (16, 1.6)):
+        worst = []
+        for op in ("q4gsw", "fp16", "dq8ca_q4gsw", "dq8ca_q8csw"):
+            for n, k in shapes:
+                a, b = rows.get((op, 1, n, k)), rows.get((op, mm, n, k))
+                if a and b:
+                    worst.append((b["median_us"] / a["median_us"], f"{op} {n}x{k}"))
+        if worst:
+            worst.sort(reverse=True)
+            line(f"M = {mm} ≤ {goal}× its M = 1 time", f"{worst[0][0]:.2f}× ({worst[0][1]}) … {worst[-1][0]:.2f}×", worst[0][0] <= goal)
+    cliffs = []
+    for op in ("fp16", "q4gsw", "dq8ca_q4gsw", "dq8ca_q8csw"):
+        for n, k in shapes:
+            ms = sorted(m for (o, m, nn, kk) in rows if o == op and (nn, kk) == (n, k))
+            for a, b in zip(ms, ms[1:]):
+                ta, tb = rate(rows[(op, a, n, k)]["flops"], rows[(op, a, n, k)]["median_us"]), rate(rows[(op, b, n, k)]["flops"], rows[(op, b, n, k)]["median_us"])
+                if tb < 0.9 * ta:
+                    cliffs.append(f"{op} {n}x{k} M {a}→{b}: {ta:.1f}→{tb:.1f}")
+    line("no throughput drop > 10% from one M to the next", "; ".join(cliffs) if cliffs else "none", not cliffs)
+    return out
 
 
 def fmt(x, d):
