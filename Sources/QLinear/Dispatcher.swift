@@ -33,7 +33,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
         switch (kind, op.floatMath) {
-        case (.tiled, true): return (bm + bn) * bk * 4
+        case (.tiled, true): return (bm + 4 + bn + 4) * bk * 4
         case (.tiled, false): return (bm + bn) * (bk / 4) * 4
         case (.coopmat, true): return buffers * (bm + bn) * (bk + 8) * 2 + (wm * wn) * tm * tn * 4
         case (.coopmat, false): return buffers * (bm + bn) * (bk + 16) + 2 * tm * bn * 4 + (wm * wn) * tm * tn * 4
@@ -225,7 +225,10 @@ public enum Dispatcher {
 
         case .tiled:
             let big = caps.maxWorkgroupInvocations >= 256
-            var t = TileConfig(bm: big ? 64 : 32, bn: 64, bk: 16, workgroupSize: big ? 256 : 128)
+            // Float kernel: a TY×16 thread grid with TM×TN outputs per thread in 4×4 blocks (256
+            // threads: 128×128 tiles, 8×8 per thread; 128: 64×64, 8×4). Int kernel: its own layout.
+            var t = p.op.floatMath ? TileConfig(bm: big ? 128 : 64, bn: big ? 128 : 64, bk: 16, workgroupSize: big ? 256 : 128)
+                                   : TileConfig(bm: big ? 64 : 32, bn: 64, bk: 16, workgroupSize: big ? 256 : 128)
             reasons.append(big ? "256-thread workgroups" : "device allows only \(caps.maxWorkgroupInvocations) invocations: 128-thread workgroups")
             let key: VariantKey
             if p.op.floatMath {
