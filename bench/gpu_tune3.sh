@@ -8,17 +8,12 @@ work=${1:?work folder}
 tarball=${2:-$work.tar.gz}
 coop_ms=${3:-2048}
 gemv_ops=${4:-q4gsw}
-mkdir -p "$work"
-steps="$work/steps.txt"; : > "$steps"
-step() { local name=$1; shift; local t0=$SECONDS; "$@" > "$work/$name.log" 2>&1; echo "$name rc=$? $((SECONDS - t0))s" | tee -a "$steps"; }
-echo "commit $(cat .gpu/commit.txt 2>/dev/null || echo unknown); $(date -u +%Y-%m-%dT%H:%M:%SZ)" | tee -a "$steps"
-dmon_pid=
-if command -v nvidia-smi > /dev/null; then nvidia-smi dmon -s pc -d 1 > "$work/clocks-dmon.txt" 2>&1 & dmon_pid=$!; fi
+source "$(dirname "$0")/gpu_common.sh"
 step devices bash -c "qlinear devices && qlinear devices --json > '$work/devices.json'"
 shapes=(); for m in ${coop_ms//,/ }; do for nk in 4096x4096 6144x4096 28672x4096 4096x14336; do shapes+=(--shape "${m}x${nk}"); done; done
 step tune-coopmat timeout 360 qlinear tune --kernel coopmat "${shapes[@]}" --out "$work/tuning-coopmat.json" --report "$work/tune-coopmat-report.json"
 gops=(); for o in ${gemv_ops//,/ }; do gops+=(--op "$o"); done
 step tune-gemv timeout 200 qlinear tune --kernel gemv "${gops[@]}" --out "$work/tuning-gemv.json" --report "$work/tune-gemv-report.json"
-[ -n "$dmon_pid" ] && kill "$dmon_pid" 2> /dev/null
+stop_dmon
 tar -czf "$tarball" -C "$(dirname "$work")" "$(basename "$work")" && echo "packed $tarball"
 cat "$steps"

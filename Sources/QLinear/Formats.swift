@@ -34,16 +34,21 @@ public struct Q4GSWWeights: Sendable, Equatable {
         self.packed = packed; self.scales = scales; self.scaleDType = scaleDType
     }
 
-    /// Quantizes fp32 weights [N, K] group-wise: for each (n, group) the scale is
-    /// max|w| / 7.5 (torchao's symmetric rule for the range [−8, 7]; at least FLT_EPSILON), rounded
-    /// to `scaleDType`, and q = clamp(round_half_even(w / scale), −8, 7), stored as q + 8.
-    public static func quantize(_ w: [Float], n: Int, k: Int, groupSize: Int, scaleDType: DType = .f16) throws -> Q4GSWWeights {
+    /// The checks every INT4 quantizer makes on its input (shape, group size, finiteness).
+    static func validateQuantizeInput(_ w: [Float], n: Int, k: Int, groupSize: Int) throws {
         guard n >= 1, k >= 1 else { throw QLinearError.invalidShape("q4gsw quantize: N and K must be ≥ 1 (got N=\(n), K=\(k))") }
         guard w.count == (try Checked.mul(n, k, "q4gsw quantize N·K")) else { throw QLinearError.invalidShape("q4gsw quantize: \(w.count) weights, N·K = \(n * k) expected") }
         guard groupSize >= 8, groupSize % 8 == 0, k % groupSize == 0 else {
             throw QLinearError.invalidShape("q4gsw quantize: K (\(k)) must be a multiple of the group size (\(groupSize)), itself a multiple of 8")
         }
         if let bad = w.firstIndex(where: { !$0.isFinite }) { throw QLinearError.nonFinite("weight \(bad) is \(w[bad])") }
+    }
+
+    /// Quantizes fp32 weights [N, K] group-wise: for each (n, group) the scale is
+    /// max|w| / 7.5 (torchao's symmetric rule for the range [−8, 7]; at least FLT_EPSILON), rounded
+    /// to `scaleDType`, and q = clamp(round_half_even(w / scale), −8, 7), stored as q + 8.
+    public static func quantize(_ w: [Float], n: Int, k: Int, groupSize: Int, scaleDType: DType = .f16) throws -> Q4GSWWeights {
+        try validateQuantizeInput(w, n: n, k: k, groupSize: groupSize)
         let groups = k / groupSize
         var scales = [Float](repeating: 0, count: n * groups)
         var packed = [UInt8](repeating: 0, count: n * k / 2)

@@ -20,12 +20,7 @@ extension Q4GSWWeights {
     /// Rows are quantized in parallel. Same validation and errors as the absmax quantizer.
     public static func quantize(_ w: [Float], n: Int, k: Int, groupSize: Int, scaleDType: DType = .f16, rule: Q4ScaleRule) throws -> Q4GSWWeights {
         if rule == .absmax { return try quantize(w, n: n, k: k, groupSize: groupSize, scaleDType: scaleDType) }
-        guard n >= 1, k >= 1 else { throw QLinearError.invalidShape("q4gsw quantize: N and K must be ≥ 1 (got N=\(n), K=\(k))") }
-        guard w.count == (try Checked.mul(n, k, "q4gsw quantize N·K")) else { throw QLinearError.invalidShape("q4gsw quantize: \(w.count) weights, N·K = \(n * k) expected") }
-        guard groupSize >= 8, groupSize % 8 == 0, k % groupSize == 0 else {
-            throw QLinearError.invalidShape("q4gsw quantize: K (\(k)) must be a multiple of the group size (\(groupSize)), itself a multiple of 8")
-        }
-        if let bad = w.firstIndex(where: { !$0.isFinite }) { throw QLinearError.nonFinite("weight \(bad) is \(w[bad])") }
+        try validateQuantizeInput(w, n: n, k: k, groupSize: groupSize)
         let groups = k / groupSize
         var scales = [Float](repeating: 0, count: n * groups)
         var packed = [UInt8](repeating: 0, count: n * k / 2)
