@@ -13,14 +13,21 @@
 // Divisions use div_rn (correctly rounded, in integer arithmetic) because Vulkan
 // allows 2.5 ULP for fp32 division; mul/add/sub are correctly rounded by the spec and marked
 // `precise` so they are never fused. The result is bit-identical to the CPU reference.
-// One workgroup per row. Output: XQ[row, 0..ldw) packed 4 int8 per word (zero past K), and
+// One workgroup per row (WG up to 1024 threads, 16-byte loads). Output: XQ[row, 0..ldw) packed 4 int8 per word (zero past K), and
 // XP[2 row] = scale bits, XP[2 row + 1] = zero point (int).
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 128;
 
-layout(binding = 0) readonly buffer XBuf { ACT_T X[]; };
+// x as 16-byte vectors (rows are padded to 16 bytes, as for every linear kernel).
+#ifdef ACT_F16
+layout(binding = 0) readonly buffer XBuf { uvec4 X4[]; };
+float xAt(uint i) { return unpackHalf2x16(X4[i >> 3][(i >> 1) & 3u])[i & 1u]; }
+#else
+layout(binding = 0) readonly buffer XBuf { vec4 X4[]; };
+float xAt(uint i) { return X4[i >> 2][i & 3u]; }
+#endif
 layout(binding = 1) writeonly buffer XQBuf { uint XQ[]; };
 layout(binding = 2) writeonly buffer XPBuf { uint XP[]; };
 
@@ -92,15 +99,42 @@ double recip64(float s) {
 }
 #endif
 
+// x[base + 8i .. 8i + 8) as floats (zero past K), vector loads when rows are 16-byte aligned.
+void load8(uint base, uint i, bool vec, out float v[8]) {
+    const uint k0 = 8u * i;
+#ifdef ACT_F16
+    if (vec && k0 + 8u <= pc.K) {
+        const uvec4 r = X4[(base + k0) >> 3];
+        [[unroll]] for (uint h = 0; h < 4; ++h) { const vec2 p = unpackHalf2x16(r[h]); v[2 * h] = p.x; v[2 * h + 1] = p.y; }
+        return;
+    }
+#else
+    if (vec && k0 + 8u <= pc.K) {
+        const vec4 a = X4[(base + k0) >> 2], b = X4[((base + k0) >> 2) + 1u];
+        v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+        return;
+    }
+#endif
+    [[unroll]] for (uint e = 0; e < 8; ++e) v[e] = k0 + e < pc.K ? xAt(base + k0 + e) : 0.0;
+}
+
 void main() {
     const uint row = gl_WorkGroupID.x;
     const uint tid = gl_LocalInvocationID.x;
     const uint base = row * pc.ldx;
+#ifdef ACT_F16
+    const bool vec = (pc.ldx % 8u) == 0u;
+#else
+    const bool vec = (pc.ldx % 4u) == 0u;
+#endif
+    // 8 values per step: one 16-byte load (fp16) per thread, every load of the row in flight at once
+    // for K ≤ 8·WG.
+    const uint steps = (pc.K + 7u) / 8u;
     float lo = 0.0, hi = 0.0;   // the range always includes 0
-    for (uint k = tid; k < pc.K; k += WG) {
-        const float v = float(X[base + k]);
-        lo = min(lo, v);
-        hi = max(hi, v);
+    for (uint i = tid; i < steps; i += WG) {
+        float v[8];
+        load8(base, i, vec, v);
+        [[unroll]] for (uint e = 0; e < 8; ++e) { lo = min(lo, v[e]); hi = max(hi, v[e]); }
     }
     smin[tid] = lo;
     smax[tid] = hi;
@@ -141,13 +175,17 @@ void main() {
 #else
     const float inv = div_rn(1.0, scale);
 #endif
-    for (uint w = tid; w < pc.ldw; w += WG) {
-        uint packed = 0u;
-        [[unroll]] for (uint i = 0; i < 4; ++i) {
-            const uint k = 4 * w + i;
+    // Quantize 8 values (two output words) per step; words past K up to ldw are zero.
+    const uint wsteps = (pc.ldw + 1u) / 2u;
+    for (uint i = tid; i < wsteps; i += WG) {
+        float v[8];
+        load8(base, i, vec, v);
+        uint packed[2] = uint[2](0u, 0u);
+        [[unroll]] for (uint e = 0; e < 8; ++e) {
+            const uint k = 8u * i + e;
             if (k < pc.K) {
 #ifdef Q_F64
-                precise double t = double(float(X[base + k])) * inv;
+                precise double t = double(v[e]) * inv;
                 precise double u = t + zp64;
                 // Round half to even by hand: fp64 roundEven was seen to round ties down on
                 // llvmpipe; floor and the exact difference u − floor(u) are reliable.
@@ -157,13 +195,14 @@ void main() {
                 if (frac > 0.5LF || (frac == 0.5LF && mod(fl, 2.0LF) != 0.0LF)) r = fl + 1.0LF;
                 const int q = int(clamp(r, -128.0LF, 127.0LF));
 #else
-                precise float t = float(X[base + k]) * inv;
+                precise float t = v[e] * inv;
                 precise float u = t + zp;
                 const int q = int(clamp(roundEven(u), -128.0, 127.0));
 #endif
-                packed |= (uint(q) & 255u) << (8 * i);
+                packed[e / 4u] |= (uint(q) & 255u) << (8u * (e % 4u));
             }
         }
-        XQ[row * pc.ldw + w] = packed;
+        XQ[row * pc.ldw + 2u * i] = packed[0];
+        if (2u * i + 1u < pc.ldw) XQ[row * pc.ldw + 2u * i + 1u] = packed[1];
     }
 }

@@ -65,6 +65,8 @@ FAMILIES = {
     "gemv_q4_f16math": dict(src="gemv.comp", env="vulkan1.2", axes=[("weight", [("q4", ["WEIGHT_Q4"])]), ("act", [("f16", ["ACT_F16"])])],
                             defines=["F16_MATH"], grid="columns", max_m=8,
                             name=lambda v: "gemv_q4_f16math"),
+    "gemv_q4_xreg": dict(src="gemv_xreg.comp", env="vulkan1.2", axes=[("weight", [("q4", ["WEIGHT_Q4"])]), ("act", [("f16", ["ACT_F16"])])],
+                         defines=["F16_MATH"], grid="columns", max_m=8, name=lambda v: "gemv_q4_xreg"),
     "gemv_int": dict(src="gemv.comp", env="vulkan1.2", axes=[INT_W, ACT, DOT], defines=["INT_MATH"], grid="columns", max_m=8,
                      name=lambda v: f"gemv_int_{'dot_' if v['dot'] else ''}{v['weight']}_{v['act']}"),
     "quant_act": dict(src="quant_act.comp", env="vulkan1.2", axes=[ACT, FP64], grid="rows",

@@ -91,7 +91,7 @@ final class PipelineCache: @unchecked Sendable {
     }
 }
 
-enum QuantAct { static let workgroupSize = 128 }
+enum QuantAct { static let workgroupSize = 256 }
 
 enum SplitKReduce { static let workgroupSize = 256 }
 

@@ -15,6 +15,8 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     public var buffers: Int = 1
     /// Matrix–vector kernels: the quantization group size, fixed at pipeline creation (0 = none).
     public var group: Int = 0
+    /// `gemv_q4_xreg`: 32-value K chunks each thread owns per pass (activations in registers).
+    public var chunksPerThread: Int = 0
 
     public init(bm: Int, bn: Int, bk: Int, workgroupSize: Int) {
         self.bm = bm; self.bn = bn; self.bk = bk; self.workgroupSize = workgroupSize
@@ -28,7 +30,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     /// Values for the specialization constants, by the names the shaders declare.
     public var specValues: [String: Int] {
-        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group]
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread]
     }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
@@ -197,6 +199,14 @@ public enum Dispatcher {
                 }
             }
             let wg = config.threads
+            if config.xreg == true {
+                if let plan = xregPlan(p, caps: caps, options: options, config: config, tuning: tuning, quant: quant, reasons: reasons, lookup: lookup) { return plan }
+                reasons.append("activations-in-registers kernel not applicable: packed fp16 configuration used")
+                config.xreg = nil
+                config.halfMath = true
+                config.columns = min(config.columns, 8)
+                config.unroll = min(config.unroll, 2)
+            }
             guard [1, 2, 4, 8].contains(config.columns), [1, 2, 4, 8].contains(config.unroll) else {
                 return no("matrix–vector configuration \(config): columns and chunks in flight must be 1, 2, 4 or 8")
             }
@@ -371,5 +381,40 @@ public enum Dispatcher {
             plan.reasons = reasons
             return .success(plan)
         }
+    }
+}
+
+extension Dispatcher {
+    /// The plan for `gemv_q4_xreg` (q4gsw × fp16 activations, packed fp16 math, activations in
+    /// registers), or nil when it does not apply to `p` on this device (the caller then uses the
+    /// packed-fp16 column kernel). A configuration that can never be valid is a failure.
+    static func xregPlan(_ p: Problem, caps: Capabilities, options: DispatchOptions, config: GemvConfig, tuning: String?, quant: ShaderID?,
+                         reasons: [String], lookup: (VariantKey) -> ShaderID?) -> Result<KernelPlan, DispatchRejection>? {
+        func no(_ s: String) -> Result<KernelPlan, DispatchRejection> { .failure(DispatchRejection(reason: s)) }
+        guard p.op == .q4gsw, p.act == .f16, caps.shaderFloat16, caps.subgroupShuffle, options.gemvHalfMath else { return nil }
+        let wg = config.threads, sgs = caps.subgroupSize
+        let bm = p.m <= 1 ? 1 : p.m <= 2 ? 2 : p.m <= 4 ? 4 : 8
+        guard (1...64).contains(config.columns), [1, 2, 4, 8].contains(config.unroll), config.columns % config.unroll == 0 else {
+            return no("matrix–vector configuration \(config): columns 1…64, a multiple of the columns in flight (1, 2, 4 or 8)")
+        }
+        guard bm * config.unroll <= 32 else { return no("matrix–vector configuration \(config): \(bm) rows × \(config.unroll) columns in flight exceed 32 sums per thread") }
+        guard sgs >= 4, wg >= sgs, wg % sgs == 0, wg <= 1024, wg <= caps.maxWorkgroupInvocations else {
+            return no("\(wg)-thread workgroups: not a multiple of the subgroup size \(sgs) (≥ 4) or over the device's \(caps.maxWorkgroupInvocations)")
+        }
+        let chunks = (p.k + 31) / 32
+        let cpt = max(1, min(4, (chunks + wg - 1) / wg))
+        guard bm * cpt <= 8 else { return nil }   // more activation registers than the kernel is meant for
+        let shared = 2 * (wg / 4) * bm * config.unroll * 4
+        if shared > caps.sharedMemoryBytes { return no("matrix–vector reduction needs \(shared) bytes of shared memory, device has \(caps.sharedMemoryBytes)") }
+        guard let shader = lookup(VariantKey(family: .gemvQ4Xreg, weight: .q4, act: .f16)) else { return nil }
+        var t = TileConfig(bm: bm, bn: config.columns, bk: config.unroll, workgroupSize: wg)
+        t.subgroupSize = sgs
+        t.requireSubgroupSize = caps.canRequireSubgroupSize
+        t.group = p.groupSize
+        t.chunksPerThread = cpt
+        var r = reasons
+        r.append("\(config): \(cpt) chunk(s) of 32 activations per thread held in registers\((chunks + wg * cpt - 1) / (wg * cpt) > 1 ? " (K takes \((chunks + wg * cpt - 1) / (wg * cpt)) passes)" : ""), 16-byte weight loads")
+        r.append("INT4 × fp16 in packed fp16 (8-term partials, then fp32 sums; fp32 redo on fp16 overflow); subgroup reduce-scatter")
+        return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: r))
     }
 }

@@ -81,10 +81,20 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     public var columns: Int, threads: Int, unroll: Int
     /// q4gsw with fp16 activations: multiply in packed fp16 (`gemv_q4_f16math`). nil = false.
     public var halfMath: Bool?
-    public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil) {
-        self.columns = columns; self.threads = threads; self.unroll = unroll; self.halfMath = halfMath
+    /// q4gsw with fp16 activations: `gemv_q4_xreg` — each thread keeps its K chunks' activations
+    /// in registers and streams `columns` rows through them, `unroll` rows in flight (packed fp16
+    /// math). nil = false.
+    public var xreg: Bool?
+    public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil) {
+        self.columns = columns; self.threads = threads; self.unroll = unroll; self.halfMath = halfMath; self.xreg = xreg
     }
-    public var description: String { "\(columns) columns × \(threads) threads, \(unroll) chunks in flight per column\(halfMath == true ? ", packed fp16 math" : "")" }
+    public var description: String {
+        if xreg == true { return "\(columns) columns × \(threads) threads, activations in registers, \(unroll) columns in flight, packed fp16 math" }
+        return "\(columns) columns × \(threads) threads, \(unroll) chunks in flight per column\(halfMath == true ? ", packed fp16 math" : "")"
+    }
+    /// The compact form the CLI and reports use: COLUMNSxTHREADSxUNROLL, then `h` (packed fp16
+    /// math) or `x` (activations in registers).
+    public var compact: String { "\(columns)x\(threads)x\(unroll)\(xreg == true ? "x" : halfMath == true ? "h" : "")" }
     /// The configuration used when no rule applies.
     public static let standard = GemvConfig(columns: 2, threads: 128, unroll: 2)
 }

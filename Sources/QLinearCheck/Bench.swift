@@ -350,6 +350,7 @@ extension Bench {
     public static func compactTile(_ t: TileConfig) -> String {
         var s = "\(t.bm)x\(t.bn)x\(t.bk)"
         if t.tm > 0 { s += "/\(t.wm)x\(t.wn) mma\(t.tm)x\(t.tn)x\(t.tk)" }
+        if t.chunksPerThread > 0 { s += " cpt\(t.chunksPerThread)" }
         return s
     }
 

@@ -16,7 +16,7 @@ public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertibl
     public var splitK: Int?
 
     public var description: String {
-        if let g = gemv { return "gemv \(g.columns)x\(g.threads)x\(g.unroll)\(g.halfMath == true ? "h" : "")" }
+        if let g = gemv { return "gemv \(g.compact)" }
         if let t = tile { return "coopmat \(t.bm)x\(t.bn)/\(t.wm)x\(t.wn) k\(kStep ?? 32) b\(buffers ?? 2)\((splitK ?? 1) > 1 ? " s\(splitK!)" : "")" }
         return kernel.rawValue
     }

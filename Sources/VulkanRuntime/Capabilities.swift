@@ -97,6 +97,8 @@ public struct Capabilities: Codable, Sendable, Hashable {
     public var shaderFloat64: Bool = false
     /// Subgroup arithmetic (subgroupAdd …) in compute shaders.
     public var subgroupArithmetic: Bool = true
+    /// Subgroup shuffles (subgroupShuffleXor …) in compute shaders.
+    public var subgroupShuffle: Bool = true
     /// Memory types as "heap N (size MiB): FLAGS", in the driver's order.
     public var memoryTypes: [String] = []
     /// Required alignment of a storage-buffer binding's offset (≤ 256 by the spec).

@@ -81,13 +81,13 @@ struct DeviceOptions: ParsableArguments {
     }
 
     static func parseGemv(_ text: String) throws -> GemvConfig {
-        let half = text.hasSuffix("h")
-        let s = half ? String(text.dropLast()) : text
+        let half = text.hasSuffix("h"), xreg = text.hasSuffix("x")
+        let s = half || xreg ? String(text.dropLast()) : text
         let v = s.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
         guard v.count == 3, let c = v[0], let t = v[1], let u = v[2], c > 0, t > 0, u > 0, c <= 64, t <= 4096, u <= 64 else {
-            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, or 2x128x2h for packed fp16 math)")
+            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, 2x128x2h for packed fp16 math, 16x128x4x for activations in registers)")
         }
-        return GemvConfig(columns: c, threads: t, unroll: u, halfMath: half ? true : nil)
+        return GemvConfig(columns: c, threads: t, unroll: u, halfMath: half || xreg ? true : nil, xreg: xreg ? true : nil)
     }
 
     func dispatchOptions() throws -> DispatchOptions {

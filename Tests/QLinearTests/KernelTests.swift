@@ -68,8 +68,28 @@ struct KernelTests {
         #expect(r.status == .passed, "\(p): \(r.summary)")
     }
 
-    @Test("packed-fp16 INT4 decode redoes in fp32 a partial that overflows fp16 (finite result)")
-    func halfMathOverflow() throws {
+    /// gemv_q4_xreg on awkward shapes: M = 1, 2 (BM 2) and 3 (BM 4); K not a multiple of the
+    /// 32-value chunk (per-word loads), more chunks than threads (several chunks per thread, and
+    /// several passes), N = 1, groups of 8 (one scale per word), 32 and 128, columns past N.
+    @Test("INT4 decode with activations in registers (gemv_q4_xreg) matches the reference",
+          arguments: [(1, 67, 512, 128, 1), (2, 9, 1032, 8, 2), (1, 1, 8, 8, 1), (3, 5, 96, 32, 1), (1, 13, 4352, 32, 1)])
+    func xregDecode(_ c: (Int, Int, Int, Int, Int)) throws {
+        let ctx = try Shared.ctx()
+        let p = Problem(op: .q4gsw, m: c.0, n: c.1, k: c.2, groupSize: c.3, act: .f16, bias: c.0 != 2)
+        var rng = SplitMix64(seed: 12)
+        let cc = try CheckCase.random(problem: p, rng: &rng)
+        var options = ctx.options
+        // 8 columns per workgroup (past N for most shapes), 2 or 4 in flight, one subgroup.
+        options.gemvConfig = GemvConfig(columns: 8, threads: ctx.capabilities.subgroupSize, unroll: c.4 == 2 ? 2 : 4, halfMath: true, xreg: true)
+        let plan = try Dispatcher.plan(.gemv, p, caps: ctx.capabilities, options: options).get()
+        #expect(plan.shader == .gemv_q4_xreg, "\(plan.reasons)")
+        let r = try cc.run(on: ctx, kernel: .gemv, options: options)
+        #expect(r.shader == ShaderID.gemv_q4_xreg.rawValue)
+        #expect(r.status == .passed, "\(p): \(r.summary)")
+    }
+
+    @Test("packed-fp16 INT4 decode redoes in fp32 a partial that overflows fp16 (finite result)", arguments: [false, true])
+    func halfMathOverflow(_ xreg: Bool) throws {
         let ctx = try Shared.ctx()
         let (n, k) = (3, 64)
         // Every weight is +7 steps (q = 15); x is +16000 on the first four values of each 8 and
@@ -79,9 +99,10 @@ struct KernelTests {
         let bias: [Float] = [0.25, -1, 3]
         let layer = try LinearLayer(context: ctx, weights: .q4gsw(w), bias: bias, act: .f16)
         var options = ctx.options
-        options.gemvConfig = GemvConfig(columns: 2, threads: 4 * ctx.capabilities.subgroupSize, unroll: 1, halfMath: true)
+        options.gemvConfig = xreg ? GemvConfig(columns: 4, threads: ctx.capabilities.subgroupSize, unroll: 2, halfMath: true, xreg: true)
+                                  : GemvConfig(columns: 2, threads: 4 * ctx.capabilities.subgroupSize, unroll: 1, halfMath: true)
         let plan = try Dispatcher.plan(.gemv, layer.problem(m: 1), caps: ctx.capabilities, options: options).get()
-        #expect(plan.shader == .gemv_q4_f16math)
+        #expect(plan.shader == (xreg ? .gemv_q4_xreg : .gemv_q4_f16math))
         let xb = try Buffer(device: ctx.device, size: try layer.inputBytes(m: 1))
         try xb.write(array: DType.f16.encode(x))
         let yb = try Buffer(device: ctx.device, size: 16)

@@ -32,6 +32,7 @@ public enum ShaderID: String, CaseIterable, Sendable, Codable {
     case gemv_int_q8_f16
     case gemv_int_q8_f32
     case gemv_q4_f16math
+    case gemv_q4_xreg
     case peak_bw
     case peak_mma_f16
     case peak_mma_s8
@@ -69,6 +70,7 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
     case splitkReduceInt = "splitk_reduce_int"
     case gemvFloat = "gemv_float"
     case gemvQ4F16Math = "gemv_q4_f16math"
+    case gemvQ4Xreg = "gemv_q4_xreg"
     case gemvInt = "gemv_int"
     case quantAct = "quant_act"
     case peakBw = "peak_bw"
@@ -87,6 +89,7 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
         case .splitkReduceInt: return .elements
         case .gemvFloat: return .columns
         case .gemvQ4F16Math: return .columns
+        case .gemvQ4Xreg: return .columns
         case .gemvInt: return .columns
         case .quantAct: return .rows
         case .peakBw: return .fixed
@@ -107,6 +110,7 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
         case .splitkReduceInt: return nil
         case .gemvFloat: return 8
         case .gemvQ4F16Math: return 8
+        case .gemvQ4Xreg: return 8
         case .gemvInt: return 8
         case .quantAct: return nil
         case .peakBw: return nil
@@ -147,6 +151,7 @@ extension VariantKey {
         VariantKey(family: .gemvInt, weight: .q8, act: .f16): .gemv_int_q8_f16,
         VariantKey(family: .gemvInt, weight: .q8, act: .f32): .gemv_int_q8_f32,
         VariantKey(family: .gemvQ4F16Math, weight: .q4, act: .f16): .gemv_q4_f16math,
+        VariantKey(family: .gemvQ4Xreg, weight: .q4, act: .f16): .gemv_q4_xreg,
         VariantKey(family: .peakBw): .peak_bw,
         VariantKey(family: .peakMma, mma: .f16): .peak_mma_f16,
         VariantKey(family: .peakMma, mma: .s8): .peak_mma_s8,
@@ -206,6 +211,7 @@ extension ShaderID {
         case .gemv_int_q8_f16: return (.gemvInt, "gemv.comp", ["INT_MATH", "WEIGHT_Q8", "ACT_F16"], "vulkan1.2")
         case .gemv_int_q8_f32: return (.gemvInt, "gemv.comp", ["INT_MATH", "WEIGHT_Q8"], "vulkan1.2")
         case .gemv_q4_f16math: return (.gemvQ4F16Math, "gemv.comp", ["F16_MATH", "WEIGHT_Q4", "ACT_F16"], "vulkan1.2")
+        case .gemv_q4_xreg: return (.gemvQ4Xreg, "gemv_xreg.comp", ["F16_MATH", "WEIGHT_Q4", "ACT_F16"], "vulkan1.2")
         case .peak_bw: return (.peakBw, "peak_bw.comp", [], "vulkan1.2")
         case .peak_mma_f16: return (.peakMma, "peak_mma.comp", [], "vulkan1.3")
         case .peak_mma_s8: return (.peakMma, "peak_mma.comp", ["S8"], "vulkan1.3")
@@ -264,13 +270,14 @@ extension ShaderID {
         case .gemv_int_q8_f16: return KernelSignature(family: .gemvInt, bindings: [.init(index: 0, block: "XQBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XPBuf", element: "uint", access: .readonly), .init(index: 2, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 3, block: "SBuf", element: "float", access: .readonly), .init(index: 4, block: "CorrBuf", element: "float", access: .readonly), .init(index: 5, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 6, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 2), .init(id: 2, name: "BK", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .gemv_int_q8_f32: return KernelSignature(family: .gemvInt, bindings: [.init(index: 0, block: "XQBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XPBuf", element: "uint", access: .readonly), .init(index: 2, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 3, block: "SBuf", element: "float", access: .readonly), .init(index: 4, block: "CorrBuf", element: "float", access: .readonly), .init(index: 5, block: "BiasBuf", element: "float", access: .readonly), .init(index: 6, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 2), .init(id: 2, name: "BK", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .gemv_q4_f16math: return KernelSignature(family: .gemvQ4F16Math, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 2), .init(id: 2, name: "BK", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0)], workgroupSizeConstant: "WG")
+        case .gemv_q4_xreg: return KernelSignature(family: .gemvQ4Xreg, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 8), .init(id: 2, name: "BK", defaultValue: 4), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0), .init(id: 5, name: "CPT", defaultValue: 1)], workgroupSizeConstant: "WG")
         case .peak_bw: return KernelSignature(family: .peakBw, bindings: [.init(index: 0, block: "ABuf", element: "uvec4", access: .readonly), .init(index: 1, block: "OBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [], workgroupSizeConstant: nil)
         case .peak_mma_f16: return KernelSignature(family: .peakMma, bindings: [.init(index: 0, block: "OBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 3, name: "WG", defaultValue: 256), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 16), .init(id: 8, name: "TK", defaultValue: 16)], workgroupSizeConstant: "WG")
         case .peak_mma_s8: return KernelSignature(family: .peakMma, bindings: [.init(index: 0, block: "OBuf", element: "int", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 3, name: "WG", defaultValue: 256), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 16), .init(id: 8, name: "TK", defaultValue: 16)], workgroupSizeConstant: "WG")
-        case .quant_act_f16: return KernelSignature(family: .quantAct, bindings: [.init(index: 0, block: "XBuf", element: "float16_t", access: .readonly), .init(index: 1, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 2, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 128)], workgroupSizeConstant: "WG")
-        case .quant_act_f32: return KernelSignature(family: .quantAct, bindings: [.init(index: 0, block: "XBuf", element: "float", access: .readonly), .init(index: 1, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 2, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 128)], workgroupSizeConstant: "WG")
-        case .quant_act_f64_f16: return KernelSignature(family: .quantAct, bindings: [.init(index: 0, block: "XBuf", element: "float16_t", access: .readonly), .init(index: 1, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 2, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 128)], workgroupSizeConstant: "WG")
-        case .quant_act_f64_f32: return KernelSignature(family: .quantAct, bindings: [.init(index: 0, block: "XBuf", element: "float", access: .readonly), .init(index: 1, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 2, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 128)], workgroupSizeConstant: "WG")
+        case .quant_act_f16: return KernelSignature(family: .quantAct, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 2, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 128)], workgroupSizeConstant: "WG")
+        case .quant_act_f32: return KernelSignature(family: .quantAct, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 2, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 128)], workgroupSizeConstant: "WG")
+        case .quant_act_f64_f16: return KernelSignature(family: .quantAct, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 2, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 128)], workgroupSizeConstant: "WG")
+        case .quant_act_f64_f32: return KernelSignature(family: .quantAct, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 2, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 128)], workgroupSizeConstant: "WG")
         case .splitk_reduce_float_f16: return KernelSignature(family: .splitkReduceFloat, bindings: [.init(index: 0, block: "PBuf", element: "float", access: .readonly), .init(index: 1, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 2, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 256)], workgroupSizeConstant: "WG")
         case .splitk_reduce_float_f32: return KernelSignature(family: .splitkReduceFloat, bindings: [.init(index: 0, block: "PBuf", element: "float", access: .readonly), .init(index: 1, block: "BiasBuf", element: "float", access: .readonly), .init(index: 2, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 256)], workgroupSizeConstant: "WG")
         case .splitk_reduce_int_f16: return KernelSignature(family: .splitkReduceInt, bindings: [.init(index: 0, block: "PBuf", element: "float", access: .readonly), .init(index: 1, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 2, block: "XPBuf", element: "uint", access: .readonly), .init(index: 3, block: "CorrBuf", element: "float", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 256)], workgroupSizeConstant: "WG")
