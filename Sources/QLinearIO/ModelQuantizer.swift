@@ -270,7 +270,7 @@ public enum ModelQuantizer {
             if input.gguf != nil && s.name == embeddingName && s.shape.count == 2 {
                 let why = "token embedding" + (note.map { ", \($0)" } ?? "")
                 if let bt = s.blockType, let bytes = QLinearSafetensors.blockByteShape(bt, n: s.shape[0], k: s.shape[1]) {
-                    plans.append(Plan(source: s, name: s.name, quantize: false, note: why + "; kept as \(bt) blocks",
+                    plans.append(Plan(source: s, name: s.name, quantize: false, note: why,
                                       outputs: [.init(name: s.name, dtype: .U8, shape: bytes)], entry: nil,
                                       blocks: .init(type: bt.description, shape: s.shape)))
                 } else {

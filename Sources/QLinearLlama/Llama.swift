@@ -43,7 +43,7 @@ public enum LlamaScheme: String, Sendable, CaseIterable {
         guard let r = requested else { return defaultScheme(for: stored.scheme) }
         guard r.weightScheme == stored.scheme else {
             let ok = allCases.filter { $0.weightScheme == stored.scheme }.map(\.rawValue).joined(separator: " or ")
-            throw QLinearError.invalidShape("\(what) \(r.rawValue) needs \(r.weightScheme.rawValue) weights, but \(file) stores \(tensor) as "
+            throw QLinearError.invalidFormat("\(what) \(r.rawValue) needs \(r.weightScheme.rawValue) weights, but \(file) stores \(tensor) as "
                                             + "\(stored.scheme.rawValue)\(stored.group.map { " (group \($0))" } ?? ""): use \(ok), or quantize the GGUF again "
                                             + "with --scheme \(r.weightScheme.rawValue)")
         }
@@ -224,7 +224,7 @@ public final class LlamaModel: @unchecked Sendable {
         guard let first = m.entries[firstName] else { _ = try m.weights(firstName); throw QLinearError.invalidFormat("\(m.name): \(firstName) is missing") }
         let sch = try LlamaScheme.resolve(requested: scheme, stored: first, file: m.name, what: "--scheme", tensor: firstName)
         if let g = groupSize, let sg = first.group, g != sg {
-            throw QLinearError.invalidShape("--group \(g) contradicts \(m.name), whose INT4 weights were quantized with group \(sg) (leave --group out)")
+            throw QLinearError.invalidFormat("--group \(g) contradicts \(m.name), whose INT4 weights were quantized with group \(sg) (leave --group out)")
         }
         let headName = m.file.tensors["output.weight"] != nil ? "output.weight" : "token_embd.weight"
         guard let headEntry = m.entries[headName] else { _ = try m.weights(headName); throw QLinearError.invalidFormat("\(m.name): \(headName) is missing") }

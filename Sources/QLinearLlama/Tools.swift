@@ -137,7 +137,7 @@ public enum LlamaTools {
             return Loaded(file: g, modelFile: nil, tokenizer: tok, model: m, loadSeconds: monotonicSeconds() - t0)
         }
         if let r = scaleRule {
-            throw QLinearError.invalidShape("--scale-rule \(r.rawValue) has no effect on \(path): its INT4 scales were chosen when it was quantized")
+            throw QLinearError.unsupported("--scale-rule \(r.rawValue) has no effect on \(path): its INT4 scales were chosen when it was quantized")
         }
         let f = try QLinearModelFile(path: path)
         let tok = try BPETokenizer(metadata: try f.ggufMetadata())
