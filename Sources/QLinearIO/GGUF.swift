@@ -119,6 +119,45 @@ public indirect enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// GGUF metadata values by key, with typed lookups that throw a clear error for a missing key or
+/// a value of another type. Comes from a GGUF file (`GGUFFile.typedMetadata`) or from the `gguf.*`
+/// metadata a QLinear safetensors file carries (`QLinearSafetensors.ggufMetadata`).
+public struct GGUFMetadata: Sendable {
+    /// The values by key.
+    public let values: [String: GGUFValue]
+    /// Where the values came from, for error messages (`GGUF`, a file name…).
+    public let origin: String
+
+    /// Wraps `values`; `origin` prefixes error messages.
+    public init(_ values: [String: GGUFValue], origin: String) { self.values = values; self.origin = origin }
+
+    /// The value of `key`, if present.
+    public subscript(key: String) -> GGUFValue? { values[key] }
+
+    private func value(_ key: String) throws -> GGUFValue {
+        guard let v = values[key] else { throw QLinearError.invalidFormat("\(origin): metadata \(key) is missing") }
+        return v
+    }
+    /// An integer value.
+    public func int(_ key: String) throws -> Int {
+        let v = try value(key)
+        guard let i = v.int else { throw QLinearError.invalidFormat("\(origin): metadata \(key) is \(v.type), an integer expected") }
+        return i
+    }
+    /// A numeric value (integer or float).
+    public func double(_ key: String) throws -> Double {
+        let v = try value(key)
+        guard let d = v.double else { throw QLinearError.invalidFormat("\(origin): metadata \(key) is \(v.type), a number expected") }
+        return d
+    }
+    /// A string value.
+    public func string(_ key: String) throws -> String {
+        let v = try value(key)
+        guard let s = v.string else { throw QLinearError.invalidFormat("\(origin): metadata \(key) is \(v.type), a string expected") }
+        return s
+    }
+}
+
 /// ggml tensor types. Those QLinear can read values from: F32, F16, BF16, Q8_0, Q4_0, Q4_1;
 /// the others are listed (with their block sizes) so files holding them can still be inspected.
 public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
@@ -436,24 +475,15 @@ public final class GGUFFile: @unchecked Sendable {
     /// Whether a tensor named `name` exists.
     public func has(_ name: String) -> Bool { byName[name] != nil }
 
+    /// The metadata with typed lookups (what `LlamaConfig` and `BPETokenizer` read).
+    public var typedMetadata: GGUFMetadata { GGUFMetadata(metadata, origin: "GGUF") }
+
     /// Metadata lookups with clear errors.
-    public func int(_ key: String) throws -> Int {
-        guard let v = metadata[key] else { throw QLinearError.invalidFormat("GGUF: metadata \(key) is missing") }
-        guard let i = v.int else { throw QLinearError.invalidFormat("GGUF: metadata \(key) is \(v.type), an integer expected") }
-        return i
-    }
+    public func int(_ key: String) throws -> Int { try typedMetadata.int(key) }
     /// A numeric metadata value (integer or float).
-    public func double(_ key: String) throws -> Double {
-        guard let v = metadata[key] else { throw QLinearError.invalidFormat("GGUF: metadata \(key) is missing") }
-        guard let d = v.double else { throw QLinearError.invalidFormat("GGUF: metadata \(key) is \(v.type), a number expected") }
-        return d
-    }
+    public func double(_ key: String) throws -> Double { try typedMetadata.double(key) }
     /// A string metadata value.
-    public func string(_ key: String) throws -> String {
-        guard let v = metadata[key] else { throw QLinearError.invalidFormat("GGUF: metadata \(key) is missing") }
-        guard let s = v.string else { throw QLinearError.invalidFormat("GGUF: metadata \(key) is \(v.type), a string expected") }
-        return s
-    }
+    public func string(_ key: String) throws -> String { try typedMetadata.string(key) }
 
     /// Calls `body` with the raw bytes of `t` (valid only inside `body`).
     public func withBytes<R>(_ t: GGUFTensorInfo, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {

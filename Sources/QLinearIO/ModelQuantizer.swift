@@ -80,6 +80,8 @@ public enum ModelQuantizer {
         var copyDType: Safetensors.DTypeName
         /// Whether the copy converts (GGUF block types → F32) rather than copying bytes.
         var copyConverts: Bool
+        /// The GGUF block type (Q8_0, Q4_0, Q4_1) of a matrix that can be kept as blocks.
+        var blockType: GGMLType? = nil
     }
 
     /// Input access common to GGUF and safetensors.
@@ -98,16 +100,7 @@ public enum ModelQuantizer {
             if magic == Array("GGUF".utf8) {
                 let g = try GGUFFile(path: path)
                 gguf = g; st = nil; format = "gguf"; existing = [:]
-                var meta = [String: String]()
-                for k in g.metadataKeys {
-                    guard let v = g.metadata[k] else { continue }
-                    switch v {
-                    case .array: continue
-                    case .string(let str): meta["gguf." + k] = str
-                    default: meta["gguf." + k] = v.description
-                    }
-                }
-                ggufMetadata = meta
+                ggufMetadata = try QLinearSafetensors.encodeGGUFMetadata(g.metadata).metadata
                 sources = g.tensors.map { t in
                     let copy: (Safetensors.DTypeName, Bool)
                     switch t.type {
@@ -123,7 +116,8 @@ public enum ModelQuantizer {
                     }
                     return Source(name: t.name, shape: Array(t.dims.reversed()), type: t.type.description, bytes: t.bytes,
                                   isFloat: t.type.isReadable, isQ4_0: t.type == .q4_0 && t.dims.count == 2,
-                                  copyDType: copy.0, copyConverts: copy.1)
+                                  copyDType: copy.0, copyConverts: copy.1,
+                                  blockType: QLinearSafetensors.blockTypes.contains(t.type) && t.dims.count == 2 ? t.type : nil)
                 }
             } else {
                 let f = try Safetensors.read(path: path)
@@ -144,11 +138,12 @@ public enum ModelQuantizer {
             return try st!.require(s.name).floats(elements: (r.lowerBound * k)..<(r.upperBound * k))
         }
 
-        /// Streams the tensor as stored (or, for GGUF block types, dequantized to F32) into `w`.
-        func copy(_ s: Source, to w: SafetensorsWriter, chunkBytes: Int) throws {
+        /// Streams the tensor as stored (or, for GGUF block types unless `asBlocks`, dequantized
+        /// to F32) into `w`.
+        func copy(_ s: Source, to w: SafetensorsWriter, chunkBytes: Int, asBlocks: Bool = false) throws {
             if let g = gguf {
                 let t = try g.tensor(s.name)
-                if s.copyConverts {
+                if s.copyConverts && !asBlocks {
                     let rowLen = t.dims[0], nRows = t.count / rowLen
                     let step = max(1, chunkBytes / 4 / rowLen)
                     var r = 0
@@ -188,11 +183,15 @@ public enum ModelQuantizer {
     /// What happens to one tensor.
     struct Plan {
         var source: Source
+        /// The output tensor's name (the source's, or `output.weight` for a tied LM head).
+        var name: String
         var quantize: Bool
         var note: String?
         /// Output entries (weight, then scales).
         var outputs: [SafetensorsWriter.Entry]
         var entry: QLinearSafetensors.Entry?
+        /// Set when a GGUF block tensor is kept as its blocks (layout 2).
+        var blocks: QLinearSafetensors.BlockEntry? = nil
     }
 
     static func matcher(_ pattern: String?, _ what: String) throws -> ((String) -> Bool)? {
@@ -200,6 +199,39 @@ public enum ModelQuantizer {
         let re: Regex<AnyRegexOutput>
         do { re = try Regex(pattern) } catch { throw QLinearError.invalidShape("\(what) \"\(pattern)\" is not a valid regular expression (\(error))") }
         return { name in (try? re.firstMatch(in: name)) != nil }
+    }
+
+    /// A GGUF model's token embedding and the name its tied LM head is written under.
+    static let embeddingName = "token_embd.weight", tiedHeadName = "output.weight"
+
+    static func copyPlan(_ s: Source, note: String?) -> Plan {
+        var note = note
+        if s.copyConverts { note = (note ?? "") + "; \(s.type) dequantized to F32 exactly" }
+        return Plan(source: s, name: s.name, quantize: false, note: note, outputs: [.init(name: s.name, dtype: s.copyDType, shape: s.shape)], entry: nil)
+    }
+
+    /// The plan quantizing the 2-D float tensor `s` into the tensor `name` (and its scales).
+    static func quantizePlan(_ s: Source, name: String, note: String?, _ o: Options) -> Plan {
+        let (n, k) = (s.shape[0], s.shape[1])
+        let sd: Safetensors.DTypeName = o.scaleDType == .f16 ? .F16 : .F32
+        let sn = QLinearSafetensors.scalesName(for: name)
+        func joined(_ a: String?) -> String? { [note, a].compactMap { $0 }.joined(separator: "; ").nilIfEmpty }
+        switch o.scheme {
+        case .q4gsw:
+            let lossless = s.isQ4_0 && o.groupSize == 32
+            // Q4_0's d is fp16: lossless in either scale dtype.
+            return Plan(source: s, name: name, quantize: true, note: joined(lossless ? "lossless Q4_0 repack" : nil),
+                        outputs: [.init(name: name, dtype: .U8, shape: [n, k / 2]), .init(name: sn, dtype: sd, shape: [n, k / o.groupSize])],
+                        entry: .init(scheme: .q4gsw, shape: [n, k], group: o.groupSize, scales: sn, source: s.type,
+                                     rule: lossless ? "lossless" : o.rule.rawValue))
+        case .q8csw:
+            return Plan(source: s, name: name, quantize: true, note: note,
+                        outputs: [.init(name: name, dtype: .I8, shape: [n, k]), .init(name: sn, dtype: sd, shape: [n])],
+                        entry: .init(scheme: .q8csw, shape: [n, k], scales: sn, source: s.type))
+        case .fp16:
+            return Plan(source: s, name: name, quantize: true, note: note, outputs: [.init(name: name, dtype: .F16, shape: [n, k])],
+                        entry: .init(scheme: .fp16, shape: [n, k], source: s.type))
+        }
     }
 
     static func plan(_ input: Input, _ o: Options) throws -> [Plan] {
@@ -210,6 +242,7 @@ public enum ModelQuantizer {
             }
         }
         let existingScales = Set(input.existing.values.compactMap(\.scales))
+        let tiedHead = input.gguf != nil && !input.sources.contains { $0.name == tiedHeadName }
         var plans = [Plan]()
         for s in input.sources {
             var note: String? = nil
@@ -231,30 +264,22 @@ public enum ModelQuantizer {
             } else {
                 q = true
             }
-            if q {
-                let (n, k) = (s.shape[0], s.shape[1])
-                let sd: Safetensors.DTypeName = o.scaleDType == .f16 ? .F16 : .F32
-                let sn = QLinearSafetensors.scalesName(for: s.name)
-                switch o.scheme {
-                case .q4gsw:
-                    let lossless = s.isQ4_0 && o.groupSize == 32
-                    // Q4_0's d is fp16: lossless in either scale dtype.
-                    plans.append(Plan(source: s, quantize: true, note: lossless ? "lossless Q4_0 repack" : nil,
-                                      outputs: [.init(name: s.name, dtype: .U8, shape: [n, k / 2]), .init(name: sn, dtype: sd, shape: [n, k / o.groupSize])],
-                                      entry: .init(scheme: .q4gsw, shape: [n, k], group: o.groupSize, scales: sn, source: s.type,
-                                                   rule: lossless ? "lossless" : o.rule.rawValue)))
-                case .q8csw:
-                    plans.append(Plan(source: s, quantize: true, note: nil,
-                                      outputs: [.init(name: s.name, dtype: .I8, shape: [n, k]), .init(name: sn, dtype: sd, shape: [n])],
-                                      entry: .init(scheme: .q8csw, shape: [n, k], scales: sn, source: s.type)))
-                case .fp16:
-                    plans.append(Plan(source: s, quantize: true, note: nil, outputs: [.init(name: s.name, dtype: .F16, shape: [n, k])],
-                                      entry: .init(scheme: .fp16, shape: [n, k], source: s.type)))
+            // A GGUF's token embedding is looked up, not multiplied: it is kept as it is (block
+            // types as their blocks, exact), and when the model ties its LM head to it (no
+            // output.weight) the quantized head is written as output.weight.
+            if input.gguf != nil && s.name == embeddingName && s.shape.count == 2 {
+                let why = "token embedding" + (note.map { ", \($0)" } ?? "")
+                if let bt = s.blockType, let bytes = QLinearSafetensors.blockByteShape(bt, n: s.shape[0], k: s.shape[1]) {
+                    plans.append(Plan(source: s, name: s.name, quantize: false, note: why,
+                                      outputs: [.init(name: s.name, dtype: .U8, shape: bytes)], entry: nil,
+                                      blocks: .init(type: bt.description, shape: s.shape)))
+                } else {
+                    plans.append(copyPlan(s, note: why))
                 }
-            } else {
-                if s.copyConverts { note = (note ?? "") + "; \(s.type) dequantized to F32 exactly" }
-                plans.append(Plan(source: s, quantize: false, note: note, outputs: [.init(name: s.name, dtype: s.copyDType, shape: s.shape)], entry: nil))
+                if q && tiedHead { plans.append(quantizePlan(s, name: tiedHeadName, note: "tied LM head, from \(embeddingName)", o)) }
+                continue
             }
+            plans.append(q ? quantizePlan(s, name: s.name, note: nil, o) : copyPlan(s, note: note))
         }
         // Names must stay unique (a scales name may collide with an input tensor).
         var seen = [String: String]()
@@ -281,10 +306,19 @@ public enum ModelQuantizer {
         let input = try Input(path: path)
         let plans = try plan(input, o)
         var meta = input.ggufMetadata
-        if let st = input.st { for (k, v) in st.metadata where !k.hasPrefix("qlinear.") { meta[k] = v } }
+        if let st = input.st {
+            // Plain metadata, and what layout 2 says about tensors copied as they are.
+            _ = try QLinearSafetensors.blockEntries(st)
+            for (k, v) in st.metadata where !k.hasPrefix("qlinear.") || k.hasPrefix(QLinearSafetensors.blocksPrefix) || k == QLinearSafetensors.ggufTypesKey {
+                meta[k] = v
+            }
+        }
         meta[QLinearSafetensors.layoutKey] = String(QLinearSafetensors.layoutVersion)
         for (name, e) in input.existing { meta[QLinearSafetensors.entryPrefix + name] = try e.json() }
-        for p in plans { if let e = p.entry { meta[QLinearSafetensors.entryPrefix + p.source.name] = try e.json() } }
+        for p in plans {
+            if let e = p.entry { meta[QLinearSafetensors.entryPrefix + p.name] = try e.json() }
+            if let b = p.blocks { meta[QLinearSafetensors.blocksPrefix + p.name] = try b.json() }
+        }
         meta["qlinear.scheme"] = o.scheme.rawValue
         if o.scheme == .q4gsw { meta["qlinear.group_size"] = String(o.groupSize); meta["qlinear.scale_rule"] = o.rule.rawValue }
         meta["qlinear.source_format"] = input.format
@@ -302,7 +336,7 @@ public enum ModelQuantizer {
                 rel = try quantizeTensor(p, input, writer, o) { f in progress((Double(doneIn) + f * Double(s.bytes)) / Double(totalIn), s.name) }
                 input.release(s)
             } else {
-                try input.copy(s, to: writer, chunkBytes: 4 * o.chunkValues)
+                try input.copy(s, to: writer, chunkBytes: 4 * o.chunkValues, asBlocks: p.blocks != nil)
             }
             doneIn += s.bytes
             let to: String
@@ -312,8 +346,8 @@ public enum ModelQuantizer {
                 case .q8csw: to = "q8csw"
                 case .fp16: to = "fp16"
                 }
-            } else { to = p.outputs[0].dtype.rawValue }
-            let r = TensorResult(index: i + 1, name: s.name, shape: s.shape, type: s.type, action: p.quantize ? "quantized" : "copied", to: to,
+            } else { to = p.blocks.map { "\($0.type) blocks" } ?? p.outputs[0].dtype.rawValue }
+            let r = TensorResult(index: i + 1, name: p.name, shape: s.shape, type: s.type, action: p.quantize ? "quantized" : "copied", to: to,
                                  note: p.note, inputBytes: s.bytes, outputBytes: writer.bytesWritten - before, relError: rel,
                                  seconds: monotonicNow() - ts)
             results.append(r)
@@ -393,4 +427,8 @@ public enum ModelQuantizer {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
 }

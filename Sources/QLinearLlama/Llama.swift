@@ -20,6 +20,36 @@ public enum LlamaScheme: String, Sendable, CaseIterable {
     /// INT8 per-channel weights × int8 dynamic activations.
     case dq8ca_q8csw
 
+    /// The stored weight format this scheme runs on (dq8ca only changes the activation side).
+    public var weightScheme: QLinearSafetensors.Scheme {
+        switch self {
+        case .fp16: return .fp16
+        case .q4gsw, .dq8ca_q4gsw: return .q4gsw
+        case .dq8ca_q8csw: return .q8csw
+        }
+    }
+
+    /// The scheme a stored weight format runs with by default.
+    public static func defaultScheme(for stored: QLinearSafetensors.Scheme) -> LlamaScheme {
+        switch stored {
+        case .fp16: return .fp16
+        case .q4gsw: return .q4gsw
+        case .q8csw: return .dq8ca_q8csw
+        }
+    }
+
+    /// `requested` if it runs on `stored`'s format, the default for it when nil; else a clear error.
+    static func resolve(requested: LlamaScheme?, stored: QLinearSafetensors.Entry, file: String, what: String, tensor: String) throws -> LlamaScheme {
+        guard let r = requested else { return defaultScheme(for: stored.scheme) }
+        guard r.weightScheme == stored.scheme else {
+            let ok = allCases.filter { $0.weightScheme == stored.scheme }.map(\.rawValue).joined(separator: " or ")
+            throw QLinearError.invalidFormat("\(what) \(r.rawValue) needs \(r.weightScheme.rawValue) weights, but \(file) stores \(tensor) as "
+                                            + "\(stored.scheme.rawValue)\(stored.group.map { " (group \($0))" } ?? ""): use \(ok), or quantize the GGUF again "
+                                            + "with --scheme \(r.weightScheme.rawValue)")
+        }
+        return r
+    }
+
     func conversion(groupSize: Int, rule: Q4ScaleRule) -> GGUFConversion {
         switch self {
         case .fp16: return .fp16
@@ -38,6 +68,15 @@ public struct LlamaConfig: Sendable, Equatable {
 
     /// Reads `llama.*` metadata; throws for other architectures or inconsistent sizes.
     public init(gguf g: GGUFFile) throws {
+        let emb = try g.tensor("token_embd.weight")
+        let (v, k) = try emb.matrix()
+        try self.init(metadata: g.typedMetadata, embeddingShape: [v, k])
+    }
+
+    /// Reads `llama.*` metadata (a GGUF file's, or the copy a QLinear safetensors file carries);
+    /// `embeddingShape` is token_embd's [vocab, hidden]. Throws for other architectures or
+    /// inconsistent sizes.
+    public init(metadata g: GGUFMetadata, embeddingShape: [Int]) throws {
         let arch = try g.string("general.architecture")
         guard arch == "llama" else { throw QLinearError.unsupported("architecture \"\(arch)\" (only \"llama\")") }
         layers = try g.int("llama.block_count")
@@ -54,8 +93,10 @@ public struct LlamaConfig: Sendable, Equatable {
         headDim = hidden / heads
         ropeDim = (try? g.int("llama.rope.dimension_count")) ?? headDim
         guard ropeDim % 2 == 0, ropeDim <= headDim else { throw QLinearError.invalidFormat("rope dimension \(ropeDim) with head size \(headDim)") }
-        let emb = try g.tensor("token_embd.weight")
-        let (v, k) = try emb.matrix()
+        guard embeddingShape.count == 2, embeddingShape[0] >= 1 else {
+            throw QLinearError.invalidFormat("token_embd.weight has shape \(embeddingShape), [vocab, hidden] expected")
+        }
+        let (v, k) = (embeddingShape[0], embeddingShape[1])
         guard k == hidden else { throw QLinearError.invalidFormat("token_embd.weight has rows of \(k), hidden = \(hidden)") }
         vocab = v
     }
@@ -120,6 +161,15 @@ public final class LlamaModel: @unchecked Sendable {
     /// Zeroes `linearSeconds` and `cpuSeconds`.
     public func resetTimers() { serial.withLock { _ in state.linearSeconds = 0; state.cpuSeconds = 0 } }
 
+    /// Where a model's weights come from: the embedding table, 1-D vectors (norms) by name, and
+    /// the linear layers by name and [N, K] (`isHead` for the LM head).
+    struct WeightSource {
+        let embedding: [Float]
+        let vector: (String, Int) throws -> [Float]
+        let linear: (String, Int, Int, _ isHead: Bool) throws -> LinearLayer
+        let headName: String
+    }
+
     /// Loads every weight from `gguf` and uploads the linear layers in `scheme`'s format.
     /// `groupSize` is the INT4 group (must divide every K: 576 for SmolLM2 allows 32 and 64).
     /// `headScheme` (nil = `scheme`) sets the LM head's format alone: SmolLM2's head is the tied
@@ -128,27 +178,91 @@ public final class LlamaModel: @unchecked Sendable {
     /// `.absmax`: max|w|/7.5). `guardBuffers` (a check mode): every linear's input and outputs are
     /// fenced by poisoned guard regions, checked after each run; a kernel writing outside its
     /// output throws (`guardedRuns`).
-    public init(gguf g: GGUFFile, context: QLinearContext, scheme: LlamaScheme, groupSize: Int = 32, act: DType = .f32,
-                headScheme: LlamaScheme? = nil, scaleRule: Q4ScaleRule = .mse, guardBuffers: Bool = false,
-                progress: ((String) -> Void)? = nil) throws {
+    public convenience init(gguf g: GGUFFile, context: QLinearContext, scheme: LlamaScheme, groupSize: Int = 32, act: DType = .f32,
+                            headScheme: LlamaScheme? = nil, scaleRule: Q4ScaleRule = .mse, guardBuffers: Bool = false,
+                            progress: ((String) -> Void)? = nil) throws {
         let cfg = try LlamaConfig(gguf: g)
-        config = cfg; self.scheme = scheme; self.headScheme = headScheme ?? scheme; self.act = act; self.groupSize = groupSize; ctx = context
+        let head = headScheme ?? scheme
+        let source = WeightSource(
+            embedding: try g.floats(try g.tensor("token_embd.weight")),
+            vector: { name, n in
+                let t = try g.tensor(name)
+                guard t.count == n else { throw QLinearError.invalidShape("\(name) has \(t.count) values, \(n) expected") }
+                return try g.floats(t)
+            },
+            linear: { name, n, k, isHead in
+                let s = isHead ? head : scheme
+                let t = try g.tensor(name)
+                let (tn, tk) = try t.matrix()
+                guard tn == n, tk == k else { throw QLinearError.invalidShape("\(name) is [\(tn), \(tk)] (N, K), [\(n), \(k)] expected") }
+                return try LinearLayer(context: context, weights: try g.linearWeights(t, as: s.conversion(groupSize: groupSize, rule: scaleRule)),
+                                       act: act, dynamicActivations: s == .dq8ca_q4gsw)
+            },
+            headName: g.has("output.weight") ? "output.weight" : "token_embd.weight")
+        try self.init(config: cfg, context: context, scheme: scheme, headScheme: head, groupSize: groupSize, act: act, scaleRule: scaleRule,
+                      guardBuffers: guardBuffers, progress: progress, source: source)
+    }
+
+    /// Loads a model from a QLinear safetensors file written by `qlinear quantize` from a GGUF
+    /// (layout 2): the linear weights are taken as stored (no requantization), the embedding,
+    /// norms and hyper-parameters come from the file's tensors and `gguf.*` metadata.
+    ///
+    /// `scheme` (nil: the one the stored weights imply — fp16 → `.fp16`, q4gsw → `.q4gsw`, q8csw →
+    /// `.dq8ca_q8csw`) must run on the stored format: `.dq8ca_q4gsw` is allowed for q4gsw weights
+    /// (it only quantizes activations), anything else that contradicts the file throws, as does a
+    /// `groupSize` other than the stored group. Every layer's linears must share one format; the
+    /// LM head (`output.weight`, else `token_embd.weight`) may differ, and `headScheme` follows
+    /// the same rules against it (nil: `scheme` when it runs on the head's format, else the
+    /// head's own default).
+    public convenience init(file m: QLinearModelFile, context: QLinearContext, scheme: LlamaScheme? = nil, groupSize: Int? = nil,
+                            act: DType = .f32, headScheme: LlamaScheme? = nil, guardBuffers: Bool = false,
+                            progress: ((String) -> Void)? = nil) throws {
+        let meta = try m.ggufMetadata()
+        let emb = try m.floats("token_embd.weight")
+        let cfg = try LlamaConfig(metadata: meta, embeddingShape: emb.shape)
+        let firstName = "blk.0.attn_q.weight"
+        guard let first = m.entries[firstName] else { _ = try m.weights(firstName); throw QLinearError.invalidFormat("\(m.name): \(firstName) is missing") }
+        let sch = try LlamaScheme.resolve(requested: scheme, stored: first, file: m.name, what: "--scheme", tensor: firstName)
+        if let g = groupSize, let sg = first.group, g != sg {
+            throw QLinearError.invalidFormat("--group \(g) contradicts \(m.name), whose INT4 weights were quantized with group \(sg) (leave --group out)")
+        }
+        let headName = m.file.tensors["output.weight"] != nil ? "output.weight" : "token_embd.weight"
+        guard let headEntry = m.entries[headName] else { _ = try m.weights(headName); throw QLinearError.invalidFormat("\(m.name): \(headName) is missing") }
+        let headSch = try LlamaScheme.resolve(requested: headScheme ?? (sch.weightScheme == headEntry.scheme ? sch : nil), stored: headEntry,
+                                              file: m.name, what: headScheme == nil ? "the LM head's scheme" : "--head-scheme", tensor: headName)
+        let source = WeightSource(
+            embedding: emb.values,
+            vector: { name, n in
+                let (v, shape) = try m.floats(name)
+                guard shape == [n] else { throw QLinearError.invalidShape("\(m.name): \(name) has shape \(shape), [\(n)] expected") }
+                return v
+            },
+            linear: { name, n, k, isHead in
+                guard let e = m.entries[name] else { _ = try m.weights(name); throw QLinearError.invalidFormat("\(m.name): \(name) is missing") }
+                if !isHead && (e.scheme != first.scheme || e.group != first.group) {
+                    throw QLinearError.invalidFormat("\(m.name): \(name) is \(e.scheme.rawValue)\(e.group.map { " g\($0)" } ?? ""), \(firstName) is "
+                                                     + "\(first.scheme.rawValue)\(first.group.map { " g\($0)" } ?? ""): the layers' linears must share one format")
+                }
+                guard e.shape == [n, k] else { throw QLinearError.invalidShape("\(m.name): \(name) is \(e.shape) (N, K), [\(n), \(k)] expected") }
+                return try LinearLayer(context: context, weights: try m.weights(name), act: act,
+                                       dynamicActivations: (isHead ? headSch : sch) == .dq8ca_q4gsw)
+            },
+            headName: headName)
+        let rule = m.file.metadata["qlinear.scale_rule"].flatMap(Q4ScaleRule.init(rawValue:)) ?? .mse
+        try self.init(config: cfg, context: context, scheme: sch, headScheme: headSch, groupSize: first.group ?? groupSize ?? 32, act: act,
+                      scaleRule: rule, guardBuffers: guardBuffers, progress: progress, source: source)
+    }
+
+    private init(config cfg: LlamaConfig, context: QLinearContext, scheme: LlamaScheme, headScheme: LlamaScheme, groupSize: Int, act: DType,
+                 scaleRule: Q4ScaleRule, guardBuffers: Bool, progress: ((String) -> Void)?, source: WeightSource) throws {
+        config = cfg; self.scheme = scheme; self.headScheme = headScheme; self.act = act; self.groupSize = groupSize; ctx = context
         self.scaleRule = scaleRule
-        func linear(_ name: String, n: Int, k: Int, scheme: LlamaScheme = scheme) throws -> LinearLayer {
-            let conv = scheme.conversion(groupSize: groupSize, rule: scaleRule)
-            let dyn = scheme == .dq8ca_q4gsw
-            let t = try g.tensor(name)
-            let (tn, tk) = try t.matrix()
-            guard tn == n, tk == k else { throw QLinearError.invalidShape("\(name) is [\(tn), \(tk)] (N, K), [\(n), \(k)] expected") }
-            return try LinearLayer(context: context, weights: try g.linearWeights(t, as: conv), act: act, dynamicActivations: dyn)
+        func linear(_ name: String, n: Int, k: Int) throws -> LinearLayer { try source.linear(name, n, k, false) }
+        func vector(_ name: String, _ n: Int) throws -> [Float] { try source.vector(name, n) }
+        guard source.embedding.count == cfg.vocab * cfg.hidden else {
+            throw QLinearError.invalidShape("token_embd.weight has \(source.embedding.count) values, \(cfg.vocab) × \(cfg.hidden) expected")
         }
-        func vector(_ name: String, _ n: Int) throws -> [Float] {
-            let t = try g.tensor(name)
-            guard t.count == n else { throw QLinearError.invalidShape("\(name) has \(t.count) values, \(n) expected") }
-            return try g.floats(t)
-        }
-        let emb = try g.tensor("token_embd.weight")
-        embedding = try g.floats(emb)
+        embedding = source.embedding
         outputNorm = try vector("output_norm.weight", cfg.hidden)
         let kvDim = cfg.kvHeads * cfg.headDim
         var ls = [Layer]()
@@ -166,7 +280,7 @@ public final class LlamaModel: @unchecked Sendable {
         }
         layers = ls
         progress?("output")
-        head = try linear(g.has("output.weight") ? "output.weight" : "token_embd.weight", n: cfg.vocab, k: cfg.hidden, scheme: self.headScheme)
+        head = try source.linear(source.headName, cfg.vocab, cfg.hidden, true)
         headG = try LinearGroup([head], guarded: guardBuffers)
         invFreq = (0..<(cfg.ropeDim / 2)).map { powf(cfg.ropeBase, -Float(2 * $0) / Float(cfg.ropeDim)) }
         kCache = Array(repeating: [], count: cfg.layers)

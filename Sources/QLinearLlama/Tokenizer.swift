@@ -46,29 +46,35 @@ public struct BPETokenizer: Sendable {
 
     /// Builds the tokenizer; throws if the metadata is missing or not a GPT-2 BPE vocabulary.
     public init(gguf: GGUFFile) throws {
+        try self.init(metadata: gguf.typedMetadata)
+    }
+
+    /// Builds the tokenizer from GGUF `tokenizer.ggml.*` metadata (a GGUF file's, or the copy a
+    /// QLinear safetensors file carries); throws if it is missing or not a GPT-2 BPE vocabulary.
+    public init(metadata gguf: GGUFMetadata) throws {
         let model = try gguf.string("tokenizer.ggml.model")
         guard model == "gpt2" else { throw QLinearError.unsupported("tokenizer model \"\(model)\" (only byte-level BPE, \"gpt2\", is implemented)") }
-        guard let toks = gguf.metadata["tokenizer.ggml.tokens"]?.strings, !toks.isEmpty else {
-            throw QLinearError.invalidFormat("GGUF: tokenizer.ggml.tokens is missing or not an array of strings")
+        guard let toks = gguf["tokenizer.ggml.tokens"]?.strings, !toks.isEmpty else {
+            throw QLinearError.invalidFormat("\(gguf.origin): tokenizer.ggml.tokens is missing or not an array of strings")
         }
-        guard let merges = gguf.metadata["tokenizer.ggml.merges"]?.strings else {
-            throw QLinearError.invalidFormat("GGUF: tokenizer.ggml.merges is missing or not an array of strings")
+        guard let merges = gguf["tokenizer.ggml.merges"]?.strings else {
+            throw QLinearError.invalidFormat("\(gguf.origin): tokenizer.ggml.merges is missing or not an array of strings")
         }
         var types = [TokenType](repeating: .normal, count: toks.count)
-        if let tt = gguf.metadata["tokenizer.ggml.token_type"]?.ints {
-            guard tt.count == toks.count else { throw QLinearError.invalidFormat("GGUF: \(tt.count) token types for \(toks.count) tokens") }
+        if let tt = gguf["tokenizer.ggml.token_type"]?.ints {
+            guard tt.count == toks.count else { throw QLinearError.invalidFormat("\(gguf.origin): \(tt.count) token types for \(toks.count) tokens") }
             types = tt.map { TokenType(rawValue: $0) ?? .undefined }
         }
-        let pre = gguf.metadata["tokenizer.ggml.pre"]?.string ?? "default"
+        let pre = gguf["tokenizer.ggml.pre"]?.string ?? "default"
         let known = ["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva", "gpt-2", "gpt2", "default"]
         guard known.contains(pre) else { throw QLinearError.unsupported("pre-tokenizer \"\(pre)\" (implemented: \(known.joined(separator: ", ")))") }
-        let bos = gguf.metadata["tokenizer.ggml.bos_token_id"]?.int
-        let eos = gguf.metadata["tokenizer.ggml.eos_token_id"]?.int
+        let bos = gguf["tokenizer.ggml.bos_token_id"]?.int
+        let eos = gguf["tokenizer.ggml.eos_token_id"]?.int
         for (name, v) in [("bos", bos), ("eos", eos)] {
-            if let v, !(0..<toks.count).contains(v) { throw QLinearError.invalidFormat("GGUF: \(name) token id \(v) is outside the vocabulary (\(toks.count))") }
+            if let v, !(0..<toks.count).contains(v) { throw QLinearError.invalidFormat("\(gguf.origin): \(name) token id \(v) is outside the vocabulary (\(toks.count))") }
         }
         try self.init(tokens: toks, types: types, merges: merges, pre: pre, bos: bos, eos: eos,
-                      addBOS: gguf.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false)
+                      addBOS: gguf["tokenizer.ggml.add_bos_token"]?.bool ?? false)
     }
 
     /// Builds a tokenizer from its parts (`merges` as "left right" strings, best first).

@@ -92,24 +92,59 @@ public enum LlamaTools {
 
     /// A loaded model with its tokenizer.
     public struct Loaded: @unchecked Sendable {
-        /// The mapped file, its tokenizer, the model on the GPU, and seconds the load took.
-        public let file: GGUFFile
+        /// The mapped GGUF file (nil when the model came from QLinear safetensors).
+        public let file: GGUFFile?
+        /// The QLinear safetensors file (nil when the model came from a GGUF).
+        public let modelFile: QLinearModelFile?
+        /// Its tokenizer, the model on the GPU, and seconds the load took.
         public let tokenizer: BPETokenizer
         public let model: LlamaModel
         public let loadSeconds: Double
+
+        /// Bundles a model built by hand (`LlamaModel(gguf:…)` or `LlamaModel(file:…)`) with its
+        /// tokenizer, for `generate` and `perplexity`.
+        public init(file: GGUFFile?, modelFile: QLinearModelFile?, tokenizer: BPETokenizer, model: LlamaModel, loadSeconds: Double) {
+            self.file = file; self.modelFile = modelFile; self.tokenizer = tokenizer; self.model = model; self.loadSeconds = loadSeconds
+        }
     }
 
-    /// Opens `path`, builds the tokenizer, opens the Vulkan device and uploads the model.
-    public static func load(path: String, scheme: LlamaScheme, groupSize: Int = 32, act: DType = .f32, headScheme: LlamaScheme? = nil,
-                            scaleRule: Q4ScaleRule = .mse, device: String? = nil, instance: InstanceOptions = InstanceOptions(),
+    /// Whether `path` starts with the GGUF magic (else it is read as safetensors).
+    public static func isGGUF(path: String) -> Bool {
+        var magic = [UInt8](repeating: 0, count: 4)
+        guard let f = fopen(path, "rb") else { return false }
+        defer { fclose(f) }
+        return fread(&magic, 1, 4, f) == 4 && magic == Array("GGUF".utf8)
+    }
+
+    /// Opens `path` — a GGUF file, or QLinear safetensors that `qlinear quantize` wrote from one —
+    /// builds the tokenizer, opens the Vulkan device and uploads the model.
+    ///
+    /// From a GGUF, the linear weights are converted at load time: `scheme` (nil: fp16),
+    /// `groupSize` (nil: 32) and `scaleRule` (nil: `.mse`) say how. From QLinear safetensors they
+    /// are taken as stored: `scheme` and `headScheme` must run on the stored formats and
+    /// `groupSize` must equal the stored group (`LlamaModel.init(file:…)`); `scaleRule` is refused
+    /// (the scales were chosen when the file was written).
+    public static func load(path: String, scheme: LlamaScheme? = nil, groupSize: Int? = nil, act: DType = .f32, headScheme: LlamaScheme? = nil,
+                            scaleRule: Q4ScaleRule? = nil, device: String? = nil, instance: InstanceOptions = InstanceOptions(),
                             guardBuffers: Bool = false, progress: ((String) -> Void)? = nil) throws -> Loaded {
         let t0 = monotonicSeconds()
-        let g = try GGUFFile(path: path)
-        let tok = try BPETokenizer(gguf: g)
+        if isGGUF(path: path) {
+            let g = try GGUFFile(path: path)
+            let tok = try BPETokenizer(gguf: g)
+            let ctx = try QLinearContext(device: device, instance: instance)
+            let m = try LlamaModel(gguf: g, context: ctx, scheme: scheme ?? .fp16, groupSize: groupSize ?? 32, act: act, headScheme: headScheme,
+                                   scaleRule: scaleRule ?? .mse, guardBuffers: guardBuffers, progress: progress)
+            return Loaded(file: g, modelFile: nil, tokenizer: tok, model: m, loadSeconds: monotonicSeconds() - t0)
+        }
+        if let r = scaleRule {
+            throw QLinearError.unsupported("--scale-rule \(r.rawValue) has no effect on \(path): its INT4 scales were chosen when it was quantized")
+        }
+        let f = try QLinearModelFile(path: path)
+        let tok = try BPETokenizer(metadata: try f.ggufMetadata())
         let ctx = try QLinearContext(device: device, instance: instance)
-        let m = try LlamaModel(gguf: g, context: ctx, scheme: scheme, groupSize: groupSize, act: act, headScheme: headScheme,
-                               scaleRule: scaleRule, guardBuffers: guardBuffers, progress: progress)
-        return Loaded(file: g, tokenizer: tok, model: m, loadSeconds: monotonicSeconds() - t0)
+        let m = try LlamaModel(file: f, context: ctx, scheme: scheme, groupSize: groupSize, act: act, headScheme: headScheme,
+                               guardBuffers: guardBuffers, progress: progress)
+        return Loaded(file: nil, modelFile: f, tokenizer: tok, model: m, loadSeconds: monotonicSeconds() - t0)
     }
 
     // MARK: generate

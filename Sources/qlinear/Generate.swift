@@ -6,7 +6,7 @@ import QLinearLlama
 
 /// `qlinear generate`: text generation with every linear layer on QLinear.
 struct Generate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Generate text from a llama GGUF model.")
+    static let configuration = CommandConfiguration(abstract: "Generate text from a llama GGUF model or the QLinear safetensors quantized from one.")
 
     @OptionGroup var options: ModelOptions
     @Option(name: .shortAndLong, help: "prompt (special tokens such as <|im_start|> are recognised)") var prompt: String?
@@ -42,7 +42,7 @@ struct Generate: ParsableCommand {
         let f = LlamaTools.fixed
         stderrPrint("load \(f(l.loadSeconds, 2)) s; prompt \(s.promptTokens) tokens, \(f(s.promptTokensPerSecond, 2)) tok/s; "
                     + "generation \(s.generatedTokens) tokens, \(f(s.generateTokensPerSecond, 2)) tok/s; linear layers \(f(100 * s.linearShare, 1))% of the time "
-                    + "(scheme \(options.scheme.rawValue), act \(options.act.rawValue))")
+                    + "(scheme \(l.model.scheme.rawValue), head \(l.model.headScheme.rawValue), act \(options.act.rawValue))")
     }
 }
 

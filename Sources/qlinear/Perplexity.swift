@@ -8,7 +8,7 @@ import QLinearLlama
 
 /// `qlinear perplexity`: perplexity of a text file, llama.cpp's method (second half of each chunk).
 struct Perplexity: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Perplexity of a text file under a llama GGUF model.")
+    static let configuration = CommandConfiguration(abstract: "Perplexity of a text file under a llama GGUF model or the QLinear safetensors quantized from one.")
 
     @OptionGroup var options: ModelOptions
     @Option(help: "UTF-8 text file") var file: String

@@ -18,6 +18,9 @@ struct Quantize: ParsableCommand {
             Every 2-D float tensor (F32/F16/BF16, or GGUF Q8_0/Q4_0/Q4_1) that --include matches and \
             --exclude does not is quantized; the rest (norms, excluded tensors) is copied as it is \
             (GGUF block types dequantized to F32 exactly). GGUF Q4_0 → q4gsw with group 32 is lossless. \
+            From a GGUF, the token embedding is kept as it is (block types as their blocks), a tied LM \
+            head is written as output.weight, and the metadata (tokenizer included) is carried, so \
+            `qlinear generate --model OUT` runs the file as stored. \
             Output layout: docs/LLAMA.md ("QLinear safetensors"). The older form \
             `quantize --format q4gsw --inputs W.safetensors [--tensor weight]` still works.
             """)

@@ -48,7 +48,7 @@ import QLinearCheck
         let f = try Safetensors.read(path: out)
         let e = try QLinearSafetensors.entries(f)
         #expect(e["a.weight"] == .init(scheme: .q4gsw, shape: [8, 64], group: 32, scales: "a.scales", source: "F32", rule: "mse"))
-        #expect(f.metadata["origin"] == "test" && f.metadata["qlinear.layout"] == "1")
+        #expect(f.metadata["origin"] == "test" && f.metadata["qlinear.layout"] == "2")
         guard case .q4gsw(let qa) = try QLinearSafetensors.weights(f, "a.weight") else { Issue.record("a not q4gsw"); return }
         #expect(qa == (try Q4GSWWeights.quantize(a, n: 8, k: 64, groupSize: 32, scaleDType: .f16, rule: .mse)))
         let bf = try Safetensors.Tensor.f16(b, shape: [4, 32]).floats()
@@ -109,7 +109,8 @@ import QLinearCheck
     }
 
     /// A GGUF written here: Q4_0 (lossless to q4gsw g32, negative scales), Q4_1 (requantized),
-    /// Q8_0 excluded (dequantized to F32 exactly), F32 1-D copied; dims reversed to [N, K].
+    /// Q8_0 excluded (dequantized to F32 exactly), the Q8_0 token embedding kept as its blocks (and,
+    /// excluded, no tied head written), F32 1-D copied; dims reversed to [N, K].
     @Test func ggufInput() throws {
         var rng = SplitMix64(seed: 5)
         let (n, k) = (6, 64)
@@ -122,17 +123,19 @@ import QLinearCheck
         var g = GGUFBuilder()
         g.kv = [("general.architecture", .string("llama")), ("llama.block_count", .uint32(1))]
         g.tensors = [("blk.0.attn_q.weight", [k, n], .q4_0, q40), ("blk.0.ffn_up.weight", [k, n], .q4_1, q41),
-                     ("token_embd.weight", [k, n], .q8_0, q80), ("output_norm.weight", [k], .f32, (0..<k).flatMap { GGUFBuilder.u32(Float($0).bitPattern) })]
+                     ("token_embd.weight", [k, n], .q8_0, q80), ("blk.0.ffn_gate.weight", [k, n], .q8_0, q80), ("output_norm.weight", [k], .f32, (0..<k).flatMap { GGUFBuilder.u32(Float($0).bitPattern) })]
         let inp = Self.tmp("model.gguf"), out = Self.tmp("gguf.safetensors")
         defer { unlink(inp); unlink(out) }
         try Data(g.build()).write(to: URL(fileURLWithPath: inp))
-        let r = try ModelQuantizer.run(input: inp, output: out, options: .init(scheme: .q4gsw, exclude: "token_embd", chunkValues: 128))
+        let r = try ModelQuantizer.run(input: inp, output: out, options: .init(scheme: .q4gsw, exclude: "token_embd|ffn_gate", chunkValues: 128))
         #expect(r.inputFormat == "gguf")
         let by = Dictionary(uniqueKeysWithValues: r.tensors.map { ($0.name, $0) })
         #expect(by["blk.0.attn_q.weight"]?.note == "lossless Q4_0 repack" && by["blk.0.attn_q.weight"]?.relError == 0)
         #expect(by["blk.0.attn_q.weight"]?.shape == [n, k])
         #expect((by["blk.0.ffn_up.weight"]?.relError ?? 0) > 0)
-        #expect(by["token_embd.weight"]?.action == "copied" && by["token_embd.weight"]?.to == "F32")
+        #expect(by["token_embd.weight"]?.action == "copied" && by["token_embd.weight"]?.to == "Q8_0 blocks")
+        #expect(by["token_embd.weight"]?.note == "token embedding, excluded" && by["output.weight"] == nil)
+        #expect(by["blk.0.ffn_gate.weight"]?.action == "copied" && by["blk.0.ffn_gate.weight"]?.to == "F32")
         let gf = try GGUFFile(path: inp)
         let f = try Safetensors.read(path: out)
         #expect(f.metadata["gguf.general.architecture"] == "llama" && f.metadata["gguf.llama.block_count"] == "1")
@@ -140,8 +143,12 @@ import QLinearCheck
               case .q4gsw(let ref) = try gf.linearWeights(try gf.tensor("blk.0.attn_q.weight"), as: .q4gsw(groupSize: 32)) else { Issue.record("not q4gsw"); return }
         #expect(w == ref && w.scales.contains { $0 < 0 })
         #expect(try QLinearSafetensors.entries(f)["blk.0.attn_q.weight"]?.rule == "lossless")
-        #expect(try f.require("token_embd.weight").floats() == (try gf.floats(try gf.tensor("token_embd.weight"))))
-        #expect(try f.require("token_embd.weight").shape == [n, k])
+        #expect(try f.require("blk.0.ffn_gate.weight").floats() == (try gf.floats(try gf.tensor("blk.0.ffn_gate.weight"))))
+        #expect(try f.require("blk.0.ffn_gate.weight").shape == [n, k])
+        let emb = try QLinearSafetensors.floats(f, "token_embd.weight")
+        #expect(emb.values == (try gf.floats(try gf.tensor("token_embd.weight"))) && emb.shape == [n, k])
+        #expect(try f.require("token_embd.weight").dtype == .U8 && QLinearSafetensors.blockEntries(f)["token_embd.weight"] == .init(type: "Q8_0", shape: [n, k]))
+        #expect(try QLinearSafetensors.ggufMetadata(f).int("llama.block_count") == 1)
         #expect(try f.require("output_norm.weight").floats() == (0..<k).map(Float.init))
         // The layer loaded from the file computes what the GGUF's values give.
         let ctx = try QLinearContext()
@@ -167,7 +174,7 @@ import QLinearCheck
         let key = "qlinear.tensor.a.weight"
         let entry = try #require(good.metadata[key])
         let cases: [(String, (inout Safetensors) -> Void, String)] = [
-            ("layout 2", { $0.metadata["qlinear.layout"] = "2" }, "layout version \"2\" is not supported"),
+            ("layout 3", { $0.metadata["qlinear.layout"] = "3" }, "layout version \"3\" is not supported"),
             ("no layout", { $0.metadata["qlinear.layout"] = nil }, "without qlinear.layout"),
             ("entry not JSON", { $0.metadata[key] = "{" }, "is not a valid entry"),
             ("unknown scheme", { $0.metadata[key] = entry.replacingOccurrences(of: "q4gsw", with: "q5gsw") }, "is not a valid entry"),

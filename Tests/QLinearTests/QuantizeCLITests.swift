@@ -36,7 +36,7 @@ struct QuantizeCLITests {
         #expect((obj["tensors"] as? [[String: Any]])?.count == 3 && obj["peakResidentBytes"] is Int)
         // inspect shows the entries; run takes the weight from the quantized file.
         let i = try run(["inspect", dir + "/q.safetensors"])
-        #expect(i.status == 0 && i.out.contains("QLinear safetensors (layout 1)") && i.out.contains("→ q4gsw [16, 64] group 32, scales layers.0.q.scales F16 [16, 2], from F32, mse"), "\(i.out)")
+        #expect(i.status == 0 && i.out.contains("QLinear safetensors (layout 2)") && i.out.contains("→ q4gsw [16, 64] group 32, scales layers.0.q.scales F16 [16, 2], from F32, mse"), "\(i.out)")
         var x = Safetensors()
         x.tensors["x"] = .f32(r(2 * 64), shape: [2, 64])
         try x.write(path: dir + "/x.safetensors")
