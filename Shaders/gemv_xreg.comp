@@ -186,11 +186,11 @@ void main() {
             }
         }
         barrier();
-        if (t < V) {
-            const uint m = t / BK, j = t % BK, n = nb + j;
+        for (uint o = t; o < V; o += WG) {
+            const uint m = o / BK, j = o % BK, n = nb + j;
             if (m < M && n < pc.N) {
                 float total = 0.0;
-                for (uint g = 0; g < gl_NumSubgroups; ++g) total += red[(blk & 1u) * (WG / 4u) * V + g * V + t];
+                for (uint g = 0; g < gl_NumSubgroups; ++g) total += red[(blk & 1u) * (WG / 4u) * V + g * V + o];
                 if (pc.hasBias != 0u) total += float(BIAS[n]);
                 Y[m * pc.N + n] = float16_t(total);
             }

@@ -56,9 +56,17 @@ public enum Tuner {
         switch kernel {
         case .gemv:
             var out: [TuneCandidate] = []
-            for h in halfMath ? [false, true] : [false] { for c in [1, 2, 4, 8] { for t in [32, 64, 128, 256] { for u in [1, 2] {
+            // q4gsw × fp16 (`halfMath`): the packed-fp16 kernels only (the fp32 one was never
+            // fastest on the H200), column-split and activations-in-registers.
+            for h in halfMath ? [true] : [false] { for c in [1, 2, 4, 8] { for t in [32, 64, 128, 256] { for u in [1, 2] {
                 out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: h ? true : nil)))
             } } } }
+            if halfMath {
+                let bm = m.map { $0 <= 1 ? 1 : $0 <= 2 ? 2 : $0 <= 4 ? 4 : 8 } ?? 1
+                for c in [4, 8, 16, 32] { for t in [64, 128, 256, 512] { for u in [2, 4, 8] where c % u == 0 && bm * u <= 32 {
+                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, xreg: true)))
+                } } }
+            }
             return out.filter { allowed($0, m: m) }
         case .coopmat:
             let kSteps = floatOps ? [16, 32, 64] : [32, 64]
@@ -95,7 +103,7 @@ public enum Tuner {
     /// was erratic on the H200 (q4gsw M = 8, 8 columns: 44.8 µs in a tune, 121–188 µs medians in
     /// two suite runs, docs/results/README.md).
     public static func allowed(_ c: TuneCandidate, m: Int?) -> Bool {
-        if let g = c.gemv, let m, g.columns * m > 32 { return false }
+        if let g = c.gemv, g.xreg != true, let m, g.columns * m > 32 { return false }
         return true
     }
 
