@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import QLinear
 
 /// One configuration `qlinear tune` tries: a matrix–vector configuration or a cooperative-matrix
@@ -138,10 +139,15 @@ public enum Tuner {
                     switch Dispatcher.plan(kernel, small, caps: ctx.capabilities, options: options) {
                     case .failure(let why): verdicts[vkey] = "rejected: \(why.reason)"
                     case .success:
+                        let t0 = DispatchTime.now().uptimeNanoseconds
                         do {
                             let r = try CheckCase.random(problem: small, rng: &rng).run(on: ctx, kernel: kernel, options: options)
                             verdicts[vkey] = r.passed ? "ok" : "wrong: \(r.summary)"
                         } catch { verdicts[vkey] = "error: \(error)" }
+                        // Pipeline compiles dominate here: show each, so a slow one is visible.
+                        let secs: Double = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+                        let verdict: String = verdicts[vkey] ?? ""
+                        progress("checked \(op.rawValue) M=\(small.m) \(c.description): \(verdict) (\(fmtUs(secs)) s)")
                     }
                 }
             }
