@@ -97,8 +97,10 @@ public struct Capabilities: Codable, Sendable, Hashable {
     public var shaderFloat64: Bool = false
     /// Subgroup arithmetic (subgroupAdd …) in compute shaders.
     public var subgroupArithmetic: Bool = true
-    /// Subgroup shuffles (subgroupShuffleXor …) in compute shaders.
-    public var subgroupShuffle: Bool = true
+    /// Subgroup shuffles (subgroupShuffleXor …) in compute shaders (nil in reports written before
+    /// it was recorded: read as supported).
+    public var subgroupShuffleSupport: Bool?
+    public var subgroupShuffle: Bool { subgroupShuffleSupport ?? true }
     /// Memory types as "heap N (size MiB): FLAGS", in the driver's order.
     public var memoryTypes: [String] = []
     /// Required alignment of a storage-buffer binding's offset (≤ 256 by the spec).

@@ -3235,12 +3235,13 @@ enum EmbeddedTuning {
   "gemv": [
     {
       "config": {
-        "columns": 4,
+        "columns": 8,
         "halfMath": true,
-        "threads": 32,
-        "unroll": 1
+        "threads": 128,
+        "unroll": 4,
+        "xreg": true
       },
-      "note": "29.9 \u00b5s at M=1",
+      "note": "27.6 \u00b5s at M=1",
       "ops": [
         "q4gsw"
       ],
@@ -3287,12 +3288,13 @@ enum EmbeddedTuning {
     },
     {
       "config": {
-        "columns": 2,
+        "columns": 4,
         "halfMath": true,
-        "threads": 64,
-        "unroll": 1
+        "threads": 128,
+        "unroll": 2,
+        "xreg": true
       },
-      "note": "9.9 \u00b5s at M=1",
+      "note": "9.7 \u00b5s at M=1",
       "ops": [
         "q4gsw"
       ],
@@ -3315,10 +3317,11 @@ enum EmbeddedTuning {
       "config": {
         "columns": 4,
         "halfMath": true,
-        "threads": 64,
-        "unroll": 1
+        "threads": 128,
+        "unroll": 2,
+        "xreg": true
       },
-      "note": "11.7 \u00b5s at M=1",
+      "note": "11.5 \u00b5s at M=1",
       "ops": [
         "q4gsw"
       ],
@@ -3344,7 +3347,7 @@ enum EmbeddedTuning {
         "threads": 64,
         "unroll": 1
       },
-      "note": "fallback: geometric-mean slowdown 3.6% over 4 shapes at M=1",
+      "note": "fallback: geometric-mean slowdown 6.7% over 4 shapes at M=1",
       "ops": [
         "q4gsw"
       ],
@@ -4190,7 +4193,7 @@ enum EmbeddedTuning {
     "vendorID": 4318
   },
   "name": "nvidia-hopper",
-  "provenance": "qlinear tune on NVIDIA H200, driver NVIDIA 580.159.04, 2026-11-26 (three GPU calls). Cooperative-matrix rules: `qlinear tune --kernel coopmat --from h200-tune-coopmat-small-m-2026-11-26.json --from h200-tune-coopmat-large-m-2026-11-26.json --from h200-tune-coopmat-m128-m512-2026-11-26.json` (M = 16, 64, 256 | 2048 | 128, 512; each M from one call). Matrix\u2013vector q4gsw rules: `qlinear tune --kernel gemv --from h200-tune-gemv-q4gsw-f16math-2026-11-26.json` (fp32 and packed-fp16 candidates; configurations with more than 32 accumulators per thread excluded, Tuner.allowed). Other ops' matrix\u2013vector rules kept from the previous table."
+  "provenance": "qlinear tune on NVIDIA H200, driver NVIDIA 580.159.04, 2026-11-26 (three GPU calls). Cooperative-matrix rules: `qlinear tune --kernel coopmat --from h200-tune-coopmat-small-m-2026-11-26.json --from h200-tune-coopmat-large-m-2026-11-26.json --from h200-tune-coopmat-m128-m512-2026-11-26.json` (M = 16, 64, 256 | 2048 | 128, 512; each M from one call). Matrix\u2013vector q4gsw rules: `qlinear tune --kernel gemv --from h200-tune-gemv-q4gsw-xreg-m1-2026-11-26.json --from h200-tune-gemv-q4gsw-f16math-m8-2026-11-26.json` (M = 1: packed-fp16 column and activations-in-registers candidates, session 3 of 2026-11-26, commit 14d431f; M = 8: the earlier packed-fp16 sweep; configurations with more than 32 accumulators per thread excluded, Tuner.allowed). Other ops' matrix\u2013vector rules kept from the previous table."
 }
 """#,
         #"""
