@@ -5,8 +5,8 @@
 // Each thread owns fixed 32-value K chunks (t, t + WG, … up to CPT of them per pass) for the whole
 // workgroup: it loads its activations once, already paired for the nibble masks, and then streams
 // BN rows of W through them, BK rows in flight (BK·CPT independent 16-byte loads per thread before
-// any math). Nothing but weights and scales is read in the loop; the K reduction runs once per BK
-// rows: a reduce-scatter across the subgroup (BM·BK values, log2 steps, half the values each),
+// any math; with one pass the next BK rows are loaded before this block's math and reduction).
+// Nothing but weights and scales is read in the loop; the K reduction runs once per BK rows: a reduce-scatter across the subgroup (BM·BK values, log2 steps, half the values each),
 // then shared memory across subgroups (double-buffered: one barrier per BK rows).
 //   Math (as gemv_q4_f16math): nibble pairs become f16vec2 (q − 8) exactly with one mask-or per
 //   pair ((w & 0x000F000F) | 0x64006400 = 1024 + q per half); four packed fp16 FMAs per 8 weights;
@@ -56,8 +56,9 @@ void loadX(uint t, uint pass, uint M, uint chunks) {
                     if (xvec && k + 8u <= pc.K) {
                         r = X4[(m * pc.ldx + k) >> 3];
                     } else {
+                        // Rare (unaligned rows, the tail of K): a rolled loop keeps the code small.
                         float f[8];
-                        [[unroll]] for (uint e = 0; e < 8; ++e) f[e] = k + e < pc.K ? xAt(m * pc.ldx + k + e) : 0.0;
+                        [[dont_unroll]] for (uint e = 0; e < 8; ++e) f[e] = k + e < pc.K ? xAt(m * pc.ldx + k + e) : 0.0;
                         r = uvec4(packHalf2x16(vec2(f[0], f[1])), packHalf2x16(vec2(f[2], f[3])),
                                   packHalf2x16(vec2(f[4], f[5])), packHalf2x16(vec2(f[6], f[7])));
                     }
@@ -72,70 +73,72 @@ void loadX(uint t, uint pass, uint M, uint chunks) {
     }
 }
 
-// Adds columns nb .. nb + BK of this thread's chunks into acc, in packed fp16 or in fp32.
-void rowBlock(uint t, uint nb, uint M, uint chunks, uint passes, bool halfMath) {
+// The weights and group scales of columns nb .. nb + BK for this thread's chunks of one pass.
+void loadW(uint t, uint nb, uint pass, uint chunks, out uvec4 w[BK][CPT], out float s[BK][CPT]) {
     const uint words = pc.K / 8u;
     const bool aligned = (pc.ldw % 4u) == 0u;
     const uint grp = GS != 0u ? GS : pc.G;
     const uint ng = pc.K / grp;
-    const bool chunkGroups = (grp % 32u) == 0u;   // one scale per chunk
-    for (uint pass = 0; pass < passes; ++pass) {
-        if (passes > 1u) loadX(t, pass, M, chunks);
-        uvec4 w[BK][CPT];
-        float s[BK][CPT];
-        [[unroll]] for (uint j = 0; j < BK; ++j) {
-            const uint n = min(nb + j, pc.N - 1u);
-            [[unroll]] for (uint i = 0; i < CPT; ++i) {
-                const uint c = min(pass * WG * CPT + i * WG + t, chunks - 1u);
-                if (aligned) {
-                    w[j][i] = W4[(n * pc.ldw) / 4u + c];
-                } else {
-                    uvec4 r = uvec4(0x88888888u);
-                    [[unroll]] for (uint q = 0; q < 4; ++q) {
-                        const uint wi = n * pc.ldw + 4u * c + q;
-                        if (4u * c + q < words) r[q] = W4[wi >> 2][wi & 3u];
-                    }
-                    w[j][i] = r;
+    [[unroll]] for (uint j = 0; j < BK; ++j) {
+        const uint n = min(nb + j, pc.N - 1u);
+        [[unroll]] for (uint i = 0; i < CPT; ++i) {
+            const uint c = min(pass * WG * CPT + i * WG + t, chunks - 1u);
+            if (aligned) {
+                w[j][i] = W4[(n * pc.ldw) / 4u + c];
+            } else {
+                uvec4 r = uvec4(0x88888888u);
+                [[unroll]] for (uint q = 0; q < 4; ++q) {
+                    const uint wi = n * pc.ldw + 4u * c + q;
+                    if (4u * c + q < words) r[q] = W4[wi >> 2][wi & 3u];
                 }
-                s[j][i] = S[n * ng + (32u * c) / grp];
+                w[j][i] = r;
             }
+            s[j][i] = S[n * ng + (32u * c) / grp];
         }
-        [[unroll]] for (uint j = 0; j < BK; ++j) {
-            const uint n = min(nb + j, pc.N - 1u);
-            [[unroll]] for (uint i = 0; i < CPT; ++i) {
-                const uint c = pass * WG * CPT + i * WG + t;
-                if (c < chunks) {
-                    [[unroll]] for (uint q = 0; q < 4; ++q) {
-                        const uint k = min(32u * c + 8u * q, pc.K - 1u);
-                        const float sq = chunkGroups ? s[j][i] : S[n * ng + k / grp];
-                        const uint w0 = w[j][i][q], w8 = w0 >> 8;
-                        if (halfMath) {
-                            const f16vec2 h0 = unpackFloat2x16((w0 & 0x000F000Fu) | 0x64006400u) - f16vec2(1032.0hf);
-                            const f16vec2 h1 = fma(unpackFloat2x16((w0 & 0x00F000F0u) | 0x64006400u), f16vec2(0.0625hf), f16vec2(-72.0hf));
-                            const f16vec2 h2 = unpackFloat2x16((w8 & 0x000F000Fu) | 0x64006400u) - f16vec2(1032.0hf);
-                            const f16vec2 h3 = fma(unpackFloat2x16((w8 & 0x00F000F0u) | 0x64006400u), f16vec2(0.0625hf), f16vec2(-72.0hf));
-                            [[unroll]] for (uint m = 0; m < BM; ++m) {
-                                if (m < M) {
-                                    f16vec2 d = h0 * xr[m][i][4 * q + 0];
-                                    d = fma(h1, xr[m][i][4 * q + 1], d);
-                                    d = fma(h2, xr[m][i][4 * q + 2], d);
-                                    d = fma(h3, xr[m][i][4 * q + 3], d);
-                                    acc[m * BK + j] += sq * float(d.x + d.y);
-                                }
+    }
+}
+
+// Adds the products of loaded weights (columns nb .. nb + BK, one pass) into acc, in packed fp16
+// or in fp32.
+void mathW(uint t, uint nb, uint pass, uint M, uint chunks, bool halfMath, uvec4 w[BK][CPT], float s[BK][CPT]) {
+    const uint grp = GS != 0u ? GS : pc.G;
+    const uint ng = pc.K / grp;
+    const bool chunkGroups = (grp % 32u) == 0u;   // one scale per chunk
+    [[unroll]] for (uint j = 0; j < BK; ++j) {
+        const uint n = min(nb + j, pc.N - 1u);
+        [[unroll]] for (uint i = 0; i < CPT; ++i) {
+            const uint c = pass * WG * CPT + i * WG + t;
+            if (c < chunks) {
+                [[unroll]] for (uint q = 0; q < 4; ++q) {
+                    const uint k = min(32u * c + 8u * q, pc.K - 1u);
+                    const float sq = chunkGroups ? s[j][i] : S[n * ng + k / grp];
+                    const uint w0 = w[j][i][q], w8 = w0 >> 8;
+                    if (halfMath) {
+                        const f16vec2 h0 = unpackFloat2x16((w0 & 0x000F000Fu) | 0x64006400u) - f16vec2(1032.0hf);
+                        const f16vec2 h1 = fma(unpackFloat2x16((w0 & 0x00F000F0u) | 0x64006400u), f16vec2(0.0625hf), f16vec2(-72.0hf));
+                        const f16vec2 h2 = unpackFloat2x16((w8 & 0x000F000Fu) | 0x64006400u) - f16vec2(1032.0hf);
+                        const f16vec2 h3 = fma(unpackFloat2x16((w8 & 0x00F000F0u) | 0x64006400u), f16vec2(0.0625hf), f16vec2(-72.0hf));
+                        [[unroll]] for (uint m = 0; m < BM; ++m) {
+                            if (m < M) {
+                                f16vec2 d = h0 * xr[m][i][4 * q + 0];
+                                d = fma(h1, xr[m][i][4 * q + 1], d);
+                                d = fma(h2, xr[m][i][4 * q + 2], d);
+                                d = fma(h3, xr[m][i][4 * q + 3], d);
+                                acc[m * BK + j] += sq * float(d.x + d.y);
                             }
-                        } else {
-                            // (q − 8) in fp32 without conversions: 2^23 + q − (2^23 + 8), exact.
-                            float wv[8];
-                            [[unroll]] for (uint e = 0; e < 8; ++e) wv[e] = uintBitsToFloat(0x4B000000u | ((w0 >> (4u * e)) & 15u)) - 8388616.0;
-                            [[unroll]] for (uint m = 0; m < BM; ++m) {
-                                if (m < M) {
-                                    float a = 0.0;
-                                    [[unroll]] for (uint p = 0; p < 4; ++p) {
-                                        const vec2 xv = vec2(xr[m][i][4 * q + p]);
-                                        a += xv.x * wv[p] + xv.y * wv[p + 4];
-                                    }
-                                    acc[m * BK + j] += sq * a;
+                        }
+                    } else {
+                        // (q − 8) in fp32 without conversions: 2^23 + q − (2^23 + 8), exact.
+                        float wv[8];
+                        [[unroll]] for (uint e = 0; e < 8; ++e) wv[e] = uintBitsToFloat(0x4B000000u | ((w0 >> (4u * e)) & 15u)) - 8388616.0;
+                        [[unroll]] for (uint m = 0; m < BM; ++m) {
+                            if (m < M) {
+                                float a = 0.0;
+                                [[unroll]] for (uint p = 0; p < 4; ++p) {
+                                    const vec2 xv = vec2(xr[m][i][4 * q + p]);
+                                    a += xv.x * wv[p] + xv.y * wv[p + 4];
                                 }
+                                acc[m * BK + j] += sq * a;
                             }
                         }
                     }
@@ -145,17 +148,43 @@ void rowBlock(uint t, uint nb, uint M, uint chunks, uint passes, bool halfMath) 
     }
 }
 
+// Adds columns nb .. nb + BK of this thread's chunks into acc, every pass (loads and math).
+void rowBlock(uint t, uint nb, uint M, uint chunks, uint passes, bool halfMath) {
+    for (uint pass = 0; pass < passes; ++pass) {
+        if (passes > 1u) loadX(t, pass, M, chunks);
+        uvec4 w[BK][CPT];
+        float s[BK][CPT];
+        loadW(t, nb, pass, chunks, w, s);
+        mathW(t, nb, pass, M, chunks, halfMath, w, s);
+    }
+}
+
 void main() {
     const uint t = gl_LocalInvocationID.x;
     const uint M = min(pc.M, BM);
     const uint chunks = (pc.K + 31u) / 32u;
     const uint passes = (chunks + WG * CPT - 1u) / (WG * CPT);
     const uint lane = gl_SubgroupInvocationID, sg = gl_SubgroupID;
-    if (passes == 1u) loadX(t, 0u, M, chunks);
+    // One pass (the tuned case): the next BK columns' weights are loaded before this block's
+    // math and reduction, so a thread's loads overlap its barrier.
+    uvec4 wn[BK][CPT];
+    float sn[BK][CPT];
+    if (passes == 1u) {
+        loadX(t, 0u, M, chunks);
+        loadW(t, gl_WorkGroupID.x * BN, 0u, chunks, wn, sn);
+    }
     for (uint blk = 0; blk < BN / BK; ++blk) {
         const uint nb = gl_WorkGroupID.x * BN + blk * BK;
         [[unroll]] for (uint v = 0; v < V; ++v) acc[v] = 0.0;
-        rowBlock(t, nb, M, chunks, passes, true);
+        if (passes == 1u) {
+            uvec4 w[BK][CPT];
+            float s[BK][CPT];
+            [[unroll]] for (uint j = 0; j < BK; ++j) [[unroll]] for (uint i = 0; i < CPT; ++i) { w[j][i] = wn[j][i]; s[j][i] = sn[j][i]; }
+            if (blk + 1u < BN / BK) loadW(t, nb + BK, 0u, chunks, wn, sn);
+            mathW(t, nb, 0u, M, chunks, true, w, s);
+        } else {
+            rowBlock(t, nb, M, chunks, passes, true);
+        }
         bool finite = true;
         [[unroll]] for (uint v = 0; v < V; ++v) finite = finite && !isinf(acc[v]) && !isnan(acc[v]);
         if (!finite) {

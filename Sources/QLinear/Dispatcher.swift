@@ -402,7 +402,9 @@ extension Dispatcher {
             return no("\(wg)-thread workgroups: not a multiple of the subgroup size \(sgs) (≥ 4) or over the device's \(caps.maxWorkgroupInvocations)")
         }
         let chunks = (p.k + 31) / 32
-        let cpt = max(1, min(4, (chunks + wg - 1) / wg))
+        // At most 2 chunks per thread (more passes beyond): bounds the unrolled code, which CPU
+        // drivers compile slowly (lavapipe took minutes for 4 chunks × 2 rows with several passes).
+        let cpt = max(1, min(2, (chunks + wg - 1) / wg))
         guard bm * cpt <= 8 else { return nil }   // more activation registers than the kernel is meant for
         let shared = 2 * (wg / 4) * bm * config.unroll * 4
         if shared > caps.sharedMemoryBytes { return no("matrix–vector reduction needs \(shared) bytes of shared memory, device has \(caps.sharedMemoryBytes)") }
