@@ -12,7 +12,7 @@ model=${3:?model file}
 source "$(dirname "$0")/gpu_common.sh"
 sha256sum "$model" | tee "$work/model-sha256.txt"
 for s in fp16 q4gsw dq8ca_q4gsw dq8ca_q8csw; do
-  step "gen-$s" timeout 150 bash -c "qlinear generate --model '$model' --scheme $s --file Tests/Fixtures/public-domain.txt --prompt-tokens 512 -n 128 --json > '$work/smollm2-$s.json'"
+  step "gen-$s" timeout 150 bash -c "qlinear generate --model '$model' --scheme $s --warmup --file Tests/Fixtures/public-domain.txt --prompt-tokens 512 -n 128 --json > '$work/smollm2-$s.json'"
 done
 step torch timeout 300 python3 scripts/torch_smollm2.py --model "$model" --prompt-ids bench/smollm2-prompt512.json --pydeps .gpu/pydeps \
   --dtype float16 --out "$work/torch-smollm2.json" --compare-tokens "$work/smollm2-fp16.json"

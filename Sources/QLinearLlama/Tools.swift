@@ -158,6 +158,9 @@ public enum LlamaTools {
         public var linearShare: Double
         public var text: String
         public var tokens: [Int]
+        /// Whether the prompt and a decode step ran once, untimed, before the timings (nil in
+        /// files written before the option existed).
+        public var warmedUp: Bool?
     }
 
     /// Index of the largest value (first on ties).
@@ -178,12 +181,19 @@ public enum LlamaTools {
     }
 
     /// Generates up to `maxTokens` after `prompt` (greedy when `temp` ≤ 0), stopping at EOS;
-    /// `onBytes` receives each token's bytes as soon as it exists.
-    public static func generate(_ l: Loaded, prompt: [Int], maxTokens: Int, temp: Float = 0, seed: UInt64 = 0,
+    /// `onBytes` receives each token's bytes as soon as it exists. With `warmup`, the prompt and one
+    /// decode step run once first, untimed (first-use pipeline creation, command recording and
+    /// buffer allocation for both batch sizes then fall outside the timings).
+    public static func generate(_ l: Loaded, prompt: [Int], maxTokens: Int, temp: Float = 0, seed: UInt64 = 0, warmup: Bool = false,
                                 onBytes: ([UInt8]) -> Void = { _ in }) throws -> GenerateStats {
         guard !prompt.isEmpty else { throw QLinearError.invalidShape("the prompt has no tokens") }
         guard maxTokens >= 0 else { throw QLinearError.invalidShape("token count \(maxTokens) < 0") }
         let m = l.model
+        if warmup {
+            m.reset()
+            let first = try m.forward(prompt)
+            _ = try m.forward([argmax(first)])
+        }
         m.reset(); m.resetTimers()
         var rng = SamplerRNG(seed: seed)
         let t0 = monotonicSeconds()
@@ -206,7 +216,7 @@ public enum LlamaTools {
                              promptTokensPerSecond: Double(prompt.count) / (t1 - t0),
                              generateTokensPerSecond: steps > 0 ? Double(steps) / (t2 - t1) : 0,
                              linearShare: total > 0 ? m.linearSeconds / total : 0,
-                             text: l.tokenizer.decode(out), tokens: out)
+                             text: l.tokenizer.decode(out), tokens: out, warmedUp: warmup)
     }
 
     // MARK: perplexity

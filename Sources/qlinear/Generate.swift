@@ -17,6 +17,8 @@ struct Generate: ParsableCommand {
     @Option(help: "random seed for sampling") var seed: UInt64 = 0
     @Flag(help: "wrap the prompt in the model's ChatML user/assistant template") var chat = false
     @Flag(help: "JSON output (text, tokens, timings)") var json = false
+    @Flag(help: "before timing, run the prompt and one decode step once (untimed), so pipelines, recordings and buffers for both batch sizes exist, as a warmed-up peer measures")
+    var warmup = false
 
     func validate() throws {
         if (prompt == nil) == (file == nil) { throw ValidationError("give exactly one of --prompt and --file") }
@@ -34,7 +36,7 @@ struct Generate: ParsableCommand {
             text = String(decoding: ids.flatMap { l.tokenizer.bytes(of: $0) }, as: UTF8.self)
         }
         if !json { writeOut(Array(text.utf8)) }
-        let s = try LlamaTools.generate(l, prompt: ids, maxTokens: n, temp: temp, seed: seed) { bytes in
+        let s = try LlamaTools.generate(l, prompt: ids, maxTokens: n, temp: temp, seed: seed, warmup: warmup) { bytes in
             if !json { writeOut(bytes) }
         }
         if json { print(try jsonString(s)); return }

@@ -129,6 +129,9 @@ enum TinyLlama {
         let lb = LlamaTools.Loaded(file: nil, modelFile: file, tokenizer: tf, model: fromFile, loadSeconds: 0)
         let ga = try LlamaTools.generate(la, prompt: prompt, maxTokens: 8), gb = try LlamaTools.generate(lb, prompt: prompt, maxTokens: 8)
         #expect(ga.tokens == gb.tokens && !ga.tokens.isEmpty)
+        // A warm-up pass (prompt + one decode step, untimed) leaves no state behind: same tokens.
+        let gw = try LlamaTools.generate(la, prompt: prompt, maxTokens: 8, warmup: true)
+        #expect(gw.tokens == ga.tokens && gw.warmedUp == true && ga.warmedUp == false)
     }
 
     /// Through `LlamaTools.load` as the CLI calls it: the scheme comes from the file; a scheme,
