@@ -51,7 +51,7 @@ struct DeviceOptions: ParsableArguments {
     var buffers: Int?
     @Option(name: .customLong("split-k"), help: "Force cooperative-matrix split-K slices: 1…64 (or QLINEAR_SPLITK).")
     var splitK: Int?
-    @Option(help: "Force the matrix–vector configuration COLUMNSxTHREADSxUNROLL, e.g. 2x128x2, with a trailing h for packed fp16 math (q4gsw), e.g. 4x128x1h (or QLINEAR_GEMV).")
+    @Option(help: "Force the matrix–vector configuration COLUMNSxTHREADSxUNROLL, e.g. 2x128x2, with a trailing h for packed fp16 math (q4gsw), e.g. 4x128x1h, or x for activations in registers (q4gsw; UNROLL = columns in flight), e.g. 8x128x4x (or QLINEAR_GEMV).")
     var gemv: String?
     @Flag(name: .customLong("no-f16-math"), help: "q4gsw decode: use the fp32 matrix–vector kernel, not packed fp16 (or QLINEAR_GEMV_F16_MATH=0).")
     var noF16Math = false
