@@ -292,7 +292,9 @@ void main() {
 #ifdef F16_MATH
     // An fp16 partial overflowed (the fp32 sum of finite inputs cannot): redo this thread in fp32.
     bool finite = true;
-    [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint j = 0; j < BN; ++j) finite = finite && !isinf(acc[m][j]) && !isnan(acc[m][j]);
+    // Exponent all ones = Inf or NaN, tested on the bits: without float controls a driver may
+    // assume isinf/isnan never hold and drop the redo.
+    [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint j = 0; j < BN; ++j) finite = finite && (floatBitsToUint(acc[m][j]) & 0x7F800000u) != 0x7F800000u;
     if (!finite) {
         [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint j = 0; j < BN; ++j) acc[m][j] = 0.0;
         floatLoop(t, n0, M, rowBase, false);

@@ -173,7 +173,9 @@ void main() {
         [[unroll]] for (uint v = 0; v < V; ++v) acc[v] = 0.0;
         rowBlock(t, nb, M, chunks, passes, true);
         bool finite = true;
-        [[unroll]] for (uint v = 0; v < V; ++v) finite = finite && !isinf(acc[v]) && !isnan(acc[v]);
+        // Exponent all ones = Inf or NaN, tested on the bits: without float controls a driver may
+        // assume isinf/isnan never hold and drop the redo.
+        [[unroll]] for (uint v = 0; v < V; ++v) finite = finite && (floatBitsToUint(acc[v]) & 0x7F800000u) != 0x7F800000u;
         if (!finite) {
             // An fp16 partial overflowed (the fp32 sum of finite inputs cannot): redo in fp32.
             [[unroll]] for (uint v = 0; v < V; ++v) acc[v] = 0.0;

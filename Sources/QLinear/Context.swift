@@ -87,11 +87,19 @@ final class PipelineCache: @unchecked Sendable {
 
     /// The activation-quantization pipeline (one 128-thread workgroup per row).
     func quantPipeline(_ shader: ShaderID) throws -> ComputePipeline {
-        try pipeline(shader, values: ["WG": QuantAct.workgroupSize], requiredSubgroupSize: nil, fullSubgroups: false)
+        try pipeline(shader, values: ["WG": QuantAct.workgroupSize(device.capabilities)], requiredSubgroupSize: nil, fullSubgroups: false)
     }
 }
 
-enum QuantAct { static let workgroupSize = 256 }
+enum QuantAct {
+    /// 256 threads where the device allows it, else the largest power of two it allows (the
+    /// shader's min/max tree needs a power of two; Vulkan guarantees 128).
+    static func workgroupSize(_ caps: Capabilities) -> Int {
+        var wg = 256
+        while wg > 1 && (wg > caps.maxWorkgroupInvocations || wg > caps.maxWorkgroupSize[0]) { wg /= 2 }
+        return wg
+    }
+}
 
 enum SplitKReduce { static let workgroupSize = 256 }
 

@@ -204,7 +204,10 @@ public enum Dispatcher {
                 reasons.append("activations-in-registers kernel not applicable: packed fp16 configuration used")
                 config.xreg = nil
                 config.halfMath = true
-                config.columns = min(config.columns, 8)
+                // A power of two ≤ 8 columns and ≤ 32 sums per thread (Tuner.allowed's limit).
+                var c = 8
+                while c > 1 && (c > config.columns || c * p.m > 32) { c /= 2 }
+                config.columns = c
                 config.unroll = min(config.unroll, 2)
             }
             guard [1, 2, 4, 8].contains(config.columns), [1, 2, 4, 8].contains(config.unroll) else {
@@ -397,17 +400,18 @@ extension Dispatcher {
         guard (1...64).contains(config.columns), [1, 2, 4, 8].contains(config.unroll), config.columns % config.unroll == 0 else {
             return no("matrix–vector configuration \(config): columns 1…64, a multiple of the columns in flight (1, 2, 4 or 8)")
         }
-        guard bm * config.unroll <= 32 else { return no("matrix–vector configuration \(config): \(bm) rows × \(config.unroll) columns in flight exceed 32 sums per thread") }
-        guard sgs >= 4, wg >= sgs, wg % sgs == 0, wg <= 1024, wg <= caps.maxWorkgroupInvocations else {
-            return no("\(wg)-thread workgroups: not a multiple of the subgroup size \(sgs) (≥ 4) or over the device's \(caps.maxWorkgroupInvocations)")
+        guard sgs >= 4, wg >= sgs, wg % sgs == 0, wg <= 1024, wg <= caps.maxWorkgroupInvocations, wg <= caps.maxWorkgroupSize[0] else {
+            return no("\(wg)-thread workgroups: not a multiple of the subgroup size \(sgs) (≥ 4) or over the device's \(caps.maxWorkgroupInvocations) (x ≤ \(caps.maxWorkgroupSize[0]))")
         }
+        // Limits that depend on M fall back to the column kernel instead of failing.
+        guard bm * config.unroll <= 32 else { return nil }
         let chunks = (p.k + 31) / 32
         // At most 2 chunks per thread (more passes beyond): bounds the unrolled code, which CPU
         // drivers compile slowly (lavapipe took minutes for 4 chunks × 2 rows with several passes).
         let cpt = max(1, min(2, (chunks + wg - 1) / wg))
         guard bm * cpt <= 8 else { return nil }   // more activation registers than the kernel is meant for
         let shared = 2 * (wg / 4) * bm * config.unroll * 4
-        if shared > caps.sharedMemoryBytes { return no("matrix–vector reduction needs \(shared) bytes of shared memory, device has \(caps.sharedMemoryBytes)") }
+        if shared > caps.sharedMemoryBytes { return nil }
         guard let shader = lookup(VariantKey(family: .gemvQ4Xreg, weight: .q4, act: .f16)) else { return nil }
         var t = TileConfig(bm: bm, bn: config.columns, bk: config.unroll, workgroupSize: wg)
         t.subgroupSize = sgs

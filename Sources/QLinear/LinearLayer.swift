@@ -180,6 +180,14 @@ public final class LinearLayer: @unchecked Sendable {
         guard scratch.m >= m else { throw QLinearError.invalidShape("scratch serves \(scratch.m) rows, plan has M = \(m)") }
         let t = plan.tile
         guard t.bm >= 1, t.bn >= 1 else { throw QLinearError.invalidShape("plan's tile \(t.bm)x\(t.bn) has a dimension below 1") }
+        if family == .gemvQ4Xreg {
+            // The shader clamps M to BM, drops columns when BK does not divide BN and reduces
+            // BM·BK sums with power-of-two steps: check what the dispatcher guarantees.
+            let v = t.bm * t.bk
+            guard t.bm >= m, t.bk >= 1, t.bn % t.bk == 0, v <= 32, v & (v - 1) == 0, (1...2).contains(t.chunksPerThread) else {
+                throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn)x\(t.bk), \(t.chunksPerThread) chunks per thread cannot compute M = \(m) (needs BM ≥ M, BK dividing BN, BM·BK a power of two ≤ 32, 1…2 chunks)")
+            }
+        }
         let groups: (Int, Int, Int)
         switch family.grid {
         case .tiles: groups = ((n - 1) / t.bn + 1, (m - 1) / t.bm + 1, 1)

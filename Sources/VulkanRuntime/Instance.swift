@@ -301,9 +301,9 @@ public final class Instance: @unchecked Sendable {
         caps.memoryTypes = memTypes
         caps.minStorageBufferOffsetAlignment = Int(limits.minStorageBufferOffsetAlignment)
         caps.shaderFloat64 = hasFloat64
-        caps.subgroupArithmetic = (p11v.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT.rawValue) != 0
-        caps.subgroupShuffleSupport = (p11v.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT.rawValue) != 0
-            && (p11v.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT.rawValue) != 0
+        let subgroupsInCompute = (p11v.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT.rawValue) != 0
+        caps.subgroupArithmetic = (p11v.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT.rawValue) != 0 && subgroupsInCompute
+        caps.subgroupShuffleSupport = (p11v.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT.rawValue) != 0 && subgroupsInCompute
         var pd = PhysicalDevice(index: index, handle: device, capabilities: caps, extensions: extensions,
                                 computeQueueFamily: UInt32(family.offset), timestampValidBits: family.element.timestampValidBits,
                                 apiVersionRaw: props.apiVersion)

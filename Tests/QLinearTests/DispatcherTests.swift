@@ -31,6 +31,46 @@ struct DispatcherTests {
         }
     }
 
+    @Test("activations-in-registers decode: used where it applies, the column kernel where M, K or the device rule it out")
+    func xregFallbacks() throws {
+        var caps = h100Caps()
+        var options = DispatchOptions()
+        options.gemvConfig = GemvConfig(columns: 8, threads: 128, unroll: 8, halfMath: true, xreg: true)
+        func plan(_ m: Int, _ k: Int) throws -> KernelPlan {
+            try Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: m, n: 4096, k: k, groupSize: 128, act: .f16), caps: caps, options: options).get()
+        }
+        let one = try plan(1, 4096)
+        #expect(one.shader == .gemv_q4_xreg && one.tile.bm == 1 && one.tile.bk == 8 && one.tile.chunksPerThread == 1)
+        // M = 5 → BM 8: 8 × 8 sums per thread > 32 → the column kernel (power-of-two columns, ≤ 32 sums).
+        let five = try plan(5, 4096)
+        #expect(five.shader == .gemv_q4_f16math && five.tile.bn == 4 && five.tile.bn * 5 <= 32)
+        // M = 2, K = 14336 at 128 threads: 2 chunks per thread (the cap), 2 passes.
+        options.gemvConfig = GemvConfig(columns: 6, threads: 128, unroll: 2, halfMath: true, xreg: true)
+        let long = try plan(2, 14336)
+        #expect(long.shader == .gemv_q4_xreg && long.tile.chunksPerThread == 2 && long.tile.bm == 2)
+        // Without subgroup shuffles: the column kernel (6 columns → 4, a power of two).
+        caps.subgroupShuffleSupport = false
+        let noShuffle = try plan(2, 4096)
+        #expect(noShuffle.shader == .gemv_q4_f16math && noShuffle.tile.bn == 4)
+        // A configuration that can never be valid is a rejection with the reason, not a trap.
+        caps.subgroupShuffleSupport = true
+        options.gemvConfig = GemvConfig(columns: 6, threads: 128, unroll: 4, halfMath: true, xreg: true)
+        guard case .failure(let why) = Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 1, n: 64, k: 256, groupSize: 128, act: .f16), caps: caps, options: options) else {
+            Issue.record("6 columns with 4 in flight was accepted"); return
+        }
+        #expect(why.reason.contains("multiple of the columns in flight"))
+    }
+
+    @Test("the activation-quantization pass fits devices that allow only 128 threads")
+    func quantWorkgroup() {
+        var caps = h100Caps()
+        #expect(QuantAct.workgroupSize(caps) == 256)
+        caps.maxWorkgroupInvocations = 128
+        #expect(QuantAct.workgroupSize(caps) == 128)
+        caps.maxWorkgroupInvocations = 1024; caps.maxWorkgroupSize = [192, 1024, 64]
+        #expect(QuantAct.workgroupSize(caps) == 128)
+    }
+
     @Test("wave64 device: 64-lane subgroups required, 16x16x16 int8 accepted")
     func amd() throws {
         let caps = amdCaps()
