@@ -1,4 +1,3 @@
-import Synchronization
 
 /// An open device ready to run QLinear kernels: the Vulkan device, the dispatch options (with the
 /// cooperative-matrix self-test results) and a cache of pipelines.
@@ -62,7 +61,7 @@ public final class QLinearContext: @unchecked Sendable {
 /// once built; the cache only grows.
 final class PipelineCache: @unchecked Sendable {
     let device: Device
-    private let cache = Mutex<[String: ComputePipeline]>([:])
+    private let cache = Locked<[String: ComputePipeline]>([:])
     init(device: Device) { self.device = device }
 
     /// The pipeline for `shader` with the specialization constants it declares taken from `values`.

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Push constants shared by all linear kernels (see Shaders/common.glsl). Problem.validate keeps
 /// every value below 2^31.
@@ -126,7 +125,7 @@ public final class LinearLayer: @unchecked Sendable {
         let xp: Buffer?
         /// Split-K partial sums, grown on demand by `encode` (older buffers stay alive with the
         /// scratch, so streams recorded against them remain valid).
-        private let partialBuffers = Mutex<[Buffer]>([])
+        private let partialBuffers = Locked<[Buffer]>([])
         init(layer: LinearLayer, m: Int) throws {
             guard m >= 1 else { throw QLinearError.invalidShape("scratch for M = \(m) rows: M must be ≥ 1") }
             self.m = m; self.k = layer.k; self.device = layer.context.device

@@ -1,4 +1,3 @@
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -157,7 +156,7 @@ public final class LlamaModel: @unchecked Sendable {
     /// (the model has one KV cache), which is what makes the `Sendable` claim true.
     private struct State { var position = 0; var linearSeconds = 0.0, cpuSeconds = 0.0 }
     private var state = State()
-    private let serial = Mutex<Void>(())
+    private let serial = Locked<Void>(())
     /// Zeroes `linearSeconds` and `cpuSeconds`.
     public func resetTimers() { serial.withLock { _ in state.linearSeconds = 0; state.cpuSeconds = 0 } }
 

@@ -1,5 +1,4 @@
 import CVulkan
-import Synchronization
 
 /// Features the logical device enables: the intersection of what kernels can use and what the
 /// physical device has. Kernels check these flags (not vendor names) to decide what can run.
@@ -26,7 +25,7 @@ public final class Device: @unchecked Sendable {
     let memoryProperties: VkPhysicalDeviceMemoryProperties
     /// Serialises queue submission (Vulkan requires external sync on the queue). Each
     /// `CommandStream` has its own command and descriptor pools.
-    let lock = Mutex<Void>(())
+    let lock = Locked<Void>(())
 
     public var capabilities: Capabilities { physical.capabilities }
 

@@ -1,5 +1,4 @@
 import CVulkan
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,7 +42,7 @@ public final class ValidationLog: Sendable {
         var errors = 0, warnings = 0
         var messages: [Message] = []
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Print each message to stderr as it arrives.
     public let echo: Bool
     /// The most messages kept (counting goes on).
