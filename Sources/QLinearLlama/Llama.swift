@@ -102,8 +102,10 @@ public struct LlamaConfig: Sendable, Equatable {
 }
 
 /// A llama model whose every linear layer (attention q/k/v/o, SwiGLU gate/up/down, LM head) is a
-/// QLinear `LinearLayer` on the GPU; embedding lookup, RMSNorm, RoPE, attention with a KV cache
-/// and SiLU run on the CPU in Swift.
+/// QLinear `LinearLayer` on the GPU. RMSNorm, RoPE, attention with a KV cache, SwiGLU and the
+/// residual adds run on the device too (`ops: .device`, the default with fp32 activations: one
+/// command buffer per forward call) or on the CPU in Swift (`.host`); the embedding lookup and
+/// sampling are on the CPU.
 ///
 /// RoPE follows llama.cpp's "normal" mode for the llama architecture: GGUF q/k weights are stored
 /// permuted so that each head rotates adjacent pairs (2i, 2i+1) by pos·base^(−2i/ropeDim).
@@ -120,7 +122,12 @@ public final class LlamaModel: @unchecked Sendable {
     public let groupSize: Int
     /// How INT4 scales are chosen when weights are requantized (Q4_0 at group 32 is taken over as it is).
     public let scaleRule: Q4ScaleRule
+    /// Where the steps between the linear layers run.
+    public let ops: LlamaOps
+    /// Positions the KV cache holds (device ops; host ops grow without a limit).
+    public let contextCapacity: Int?
     let ctx: QLinearContext
+    private var device: DeviceForward?
     let embedding: [Float]            // [vocab, hidden], dequantized token_embd
     let outputNorm: [Float]
     struct Layer {
@@ -179,7 +186,7 @@ public final class LlamaModel: @unchecked Sendable {
     /// output throws (`guardedRuns`).
     public convenience init(gguf g: GGUFFile, context: QLinearContext, scheme: LlamaScheme, groupSize: Int = 32, act: DType = .f32,
                             headScheme: LlamaScheme? = nil, scaleRule: Q4ScaleRule = .mse, guardBuffers: Bool = false,
-                            progress: ((String) -> Void)? = nil) throws {
+                            ops: LlamaOps? = nil, maxContext: Int? = nil, progress: ((String) -> Void)? = nil) throws {
         let cfg = try LlamaConfig(gguf: g)
         let head = headScheme ?? scheme
         let source = WeightSource(
@@ -199,7 +206,7 @@ public final class LlamaModel: @unchecked Sendable {
             },
             headName: g.has("output.weight") ? "output.weight" : "token_embd.weight")
         try self.init(config: cfg, context: context, scheme: scheme, headScheme: head, groupSize: groupSize, act: act, scaleRule: scaleRule,
-                      guardBuffers: guardBuffers, progress: progress, source: source)
+                      guardBuffers: guardBuffers, ops: ops, maxContext: maxContext, progress: progress, source: source)
     }
 
     /// Loads a model from a QLinear safetensors file written by `qlinear quantize` from a GGUF
@@ -215,7 +222,7 @@ public final class LlamaModel: @unchecked Sendable {
     /// head's own default).
     public convenience init(file m: QLinearModelFile, context: QLinearContext, scheme: LlamaScheme? = nil, groupSize: Int? = nil,
                             act: DType = .f32, headScheme: LlamaScheme? = nil, guardBuffers: Bool = false,
-                            progress: ((String) -> Void)? = nil) throws {
+                            ops: LlamaOps? = nil, maxContext: Int? = nil, progress: ((String) -> Void)? = nil) throws {
         let meta = try m.ggufMetadata()
         let emb = try m.floats("token_embd.weight")
         let cfg = try LlamaConfig(metadata: meta, embeddingShape: emb.shape)
@@ -249,13 +256,20 @@ public final class LlamaModel: @unchecked Sendable {
             headName: headName)
         let rule = m.file.metadata["qlinear.scale_rule"].flatMap(Q4ScaleRule.init(rawValue:)) ?? .mse
         try self.init(config: cfg, context: context, scheme: sch, headScheme: headSch, groupSize: first.group ?? groupSize ?? 32, act: act,
-                      scaleRule: rule, guardBuffers: guardBuffers, progress: progress, source: source)
+                      scaleRule: rule, guardBuffers: guardBuffers, ops: ops, maxContext: maxContext, progress: progress, source: source)
     }
 
     private init(config cfg: LlamaConfig, context: QLinearContext, scheme: LlamaScheme, headScheme: LlamaScheme, groupSize: Int, act: DType,
-                 scaleRule: Q4ScaleRule, guardBuffers: Bool, progress: ((String) -> Void)?, source: WeightSource) throws {
+                 scaleRule: Q4ScaleRule, guardBuffers: Bool, ops: LlamaOps?, maxContext: Int?, progress: ((String) -> Void)?,
+                 source: WeightSource) throws {
         config = cfg; self.scheme = scheme; self.headScheme = headScheme; self.act = act; self.groupSize = groupSize; ctx = context
         self.scaleRule = scaleRule
+        let chosen = ops ?? (act == .f32 && !guardBuffers ? .device : .host)
+        if chosen == .device && act != .f32 { throw QLinearError.unsupported("--ops device needs fp32 activations (--act f32), or use --ops host") }
+        if chosen == .device && guardBuffers { throw QLinearError.unsupported("guard mode checks the host path's linear groups: use --ops host with --guard-buffers") }
+        if let c = maxContext, c < 1 { throw QLinearError.invalidShape("context \(c): at least 1 position") }
+        self.ops = chosen
+        contextCapacity = chosen == .device ? min(maxContext ?? min(cfg.contextLength, 4096), 1 << 20) : nil
         func linear(_ name: String, n: Int, k: Int) throws -> LinearLayer { try source.linear(name, n, k, false) }
         func vector(_ name: String, _ n: Int) throws -> [Float] { try source.vector(name, n) }
         guard source.embedding.count == cfg.vocab * cfg.hidden else {
@@ -284,6 +298,10 @@ public final class LlamaModel: @unchecked Sendable {
         invFreq = (0..<(cfg.ropeDim / 2)).map { powf(cfg.ropeBase, -Float(2 * $0) / Float(cfg.ropeDim)) }
         kCache = Array(repeating: [], count: cfg.layers)
         vCache = Array(repeating: [], count: cfg.layers)
+        if let cap = contextCapacity {
+            progress?("device ops")
+            device = try DeviceForward(context: context, config: cfg, layers: ls, head: head, outputNorm: outputNorm, invFreq: invFreq, capacity: cap)
+        }
     }
 
     /// Guard mode: linear-group runs whose guard regions were checked (0 without `guardBuffers`).
@@ -407,6 +425,15 @@ public final class LlamaModel: @unchecked Sendable {
         let pos0 = state.position
         var x = [Float](repeating: 0, count: m * d)
         for (r, t) in tokens.enumerated() { for j in 0..<d { x[r * d + j] = embedding[t * d + j] } }
+        if let device {
+            // One submission: every layer, the output norm and the head on the device. Its time
+            // counts as linear time (the GPU part cannot be split without timestamps).
+            let t0 = monotonicSeconds()
+            let logits = try device.forward(x, m: m, pos0: pos0, allLogits: allLogits)
+            state.linearSeconds += monotonicSeconds() - t0
+            state.position += m
+            return logits
+        }
         for (li, L) in layers.enumerated() {
             let h = rmsnorm(x, L.attnNorm, m: m)
             let qkv = try run(L.qkv, h, m: m)

