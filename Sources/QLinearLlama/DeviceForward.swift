@@ -193,7 +193,7 @@ final class DeviceForward {
     /// pos0…pos0+m−1 (the KV cache holds 0…pos0−1).
     func forward(_ x: [Float], m: Int, pos0: Int, allLogits: Bool) throws -> [Float] {
         guard pos0 >= 0, m >= 1, pos0 <= capacity - m else {
-            throw QLinearError.invalidShape("the KV cache holds \(capacity) positions: \(pos0) used + \(m) new do not fit (load the model with a larger context)")
+            throw QLinearError.invalidShape("the KV cache holds \(capacity) positions: \(pos0) used + \(m) new do not fit (load the model with a larger context: --ctx-size, `maxContext`)")
         }
         guard x.count == m * cfg.hidden else { throw QLinearError.invalidShape("\(x.count) input values, \(m) × \(cfg.hidden) expected") }
         let s = try slot(m: m, allLogits: allLogits)

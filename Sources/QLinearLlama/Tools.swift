@@ -155,13 +155,16 @@ public enum LlamaTools {
         public var promptTokens: Int, generatedTokens: Int
         public var promptSeconds: Double, generateSeconds: Double
         public var promptTokensPerSecond: Double, generateTokensPerSecond: Double
-        /// Share of the time spent in QLinear linear layers (GPU work, uploads, downloads).
+        /// Share of the time spent in GPU submissions: with host ops the linear layers (GPU work,
+        /// uploads, downloads), with device ops the whole forward pass but the embedding lookup.
         public var linearShare: Double
         public var text: String
         public var tokens: [Int]
         /// Whether the prompt and a decode step ran once, untimed, before the timings (nil in
         /// files written before the option existed).
         public var warmedUp: Bool?
+        /// Where norms, RoPE, attention and SwiGLU ran (`device` | `host`; nil in older files).
+        public var ops: String?
     }
 
     /// Index of the largest value (first on ties).
@@ -217,7 +220,7 @@ public enum LlamaTools {
                              promptTokensPerSecond: Double(prompt.count) / (t1 - t0),
                              generateTokensPerSecond: steps > 0 ? Double(steps) / (t2 - t1) : 0,
                              linearShare: total > 0 ? m.linearSeconds / total : 0,
-                             text: l.tokenizer.decode(out), tokens: out, warmedUp: warmup)
+                             text: l.tokenizer.decode(out), tokens: out, warmedUp: warmup, ops: m.ops.rawValue)
     }
 
     // MARK: perplexity
@@ -228,6 +231,8 @@ public enum LlamaTools {
         public var chunkPerplexity: [Double]
         public var perplexity: Double
         public var seconds: Double, tokensPerSecond: Double, linearShare: Double
+        /// `device` | `host` (nil in older files).
+        public var ops: String?
     }
 
     /// Perplexity the way llama.cpp's tool computes it: non-overlapping chunks of `ctx` tokens,
@@ -260,7 +265,7 @@ public enum LlamaTools {
         let secs = monotonicSeconds() - t0
         return PerplexityResult(tokens: tokens.count, ctx: ctx, chunks: chunks, scored: count, chunkPerplexity: per,
                                 perplexity: exp(nll / Double(count)), seconds: secs,
-                                tokensPerSecond: Double(chunks * ctx) / secs, linearShare: m.linearSeconds / secs)
+                                tokensPerSecond: Double(chunks * ctx) / secs, linearShare: m.linearSeconds / secs, ops: m.ops.rawValue)
     }
 }
 

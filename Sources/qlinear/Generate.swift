@@ -43,8 +43,8 @@ struct Generate: ParsableCommand {
         writeOut([10])
         let f = LlamaTools.fixed
         stderrPrint("load \(f(l.loadSeconds, 2)) s; prompt \(s.promptTokens) tokens, \(f(s.promptTokensPerSecond, 2)) tok/s; "
-                    + "generation \(s.generatedTokens) tokens, \(f(s.generateTokensPerSecond, 2)) tok/s; linear layers \(f(100 * s.linearShare, 1))% of the time "
-                    + "(scheme \(l.model.scheme.rawValue), head \(l.model.headScheme.rawValue), act \(options.act.rawValue))")
+                    + "generation \(s.generatedTokens) tokens, \(f(s.generateTokensPerSecond, 2)) tok/s; \(l.model.ops == .device ? "GPU submissions" : "linear layers") \(f(100 * s.linearShare, 1))% of the time "
+                    + "(ops \(l.model.ops.rawValue), scheme \(l.model.scheme.rawValue), head \(l.model.headScheme.rawValue), act \(options.act.rawValue))")
     }
 }
 

@@ -17,7 +17,9 @@ struct Perplexity: ParsableCommand {
 
     func run() throws {
         guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-        let l = try options.load()
+        var o = options
+        if o.ctxSize == nil { o.ctxSize = ctx }   // device ops: a KV cache of one chunk
+        let l = try o.load()
         let tokens = l.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: false)
         let r = try LlamaTools.perplexity(l, tokens: tokens, ctx: ctx) { c, p in
             if !json { stderrPrint("chunk \(c): \(LlamaTools.fixed(p, 4))") }
@@ -25,6 +27,6 @@ struct Perplexity: ParsableCommand {
         if json { print(try jsonString(r)); return }
         let f = LlamaTools.fixed
         print("perplexity \(f(r.perplexity, 4)) over \(r.scored) scored tokens (\(r.chunks) chunks of \(r.ctx); \(r.tokens) tokens in file); "
-              + "\(f(r.tokensPerSecond, 1)) tok/s, linear layers \(f(100 * r.linearShare, 0))% of the time")
+              + "\(f(r.tokensPerSecond, 1)) tok/s, \(l.model.ops == .device ? "GPU submissions" : "linear layers") \(f(100 * r.linearShare, 0))% of the time (ops \(l.model.ops.rawValue))")
     }
 }
