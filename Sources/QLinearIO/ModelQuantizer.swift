@@ -22,6 +22,12 @@ public enum ModelQuantizer {
         public var only: [String]?
         /// Values per chunk of rows.
         public var chunkValues: Int
+        /// q4gsw: GPTQ factors by output tensor name (`LlamaCalibration.factors`); a tensor with one
+        /// is quantized with error compensation (rule "gptq"), the others with `rule`. A GGUF Q4_0
+        /// tensor at group 32 stays the lossless repack.
+        public var gptq: [String: GPTQFactor] = [:]
+        /// Where the GPTQ statistics came from (written as `qlinear.gptq` metadata).
+        public var gptqNote: String?
 
         public init(scheme: QLinearSafetensors.Scheme, groupSize: Int = 32, scaleDType: DType = .f16, rule: Q4ScaleRule = .mse,
                     include: String? = nil, exclude: String? = nil, only: [String]? = nil, chunkValues: Int = 1 << 20) {
@@ -220,10 +226,10 @@ public enum ModelQuantizer {
         case .q4gsw:
             let lossless = s.isQ4_0 && o.groupSize == 32
             // Q4_0's d is fp16: lossless in either scale dtype.
-            return Plan(source: s, name: name, quantize: true, note: joined(lossless ? "lossless Q4_0 repack" : nil),
+            return Plan(source: s, name: name, quantize: true, note: joined(lossless ? "lossless Q4_0 repack" : o.gptq[name] != nil ? "GPTQ" : nil),
                         outputs: [.init(name: name, dtype: .U8, shape: [n, k / 2]), .init(name: sn, dtype: sd, shape: [n, k / o.groupSize])],
                         entry: .init(scheme: .q4gsw, shape: [n, k], group: o.groupSize, scales: sn, source: s.type,
-                                     rule: lossless ? "lossless" : o.rule.rawValue))
+                                     rule: lossless ? "lossless" : o.gptq[name] != nil ? "gptq" : o.rule.rawValue))
         case .q8csw:
             return Plan(source: s, name: name, quantize: true, note: note,
                         outputs: [.init(name: name, dtype: .I8, shape: [n, k]), .init(name: sn, dtype: sd, shape: [n])],
@@ -321,6 +327,7 @@ public enum ModelQuantizer {
         }
         meta["qlinear.scheme"] = o.scheme.rawValue
         if o.scheme == .q4gsw { meta["qlinear.group_size"] = String(o.groupSize); meta["qlinear.scale_rule"] = o.rule.rawValue }
+        if o.scheme == .q4gsw && !o.gptq.isEmpty { meta["qlinear.gptq"] = o.gptqNote ?? "\(o.gptq.count) tensors" }
         meta["qlinear.source_format"] = input.format
         let writer = try SafetensorsWriter(path: output, entries: plans.flatMap(\.outputs), metadata: meta)
         let totalIn = max(1, plans.reduce(0) { $0 + $1.source.bytes })
@@ -389,6 +396,8 @@ public enum ModelQuantizer {
                     if p.entry?.rule == "lossless", let g = input.gguf {
                         let (packed, sc) = g.q4_0Repack(try g.tensor(s.name), rows: r..<e)
                         qw = try Q4GSWWeights(n: rows, k: k, groupSize: 32, packed: packed, scales: sc, scaleDType: .f16)
+                    } else if let f = o.gptq[p.name] {
+                        qw = try Q4GSWWeights.quantize(x, n: rows, k: k, groupSize: o.groupSize, scaleDType: o.scaleDType, gptq: f)
                     } else {
                         qw = try Q4GSWWeights.quantize(x, n: rows, k: k, groupSize: o.groupSize, scaleDType: o.scaleDType, rule: o.rule)
                     }

@@ -101,6 +101,32 @@ public struct LlamaConfig: Sendable, Equatable {
     }
 }
 
+/// Where a linear layer's input is observed (`LlamaModel.linearInputObserver`): each site feeds
+/// one group of linear layers that read the same rows.
+public enum LinearInputSite: Sendable, Hashable {
+    /// The normed rows q, k and v read (layer index).
+    case attention(Int)
+    /// The attention output the o projection reads.
+    case attentionOutput(Int)
+    /// The normed rows gate and up read.
+    case ffn(Int)
+    /// The SwiGLU output the down projection reads.
+    case ffnDown(Int)
+    /// The output-normed rows the LM head reads.
+    case head
+
+    /// The GGUF names of the weights that read this input (`headName`: the LM head's tensor).
+    public func tensorNames(headName: String = "output.weight") -> [String] {
+        switch self {
+        case .attention(let i): return ["blk.\(i).attn_q.weight", "blk.\(i).attn_k.weight", "blk.\(i).attn_v.weight"]
+        case .attentionOutput(let i): return ["blk.\(i).attn_output.weight"]
+        case .ffn(let i): return ["blk.\(i).ffn_gate.weight", "blk.\(i).ffn_up.weight"]
+        case .ffnDown(let i): return ["blk.\(i).ffn_down.weight"]
+        case .head: return [headName]
+        }
+    }
+}
+
 /// A llama model whose every linear layer (attention q/k/v/o, SwiGLU gate/up/down, LM head) is a
 /// QLinear `LinearLayer` on the GPU. RMSNorm, RoPE, attention with a KV cache, SwiGLU and the
 /// residual adds run on the device too (`ops: .device`, the default with fp32 activations: one
@@ -164,6 +190,13 @@ public final class LlamaModel: @unchecked Sendable {
     private struct State { var position = 0; var linearSeconds = 0.0, cpuSeconds = 0.0 }
     private var state = State()
     private let serial = Locked<Void>(())
+    /// Host ops only (calibration): called with every linear group's input rows ([m, K],
+    /// row-major) before the group runs. A forward call with device ops and an observer throws.
+    public var linearInputObserver: ((LinearInputSite, [Float], Int) -> Void)? {
+        get { serial.withLock { _ in observer } }
+        set { serial.withLock { _ in observer = newValue } }
+    }
+    private var observer: ((LinearInputSite, [Float], Int) -> Void)?
     /// Zeroes `linearSeconds` and `cpuSeconds`.
     public func resetTimers() { serial.withLock { _ in state.linearSeconds = 0; state.cpuSeconds = 0 } }
 
@@ -426,6 +459,7 @@ public final class LlamaModel: @unchecked Sendable {
         var x = [Float](repeating: 0, count: m * d)
         for (r, t) in tokens.enumerated() { for j in 0..<d { x[r * d + j] = embedding[t * d + j] } }
         if let device {
+            if observer != nil { throw QLinearError.unsupported("linear inputs are observed with host ops only (load the model with ops: .host)") }
             // One submission: every layer, the output norm and the head on the device. Its time
             // counts as linear time (the GPU part cannot be split without timestamps).
             let t0 = monotonicSeconds()
@@ -436,6 +470,7 @@ public final class LlamaModel: @unchecked Sendable {
         }
         for (li, L) in layers.enumerated() {
             let h = rmsnorm(x, L.attnNorm, m: m)
+            observer?(.attention(li), h, m)
             let qkv = try run(L.qkv, h, m: m)
             var q = qkv[0], k = qkv[1]
             let v = qkv[2]
@@ -444,22 +479,29 @@ public final class LlamaModel: @unchecked Sendable {
             kCache[li].append(contentsOf: k)
             vCache[li].append(contentsOf: v)
             let att = attention(q, layer: li, m: m, pos0: pos0)
+            observer?(.attentionOutput(li), att, m)
             let o = try run(L.oG, att, m: m)[0]
             for i in 0..<x.count { x[i] += o[i] }
             let h2 = rmsnorm(x, L.ffnNorm, m: m)
+            observer?(.ffn(li), h2, m)
             let gu = try run(L.gateUp, h2, m: m)
             let gt = gu[0], up = gu[1]
             var a = [Float](repeating: 0, count: gt.count)
             for i in 0..<a.count { let gv = gt[i]; a[i] = gv / (1 + expf(-gv)) * up[i] }
+            observer?(.ffnDown(li), a, m)
             let dn = try run(L.downG, a, m: m)[0]
             for i in 0..<x.count { x[i] += dn[i] }
         }
         state.position += m
         if allLogits {
-            return try run(headG, rmsnorm(x, outputNorm, m: m), m: m)[0]
+            let hx = rmsnorm(x, outputNorm, m: m)
+            observer?(.head, hx, m)
+            return try run(headG, hx, m: m)[0]
         }
         let last = Array(x[((m - 1) * d)..<(m * d)])
-        return try run(headG, rmsnorm(last, outputNorm, m: 1), m: 1)[0]
+        let hx = rmsnorm(last, outputNorm, m: 1)
+        observer?(.head, hx, 1)
+        return try run(headG, hx, m: 1)[0]
     }
 }
 

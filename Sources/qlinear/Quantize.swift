@@ -4,6 +4,7 @@ import Glibc
 import ArgumentParser
 import QLinear
 import QLinearIO
+import QLinearLlama
 
 extension QLinearSafetensors.Scheme: ExpressibleByArgument {}
 /// `--format`'s values (the older spelling of `--scheme`).
@@ -38,6 +39,12 @@ struct Quantize: ParsableCommand {
     var scaleDType: DType = .f16
     @Option(name: .customLong("scale-rule"), help: "INT4 scales: mse (per-group error search, default) or absmax (max|w|/7.5, torchao's rule).")
     var scaleRule: Q4ScaleRule = .mse
+    @Option(help: "q4gsw from a llama GGUF: calibrate GPTQ on this text file — the model runs it with fp16 weights (host ops) and each linear layer's input statistics (Σxxᵀ) steer the rounding.")
+    var calibrate: String?
+    @Option(name: .customLong("calibration-ctx"), help: "GPTQ calibration: tokens per chunk (each from an empty KV cache).") var calibrationCtx = 512
+    @Option(name: .customLong("calibration-tokens"), help: "GPTQ calibration: use at most this many tokens of the text (default: all).") var calibrationTokens: Int?
+    @Option(name: .customLong("gptq-dampening"), help: "GPTQ: added to the Hessian's diagonal, relative to its mean.") var gptqDampening = 0.01
+    @Option(help: "Vulkan device index or name (GPTQ calibration runs the model).") var device: String?
     @Flag(help: "Print a JSON summary (per tensor and totals) instead of the lines.") var json = false
 
     func validate() throws {
@@ -45,6 +52,12 @@ struct Quantize: ParsableCommand {
         if (input == nil) == (inputs == nil) { throw ValidationError("give the input file once: `quantize IN -o OUT` (or --inputs IN)") }
         if scheme != nil && format != nil { throw ValidationError("--scheme and --format are the same option; give one") }
         if scheme == nil && format == nil { throw ValidationError("missing --scheme q4gsw|q8csw|fp16") }
+        if calibrate != nil && (scheme ?? (format == .q8csw ? .q8csw : .q4gsw)) != .q4gsw {
+            throw ValidationError("--calibrate (GPTQ) applies to --scheme q4gsw")
+        }
+        if calibrationCtx < 16 { throw ValidationError("--calibration-ctx must be ≥ 16, got \(calibrationCtx)") }
+        if let t = calibrationTokens, t < 16 { throw ValidationError("--calibration-tokens must be ≥ 16, got \(t)") }
+        if !(gptqDampening > 0 && gptqDampening.isFinite) { throw ValidationError("--gptq-dampening must be > 0, got \(gptqDampening)") }
         for (what, p) in [("--include", include), ("--exclude", exclude)] {
             if let p, (try? Regex(p)) == nil { throw ValidationError("\(what) \"\(p)\" is not a valid regular expression") }
         }
@@ -54,8 +67,9 @@ struct Quantize: ParsableCommand {
         let path = input ?? inputs!
         let s: QLinearSafetensors.Scheme = scheme ?? (format == .q8csw ? .q8csw : .q4gsw)
         let only: [String]? = !tensor.isEmpty ? tensor : (inputs != nil && include == nil && exclude == nil ? ["weight"] : nil)
-        let opts = ModelQuantizer.Options(scheme: s, groupSize: group, scaleDType: scaleDType, rule: scaleRule,
+        var opts = ModelQuantizer.Options(scheme: s, groupSize: group, scaleDType: scaleDType, rule: scaleRule,
                                           include: include, exclude: exclude, only: only)
+        if let text = calibrate { (opts.gptq, opts.gptqNote) = try gptqFactors(model: path, text: text) }
         let tty = isatty(2) == 1
         var lastBar = -1
         let r = try ModelQuantizer.run(input: path, output: output, options: opts, onTensor: { t, n in
@@ -72,6 +86,7 @@ struct Quantize: ParsableCommand {
             if f >= 1 { stderrPrint("\r\u{1B}[K", newline: false) }
         })
         if json { print(try jsonString(r)); return }
+        if let note = opts.gptqNote { print("GPTQ: \(note)") }
         let mib = { (b: Int) in fmt(Double(b) / 1048576, 2) }
         print("quantized \(r.quantized) tensors, copied \(r.copied); size \(mib(r.inputBytes)) MiB → \(mib(r.outputBytes)) MiB "
               + "(file \(mib(r.outputFileBytes)) MiB)\(r.maxRelError.map { ", max rel. error \(fmt($0, 4))" } ?? ""); "
@@ -79,6 +94,25 @@ struct Quantize: ParsableCommand {
     }
 
     /// `[ i/ n] name [shape] type → scheme, size A MiB → B MiB, rel. error e`
+    /// Calibrates GPTQ: runs the GGUF model (fp16 weights, host ops) over the text and factors
+    /// each linear input's Σxxᵀ. Progress on stderr.
+    func gptqFactors(model path: String, text: String) throws -> ([String: GPTQFactor], String) {
+        guard LlamaTools.isGGUF(path: path) else {
+            throw ValidationError("--calibrate needs a llama GGUF input (the model is run to observe its layer inputs)")
+        }
+        let data = try readFileBytes(text)
+        let t0 = monotonicSeconds()
+        stderrPrint("GPTQ calibration: loading the model with fp16 weights (host ops)…")
+        let l = try LlamaTools.load(path: path, scheme: .fp16, device: device, instance: CLIValidation.instance, ops: .host)
+        var tokens = l.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: false)
+        if let n = calibrationTokens, tokens.count > n { tokens = Array(tokens.prefix(n)) }
+        let c = try LlamaTools.calibrate(l, tokens: tokens, ctx: calibrationCtx) { i, n in stderrPrint("GPTQ calibration: chunk \(i)/\(n)") }
+        let f = try c.factors(dampening: gptqDampening) { i, n in if i % 10 == 0 || i == n { stderrPrint("GPTQ: factored \(i)/\(n) layer inputs") } }
+        let name = text.split(separator: "/").last.map(String.init) ?? text
+        let note = "calibrated on \(c.tokens) tokens of \(name) (\(c.chunks) chunks of ≤ \(c.ctx)), dampening \(gptqDampening), \(f.count) tensors, \(fmt(monotonicSeconds() - t0, 1)) s"
+        return (f, note)
+    }
+
     static func line(_ t: ModelQuantizer.TensorResult, _ n: Int) -> String {
         let w = String(n).count
         let mib = { (b: Int) in fmt(Double(b) / 1048576, 2) }
