@@ -68,8 +68,8 @@ final class DeviceForward {
                                        specialization: c.specConstants.map { (id: $0.id, value: UInt32($0.name == "WG" ? Self.wg : $0.defaultValue)) })
         }
         pipes = p
-        let kvDim = cfg.kvHeads * cfg.headDim
-        let cacheBytes = try Checked.mul(try Checked.mul(capacity, kvDim, "KV-cache values"), 4, "KV-cache bytes")
+        let cacheBytes = try Self.kvCacheBytes(capacity: capacity, kvDim: cfg.kvHeads * cfg.headDim, layers: layers.count,
+                                               deviceLocalBytes: dev.capabilities.deviceLocalMemoryBytes)
         kc = try layers.map { _ in try Buffer(device: dev, size: cacheBytes) }
         vc = try layers.map { _ in try Buffer(device: dev, size: cacheBytes) }
         func upload(_ v: [Float]) throws -> Buffer {
@@ -88,6 +88,18 @@ final class DeviceForward {
         }
         cosSin = try upload(cs)
         params = try Buffer(device: dev, size: 16, placement: .host)
+    }
+
+    /// Bytes of one layer's K (or V) cache. The whole cache (K and V, every layer) must fit in half
+    /// the device's local memory: a clear error instead of an allocation failure (or, on a CPU
+    /// device, paging) later.
+    static func kvCacheBytes(capacity: Int, kvDim: Int, layers: Int, deviceLocalBytes: UInt64) throws -> Int {
+        let bytes = try Checked.mul(try Checked.mul(capacity, kvDim, "KV-cache values"), 4, "KV-cache bytes")
+        let total = try Checked.mul(try Checked.mul(bytes, 2, "KV-cache bytes"), max(1, layers), "KV-cache bytes")
+        guard UInt64(total) <= deviceLocalBytes / 2 else {
+            throw QLinearError.unsupported("a KV cache of \(capacity) positions needs \(total >> 20) MiB, more than half the device's \(deviceLocalBytes >> 20) MiB: use a smaller --ctx-size")
+        }
+        return bytes
     }
 
     private func plan(_ l: LinearLayer, m: Int) throws -> KernelPlan {

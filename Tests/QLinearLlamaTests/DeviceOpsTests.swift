@@ -1,7 +1,7 @@
 import Testing
 import QLinear
 import QLinearIO
-import QLinearLlama
+@testable import QLinearLlama
 import QLinearCheck
 
 /// The device forward (norms, RoPE + KV cache, attention, SwiGLU on the GPU, one command buffer
@@ -102,6 +102,13 @@ import QLinearCheck
         dev.reset()
         #expect(try dev.forward([1, 2, 3, 4, 5, 6]) == first)
         #expect(throws: QLinearError.self) { try LlamaModel(gguf: g, context: ctx, scheme: .fp16, maxContext: 0) }
+        // A cache larger than half the device's memory is refused before anything is allocated:
+        // SmolLM2 (30 layers, 3 KV heads of 64) at 2^20 positions needs 46 GiB; an 80 GiB card
+        // allows 40. 4096 positions need 180 MiB.
+        let err = thrownText { _ = try DeviceForward.kvCacheBytes(capacity: 1 << 20, kvDim: 192, layers: 30, deviceLocalBytes: 80 << 30) }
+        #expect(err?.contains("needs 46080 MiB, more than half the device's 81920 MiB: use a smaller --ctx-size") == true, "\(err ?? "no error")")
+        #expect(try DeviceForward.kvCacheBytes(capacity: 4096, kvDim: 192, layers: 30, deviceLocalBytes: 80 << 30) == 4096 * 192 * 4)
+        #expect(throws: QLinearError.self) { try DeviceForward.kvCacheBytes(capacity: Int.max / 2, kvDim: 192, layers: 30, deviceLocalBytes: .max) }
     }
 
     /// Device ops need fp32 activations and are not what guard mode checks: fp16 activations and
