@@ -120,11 +120,13 @@ void main() {
     const uint qb = (r * pc.heads + h) * hd;
     for (uint j = t; j < hd; j += WG) qs[j] = Q[qb + j];
     barrier();
-    float mx = uintBitsToFloat(0xff800000u), l = 0.0;   // −inf
+    // A finite "minus infinity": drivers may assume no infinities (no SignedZeroInfNanPreserve).
+    const float LOWEST = -3.0e38;
+    float mx = LOWEST, l = 0.0;
     float acc[4] = float[4](0.0, 0.0, 0.0, 0.0);
     for (uint c = 0; c < n; c += WG) {
         const uint p = c + t;
-        float s = uintBitsToFloat(0xff800000u);
+        float s = LOWEST;
         if (p < n) {
             const uint kb = p * kvDim + kh * hd;
             float d = 0.0;
@@ -137,8 +139,8 @@ void main() {
             if (t < w) red[t] = max(red[t], red[t + w]);
             barrier();
         }
-        const float mn = max(mx, red[0]);   // red[0] is finite: key c < n always exists
-        const float alpha = exp(mx - mn);   // 0 on the first chunk (mx = −inf)
+        const float mn = max(mx, red[0]);   // a real score: key c < n always exists
+        const float alpha = c == 0 ? 0.0 : exp(mx - mn);
         prob[t] = p < n ? exp(s - mn) : 0.0;
         barrier();
         const uint cnt = min(WG, n - c);

@@ -327,7 +327,8 @@ public enum ModelQuantizer {
         }
         meta["qlinear.scheme"] = o.scheme.rawValue
         if o.scheme == .q4gsw { meta["qlinear.group_size"] = String(o.groupSize); meta["qlinear.scale_rule"] = o.rule.rawValue }
-        if o.scheme == .q4gsw && !o.gptq.isEmpty { meta["qlinear.gptq"] = o.gptqNote ?? "\(o.gptq.count) tensors" }
+        let gptqCount = plans.filter { $0.entry?.rule == "gptq" }.count
+        if gptqCount > 0 { meta["qlinear.gptq"] = "\(gptqCount) tensors" + (o.gptqNote.map { "; \($0)" } ?? "") }
         meta["qlinear.source_format"] = input.format
         let writer = try SafetensorsWriter(path: output, entries: plans.flatMap(\.outputs), metadata: meta)
         let totalIn = max(1, plans.reduce(0) { $0 + $1.source.bytes })

@@ -5,7 +5,8 @@ import QLinear
 
 /// Layer-input statistics of a llama model on calibration text, for GPTQ (`GPTQFactor`): per
 /// linear-input site, H = Σ xxᵀ over every input row the site saw (K × K; only the lower triangle
-/// is accumulated, which is all the factorization reads).
+/// is accumulated, which is all the factorization reads; fp32 sums). Filled by the observer under
+/// the model's lock, one forward call at a time; not for concurrent use.
 public final class LlamaCalibration: @unchecked Sendable {
     /// Tokens run, chunks of `ctx` (each from an empty KV cache).
     public let tokens: Int, chunks: Int, ctx: Int
@@ -52,15 +53,20 @@ public final class LlamaCalibration: @unchecked Sendable {
 
     /// A GPTQ factor per weight tensor name (the tensors of one site share one factor):
     /// `dampening` as in `GPTQFactor.init`; `headName` names the LM head's tensor (`output.weight`,
-    /// which `qlinear quantize` writes also for a head tied to the embedding). `progress` gets
-    /// (done, total) sites.
+    /// which `qlinear quantize` writes also for a head tied to the embedding). Each site's sum is
+    /// released once it is factored (memory: the sums shrink as the factors grow), so this runs
+    /// once; a second call throws. Factoring is O(K³) per site in fp64 on one core: seconds for
+    /// K ≈ 1.5k, impractical for K ≈ 14k (an 8B model's FFN). `progress` gets (done, total) sites.
     public func factors(dampening: Double = 0.01, headName: String = "output.weight",
                         progress: (Int, Int) -> Void = { _, _ in }) throws -> [String: GPTQFactor] {
+        guard !sums.isEmpty else { throw QLinearError.unsupported("no calibration statistics left (factors(…) runs once)") }
         var out = [String: GPTQFactor]()
-        for (i, (site, e)) in sums.sorted(by: { "\($0.key)" < "\($1.key)" }).enumerated() {
+        let sites = sums.keys.sorted { "\($0)" < "\($1)" }
+        for (i, site) in sites.enumerated() {
+            guard let e = sums.removeValue(forKey: site) else { continue }
             let f = try GPTQFactor(hessian: e.h, k: e.k, samples: e.rows, dampening: dampening)
             for name in site.tensorNames(headName: headName) { out[name] = f }
-            progress(i + 1, sums.count)
+            progress(i + 1, sites.count)
         }
         return out
     }

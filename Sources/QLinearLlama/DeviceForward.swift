@@ -69,7 +69,8 @@ final class DeviceForward {
         }
         pipes = p
         let cacheBytes = try Self.kvCacheBytes(capacity: capacity, kvDim: cfg.kvHeads * cfg.headDim, layers: layers.count,
-                                               deviceLocalBytes: dev.capabilities.deviceLocalMemoryBytes)
+                                               deviceLocalBytes: dev.capabilities.deviceLocalMemoryBytes,
+                                               maxBufferBytes: dev.capabilities.maxStorageBufferRange)
         kc = try layers.map { _ in try Buffer(device: dev, size: cacheBytes) }
         vc = try layers.map { _ in try Buffer(device: dev, size: cacheBytes) }
         func upload(_ v: [Float]) throws -> Buffer {
@@ -93,9 +94,12 @@ final class DeviceForward {
     /// Bytes of one layer's K (or V) cache. The whole cache (K and V, every layer) must fit in half
     /// the device's local memory: a clear error instead of an allocation failure (or, on a CPU
     /// device, paging) later.
-    static func kvCacheBytes(capacity: Int, kvDim: Int, layers: Int, deviceLocalBytes: UInt64) throws -> Int {
+    static func kvCacheBytes(capacity: Int, kvDim: Int, layers: Int, deviceLocalBytes: UInt64, maxBufferBytes: UInt64 = 1 << 32) throws -> Int {
         let bytes = try Checked.mul(try Checked.mul(capacity, kvDim, "KV-cache values"), 4, "KV-cache bytes")
         let total = try Checked.mul(try Checked.mul(bytes, 2, "KV-cache bytes"), max(1, layers), "KV-cache bytes")
+        guard UInt64(bytes) <= maxBufferBytes else {
+            throw QLinearError.unsupported("a KV cache of \(capacity) positions needs \(bytes >> 20) MiB per layer, more than the device's largest storage buffer (\(maxBufferBytes >> 20) MiB): use a smaller --ctx-size")
+        }
         guard UInt64(total) <= deviceLocalBytes / 2 else {
             throw QLinearError.unsupported("a KV cache of \(capacity) positions needs \(total >> 20) MiB, more than half the device's \(deviceLocalBytes >> 20) MiB: use a smaller --ctx-size")
         }

@@ -91,7 +91,10 @@ public struct LlamaConfig: Sendable, Equatable {
         }
         headDim = hidden / heads
         ropeDim = (try? g.int("llama.rope.dimension_count")) ?? headDim
-        guard ropeDim % 2 == 0, ropeDim <= headDim else { throw QLinearError.invalidFormat("rope dimension \(ropeDim) with head size \(headDim)") }
+        guard ropeDim >= 0, ropeDim % 2 == 0, ropeDim <= headDim else { throw QLinearError.invalidFormat("rope dimension \(ropeDim) with head size \(headDim)") }
+        guard eps.isFinite, eps > 0, ropeBase.isFinite, ropeBase > 0 else {
+            throw QLinearError.invalidFormat("llama metadata: RMSNorm epsilon \(eps) and RoPE base \(ropeBase) must be finite and > 0")
+        }
         guard embeddingShape.count == 2, embeddingShape[0] >= 1 else {
             throw QLinearError.invalidFormat("token_embd.weight has shape \(embeddingShape), [vocab, hidden] expected")
         }
@@ -192,11 +195,13 @@ public final class LlamaModel: @unchecked Sendable {
     private let serial = Locked<Void>(())
     /// Host ops only (calibration): called with every linear group's input rows ([m, K],
     /// row-major) before the group runs. A forward call with device ops and an observer throws.
-    public var linearInputObserver: ((LinearInputSite, [Float], Int) -> Void)? {
+    /// It runs on the thread that called `forward`, inside the model's lock: it must not call the
+    /// model (that would deadlock).
+    public var linearInputObserver: (@Sendable (LinearInputSite, [Float], Int) -> Void)? {
         get { serial.withLock { _ in observer } }
         set { serial.withLock { _ in observer = newValue } }
     }
-    private var observer: ((LinearInputSite, [Float], Int) -> Void)?
+    private var observer: (@Sendable (LinearInputSite, [Float], Int) -> Void)?
     /// Zeroes `linearSeconds` and `cpuSeconds`.
     public func resetTimers() { serial.withLock { _ in state.linearSeconds = 0; state.cpuSeconds = 0 } }
 
@@ -302,7 +307,11 @@ public final class LlamaModel: @unchecked Sendable {
         if chosen == .device && guardBuffers { throw QLinearError.unsupported("guard mode checks the host path's linear groups: use --ops host with --guard-buffers") }
         if let c = maxContext, c < 1 { throw QLinearError.invalidShape("context \(c): at least 1 position") }
         self.ops = chosen
-        contextCapacity = chosen == .device ? min(maxContext ?? min(cfg.contextLength, 4096), 1 << 20) : nil
+        if let c = maxContext, c > 1 << 20 { throw QLinearError.invalidShape("context \(c): at most 2^20 positions") }
+        if chosen == .device && maxContext == nil && cfg.contextLength < 1 {
+            throw QLinearError.invalidFormat("llama.context_length is \(cfg.contextLength): give the KV cache's size (--ctx-size)")
+        }
+        contextCapacity = chosen == .device ? (maxContext ?? min(cfg.contextLength, 4096)) : nil
         func linear(_ name: String, n: Int, k: Int) throws -> LinearLayer { try source.linear(name, n, k, false) }
         func vector(_ name: String, _ n: Int) throws -> [Float] { try source.vector(name, n) }
         guard source.embedding.count == cfg.vocab * cfg.hidden else {

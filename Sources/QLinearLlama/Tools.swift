@@ -193,6 +193,10 @@ public enum LlamaTools {
         guard !prompt.isEmpty else { throw QLinearError.invalidShape("the prompt has no tokens") }
         guard maxTokens >= 0 else { throw QLinearError.invalidShape("token count \(maxTokens) < 0") }
         let m = l.model
+        // The last token is sampled, not fed back: the cache holds the prompt and maxTokens − 1.
+        if let cap = m.contextCapacity, prompt.count + max(maxTokens - 1, warmup ? 1 : 0) > cap {
+            throw QLinearError.invalidShape("\(prompt.count) prompt tokens + \(maxTokens) to generate do not fit the KV cache of \(cap) positions: use a larger --ctx-size")
+        }
         if warmup {
             m.reset()
             let first = try m.forward(prompt)

@@ -109,7 +109,7 @@ struct Quantize: ParsableCommand {
         let c = try LlamaTools.calibrate(l, tokens: tokens, ctx: calibrationCtx) { i, n in stderrPrint("GPTQ calibration: chunk \(i)/\(n)") }
         let f = try c.factors(dampening: gptqDampening) { i, n in if i % 10 == 0 || i == n { stderrPrint("GPTQ: factored \(i)/\(n) layer inputs") } }
         let name = text.split(separator: "/").last.map(String.init) ?? text
-        let note = "calibrated on \(c.tokens) tokens of \(name) (\(c.chunks) chunks of ≤ \(c.ctx)), dampening \(gptqDampening), \(f.count) tensors, \(fmt(monotonicSeconds() - t0, 1)) s"
+        let note = "calibrated on \(c.tokens) tokens of \(name) (\(c.chunks) chunks of ≤ \(c.ctx)), dampening \(gptqDampening), \(fmt(monotonicSeconds() - t0, 1)) s"
         return (f, note)
     }
 

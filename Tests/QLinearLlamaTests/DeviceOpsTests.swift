@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
 import Testing
 import QLinear
 import QLinearIO
@@ -55,6 +59,34 @@ import QLinearCheck
         host.reset(); dev.reset()
         same(try host.forward([7, 95]), try dev.forward([7, 95]), "after reset")
         print("device vs host, \(scheme.rawValue): largest gap \(worst) (tolerance \(tol))")
+    }
+
+    /// Other sizes than the tiny model's: head size 160 (> the 128-thread workgroup: each thread
+    /// owns two output dimensions), RoPE on 96 of the 160 dimensions (the rest copied), hidden
+    /// 320 (RMSNorm's loop takes several passes), 2 query heads sharing 1 KV head.
+    @Test func wideHeadsPartialRoPE() throws {
+        let path = TinyLlama.tmp("wide.gguf")
+        defer { unlink(path) }
+        _ = FileManager.default.createFile(atPath: path, contents: Data(TinyLlama.gguf(hidden: 320, ffn: 96, layers: 1, heads: 2, kvHeads: 1, ropeDim: 96)))
+        let ctx = try TinyLlama.context.get()
+        let g = try GGUFFile(path: path)
+        let host = try LlamaModel(gguf: g, context: ctx, scheme: .fp16, ops: .host)
+        let dev = try LlamaModel(gguf: g, context: ctx, scheme: .fp16)
+        #expect(dev.config.headDim == 160 && dev.config.ropeDim == 96 && dev.config.hidden == 320)
+        let tol = Self.tolerance(.fp16)
+        var worst: Float = 0
+        let a = try host.forward([3, 14, 15, 92, 65], allLogits: true), b = try dev.forward([3, 14, 15, 92, 65], allLogits: true)
+        worst = max(worst, Self.gap(a, b))
+        for t in [35, 89] { worst = max(worst, Self.gap(try host.forward([t]), try dev.forward([t]))) }
+        #expect(worst <= tol, "gap \(worst)")
+        print("wide heads, partial RoPE: largest gap \(worst)")
+        // The split matters: the same weights with RoPE on all 160 dimensions give other logits,
+        // so a kernel that rotated the last 64 dimensions (or dropped them) would be caught.
+        let full = TinyLlama.tmp("wide-full.gguf")
+        defer { unlink(full) }
+        _ = FileManager.default.createFile(atPath: full, contents: Data(TinyLlama.gguf(hidden: 320, ffn: 96, layers: 1, heads: 2, kvHeads: 1, ropeDim: 160)))
+        let devFull = try LlamaModel(gguf: try GGUFFile(path: full), context: ctx, scheme: .fp16)
+        #expect(Self.gap(b, try devFull.forward([3, 14, 15, 92, 65], allLogits: true)) > 100 * tol)
     }
 
     /// More keys than the attention kernel's chunk (128 per workgroup pass): 140 prompt rows, so

@@ -41,6 +41,7 @@ import QLinearCheck
         let f = try c.factors()
         #expect(f.count == 7 * TinyLlama.layers + 1)
         #expect(f["blk.1.ffn_down.weight"]?.k == TinyLlama.ffn && f["output.weight"]?.k == TinyLlama.hidden)
+        #expect(throws: QLinearError.self) { try c.factors() }   // the sums were released
 
         let gptqOut = TinyLlama.tmp("gptq.safetensors"), mseOut = TinyLlama.tmp("mse.safetensors")
         defer { unlink(gptqOut); unlink(mseOut) }
@@ -54,7 +55,7 @@ import QLinearCheck
             #expect(t.note?.contains(expected) == true, "\(t.name): \(t.note ?? "no note")")
         }
         let file = try Safetensors.read(path: gptqOut)
-        #expect(file.metadata["qlinear.gptq"] == "test")
+        #expect(file.metadata["qlinear.gptq"] == "13 tensors; test")
         #expect(file.metadata["qlinear.tensor.blk.0.ffn_up.weight"]?.contains("\"rule\":\"gptq\"") == true)
         #expect(file.metadata["qlinear.tensor.blk.0.attn_q.weight"]?.contains("\"rule\":\"lossless\"") == true)
 

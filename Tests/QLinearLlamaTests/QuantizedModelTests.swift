@@ -22,8 +22,10 @@ enum TinyLlama {
         (33...126).map { String(Character(Unicode.Scalar(UInt8($0)))) } + ["Ġ", "Ġa", "ab", "<|im_end|>"]
     }
 
-    /// The GGUF image.
-    static func gguf() -> [UInt8] {
+    /// The GGUF image (other sizes: `DeviceOpsTests`' wide variant).
+    static func gguf() -> [UInt8] { gguf(hidden: hidden, ffn: ffn, layers: layers, heads: heads, kvHeads: kvHeads, ropeDim: 16) }
+
+    static func gguf(hidden: Int, ffn: Int, layers: Int, heads: Int, kvHeads: Int, ropeDim: Int) -> [UInt8] {
         var rng = SplitMix64(seed: 77)
         func unit() -> Float { Float(Double(rng.next() >> 11) * 0x1p-53) * 2 - 1 }
         func q4_0(_ n: Int, _ k: Int) -> [UInt8] {
@@ -47,7 +49,7 @@ enum TinyLlama {
             ("llama.block_count", .uint32(UInt32(layers))), ("llama.embedding_length", .uint32(UInt32(hidden))),
             ("llama.feed_forward_length", .uint32(UInt32(ffn))), ("llama.attention.head_count", .uint32(UInt32(heads))),
             ("llama.attention.head_count_kv", .uint32(UInt32(kvHeads))), ("llama.attention.layer_norm_rms_epsilon", .float32(1e-5)),
-            ("llama.rope.freq_base", .float32(10000)), ("llama.context_length", .uint32(128)), ("llama.rope.dimension_count", .uint32(16)),
+            ("llama.rope.freq_base", .float32(10000)), ("llama.context_length", .uint32(128)), ("llama.rope.dimension_count", .uint32(UInt32(ropeDim))),
             ("general.size_label", .uint64(1 << 40)), ("general.score", .float64(-0.1)), ("general.nested", .array(.array, [.array(.uint8, [.uint8(1)])])),
             ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string("smollm")),
             ("tokenizer.ggml.tokens", .array(.string, toks.map { .string($0) })),

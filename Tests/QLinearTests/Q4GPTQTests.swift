@@ -71,6 +71,21 @@ struct Q4GPTQTests {
         print("GPTQ g\(group): output error ×\(eg / em) of the scale search's on the calibration inputs, ×\(fg / fm) on fresh ones")
     }
 
+    @Test("only the lower triangle is read (the calibration sums only that half)")
+    func lowerTriangleOnly() throws {
+        let (n, k, rows) = (6, 64, 100)
+        var rng = SplitMix64(seed: 21)
+        let w = (0..<(n * k)).map { _ in Self.unit(&rng) }
+        let full = Self.hessian(Self.inputs(rows: rows, k: k, seed: 2), rows: rows, k: k)
+        var lower = full
+        for a in 0..<k { for b in (a + 1)..<k { lower[a * k + b] = 0 } }
+        var garbage = full
+        for a in 0..<k { for b in (a + 1)..<k { garbage[a * k + b] = 1e9 } }
+        let q = try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: 32, gptq: try GPTQFactor(hessian: full, k: k, samples: rows))
+        #expect(q == (try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: 32, gptq: try GPTQFactor(hessian: lower, k: k, samples: rows))))
+        #expect(q == (try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: 32, gptq: try GPTQFactor(hessian: garbage, k: k, samples: rows))))
+    }
+
     @Test("with a diagonal Hessian no error moves between columns: exactly the scale search's result")
     func diagonalIsRoundToNearest() throws {
         let (n, k) = (10, 96)
