@@ -57,6 +57,50 @@ extension Q4GSWWeights {
         return try Q4GSWWeights(n: n, k: k, groupSize: groupSize, packed: packed, scales: scales, scaleDType: scaleDType)
     }
 
+    /// Quantizes like `rule: .mse` with each column's squared error weighted by `importance[k]`
+    /// (K values ≥ 0, e.g. the mean x² of the layer's inputs over calibration text). Rows run in
+    /// parallel; same format and errors.
+    public static func quantize(_ w: [Float], n: Int, k: Int, groupSize: Int, scaleDType: DType = .f16, importance: [Float]) throws -> Q4GSWWeights {
+        try validateQuantizeInput(w, n: n, k: k, groupSize: groupSize)
+        guard importance.count == k else { throw QLinearError.invalidShape("q4gsw quantize: \(importance.count) importance values, K = \(k) expected") }
+        if let bad = importance.firstIndex(where: { !($0.isFinite && $0 >= 0) }) { throw QLinearError.nonFinite("importance[\(bad)] = \(importance[bad])") }
+        let groups = k / groupSize
+        var scales = [Float](repeating: 0, count: n * groups)
+        var packed = [UInt8](repeating: 0, count: n * k / 2)
+        let failed = AtomicFlag()
+        w.withUnsafeBufferPointer { wp in
+            importance.withUnsafeBufferPointer { ip in
+                scales.withUnsafeMutableBufferPointer { sp in
+                    packed.withUnsafeMutableBufferPointer { pp in
+                        let (W, I, S, P) = (SendablePointer(wp.baseAddress!), SendablePointer(ip.baseAddress!),
+                                            SendableMutablePointer(sp.baseAddress!), SendableMutablePointer(pp.baseAddress!))
+                        let chunk = max(1, min(64, n / 16))
+                        concurrentRows((n + chunk - 1) / chunk) { j in
+                            for r in (j * chunk)..<min(n, (j + 1) * chunk) {
+                                for g in 0..<groups {
+                                    let x = UnsafeBufferPointer(start: W.p + r * k + g * groupSize, count: groupSize)
+                                    let wt = UnsafeBufferPointer(start: I.p + g * groupSize, count: groupSize)
+                                    guard let s = searchScale(x, scaleDType: scaleDType, weights: wt) else { failed.set(); return }
+                                    S.p[r * groups + g] = s
+                                    let inv = 1 / s
+                                    for c in 0..<groupSize {
+                                        let q = UInt8(Int(roundClamp4(x[c] * inv)) + 8)
+                                        let col = g * groupSize + c
+                                        P.p[r * (k / 2) + col / 2] |= col % 2 == 0 ? q : q << 4
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if failed.isSet {
+            throw QLinearError.invalidShape("q4gsw quantize: a group's scale overflows fp16 (max 65504); use fp32 scales (qlinear quantize --scale-dtype f32)")
+        }
+        return try Q4GSWWeights(n: n, k: k, groupSize: groupSize, packed: packed, scales: scales, scaleDType: scaleDType)
+    }
+
     /// The scale for one group under the `.mse` rule, already rounded to `scaleDType` (nil if it
     /// overflows fp16). Candidates put the group's signed extreme e at position t of the grid,
     /// scale = e / t, for t ∈ {−8.5, −8.4, …, −7.0} (e on the long negative side, the scale's
@@ -66,7 +110,11 @@ extension Q4GSWWeights {
     /// twice (round, least squares) and finally compared — by the exact squared error at the
     /// stored scale — with absmax/7.5 (the `.absmax` rule) and −e/8, so the result is never
     /// worse than either. An all-zero group gets FLT_EPSILON, as with `.absmax`.
-    public static func searchScale(_ x: UnsafeBufferPointer<Float>, scaleDType: DType = .f16) -> Float? {
+    ///
+    /// `weights` (one per value, ≥ 0; nil = all 1) weighs each value's squared error — an
+    /// importance matrix's mean x² per input column, so the scale fits the columns whose inputs
+    /// are large (llama.cpp's imatrix idea).
+    public static func searchScale(_ x: UnsafeBufferPointer<Float>, scaleDType: DType = .f16, weights: UnsafeBufferPointer<Float>? = nil) -> Float? {
         var e: Float = 0
         for v in x where abs(v) > abs(e) { e = v }
         let amax = abs(e)
@@ -78,18 +126,18 @@ extension Q4GSWWeights {
         // Score of the rounding at inverse scale `inv`: (Σwq)²/Σq² (larger = smaller error) and the LS scale.
         @inline(__always) func score(_ inv: Float) -> (Float, Float) {
             var sxq: Float = 0, sqq: Float = 0
-            for v in x {
-                let q = roundClamp4(v * inv)
-                sxq += v * q; sqq += q * q
+            for i in 0..<x.count {
+                let v = x[i], q = roundClamp4(v * inv), wt = weights?[i] ?? 1
+                sxq += wt * v * q; sqq += wt * q * q
             }
             return sqq > 0 ? (sxq * sxq / sqq, sxq / sqq) : (0, 0)
         }
         @inline(__always) func sse(_ s: Float) -> Float {
             let inv = 1 / s
             var err: Float = 0
-            for v in x {
-                let d = v - roundClamp4(v * inv) * s
-                err += d * d
+            for i in 0..<x.count {
+                let v = x[i], d = v - roundClamp4(v * inv) * s
+                err += (weights?[i] ?? 1) * d * d
             }
             return err
         }

@@ -28,6 +28,10 @@ public enum ModelQuantizer {
         public var gptq: [String: GPTQFactor] = [:]
         /// Where the GPTQ statistics came from (written as `qlinear.gptq` metadata).
         public var gptqNote: String?
+        /// q4gsw: per-column importance (mean x² of the layer's inputs) by output tensor name
+        /// (`LlamaCalibration.importance`); a tensor with one gets the importance-weighted scale
+        /// search (rule "imatrix"), unless it has a GPTQ factor.
+        public var importance: [String: [Float]] = [:]
 
         public init(scheme: QLinearSafetensors.Scheme, groupSize: Int = 32, scaleDType: DType = .f16, rule: Q4ScaleRule = .mse,
                     include: String? = nil, exclude: String? = nil, only: [String]? = nil, chunkValues: Int = 1 << 20) {
@@ -226,10 +230,10 @@ public enum ModelQuantizer {
         case .q4gsw:
             let lossless = s.isQ4_0 && o.groupSize == 32
             // Q4_0's d is fp16: lossless in either scale dtype.
-            return Plan(source: s, name: name, quantize: true, note: joined(lossless ? "lossless Q4_0 repack" : o.gptq[name] != nil ? "GPTQ" : nil),
+            return Plan(source: s, name: name, quantize: true, note: joined(lossless ? "lossless Q4_0 repack" : o.gptq[name] != nil ? "GPTQ" : o.importance[name] != nil ? "imatrix" : nil),
                         outputs: [.init(name: name, dtype: .U8, shape: [n, k / 2]), .init(name: sn, dtype: sd, shape: [n, k / o.groupSize])],
                         entry: .init(scheme: .q4gsw, shape: [n, k], group: o.groupSize, scales: sn, source: s.type,
-                                     rule: lossless ? "lossless" : o.gptq[name] != nil ? "gptq" : o.rule.rawValue))
+                                     rule: lossless ? "lossless" : o.gptq[name] != nil ? "gptq" : o.importance[name] != nil ? "imatrix" : o.rule.rawValue))
         case .q8csw:
             return Plan(source: s, name: name, quantize: true, note: note,
                         outputs: [.init(name: name, dtype: .I8, shape: [n, k]), .init(name: sn, dtype: sd, shape: [n])],
@@ -329,6 +333,8 @@ public enum ModelQuantizer {
         if o.scheme == .q4gsw { meta["qlinear.group_size"] = String(o.groupSize); meta["qlinear.scale_rule"] = o.rule.rawValue }
         let gptqCount = plans.filter { $0.entry?.rule == "gptq" }.count
         if gptqCount > 0 { meta["qlinear.gptq"] = "\(gptqCount) tensors" + (o.gptqNote.map { "; \($0)" } ?? "") }
+        let imCount = plans.filter { $0.entry?.rule == "imatrix" }.count
+        if imCount > 0 { meta["qlinear.imatrix"] = "\(imCount) tensors" + (o.gptqNote.map { "; \($0)" } ?? "") }
         meta["qlinear.source_format"] = input.format
         let writer = try SafetensorsWriter(path: output, entries: plans.flatMap(\.outputs), metadata: meta)
         let totalIn = max(1, plans.reduce(0) { $0 + $1.source.bytes })
@@ -399,6 +405,8 @@ public enum ModelQuantizer {
                         qw = try Q4GSWWeights(n: rows, k: k, groupSize: 32, packed: packed, scales: sc, scaleDType: .f16)
                     } else if let f = o.gptq[p.name] {
                         qw = try Q4GSWWeights.quantize(x, n: rows, k: k, groupSize: o.groupSize, scaleDType: o.scaleDType, gptq: f)
+                    } else if let imp = o.importance[p.name] {
+                        qw = try Q4GSWWeights.quantize(x, n: rows, k: k, groupSize: o.groupSize, scaleDType: o.scaleDType, importance: imp)
                     } else {
                         qw = try Q4GSWWeights.quantize(x, n: rows, k: k, groupSize: o.groupSize, scaleDType: o.scaleDType, rule: o.rule)
                     }

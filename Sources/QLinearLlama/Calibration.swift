@@ -51,6 +51,21 @@ public final class LlamaCalibration: @unchecked Sendable {
         sums[site] = e
     }
 
+    /// Per weight tensor name, each input column's importance: the mean x² over the calibration
+    /// rows (H's diagonal / rows), floored at 1e-3 of the site's mean so no column is ignored.
+    /// Does not consume the statistics.
+    public func importance(headName: String = "output.weight") -> [String: [Float]] {
+        var out = [String: [Float]]()
+        for (site, e) in sums {
+            var d = (0..<e.k).map { e.h[$0 * e.k + $0] / Float(max(e.rows, 1)) }
+            let mean = d.reduce(0, +) / Float(max(e.k, 1))
+            let floor = max(mean * 1e-3, Float.leastNormalMagnitude)
+            for i in d.indices where !(d[i] >= floor) { d[i] = floor }
+            for name in site.tensorNames(headName: headName) { out[name] = d }
+        }
+        return out
+    }
+
     /// A GPTQ factor per weight tensor name (the tensors of one site share one factor):
     /// `dampening` as in `GPTQFactor.init`; `headName` names the LM head's tensor (`output.weight`,
     /// which `qlinear quantize` writes also for a head tied to the embedding). Each site's sum is

@@ -9,6 +9,8 @@ import QLinearLlama
 extension QLinearSafetensors.Scheme: ExpressibleByArgument {}
 /// `--format`'s values (the older spelling of `--scheme`).
 enum QuantFormat: String, ExpressibleByArgument, CaseIterable { case q4gsw, q8csw }
+/// `--calibration-method`.
+enum CalibrationMethod: String, ExpressibleByArgument, CaseIterable { case gptq, imatrix }
 
 /// `qlinear quantize IN -o OUT --scheme …`: llama-quantize's conventions — one line per tensor,
 /// totals, a progress bar on a terminal — writing QLinear safetensors (docs/LLAMA.md).
@@ -41,6 +43,10 @@ struct Quantize: ParsableCommand {
     var scaleRule: Q4ScaleRule = .mse
     @Option(help: "q4gsw from a llama GGUF: calibrate GPTQ on this text file — the model runs it with fp16 weights (host ops) and each linear layer's input statistics (Σxxᵀ) steer the rounding.")
     var calibrate: String?
+    @Option(name: .customLong("calibration-method"), help: "How --calibrate steers INT4: gptq (error compensation from Σxxᵀ) or imatrix (each column's error weighted by its mean x²).")
+    var calibrationMethod: CalibrationMethod = .imatrix
+    @Option(name: .customLong("gptq-include"), help: "GPTQ only for tensors whose name matches this regular expression (the others: imatrix).")
+    var gptqInclude: String?
     @Option(name: .customLong("calibration-ctx"), help: "GPTQ calibration: tokens per chunk (each from an empty KV cache).") var calibrationCtx = 512
     @Option(name: .customLong("calibration-tokens"), help: "GPTQ calibration: use at most this many tokens of the text (default: all).") var calibrationTokens: Int?
     @Option(name: .customLong("gptq-dampening"), help: "GPTQ: added to the Hessian's diagonal, relative to its mean.") var gptqDampening = 0.01
@@ -58,7 +64,7 @@ struct Quantize: ParsableCommand {
         if calibrationCtx < 16 { throw ValidationError("--calibration-ctx must be ≥ 16, got \(calibrationCtx)") }
         if let t = calibrationTokens, t < 16 { throw ValidationError("--calibration-tokens must be ≥ 16, got \(t)") }
         if !(gptqDampening > 0 && gptqDampening.isFinite) { throw ValidationError("--gptq-dampening must be > 0, got \(gptqDampening)") }
-        for (what, p) in [("--include", include), ("--exclude", exclude)] {
+        for (what, p) in [("--include", include), ("--exclude", exclude), ("--gptq-include", gptqInclude)] {
             if let p, (try? Regex(p)) == nil { throw ValidationError("\(what) \"\(p)\" is not a valid regular expression") }
         }
     }
@@ -69,7 +75,7 @@ struct Quantize: ParsableCommand {
         let only: [String]? = !tensor.isEmpty ? tensor : (inputs != nil && include == nil && exclude == nil ? ["weight"] : nil)
         var opts = ModelQuantizer.Options(scheme: s, groupSize: group, scaleDType: scaleDType, rule: scaleRule,
                                           include: include, exclude: exclude, only: only)
-        if let text = calibrate { (opts.gptq, opts.gptqNote) = try gptqFactors(model: path, text: text) }
+        if let text = calibrate { try applyCalibration(model: path, text: text, to: &opts) }
         let tty = isatty(2) == 1
         var lastBar = -1
         let r = try ModelQuantizer.run(input: path, output: output, options: opts, onTensor: { t, n in
@@ -86,7 +92,7 @@ struct Quantize: ParsableCommand {
             if f >= 1 { stderrPrint("\r\u{1B}[K", newline: false) }
         })
         if json { print(try jsonString(r)); return }
-        if let note = opts.gptqNote { print("GPTQ: \(note)") }
+        if let note = opts.gptqNote { print("calibration: \(note)") }
         let mib = { (b: Int) in fmt(Double(b) / 1048576, 2) }
         print("quantized \(r.quantized) tensors, copied \(r.copied); size \(mib(r.inputBytes)) MiB → \(mib(r.outputBytes)) MiB "
               + "(file \(mib(r.outputFileBytes)) MiB)\(r.maxRelError.map { ", max rel. error \(fmt($0, 4))" } ?? ""); "
@@ -94,23 +100,32 @@ struct Quantize: ParsableCommand {
     }
 
     /// `[ i/ n] name [shape] type → scheme, size A MiB → B MiB, rel. error e`
-    /// Calibrates GPTQ: runs the GGUF model (fp16 weights, host ops) over the text and factors
-    /// each linear input's Σxxᵀ. Progress on stderr.
-    func gptqFactors(model path: String, text: String) throws -> ([String: GPTQFactor], String) {
+    /// Calibrates: runs the GGUF model (fp16 weights, host ops) over the text, then sets either
+    /// GPTQ factors (`--calibration-method gptq`, optionally only for `--gptq-include`, the rest
+    /// imatrix) or importance vectors (imatrix). Progress on stderr.
+    func applyCalibration(model path: String, text: String, to opts: inout ModelQuantizer.Options) throws {
         guard LlamaTools.isGGUF(path: path) else {
             throw ValidationError("--calibrate needs a llama GGUF input (the model is run to observe its layer inputs)")
         }
         let data = try readFileBytes(text)
         let t0 = monotonicSeconds()
-        stderrPrint("GPTQ calibration: loading the model with fp16 weights (host ops)…")
+        stderrPrint("calibration: loading the model with fp16 weights (host ops)…")
         let l = try LlamaTools.load(path: path, scheme: .fp16, device: device, instance: CLIValidation.instance, ops: .host)
         var tokens = l.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: false)
         if let n = calibrationTokens, tokens.count > n { tokens = Array(tokens.prefix(n)) }
-        let c = try LlamaTools.calibrate(l, tokens: tokens, ctx: calibrationCtx) { i, n in stderrPrint("GPTQ calibration: chunk \(i)/\(n)") }
-        let f = try c.factors(dampening: gptqDampening) { i, n in if i % 10 == 0 || i == n { stderrPrint("GPTQ: factored \(i)/\(n) layer inputs") } }
+        let c = try LlamaTools.calibrate(l, tokens: tokens, ctx: calibrationCtx) { i, n in stderrPrint("calibration: chunk \(i)/\(n)") }
+        opts.importance = c.importance()
+        if calibrationMethod == .gptq {
+            var f = try c.factors(dampening: gptqDampening) { i, n in if i % 10 == 0 || i == n { stderrPrint("GPTQ: factored \(i)/\(n) layer inputs") } }
+            if let inc = gptqInclude {
+                let re = try Regex(inc)
+                f = f.filter { (try? re.firstMatch(in: $0.key)) != nil }
+            }
+            opts.gptq = f
+        }
         let name = text.split(separator: "/").last.map(String.init) ?? text
-        let note = "calibrated on \(c.tokens) tokens of \(name) (\(c.chunks) chunks of ≤ \(c.ctx)), dampening \(gptqDampening), \(fmt(monotonicSeconds() - t0, 1)) s"
-        return (f, note)
+        opts.gptqNote = "\(calibrationMethod.rawValue) calibrated on \(c.tokens) tokens of \(name) (\(c.chunks) chunks of ≤ \(c.ctx))"
+            + (calibrationMethod == .gptq ? ", dampening \(gptqDampening)" : "") + ", \(fmt(monotonicSeconds() - t0, 1)) s"
     }
 
     static func line(_ t: ModelQuantizer.TensorResult, _ n: Int) -> String {

@@ -38,13 +38,23 @@ import QLinearCheck
         }
         #expect(c.rows(.head) == 192)
         #expect(host.linearInputObserver == nil && host.position == 0)
+        let imp = c.importance()
+        #expect(imp.count == 7 * TinyLlama.layers + 1 && imp["blk.0.ffn_down.weight"]?.count == TinyLlama.ffn)
+        #expect(imp.values.allSatisfy { v in v.allSatisfy { $0 > 0 && $0.isFinite } })
         let f = try c.factors()
         #expect(f.count == 7 * TinyLlama.layers + 1)
         #expect(f["blk.1.ffn_down.weight"]?.k == TinyLlama.ffn && f["output.weight"]?.k == TinyLlama.hidden)
         #expect(throws: QLinearError.self) { try c.factors() }   // the sums were released
 
-        let gptqOut = TinyLlama.tmp("gptq.safetensors"), mseOut = TinyLlama.tmp("mse.safetensors")
-        defer { unlink(gptqOut); unlink(mseOut) }
+        let gptqOut = TinyLlama.tmp("gptq.safetensors"), mseOut = TinyLlama.tmp("mse.safetensors"), imOut = TinyLlama.tmp("imatrix.safetensors")
+        defer { unlink(gptqOut); unlink(mseOut); unlink(imOut) }
+        var oi = ModelQuantizer.Options(scheme: .q4gsw, groupSize: 32)
+        oi.importance = imp
+        _ = try ModelQuantizer.run(input: TinyLlama.ggufPath, output: imOut, options: oi)
+        let imFile = try Safetensors.read(path: imOut)
+        #expect(imFile.metadata["qlinear.imatrix"] == "13 tensors")
+        #expect(imFile.metadata["qlinear.tensor.blk.0.ffn_up.weight"]?.contains("\"rule\":\"imatrix\"") == true)
+        _ = try LlamaModel(file: try QLinearModelFile(path: imOut), context: ctx).forward([1, 2, 3])
         var o = ModelQuantizer.Options(scheme: .q4gsw, groupSize: 32)
         _ = try ModelQuantizer.run(input: TinyLlama.ggufPath, output: mseOut, options: o)
         o.gptq = f; o.gptqNote = "test"

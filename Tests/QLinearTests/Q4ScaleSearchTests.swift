@@ -59,6 +59,34 @@ struct Q4ScaleSearchTests {
         #expect((0..<32).allSatisfy { m.q(0, 32 + $0) == 0 })
     }
 
+    @Test("importance weights: all equal = the plain search; skewed = lower weighted error, higher plain error")
+    func importanceWeighted() throws {
+        var rng = SplitMix64(seed: 17)
+        let (n, k, g) = (16, 128, 32)
+        let w = (0..<(n * k)).map { _ in Float(Double(rng.next() >> 11) * 0x1p-53) * 2 - 1 }
+        let plain = try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: g, rule: .mse)
+        #expect(try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: g, importance: [Float](repeating: 3, count: k)) == plain)
+        // Every 8th column 100× more important (a transformer's outlier channels).
+        let imp = (0..<k).map { $0 % 8 == 0 ? Float(100) : 1 }
+        let q = try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: g, importance: imp)
+        func errors(_ x: Q4GSWWeights) -> (weighted: Double, plain: Double) {
+            var a = 0.0, b = 0.0
+            for r in 0..<n {
+                for c in 0..<k {
+                    let d = Double(w[r * k + c]) - Double(x.q(r, c)) * Double(x.scales[r * (k / g) + c / g])
+                    a += Double(imp[c]) * d * d; b += d * d
+                }
+            }
+            return (a, b)
+        }
+        let (eq, ep) = (errors(q), errors(plain))
+        #expect(eq.weighted < 0.9 * ep.weighted, "weighted error \(eq.weighted) vs plain search's \(ep.weighted)")
+        #expect(eq.plain > ep.plain)
+        #expect(throws: QLinearError.self) { try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: g, importance: [1, 2]) }
+        #expect(throws: QLinearError.self) { try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: g, importance: [Float](repeating: -1, count: k)) }
+        #expect(throws: QLinearError.self) { try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: g, importance: [Float](repeating: .nan, count: k)) }
+    }
+
     @Test("bad input throws like the absmax quantizer")
     func badInput() {
         #expect(throws: QLinearError.self) { try Q4GSWWeights.quantize([1, 2, .nan] + [Float](repeating: 0, count: 29), n: 1, k: 32, groupSize: 32, rule: .mse) }
