@@ -60,7 +60,12 @@ extension Q4GSWWeights {
     /// Quantizes like `rule: .mse` with each column's squared error weighted by `importance[k]`
     /// (K values ≥ 0, e.g. the mean x² of the layer's inputs over calibration text). Rows run in
     /// parallel; same format and errors.
-    public static func quantize(_ w: [Float], n: Int, k: Int, groupSize: Int, scaleDType: DType = .f16, importance: [Float]) throws -> Q4GSWWeights {
+    ///
+    /// `weightTerm` (llama.cpp's form for its imatrix quantizers): column c of row r weighs
+    /// importance[c]·√(σ²_r + w[r,c]²), σ²_r the row's mean w², so within a column's importance the
+    /// larger weights count more; false: importance[c] alone.
+    public static func quantize(_ w: [Float], n: Int, k: Int, groupSize: Int, scaleDType: DType = .f16, importance: [Float],
+                                weightTerm: Bool = true) throws -> Q4GSWWeights {
         try validateQuantizeInput(w, n: n, k: k, groupSize: groupSize)
         guard importance.count == k else { throw QLinearError.invalidShape("q4gsw quantize: \(importance.count) importance values, K = \(k) expected") }
         if let bad = importance.firstIndex(where: { !($0.isFinite && $0 >= 0) }) { throw QLinearError.nonFinite("importance[\(bad)] = \(importance[bad])") }
@@ -76,11 +81,20 @@ extension Q4GSWWeights {
                                             SendableMutablePointer(sp.baseAddress!), SendableMutablePointer(pp.baseAddress!))
                         let chunk = max(1, min(64, n / 16))
                         concurrentRows((n + chunk - 1) / chunk) { j in
+                            var rowWeights = [Float](repeating: 0, count: k)
                             for r in (j * chunk)..<min(n, (j + 1) * chunk) {
+                                var sigma2: Float = 0
+                                for c in 0..<k { sigma2 += W.p[r * k + c] * W.p[r * k + c] }
+                                sigma2 /= Float(k)
+                                for c in 0..<k {
+                                    let v = W.p[r * k + c]
+                                    rowWeights[c] = weightTerm ? I.p[c] * (sigma2 + v * v).squareRoot() : I.p[c]
+                                }
                                 for g in 0..<groups {
                                     let x = UnsafeBufferPointer(start: W.p + r * k + g * groupSize, count: groupSize)
-                                    let wt = UnsafeBufferPointer(start: I.p + g * groupSize, count: groupSize)
-                                    guard let s = searchScale(x, scaleDType: scaleDType, weights: wt) else { failed.set(); return }
+                                    guard let s = rowWeights.withUnsafeBufferPointer({ rw in
+                                        searchScale(x, scaleDType: scaleDType, weights: UnsafeBufferPointer(rebasing: rw[(g * groupSize)..<((g + 1) * groupSize)]))
+                                    }) else { failed.set(); return }
                                     S.p[r * groups + g] = s
                                     let inv = 1 / s
                                     for c in 0..<groupSize {

@@ -32,6 +32,8 @@ public enum ModelQuantizer {
         /// (`LlamaCalibration.importance`); a tensor with one gets the importance-weighted scale
         /// search (rule "imatrix"), unless it has a GPTQ factor.
         public var importance: [String: [Float]] = [:]
+        /// imatrix: llama.cpp's weighting importance·√(σ² + w²) (true) or importance alone.
+        public var importanceWeightTerm = true
 
         public init(scheme: QLinearSafetensors.Scheme, groupSize: Int = 32, scaleDType: DType = .f16, rule: Q4ScaleRule = .mse,
                     include: String? = nil, exclude: String? = nil, only: [String]? = nil, chunkValues: Int = 1 << 20) {
@@ -406,7 +408,8 @@ public enum ModelQuantizer {
                     } else if let f = o.gptq[p.name] {
                         qw = try Q4GSWWeights.quantize(x, n: rows, k: k, groupSize: o.groupSize, scaleDType: o.scaleDType, gptq: f)
                     } else if let imp = o.importance[p.name] {
-                        qw = try Q4GSWWeights.quantize(x, n: rows, k: k, groupSize: o.groupSize, scaleDType: o.scaleDType, importance: imp)
+                        qw = try Q4GSWWeights.quantize(x, n: rows, k: k, groupSize: o.groupSize, scaleDType: o.scaleDType, importance: imp,
+                                                       weightTerm: o.importanceWeightTerm)
                     } else {
                         qw = try Q4GSWWeights.quantize(x, n: rows, k: k, groupSize: o.groupSize, scaleDType: o.scaleDType, rule: o.rule)
                     }

@@ -11,6 +11,8 @@ extension QLinearSafetensors.Scheme: ExpressibleByArgument {}
 enum QuantFormat: String, ExpressibleByArgument, CaseIterable { case q4gsw, q8csw }
 /// `--calibration-method`.
 enum CalibrationMethod: String, ExpressibleByArgument, CaseIterable { case gptq, imatrix }
+/// `--imatrix-weights`.
+enum ImatrixWeights: String, ExpressibleByArgument, CaseIterable { case withWeights = "with-weights", importanceOnly = "importance-only" }
 
 /// `qlinear quantize IN -o OUT --scheme …`: llama-quantize's conventions — one line per tensor,
 /// totals, a progress bar on a terminal — writing QLinear safetensors (docs/LLAMA.md).
@@ -45,6 +47,8 @@ struct Quantize: ParsableCommand {
     var calibrate: String?
     @Option(name: .customLong("calibration-method"), help: "How --calibrate steers INT4: gptq (error compensation from Σxxᵀ) or imatrix (each column's error weighted by its mean x²).")
     var calibrationMethod: CalibrationMethod = .imatrix
+    @Option(name: .customLong("imatrix-weights"), help: "imatrix: weigh column c by importance·√(σ² + w²) (with-weights, llama.cpp's form) or by importance alone (importance-only).")
+    var imatrixWeights: ImatrixWeights = .withWeights
     @Option(name: .customLong("gptq-include"), help: "GPTQ only for tensors whose name matches this regular expression (the others: imatrix).")
     var gptqInclude: String?
     @Option(name: .customLong("calibration-ctx"), help: "GPTQ calibration: tokens per chunk (each from an empty KV cache).") var calibrationCtx = 512
@@ -115,6 +119,7 @@ struct Quantize: ParsableCommand {
         if let n = calibrationTokens, tokens.count > n { tokens = Array(tokens.prefix(n)) }
         let c = try LlamaTools.calibrate(l, tokens: tokens, ctx: calibrationCtx) { i, n in stderrPrint("calibration: chunk \(i)/\(n)") }
         opts.importance = c.importance()
+        opts.importanceWeightTerm = imatrixWeights == .withWeights
         if calibrationMethod == .gptq {
             var f = try c.factors(dampening: gptqDampening) { i, n in if i % 10 == 0 || i == n { stderrPrint("GPTQ: factored \(i)/\(n) layer inputs") } }
             if let inc = gptqInclude {

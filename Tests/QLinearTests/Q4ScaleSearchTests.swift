@@ -65,10 +65,10 @@ struct Q4ScaleSearchTests {
         let (n, k, g) = (16, 128, 32)
         let w = (0..<(n * k)).map { _ in Float(Double(rng.next() >> 11) * 0x1p-53) * 2 - 1 }
         let plain = try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: g, rule: .mse)
-        #expect(try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: g, importance: [Float](repeating: 3, count: k)) == plain)
+        #expect(try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: g, importance: [Float](repeating: 3, count: k), weightTerm: false) == plain)
         // Every 8th column 100× more important (a transformer's outlier channels).
         let imp = (0..<k).map { $0 % 8 == 0 ? Float(100) : 1 }
-        let q = try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: g, importance: imp)
+        let q = try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: g, importance: imp, weightTerm: false)
         func errors(_ x: Q4GSWWeights) -> (weighted: Double, plain: Double) {
             var a = 0.0, b = 0.0
             for r in 0..<n {
@@ -82,6 +82,22 @@ struct Q4ScaleSearchTests {
         let (eq, ep) = (errors(q), errors(plain))
         #expect(eq.weighted < 0.9 * ep.weighted, "weighted error \(eq.weighted) vs plain search's \(ep.weighted)")
         #expect(eq.plain > ep.plain)
+        // llama.cpp's form (importance·√(σ² + w²)) is another weighting: same format, its own
+        // weighted error no larger in total than the unweighted search's.
+        let lw = try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: g, importance: imp)
+        #expect(lw.packed.count == n * k / 2 && lw != q)
+        func lcppError(_ x: Q4GSWWeights) -> Double {
+            var a = 0.0
+            for r in 0..<n {
+                let sigma2 = (0..<k).reduce(Float(0)) { $0 + w[r * k + $1] * w[r * k + $1] } / Float(k)
+                for c in 0..<k {
+                    let d = Double(w[r * k + c]) - Double(x.q(r, c)) * Double(x.scales[r * (k / g) + c / g])
+                    a += Double(imp[c] * (sigma2 + w[r * k + c] * w[r * k + c]).squareRoot()) * d * d
+                }
+            }
+            return a
+        }
+        #expect(lcppError(lw) < lcppError(plain))
         #expect(throws: QLinearError.self) { try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: g, importance: [1, 2]) }
         #expect(throws: QLinearError.self) { try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: g, importance: [Float](repeating: -1, count: k)) }
         #expect(throws: QLinearError.self) { try Q4GSWWeights.quantize(w, n: n, k: k, groupSize: g, importance: [Float](repeating: .nan, count: k)) }
