@@ -119,7 +119,7 @@ public final class LinearLayer: @unchecked Sendable {
     public final class Scratch: @unchecked Sendable {
         /// The most rows this scratch serves.
         public let m: Int
-        let k: Int
+        let k: Int, kp: Int, act: DType
         let device: Device
         let xq: Buffer?
         let xp: Buffer?
@@ -128,7 +128,7 @@ public final class LinearLayer: @unchecked Sendable {
         private let partialBuffers = Locked<[Buffer]>([])
         init(layer: LinearLayer, m: Int) throws {
             guard m >= 1 else { throw QLinearError.invalidShape("scratch for M = \(m) rows: M must be ≥ 1") }
-            self.m = m; self.k = layer.k; self.device = layer.context.device
+            self.m = m; self.k = layer.k; self.kp = layer.kp; self.act = layer.act; self.device = layer.context.device
             if layer.op.quantizesActivations {
                 xq = try Buffer(device: layer.context.device, size: try Checked.mul(m, layer.kp, "scratch M·Kp"))
                 xp = try Buffer(device: layer.context.device, size: try Checked.mul(m, 8, "scratch qparams"))
@@ -151,7 +151,13 @@ public final class LinearLayer: @unchecked Sendable {
     /// Records one forward pass of `plan` (made for this layer: `plan(m:)`): x [M,K] in `x` (act
     /// dtype, padded to 16 bytes), y [M,N] into `y`. Checks the plan against the layer, M against
     /// the kernel's limit, every buffer's size and device, and the scratch; throws with the numbers.
-    public func encode(_ stream: CommandStream, plan: KernelPlan, x: BufferBinding, y: BufferBinding, scratch: Scratch) throws {
+    ///
+    /// `quantizedBy` (dq8ca ops): the scratch of another layer whose `encode` for the same x was
+    /// recorded earlier in this stream — this layer then reads the int8 rows and parameters that
+    /// layer's quantization pass wrote instead of recording its own (q/k/v, or gate/up, share one
+    /// pass). Its layer must have this layer's K, padded K and activation dtype.
+    public func encode(_ stream: CommandStream, plan: KernelPlan, x: BufferBinding, y: BufferBinding, scratch: Scratch,
+                       quantizedBy shared: Scratch? = nil) throws {
         let p = plan.problem
         let m = p.m
         let mine = problem(m: m)
@@ -177,6 +183,15 @@ public final class LinearLayer: @unchecked Sendable {
         guard scratch.device === context.device else { throw QLinearError.invalidShape("scratch belongs to another device") }
         guard scratch.k == k else { throw QLinearError.invalidShape("scratch was made for a layer with K = \(scratch.k), this layer has K = \(k)") }
         guard scratch.m >= m else { throw QLinearError.invalidShape("scratch serves \(scratch.m) rows, plan has M = \(m)") }
+        if let shared {
+            guard op.quantizesActivations, shared.xq != nil, shared.xp != nil else {
+                throw QLinearError.invalidShape("quantizedBy: \(op.rawValue) does not quantize its activations, or the shared scratch has no int8 rows")
+            }
+            guard shared.device === context.device, shared.k == k, shared.kp == kp, shared.act == act, shared.m >= m else {
+                throw QLinearError.invalidShape("quantizedBy: the shared scratch (K = \(shared.k), padded \(shared.kp), \(shared.act.rawValue), \(shared.m) rows) does not match this layer (K = \(k), padded \(kp), \(act.rawValue), M = \(m))")
+            }
+        }
+        let quantSource = shared ?? scratch
         let t = plan.tile
         guard t.bm >= 1, t.bn >= 1 else { throw QLinearError.invalidShape("plan's tile \(t.bm)x\(t.bn) has a dimension below 1") }
         if family == .gemvQ4Xreg {
@@ -222,7 +237,7 @@ public final class LinearLayer: @unchecked Sendable {
             let gy = (total + gx - 1) / gx
             guard gy <= limit[1] else { throw QLinearError.unsupported("split-K reduction of \(m * n) elements exceeds the device's workgroup limits") }
             var rnamed: [String: BufferBinding] = ["PBuf": BufferBinding(pbuf), "BiasBuf": BufferBinding(biasBuf), "YBuf": y, "CorrBuf": BufferBinding(corrBuf)]
-            if let xp = scratch.xp { rnamed["XPBuf"] = BufferBinding(xp) }
+            if let xp = quantSource.xp { rnamed["XPBuf"] = BufferBinding(xp) }
             reducePass = (try context.pipelines.reducePipeline(red), try bind(red, rnamed),
                           LinearPush(m: m, n: n, k: plan.splitK, g: 0, hasBias: hasBias, ldx: 0, ldw: 0), (gx, gy, 1))
         }
@@ -234,10 +249,12 @@ public final class LinearLayer: @unchecked Sendable {
         var push: LinearPush
         var quantPass: (pipe: ComputePipeline, buffers: [BufferBinding], push: LinearPush)?
         if op.quantizesActivations {
-            guard let xq = scratch.xq, let xp = scratch.xp, let qs = plan.quantShader else { throw QLinearError.invalidShape("scratch lacks int8 activation buffers") }
-            let qpipe = try context.pipelines.quantPipeline(qs)
-            let qpush = LinearPush(m: m, n: 0, k: k, g: 0, hasBias: false, ldx: k, ldw: kp / 4)
-            quantPass = (qpipe, try bind(qs, ["XBuf": x, "XQBuf": BufferBinding(xq), "XPBuf": BufferBinding(xp)]), qpush)
+            guard let xq = quantSource.xq, let xp = quantSource.xp, let qs = plan.quantShader else { throw QLinearError.invalidShape("scratch lacks int8 activation buffers") }
+            if shared == nil {
+                let qpipe = try context.pipelines.quantPipeline(qs)
+                let qpush = LinearPush(m: m, n: 0, k: k, g: 0, hasBias: false, ldx: k, ldw: kp / 4)
+                quantPass = (qpipe, try bind(qs, ["XBuf": x, "XQBuf": BufferBinding(xq), "XPBuf": BufferBinding(xp)]), qpush)
+            }
             named["XQBuf"] = BufferBinding(xq); named["XPBuf"] = BufferBinding(xp)
             // Q8: one group spanning the padded K; Q4: groups of groupSize over the real K.
             let kk = op == .dq8ca_q8csw ? kp : k

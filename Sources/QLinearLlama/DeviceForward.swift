@@ -151,13 +151,21 @@ final class DeviceForward {
         linears.append(try linear(head, h, logits, rows: rowsOut))
         let stream = try CommandStream(device: dev, maxDispatches: dispatches, maxBindingsPerDispatch: 8)
         var li = 0
-        func encodeNext() throws {
+        // dq8ca: layers that read the same rows (q/k/v, gate/up) share the first one's
+        // quantization pass (`encode(…, quantizedBy:)`).
+        func encodeNext(sharing first: LinearLayer.Scratch? = nil) throws -> LinearLayer.Scratch {
             let (l, p, xb, yb) = linears[li]
             let rows = p.problem.m
             let sc = try l.makeScratch(m: rows)
             scratch.append(sc)
-            try l.encode(stream, plan: p, x: BufferBinding(xb), y: BufferBinding(yb), scratch: sc)
+            try l.encode(stream, plan: p, x: BufferBinding(xb), y: BufferBinding(yb), scratch: sc,
+                         quantizedBy: l.op.quantizesActivations ? first : nil)
             li += 1
+            return sc
+        }
+        func encodeGroup(_ count: Int) throws {
+            let first = try encodeNext()
+            for _ in 1..<count { _ = try encodeNext(sharing: first) }
         }
         let eps = cfg.eps.bitPattern
         let scale = (1 / Float(hd).squareRoot()).bitPattern
@@ -175,7 +183,7 @@ final class DeviceForward {
                 try dispatch(stream, .llamaRmsnormAdd, [x, attnNorm[i], h, dn], push: [UInt32(d), 0, eps], groups: (m, 1, 1))
             }
             try stream.barrier()
-            try encodeNext(); try encodeNext(); try encodeNext()   // q, k, v
+            try encodeGroup(3)   // q, k, v
             try stream.barrier()
             try dispatch(stream, .llamaRopeKv, [q, k, v, kc[i], vc[i], cosSin, params],
                          push: [UInt32(cfg.heads), UInt32(cfg.kvHeads), UInt32(hd), nf, UInt32(capacity)], groups: (m, 1, 1))
@@ -183,21 +191,21 @@ final class DeviceForward {
             try dispatch(stream, .llamaAttention, [q, kc[i], vc[i], att, params],
                          push: [UInt32(cfg.heads), UInt32(cfg.kvHeads), UInt32(hd), scale], groups: (cfg.heads, m, 1))
             try stream.barrier()
-            try encodeNext()   // o
+            try encodeGroup(1)   // o
             try stream.barrier()
             try dispatch(stream, .llamaRmsnormAdd, [x, ffnNorm[i], h, o], push: [UInt32(d), 0, eps], groups: (m, 1, 1))
             try stream.barrier()
-            try encodeNext(); try encodeNext()   // gate, up
+            try encodeGroup(2)   // gate, up
             try stream.barrier()
             try dispatch(stream, .llamaSwiglu, [g, u, a], push: [UInt32(swigluCount)], groups: (swX, swY, 1))
             try stream.barrier()
-            try encodeNext()   // down
+            try encodeGroup(1)   // down
             try stream.barrier()
         }
         // The last residual add and the output norm: every row, or only the last one.
         try dispatch(stream, .llamaRmsnormAdd, [x, outNorm, h, dn], push: [UInt32(d), UInt32(m - rowsOut), eps], groups: (rowsOut, 1, 1))
         try stream.barrier()
-        try encodeNext()   // head
+        try encodeGroup(1)   // head
         try stream.finish()
         let s = Slot(m: m, allLogits: allLogits, input: input, logits: logits, stream: stream,
                      buffers: [x, h, q, k, v, att, o, g, u, a, dn], scratch: scratch)

@@ -3,7 +3,7 @@ import VulkanRuntime
 
 /// Linear layers that read the same input (q/k/v, or gate/up), run in one GPU submission with
 /// buffers and a recorded command stream kept between calls (record once per M, submit every
-/// call). Built only on `LinearLayer`'s public `encode`; `forward` would allocate three buffers
+/// call); with dq8ca ops they share one activation-quantization pass. Built only on `LinearLayer`'s public `encode`; `forward` would allocate three buffers
 /// and a command stream per layer per call.
 ///
 /// Guard mode (`guarded`, for checks): x and every y sit between two guard regions of poison
@@ -65,8 +65,11 @@ final class LinearGroup: @unchecked Sendable {
         let ys = try layers.map { try Buffer(device: dev, size: (yBytes(m, $0) + 15) / 16 * 16 + g, placement: .host) }
         let scratch = try layers.map { try $0.makeScratch(m: m) }
         let stream = try CommandStream(device: dev, maxDispatches: plans.reduce(0) { $0 + $1.dispatches })
+        // dq8ca: the layers after the first read its int8 rows (one quantization pass per group).
         for (i, l) in layers.enumerated() {
-            try l.encode(stream, plan: plans[i], x: binding(x, xBytes(m)), y: binding(ys[i], yBytes(m, l)), scratch: scratch[i])
+            let share = i > 0 && l.op.quantizesActivations && l.op == layers[0].op
+            try l.encode(stream, plan: plans[i], x: binding(x, xBytes(m)), y: binding(ys[i], yBytes(m, l)), scratch: scratch[i],
+                         quantizedBy: share ? scratch[0] : nil)
         }
         let s = Slot(m: m, x: x, ys: ys, scratch: scratch, plans: plans, stream: stream)
         if m == 1 { one = s } else { other = s }

@@ -527,3 +527,74 @@ struct TuningContractTests {
         #expect(r.err.hasPrefix("qlinear: invalid format: tuning table: "), "\(r.err)")
     }
 }
+
+@Suite("Shared activation quantization", .serialized)
+struct SharedQuantizationTests {
+    /// Layers that read the same x (q/k/v) record one quantization pass: the second and third read
+    /// the first one's int8 rows. Same results as each layer on its own, bit for bit; for M = 1
+    /// (matrix–vector) and M = 5, K with and without padding, int8 and INT4 weights.
+    @Test(arguments: [(1, 96), (5, 96), (1, 100), (5, 100)])
+    func sameAsSeparate(m: Int, k: Int) throws {
+        let ctx = try Shared.ctx()
+        var rng = SplitMix64(seed: UInt64(7 * m + k))
+        func q8(_ n: Int) throws -> LinearLayer {
+            let w = (0..<(n * k)).map { _ in rng.symmetric() }
+            return try LinearLayer(context: ctx, weights: .q8csw(try Q8CSWWeights.quantize(w, n: n, k: k)))
+        }
+        var layers = [try q8(24), try q8(40), try q8(8)]
+        if k % 32 == 0 { layers += [try q4Layer(ctx, n: 16, k: k, act: layers[0].act, dynamic: true, seed: 3)] }   // dq8ca_q4gsw: same padded K
+        let x = (0..<(m * k)).map { _ in rng.symmetric() }
+        let xb = try Buffer(device: ctx.device, size: try layers[0].inputBytes(m: m))
+        try xb.write(array: layers[0].act.encode(x))
+        let ys = try layers.map { try Buffer(device: ctx.device, size: try $0.outputBytes(m: m)) }
+        let scratch = try layers.map { try $0.makeScratch(m: m) }
+        let s = try CommandStream(device: ctx.device)
+        for (i, l) in layers.enumerated() {
+            try l.encode(s, plan: try l.plan(m: m), x: BufferBinding(xb), y: BufferBinding(ys[i]), scratch: scratch[i],
+                         quantizedBy: i == 0 ? nil : scratch[0])
+        }
+        try s.submitAndWait()
+        for (i, l) in layers.enumerated() {
+            #expect(try l.act.decode(ys[i], count: m * l.n) == (try l.forward(x, m: m).y), "layer \(i)")
+        }
+    }
+
+    /// The shared pass really is read: a layer pointed at a scratch that quantized another x
+    /// computes with that x (and differs from its own forward pass); mismatches are refused.
+    @Test func readsTheSharedRowsAndChecksThem() throws {
+        let ctx = try Shared.ctx()
+        var rng = SplitMix64(seed: 41)
+        let k = 64, m = 2
+        let w = (0..<(16 * k)).map { _ in rng.symmetric() }
+        let a = try LinearLayer(context: ctx, weights: .q8csw(try Q8CSWWeights.quantize(w, n: 16, k: k)))
+        let b = try LinearLayer(context: ctx, weights: .q8csw(try Q8CSWWeights.quantize(w.reversed(), n: 16, k: k)))
+        let x1 = (0..<(m * k)).map { _ in rng.symmetric() }, x2 = (0..<(m * k)).map { _ in rng.symmetric() }
+        let (b1, b2) = (try Buffer(device: ctx.device, size: try a.inputBytes(m: m)), try Buffer(device: ctx.device, size: try a.inputBytes(m: m)))
+        try b1.write(array: a.act.encode(x1)); try b2.write(array: a.act.encode(x2))
+        let ya = try Buffer(device: ctx.device, size: try a.outputBytes(m: m)), yb = try Buffer(device: ctx.device, size: try b.outputBytes(m: m))
+        let sa = try a.makeScratch(m: m), sb = try b.makeScratch(m: m)
+        let s = try CommandStream(device: ctx.device)
+        try a.encode(s, plan: try a.plan(m: m), x: BufferBinding(b1), y: BufferBinding(ya), scratch: sa)
+        try b.encode(s, plan: try b.plan(m: m), x: BufferBinding(b2), y: BufferBinding(yb), scratch: sb, quantizedBy: sa)
+        try s.submitAndWait()
+        let got = try b.act.decode(yb, count: m * 16)
+        #expect(got == (try b.forward(x1, m: m).y))
+        #expect(got != (try b.forward(x2, m: m).y))
+        // Refused: a float layer, another K, too few rows.
+        let s2 = try CommandStream(device: ctx.device)
+        let f = try fp16Layer(ctx, n: 8, k: k)
+        let yf = try Buffer(device: ctx.device, size: try f.outputBytes(m: m))
+        #expect(throws: QLinearError.self) {
+            try f.encode(s2, plan: try f.plan(m: m), x: BufferBinding(b1), y: BufferBinding(yf), scratch: try f.makeScratch(m: m), quantizedBy: sa)
+        }
+        let other = try LinearLayer(context: ctx, weights: .q8csw(try Q8CSWWeights.quantize((0..<(16 * 96)).map { _ in rng.symmetric() }, n: 16, k: 96)))
+        let xo = try Buffer(device: ctx.device, size: try other.inputBytes(m: m)), yo = try Buffer(device: ctx.device, size: try other.outputBytes(m: m))
+        #expect(throws: QLinearError.self) {
+            try other.encode(s2, plan: try other.plan(m: m), x: BufferBinding(xo), y: BufferBinding(yo), scratch: try other.makeScratch(m: m), quantizedBy: sa)
+        }
+        let small = try a.makeScratch(m: 1)
+        #expect(throws: QLinearError.self) {
+            try b.encode(s2, plan: try b.plan(m: m), x: BufferBinding(b2), y: BufferBinding(yb), scratch: sb, quantizedBy: small)
+        }
+    }
+}
