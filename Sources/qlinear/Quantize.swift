@@ -43,7 +43,7 @@ struct Quantize: ParsableCommand {
     var scaleDType: DType = .f16
     @Option(name: .customLong("scale-rule"), help: "INT4 scales: mse (per-group error search, default) or absmax (max|w|/7.5, torchao's rule).")
     var scaleRule: Q4ScaleRule = .mse
-    @Option(help: "q4gsw from a llama GGUF: calibrate GPTQ on this text file — the model runs it with fp16 weights (host ops) and each linear layer's input statistics (Σxxᵀ) steer the rounding.")
+    @Option(help: "q4gsw from a llama GGUF: calibrate on this text file — the model runs it with fp16 weights (host ops) and each linear layer's input statistics steer the INT4 scales (--calibration-method).")
     var calibrate: String?
     @Option(name: .customLong("calibration-method"), help: "How --calibrate steers INT4: gptq (error compensation from Σxxᵀ) or imatrix (each column's error weighted by its mean x²).")
     var calibrationMethod: CalibrationMethod = .imatrix
@@ -51,10 +51,10 @@ struct Quantize: ParsableCommand {
     var imatrixWeights: ImatrixWeights = .withWeights
     @Option(name: .customLong("gptq-include"), help: "GPTQ only for tensors whose name matches this regular expression (the others: imatrix).")
     var gptqInclude: String?
-    @Option(name: .customLong("calibration-ctx"), help: "GPTQ calibration: tokens per chunk (each from an empty KV cache).") var calibrationCtx = 512
-    @Option(name: .customLong("calibration-tokens"), help: "GPTQ calibration: use at most this many tokens of the text (default: all).") var calibrationTokens: Int?
+    @Option(name: .customLong("calibration-ctx"), help: "calibration: tokens per chunk (each from an empty KV cache).") var calibrationCtx = 512
+    @Option(name: .customLong("calibration-tokens"), help: "calibration: use at most this many tokens of the text (default: all).") var calibrationTokens: Int?
     @Option(name: .customLong("gptq-dampening"), help: "GPTQ: added to the Hessian's diagonal, relative to its mean.") var gptqDampening = 0.01
-    @Option(help: "Vulkan device index or name (GPTQ calibration runs the model).") var device: String?
+    @Option(help: "Vulkan device index or name (calibration runs the model).") var device: String?
     @Flag(help: "Print a JSON summary (per tensor and totals) instead of the lines.") var json = false
 
     func validate() throws {
