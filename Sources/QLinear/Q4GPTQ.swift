@@ -105,51 +105,26 @@ extension Q4GSWWeights {
     /// `scaleDType`; each column's error e = (w − ŵ)/U[i,i] is subtracted as e·U[i, j] from every
     /// later column j. Same validation and errors as the other quantizers.
     public static func quantize(_ w: [Float], n: Int, k: Int, groupSize: Int, scaleDType: DType = .f16, gptq f: GPTQFactor) throws -> Q4GSWWeights {
-        try validateQuantizeInput(w, n: n, k: k, groupSize: groupSize)
         guard f.k == k else { throw QLinearError.invalidShape("GPTQ: the factor is for K = \(f.k), the weights have K = \(k)") }
-        let groups = k / groupSize
-        var scales = [Float](repeating: 0, count: n * groups)
-        var packed = [UInt8](repeating: 0, count: n * k / 2)
-        let failed = AtomicFlag()
-        w.withUnsafeBufferPointer { wp in
-            f.u.withUnsafeBufferPointer { up in
-                scales.withUnsafeMutableBufferPointer { sp in
-                    packed.withUnsafeMutableBufferPointer { pp in
-                        let (W, U, S, P) = (SendablePointer(wp.baseAddress!), SendablePointer(up.baseAddress!),
-                                            SendableMutablePointer(sp.baseAddress!), SendableMutablePointer(pp.baseAddress!))
-                        let chunk = max(1, min(16, n / 8))
-                        concurrentRows((n + chunk - 1) / chunk) { j in
-                            var row = [Float](repeating: 0, count: k)
-                            for r in (j * chunk)..<min(n, (j + 1) * chunk) {
-                                for c in 0..<k { row[c] = W.p[r * k + c] }
-                                row.withUnsafeMutableBufferPointer { x in
-                                    for g in 0..<groups {
-                                        let g0 = g * groupSize
-                                        guard let s = searchScale(UnsafeBufferPointer(rebasing: x[g0..<(g0 + groupSize)]), scaleDType: scaleDType) else {
-                                            failed.set(); return
-                                        }
-                                        S.p[r * groups + g] = s
-                                        let inv = 1 / s
-                                        for i in g0..<(g0 + groupSize) {
-                                            let qv = roundClamp4(x[i] * inv)
-                                            let q = UInt8(Int(qv) + 8)
-                                            P.p[r * (k / 2) + i / 2] |= i % 2 == 0 ? q : q << 4
-                                            let urow = U.p + i * k
-                                            let e = (x[i] - qv * s) / urow[i]
-                                            if e != 0 { for c in (i + 1)..<max(i + 1, k) { x[c] -= e * urow[c] } }
-                                        }
-                                    }
-                                }
-                                if failed.isSet { return }
-                            }
-                        }
+        return try f.u.withUnsafeBufferPointer { up in
+            let U = SendablePointer(up.baseAddress!)
+            return try quantizeRows(w, n: n, k: k, groupSize: groupSize, scaleDType: scaleDType) { row in
+                let x = row.x
+                for g in 0..<row.groups {
+                    let g0 = g * groupSize
+                    guard let s = searchScale(row.group(g), scaleDType: scaleDType) else { return false }
+                    row.scales[g] = s
+                    let inv = 1 / s
+                    for i in g0..<(g0 + groupSize) {
+                        let qv = roundClamp4(x[i] * inv)
+                        row.put(i, qv)
+                        let urow = U.p + i * k
+                        let e = (x[i] - qv * s) / urow[i]
+                        if e != 0 { for c in (i + 1)..<max(i + 1, k) { x[c] -= e * urow[c] } }
                     }
                 }
+                return true
             }
         }
-        if failed.isSet {
-            throw QLinearError.invalidShape("q4gsw quantize: a group's scale overflows fp16 (max 65504); use fp32 scales (qlinear quantize --scale-dtype f32)")
-        }
-        return try Q4GSWWeights(n: n, k: k, groupSize: groupSize, packed: packed, scales: scales, scaleDType: scaleDType)
     }
 }

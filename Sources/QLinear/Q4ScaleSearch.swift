@@ -20,6 +20,43 @@ extension Q4GSWWeights {
     /// Rows are quantized in parallel. Same validation and errors as the absmax quantizer.
     public static func quantize(_ w: [Float], n: Int, k: Int, groupSize: Int, scaleDType: DType = .f16, rule: Q4ScaleRule) throws -> Q4GSWWeights {
         if rule == .absmax { return try quantize(w, n: n, k: k, groupSize: groupSize, scaleDType: scaleDType) }
+        return try quantizeRows(w, n: n, k: k, groupSize: groupSize, scaleDType: scaleDType) { row in
+            for g in 0..<row.groups {
+                guard let s = searchScale(row.group(g), scaleDType: scaleDType) else { return false }
+                row.store(group: g, scale: s)
+            }
+            return true
+        }
+    }
+
+    /// One row being quantized by `quantizeRows`: its weights (which a quantizer may change as
+    /// it goes, as GPTQ does), and where its scales and packed nibbles go.
+    struct RowJob {
+        let x: UnsafeMutableBufferPointer<Float>
+        let scales: UnsafeMutablePointer<Float>
+        let packed: UnsafeMutablePointer<UInt8>
+        let groupSize: Int, groups: Int
+        /// The weights of group g, as they are now.
+        func group(_ g: Int) -> UnsafeBufferPointer<Float> {
+            UnsafeBufferPointer(rebasing: UnsafeBufferPointer(x)[(g * groupSize)..<((g + 1) * groupSize)])
+        }
+        /// Records group g's scale and rounds its weights with it.
+        func store(group g: Int, scale s: Float) {
+            scales[g] = s
+            for c in (g * groupSize)..<((g + 1) * groupSize) { put(c, roundClamp4(x[c] * (1 / s))) }
+        }
+        /// Stores column c's integer q ∈ [−8, 7] (as q + 8, low nibble for even c).
+        func put(_ c: Int, _ q: Float) {
+            let v = UInt8(Int(q) + 8)
+            packed[c / 2] |= c % 2 == 0 ? v : v << 4
+        }
+    }
+
+    /// The row-parallel driver of the INT4 quantizers: validates, then calls `body` once per row
+    /// (rows in parallel chunks; each row's weights copied into a scratch row the body may
+    /// modify) and assembles the weights. `body` returns false when a scale overflows.
+    static func quantizeRows(_ w: [Float], n: Int, k: Int, groupSize: Int, scaleDType: DType,
+                             _ body: @Sendable (RowJob) -> Bool) throws -> Q4GSWWeights {
         try validateQuantizeInput(w, n: n, k: k, groupSize: groupSize)
         let groups = k / groupSize
         var scales = [Float](repeating: 0, count: n * groups)
@@ -31,21 +68,14 @@ extension Q4GSWWeights {
                 packed.withUnsafeMutableBufferPointer { pp in
                     let (W, S, P) = (SendablePointer(wp.baseAddress!), SendableMutablePointer(sp.baseAddress!), SendableMutablePointer(pp.baseAddress!))
                     let chunk = max(1, min(64, n / 16))
-                    let jobs = (n + chunk - 1) / chunk
-                    concurrentRows(jobs) { j in
+                    concurrentRows((n + chunk - 1) / chunk) { j in
+                        var row = [Float](repeating: 0, count: k)
                         for r in (j * chunk)..<min(n, (j + 1) * chunk) {
-                            for g in 0..<groups {
-                                let x = UnsafeBufferPointer(start: W.p + r * k + g * groupSize, count: groupSize)
-                                guard let s = searchScale(x, scaleDType: scaleDType) else { failed.set(); return }
-                                S.p[r * groups + g] = s
-                                let inv = 1 / s
-                                for c in 0..<groupSize {
-                                    let q = UInt8(Int(roundClamp4(x[c] * inv)) + 8)
-                                    let col = g * groupSize + c
-                                    let idx = r * (k / 2) + col / 2
-                                    P.p[idx] |= col % 2 == 0 ? q : q << 4
-                                }
+                            let ok = row.withUnsafeMutableBufferPointer { x -> Bool in
+                                for c in 0..<k { x[c] = W.p[r * k + c] }
+                                return body(RowJob(x: x, scales: S.p + r * groups, packed: P.p + r * (k / 2), groupSize: groupSize, groups: groups))
                             }
+                            if !ok { failed.set(); return }
                         }
                     }
                 }
@@ -66,53 +96,22 @@ extension Q4GSWWeights {
     /// larger weights count more; false: importance[c] alone.
     public static func quantize(_ w: [Float], n: Int, k: Int, groupSize: Int, scaleDType: DType = .f16, importance: [Float],
                                 weightTerm: Bool = true) throws -> Q4GSWWeights {
-        try validateQuantizeInput(w, n: n, k: k, groupSize: groupSize)
         guard importance.count == k else { throw QLinearError.invalidShape("q4gsw quantize: \(importance.count) importance values, K = \(k) expected") }
         if let bad = importance.firstIndex(where: { !($0.isFinite && $0 >= 0) }) { throw QLinearError.nonFinite("importance[\(bad)] = \(importance[bad])") }
-        let groups = k / groupSize
-        var scales = [Float](repeating: 0, count: n * groups)
-        var packed = [UInt8](repeating: 0, count: n * k / 2)
-        let failed = AtomicFlag()
-        w.withUnsafeBufferPointer { wp in
-            importance.withUnsafeBufferPointer { ip in
-                scales.withUnsafeMutableBufferPointer { sp in
-                    packed.withUnsafeMutableBufferPointer { pp in
-                        let (W, I, S, P) = (SendablePointer(wp.baseAddress!), SendablePointer(ip.baseAddress!),
-                                            SendableMutablePointer(sp.baseAddress!), SendableMutablePointer(pp.baseAddress!))
-                        let chunk = max(1, min(64, n / 16))
-                        concurrentRows((n + chunk - 1) / chunk) { j in
-                            var rowWeights = [Float](repeating: 0, count: k)
-                            for r in (j * chunk)..<min(n, (j + 1) * chunk) {
-                                var sigma2: Float = 0
-                                for c in 0..<k { sigma2 += W.p[r * k + c] * W.p[r * k + c] }
-                                sigma2 /= Float(k)
-                                for c in 0..<k {
-                                    let v = W.p[r * k + c]
-                                    rowWeights[c] = weightTerm ? I.p[c] * (sigma2 + v * v).squareRoot() : I.p[c]
-                                }
-                                for g in 0..<groups {
-                                    let x = UnsafeBufferPointer(start: W.p + r * k + g * groupSize, count: groupSize)
-                                    guard let s = rowWeights.withUnsafeBufferPointer({ rw in
-                                        searchScale(x, scaleDType: scaleDType, weights: UnsafeBufferPointer(rebasing: rw[(g * groupSize)..<((g + 1) * groupSize)]))
-                                    }) else { failed.set(); return }
-                                    S.p[r * groups + g] = s
-                                    let inv = 1 / s
-                                    for c in 0..<groupSize {
-                                        let q = UInt8(Int(roundClamp4(x[c] * inv)) + 8)
-                                        let col = g * groupSize + c
-                                        P.p[r * (k / 2) + col / 2] |= col % 2 == 0 ? q : q << 4
-                                    }
-                                }
-                            }
-                        }
-                    }
+        return try quantizeRows(w, n: n, k: k, groupSize: groupSize, scaleDType: scaleDType) { row in
+            var sigma2: Float = 0
+            for c in 0..<k { sigma2 += row.x[c] * row.x[c] }
+            sigma2 /= Float(k)
+            let weights = (0..<k).map { c in weightTerm ? importance[c] * (sigma2 + row.x[c] * row.x[c]).squareRoot() : importance[c] }
+            return weights.withUnsafeBufferPointer { wt in
+                for g in 0..<row.groups {
+                    let part = UnsafeBufferPointer(rebasing: wt[(g * groupSize)..<((g + 1) * groupSize)])
+                    guard let s = searchScale(row.group(g), scaleDType: scaleDType, weights: part) else { return false }
+                    row.store(group: g, scale: s)
                 }
+                return true
             }
         }
-        if failed.isSet {
-            throw QLinearError.invalidShape("q4gsw quantize: a group's scale overflows fp16 (max 65504); use fp32 scales (qlinear quantize --scale-dtype f32)")
-        }
-        return try Q4GSWWeights(n: n, k: k, groupSize: groupSize, packed: packed, scales: scales, scaleDType: scaleDType)
     }
 
     /// The scale for one group under the `.mse` rule, already rounded to `scaleDType` (nil if it
