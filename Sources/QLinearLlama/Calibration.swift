@@ -99,6 +99,9 @@ extension LlamaTools {
         let m = l.model
         guard m.ops == .host else { throw QLinearError.unsupported("calibration observes the linear inputs on the CPU: load the model with host ops") }
         guard ctx >= 16 else { throw QLinearError.invalidShape("calibration chunk \(ctx): at least 16 tokens") }
+        if let most = m.maxRowsWithAllLogits, min(ctx, tokens.count) > most {
+            throw QLinearError.invalidShape("calibration chunk \(ctx): the logits of that many rows exceed the device's largest storage buffer; at most \(most) (--calibration-ctx)")
+        }
         var starts = Array(stride(from: 0, to: tokens.count, by: ctx))
         if let last = starts.last, tokens.count - last < 16 { starts.removeLast() }
         guard !starts.isEmpty else { throw QLinearError.invalidShape("the calibration text has \(tokens.count) tokens, fewer than 16") }

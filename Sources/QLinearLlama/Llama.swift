@@ -78,22 +78,26 @@ public struct LlamaConfig: Sendable, Equatable {
     public init(metadata g: GGUFMetadata, embeddingShape: [Int]) throws {
         let arch = try g.string("general.architecture")
         guard arch == "llama" else { throw QLinearError.unsupported("architecture \"\(arch)\" (only \"llama\")") }
+        // Optional keys: absent → the default; present → must read as their type (a wrong type is
+        // an error, not a silent default).
+        func optInt(_ key: String, _ d: Int) throws -> Int { g[key] == nil ? d : try g.int(key) }
+        func optDouble(_ key: String, _ d: Double) throws -> Double { g[key] == nil ? d : try g.double(key) }
         layers = try g.int("llama.block_count")
         hidden = try g.int("llama.embedding_length")
         ffn = try g.int("llama.feed_forward_length")
         heads = try g.int("llama.attention.head_count")
-        kvHeads = (try? g.int("llama.attention.head_count_kv")) ?? heads
-        eps = Float((try? g.double("llama.attention.layer_norm_rms_epsilon")) ?? 1e-5)
-        ropeBase = Float((try? g.double("llama.rope.freq_base")) ?? 10000)
-        contextLength = (try? g.int("llama.context_length")) ?? 2048
+        kvHeads = try optInt("llama.attention.head_count_kv", heads)
+        eps = Float(try optDouble("llama.attention.layer_norm_rms_epsilon", 1e-5))
+        ropeBase = Float(try optDouble("llama.rope.freq_base", 10000))
+        contextLength = try optInt("llama.context_length", 2048)
         guard layers >= 1, layers <= 1024, hidden >= 1, ffn >= 1, heads >= 1, kvHeads >= 1, heads % kvHeads == 0, hidden % heads == 0 else {
             throw QLinearError.invalidFormat("llama metadata is inconsistent: layers \(layers), hidden \(hidden), ffn \(ffn), heads \(heads), kv heads \(kvHeads)")
         }
         headDim = hidden / heads
-        ropeDim = (try? g.int("llama.rope.dimension_count")) ?? headDim
+        ropeDim = try optInt("llama.rope.dimension_count", headDim)
         guard ropeDim >= 0, ropeDim % 2 == 0, ropeDim <= headDim else { throw QLinearError.invalidFormat("rope dimension \(ropeDim) with head size \(headDim)") }
-        guard eps.isFinite, eps > 0, ropeBase.isFinite, ropeBase > 0 else {
-            throw QLinearError.invalidFormat("llama metadata: RMSNorm epsilon \(eps) and RoPE base \(ropeBase) must be finite and > 0")
+        guard eps.isFinite, eps > 0, eps <= 1, ropeBase.isFinite, ropeBase > 0 else {
+            throw QLinearError.invalidFormat("llama metadata: RMSNorm epsilon \(eps) must be in (0, 1] and RoPE base \(ropeBase) finite and > 0")
         }
         guard embeddingShape.count == 2, embeddingShape[0] >= 1 else {
             throw QLinearError.invalidFormat("token_embd.weight has shape \(embeddingShape), [vocab, hidden] expected")
@@ -153,7 +157,8 @@ public final class LlamaModel: @unchecked Sendable {
     public let scaleRule: Q4ScaleRule
     /// Where the steps between the linear layers run.
     public let ops: LlamaOps
-    /// Positions the KV cache holds (device ops; host ops grow without a limit).
+    /// Positions the KV cache holds (device ops: `maxContext` or the model's context up to 4096;
+    /// host ops: `maxContext` when given, else no limit — the cache grows).
     public let contextCapacity: Int?
     let ctx: QLinearContext
     private var device: DeviceForward?
@@ -212,6 +217,8 @@ public final class LlamaModel: @unchecked Sendable {
         let vector: (String, Int) throws -> [Float]
         let linear: (String, Int, Int, _ isHead: Bool) throws -> LinearLayer
         let headName: String
+        /// Whether the file holds a tensor of this name.
+        let has: (String) -> Bool
     }
 
     /// Loads every weight from `gguf` and uploads the linear layers in `scheme`'s format.
@@ -242,7 +249,7 @@ public final class LlamaModel: @unchecked Sendable {
                 return try LinearLayer(context: context, weights: try g.linearWeights(t, as: s.conversion(groupSize: groupSize, rule: scaleRule)),
                                        act: act, dynamicActivations: s == .dq8ca_q4gsw)
             },
-            headName: g.has("output.weight") ? "output.weight" : "token_embd.weight")
+            headName: g.has("output.weight") ? "output.weight" : "token_embd.weight", has: { g.has($0) })
         try self.init(config: cfg, context: context, scheme: scheme, headScheme: head, groupSize: groupSize, act: act, scaleRule: scaleRule,
                       guardBuffers: guardBuffers, ops: ops, maxContext: maxContext, progress: progress, source: source)
     }
@@ -291,7 +298,7 @@ public final class LlamaModel: @unchecked Sendable {
                 return try LinearLayer(context: context, weights: try m.weights(name), act: act,
                                        dynamicActivations: (isHead ? headSch : sch) == .dq8ca_q4gsw)
             },
-            headName: headName)
+            headName: headName, has: { m.file.tensors[$0] != nil })
         let rule = m.file.metadata["qlinear.scale_rule"].flatMap(Q4ScaleRule.init(rawValue:)) ?? .mse
         try self.init(config: cfg, context: context, scheme: sch, headScheme: headSch, groupSize: first.group ?? groupSize ?? 32, act: act,
                       scaleRule: rule, guardBuffers: guardBuffers, ops: ops, maxContext: maxContext, progress: progress, source: source)
@@ -311,13 +318,17 @@ public final class LlamaModel: @unchecked Sendable {
         if chosen == .device && maxContext == nil && cfg.contextLength < 1 {
             throw QLinearError.invalidFormat("llama.context_length is \(cfg.contextLength): give the KV cache's size (--ctx-size)")
         }
-        contextCapacity = chosen == .device ? (maxContext ?? min(cfg.contextLength, 4096)) : nil
+        contextCapacity = chosen == .device ? (maxContext ?? min(cfg.contextLength, 4096)) : maxContext
         func linear(_ name: String, n: Int, k: Int) throws -> LinearLayer { try source.linear(name, n, k, false) }
         func vector(_ name: String, _ n: Int) throws -> [Float] { try source.vector(name, n) }
         guard source.embedding.count == cfg.vocab * cfg.hidden else {
             throw QLinearError.invalidShape("token_embd.weight has \(source.embedding.count) values, \(cfg.vocab) × \(cfg.hidden) expected")
         }
         embedding = source.embedding
+        // A block count below the file's layers would run a truncated model without a word.
+        if source.has("blk.\(cfg.layers).attn_norm.weight") || source.has("blk.\(cfg.layers).attn_q.weight") {
+            throw QLinearError.invalidFormat("llama.block_count is \(cfg.layers) but the file holds tensors of layer \(cfg.layers) (blk.\(cfg.layers).*)")
+        }
         outputNorm = try vector("output_norm.weight", cfg.hidden)
         let kvDim = cfg.kvHeads * cfg.headDim
         var ls = [Layer]()
@@ -349,6 +360,13 @@ public final class LlamaModel: @unchecked Sendable {
     /// Guard mode: linear-group runs whose guard regions were checked (0 without `guardBuffers`).
     public var guardedRuns: Int { serial.withLock { _ in guardedRunsLocked } }
     private var guardedRunsLocked: Int { layers.reduce(headG.guardedRuns) { $0 + $1.qkv.guardedRuns + $1.oG.guardedRuns + $1.gateUp.guardedRuns + $1.downG.guardedRuns } }
+
+    /// The most rows one `forward(…, allLogits: true)` call can return on this device (the logits
+    /// of all rows are one buffer), or nil when the limit is beyond any sensible call.
+    public var maxRowsWithAllLogits: Int? {
+        let most = Int(min(ctx.capabilities.maxStorageBufferRange, UInt64(Int.max))) / max(1, config.vocab * 4)
+        return most < 1 << 20 ? most : nil
+    }
 
     /// Empties the KV cache.
     public func reset() {
@@ -465,6 +483,12 @@ public final class LlamaModel: @unchecked Sendable {
         defer { state.cpuSeconds += (monotonicSeconds() - start) - (state.linearSeconds - lin0) }
         let d = cfg.hidden
         let pos0 = state.position
+        if let cap = contextCapacity, pos0 > cap - m {
+            throw QLinearError.invalidShape("the KV cache holds \(cap) positions: \(pos0) used + \(m) new do not fit (load the model with a larger context: --ctx-size, `maxContext`)")
+        }
+        if allLogits, let most = maxRowsWithAllLogits, m > most {
+            throw QLinearError.invalidShape("logits for all \(m) rows need \(m) × \(cfg.vocab) × 4 bytes, more than the device's largest storage buffer: at most \(most) rows per call (--ctx)")
+        }
         var x = [Float](repeating: 0, count: m * d)
         for (r, t) in tokens.enumerated() { for j in 0..<d { x[r * d + j] = embedding[t * d + j] } }
         if let device {

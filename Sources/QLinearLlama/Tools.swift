@@ -245,6 +245,12 @@ public enum LlamaTools {
         guard ctx >= 4 else { throw QLinearError.invalidShape("--ctx must be ≥ 4") }
         let chunks = tokens.count / ctx
         guard chunks >= 1 else { throw QLinearError.invalidShape("the text has \(tokens.count) tokens, fewer than one chunk of \(ctx)") }
+        if let most = l.model.maxRowsWithAllLogits, ctx > most {
+            throw QLinearError.invalidShape("--ctx \(ctx): the logits of \(ctx) rows exceed the device's largest storage buffer; at most \(most) on this device")
+        }
+        if let cap = l.model.contextCapacity, ctx > cap {
+            throw QLinearError.invalidShape("--ctx \(ctx) is larger than the KV cache (\(cap) positions, --ctx-size)")
+        }
         let m = l.model, v = m.config.vocab
         m.resetTimers()
         let t0 = monotonicSeconds()

@@ -63,7 +63,7 @@ struct Quantize: ParsableCommand {
         if scheme != nil && format != nil { throw ValidationError("--scheme and --format are the same option; give one") }
         if scheme == nil && format == nil { throw ValidationError("missing --scheme q4gsw|q8csw|fp16") }
         if calibrate != nil && (scheme ?? (format == .q8csw ? .q8csw : .q4gsw)) != .q4gsw {
-            throw ValidationError("--calibrate (GPTQ) applies to --scheme q4gsw")
+            throw ValidationError("--calibrate applies to --scheme q4gsw")
         }
         if calibrationCtx < 16 { throw ValidationError("--calibration-ctx must be ≥ 16, got \(calibrationCtx)") }
         if let t = calibrationTokens, t < 16 { throw ValidationError("--calibration-tokens must be ≥ 16, got \(t)") }
@@ -79,6 +79,9 @@ struct Quantize: ParsableCommand {
         let only: [String]? = !tensor.isEmpty ? tensor : (inputs != nil && include == nil && exclude == nil ? ["weight"] : nil)
         var opts = ModelQuantizer.Options(scheme: s, groupSize: group, scaleDType: scaleDType, rule: scaleRule,
                                           include: include, exclude: exclude, only: only)
+        if calibrate != nil, sameFile(path, output) {
+            throw ValidationError("the output \(output) is the input file; write elsewhere")
+        }
         if let text = calibrate { try applyCalibration(model: path, text: text, to: &opts) }
         let tty = isatty(2) == 1
         var lastBar = -1
@@ -104,6 +107,13 @@ struct Quantize: ParsableCommand {
     }
 
     /// `[ i/ n] name [shape] type → scheme, size A MiB → B MiB, rel. error e`
+    /// Whether two paths name one existing file (same device and inode).
+    func sameFile(_ a: String, _ b: String) -> Bool {
+        var sa = stat(), sb = stat()
+        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+    }
+
     /// Calibrates: runs the GGUF model (fp16 weights, host ops) over the text, then sets either
     /// GPTQ factors (`--calibration-method gptq`, optionally only for `--gptq-include`, the rest
     /// imatrix) or importance vectors (imatrix). Progress on stderr.

@@ -134,6 +134,13 @@ import QLinearCheck
         dev.reset()
         #expect(try dev.forward([1, 2, 3, 4, 5, 6]) == first)
         #expect(throws: QLinearError.self) { try LlamaModel(gguf: g, context: ctx, scheme: .fp16, maxContext: 0) }
+        // Host ops honour a given capacity too (and have none without one).
+        let host = try LlamaModel(gguf: g, context: ctx, scheme: .fp16, ops: .host, maxContext: 8)
+        #expect(host.contextCapacity == 8)
+        _ = try host.forward([1, 2, 3, 4, 5, 6])
+        #expect(throws: QLinearError.self) { try host.forward([7, 8, 9]) }
+        #expect(host.position == 6)
+        #expect(try LlamaModel(gguf: g, context: ctx, scheme: .fp16, ops: .host).contextCapacity == nil)
         // A cache larger than half the device's memory is refused before anything is allocated:
         // SmolLM2 (30 layers, 3 KV heads of 64) at 2^20 positions needs 46 GiB; an 80 GiB card
         // allows 40. 4096 positions need 180 MiB.
