@@ -27,7 +27,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let body = try prompt ?? String(decoding: readFileBytes(file ?? ""), as: UTF8.self)
+        let body = try prompt ?? readUTF8Text(file ?? "")
         let l = try options.load()
         var text = chat ? "<|im_start|>user\n\(body)<|im_end|>\n<|im_start|>assistant\n" : body
         var ids = l.tokenizer.encode(text, addSpecial: true)
@@ -43,7 +43,7 @@ struct Generate: ParsableCommand {
         writeOut([10])
         let f = LlamaTools.fixed
         stderrPrint("load \(f(l.loadSeconds, 2)) s; prompt \(s.promptTokens) tokens, \(f(s.promptTokensPerSecond, 2)) tok/s; "
-                    + "generation \(s.generatedTokens) tokens, \(f(s.generateTokensPerSecond, 2)) tok/s; \(l.model.ops == .device ? "GPU submissions" : "linear layers") \(f(100 * s.linearShare, 1))% of the time "
+                    + "generation \(s.generatedTokens) tokens, \(s.generatedTokens > 1 ? f(s.generateTokensPerSecond, 2) + " tok/s" : "no decode step"); \(l.model.ops == .device ? "GPU submissions" : "linear layers") \(f(100 * s.linearShare, 1))% of the time "
                     + "(ops \(l.model.ops.rawValue), scheme \(l.model.scheme.rawValue), head \(l.model.headScheme.rawValue), act \(options.act.rawValue))")
     }
 }

@@ -16,11 +16,11 @@ struct Perplexity: ParsableCommand {
     @Flag(help: "JSON output") var json = false
 
     func run() throws {
-        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+        let text = try readUTF8Text(file)
         var o = options
         if o.ctxSize == nil { o.ctxSize = ctx }   // device ops: a KV cache of one chunk
         let l = try o.load()
-        let tokens = l.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: false)
+        let tokens = l.tokenizer.encode(text, parseSpecial: false)
         let r = try LlamaTools.perplexity(l, tokens: tokens, ctx: ctx) { c, p in
             if !json { stderrPrint("chunk \(c): \(LlamaTools.fixed(p, 4))") }
         }

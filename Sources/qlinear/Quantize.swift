@@ -121,11 +121,11 @@ struct Quantize: ParsableCommand {
         guard LlamaTools.isGGUF(path: path) else {
             throw ValidationError("--calibrate needs a llama GGUF input (the model is run to observe its layer inputs)")
         }
-        let data = try readFileBytes(text)
+        let data = try readUTF8Text(text)
         let t0 = monotonicSeconds()
         stderrPrint("calibration: loading the model with fp16 weights (host ops)…")
         let l = try LlamaTools.load(path: path, scheme: .fp16, device: device, instance: CLIValidation.instance, ops: .host)
-        var tokens = l.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: false)
+        var tokens = l.tokenizer.encode(data, parseSpecial: false)
         if let n = calibrationTokens, tokens.count > n { tokens = Array(tokens.prefix(n)) }
         let c = try LlamaTools.calibrate(l, tokens: tokens, ctx: calibrationCtx) { i, n in stderrPrint("calibration: chunk \(i)/\(n)") }
         opts.importance = c.importance()

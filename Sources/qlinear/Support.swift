@@ -153,6 +153,22 @@ func jsonString<T: Encodable>(_ v: T) throws -> String {
     return String(decoding: try e.encode(v), as: UTF8.self)
 }
 
+/// Reads a whole text file that must be UTF-8 (a binary or other-encoding file is an error naming
+/// the first bad byte, not a text of replacement characters).
+func readUTF8Text(_ path: String) throws -> String {
+    let bytes = try readFileBytes(path)
+    if let t = String(validating: bytes, as: UTF8.self) { return t }
+    // Find the first offending byte for the message.
+    var i = 0
+    while i < bytes.count {
+        var j = i + 1
+        while j <= min(bytes.count, i + 4), String(validating: bytes[i..<j], as: UTF8.self) == nil { j += 1 }
+        if j > min(bytes.count, i + 4) { break }
+        i = j
+    }
+    throw CLIFailure("\(path) is not UTF-8 text (invalid byte at offset \(i))")
+}
+
 /// Reads a whole (small) file, with a readable error.
 func readFileBytes(_ path: String) throws -> [UInt8] {
     var st = stat()
