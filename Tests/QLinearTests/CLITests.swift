@@ -34,6 +34,15 @@ struct CLITests {
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), errText)
     }
 
+    /// Text inputs must be UTF-8: a binary file is a clear error before any model is loaded.
+    @Test func nonUTF8TextIsRefused() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qlinear-cli-\(getpid())-bad.txt").path
+        defer { unlink(path) }
+        _ = FileManager.default.createFile(atPath: path, contents: Data([0x61, 0x62, 0x63, 0xFF, 0xFE, 0x64]))
+        let r = try run(["perplexity", "--model", "/nonexistent.gguf", "--file", path])
+        #expect(r.status == 1 && r.err.contains("is not UTF-8 text (invalid byte at offset 3)"), "\(r.err)")
+    }
+
     @Test func badShapeIsAClearError() throws {
         let r = try run(["explain", "--op", "q4gsw", "--shape", "4x4x100", "--group", "32"])
         #expect(r.status == 1)
