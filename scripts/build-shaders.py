@@ -68,6 +68,11 @@ FAMILIES = {
                             name=lambda v: "gemv_q4_f16math"),
     "gemv_q4_xreg": dict(src="gemv_xreg.comp", env="vulkan1.2", axes=[("weight", [("q4", ["WEIGHT_Q4"])]), ("act", [("f16", ["ACT_F16"])])],
                          defines=["F16_MATH"], grid="columns", max_m=8, name=lambda v: "gemv_q4_xreg"),
+    # Tensor-core matrix–vector kernel for decode batches (M ≤ 16): weights as the MMA's A operand.
+    "gemv_mma": dict(src="gemv_mma.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], grid="columns", max_m=16,
+                     name=lambda v: f"gemv_mma_{v['weight']}_{v['act']}"),
+    "gemv_mma_splitk": dict(src="gemv_mma.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], defines=["SPLITK"], grid="columns", max_m=16,
+                            name=lambda v: f"gemv_mma_splitk_{v['weight']}_{v['act']}"),
     "gemv_int": dict(src="gemv.comp", env="vulkan1.2", axes=[INT_W, ACT, DOT], defines=["INT_MATH"], grid="columns", max_m=8,
                      name=lambda v: f"gemv_int_{'dot_' if v['dot'] else ''}{v['weight']}_{v['act']}"),
     "quant_act": dict(src="quant_act.comp", env="vulkan1.2", axes=[ACT, FP64], grid="rows",

@@ -17,6 +17,9 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     public var group: Int = 0
     /// `gemv_q4_xreg`: 32-value K chunks each thread owns per pass (activations in registers).
     public var chunksPerThread: Int = 0
+    /// `gemv_mma` with INT4 weights: 1 when every group scale is an fp16 value, so dequantizing in
+    /// packed fp16 rounds once, like the fp32 product (set by the layer when it encodes).
+    public var halfScales: Int = 0
 
     public init(bm: Int, bn: Int, bk: Int, workgroupSize: Int) {
         self.bm = bm; self.bn = bn; self.bk = bk; self.workgroupSize = workgroupSize
@@ -30,7 +33,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     /// Values for the specialization constants, by the names the shaders declare.
     public var specValues: [String: Int] {
-        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread]
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "HS": halfScales]
     }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
@@ -178,7 +181,7 @@ public enum Dispatcher {
         switch kind {
         case .gemv:
             let family: KernelFamily = p.op.floatMath ? .gemvFloat : .gemvInt
-            if let maxM = family.maxM, p.m > maxM { return no("M = \(p.m) > \(maxM): the matrix–vector kernel is for decode batches") }
+            if let maxM = KernelFamily.gemvMma.maxM, p.m > maxM { return no("M = \(p.m) > \(maxM): the matrix–vector kernels are for decode batches") }
             if !caps.subgroupArithmetic { return no("device lacks subgroup arithmetic in compute shaders") }
             if p.op == .dq8ca_q4gsw && p.groupSize % 32 != 0 { return no("group size \(p.groupSize) is not a multiple of the 32-value chunk") }
             let sgs = caps.subgroupSize
@@ -198,6 +201,12 @@ public enum Dispatcher {
                     break
                 }
             }
+            if config.mma == true {
+                if let plan = mmaPlan(p, caps: caps, options: options, config: config, tuning: tuning, quant: quant, reasons: reasons, lookup: lookup) { return plan }
+                reasons.append("tensor-core matrix–vector kernel not applicable here: column kernel used")
+                config = GemvConfig.standard
+            }
+            if let maxM = family.maxM, p.m > maxM { return no("M = \(p.m) > \(maxM): the column matrix–vector kernel is for decode batches of ≤ \(maxM) rows") }
             let wg = config.threads
             if config.xreg == true {
                 if let plan = xregPlan(p, caps: caps, options: options, config: config, tuning: tuning, quant: quant, reasons: reasons, lookup: lookup) { return plan }
@@ -422,5 +431,57 @@ extension Dispatcher {
         r.append("\(config): \(cpt) chunk(s) of 32 activations per thread held in registers\((chunks + wg * cpt - 1) / (wg * cpt) > 1 ? " (K takes \((chunks + wg * cpt - 1) / (wg * cpt)) passes)" : ""), 16-byte weight loads")
         r.append("INT4 × fp16 in packed fp16 (8-term partials, then fp32 sums; fp32 redo on fp16 overflow); subgroup reduce-scatter")
         return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: r))
+    }
+}
+
+extension Dispatcher {
+    /// The plan for `gemv_mma` (tensor-core matrix–vector kernel, fp16 or q4gsw weights, M ≤ 16),
+    /// or nil when it does not apply to `p` on this device (the caller then uses the column kernel).
+    /// A configuration that can never be valid is a failure.
+    static func mmaPlan(_ p: Problem, caps: Capabilities, options: DispatchOptions, config: GemvConfig, tuning: String?, quant: ShaderID?,
+                        reasons: [String], lookup: (VariantKey) -> ShaderID?) -> Result<KernelPlan, DispatchRejection>? {
+        func no(_ s: String) -> Result<KernelPlan, DispatchRejection> { .failure(DispatchRejection(reason: s)) }
+        let bn = config.columns, wg = config.threads, bk = 32 * config.unroll, sgs = caps.subgroupSize
+        let split = config.splitK ?? 1
+        guard [16, 32, 64, 128].contains(bn), [1, 2, 4].contains(config.unroll), (1...64).contains(split) else {
+            return no("tensor-core matrix–vector configuration \(config): columns 16, 32, 64 or 128, K step 32·(1, 2 or 4), split-K 1…64")
+        }
+        guard sgs >= 8, wg >= sgs, wg % sgs == 0, wg / sgs <= 16, wg <= caps.maxWorkgroupInvocations, wg <= caps.maxWorkgroupSize[0] else {
+            return no("\(wg)-thread workgroups: not 1…16 subgroups of \(sgs) or over the device's \(caps.maxWorkgroupInvocations) (x ≤ \(caps.maxWorkgroupSize[0]))")
+        }
+        // What depends on the problem or device falls back to the column kernel.
+        guard p.op == .fp16 || p.op == .q4gsw, !options.disableCoopMat, caps.cooperativeMatrix, caps.vulkanMemoryModel,
+              options.brokenCoopMat[p.op.coopMatFamily] == nil, p.m <= 16 else { return nil }
+        let tn = p.m <= 8 ? 8 : 16
+        let shapes = caps.coopMatShapes(a: .f16, b: .f16, c: .f32, result: .f32)
+        guard shapes.contains(where: { $0.m == 16 && $0.n == tn && $0.k == 16 }), (16 * tn) % sgs == 0 else { return nil }
+        let shared = (wg / sgs) * (bn + tn) * (bk + 8) * 2
+        guard shared <= caps.sharedMemoryBytes else { return nil }
+        let key = VariantKey(family: split > 1 ? .gemvMmaSplitk : .gemvMma, weight: p.op.weightFormat, act: p.act)
+        guard let shader = lookup(key) else { return nil }
+        var t = TileConfig(bm: tn, bn: bn, bk: bk, workgroupSize: wg)
+        t.tm = 16; t.tn = tn; t.tk = 16
+        t.subgroupSize = sgs
+        t.requireSubgroupSize = caps.canRequireSubgroupSize
+        t.group = p.op == .q4gsw ? p.groupSize : 0
+        var r = reasons
+        r.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × \(tn)): M pads to \(tn); \(wg / sgs) subgroup(s) split K, each on its own staging")
+        r.append(p.op == .q4gsw ? "INT4 dequantized to fp16 in registers (packed fp16 when the scales are fp16 values), fp32 accumulation" : "fp16 operands, fp32 accumulation")
+        var plan = KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: r)
+        if split > 1 {
+            let slice = roundUp((p.k + split - 1) / split, bk)
+            let slices = (p.k + slice - 1) / slice
+            guard slices > 1 else {
+                guard let one = lookup(VariantKey(family: .gemvMma, weight: p.op.weightFormat, act: p.act)) else { return nil }
+                plan.shader = one
+                plan.reasons.append("split-K \(split) asked, but K = \(p.k) gives one slice")
+                return .success(plan)
+            }
+            guard let red = lookup(VariantKey(family: .splitkReduceFloat, act: p.act)) else { return nil }
+            if slices > caps.maxWorkgroupCount[2] { return nil }
+            plan.reduceShader = red; plan.splitK = slices; plan.kSlice = slice
+            plan.reasons.append("split-K: \(slices) slices of \(slice) K values, fp32 partials reduced by a second pass")
+        }
+        return .success(plan)
     }
 }

@@ -35,6 +35,9 @@ public final class LinearLayer: @unchecked Sendable {
     let sumBuf: Buffer
     let corrBuf: Buffer
     let biasBuf: Buffer
+    /// q4gsw: every group scale is an fp16 value (finite), so `gemv_mma` may dequantize in packed
+    /// fp16 with one rounding, as the fp32 product rounded to fp16.
+    let scalesAreHalf: Bool
 
     /// Uploads `weights` (prepacked for the kernels) and `bias` ([N], held in `act` precision).
     /// `dynamicActivations` selects the dq8ca op for INT4 weights (INT8 weights always use it).
@@ -70,6 +73,10 @@ public final class LinearLayer: @unchecked Sendable {
             throw QLinearError.unsupported("\(op.rawValue) N=\(n) K=\(k): \(total) bytes of weights exceed the device's \(caps.deviceLocalMemoryBytes) bytes of memory")
         }
         let pk = PackedWeights.pack(weights)
+        scalesAreHalf = !pk.scales.isEmpty && pk.scales.allSatisfy { s in
+            let h = Float16(s)
+            return h.isFinite && Float(h) == s
+        }
         self.ldw = pk.ldw
         self.weightBytes = WeightBytes(format: weights.formatBytes, stored: total)
         let dev = context.device
@@ -168,7 +175,7 @@ public final class LinearLayer: @unchecked Sendable {
         switch plan.kernel {
         case .tiled: expected = [.tiledFloat, .tiledInt]
         case .coopmat: expected = plan.splitK > 1 ? [.coopmatFloatSplitk, .coopmatIntSplitk] : [.coopmatFloat, .coopmatInt]
-        case .gemv: expected = [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg]
+        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvMma]
         }
         guard expected.contains(family) else { throw QLinearError.invalidShape("plan's shader \(plan.shader.rawValue) is not a \(plan.kernel.rawValue) kernel") }
         if let maxM = family.maxM, m > maxM {
@@ -192,7 +199,19 @@ public final class LinearLayer: @unchecked Sendable {
             }
         }
         let quantSource = shared ?? scratch
-        let t = plan.tile
+        var t = plan.tile
+        if family == .gemvMma || family == .gemvMmaSplitk {
+            // The kernel stages TN rows of x, K steps of BK = 32·unroll and BN = 16·RN weight rows.
+            guard [8, 16].contains(t.tn), t.tn >= m, t.tm == 16, t.tk == 16, [16, 32, 64, 128].contains(t.bn), [32, 64, 128].contains(t.bk) else {
+                throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bn)x\(t.bk), MMA \(t.tm)x\(t.tn)x\(t.tk) cannot compute M = \(m)")
+            }
+            let sgs = max(t.subgroupSize, 1)
+            let shared = (t.workgroupSize / sgs) * (t.bn + t.tn) * (t.bk + 8) * 2
+            guard t.workgroupSize % sgs == 0, t.workgroupSize / sgs <= 16, shared <= context.capabilities.sharedMemoryBytes else {
+                throw QLinearError.invalidShape("\(plan.shader.rawValue): \(t.workgroupSize) threads in subgroups of \(sgs) need \(shared) bytes of shared memory (device: \(context.capabilities.sharedMemoryBytes))")
+            }
+            t.halfScales = scalesAreHalf ? 1 : 0
+        }
         guard t.bm >= 1, t.bn >= 1 else { throw QLinearError.invalidShape("plan's tile \(t.bm)x\(t.bn) has a dimension below 1") }
         if family == .gemvQ4Xreg {
             // The shader clamps M to BM, drops columns when BK does not divide BN and reduces
@@ -217,8 +236,8 @@ public final class LinearLayer: @unchecked Sendable {
         var reducePass: (pipe: ComputePipeline, buffers: [BufferBinding], push: LinearPush, groups: (Int, Int, Int))?
         var partials: Buffer?
         if plan.splitK > 1 {
-            guard plan.kernel == .coopmat, let red = plan.reduceShader, plan.kSlice > 0 else {
-                throw QLinearError.invalidShape("split-K plan needs a cooperative-matrix kernel, a reduction shader and a K slice")
+            guard plan.kernel == .coopmat || family == .gemvMmaSplitk, let red = plan.reduceShader, plan.kSlice > 0 else {
+                throw QLinearError.invalidShape("split-K plan needs a cooperative-matrix or tensor-core matrix–vector kernel, a reduction shader and a K slice")
             }
             let kLoop = op == .dq8ca_q8csw ? kp : k
             guard plan.kSlice % t.bk == 0, (kLoop + plan.kSlice - 1) / plan.kSlice == plan.splitK,
@@ -265,7 +284,9 @@ public final class LinearLayer: @unchecked Sendable {
             push = LinearPush(m: m, n: n, k: k, g: max(groupSize, 1), hasBias: hasBias, ldx: k, ldw: ldw)
         }
         if plan.splitK > 1 { push.kSlice = plan.kSlice }
-        let pipe = try context.pipelines.pipeline(for: plan)
+        var tiled = plan
+        tiled.tile = t
+        let pipe = try context.pipelines.pipeline(for: tiled)
         let buffers = try bind(plan.shader, named)
         if let q = quantPass {
             try stream.dispatch(q.pipe, buffers: q.buffers, push: q.push.words, groups: (m, 1, 1))

@@ -85,16 +85,27 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// in registers and streams `columns` rows through them, `unroll` rows in flight (packed fp16
     /// math). nil = false.
     public var xreg: Bool?
-    public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil) {
+    /// fp16 and q4gsw (M ≤ 16): `gemv_mma`, the tensor-core matrix–vector kernel — `columns` weight
+    /// rows per workgroup (16…128), `threads` / subgroup size subgroups splitting K, K steps of
+    /// 32·`unroll` values. nil = false.
+    public var mma: Bool?
+    /// `gemv_mma`: split K over this many workgroup layers (fp32 partials and a reduction pass).
+    /// nil = 1.
+    public var splitK: Int?
+    public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil, mma: Bool? = nil, splitK: Int? = nil) {
         self.columns = columns; self.threads = threads; self.unroll = unroll; self.halfMath = halfMath; self.xreg = xreg
+        self.mma = mma; self.splitK = splitK
     }
     public var description: String {
+        if mma == true { return "tensor cores: \(columns) columns × \(threads) threads, K step \(32 * unroll)\((splitK ?? 1) > 1 ? ", split-K \(splitK!)" : "")" }
         if xreg == true { return "\(columns) columns × \(threads) threads, activations in registers, \(unroll) columns in flight, packed fp16 math" }
         return "\(columns) columns × \(threads) threads, \(unroll) chunks in flight per column\(halfMath == true ? ", packed fp16 math" : "")"
     }
     /// The compact form the CLI and reports use: COLUMNSxTHREADSxUNROLL, then `h` (packed fp16
     /// math) or `x` (activations in registers).
-    public var compact: String { "\(columns)x\(threads)x\(unroll)\(xreg == true ? "x" : halfMath == true ? "h" : "")" }
+    public var compact: String {
+        "\(columns)x\(threads)x\(unroll)\(mma == true ? "m" : xreg == true ? "x" : halfMath == true ? "h" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
+    }
     /// The configuration used when no rule applies.
     public static let standard = GemvConfig(columns: 2, threads: 128, unroll: 2)
 }

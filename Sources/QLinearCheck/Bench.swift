@@ -349,7 +349,7 @@ extension Bench {
     /// "BMxBNxBK" for tiled kernels, plus "/WMxWN MMA TMxTNxTK" for cooperative-matrix ones.
     public static func compactTile(_ t: TileConfig) -> String {
         var s = "\(t.bm)x\(t.bn)x\(t.bk)"
-        if t.tm > 0 { s += "/\(t.wm)x\(t.wn) mma\(t.tm)x\(t.tn)x\(t.tk)" }
+        if t.tm > 0 { s += t.wm > 0 ? "/\(t.wm)x\(t.wn) mma\(t.tm)x\(t.tn)x\(t.tk)" : " mma\(t.tm)x\(t.tn)x\(t.tk)" }
         if t.chunksPerThread > 0 { s += " cpt\(t.chunksPerThread)" }
         return s
     }

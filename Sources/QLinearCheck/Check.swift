@@ -28,7 +28,9 @@ import QLinearReference
 ///   exact inputs), +1 when fp32 activations are rounded to fp16, +1 when INT4 weights are
 ///   dequantized to fp16 (each rounding is ≤ u16 relative; the product of two is ≤ 2·u16);
 ///   +9 for q4gsw's packed-fp16 matrix–vector kernel (8 products and 7 fp16 additions per
-///   8-term partial: γ_8 < 9·u16).
+///   8-term partial: γ_8 < 9·u16). The tensor-core matrix–vector kernel (`gemv_mma`) rounds
+///   like the cooperative-matrix kernel (its packed-fp16 dequantization, used only when every
+///   scale is an fp16 value, rounds the exact product once).
 /// - ulp_out: one unit in the last place of the output type at |y_ref| (fp16 or fp32 store).
 public struct Tolerance: Sendable {
     public var fp16Roundings: Int
@@ -36,7 +38,8 @@ public struct Tolerance: Sendable {
 
     public static func model(problem p: Problem, kernel: KernelKind, shader: ShaderID? = nil, splitK: Int = 1) -> Tolerance {
         var r = 0
-        if kernel == .coopmat && (p.op == .fp16 || p.op == .q4gsw) {
+        let mmaGemv = kernel == .gemv && [KernelFamily.gemvMma, .gemvMmaSplitk].contains(shader?.origin.family)
+        if (kernel == .coopmat || mmaGemv) && (p.op == .fp16 || p.op == .q4gsw) {
             if p.act == .f32 { r += 1 }
             if p.op == .q4gsw { r += 1 }
         }
@@ -99,7 +102,10 @@ public struct CheckCase: Sendable {
         let weights: LinearWeights
         switch p.op {
         case .fp16: weights = .fp16(n: p.n, k: p.k, values: wf.map { Float16($0) })
-        case .q4gsw, .dq8ca_q4gsw: weights = .q4gsw(try Q4GSWWeights.quantize(wf, n: p.n, k: p.k, groupSize: p.groupSize, scaleDType: .f16))
+        case .q4gsw, .dq8ca_q4gsw:
+            // fp16 scales (what model files hold) on odd cases, fp32 on even ones: kernels that
+            // treat fp16-valued scales specially (gemv_mma's packed dequantization) see both.
+            weights = .q4gsw(try Q4GSWWeights.quantize(wf, n: p.n, k: p.k, groupSize: p.groupSize, scaleDType: p.bias ? .f32 : .f16))
         case .dq8ca_q8csw: weights = .q8csw(try Q8CSWWeights.quantize(wf, n: p.n, k: p.k, scaleDType: .f16))
         }
         let bias: [Float]? = p.bias ? (0..<p.n).map { _ in

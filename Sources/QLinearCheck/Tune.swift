@@ -33,6 +33,12 @@ public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertibl
     }
 }
 
+/// Which matrix–vector kernels a gemv sweep tries: the column kernels (fp32 or packed-fp16
+/// math), q4gsw's activations-in-registers kernel, the tensor-core kernel (fp16, q4gsw).
+public enum GemvVariety: String, CaseIterable, Codable, Sendable {
+    case column, xreg, mma
+}
+
 /// One timed (op, shape, candidate), or why it did not run.
 public struct TuneMeasurement: Codable, Sendable {
     public var op: Op
@@ -53,16 +59,26 @@ public enum Tuner {
     /// ones a device cannot run). Cooperative-matrix candidates are pruned by M so a full sweep
     /// fits one GPU call: small M gets small tiles and split-K, large M big tiles and every K
     /// step and buffering.
-    public static func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int? = nil, halfMath: Bool = false) -> [TuneCandidate] {
+    public static func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int? = nil, halfMath: Bool = false, tensorCores: Bool = false,
+                                  varieties: Set<GemvVariety> = Set(GemvVariety.allCases)) -> [TuneCandidate] {
         switch kernel {
         case .gemv:
             var out: [TuneCandidate] = []
             // q4gsw × fp16 (`halfMath`): the packed-fp16 kernels only (the fp32 one was never
             // fastest on the H200), column-split and activations-in-registers.
-            for h in halfMath ? [true] : [false] { for c in [1, 2, 4, 8] { for t in [32, 64, 128, 256] { for u in [1, 2] {
-                out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: h ? true : nil)))
-            } } } }
-            if halfMath {
+            if varieties.contains(.column) && (m ?? 1) <= 8 {
+                for h in halfMath ? [true] : [false] { for c in [1, 2, 4, 8] { for t in [32, 64, 128, 256] { for u in [1, 2] {
+                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: h ? true : nil)))
+                } } } }
+            }
+            // Tensor cores (fp16, q4gsw; M ≤ 16): weight rows per workgroup, subgroups splitting
+            // K, K step, split-K over workgroups (for N too small to fill the GPU).
+            if tensorCores && varieties.contains(.mma) && (m ?? 1) <= 16 {
+                for c in [32, 64] { for t in [64, 128, 256] { for u in [1, 2] { for sp in [1, 2, 4] {
+                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: sp == 1 ? nil : sp)))
+                } } } }
+            }
+            if halfMath && varieties.contains(.xreg) && (m ?? 1) <= 8 {
                 let bm = m.map { $0 <= 1 ? 1 : $0 <= 2 ? 2 : $0 <= 4 ? 4 : 8 } ?? 1
                 for c in [4, 8, 16, 32] { for t in [64, 128, 256, 512] { for u in [2, 4, 8] where c % u == 0 && bm * u <= 32 {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, xreg: true)))
@@ -104,7 +120,18 @@ public enum Tuner {
     /// was erratic on the H200 (q4gsw M = 8, 8 columns: 44.8 µs in a tune, 121–188 µs medians in
     /// two suite runs, docs/results/README.md).
     public static func allowed(_ c: TuneCandidate, m: Int?) -> Bool {
-        if let g = c.gemv, g.xreg != true, let m, g.columns * m > 32 { return false }
+        if let g = c.gemv, g.xreg != true, g.mma != true, let m, g.columns * m > 32 { return false }
+        return true
+    }
+
+    /// Whether `plan` runs the kernel `c` names: a tensor-core or activations-in-registers
+    /// candidate the dispatcher replaced by the column kernel (not applicable to the problem or
+    /// device) would otherwise be timed under the wrong name.
+    static func runs(_ c: TuneCandidate, _ plan: KernelPlan) -> Bool {
+        guard let g = c.gemv else { return true }
+        let family = plan.shader.origin.family
+        if g.mma == true { return family == .gemvMma || family == .gemvMmaSplitk }
+        if g.xreg == true { return family == .gemvQ4Xreg }
         return true
     }
 
@@ -118,7 +145,11 @@ public enum Tuner {
 
     /// Runs the sweep. `progress` gets one line per measurement.
     public static func run(_ ctx: QLinearContext, kernel: KernelKind, ops: [Op], shapes: [(m: Int, n: Int, k: Int)], group: Int,
-                           settings: BenchSettings, progress: (String) -> Void) throws -> [TuneMeasurement] {
+                           settings: BenchSettings, varieties: Set<GemvVariety> = Set(GemvVariety.allCases),
+                           progress: (String) -> Void) throws -> [TuneMeasurement] {
+        func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int?, halfMath: Bool, op: Op) -> [TuneCandidate] {
+            Tuner.candidates(kernel, floatOps: floatOps, m: m, halfMath: halfMath, tensorCores: op == .fp16 || op == .q4gsw, varieties: varieties)
+        }
         var out: [TuneMeasurement] = []
         let pool = try ActivationPool(context: ctx, act: .f16)
         try Bench.warmUp(ctx, seconds: settings.firstWarmupS, settings: settings)
@@ -131,13 +162,15 @@ public enum Tuner {
         for op in ops {
             for m in Set(shapes.map { kernel == .gemv ? $0.m : 77 }).sorted() {
                 var cands: [TuneCandidate] = []
-                for sm in Set(shapes.map(\.m)).sorted() { for c in candidates(kernel, floatOps: op.floatMath, m: sm, halfMath: op == .q4gsw) where !cands.contains(c) { cands.append(c) } }
+                for sm in Set(shapes.map(\.m)).sorted() { for c in candidates(kernel, floatOps: op.floatMath, m: sm, halfMath: op == .q4gsw, op: op) where !cands.contains(c) { cands.append(c) } }
                 for c in cands {
                     let options = c.options(ctx.options)
                     let small = checkProblem(op: op, m: m, kernel: kernel)
                     let vkey = "\(op.rawValue)|\(small.m)|\(c)"
                     switch Dispatcher.plan(kernel, small, caps: ctx.capabilities, options: options) {
                     case .failure(let why): verdicts[vkey] = "rejected: \(why.reason)"
+                    case .success(let plan) where !Tuner.runs(c, plan):
+                        verdicts[vkey] = "rejected: the dispatcher fell back to \(plan.shader.rawValue) here"
                     case .success:
                         let t0 = DispatchTime.now().uptimeNanoseconds
                         do {
@@ -171,7 +204,7 @@ public enum Tuner {
                 }
                 guard let weights = byNK[key] else { continue }
                 let buffers = try CaseBuffers(weights, m: s.m, settings: settings, pool: pool)
-                for c in candidates(kernel, floatOps: op.floatMath, m: s.m, halfMath: op == .q4gsw) {
+                for c in candidates(kernel, floatOps: op.floatMath, m: s.m, halfMath: op == .q4gsw, op: op) {
                     var meas = TuneMeasurement(op: op, m: s.m, n: s.n, k: s.k, candidate: c, medianUs: nil, minUs: nil, flags: [], status: "ok")
                     let options = c.options(ctx.options)
                     let small = checkProblem(op: op, m: kernel == .gemv ? s.m : 77, kernel: kernel)
@@ -182,6 +215,8 @@ public enum Tuner {
                     } else {
                         switch Dispatcher.plan(kernel, p, caps: ctx.capabilities, options: options) {
                         case .failure(let why): meas.status = "rejected: \(why.reason)"
+                        case .success(let plan) where !Tuner.runs(c, plan):
+                            meas.status = "rejected: the dispatcher fell back to \(plan.shader.rawValue) here"
                         case .success(let plan):
                             do {
                                 let r = try Bench.run(weights, m: s.m, kernel: kernel, settings: settings, ceilings: nil, pool: pool, plan: plan, buffers: buffers)
@@ -206,8 +241,11 @@ public enum Tuner {
     /// previous measured M), one rule per measured (N, K) with the fastest candidate, then a
     /// fallback rule with the candidate whose geometric-mean slowdown against the best is least.
     /// Rules for the other kernel kinds are kept from `base`. Deterministic for the same data.
+    /// `keepBase`: the new rules cover only the measured M range (from the smallest measured M to
+    /// the largest) and the base table's rules for the same ops follow them (first match wins),
+    /// so a sweep at some M values refines a table instead of replacing it.
     public static func table(from ms: [TuneMeasurement], kernel: KernelKind, base: TuningTable, name: String,
-                             match: DeviceMatch?, provenance: String) -> TuningTable {
+                             match: DeviceMatch?, provenance: String, keepBase: Bool = false) -> TuningTable {
         var coop: [TuningRule] = kernel == .coopmat ? [] : base.coopmat
         var gemv: [GemvRule] = kernel == .gemv ? [] : (base.gemv ?? [])
         let ok = ms.filter { $0.medianUs != nil && allowed($0.candidate, m: $0.m) }
@@ -215,8 +253,8 @@ public enum Tuner {
             let mine = ok.filter { $0.op == op }
             let mValues = Array(Set(mine.map(\.m))).sorted()
             for (i, m) in mValues.enumerated() {
-                let lo = i == 0 ? 1 : mValues[i - 1] + 1
-                let hi: Int? = i == mValues.count - 1 ? nil : m
+                let lo = i == 0 ? (keepBase ? m : 1) : mValues[i - 1] + 1
+                let hi: Int? = i == mValues.count - 1 && !keepBase ? nil : m
                 let atM = mine.filter { $0.m == m }
                 let shapes = Array(Set(atM.map { "\($0.n)x\($0.k)" })).sorted()
                 var bestPer: [String: Double] = [:]
@@ -252,8 +290,8 @@ public enum Tuner {
         // Ops this sweep did not measure keep their rules from `base`; so does a catch-all.
         let measured = Set(ok.map(\.op))
         func untouched(_ ops: [Op]?) -> Bool { ops.map { Set($0).isDisjoint(with: measured) } ?? false }
-        if kernel == .coopmat { coop += base.coopmat.filter { untouched($0.ops) || ($0.when == nil && $0.ops == nil) } }
-        if kernel == .gemv { gemv += (base.gemv ?? []).filter { untouched($0.ops) } }
+        if kernel == .coopmat { coop += base.coopmat.filter { keepBase || untouched($0.ops) || ($0.when == nil && $0.ops == nil) } }
+        if kernel == .gemv { gemv += (base.gemv ?? []).filter { keepBase || untouched($0.ops) } }
         return TuningTable(name: name, match: match, provenance: provenance, coopmat: coop, gemv: gemv.isEmpty ? nil : gemv)
     }
 }

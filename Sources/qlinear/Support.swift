@@ -81,13 +81,28 @@ struct DeviceOptions: ParsableArguments {
     }
 
     static func parseGemv(_ text: String) throws -> GemvConfig {
-        let half = text.hasSuffix("h"), xreg = text.hasSuffix("x")
-        let s = half || xreg ? String(text.dropLast()) : text
-        let v = s.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
-        guard v.count == 3, let c = v[0], let t = v[1], let u = v[2], c > 0, t > 0, u > 0, c <= 64, t <= 4096, u <= 64 else {
-            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, 2x128x2h for packed fp16 math, 16x128x4x for activations in registers)")
+        var body = Substring(text)
+        var split: Int?
+        // Tensor-core form: COLUMNSxTHREADSxUNROLLm, optionally followed by sSPLIT.
+        if let sIdx = body.lastIndex(of: "s"), body[body.index(before: sIdx)] == "m" {
+            guard let v = Int(body[body.index(after: sIdx)...]), (1...64).contains(v) else {
+                throw ValidationError("matrix–vector configuration \"\(text)\": split-K after \"s\" must be 1…64")
+            }
+            split = v
+            body = body[..<sIdx]
         }
-        return GemvConfig(columns: c, threads: t, unroll: u, halfMath: half || xreg ? true : nil, xreg: xreg ? true : nil)
+        let suffix = body.last.flatMap { "hxm".contains($0) ? $0 : nil }
+        let s = suffix != nil ? body.dropLast() : body
+        let v = s.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+        guard v.count == 3, let c = v[0], let t = v[1], let u = v[2], c > 0, t > 0, u > 0, c <= 128, t <= 4096, u <= 64 else {
+            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, 2x128x2h for packed fp16 math, 16x128x4x for activations in registers, 32x128x2m for tensor cores, 32x128x2ms4 with split-K 4)")
+        }
+        switch suffix {
+        case "m": return GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: split)
+        case "x": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, xreg: true)
+        case "h": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true)
+        default: return GemvConfig(columns: c, threads: t, unroll: u)
+        }
     }
 
     func dispatchOptions() throws -> DispatchOptions {

@@ -7,6 +7,8 @@ import ArgumentParser
 import QLinear
 import QLinearCheck
 
+extension GemvVariety: ExpressibleByArgument {}
+
 struct TuneReport: Codable {
     var tool = "qlinear tune"
     var date: String
@@ -29,6 +31,8 @@ struct Tune: ParsableCommand {
     @Option(help: "Write every measurement (JSON) here.") var report: String?
     @Option(help: "Name of the table (default: the device's built-in table name).") var name: String?
     @Option(help: "Build the table from these saved --report files instead of running (repeatable; reports of the same device, each M's candidates from one run). No GPU work.") var from: [String] = []
+    @Option(help: "Matrix–vector kernels to try (repeatable: column, xreg, mma; default all).") var variety: [GemvVariety] = []
+    @Flag(help: "Refine the base table: new rules cover only the measured M values (smallest to largest) and the base table's rules follow them.") var keepBase = false
     @OptionGroup var dev: DeviceOptions
 
     func validate() throws {
@@ -55,12 +59,13 @@ struct Tune: ParsableCommand {
         settings.batchS = quick ? 0.005 : 0.01
         settings.timedS = quick ? 0.005 : 0.02
         stderrPrint("tune: \(kernel.rawValue) on \(ctx.capabilities.name), \(ops.count) ops × \(shapes.count) shapes × ≤ \(Tuner.candidates(kernel, floatOps: true).count) candidates")
-        let ms = try Tuner.run(ctx, kernel: kernel, ops: ops, shapes: shapes, group: group, settings: settings) { stderrPrint($0) }
+        let ms = try Tuner.run(ctx, kernel: kernel, ops: ops, shapes: shapes, group: group, settings: settings,
+                               varieties: variety.isEmpty ? Set(GemvVariety.allCases) : Set(variety)) { stderrPrint($0) }
         let base = ctx.tuningTable
         let caps = ctx.capabilities
         let table = Tuner.table(from: ms, kernel: kernel, base: base, name: name ?? base.name,
                                 match: base.match ?? DeviceMatch(vendorID: caps.vendorID, nameContains: caps.name),
-                                provenance: "qlinear tune --kernel \(kernel.rawValue) on \(caps.name), driver \(caps.driverName) \(caps.driverInfo), \(nowString()); \(ms.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(base.name)")
+                                provenance: "qlinear tune --kernel \(kernel.rawValue) on \(caps.name), driver \(caps.driverName) \(caps.driverInfo), \(nowString()); \(ms.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(base.name)\(keepBase ? "; refines \(base.name) (its rules follow the new ones)" : "")", keepBase: keepBase)
         if let out { try writeFile(out, try jsonString(table) + "\n") }
         if let report { try writeFile(report, try jsonString(TuneReport(date: nowString(), device: caps, kernel: kernel, measurements: ms, table: table))) }
         let wrong = ms.filter { $0.status.hasPrefix("wrong") || $0.status.hasPrefix("error") }
@@ -93,7 +98,7 @@ struct Tune: ParsableCommand {
         let baseTable = try dev.tuning.map { try TuningTable.decode(try readFileBytes($0)) } ?? TuningTable.forDevice(caps)
         let table = Tuner.table(from: all, kernel: kernel, base: baseTable, name: name ?? baseTable.name,
                                 match: baseTable.match ?? DeviceMatch(vendorID: caps.vendorID, nameContains: caps.name),
-                                provenance: "qlinear tune --kernel \(kernel.rawValue) --from \(from.map { String($0.split(separator: "/").last ?? Substring($0)) }.joined(separator: " ")) (\(caps.name), driver \(caps.driverName) \(caps.driverInfo)); \(all.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(baseTable.name)")
+                                provenance: "qlinear tune --kernel \(kernel.rawValue) --from \(from.map { String($0.split(separator: "/").last ?? Substring($0)) }.joined(separator: " ")) (\(caps.name), driver \(caps.driverName) \(caps.driverInfo)); \(all.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(baseTable.name)\(keepBase ? "; refines \(baseTable.name) (its rules follow the new ones)" : "")", keepBase: keepBase)
         if let out { try writeFile(out, try jsonString(table) + "\n") }
         print(try jsonString(table))
     }

@@ -61,6 +61,45 @@ struct DispatcherTests {
         #expect(why.reason.contains("multiple of the columns in flight"))
     }
 
+    @Test("tensor-core decode (gemv_mma): M pads to 8 or 16, split-K slices cover K, and the column kernel or a rejection where it cannot run", arguments: [1, 3, 8, 9, 16])
+    func mmaGemv(m: Int) throws {
+        let caps = h100Caps()
+        var options = DispatchOptions()
+        options.gemvConfig = GemvConfig(columns: 32, threads: 128, unroll: 2, mma: true, splitK: 4)
+        for op in [Op.fp16, .q4gsw] {
+            for act in [DType.f16, .f32] {
+                let p = Problem(op: op, m: m, n: 4097, k: 14336, groupSize: 128, act: act, bias: true)
+                let plan = try Dispatcher.plan(.gemv, p, caps: caps, options: options).get()
+                #expect(plan.shader.origin.family == .gemvMmaSplitk && plan.reduceShader != nil)
+                #expect(plan.tile.tn == (m <= 8 ? 8 : 16) && plan.tile.tm == 16 && plan.tile.bk == 64 && plan.tile.bn == 32)
+                #expect(plan.kSlice % 64 == 0 && plan.splitK * plan.kSlice >= p.k && (plan.splitK - 1) * plan.kSlice < p.k)
+                #expect(plan.tile.group == (op == .q4gsw ? 128 : 0))
+            }
+        }
+        // dq8ca ops have no tensor-core matrix–vector kernel: the column kernel (M ≤ 8) or none.
+        let dq = Dispatcher.plan(.gemv, Problem(op: .dq8ca_q4gsw, m: m, n: 64, k: 256, groupSize: 128), caps: caps, options: options)
+        if m <= 8 { #expect((try? dq.get())?.shader.origin.family == .gemvInt) } else { #expect((try? dq.get()) == nil) }
+        // No cooperative matrices (or disabled): the column kernel for M ≤ 8, a reason above.
+        var none = caps
+        none.cooperativeMatrix = false
+        let fallback = Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: m, n: 64, k: 256, groupSize: 128), caps: none, options: options)
+        if m <= 8 {
+            #expect((try? fallback.get())?.shader.origin.family.maxM == 8)
+        } else {
+            guard case .failure(let why) = fallback else { Issue.record("M = \(m) without tensor cores got a matrix–vector plan"); return }
+            #expect(why.reason.contains("M = \(m)"))
+        }
+        // One slice: the plain kernel.
+        let short = try Dispatcher.plan(.gemv, Problem(op: .fp16, m: m, n: 64, k: 64), caps: caps, options: options).get()
+        #expect(short.shader.origin.family == .gemvMma && short.splitK == 1)
+        // A configuration that can never be valid is a rejection with the reason.
+        options.gemvConfig = GemvConfig(columns: 48, threads: 128, unroll: 2, mma: true)
+        guard case .failure(let bad) = Dispatcher.plan(.gemv, Problem(op: .fp16, m: m, n: 64, k: 64), caps: caps, options: options) else {
+            Issue.record("48 columns accepted"); return
+        }
+        #expect(bad.reason.contains("columns 16, 32, 64 or 128"))
+    }
+
     @Test("the activation-quantization pass fits devices that allow only 128 threads")
     func quantWorkgroup() {
         var caps = h100Caps()

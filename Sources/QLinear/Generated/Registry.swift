@@ -31,6 +31,14 @@ public enum ShaderID: String, CaseIterable, Sendable, Codable {
     case gemv_int_q4_f32
     case gemv_int_q8_f16
     case gemv_int_q8_f32
+    case gemv_mma_f16_f16
+    case gemv_mma_f16_f32
+    case gemv_mma_q4_f16
+    case gemv_mma_q4_f32
+    case gemv_mma_splitk_f16_f16
+    case gemv_mma_splitk_f16_f32
+    case gemv_mma_splitk_q4_f16
+    case gemv_mma_splitk_q4_f32
     case gemv_q4_f16math
     case gemv_q4_xreg
     case peak_bw
@@ -71,6 +79,8 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
     case gemvFloat = "gemv_float"
     case gemvQ4F16Math = "gemv_q4_f16math"
     case gemvQ4Xreg = "gemv_q4_xreg"
+    case gemvMma = "gemv_mma"
+    case gemvMmaSplitk = "gemv_mma_splitk"
     case gemvInt = "gemv_int"
     case quantAct = "quant_act"
     case peakBw = "peak_bw"
@@ -90,6 +100,8 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
         case .gemvFloat: return .columns
         case .gemvQ4F16Math: return .columns
         case .gemvQ4Xreg: return .columns
+        case .gemvMma: return .columns
+        case .gemvMmaSplitk: return .columns
         case .gemvInt: return .columns
         case .quantAct: return .rows
         case .peakBw: return .fixed
@@ -111,6 +123,8 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
         case .gemvFloat: return 8
         case .gemvQ4F16Math: return 8
         case .gemvQ4Xreg: return 8
+        case .gemvMma: return 16
+        case .gemvMmaSplitk: return 16
         case .gemvInt: return 8
         case .quantAct: return nil
         case .peakBw: return nil
@@ -150,6 +164,14 @@ extension VariantKey {
         VariantKey(family: .gemvInt, weight: .q4, act: .f32): .gemv_int_q4_f32,
         VariantKey(family: .gemvInt, weight: .q8, act: .f16): .gemv_int_q8_f16,
         VariantKey(family: .gemvInt, weight: .q8, act: .f32): .gemv_int_q8_f32,
+        VariantKey(family: .gemvMma, weight: .f16, act: .f16): .gemv_mma_f16_f16,
+        VariantKey(family: .gemvMma, weight: .f16, act: .f32): .gemv_mma_f16_f32,
+        VariantKey(family: .gemvMma, weight: .q4, act: .f16): .gemv_mma_q4_f16,
+        VariantKey(family: .gemvMma, weight: .q4, act: .f32): .gemv_mma_q4_f32,
+        VariantKey(family: .gemvMmaSplitk, weight: .f16, act: .f16): .gemv_mma_splitk_f16_f16,
+        VariantKey(family: .gemvMmaSplitk, weight: .f16, act: .f32): .gemv_mma_splitk_f16_f32,
+        VariantKey(family: .gemvMmaSplitk, weight: .q4, act: .f16): .gemv_mma_splitk_q4_f16,
+        VariantKey(family: .gemvMmaSplitk, weight: .q4, act: .f32): .gemv_mma_splitk_q4_f32,
         VariantKey(family: .gemvQ4F16Math, weight: .q4, act: .f16): .gemv_q4_f16math,
         VariantKey(family: .gemvQ4Xreg, weight: .q4, act: .f16): .gemv_q4_xreg,
         VariantKey(family: .peakBw): .peak_bw,
@@ -210,6 +232,14 @@ extension ShaderID {
         case .gemv_int_q4_f32: return (.gemvInt, "gemv.comp", ["INT_MATH", "WEIGHT_Q4"], "vulkan1.2")
         case .gemv_int_q8_f16: return (.gemvInt, "gemv.comp", ["INT_MATH", "WEIGHT_Q8", "ACT_F16"], "vulkan1.2")
         case .gemv_int_q8_f32: return (.gemvInt, "gemv.comp", ["INT_MATH", "WEIGHT_Q8"], "vulkan1.2")
+        case .gemv_mma_f16_f16: return (.gemvMma, "gemv_mma.comp", ["WEIGHT_F16", "ACT_F16"], "vulkan1.3")
+        case .gemv_mma_f16_f32: return (.gemvMma, "gemv_mma.comp", ["WEIGHT_F16"], "vulkan1.3")
+        case .gemv_mma_q4_f16: return (.gemvMma, "gemv_mma.comp", ["WEIGHT_Q4", "ACT_F16"], "vulkan1.3")
+        case .gemv_mma_q4_f32: return (.gemvMma, "gemv_mma.comp", ["WEIGHT_Q4"], "vulkan1.3")
+        case .gemv_mma_splitk_f16_f16: return (.gemvMmaSplitk, "gemv_mma.comp", ["SPLITK", "WEIGHT_F16", "ACT_F16"], "vulkan1.3")
+        case .gemv_mma_splitk_f16_f32: return (.gemvMmaSplitk, "gemv_mma.comp", ["SPLITK", "WEIGHT_F16"], "vulkan1.3")
+        case .gemv_mma_splitk_q4_f16: return (.gemvMmaSplitk, "gemv_mma.comp", ["SPLITK", "WEIGHT_Q4", "ACT_F16"], "vulkan1.3")
+        case .gemv_mma_splitk_q4_f32: return (.gemvMmaSplitk, "gemv_mma.comp", ["SPLITK", "WEIGHT_Q4"], "vulkan1.3")
         case .gemv_q4_f16math: return (.gemvQ4F16Math, "gemv.comp", ["F16_MATH", "WEIGHT_Q4", "ACT_F16"], "vulkan1.2")
         case .gemv_q4_xreg: return (.gemvQ4Xreg, "gemv_xreg.comp", ["F16_MATH", "WEIGHT_Q4", "ACT_F16"], "vulkan1.2")
         case .peak_bw: return (.peakBw, "peak_bw.comp", [], "vulkan1.2")
@@ -269,6 +299,14 @@ extension ShaderID {
         case .gemv_int_q4_f32: return KernelSignature(family: .gemvInt, bindings: [.init(index: 0, block: "XQBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XPBuf", element: "uint", access: .readonly), .init(index: 2, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 3, block: "SBuf", element: "float", access: .readonly), .init(index: 4, block: "CorrBuf", element: "float", access: .readonly), .init(index: 5, block: "BiasBuf", element: "float", access: .readonly), .init(index: 6, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 2), .init(id: 2, name: "BK", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .gemv_int_q8_f16: return KernelSignature(family: .gemvInt, bindings: [.init(index: 0, block: "XQBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XPBuf", element: "uint", access: .readonly), .init(index: 2, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 3, block: "SBuf", element: "float", access: .readonly), .init(index: 4, block: "CorrBuf", element: "float", access: .readonly), .init(index: 5, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 6, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 2), .init(id: 2, name: "BK", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .gemv_int_q8_f32: return KernelSignature(family: .gemvInt, bindings: [.init(index: 0, block: "XQBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XPBuf", element: "uint", access: .readonly), .init(index: 2, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 3, block: "SBuf", element: "float", access: .readonly), .init(index: 4, block: "CorrBuf", element: "float", access: .readonly), .init(index: 5, block: "BiasBuf", element: "float", access: .readonly), .init(index: 6, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 2), .init(id: 2, name: "BK", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0)], workgroupSizeConstant: "WG")
+        case .gemv_mma_f16_f16: return KernelSignature(family: .gemvMma, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "BN", defaultValue: 32), .init(id: 2, name: "BK", defaultValue: 64), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 8, name: "TK", defaultValue: 16), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 11, name: "GS", defaultValue: 0), .init(id: 13, name: "HS", defaultValue: 0)], workgroupSizeConstant: "WG")
+        case .gemv_mma_f16_f32: return KernelSignature(family: .gemvMma, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float", access: .readonly), .init(index: 4, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "BN", defaultValue: 32), .init(id: 2, name: "BK", defaultValue: 64), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 8, name: "TK", defaultValue: 16), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 11, name: "GS", defaultValue: 0), .init(id: 13, name: "HS", defaultValue: 0)], workgroupSizeConstant: "WG")
+        case .gemv_mma_q4_f16: return KernelSignature(family: .gemvMma, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "BN", defaultValue: 32), .init(id: 2, name: "BK", defaultValue: 64), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 8, name: "TK", defaultValue: 16), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 11, name: "GS", defaultValue: 0), .init(id: 13, name: "HS", defaultValue: 0)], workgroupSizeConstant: "WG")
+        case .gemv_mma_q4_f32: return KernelSignature(family: .gemvMma, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float", access: .readonly), .init(index: 4, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "BN", defaultValue: 32), .init(id: 2, name: "BK", defaultValue: 64), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 8, name: "TK", defaultValue: 16), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 11, name: "GS", defaultValue: 0), .init(id: 13, name: "HS", defaultValue: 0)], workgroupSizeConstant: "WG")
+        case .gemv_mma_splitk_f16_f16: return KernelSignature(family: .gemvMmaSplitk, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "PBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "BN", defaultValue: 32), .init(id: 2, name: "BK", defaultValue: 64), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 8, name: "TK", defaultValue: 16), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 11, name: "GS", defaultValue: 0), .init(id: 13, name: "HS", defaultValue: 0)], workgroupSizeConstant: "WG")
+        case .gemv_mma_splitk_f16_f32: return KernelSignature(family: .gemvMmaSplitk, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float", access: .readonly), .init(index: 4, block: "PBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "BN", defaultValue: 32), .init(id: 2, name: "BK", defaultValue: 64), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 8, name: "TK", defaultValue: 16), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 11, name: "GS", defaultValue: 0), .init(id: 13, name: "HS", defaultValue: 0)], workgroupSizeConstant: "WG")
+        case .gemv_mma_splitk_q4_f16: return KernelSignature(family: .gemvMmaSplitk, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "PBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "BN", defaultValue: 32), .init(id: 2, name: "BK", defaultValue: 64), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 8, name: "TK", defaultValue: 16), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 11, name: "GS", defaultValue: 0), .init(id: 13, name: "HS", defaultValue: 0)], workgroupSizeConstant: "WG")
+        case .gemv_mma_splitk_q4_f32: return KernelSignature(family: .gemvMmaSplitk, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float", access: .readonly), .init(index: 4, block: "PBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "BN", defaultValue: 32), .init(id: 2, name: "BK", defaultValue: 64), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 8, name: "TK", defaultValue: 16), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 11, name: "GS", defaultValue: 0), .init(id: 13, name: "HS", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .gemv_q4_f16math: return KernelSignature(family: .gemvQ4F16Math, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 2), .init(id: 2, name: "BK", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .gemv_q4_xreg: return KernelSignature(family: .gemvQ4Xreg, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 8), .init(id: 2, name: "BK", defaultValue: 4), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0), .init(id: 5, name: "CPT", defaultValue: 1)], workgroupSizeConstant: "WG")
         case .peak_bw: return KernelSignature(family: .peakBw, bindings: [.init(index: 0, block: "ABuf", element: "uvec4", access: .readonly), .init(index: 1, block: "OBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [], workgroupSizeConstant: nil)
