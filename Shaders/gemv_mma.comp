@@ -8,8 +8,8 @@
 //
 // Each subgroup works alone on its own shared-memory staging (subgroup barriers only, no
 // workgroup barrier in the main loop). Per K step of BK values it
-//   - holds in registers BN rows × BK of W (16-byte loads) and TN × BK of x, fetched during the
-//     previous step's MMAs;
+//   - holds in registers BN rows × BK of W (16-byte loads) and TN × BK of x, fetched PD steps
+//     earlier;
 //   - stores them into its staging: W row-major [n][k], x [m][k] (rows ≥ M stay zero);
 //     INT4 is dequantized there: nibble pairs (k, k+4) become f16vec2 (q − 8) exactly with one
 //     mask-or and one add, then × the group scale. HS = 1 (the host checked that every scale is
@@ -17,7 +17,8 @@
 //     fp16 value the cooperative-matrix kernel gets from its fp32 product. HS = 0: fp32 product,
 //     converted. The pairs leave K permuted within each 8 (k0 k4 k1 k5 k2 k6 k3 k7); x is staged
 //     with the same permutation, so every dot product is unchanged;
-//   - issues the next step's loads, then RN = BN / 16 MMAs per TK (x's B fragment loaded once).
+//   - issues the loads of the step PD ahead (a ring of PD register slots: PD steps in flight per
+//     subgroup), then RN = BN / 16 MMAs per TK (x's B fragment loaded once).
 // The WG / SGS subgroups of a workgroup split its K range into whole steps; their 16 × TN fp32
 // accumulators are added through shared memory at the end (bias fused). SPLITK: workgroup z covers
 // K slice z (push constant kSlice, a multiple of BK) and writes fp32 partials P[z][M][N] without
@@ -40,6 +41,7 @@ layout(constant_id = 8) const uint TK = 16;
 layout(constant_id = 9) const uint SGS = 32;
 layout(constant_id = 11) const uint GS = 0;    // INT4 group size (0 = pc.G)
 layout(constant_id = 13) const uint HS = 0;    // 1: INT4 scales are fp16 values (packed fp16 dequant)
+layout(constant_id = 14) const uint PD = 1;    // prefetch depth: K steps of loads in flight per subgroup
 
 const uint NSG = WG / SGS;
 const uint RN = BN / TM;
@@ -71,11 +73,13 @@ layout(binding = 4) writeonly buffer YBuf { ACT_T Y[]; };
 
 shared uvec4 St[NSG * SST];
 
-uvec4 wr[LW];                                  // next step's weights (raw INT4 words or fp16)
+// A ring of PD register slots (slot p holds step s with s ≡ p mod PD), indexed only with
+// unrolled-loop constants so it stays in registers.
+uvec4 wr[PD * LW];                             // weights of the steps in flight (raw INT4 words or fp16)
 #ifdef WEIGHT_Q4
-float sr[LW];                                  // … and their group scales (one per 32 values)
+float sr[PD * LW];                             // … and their group scales (one per 32 values)
 #endif
-uvec4 xr[LX];                                  // next step's activations, 8 halves per chunk
+uvec4 xr[PD * LX];                             // activations of the steps in flight, 8 halves per chunk
 
 float xAt(uint i) {
 #ifdef ACT_F16
@@ -102,10 +106,11 @@ uvec4 loadX8(uint m, uint k) {
                  packFloat2x16(f16vec2(v[4], v[5])), packFloat2x16(f16vec2(v[6], v[7])));
 }
 
-// Global → registers: the step at k0 for rows n0 … n0 + BN and the first M rows of x.
-void fetch(uint lane, uint n0, uint k0, uint M) {
-    [[unroll]] for (uint t = 0; t < LW; ++t) {
-        const uint i = lane + t * SGS;
+// Global → register slot p: the step at k0 for rows n0 … n0 + BN and the first M rows of x.
+void fetch(uint p, uint lane, uint n0, uint k0, uint M) {
+    [[unroll]] for (uint t0 = 0; t0 < LW; ++t0) {
+        const uint t = p * LW + t0;
+        const uint i = lane + t0 * SGS;
         if (i < BN * LC) {
             const uint n = min(n0 + i / LC, pc.N - 1u);
 #ifdef WEIGHT_Q4
@@ -132,9 +137,9 @@ void fetch(uint lane, uint n0, uint k0, uint M) {
 #endif
         }
     }
-    [[unroll]] for (uint t = 0; t < LX; ++t) {
-        const uint i = lane + t * SGS;
-        if (i < M * KC) xr[t] = loadX8(i / KC, k0 + 8u * (i % KC));
+    [[unroll]] for (uint t0 = 0; t0 < LX; ++t0) {
+        const uint i = lane + t0 * SGS;
+        if (i < M * KC) xr[p * LX + t0] = loadX8(i / KC, k0 + 8u * (i % KC));
     }
 }
 
@@ -155,10 +160,11 @@ uvec4 dequant(uint w, float s) {
 }
 #endif
 
-// Registers → this subgroup's staging (base): weights dequantized, x (permuted for INT4).
-void stage(uint lane, uint base, uint n0, uint k0, uint M) {
-    [[unroll]] for (uint t = 0; t < LW; ++t) {
-        const uint i = lane + t * SGS;
+// Register slot p → this subgroup's staging (base): weights dequantized, x (permuted for INT4).
+void stage(uint p, uint lane, uint base, uint n0, uint k0, uint M) {
+    [[unroll]] for (uint t0 = 0; t0 < LW; ++t0) {
+        const uint t = p * LW + t0;
+        const uint i = lane + t0 * SGS;
         if (i < BN * LC) {
             const uint row = i / LC, c = i % LC;
 #ifdef WEIGHT_Q4
@@ -175,10 +181,10 @@ void stage(uint lane, uint base, uint n0, uint k0, uint M) {
 #endif
         }
     }
-    [[unroll]] for (uint t = 0; t < LX; ++t) {
-        const uint i = lane + t * SGS;
+    [[unroll]] for (uint t0 = 0; t0 < LX; ++t0) {
+        const uint i = lane + t0 * SGS;
         if (i < M * KC) {
-            uvec4 r = xr[t];
+            uvec4 r = xr[p * LX + t0];
 #ifdef WEIGHT_Q4
             // (x0,x4), (x1,x5), (x2,x6), (x3,x7): the order the nibble pairs were staged in.
             r = uvec4((r.x & 0xFFFFu) | (r.z << 16), (r.x >> 16) | (r.z & 0xFFFF0000u),
@@ -208,22 +214,27 @@ void main() {
     coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> acc[RN];
     [[unroll]] for (uint r = 0; r < RN; ++r) acc[r] = coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0.0);
 
-    if (s0 < s1) fetch(lane, n0, kBeg + s0 * BK, M);
-    for (uint s = s0; s < s1; ++s) {
-        const uint k0 = kBeg + s * BK;
-        subgroupMemoryBarrierShared();
-        subgroupBarrier();                                   // the previous step's MMAs have read the staging
-        stage(lane, base, n0, k0, M);
-        subgroupMemoryBarrierShared();
-        subgroupBarrier();                                   // … and this step is visible
-        if (s + 1u < s1) fetch(lane, n0, k0 + BK, M);        // in flight during the MMAs
-        [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
-            coopmat<float16_t, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB> b;
-            coopMatLoad(b, St, base + WST + kk / 8u, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
-            [[unroll]] for (uint r = 0; r < RN; ++r) {
-                coopmat<float16_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a;
-                coopMatLoad(a, St, base + r * TM * LDS4 + kk / 8u, LDS4, gl_CooperativeMatrixLayoutRowMajor);
-                acc[r] = coopMatMulAdd(a, b, acc[r]);
+    [[unroll]] for (uint p = 0; p < PD; ++p) if (s0 + p < s1) fetch(p, lane, n0, kBeg + (s0 + p) * BK, M);
+    for (uint s = s0; s < s1; s += PD) {
+        [[unroll]] for (uint p = 0; p < PD; ++p) {
+            const uint st = s + p;
+            if (st < s1) {
+                const uint k0 = kBeg + st * BK;
+                subgroupMemoryBarrierShared();
+                subgroupBarrier();                           // the previous step's MMAs have read the staging
+                stage(p, lane, base, n0, k0, M);
+                subgroupMemoryBarrierShared();
+                subgroupBarrier();                           // … and this step is visible
+                if (st + PD < s1) fetch(p, lane, n0, k0 + PD * BK, M);   // PD steps in flight during the MMAs
+                [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
+                    coopmat<float16_t, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB> b;
+                    coopMatLoad(b, St, base + WST + kk / 8u, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
+                    [[unroll]] for (uint r = 0; r < RN; ++r) {
+                        coopmat<float16_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a;
+                        coopMatLoad(a, St, base + r * TM * LDS4 + kk / 8u, LDS4, gl_CooperativeMatrixLayoutRowMajor);
+                        acc[r] = coopMatMulAdd(a, b, acc[r]);
+                    }
+                }
             }
         }
     }

@@ -20,6 +20,8 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// `gemv_mma` with INT4 weights: 1 when every group scale is an fp16 value, so dequantizing in
     /// packed fp16 rounds once, like the fp32 product (set by the layer when it encodes).
     public var halfScales: Int = 0
+    /// `gemv_mma`: K steps of loads each subgroup keeps in flight (register slots).
+    public var prefetch: Int = 1
 
     public init(bm: Int, bn: Int, bk: Int, workgroupSize: Int) {
         self.bm = bm; self.bn = bn; self.bk = bk; self.workgroupSize = workgroupSize
@@ -33,7 +35,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     /// Values for the specialization constants, by the names the shaders declare.
     public var specValues: [String: Int] {
-        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "HS": halfScales]
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "HS": halfScales, "PD": prefetch]
     }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
@@ -443,9 +445,13 @@ extension Dispatcher {
         func no(_ s: String) -> Result<KernelPlan, DispatchRejection> { .failure(DispatchRejection(reason: s)) }
         let bn = config.columns, wg = config.threads, bk = 32 * config.unroll, sgs = caps.subgroupSize
         let split = config.splitK ?? 1
-        guard [16, 32, 64, 128].contains(bn), [1, 2, 4].contains(config.unroll), (1...64).contains(split) else {
-            return no("tensor-core matrix–vector configuration \(config): columns 16, 32, 64 or 128, K step 32·(1, 2 or 4), split-K 1…64")
+        let pd = config.prefetch ?? 1
+        guard [16, 32, 64, 128].contains(bn), [1, 2, 4].contains(config.unroll), (1...64).contains(split), (1...4).contains(pd) else {
+            return no("tensor-core matrix–vector configuration \(config): columns 16, 32, 64 or 128, K step 32·(1, 2 or 4), split-K 1…64, prefetch 1…4")
         }
+        // Register slots: PD steps of this lane's weight and activation loads (16 bytes each).
+        let loads = pd * ((bn * (p.op == .q4gsw ? config.unroll : 4 * config.unroll) + sgs - 1) / sgs + (16 * 4 * config.unroll + sgs - 1) / sgs)
+        guard loads <= 24 else { return nil }
         guard sgs >= 8, wg >= sgs, wg % sgs == 0, wg / sgs <= 16, wg <= caps.maxWorkgroupInvocations, wg <= caps.maxWorkgroupSize[0] else {
             return no("\(wg)-thread workgroups: not 1…16 subgroups of \(sgs) or over the device's \(caps.maxWorkgroupInvocations) (x ≤ \(caps.maxWorkgroupSize[0]))")
         }
@@ -464,8 +470,9 @@ extension Dispatcher {
         t.subgroupSize = sgs
         t.requireSubgroupSize = caps.canRequireSubgroupSize
         t.group = p.op == .q4gsw ? p.groupSize : 0
+        t.prefetch = pd
         var r = reasons
-        r.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × \(tn)): M pads to \(tn); \(wg / sgs) subgroup(s) split K, each on its own staging")
+        r.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × \(tn)): M pads to \(tn); \(wg / sgs) subgroup(s) split K, each on its own staging, \(pd) K step(s) of loads in flight")
         r.append(p.op == .q4gsw ? "INT4 dequantized to fp16 in registers (packed fp16 when the scales are fp16 values), fp32 accumulation" : "fp16 operands, fp32 accumulation")
         var plan = KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: r)
         if split > 1 {

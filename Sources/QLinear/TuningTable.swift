@@ -92,19 +92,21 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// `gemv_mma`: split K over this many workgroup layers (fp32 partials and a reduction pass).
     /// nil = 1.
     public var splitK: Int?
-    public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil, mma: Bool? = nil, splitK: Int? = nil) {
+    /// `gemv_mma`: K steps of loads in flight per subgroup (1…4). nil = 1.
+    public var prefetch: Int?
+    public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil, mma: Bool? = nil, splitK: Int? = nil, prefetch: Int? = nil) {
         self.columns = columns; self.threads = threads; self.unroll = unroll; self.halfMath = halfMath; self.xreg = xreg
-        self.mma = mma; self.splitK = splitK
+        self.mma = mma; self.splitK = splitK; self.prefetch = prefetch
     }
     public var description: String {
-        if mma == true { return "tensor cores: \(columns) columns × \(threads) threads, K step \(32 * unroll)\((splitK ?? 1) > 1 ? ", split-K \(splitK!)" : "")" }
+        if mma == true { return "tensor cores: \(columns) columns × \(threads) threads, K step \(32 * unroll)\((prefetch ?? 1) > 1 ? ", \(prefetch!) steps in flight" : "")\((splitK ?? 1) > 1 ? ", split-K \(splitK!)" : "")" }
         if xreg == true { return "\(columns) columns × \(threads) threads, activations in registers, \(unroll) columns in flight, packed fp16 math" }
         return "\(columns) columns × \(threads) threads, \(unroll) chunks in flight per column\(halfMath == true ? ", packed fp16 math" : "")"
     }
     /// The compact form the CLI and reports use: COLUMNSxTHREADSxUNROLL, then `h` (packed fp16
     /// math) or `x` (activations in registers).
     public var compact: String {
-        "\(columns)x\(threads)x\(unroll)\(mma == true ? "m" : xreg == true ? "x" : halfMath == true ? "h" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
+        "\(columns)x\(threads)x\(unroll)\(mma == true ? "m" : xreg == true ? "x" : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
     }
     /// The configuration used when no rule applies.
     public static let standard = GemvConfig(columns: 2, threads: 128, unroll: 2)

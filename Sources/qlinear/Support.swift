@@ -82,23 +82,32 @@ struct DeviceOptions: ParsableArguments {
 
     static func parseGemv(_ text: String) throws -> GemvConfig {
         var body = Substring(text)
-        var split: Int?
-        // Tensor-core form: COLUMNSxTHREADSxUNROLLm, optionally followed by sSPLIT.
-        if let sIdx = body.lastIndex(of: "s"), body[body.index(before: sIdx)] == "m" {
-            guard let v = Int(body[body.index(after: sIdx)...]), (1...64).contains(v) else {
-                throw ValidationError("matrix–vector configuration \"\(text)\": split-K after \"s\" must be 1…64")
+        var split: Int?, prefetch: Int?
+        // Tensor-core form: COLUMNSxTHREADSxUNROLLm, then optionally pPREFETCH and sSPLIT.
+        if let mIdx = body.firstIndex(of: "m") {
+            var tail = body[body.index(after: mIdx)...]
+            func take(_ c: Character, _ range: ClosedRange<Int>) throws -> Int? {
+                guard tail.first == c else { return nil }
+                let digits = tail.dropFirst().prefix(while: \.isNumber)
+                guard let v = Int(digits), range.contains(v) else {
+                    throw ValidationError("matrix–vector configuration \"\(text)\": \(c) must be followed by \(range.lowerBound)…\(range.upperBound)")
+                }
+                tail = tail.dropFirst(1 + digits.count)
+                return v
             }
-            split = v
-            body = body[..<sIdx]
+            prefetch = try take("p", 1...4)
+            split = try take("s", 1...64)
+            guard tail.isEmpty else { throw ValidationError("matrix–vector configuration \"\(text)\": unexpected \"\(tail)\" after the m") }
+            body = body[...mIdx]
         }
         let suffix = body.last.flatMap { "hxm".contains($0) ? $0 : nil }
         let s = suffix != nil ? body.dropLast() : body
         let v = s.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
         guard v.count == 3, let c = v[0], let t = v[1], let u = v[2], c > 0, t > 0, u > 0, c <= 128, t <= 4096, u <= 64 else {
-            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, 2x128x2h for packed fp16 math, 16x128x4x for activations in registers, 32x128x2m for tensor cores, 32x128x2ms4 with split-K 4)")
+            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, 2x128x2h for packed fp16 math, 16x128x4x for activations in registers, 32x128x2m for tensor cores, 32x128x2mp2s4 with 2 steps in flight and split-K 4)")
         }
         switch suffix {
-        case "m": return GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: split)
+        case "m": return GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: split, prefetch: prefetch)
         case "x": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, xreg: true)
         case "h": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true)
         default: return GemvConfig(columns: c, threads: t, unroll: u)
