@@ -72,11 +72,14 @@ public enum Tuner {
                 } } } }
             }
             // Tensor cores (fp16, q4gsw; M ≤ 16): weight rows per workgroup, subgroups splitting
-            // K, K step, split-K over workgroups (for N too small to fill the GPU).
+            // K, K step, split-K over workgroups (for N too small to fill the GPU). Prefetch
+            // depths 2 and 4 (`GemvConfig.prefetch`) were slower than 1 in all 24 (op, M, shape)
+            // cases on the H100 (docs/results/h100-tune-gemv-mma-prefetch-2026-11-26.json), so the
+            // sweep leaves them out; `--gemv …mp2` still forces one.
             if tensorCores && varieties.contains(.mma) && (m ?? 1) <= 16 {
-                for c in [32, 64] { for t in [64, 128, 256] { for u in [1, 2] { for pd in [2, 4] { for sp in [1, 4] {
-                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: sp == 1 ? nil : sp, prefetch: pd)))
-                } } } } }
+                for c in [32, 64] { for t in [64, 128, 256] { for u in [1, 2] { for sp in [1, 2, 4] {
+                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: sp == 1 ? nil : sp)))
+                } } } }
             }
             if halfMath && varieties.contains(.xreg) && (m ?? 1) <= 8 {
                 let bm = m.map { $0 <= 1 ? 1 : $0 <= 2 ? 2 : $0 <= 4 ? 4 : 8 } ?? 1

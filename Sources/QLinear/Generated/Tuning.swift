@@ -3235,6 +3235,749 @@ enum EmbeddedTuning {
   "gemv": [
     {
       "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 256,
+        "unroll": 2
+      },
+      "note": "89.6 \u00b5s at M=2",
+      "ops": [
+        "fp16"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2,
+          2
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 256,
+        "unroll": 2
+      },
+      "note": "49.9 \u00b5s at M=2",
+      "ops": [
+        "fp16"
+      ],
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          2,
+          2
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 256,
+        "unroll": 2
+      },
+      "note": "17.9 \u00b5s at M=2",
+      "ops": [
+        "fp16"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2,
+          2
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 128,
+        "unroll": 2
+      },
+      "note": "25.6 \u00b5s at M=2",
+      "ops": [
+        "fp16"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2,
+          2
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 256,
+        "unroll": 2
+      },
+      "note": "fallback: geometric-mean slowdown 0.9% over 4 shapes at M=2",
+      "ops": [
+        "fp16"
+      ],
+      "when": {
+        "m": [
+          2,
+          2
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 256,
+        "unroll": 2
+      },
+      "note": "92.6 \u00b5s at M=8",
+      "ops": [
+        "fp16"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          3,
+          8
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 256,
+        "unroll": 2
+      },
+      "note": "50.4 \u00b5s at M=8",
+      "ops": [
+        "fp16"
+      ],
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          3,
+          8
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 256,
+        "unroll": 2
+      },
+      "note": "18.6 \u00b5s at M=8",
+      "ops": [
+        "fp16"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          3,
+          8
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 128,
+        "unroll": 2
+      },
+      "note": "26.1 \u00b5s at M=8",
+      "ops": [
+        "fp16"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          3,
+          8
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 256,
+        "unroll": 2
+      },
+      "note": "fallback: geometric-mean slowdown 1.9% over 4 shapes at M=8",
+      "ops": [
+        "fp16"
+      ],
+      "when": {
+        "m": [
+          3,
+          8
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "splitK": 2,
+        "threads": 64,
+        "unroll": 2
+      },
+      "note": "123.3 \u00b5s at M=16",
+      "ops": [
+        "fp16"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          9,
+          16
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 64,
+        "mma": true,
+        "splitK": 2,
+        "threads": 128,
+        "unroll": 2
+      },
+      "note": "69.6 \u00b5s at M=16",
+      "ops": [
+        "fp16"
+      ],
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          9,
+          16
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 256,
+        "unroll": 1
+      },
+      "note": "24.3 \u00b5s at M=16",
+      "ops": [
+        "fp16"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          9,
+          16
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "splitK": 2,
+        "threads": 64,
+        "unroll": 2
+      },
+      "note": "33.7 \u00b5s at M=16",
+      "ops": [
+        "fp16"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          9,
+          16
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "splitK": 2,
+        "threads": 128,
+        "unroll": 1
+      },
+      "note": "fallback: geometric-mean slowdown 8.6% over 4 shapes at M=16",
+      "ops": [
+        "fp16"
+      ],
+      "when": {
+        "m": [
+          9,
+          16
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 64,
+        "unroll": 1
+      },
+      "note": "65.0 \u00b5s at M=2",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2,
+          2
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 256,
+        "unroll": 2
+      },
+      "note": "43.2 \u00b5s at M=2",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          2,
+          2
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 256,
+        "unroll": 2
+      },
+      "note": "16.3 \u00b5s at M=2",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2,
+          2
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "splitK": 2,
+        "threads": 128,
+        "unroll": 1
+      },
+      "note": "21.2 \u00b5s at M=2",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2,
+          2
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 256,
+        "unroll": 2
+      },
+      "note": "fallback: geometric-mean slowdown 7.4% over 4 shapes at M=2",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "m": [
+          2,
+          2
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 64,
+        "unroll": 1
+      },
+      "note": "70.1 \u00b5s at M=8",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          3,
+          8
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 256,
+        "unroll": 2
+      },
+      "note": "49.1 \u00b5s at M=8",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          3,
+          8
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 256,
+        "unroll": 2
+      },
+      "note": "17.6 \u00b5s at M=8",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          3,
+          8
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "splitK": 2,
+        "threads": 128,
+        "unroll": 1
+      },
+      "note": "22.7 \u00b5s at M=8",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          3,
+          8
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "splitK": 2,
+        "threads": 128,
+        "unroll": 1
+      },
+      "note": "fallback: geometric-mean slowdown 7.5% over 4 shapes at M=8",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "m": [
+          3,
+          8
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "splitK": 4,
+        "threads": 128,
+        "unroll": 1
+      },
+      "note": "124.9 \u00b5s at M=16",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          9,
+          16
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "splitK": 4,
+        "threads": 256,
+        "unroll": 1
+      },
+      "note": "71.6 \u00b5s at M=16",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          9,
+          16
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "threads": 256,
+        "unroll": 1
+      },
+      "note": "28.9 \u00b5s at M=16",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          9,
+          16
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 64,
+        "mma": true,
+        "splitK": 4,
+        "threads": 64,
+        "unroll": 1
+      },
+      "note": "34.3 \u00b5s at M=16",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          9,
+          16
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 32,
+        "mma": true,
+        "splitK": 2,
+        "threads": 256,
+        "unroll": 1
+      },
+      "note": "fallback: geometric-mean slowdown 6.5% over 4 shapes at M=16",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "m": [
+          9,
+          16
+        ]
+      }
+    },
+    {
+      "config": {
         "columns": 8,
         "halfMath": true,
         "threads": 128,
@@ -4193,7 +4936,7 @@ enum EmbeddedTuning {
     "vendorID": 4318
   },
   "name": "nvidia-hopper",
-  "provenance": "qlinear tune on NVIDIA H200, driver NVIDIA 580.159.04, 2026-11-26 (three GPU calls). Cooperative-matrix rules: `qlinear tune --kernel coopmat --from h200-tune-coopmat-small-m-2026-11-26.json --from h200-tune-coopmat-large-m-2026-11-26.json --from h200-tune-coopmat-m128-m512-2026-11-26.json` (M = 16, 64, 256 | 2048 | 128, 512; each M from one call). Matrix\u2013vector q4gsw rules: `qlinear tune --kernel gemv --from h200-tune-gemv-q4gsw-xreg-m1-2026-11-26.json --from h200-tune-gemv-q4gsw-f16math-m8-2026-11-26.json` (M = 1: packed-fp16 column and activations-in-registers candidates, session 3 of 2026-11-26, commit 14d431f; M = 8: the earlier packed-fp16 sweep; configurations with more than 32 accumulators per thread excluded, Tuner.allowed). Other ops' matrix\u2013vector rules kept from the previous table."
+  "provenance": "Tensor-core matrix\u2013vector rules (gemv_mma; fp16 and q4gsw, M = 2\u202616): `qlinear tune --kernel gemv --op fp16 --op q4gsw --variety mma --shape {2,8,16}x{4096x4096,6144x4096,28672x4096,4096x14336} --keep-base` on NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04, 2026-11-26, commit 9a25093 (docs/results/h100-tune-gemv-mma-2026-11-26.json; the rules below them are the previous table's). Previous table: qlinear tune on NVIDIA H200, driver NVIDIA 580.159.04, 2026-11-26 (three GPU calls). Cooperative-matrix rules: `qlinear tune --kernel coopmat --from h200-tune-coopmat-small-m-2026-11-26.json --from h200-tune-coopmat-large-m-2026-11-26.json --from h200-tune-coopmat-m128-m512-2026-11-26.json` (M = 16, 64, 256 | 2048 | 128, 512; each M from one call). Matrix\u2013vector q4gsw rules: `qlinear tune --kernel gemv --from h200-tune-gemv-q4gsw-xreg-m1-2026-11-26.json --from h200-tune-gemv-q4gsw-f16math-m8-2026-11-26.json` (M = 1: packed-fp16 column and activations-in-registers candidates, session 3 of 2026-11-26, commit 14d431f; M = 8: the earlier packed-fp16 sweep; configurations with more than 32 accumulators per thread excluded, Tuner.allowed). Other ops' matrix\u2013vector rules kept from the previous table."
 }
 """#,
         #"""
