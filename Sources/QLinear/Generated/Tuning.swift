@@ -3235,6 +3235,130 @@ enum EmbeddedTuning {
   "gemv": [
     {
       "config": {
+        "columns": 8,
+        "halfMath": true,
+        "threads": 128,
+        "unroll": 2,
+        "xreg": true
+      },
+      "note": "42.4 \u00b5s at M=2",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2,
+          2
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 8,
+        "halfMath": true,
+        "threads": 128,
+        "unroll": 1
+      },
+      "note": "27.6 \u00b5s at M=2",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          2,
+          2
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 8,
+        "halfMath": true,
+        "threads": 128,
+        "unroll": 1
+      },
+      "note": "13.5 \u00b5s at M=2",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2,
+          2
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 8,
+        "halfMath": true,
+        "threads": 128,
+        "unroll": 2,
+        "xreg": true
+      },
+      "note": "15.1 \u00b5s at M=2",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2,
+          2
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 4,
+        "halfMath": true,
+        "threads": 64,
+        "unroll": 1
+      },
+      "note": "fallback: geometric-mean slowdown 7.8% over 4 shapes at M=2",
+      "ops": [
+        "q4gsw"
+      ],
+      "when": {
+        "m": [
+          2,
+          2
+        ]
+      }
+    },
+    {
+      "config": {
         "columns": 32,
         "mma": true,
         "threads": 256,
@@ -4936,7 +5060,7 @@ enum EmbeddedTuning {
     "vendorID": 4318
   },
   "name": "nvidia-hopper",
-  "provenance": "Tensor-core matrix\u2013vector rules (gemv_mma; fp16 and q4gsw, M = 2\u202616): `qlinear tune --kernel gemv --op fp16 --op q4gsw --variety mma --shape {2,8,16}x{4096x4096,6144x4096,28672x4096,4096x14336} --keep-base` on NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04, 2026-11-26, commit 9a25093 (docs/results/h100-tune-gemv-mma-2026-11-26.json; the rules below them are the previous table's). Previous table: qlinear tune on NVIDIA H200, driver NVIDIA 580.159.04, 2026-11-26 (three GPU calls). Cooperative-matrix rules: `qlinear tune --kernel coopmat --from h200-tune-coopmat-small-m-2026-11-26.json --from h200-tune-coopmat-large-m-2026-11-26.json --from h200-tune-coopmat-m128-m512-2026-11-26.json` (M = 16, 64, 256 | 2048 | 128, 512; each M from one call). Matrix\u2013vector q4gsw rules: `qlinear tune --kernel gemv --from h200-tune-gemv-q4gsw-xreg-m1-2026-11-26.json --from h200-tune-gemv-q4gsw-f16math-m8-2026-11-26.json` (M = 1: packed-fp16 column and activations-in-registers candidates, session 3 of 2026-11-26, commit 14d431f; M = 8: the earlier packed-fp16 sweep; configurations with more than 32 accumulators per thread excluded, Tuner.allowed). Other ops' matrix\u2013vector rules kept from the previous table."
+  "provenance": "q4gsw M = 2 rules: `qlinear tune --kernel gemv --op q4gsw --shape 2x{4096x4096,6144x4096,28672x4096,4096x14336} --keep-base` (column, activations-in-registers and tensor-core kernels in one sweep) on NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04, 2026-11-26, commit c6b1331 (docs/results/h100-tune-gemv-q4gsw-m2-2026-11-26.json); the rules below them are the previous table's. Previous table: Tensor-core matrix\u2013vector rules (gemv_mma; fp16 and q4gsw, M = 2\u202616): `qlinear tune --kernel gemv --op fp16 --op q4gsw --variety mma --shape {2,8,16}x{4096x4096,6144x4096,28672x4096,4096x14336} --keep-base` on NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04, 2026-11-26, commit 9a25093 (docs/results/h100-tune-gemv-mma-2026-11-26.json; the rules below them are the previous table's). Previous table: qlinear tune on NVIDIA H200, driver NVIDIA 580.159.04, 2026-11-26 (three GPU calls). Cooperative-matrix rules: `qlinear tune --kernel coopmat --from h200-tune-coopmat-small-m-2026-11-26.json --from h200-tune-coopmat-large-m-2026-11-26.json --from h200-tune-coopmat-m128-m512-2026-11-26.json` (M = 16, 64, 256 | 2048 | 128, 512; each M from one call). Matrix\u2013vector q4gsw rules: `qlinear tune --kernel gemv --from h200-tune-gemv-q4gsw-xreg-m1-2026-11-26.json --from h200-tune-gemv-q4gsw-f16math-m8-2026-11-26.json` (M = 1: packed-fp16 column and activations-in-registers candidates, session 3 of 2026-11-26, commit 14d431f; M = 8: the earlier packed-fp16 sweep; configurations with more than 32 accumulators per thread excluded, Tuner.allowed). Other ops' matrix\u2013vector rules kept from the previous table."
 }
 """#,
         #"""
