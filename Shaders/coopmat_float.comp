@@ -20,7 +20,13 @@
 //   splitk_reduce.comp adds the slices and the bias. kSlice = 0 means the whole K.
 // - each buffer is declared once, as a 16-byte vector view: a second (scalar) view of the same
 //   binding halved throughput on the H100; scalar reads go through the vector view;
-// - accumulators are only indexed in fully unrolled loops.
+// - accumulators are only indexed in fully unrolled loops;
+// - the loop over K steps is unrolled NBUF times so every shared-memory offset is a constant
+//   (a buffer index held in a variable made double buffering slower than single on the H200);
+// - SWZ > 1: workgroups are walked in groups of SWZ tile rows (down M first, then along N), so a
+//   wave of workgroups shares its weight and activation tiles in L2;
+// - ABL (diagnostics only, results are wrong): 1 = no global loads, 2 = no MMAs, 4 = no shared
+//   stores and no barriers in the loop; `qlinear bench --ablate` times the parts of the loop.
 #include "common.glsl"
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -38,6 +44,8 @@ layout(constant_id = 7) const uint TN = 16;
 layout(constant_id = 8) const uint TK = 16;
 layout(constant_id = 9) const uint SGS = 32;   // subgroup size the pipeline runs with
 layout(constant_id = 10) const uint NBUF = 2;  // shared-memory buffers (1 or 2)
+layout(constant_id = 11) const uint SWZ = 1;    // tile rows per raster group (1 = row by row)
+layout(constant_id = 12) const uint ABL = 0;    // diagnostics: see above (0 in every real plan)
 
 const uint SM = BM / WM;                        // rows per subgroup
 const uint SN = BN / WN;                        // columns per subgroup
@@ -52,6 +60,8 @@ const uint CB = BN * KC;
 const uint ABUF = BM * LDS4;                    // uvec4 per shared A buffer
 const uint BBUF = BN * LDS4;
 const uint MAXC = 8;                            // register prefetch slots per thread (host checks)
+const uint FA = (CA + WG - 1) / WG;             // slots used for A, for B
+const uint FB = (CB + WG - 1) / WG;
 
 #ifdef ACT_F16
 layout(binding = 0) readonly buffer XBuf { uvec4 X4[]; };
@@ -147,13 +157,14 @@ uvec4 pb[MAXC];
 #endif
 
 void fetch(uint tid, uint m0, uint n0, uint k, bool inside, bool xvec, bool wvec) {
+    if ((ABL & 1u) != 0u) return;
     [[unroll]] for (uint t = 0; t < MAXC; ++t) {
         const uint i = tid + t * WG;
-        if (i < CA) pa[t] = loadX8(m0 + i / KC, k + 8 * (i % KC), inside, xvec);
+        if (t < FA && (CA % WG == 0u || i < CA)) pa[t] = loadX8(m0 + i / KC, k + 8 * (i % KC), inside, xvec);
 #ifdef WEIGHT_Q4
-        if (i < CB) pw[t] = loadWRaw(n0 + i / KC, k + 8 * (i % KC), inside, ps[t]);
+        if (t < FB && (CB % WG == 0u || i < CB)) pw[t] = loadWRaw(n0 + i / KC, k + 8 * (i % KC), inside, ps[t]);
 #else
-        if (i < CB) pb[t] = loadW8(n0 + i / KC, k + 8 * (i % KC), inside, wvec);
+        if (t < FB && (CB % WG == 0u || i < CB)) pb[t] = loadW8(n0 + i / KC, k + 8 * (i % KC), inside, wvec);
 #endif
     }
 }
@@ -162,11 +173,11 @@ void fetch(uint tid, uint m0, uint n0, uint k, bool inside, bool xvec, bool wvec
 void stage(uint tid, uint buf) {
     [[unroll]] for (uint t = 0; t < MAXC; ++t) {
         const uint i = tid + t * WG;
-        if (i < CA) As[buf * ABUF + (i / KC) * LDS4 + i % KC] = pa[t];
+        if (t < FA && (CA % WG == 0u || i < CA)) As[buf * ABUF + (i / KC) * LDS4 + i % KC] = pa[t];
 #ifdef WEIGHT_Q4
-        if (i < CB) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = dequant8(pw[t], ps[t]);
+        if (t < FB && (CB % WG == 0u || i < CB)) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = dequant8(pw[t], ps[t]);
 #else
-        if (i < CB) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = pb[t];
+        if (t < FB && (CB % WG == 0u || i < CB)) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = pb[t];
 #endif
     }
 }
@@ -175,8 +186,19 @@ void main() {
     const uint tid = gl_LocalInvocationID.x;
     const uint sg = gl_SubgroupID;
     const uint lane = gl_SubgroupInvocationID;
-    const uint m0 = gl_WorkGroupID.y * BM;
-    const uint n0 = gl_WorkGroupID.x * BN;
+    // Output tile of this workgroup (SWZ: grouped raster order, see above).
+    uint tileM = gl_WorkGroupID.y, tileN = gl_WorkGroupID.x;
+    if (SWZ > 1u) {
+        const uint gx = gl_NumWorkGroups.x, gy = gl_NumWorkGroups.y;
+        const uint lin = gl_WorkGroupID.y * gx + gl_WorkGroupID.x;
+        const uint first = (lin / (SWZ * gx)) * SWZ;
+        const uint rows = min(gy - first, SWZ);
+        const uint r = lin % (SWZ * gx);
+        tileM = first + r % rows;
+        tileN = r / rows;
+    }
+    const uint m0 = tileM * BM;
+    const uint n0 = tileN * BN;
     const uint sm0 = (sg / WN) * SM;
     const uint sn0 = (sg % WN) * SN;
 #ifdef ACT_F16
@@ -196,33 +218,48 @@ void main() {
     coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> acc[RM * RN];
     [[unroll]] for (uint i = 0; i < RM * RN; ++i) acc[i] = coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0.0);
 
+    if ((ABL & 1u) != 0u) {
+        [[unroll]] for (uint t = 0; t < MAXC; ++t) {
+            pa[t] = uvec4(0x3c003c00u);
+#ifdef WEIGHT_Q4
+            pw[t] = 0x99999999u; ps[t] = 1.0;
+#else
+            pb[t] = uvec4(0x3c003c00u);
+#endif
+        }
+    }
     const uint kBeg = gl_WorkGroupID.z * pc.kSlice;
     const uint kEnd = pc.kSlice == 0u ? pc.K : min(pc.K, kBeg + pc.kSlice);
     fetch(tid, m0, n0, kBeg, inside, xvec, wvec);
     stage(tid, 0u);
     barrier();
 
-    uint buf = 0u;
-    for (uint k0 = kBeg; k0 < kEnd; k0 += BK) {
-        const uint k1 = k0 + BK;
-        const bool more = k1 < kEnd;
-        if (more) fetch(tid, m0, n0, k1, inside, xvec, wvec);   // in flight during the MMAs
-        [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
-            coopmat<float16_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
-            [[unroll]] for (uint i = 0; i < RM; ++i)
-                coopMatLoad(a[i], As, buf * ABUF + (sm0 + i * TM) * LDS4 + kk / 8, LDS4, gl_CooperativeMatrixLayoutRowMajor);
-            [[unroll]] for (uint j = 0; j < RN; ++j) {
-                coopmat<float16_t, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB> b;
-                coopMatLoad(b, Bs, buf * BBUF + (sn0 + j * TN) * LDS4 + kk / 8, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
-                [[unroll]] for (uint i = 0; i < RM; ++i) acc[i * RN + j] = coopMatMulAdd(a[i], b, acc[i * RN + j]);
+    // NBUF steps per iteration, unrolled: buffer h holds step k0 + h·BK (constant offsets).
+    for (uint k0 = kBeg; k0 < kEnd; k0 += NBUF * BK) {
+        [[unroll]] for (uint h = 0; h < NBUF; ++h) {
+            const uint k = k0 + h * BK;
+            if (k >= kEnd) break;
+            const uint k1 = k + BK;
+            const bool more = k1 < kEnd;
+            if (more) fetch(tid, m0, n0, k1, inside, xvec, wvec);   // in flight during the MMAs
+            if ((ABL & 2u) == 0u) {
+                [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
+                    coopmat<float16_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
+                    [[unroll]] for (uint i = 0; i < RM; ++i)
+                        coopMatLoad(a[i], As, h * ABUF + (sm0 + i * TM) * LDS4 + kk / 8, LDS4, gl_CooperativeMatrixLayoutRowMajor);
+                    [[unroll]] for (uint j = 0; j < RN; ++j) {
+                        coopmat<float16_t, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB> b;
+                        coopMatLoad(b, Bs, h * BBUF + (sn0 + j * TN) * LDS4 + kk / 8, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
+                        [[unroll]] for (uint i = 0; i < RM; ++i) acc[i * RN + j] = coopMatMulAdd(a[i], b, acc[i * RN + j]);
+                    }
+                }
+            }
+            if ((ABL & 4u) == 0u) {
+                if (NBUF == 1u) barrier();          // everyone has read the single buffer
+                if (more) stage(tid, (h + 1u) % NBUF);
+                barrier();                          // the staged step is visible
             }
         }
-        if (NBUF == 1u) barrier();                  // everyone has read the single buffer
-        if (more) {
-            buf = NBUF == 1u ? 0u : buf ^ 1u;
-            stage(tid, buf);
-        }
-        barrier();                                  // the staged step is visible
     }
 
     // Epilogue: one accumulator at a time through this subgroup's TM×TN staging tile.

@@ -15,6 +15,8 @@
 // Main loop as in coopmat_float.comp: register prefetch of the next step before the MMAs, NBUF
 // shared buffers (2: one barrier per step), an interior path without bounds checks; the group
 // scales are staged into a double-buffered tile alongside the step that starts their group.
+// Loop unrolled NBUF times (constant shared offsets), SWZ raster groups and the ABL diagnostics as
+// in coopmat_float.comp.
 // SPLITK (split-K family): workgroup z covers K range [z·kSlice, (z+1)·kSlice) (kSlice a multiple
 // of BK and of the group) and writes the unscaled fp32 sums (acc above) to P[z][M][N];
 // splitk_reduce.comp (INT_MATH) adds the slices and applies sx, zp·corr and the bias.
@@ -35,6 +37,8 @@ layout(constant_id = 7) const uint TN = 16;
 layout(constant_id = 8) const uint TK = 32;
 layout(constant_id = 9) const uint SGS = 32;
 layout(constant_id = 10) const uint NBUF = 2;  // shared-memory buffers (1 or 2)
+layout(constant_id = 11) const uint SWZ = 1;    // tile rows per raster group (1 = row by row)
+layout(constant_id = 12) const uint ABL = 0;    // diagnostics (coopmat_float.comp); 0 in real plans
 
 const uint SM = BM / WM;
 const uint SN = BN / WN;
@@ -49,6 +53,8 @@ const uint CB = BN * KC;
 const uint ABUF = BM * LDS4;                    // uvec4 per shared A buffer
 const uint BBUF = BN * LDS4;
 const uint MAXC = 8;                            // register prefetch slots per thread (host checks)
+const uint FA = (CA + WG - 1) / WG;             // slots used for A, for B
+const uint FB = (CB + WG - 1) / WG;
 
 layout(binding = 0) readonly buffer XQBuf { uvec4 XQ4[]; };
 layout(binding = 1) readonly buffer XPBuf { uint XP[]; };
@@ -89,8 +95,18 @@ void main() {
     const uint tid = gl_LocalInvocationID.x;
     const uint sg = gl_SubgroupID;
     const uint lane = gl_SubgroupInvocationID;
-    const uint m0 = gl_WorkGroupID.y * BM;
-    const uint n0 = gl_WorkGroupID.x * BN;
+    uint tileM = gl_WorkGroupID.y, tileN = gl_WorkGroupID.x;
+    if (SWZ > 1u) {
+        const uint gx = gl_NumWorkGroups.x, gy = gl_NumWorkGroups.y;
+        const uint lin = gl_WorkGroupID.y * gx + gl_WorkGroupID.x;
+        const uint first = (lin / (SWZ * gx)) * SWZ;
+        const uint rows = min(gy - first, SWZ);
+        const uint r = lin % (SWZ * gx);
+        tileM = first + r % rows;
+        tileN = r / rows;
+    }
+    const uint m0 = tileM * BM;
+    const uint n0 = tileN * BN;
     const uint sm0 = (sg / WN) * SM;
     const uint sn0 = (sg % WN) * SN;
     const uint ngroups = pc.K / pc.G;
@@ -112,14 +128,16 @@ void main() {
     uvec4 pa[MAXC], pb[MAXC];
     [[unroll]] for (uint t = 0; t < MAXC; ++t) {
         const uint i = tid + t * WG;
-        if (i < CA) pa[t] = loadA16(m0 + i / KC, kBeg, i % KC, inside);
-        if (i < CB) pb[t] = loadB16(n0 + i / KC, kBeg, i % KC, inside);
+        pa[t] = uvec4(0x01010101u); pb[t] = uvec4(0x01010101u);
+        if ((ABL & 1u) != 0u) continue;
+        if (t < FA && (CA % WG == 0u || i < CA)) pa[t] = loadA16(m0 + i / KC, kBeg, i % KC, inside);
+        if (t < FB && (CB % WG == 0u || i < CB)) pb[t] = loadB16(n0 + i / KC, kBeg, i % KC, inside);
     }
     // Stage step 0 and group 0's scales.
     [[unroll]] for (uint t = 0; t < MAXC; ++t) {
         const uint i = tid + t * WG;
-        if (i < CA) As[(i / KC) * LDS4 + i % KC] = pa[t];
-        if (i < CB) Bs[(i / KC) * LDS4 + i % KC] = pb[t];
+        if (t < FA && (CA % WG == 0u || i < CA)) As[(i / KC) * LDS4 + i % KC] = pa[t];
+        if (t < FB && (CB % WG == 0u || i < CB)) Bs[(i / KC) * LDS4 + i % KC] = pb[t];
     }
     {
         const uint g0 = kBeg / pc.G;
@@ -130,62 +148,70 @@ void main() {
     }
     barrier();
 
-    uint buf = 0u;
-    for (uint k0 = kBeg; k0 < kEnd; k0 += BK) {
-        const uint k1 = k0 + BK;
-        const bool more = k1 < kEnd;
-        if (more) {
-            [[unroll]] for (uint t = 0; t < MAXC; ++t) {
-                const uint i = tid + t * WG;
-                if (i < CA) pa[t] = loadA16(m0 + i / KC, k1, i % KC, inside);
-                if (i < CB) pb[t] = loadB16(n0 + i / KC, k1, i % KC, inside);
-            }
-        }
-        [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
-            coopmat<int8_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
-            [[unroll]] for (uint i = 0; i < RM; ++i)
-                coopMatLoad(a[i], As, buf * ABUF + (sm0 + i * TM) * LDS4 + kk / 16, LDS4, gl_CooperativeMatrixLayoutRowMajor);
-            [[unroll]] for (uint j = 0; j < RN; ++j) {
-                coopmat<int8_t, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB> b;
-                coopMatLoad(b, Bs, buf * BBUF + (sn0 + j * TN) * LDS4 + kk / 16, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
-                [[unroll]] for (uint i = 0; i < RM; ++i) iacc[i * RN + j] = coopMatMulAdd(a[i], b, iacc[i * RN + j]);
-            }
-        }
-#ifdef WEIGHT_Q4
-        if (k1 % pc.G == 0u) {
-            // Last step of group g: fold its int32 sums with the group's scales.
-            const uint sbase = ((k0 / pc.G) & 1u) * TM * BN;
-            [[unroll]] for (uint j = 0; j < RN; ++j) {
-                coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> s;
-                coopMatLoad(s, SWr, sbase + sn0 + j * TN, BN, gl_CooperativeMatrixLayoutRowMajor);
-                [[unroll]] for (uint i = 0; i < RM; ++i) {
-                    facc[i * RN + j] += coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(iacc[i * RN + j]) * s;
-                    iacc[i * RN + j] = coopmat<int, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0);
+    // NBUF steps per iteration, unrolled: buffer h holds step k0 + h·BK (constant offsets).
+    for (uint k0 = kBeg; k0 < kEnd; k0 += NBUF * BK) {
+        [[unroll]] for (uint h = 0; h < NBUF; ++h) {
+            const uint k = k0 + h * BK;
+            if (k >= kEnd) break;
+            const uint k1 = k + BK;
+            const bool more = k1 < kEnd;
+            if (more && (ABL & 1u) == 0u) {
+                [[unroll]] for (uint t = 0; t < MAXC; ++t) {
+                    const uint i = tid + t * WG;
+                    if (t < FA && (CA % WG == 0u || i < CA)) pa[t] = loadA16(m0 + i / KC, k1, i % KC, inside);
+                    if (t < FB && (CB % WG == 0u || i < CB)) pb[t] = loadB16(n0 + i / KC, k1, i % KC, inside);
                 }
             }
-        }
-#endif
-        if (NBUF == 1u) barrier();                  // everyone has read the single buffer
-        if (more) {
-            buf = NBUF == 1u ? 0u : buf ^ 1u;
-            [[unroll]] for (uint t = 0; t < MAXC; ++t) {
-                const uint i = tid + t * WG;
-                if (i < CA) As[buf * ABUF + (i / KC) * LDS4 + i % KC] = pa[t];
-                if (i < CB) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = pb[t];
+            if ((ABL & 2u) == 0u) {
+                [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
+                    coopmat<int8_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
+                    [[unroll]] for (uint i = 0; i < RM; ++i)
+                        coopMatLoad(a[i], As, h * ABUF + (sm0 + i * TM) * LDS4 + kk / 16, LDS4, gl_CooperativeMatrixLayoutRowMajor);
+                    [[unroll]] for (uint j = 0; j < RN; ++j) {
+                        coopmat<int8_t, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB> b;
+                        coopMatLoad(b, Bs, h * BBUF + (sn0 + j * TN) * LDS4 + kk / 16, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
+                        [[unroll]] for (uint i = 0; i < RM; ++i) iacc[i * RN + j] = coopMatMulAdd(a[i], b, iacc[i * RN + j]);
+                    }
+                }
             }
 #ifdef WEIGHT_Q4
             if (k1 % pc.G == 0u) {
-                // First step of group g+1: stage its scales into the other parity.
-                const uint g = k1 / pc.G;
-                const uint sbase = (g & 1u) * TM * BN;
-                for (uint idx = tid; idx < TM * BN; idx += WG) {
-                    const uint gn = n0 + idx % BN;
-                    SWr[sbase + idx] = gn < pc.N ? WS[gn * ngroups + g] : 0.0;
+                // Last step of group g: fold its int32 sums with the group's scales.
+                const uint sbase = ((k / pc.G) & 1u) * TM * BN;
+                [[unroll]] for (uint j = 0; j < RN; ++j) {
+                    coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> s;
+                    coopMatLoad(s, SWr, sbase + sn0 + j * TN, BN, gl_CooperativeMatrixLayoutRowMajor);
+                    [[unroll]] for (uint i = 0; i < RM; ++i) {
+                        facc[i * RN + j] += coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(iacc[i * RN + j]) * s;
+                        iacc[i * RN + j] = coopmat<int, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0);
+                    }
                 }
             }
 #endif
+            if ((ABL & 4u) == 0u) {
+                if (NBUF == 1u) barrier();          // everyone has read the single buffer
+                if (more) {
+                    const uint nb = (h + 1u) % NBUF;
+                    [[unroll]] for (uint t = 0; t < MAXC; ++t) {
+                        const uint i = tid + t * WG;
+                        if (t < FA && (CA % WG == 0u || i < CA)) As[nb * ABUF + (i / KC) * LDS4 + i % KC] = pa[t];
+                        if (t < FB && (CB % WG == 0u || i < CB)) Bs[nb * BBUF + (i / KC) * LDS4 + i % KC] = pb[t];
+                    }
+#ifdef WEIGHT_Q4
+                    if (k1 % pc.G == 0u) {
+                        // First step of group g+1: stage its scales into the other parity.
+                        const uint g = k1 / pc.G;
+                        const uint sbase = (g & 1u) * TM * BN;
+                        for (uint idx = tid; idx < TM * BN; idx += WG) {
+                            const uint gn = n0 + idx % BN;
+                            SWr[sbase + idx] = gn < pc.N ? WS[gn * ngroups + g] : 0.0;
+                        }
+                    }
+#endif
+                }
+                barrier();                          // the staged step is visible
+            }
         }
-        barrier();                                  // the staged step is visible
     }
 
     // Epilogue: one accumulator at a time through this subgroup's TM×TN staging tile.

@@ -22,6 +22,13 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     public var halfScales: Int = 0
     /// `gemv_mma`: K steps of loads each subgroup keeps in flight (register slots).
     public var prefetch: Int = 1
+    /// Cooperative-matrix kernels: workgroups walk the output in groups of this many tile rows
+    /// (down M first, then along N) so a wave shares its tiles in L2; 1 = row by row.
+    public var swizzle: Int = 1
+    /// Cooperative-matrix kernels, diagnostics only (`qlinear bench --ablate`): leave out parts of
+    /// the main loop (1 global loads, 2 MMAs, 4 shared stores and barriers) to time the rest. The
+    /// results are wrong; 0 in every plan the dispatcher makes on its own.
+    public var ablate: Int = 0
 
     public init(bm: Int, bn: Int, bk: Int, workgroupSize: Int) {
         self.bm = bm; self.bn = bn; self.bk = bk; self.workgroupSize = workgroupSize
@@ -30,12 +37,14 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         var s = "tile \(bm)x\(bn)x\(bk), \(workgroupSize) threads"
         if tm > 0 { s += ", \(wm)x\(wn) subgroups of \(subgroupSize)\(requireSubgroupSize ? " (required)" : ""), MMA \(tm)x\(tn)x\(tk), \(buffers == 2 ? "double" : "single")-buffered" }
+        if swizzle > 1 { s += ", raster groups of \(swizzle) tile rows" }
+        if ablate != 0 { s += ", ABLATED \(ablate) (diagnostics: wrong results)" }
         return s
     }
 
     /// Values for the specialization constants, by the names the shaders declare.
     public var specValues: [String: Int] {
-        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "HS": halfScales, "PD": prefetch]
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate]
     }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
@@ -93,6 +102,11 @@ public struct DispatchOptions: Sendable, Hashable {
     public var coopMatBuffers: Int?
     /// Force the number of split-K slices of cooperative-matrix kernels (1 = no split).
     public var coopMatSplitK: Int?
+    /// Force the raster group (tile rows) of cooperative-matrix kernels (1 = row by row).
+    public var coopMatSwizzle: Int?
+    /// Diagnostics only: leave parts of the cooperative-matrix main loop out (`TileConfig.ablate`;
+    /// wrong results, for timing the rest). 0 = off.
+    public var coopMatAblate: Int = 0
     /// Force this matrix–vector configuration (tuning and tests), bypassing the tuning table.
     public var gemvConfig: GemvConfig?
     /// Allow q4gsw's matrix–vector kernel to multiply in packed fp16 where its configuration says
@@ -290,6 +304,8 @@ public enum Dispatcher {
             }
             if let b = options.coopMatBuffers, ![1, 2].contains(b) { return no("shared-memory buffers must be 1 or 2, got \(b)") }
             if let s = options.coopMatSplitK, !(1...64).contains(s) { return no("split-K slices must be 1…64, got \(s)") }
+            if let s = options.coopMatSwizzle, !(1...64).contains(s) { return no("raster group must be 1…64 tile rows, got \(s)") }
+            if !(0...7).contains(options.coopMatAblate) { return no("ablation flags must be 0…7, got \(options.coopMatAblate)") }
             let kQuantum = p.op.floatMath ? 8 : 16     // values per 16-byte shared-memory vector
             let usable = shapes.filter { s in [8, 16, 32].contains(s.m) && [8, 16, 32].contains(s.n) && s.k % kQuantum == 0 && (p.op.floatMath ? 16 : 32) % s.k == 0 }
             guard let mma = usable.max(by: { ($0.m * $0.n * $0.k, $0.n) < ($1.m * $1.n * $1.k, $1.n) }) else {
@@ -345,6 +361,7 @@ public enum Dispatcher {
             var t: TileConfig?
             var tuning: String?
             var split = options.coopMatSplitK ?? 1
+            var swizzle = options.coopMatSwizzle ?? 1
             if let forced = options.coopMatTile {
                 let (c, why) = fitting(forced, options.coopMatKStep ?? 32, options.coopMatBuffers ?? 2)
                 guard let c else { return no("forced tile \(forced): \(why ?? "")") }
@@ -358,14 +375,20 @@ public enum Dispatcher {
                     let (c, why) = fitting(rule.tile, options.coopMatKStep ?? rule.kStep ?? 32, options.coopMatBuffers ?? rule.buffers ?? 2)
                     guard let c else { reasons.append("tuning rule \(i) (\(rule.tile)) skipped: \(why ?? "")"); continue }
                     if let sk = rule.splitK, !(1...64).contains(sk) { reasons.append("tuning rule \(i) skipped: split-K \(sk) is not in 1…64"); continue }
+                    if let sw = rule.swizzle, !(1...64).contains(sw) { reasons.append("tuning rule \(i) skipped: raster group \(sw) is not in 1…64"); continue }
                     t = c
                     tuning = "\(table.name) rule \(i)"
                     if options.coopMatSplitK == nil { split = rule.splitK ?? 1 }
+                    if options.coopMatSwizzle == nil { swizzle = rule.swizzle ?? 1 }
                     reasons.append("\(table.name) tuning rule \(i): \(rule.when?.text ?? "always") → \(rule.tile), K step \(c.bk), \(c.buffers == 2 ? "double" : "single")-buffered\(rule.note.map { " (\($0))" } ?? "")")
                     break
                 }
             }
-            guard let t else { return no("no tuning rule gives a tile that fits: \(reasons.joined(separator: "; "))") }
+            guard var t else { return no("no tuning rule gives a tile that fits: \(reasons.joined(separator: "; "))") }
+            t.swizzle = swizzle
+            t.ablate = options.coopMatAblate
+            if swizzle > 1 { reasons.append("workgroups walk the output in groups of \(swizzle) tile rows (L2 reuse)") }
+            if options.coopMatAblate != 0 { reasons.append("ABLATED main loop (\(options.coopMatAblate)): diagnostics, the results are wrong") }
             var plan = KernelPlan(problem: p, kernel: .coopmat, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: reasons)
             if split > 1 {
                 // K loop length as the kernel sees it (int8 Q8: the padded K as one group), and the

@@ -69,9 +69,13 @@ public struct TuningRule: Codable, Sendable, Hashable {
     public var buffers: Int?
     /// Split-K slices (nil or 1 = none).
     public var splitK: Int?
+    /// Raster group in tile rows (`TileConfig.swizzle`; nil or 1 = row by row).
+    public var swizzle: Int?
     public var note: String?
-    public init(ops: [Op]? = nil, when: TuningConditions? = nil, tile: TileShape, kStep: Int? = nil, buffers: Int? = nil, splitK: Int? = nil, note: String? = nil) {
-        self.ops = ops; self.when = when; self.tile = tile; self.kStep = kStep; self.buffers = buffers; self.splitK = splitK; self.note = note
+    public init(ops: [Op]? = nil, when: TuningConditions? = nil, tile: TileShape, kStep: Int? = nil, buffers: Int? = nil, splitK: Int? = nil,
+                swizzle: Int? = nil, note: String? = nil) {
+        self.ops = ops; self.when = when; self.tile = tile; self.kStep = kStep; self.buffers = buffers; self.splitK = splitK
+        self.swizzle = swizzle; self.note = note
     }
 }
 

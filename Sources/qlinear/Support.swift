@@ -51,6 +51,10 @@ struct DeviceOptions: ParsableArguments {
     var buffers: Int?
     @Option(name: .customLong("split-k"), help: "Force cooperative-matrix split-K slices: 1…64 (or QLINEAR_SPLITK).")
     var splitK: Int?
+    @Option(help: "Force the cooperative-matrix raster group: workgroups walk 1…64 tile rows at a time (or QLINEAR_SWIZZLE).")
+    var swizzle: Int?
+    @Option(help: ArgumentHelp("Diagnostics: leave parts of the cooperative-matrix main loop out (1 global loads, 2 MMAs, 4 shared stores and barriers; sum them). Results are WRONG: for timing with `bench` only (or QLINEAR_ABLATE).", visibility: .hidden))
+    var ablate: Int?
     @Option(help: "Force the matrix–vector configuration COLUMNSxTHREADSxUNROLL, e.g. 2x128x2, with a trailing h for packed fp16 math (q4gsw), e.g. 4x128x1h, or x for activations in registers (q4gsw; UNROLL = columns in flight), e.g. 8x128x4x (or QLINEAR_GEMV).")
     var gemv: String?
     @Flag(name: .customLong("no-f16-math"), help: "q4gsw decode: use the fp32 matrix–vector kernel, not packed fp16 (or QLINEAR_GEMV_F16_MATH=0).")
@@ -129,6 +133,14 @@ struct DeviceOptions: ParsableArguments {
         if let text = splitK.map(String.init) ?? DeviceOptions.env("QLINEAR_SPLITK") {
             guard let v = Int(text), (1...64).contains(v) else { throw ValidationError("split-K slices must be 1…64, got \(text)") }
             o.coopMatSplitK = v
+        }
+        if let text = swizzle.map(String.init) ?? DeviceOptions.env("QLINEAR_SWIZZLE") {
+            guard let v = Int(text), (1...64).contains(v) else { throw ValidationError("raster group must be 1…64 tile rows, got \(text)") }
+            o.coopMatSwizzle = v
+        }
+        if let text = ablate.map(String.init) ?? DeviceOptions.env("QLINEAR_ABLATE") {
+            guard let v = Int(text), (0...7).contains(v) else { throw ValidationError("ablation flags must be 0…7, got \(text)") }
+            o.coopMatAblate = v
         }
         if let g = gemv ?? DeviceOptions.env("QLINEAR_GEMV") { o.gemvConfig = try DeviceOptions.parseGemv(g) }
         if noF16Math || DeviceOptions.env("QLINEAR_GEMV_F16_MATH") == "0" { o.gemvHalfMath = false }
