@@ -21,8 +21,8 @@
 // - each buffer is declared once, as a 16-byte vector view: a second (scalar) view of the same
 //   binding halved throughput on the H100; scalar reads go through the vector view;
 // - accumulators are only indexed in fully unrolled loops;
-// - the loop over K steps is unrolled NBUF times so every shared-memory offset is a constant
-//   (a buffer index held in a variable made double buffering slower than single on the H200);
+// - the loop over K steps calls kStep NBUF times per iteration with a constant buffer index, so
+//   every shared-memory offset is a constant;
 // - SWZ > 1: workgroups are walked in groups of SWZ tile rows (down M first, then along N), so a
 //   wave of workgroups shares its weight and activation tiles in L2;
 // - ABL (diagnostics only, results are wrong): 1 = no global loads, 2 = no MMAs, 4 = no shared
@@ -182,6 +182,34 @@ void stage(uint tid, uint buf) {
     }
 }
 
+// This subgroup's accumulators (module scope so kStep can update them; one per MMA tile).
+coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> acc[RM * RN];
+
+// One K step from shared buffer h (a constant at both call sites): prefetch step k + BK into
+// registers, the MMAs of step k, then stage the prefetched step into buffer (h + 1) % NBUF.
+void kStep(const uint h, uint k, uint kEnd, uint tid, uint m0, uint n0, uint sm0, uint sn0, bool inside, bool xvec, bool wvec) {
+    const uint k1 = k + BK;
+    const bool more = k1 < kEnd;
+    if (more) fetch(tid, m0, n0, k1, inside, xvec, wvec);   // in flight during the MMAs
+    if ((ABL & 2u) == 0u) {
+        [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
+            coopmat<float16_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
+            [[unroll]] for (uint i = 0; i < RM; ++i)
+                coopMatLoad(a[i], As, h * ABUF + (sm0 + i * TM) * LDS4 + kk / 8, LDS4, gl_CooperativeMatrixLayoutRowMajor);
+            [[unroll]] for (uint j = 0; j < RN; ++j) {
+                coopmat<float16_t, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB> b;
+                coopMatLoad(b, Bs, h * BBUF + (sn0 + j * TN) * LDS4 + kk / 8, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
+                [[unroll]] for (uint i = 0; i < RM; ++i) acc[i * RN + j] = coopMatMulAdd(a[i], b, acc[i * RN + j]);
+            }
+        }
+    }
+    if ((ABL & 4u) == 0u) {
+        if (NBUF == 1u) barrier();                  // everyone has read the single buffer
+        if (more) stage(tid, (h + 1u) % NBUF);
+        barrier();                                  // the staged step is visible
+    }
+}
+
 void main() {
     const uint tid = gl_LocalInvocationID.x;
     const uint sg = gl_SubgroupID;
@@ -215,7 +243,6 @@ void main() {
         && wvec;
 #endif
 
-    coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> acc[RM * RN];
     [[unroll]] for (uint i = 0; i < RM * RN; ++i) acc[i] = coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0.0);
 
     if ((ABL & 1u) != 0u) {
@@ -234,32 +261,11 @@ void main() {
     stage(tid, 0u);
     barrier();
 
-    // NBUF steps per iteration, unrolled: buffer h holds step k0 + h·BK (constant offsets).
+    // NBUF steps per iteration: buffer h holds step k0 + h·BK, so every call of kStep has
+    // constant shared-memory offsets once inlined.
     for (uint k0 = kBeg; k0 < kEnd; k0 += NBUF * BK) {
-        [[unroll]] for (uint h = 0; h < NBUF; ++h) {
-            const uint k = k0 + h * BK;
-            if (k >= kEnd) break;
-            const uint k1 = k + BK;
-            const bool more = k1 < kEnd;
-            if (more) fetch(tid, m0, n0, k1, inside, xvec, wvec);   // in flight during the MMAs
-            if ((ABL & 2u) == 0u) {
-                [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
-                    coopmat<float16_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
-                    [[unroll]] for (uint i = 0; i < RM; ++i)
-                        coopMatLoad(a[i], As, h * ABUF + (sm0 + i * TM) * LDS4 + kk / 8, LDS4, gl_CooperativeMatrixLayoutRowMajor);
-                    [[unroll]] for (uint j = 0; j < RN; ++j) {
-                        coopmat<float16_t, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB> b;
-                        coopMatLoad(b, Bs, h * BBUF + (sn0 + j * TN) * LDS4 + kk / 8, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
-                        [[unroll]] for (uint i = 0; i < RM; ++i) acc[i * RN + j] = coopMatMulAdd(a[i], b, acc[i * RN + j]);
-                    }
-                }
-            }
-            if ((ABL & 4u) == 0u) {
-                if (NBUF == 1u) barrier();          // everyone has read the single buffer
-                if (more) stage(tid, (h + 1u) % NBUF);
-                barrier();                          // the staged step is visible
-            }
-        }
+        kStep(0u, k0, kEnd, tid, m0, n0, sm0, sn0, inside, xvec, wvec);
+        if (NBUF == 2u && k0 + BK < kEnd) kStep(1u, k0 + BK, kEnd, tid, m0, n0, sm0, sn0, inside, xvec, wvec);
     }
 
     // Epilogue: one accumulator at a time through this subgroup's TM×TN staging tile.
