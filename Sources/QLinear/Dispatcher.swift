@@ -20,7 +20,8 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// `gemv_mma` with INT4 weights: 1 when every group scale is an fp16 value, so dequantizing in
     /// packed fp16 rounds once, like the fp32 product (set by the layer when it encodes).
     public var halfScales: Int = 0
-    /// `gemv_mma`: K steps of loads each subgroup keeps in flight (register slots).
+    /// `gemv_mma` and the float cooperative-matrix kernels: K steps of loads in flight (register
+    /// sets; 1 or 2 for cooperative matrices).
     public var prefetch: Int = 1
     /// Cooperative-matrix kernels: workgroups walk the output in groups of this many tile rows
     /// (down M first, then along N) so a wave shares its tiles in L2; 1 = row by row.
@@ -104,6 +105,9 @@ public struct DispatchOptions: Sendable, Hashable {
     public var coopMatSplitK: Int?
     /// Force the raster group (tile rows) of cooperative-matrix kernels (1 = row by row).
     public var coopMatSwizzle: Int?
+    /// Force the prefetch distance of float cooperative-matrix kernels: K steps of global loads
+    /// in flight (1 or 2).
+    public var coopMatPrefetch: Int?
     /// Diagnostics only: leave parts of the cooperative-matrix main loop out (`TileConfig.ablate`;
     /// wrong results, for timing the rest). 0 = off.
     public var coopMatAblate: Int = 0
@@ -305,6 +309,7 @@ public enum Dispatcher {
             if let b = options.coopMatBuffers, ![1, 2].contains(b) { return no("shared-memory buffers must be 1 or 2, got \(b)") }
             if let s = options.coopMatSplitK, !(1...64).contains(s) { return no("split-K slices must be 1…64, got \(s)") }
             if let s = options.coopMatSwizzle, !(1...64).contains(s) { return no("raster group must be 1…64 tile rows, got \(s)") }
+            if let d = options.coopMatPrefetch, ![1, 2].contains(d) { return no("prefetch distance must be 1 or 2 K steps, got \(d)") }
             if !(0...7).contains(options.coopMatAblate) { return no("ablation flags must be 0…7, got \(options.coopMatAblate)") }
             let kQuantum = p.op.floatMath ? 8 : 16     // values per 16-byte shared-memory vector
             let usable = shapes.filter { s in [8, 16, 32].contains(s.m) && [8, 16, 32].contains(s.n) && s.k % kQuantum == 0 && (p.op.floatMath ? 16 : 32) % s.k == 0 }
@@ -362,6 +367,7 @@ public enum Dispatcher {
             var tuning: String?
             var split = options.coopMatSplitK ?? 1
             var swizzle = options.coopMatSwizzle ?? 1
+            var prefetch = options.coopMatPrefetch ?? 1
             if let forced = options.coopMatTile {
                 let (c, why) = fitting(forced, options.coopMatKStep ?? 32, options.coopMatBuffers ?? 2)
                 guard let c else { return no("forced tile \(forced): \(why ?? "")") }
@@ -376,10 +382,12 @@ public enum Dispatcher {
                     guard let c else { reasons.append("tuning rule \(i) (\(rule.tile)) skipped: \(why ?? "")"); continue }
                     if let sk = rule.splitK, !(1...64).contains(sk) { reasons.append("tuning rule \(i) skipped: split-K \(sk) is not in 1…64"); continue }
                     if let sw = rule.swizzle, !(1...64).contains(sw) { reasons.append("tuning rule \(i) skipped: raster group \(sw) is not in 1…64"); continue }
+                    if let d = rule.prefetch, ![1, 2].contains(d) { reasons.append("tuning rule \(i) skipped: prefetch distance \(d) is not 1 or 2"); continue }
                     t = c
                     tuning = "\(table.name) rule \(i)"
                     if options.coopMatSplitK == nil { split = rule.splitK ?? 1 }
                     if options.coopMatSwizzle == nil { swizzle = rule.swizzle ?? 1 }
+                    if options.coopMatPrefetch == nil { prefetch = rule.prefetch ?? 1 }
                     reasons.append("\(table.name) tuning rule \(i): \(rule.when?.text ?? "always") → \(rule.tile), K step \(c.bk), \(c.buffers == 2 ? "double" : "single")-buffered\(rule.note.map { " (\($0))" } ?? "")")
                     break
                 }
@@ -387,6 +395,9 @@ public enum Dispatcher {
             guard var t else { return no("no tuning rule gives a tile that fits: \(reasons.joined(separator: "; "))") }
             t.swizzle = swizzle
             t.ablate = options.coopMatAblate
+            // The int8 kernels keep one step in flight (no PD constant); float kernels 1 or 2.
+            t.prefetch = p.op.floatMath ? prefetch : 1
+            if t.prefetch > 1 { reasons.append("\(t.prefetch) K steps of global loads in flight (register sets)") }
             if swizzle > 1 { reasons.append("workgroups walk the output in groups of \(swizzle) tile rows (L2 reuse)") }
             if options.coopMatAblate != 0 { reasons.append("ABLATED main loop (\(options.coopMatAblate)): diagnostics, the results are wrong") }
             var plan = KernelPlan(problem: p, kernel: .coopmat, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: reasons)

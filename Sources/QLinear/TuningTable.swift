@@ -71,11 +71,13 @@ public struct TuningRule: Codable, Sendable, Hashable {
     public var splitK: Int?
     /// Raster group in tile rows (`TileConfig.swizzle`; nil or 1 = row by row).
     public var swizzle: Int?
+    /// Float kernels: K steps of global loads in flight (`TileConfig.prefetch`; nil = 1).
+    public var prefetch: Int?
     public var note: String?
     public init(ops: [Op]? = nil, when: TuningConditions? = nil, tile: TileShape, kStep: Int? = nil, buffers: Int? = nil, splitK: Int? = nil,
-                swizzle: Int? = nil, note: String? = nil) {
+                swizzle: Int? = nil, prefetch: Int? = nil, note: String? = nil) {
         self.ops = ops; self.when = when; self.tile = tile; self.kStep = kStep; self.buffers = buffers; self.splitK = splitK
-        self.swizzle = swizzle; self.note = note
+        self.swizzle = swizzle; self.prefetch = prefetch; self.note = note
     }
 }
 

@@ -17,14 +17,18 @@ public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertibl
     public var splitK: Int?
     /// Cooperative-matrix raster group (tile rows; nil = 1).
     public var swizzle: Int?
+    /// Float cooperative-matrix prefetch distance (nil = 1).
+    public var prefetch: Int?
 
-    public init(kernel: KernelKind, gemv: GemvConfig? = nil, tile: TileShape? = nil, kStep: Int? = nil, buffers: Int? = nil, splitK: Int? = nil, swizzle: Int? = nil) {
-        self.kernel = kernel; self.gemv = gemv; self.tile = tile; self.kStep = kStep; self.buffers = buffers; self.splitK = splitK; self.swizzle = swizzle
+    public init(kernel: KernelKind, gemv: GemvConfig? = nil, tile: TileShape? = nil, kStep: Int? = nil, buffers: Int? = nil, splitK: Int? = nil,
+                swizzle: Int? = nil, prefetch: Int? = nil) {
+        self.kernel = kernel; self.gemv = gemv; self.tile = tile; self.kStep = kStep; self.buffers = buffers; self.splitK = splitK
+        self.swizzle = swizzle; self.prefetch = prefetch
     }
 
     public var description: String {
         if let g = gemv { return "gemv \(g.compact)" }
-        if let t = tile { return "coopmat \(t.bm)x\(t.bn)/\(t.wm)x\(t.wn) k\(kStep ?? 32) b\(buffers ?? 2)\((splitK ?? 1) > 1 ? " s\(splitK!)" : "")\((swizzle ?? 1) > 1 ? " r\(swizzle!)" : "")" }
+        if let t = tile { return "coopmat \(t.bm)x\(t.bn)/\(t.wm)x\(t.wn) k\(kStep ?? 32) b\(buffers ?? 2)\((splitK ?? 1) > 1 ? " s\(splitK!)" : "")\((swizzle ?? 1) > 1 ? " r\(swizzle!)" : "")\((prefetch ?? 1) > 1 ? " p\(prefetch!)" : "")" }
         return kernel.rawValue
     }
 
@@ -36,6 +40,7 @@ public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertibl
         o.coopMatBuffers = buffers
         o.coopMatSplitK = splitK
         o.coopMatSwizzle = swizzle
+        o.coopMatPrefetch = prefetch
         return o
     }
 }
@@ -97,9 +102,10 @@ public enum Tuner {
             return out.filter { allowed($0, m: m) }
         case .coopmat:
             let kSteps = floatOps ? [16, 32, 64] : [32, 64]
-            func grid(_ tiles: [TileShape], _ ks: [Int], _ bufs: [Int], _ splits: [Int], _ swizzles: [Int] = [1]) -> [TuneCandidate] {
-                tiles.flatMap { t in ks.flatMap { k in bufs.flatMap { b in splits.flatMap { sp in swizzles.map { r in
-                    TuneCandidate(kernel: .coopmat, tile: t, kStep: k, buffers: b, splitK: sp == 1 ? nil : sp, swizzle: r == 1 ? nil : r) } } } } }
+            func grid(_ tiles: [TileShape], _ ks: [Int], _ bufs: [Int], _ splits: [Int], _ swizzles: [Int] = [1], _ prefetches: [Int] = [1]) -> [TuneCandidate] {
+                tiles.flatMap { t in ks.flatMap { k in bufs.flatMap { b in splits.flatMap { sp in swizzles.flatMap { r in prefetches.map { d in
+                    TuneCandidate(kernel: .coopmat, tile: t, kStep: k, buffers: b, splitK: sp == 1 ? nil : sp, swizzle: r == 1 ? nil : r,
+                                  prefetch: d == 1 ? nil : d) } } } } } }
             }
             let small = [TileShape(bm: 32, bn: 64, wm: 2, wn: 2), TileShape(bm: 64, bn: 64, wm: 2, wn: 2), TileShape(bm: 64, bn: 128, wm: 2, wn: 2)]
             let mid = [TileShape(bm: 64, bn: 64, wm: 2, wn: 2), TileShape(bm: 128, bn: 64, wm: 2, wn: 2), TileShape(bm: 64, bn: 128, wm: 2, wn: 2),
@@ -108,11 +114,14 @@ public enum Tuner {
                        TileShape(bm: 128, bn: 256, wm: 2, wn: 4), TileShape(bm: 256, bn: 128, wm: 4, wn: 2),
                        TileShape(bm: 64, bn: 256, wm: 1, wn: 4), TileShape(bm: 256, bn: 64, wm: 4, wn: 1), TileShape(bm: 128, bn: 64, wm: 2, wn: 2),
                        TileShape(bm: 128, bn: 256, wm: 4, wn: 4), TileShape(bm: 256, bn: 128, wm: 4, wn: 4)]
+            // Float kernels: one or two K steps of loads in flight (int8 kernels keep one).
+            let pds = floatOps ? [1, 2] : [1]
             let forSmall = grid(small, [32, 64], [2], [1, 2, 4, 8, 16])
-            let forMid = grid(mid, [32, 64], [1, 2], [1]) + grid(Array(mid.prefix(3)), [32, 64], [2], [2, 4])
-            // K step 64 was never fastest at M ≥ 2048 on the H200 (docs/results/h200-tune-coopmat-*):
-            // large M tries 16 and 32, each row by row and in raster groups of 8 tile rows.
-            let forBig = grid(big, kSteps.filter { $0 <= 32 }, [1, 2], [1], [1, 8])
+            let forMid = grid(mid, [32, 64], [1, 2], [1], [1], pds) + grid(Array(mid.prefix(3)), [32, 64], [2], [2, 4])
+            // K step 64 was never fastest at M ≥ 2048 on the H200 (docs/results/h200-tune-coopmat-*),
+            // nor raster groups of 8 tile rows on the H100 (within 1%, docs/results/h100-tune-coopmat-
+            // raster-2026-11-26.json): large M tries K steps 16 and 32, row by row.
+            let forBig = grid(big, kSteps.filter { $0 <= 32 }, [1, 2], [1], [1], pds)
             var out: [TuneCandidate]
             switch m {
             case .some(let m) where m <= 64: out = forSmall
@@ -277,7 +286,7 @@ public enum Tuner {
                     let cond = TuningConditions(m: Bounds(lo, hi), n: Bounds(best.n, best.n), k: Bounds(best.k, best.k))
                     let note = "\(fmtUs(best.medianUs!)) µs at M=\(m)"
                     if kernel == .gemv, let g = best.candidate.gemv { gemv.append(GemvRule(ops: [op], when: cond, config: g, note: note)) }
-                    if kernel == .coopmat, let t = best.candidate.tile { coop.append(TuningRule(ops: [op], when: cond, tile: t, kStep: best.candidate.kStep, buffers: best.candidate.buffers, splitK: best.candidate.splitK, swizzle: best.candidate.swizzle, note: note)) }
+                    if kernel == .coopmat, let t = best.candidate.tile { coop.append(TuningRule(ops: [op], when: cond, tile: t, kStep: best.candidate.kStep, buffers: best.candidate.buffers, splitK: best.candidate.splitK, swizzle: best.candidate.swizzle, prefetch: best.candidate.prefetch, note: note)) }
                 }
                 // Fallback for other shapes at this M: least geometric-mean slowdown over the shapes measured.
                 let cands = Array(Set(atM.map(\.candidate))).sorted { $0.description < $1.description }
@@ -295,7 +304,7 @@ public enum Tuner {
                     let cond = TuningConditions(m: Bounds(lo, hi))
                     let note = "fallback: geometric-mean slowdown \(fmtUs(100 * (exp(bestScore) - 1)))% over \(shapes.count) shapes at M=\(m)"
                     if kernel == .gemv, let g = c.gemv { gemv.append(GemvRule(ops: [op], when: cond, config: g, note: note)) }
-                    if kernel == .coopmat, let t = c.tile { coop.append(TuningRule(ops: [op], when: cond, tile: t, kStep: c.kStep, buffers: c.buffers, splitK: c.splitK, swizzle: c.swizzle, note: note)) }
+                    if kernel == .coopmat, let t = c.tile { coop.append(TuningRule(ops: [op], when: cond, tile: t, kStep: c.kStep, buffers: c.buffers, splitK: c.splitK, swizzle: c.swizzle, prefetch: c.prefetch, note: note)) }
                 }
             }
         }

@@ -53,6 +53,8 @@ struct DeviceOptions: ParsableArguments {
     var splitK: Int?
     @Option(help: "Force the cooperative-matrix raster group: workgroups walk 1…64 tile rows at a time (or QLINEAR_SWIZZLE).")
     var swizzle: Int?
+    @Option(help: "Force the float cooperative-matrix prefetch distance: 1 or 2 K steps of global loads in flight (or QLINEAR_PREFETCH).")
+    var prefetch: Int?
     @Option(help: ArgumentHelp("Diagnostics: leave parts of the cooperative-matrix main loop out (1 global loads, 2 MMAs, 4 shared stores and barriers; sum them). Results are WRONG: for timing with `bench` only (or QLINEAR_ABLATE).", visibility: .hidden))
     var ablate: Int?
     @Option(help: "Force the matrix–vector configuration COLUMNSxTHREADSxUNROLL, e.g. 2x128x2, with a trailing h for packed fp16 math (q4gsw), e.g. 4x128x1h, or x for activations in registers (q4gsw; UNROLL = columns in flight), e.g. 8x128x4x (or QLINEAR_GEMV).")
@@ -137,6 +139,10 @@ struct DeviceOptions: ParsableArguments {
         if let text = swizzle.map(String.init) ?? DeviceOptions.env("QLINEAR_SWIZZLE") {
             guard let v = Int(text), (1...64).contains(v) else { throw ValidationError("raster group must be 1…64 tile rows, got \(text)") }
             o.coopMatSwizzle = v
+        }
+        if let text = prefetch.map(String.init) ?? DeviceOptions.env("QLINEAR_PREFETCH") {
+            guard let v = Int(text), [1, 2].contains(v) else { throw ValidationError("prefetch distance must be 1 or 2 K steps, got \(text)") }
+            o.coopMatPrefetch = v
         }
         if let text = ablate.map(String.init) ?? DeviceOptions.env("QLINEAR_ABLATE") {
             guard let v = Int(text), (0...7).contains(v) else { throw ValidationError("ablation flags must be 0…7, got \(text)") }
