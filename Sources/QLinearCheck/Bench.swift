@@ -11,6 +11,9 @@ public struct Ceilings: Codable, Sendable {
     public var copyGBs: Double
     /// Streaming read bandwidth (peak_bw.comp, 16-byte loads), GB/s — the memory roof.
     public var readGBs: Double = 0
+    /// The same loads over a 16 MiB buffer read 64 times (GPUs only): the last-level cache's
+    /// bandwidth to the shader cores where that cache holds 16 MiB (the H100's L2 is 50 MB).
+    public var cacheReadGBs: Double?
     /// Register-only cooperative-matrix loop (peak_mma.comp): fp16×fp16→fp32 TFLOP/s, int8 TOP/s.
     public var f16TFLOPs: Double?
     public var s8TOPs: Double?
@@ -210,6 +213,14 @@ public enum Bench {
         }
         c.readGBs = Double(size) / median(read.times) / 1e9
         c.note += "; read: 16-byte streaming loads over \(size >> 20) MiB, median of \(read.times.count)"
+        if caps.kind != .cpu {
+            let small = 16 << 20, passes = 64
+            let cached = try sustainAndTime(dev, settings, minWarm: warm, capWarm: cap, dispatchesPerIteration: 1) { st, _ in
+                try st.dispatch(pipe, buffers: [BufferBinding(a), BufferBinding(o)], push: [UInt32(small / 16), UInt32(passes), 0, 0, 0, 0, 0, 0], groups: (groups, 1, 1))
+            }
+            c.cacheReadGBs = Double(small * passes) / median(cached.times) / 1e9
+            c.note += "; cache read: the same loads over \(small >> 20) MiB, \(passes) passes, median of \(cached.times.count)"
+        }
         for (shader, op) in [(ShaderID.peak_mma_f16, Op.fp16), (.peak_mma_s8, .dq8ca_q8csw)] {
             guard case .success(let plan) = Dispatcher.plan(.coopmat, Problem(op: op, m: 128, n: 128, k: 128), caps: caps, options: ctx.options) else { continue }
             var t = plan.tile

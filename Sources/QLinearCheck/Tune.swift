@@ -101,7 +101,6 @@ public enum Tuner {
             }
             return out.filter { allowed($0, m: m) }
         case .coopmat:
-            let kSteps = floatOps ? [16, 32, 64] : [32, 64]
             func grid(_ tiles: [TileShape], _ ks: [Int], _ bufs: [Int], _ splits: [Int], _ swizzles: [Int] = [1], _ prefetches: [Int] = [1]) -> [TuneCandidate] {
                 tiles.flatMap { t in ks.flatMap { k in bufs.flatMap { b in splits.flatMap { sp in swizzles.flatMap { r in prefetches.map { d in
                     TuneCandidate(kernel: .coopmat, tile: t, kStep: k, buffers: b, splitK: sp == 1 ? nil : sp, swizzle: r == 1 ? nil : r,
@@ -113,15 +112,20 @@ public enum Tuner {
             let big = [TileShape(bm: 128, bn: 128, wm: 2, wn: 4), TileShape(bm: 128, bn: 128, wm: 4, wn: 2), TileShape(bm: 128, bn: 128, wm: 2, wn: 2),
                        TileShape(bm: 128, bn: 256, wm: 2, wn: 4), TileShape(bm: 256, bn: 128, wm: 4, wn: 2),
                        TileShape(bm: 64, bn: 256, wm: 1, wn: 4), TileShape(bm: 256, bn: 64, wm: 4, wn: 1), TileShape(bm: 128, bn: 64, wm: 2, wn: 2),
-                       TileShape(bm: 128, bn: 256, wm: 4, wn: 4), TileShape(bm: 256, bn: 128, wm: 4, wn: 4)]
+                       TileShape(bm: 128, bn: 256, wm: 4, wn: 4), TileShape(bm: 256, bn: 128, wm: 4, wn: 4),
+                       TileShape(bm: 192, bn: 192, wm: 3, wn: 3), TileShape(bm: 128, bn: 192, wm: 2, wn: 3), TileShape(bm: 192, bn: 128, wm: 3, wn: 2)]
             // Float kernels: one or two K steps of loads in flight (int8 kernels keep one).
             let pds = floatOps ? [1, 2] : [1]
             let forSmall = grid(small, [32, 64], [2], [1, 2, 4, 8, 16])
             let forMid = grid(mid, [32, 64], [1, 2], [1], [1], pds) + grid(Array(mid.prefix(3)), [32, 64], [2], [2, 4])
-            // K step 64 was never fastest at M ≥ 2048 on the H200 (docs/results/h200-tune-coopmat-*),
-            // nor raster groups of 8 tile rows on the H100 (within 1%, docs/results/h100-tune-coopmat-
-            // raster-2026-11-26.json): large M tries K steps 16 and 32, row by row.
-            let forBig = grid(big, kSteps.filter { $0 <= 32 }, [1, 2], [1], [1], pds)
+            // Large M (H100, docs/results/h100-tune-coopmat-*-2026-11-26.json): double buffering was
+            // 1.3–1.6× slower than single in every float case and K step 16 slower than 32; raster
+            // groups of 8 tile rows within 1%. Float kernels: K step 32, single-buffered, prefetch
+            // distance 1 and 2, plus K steps 16 and 64 and double buffering for three tiles; int8
+            // kernels (32 bytes of K per MMA): K steps 32 and 64, both bufferings.
+            let forBig = floatOps
+                ? grid(big, [32], [1], [1], [1], pds) + grid([big[2], big[8], big[9]], [16, 64], [1, 2], [1])
+                : grid(big, [32, 64], [1, 2], [1])
             var out: [TuneCandidate]
             switch m {
             case .some(let m) where m <= 64: out = forSmall

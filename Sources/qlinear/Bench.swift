@@ -129,6 +129,7 @@ struct Bench: ParsableCommand {
         try QLinearCheck.Bench.warmUp(ctx, seconds: settings.firstWarmupS, settings: settings)
         let ceil = try QLinearCheck.Bench.ceilings(ctx, settings: settings)
         var line = "ceilings: read \(fmt(ceil.readGBs, 0)) GB/s, copy \(fmt(ceil.copyGBs, 0)) GB/s"
+        if let l2 = ceil.cacheReadGBs { line += ", cache-resident read \(fmt(l2, 0)) GB/s" }
         if let f = ceil.f16TFLOPs { line += ", fp16 MMA \(fmt(f, 1)) TFLOP/s" }
         if let s = ceil.s8TOPs { line += ", int8 MMA \(fmt(s, 1)) TOP/s" }
         stderrPrint(line)
@@ -171,6 +172,7 @@ struct Bench: ParsableCommand {
         var s = "device: \(rep.device) (\(rep.driver)), \(rep.date)\n"
         if let c = rep.ceilings {
             s += "ceilings (measured after warm-up): read \(fmt(c.readGBs, 0)) GB/s"
+            if let l2 = c.cacheReadGBs { s += ", cache-resident read (16 MiB) \(fmt(l2, 0)) GB/s" }
             if let f = c.f16TFLOPs { s += ", fp16 MMA \(fmt(f, 1)) TFLOP/s" }
             if let i = c.s8TOPs { s += ", int8 MMA \(fmt(i, 1)) TOP/s" }
             s += "\n"
