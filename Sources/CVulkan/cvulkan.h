@@ -89,4 +89,28 @@ static inline void qlv_destroy_debug_messenger(VkInstance instance, VkDebugUtils
     if (fn) fn(instance, messenger, NULL);
 }
 
+/// vkGetPipelineExecutablePropertiesKHR through vkGetDeviceProcAddr (VK_KHR_pipeline_executable_properties
+/// is a device extension the loader does not export); VK_ERROR_EXTENSION_NOT_PRESENT when the
+/// device has no such entry point (the extension was not enabled). `props` may be NULL to ask
+/// for the count.
+static inline VkResult qlv_get_pipeline_executable_properties(VkDevice device, VkPipeline pipeline, uint32_t *count,
+                                                              VkPipelineExecutablePropertiesKHR *props) {
+    PFN_vkGetPipelineExecutablePropertiesKHR fn =
+        (PFN_vkGetPipelineExecutablePropertiesKHR)vkGetDeviceProcAddr(device, "vkGetPipelineExecutablePropertiesKHR");
+    if (!fn) { *count = 0; return VK_ERROR_EXTENSION_NOT_PRESENT; }
+    VkPipelineInfoKHR info = { VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR, NULL, pipeline };
+    return fn(device, &info, count, props);
+}
+
+/// vkGetPipelineExecutableStatisticsKHR for executable `index` of `pipeline`, loaded like the
+/// function above. `stats` may be NULL to ask for the count.
+static inline VkResult qlv_get_pipeline_executable_statistics(VkDevice device, VkPipeline pipeline, uint32_t index,
+                                                              uint32_t *count, VkPipelineExecutableStatisticKHR *stats) {
+    PFN_vkGetPipelineExecutableStatisticsKHR fn =
+        (PFN_vkGetPipelineExecutableStatisticsKHR)vkGetDeviceProcAddr(device, "vkGetPipelineExecutableStatisticsKHR");
+    if (!fn) { *count = 0; return VK_ERROR_EXTENSION_NOT_PRESENT; }
+    VkPipelineExecutableInfoKHR info = { VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR, NULL, pipeline, index };
+    return fn(device, &info, count, stats);
+}
+
 #endif

@@ -53,35 +53,67 @@ public final class QLinearContext: @unchecked Sendable {
         try pipelines.pipeline(shader, values: values, requiredSubgroupSize: requiredSubgroupSize, fullSubgroups: fullSubgroups)
     }
 
+    /// The driver's compile statistics (VK_KHR_pipeline_executable_properties) of the pipeline that
+    /// runs `plan`'s main kernel: the same shader, specialization constants and subgroup size,
+    /// compiled once more with statistics capture (cached; the pipeline dispatch uses is not
+    /// touched). Names and values are driver-defined: NVIDIA reports registers and spills, Mesa
+    /// instruction counts. Throws `VulkanError.unsupported` when the device cannot report them
+    /// (`capabilities.pipelineStatistics` is false), e.g. on lavapipe.
+    public func statistics(for plan: KernelPlan) throws -> [PipelineExecutableStatistics] {
+        try pipelines.pipeline(for: plan, captureStatistics: true).statistics()
+    }
+
+    /// `statistics(for:)` of any compiled variant, with its specialization constants by name (as
+    /// `pipeline(_:specialization:…)` takes them).
+    public func statistics(_ shader: ShaderID, specialization values: [String: Int], requiredSubgroupSize: Int? = nil,
+                           fullSubgroups: Bool = false) throws -> [PipelineExecutableStatistics] {
+        try pipelines.pipeline(shader, values: values, requiredSubgroupSize: requiredSubgroupSize, fullSubgroups: fullSubgroups,
+                               captureStatistics: true).statistics()
+    }
+
+    /// Statistics for reports (the tuner's measurements, say): name → value, prefixed with
+    /// "executable name: " when the pipeline has several executables. nil when the device cannot
+    /// report statistics; errors of a device that can are thrown.
+    public func statisticsSummary(for plan: KernelPlan) throws -> [String: Double]? {
+        guard capabilities.pipelineStatistics else { return nil }
+        return PipelineExecutableStatistics.summary(try statistics(for: plan))
+    }
+
     /// The tuning table the dispatcher uses on this device.
     public var tuningTable: TuningTable { options.tuning ?? TuningTable.forDevice(capabilities) }
 }
 
-/// Compiled pipelines keyed by (variant, specialization, subgroup size). Pipelines are immutable
-/// once built; the cache only grows.
+/// Compiled pipelines keyed by (variant, specialization, subgroup size, full subgroups, statistics
+/// capture). Pipelines are immutable once built; the cache only grows. Dispatch never asks for
+/// statistics capture: a pipeline made for `QLinearContext.statistics(for:)` is a second, separate
+/// entry, so the pipelines that run keep their usual creation flags.
 final class PipelineCache: @unchecked Sendable {
     let device: Device
     private let cache = Locked<[String: ComputePipeline]>([:])
     init(device: Device) { self.device = device }
 
     /// The pipeline for `shader` with the specialization constants it declares taken from `values`.
-    func pipeline(_ shader: ShaderID, values: [String: Int], requiredSubgroupSize: Int?, fullSubgroups: Bool) throws -> ComputePipeline {
+    func pipeline(_ shader: ShaderID, values: [String: Int], requiredSubgroupSize: Int?, fullSubgroups: Bool,
+                  captureStatistics: Bool = false) throws -> ComputePipeline {
         let sig = shader.signature
         let spec = try sig.specialization(values)
         let key = "\(shader.rawValue)|\(spec.map { "\($0.id)=\($0.value)" }.joined(separator: ","))|\(requiredSubgroupSize ?? 0)|\(fullSubgroups)"
+            + (captureStatistics ? "|stats" : "")
         if let p = cache.withLock({ $0[key] }) { return p }
         let p = try ComputePipeline(device: device, name: shader.rawValue, spirv: shader.spirv, bindings: sig.bindings.count,
                                     pushConstantBytes: sig.pushConstantBytes, specialization: spec,
-                                    requiredSubgroupSize: requiredSubgroupSize, requireFullSubgroups: fullSubgroups)
+                                    requiredSubgroupSize: requiredSubgroupSize, requireFullSubgroups: fullSubgroups,
+                                    captureStatistics: captureStatistics)
         cache.withLock { $0[key] = p }
         return p
     }
 
-    /// The pipeline for a plan's main kernel.
-    func pipeline(for plan: KernelPlan) throws -> ComputePipeline {
+    /// The pipeline for a plan's main kernel (`captureStatistics`: the same pipeline created with
+    /// statistics capture, cached apart).
+    func pipeline(for plan: KernelPlan, captureStatistics: Bool = false) throws -> ComputePipeline {
         let t = plan.tile
         return try pipeline(plan.shader, values: t.specValues, requiredSubgroupSize: t.requireSubgroupSize ? t.subgroupSize : nil,
-                            fullSubgroups: t.tm > 0 || plan.kernel == .gemv)
+                            fullSubgroups: t.tm > 0 || plan.kernel == .gemv, captureStatistics: captureStatistics)
     }
 
     /// The activation-quantization pipeline (one 128-thread workgroup per row).

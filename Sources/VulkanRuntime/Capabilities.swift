@@ -105,6 +105,11 @@ public struct Capabilities: Codable, Sendable, Hashable {
     public var memoryTypes: [String] = []
     /// Required alignment of a storage-buffer binding's offset (≤ 256 by the spec).
     public var minStorageBufferOffsetAlignment: Int = 256
+    /// VK_KHR_pipeline_executable_properties with its `pipelineExecutableInfo` feature: pipelines
+    /// created with `captureStatistics` can report the driver's compile statistics (nil in reports
+    /// written before it was recorded, and on synthetic devices: read as absent).
+    public var pipelineStatisticsSupport: Bool?
+    public var pipelineStatistics: Bool { pipelineStatisticsSupport ?? false }
 
     public init(name: String = "synthetic", kind: DeviceKind = .discrete, vendorID: UInt32 = 0, deviceID: UInt32 = 0,
                 apiVersion: String = "1.3.0", driverVersion: UInt32 = 0, driverName: String = "", driverInfo: String = "",

@@ -13,6 +13,9 @@ public struct EnabledFeatures: Sendable, Hashable, Codable {
     public var integerDotProduct: Bool = false
     public var cooperativeMatrix: Bool = false
     public var float64: Bool = false
+    /// VK_KHR_pipeline_executable_properties (`pipelineExecutableInfo`): pipelines can be created
+    /// with `captureStatistics` and asked for the driver's statistics.
+    public var pipelineStatistics: Bool = false
 }
 
 /// A logical device with one compute queue. Owns VkDevice and keeps the instance alive.
@@ -45,6 +48,7 @@ public final class Device: @unchecked Sendable {
         en.integerDotProduct = caps.integerDotProduct
         en.cooperativeMatrix = caps.cooperativeMatrix && caps.vulkanMemoryModel
         en.float64 = caps.shaderFloat64
+        en.pipelineStatistics = caps.pipelineStatistics
         self.enabled = en
 
         let f11 = StructCell(VkPhysicalDeviceVulkan11Features()); f11.value.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES
@@ -64,12 +68,17 @@ public final class Device: @unchecked Sendable {
         // maintenance4 (VUID-RuntimeSpirv-LocalSizeId-06434; found by the validation layers).
         f13.value.maintenance4 = physical.maintenance4 ? 1 : 0
         fcm.value.cooperativeMatrix = en.cooperativeMatrix ? 1 : 0
+        let fpe = StructCell(VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR())
+        fpe.value.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR
+        fpe.value.pipelineExecutableInfo = 1
+        fpe.value.pNext = f11.raw
         f11.value.pNext = f12.raw
         if is13 { f12.value.pNext = f13.raw }
         if en.cooperativeMatrix { if is13 { f13.value.pNext = fcm.raw } else { f12.value.pNext = fcm.raw } }
 
         var extNames: [String] = []
         if en.cooperativeMatrix { extNames.append("VK_KHR_cooperative_matrix") }
+        if en.pipelineStatistics { extNames.append("VK_KHR_pipeline_executable_properties") }
         let nameCells = extNames.map { name -> UnsafeMutablePointer<CChar> in
             let bytes = Array(name.utf8CString)
             let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
@@ -95,7 +104,9 @@ public final class Device: @unchecked Sendable {
             var info = VkDeviceCreateInfo()
             info.pEnabledFeatures = UnsafePointer(coreCell.pointer)
             info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
-            info.pNext = UnsafeRawPointer(f11.raw)
+            // The pipeline-executable features struct heads the chain only when enabled: devices
+            // without the extension see the same chain as before.
+            info.pNext = UnsafeRawPointer(en.pipelineStatistics ? fpe.raw : f11.raw)
             info.queueCreateInfoCount = 1
             info.pQueueCreateInfos = UnsafePointer(qcell.pointer)
             info.enabledExtensionCount = UInt32(names.count)

@@ -194,6 +194,7 @@ public final class Instance: @unchecked Sendable {
         // Properties chain: subgroup (1.1), subgroup size control (1.3), driver (1.2), dot product (1.3).
         let is13 = props.apiVersion >= QLV_API_VERSION_1_3
         let hasCoopMatExt = extensions.contains("VK_KHR_cooperative_matrix")
+        let hasExecPropsExt = extensions.contains("VK_KHR_pipeline_executable_properties")
         // Structure chains live in heap cells that this scope owns (no pointer escapes it).
         let p11 = StructCell(VkPhysicalDeviceVulkan11Properties()); p11.value.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_PROPERTIES
         let p12 = StructCell(VkPhysicalDeviceVulkan12Properties()); p12.value.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_PROPERTIES
@@ -202,6 +203,8 @@ public final class Instance: @unchecked Sendable {
         let f12 = StructCell(VkPhysicalDeviceVulkan12Features()); f12.value.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES
         let f13 = StructCell(VkPhysicalDeviceVulkan13Features()); f13.value.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES
         let fcm = StructCell(VkPhysicalDeviceCooperativeMatrixFeaturesKHR()); fcm.value.sType = QLV_STYPE_COOPMAT_FEATURES_KHR
+        let fpe = StructCell(VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR())
+        fpe.value.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR
         p11.value.pNext = p12.raw
         if is13 { p12.value.pNext = p13.raw }
         var p2 = VkPhysicalDeviceProperties2()
@@ -213,10 +216,13 @@ public final class Instance: @unchecked Sendable {
         if hasCoopMatExt { if is13 { f13.value.pNext = fcm.raw } else { f12.value.pNext = fcm.raw } }
         var f2 = VkPhysicalDeviceFeatures2()
         f2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
-        f2.pNext = f11.raw
+        // The pipeline-executable features struct heads the chain when the extension exists.
+        if hasExecPropsExt { fpe.value.pNext = f11.raw }
+        f2.pNext = hasExecPropsExt ? fpe.raw : f11.raw
         vkGetPhysicalDeviceFeatures2(device, &f2)
         let hasFloat64 = f2.features.shaderFloat64 != 0
         let (p11v, p12v, p13v, f11v, f12v, f13v, fcmv) = (p11.value, p12.value, p13.value, f11.value, f12.value, f13.value, fcm.value)
+        let pipelineStatistics = hasExecPropsExt && fpe.value.pipelineExecutableInfo != 0
 
         // Cooperative-matrix shapes.
         var configs: [CoopMatConfig] = []
@@ -301,6 +307,7 @@ public final class Instance: @unchecked Sendable {
         caps.memoryTypes = memTypes
         caps.minStorageBufferOffsetAlignment = Int(limits.minStorageBufferOffsetAlignment)
         caps.shaderFloat64 = hasFloat64
+        caps.pipelineStatisticsSupport = pipelineStatistics
         let subgroupsInCompute = (p11v.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT.rawValue) != 0
         caps.subgroupArithmetic = (p11v.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT.rawValue) != 0 && subgroupsInCompute
         caps.subgroupShuffleSupport = (p11v.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT.rawValue) != 0 && subgroupsInCompute

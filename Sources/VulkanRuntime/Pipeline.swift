@@ -3,24 +3,37 @@ import CVulkan
 /// A compute pipeline: shader module, descriptor layout (N storage buffers at bindings 0..N-1),
 /// push-constant range, specialization constants (32-bit values by constant id) and an optional
 /// required subgroup size.
+///
+/// `captureStatistics` creates it with VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR so that
+/// `statistics()` can read the driver's compile statistics (registers, spills, instruction counts:
+/// driver-defined). It is opt-in, never the default: the flag asks the driver to keep extra data
+/// and may keep it from using its pipeline cache, and only diagnostics need it. It throws
+/// `VulkanError.unsupported` on a device without VK_KHR_pipeline_executable_properties.
 public final class ComputePipeline: @unchecked Sendable {
     public let device: Device
     public let name: String
     public let bindingCount: Int
     public let pushConstantBytes: Int
+    /// Created with VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR (`statistics()` works).
+    public let capturesStatistics: Bool
     let module: VkShaderModule
     let setLayout: VkDescriptorSetLayout
     let layout: VkPipelineLayout
     let pipeline: VkPipeline
 
     public init(device: Device, name: String, spirv: [UInt32], bindings: Int, pushConstantBytes: Int,
-                specialization: [(id: UInt32, value: UInt32)] = [], requiredSubgroupSize: Int? = nil, requireFullSubgroups: Bool = false) throws {
+                specialization: [(id: UInt32, value: UInt32)] = [], requiredSubgroupSize: Int? = nil, requireFullSubgroups: Bool = false,
+                captureStatistics: Bool = false) throws {
         self.device = device
         self.name = name
         self.bindingCount = bindings
         self.pushConstantBytes = pushConstantBytes
+        self.capturesStatistics = captureStatistics
         if pushConstantBytes > device.capabilities.maxPushConstantsSize {
             throw VulkanError.unsupported("\(name): \(pushConstantBytes) bytes of push constants > device limit \(device.capabilities.maxPushConstantsSize)")
+        }
+        if captureStatistics && !device.enabled.pipelineStatistics {
+            throw VulkanError.unsupported("\(name): pipeline statistics need VK_KHR_pipeline_executable_properties, which \(device.capabilities.name) does not offer")
         }
         let dev = device.handle
         var mod: VkShaderModule?
@@ -108,6 +121,7 @@ public final class ComputePipeline: @unchecked Sendable {
                             info.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO
                             info.stage = stage
                             info.layout = pl
+                            if captureStatistics { info.flags = VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR.rawValue }
                             return vkCreateComputePipelines(dev, nil, 1, &info, nil, &pipe)
                         }
                     }

@@ -43,7 +43,7 @@ struct Devices: ParsableCommand {
             print("    subgroup \(c.subgroupSize) (min \(c.minSubgroupSize), max \(c.maxSubgroupSize), \(c.canRequireSubgroupSize ? "can be required" : "fixed")), shared memory \(c.sharedMemoryBytes) B, workgroup ≤ \(c.maxWorkgroupInvocations)")
             print("    memory types: \(c.memoryTypes.enumerated().map { "[\($0.offset)] \($0.element)" }.joined(separator: ", "))")
             print("    storage buffer range \(c.maxStorageBufferRange) B, device-local memory \(c.deviceLocalMemoryBytes / (1 << 20)) MiB")
-            print("    float16 \(yn(c.shaderFloat16)), int8 \(yn(c.shaderInt8)), 16-bit storage \(yn(c.storageBuffer16Bit)), 8-bit storage \(yn(c.storageBuffer8Bit)), integer dot product \(yn(c.integerDotProduct))\(c.integerDotProduct4x8PackedAccelerated ? " (4x8 packed accelerated)" : ""), fp64 \(yn(c.shaderFloat64)), memory model \(yn(c.vulkanMemoryModel))")
+            print("    float16 \(yn(c.shaderFloat16)), int8 \(yn(c.shaderInt8)), 16-bit storage \(yn(c.storageBuffer16Bit)), 8-bit storage \(yn(c.storageBuffer8Bit)), integer dot product \(yn(c.integerDotProduct))\(c.integerDotProduct4x8PackedAccelerated ? " (4x8 packed accelerated)" : ""), fp64 \(yn(c.shaderFloat64)), memory model \(yn(c.vulkanMemoryModel)), pipeline statistics \(yn(c.pipelineStatistics))")
             print("    tuning table: \(r.tuningTable)")
             if c.cooperativeMatrix {
                 print("    cooperative matrix (VK_KHR_cooperative_matrix), \(c.coopMatConfigs.count) configurations:")
@@ -67,6 +67,9 @@ struct ExplainReport: Codable {
     var why: [String]
     var candidates: [String: String]
     var tuningTable: String
+    /// `--stats`: the chosen kernel's pipeline statistics (driver-defined), or why there are none.
+    var statistics: [PipelineExecutableStatistics]?
+    var statisticsUnavailable: String?
 }
 
 struct Explain: ParsableCommand {
@@ -79,6 +82,8 @@ struct Explain: ParsableCommand {
     @Flag(help: "The layer has a bias.") var bias = false
     @OptionGroup var dev: DeviceOptions
     @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Also print the chosen kernel's pipeline statistics as the driver reports them (VK_KHR_pipeline_executable_properties: registers and spills on NVIDIA, instruction counts on Mesa); a device without the extension says so.")
+    var stats = false
 
     func validate() throws {
         if group < 8 || group % 8 != 0 { throw ValidationError("--group must be a positive multiple of 8, got \(group)") }
@@ -99,9 +104,19 @@ struct Explain: ParsableCommand {
             case .failure(let why): cands[kind.rawValue] = "not possible: \(why.reason)"
             }
         }
+        // Statistics: a device without the extension is a note, not a failure; a query that fails
+        // on a device with it is an error.
+        var statistics: [PipelineExecutableStatistics]?, unavailable: String?
+        if stats, let plan = d.chosen {
+            if ctx.capabilities.pipelineStatistics {
+                statistics = try ctx.statistics(for: plan)
+            } else {
+                unavailable = "\(ctx.capabilities.name) does not offer VK_KHR_pipeline_executable_properties (pipelineExecutableInfo)"
+            }
+        }
         if json {
             print(try jsonString(ExplainReport(device: ctx.capabilities.name, problem: p, chosen: d.chosen, why: d.why, candidates: cands,
-                                               tuningTable: ctx.tuningTable.name)))
+                                               tuningTable: ctx.tuningTable.name, statistics: statistics, statisticsUnavailable: unavailable)))
         } else {
             print("device: \(ctx.capabilities.name) (tuning table \(ctx.tuningTable.name))")
             print("problem: \(p)")
@@ -113,6 +128,18 @@ struct Explain: ParsableCommand {
             }
             print("decision: \(d.why.joined(separator: "; "))")
             for kind in KernelKind.allCases { print("  \(kind.rawValue): \(cands[kind.rawValue] ?? "")") }
+            if let unavailable { print("statistics: not available — \(unavailable)") }
+            if let statistics, let c = d.chosen {
+                print("statistics of \(c.shader.rawValue) (driver-defined names and values):")
+                if statistics.isEmpty { print("  (the driver reports no executables)") }
+                for e in statistics {
+                    print("  executable \"\(e.name)\"\(e.subgroupSize > 0 ? ", subgroup \(e.subgroupSize)" : "")\(e.description.isEmpty ? "" : " — \(e.description)")")
+                    let width = e.statistics.map(\.name.count).max() ?? 0
+                    for s in e.statistics {
+                        print("    \(pad(s.name, width + 2))\(pad(s.value.description, 10))\(s.description)")
+                    }
+                }
+            }
         }
         if d.chosen == nil { throw CLIFailure("no kernel can run this problem on this device") }
     }

@@ -67,6 +67,31 @@ struct CLITests {
         #expect((obj?["passed"] as? Int ?? 0) >= 1)
     }
 
+    /// `explain --stats`: the chosen kernel's pipeline statistics, or (lavapipe) a note that the
+    /// device has no VK_KHR_pipeline_executable_properties; either way exit 0, in text and JSON.
+    @Test func explainStats() throws {
+        let caps = try Shared.ctx().capabilities
+        let t = try run(["explain", "--op", "fp16", "--shape", "64x64x64", "--stats"])
+        #expect(t.status == 0, "\(t.err)")
+        #expect(t.out.contains(caps.pipelineStatistics ? "statistics of " : "statistics: not available"), "\(t.out)")
+        let j = try run(["explain", "--op", "fp16", "--shape", "64x64x64", "--stats", "--json"])
+        #expect(j.status == 0, "\(j.err)")
+        let obj = try JSONSerialization.jsonObject(with: Data(j.out.utf8)) as? [String: Any]
+        if caps.pipelineStatistics {
+            let execs = obj?["statistics"] as? [[String: Any]]
+            #expect(execs?.isEmpty == false)
+            let first = (execs?.first?["statistics"] as? [[String: Any]])?.first
+            #expect(first?["name"] is String && first?["format"] is String && first?["value"] != nil)
+        } else {
+            #expect((obj?["statisticsUnavailable"] as? String)?.contains("VK_KHR_pipeline_executable_properties") == true)
+            #expect(obj?["statistics"] == nil)
+        }
+        // Without --stats the report is as before.
+        let plain = try run(["explain", "--op", "fp16", "--shape", "64x64x64", "--json"])
+        let plainObj = try JSONSerialization.jsonObject(with: Data(plain.out.utf8)) as? [String: Any]
+        #expect(plainObj?["statistics"] == nil && plainObj?["statisticsUnavailable"] == nil)
+    }
+
     /// The bench report is machine-readable and every row has its fields. No timing assertions:
     /// benchmarks are not tests.
     @Test func benchJSONHasRowFields() throws {
