@@ -61,6 +61,9 @@ public struct TuneMeasurement: Codable, Sendable {
     public var flags: [String]
     /// "ok", "rejected: …" (the dispatcher refused it), "wrong: …" (failed the check), "error: …".
     public var status: String
+    /// The driver's statistics of the kernel's pipeline (e.g. registers per thread), where the
+    /// device reports them (VK_KHR_pipeline_executable_properties); nil elsewhere.
+    public var statistics: [String: Double]?
 }
 
 /// The tuning harness: every configuration the shaders expose, checked against the reference on
@@ -247,10 +250,13 @@ public enum Tuner {
                                 let r = try Bench.run(weights, m: s.m, kernel: kernel, settings: settings, ceilings: nil, pool: pool, plan: plan, buffers: buffers)
                                 meas.medianUs = r.medianUs; meas.minUs = r.minUs; meas.flags = r.flags
                             } catch { meas.status = "error: \(error)" }
+                            // After the timing (a capture pipeline compiles: the GPU must not idle before it).
+                            meas.statistics = try? ctx.statisticsSummary(for: plan)
                         }
                     }
                     out.append(meas)
-                    progress("measured \(op.rawValue) \(s.m)x\(s.n)x\(s.k) | \(c) | \(meas.medianUs.map { fmtUs($0) } ?? "-") µs | \(meas.status)")
+                    let stats = (meas.statistics ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\(Int($0.value))" }.joined(separator: " ")
+                    progress("measured \(op.rawValue) \(s.m)x\(s.n)x\(s.k) | \(c) | \(meas.medianUs.map { fmtUs($0) } ?? "-") µs | \(meas.status)\(stats.isEmpty ? "" : " | " + stats)")
                 }
                 let best = out.filter { $0.op == op && $0.m == s.m && $0.n == s.n && $0.k == s.k && $0.medianUs != nil }
                     .min { $0.medianUs! < $1.medianUs! }
