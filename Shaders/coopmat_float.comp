@@ -21,7 +21,9 @@
 // - each buffer is declared once, as a 16-byte vector view: a second (scalar) view of the same
 //   binding halved throughput on the H100; scalar reads go through the vector view;
 // - accumulators are only indexed in fully unrolled loops;
-// - PD = 2: two K steps of global loads in flight (two register sets): a step is staged one
+// - NBUF = 2 stages first (see kStep): one barrier per step, loads issued a step before staging;
+// - the epilogue's staging tiles reuse the operand buffer (no shared memory of their own);
+// - PD = 2 (NBUF = 1): two K steps of global loads in flight (two register sets): a step is staged one
 //   step after its loads were issued (measured on the H100: with one step in flight the loads
 //   and staging alone took 245 of 314 µs at M = 2048, 4096², the MMAs alone 135);
 // - the loop over K steps calls kStep twice per iteration (parities 0, 1), so buffer and
@@ -81,9 +83,11 @@ layout(binding = 4) writeonly buffer PBuf { float P[]; };
 layout(binding = 4) writeonly buffer YBuf { ACT_T Y[]; };
 #endif
 
-shared uvec4 As[NBUF * ABUF];
+// The epilogue's per-subgroup TM×TN fp32 staging tiles (NSG·TM·TN/4 uvec4) reuse As after the
+// main loop, so As is at least that large.
+const uint CS4 = NSG * TM * TN / 4;
+shared uvec4 As[NBUF * ABUF > CS4 ? NBUF * ABUF : CS4];
 shared uvec4 Bs[NBUF * BBUF];
-shared float Cs[NSG * TM * TN];
 
 uvec4 pack8(float v0, float v1, float v2, float v3, float v4, float v5, float v6, float v7) {
     return uvec4(packFloat2x16(f16vec2(v0, v1)), packFloat2x16(f16vec2(v2, v3)),
@@ -191,13 +195,22 @@ void stage(const uint s, uint tid, const uint buf) {
 // This subgroup's accumulators (module scope so kStep can update them; one per MMA tile).
 coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> acc[RM * RN];
 
-// One K step k of parity h (a constant at both call sites): its data is in shared buffer
-// h % NBUF. Issue the prefetch PD steps ahead (into set h % PD), do the MMAs, then stage step
-// k + BK (prefetched PD − 1 steps ago, set (h + 1) % PD) into buffer (h + 1) % NBUF.
+// One K step k of parity h (a constant at both call sites).
+// NBUF = 1: its data is in the single shared buffer. Issue the prefetch PD steps ahead (into
+//   register set h % PD), do the MMAs, barrier, stage step k + BK (prefetched PD − 1 steps ago,
+//   set (h + 1) % PD), barrier.
+// NBUF = 2 (stage first, one barrier): its data is in buffer h. Stage step k + BK (fetched one
+//   step ago, so its loads had a whole step to arrive) into buffer h ^ 1, fetch step k + 2·BK
+//   into the same registers, do the MMAs, barrier — other subgroups' MMAs run while one stages.
 void kStep(const uint h, uint k, uint kEnd, uint tid, uint m0, uint n0, uint sm0, uint sn0, bool inside, bool xvec, bool wvec) {
     const uint buf = h % NBUF;
-    const uint kf = k + PD * BK;
-    if (kf < kEnd) fetch(h % PD, tid, m0, n0, kf, inside, xvec, wvec);   // in flight during the MMAs
+    if (NBUF == 2u) {
+        if ((ABL & 4u) == 0u && k + BK < kEnd) stage(0u, tid, buf ^ 1u);
+        if (k + 2u * BK < kEnd) fetch(0u, tid, m0, n0, k + 2u * BK, inside, xvec, wvec);
+    } else {
+        const uint kf = k + PD * BK;
+        if (kf < kEnd) fetch(h % PD, tid, m0, n0, kf, inside, xvec, wvec);   // in flight during the MMAs
+    }
     if ((ABL & 2u) == 0u) {
         [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
             coopmat<float16_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
@@ -211,8 +224,10 @@ void kStep(const uint h, uint k, uint kEnd, uint tid, uint m0, uint n0, uint sm0
         }
     }
     if ((ABL & 4u) == 0u) {
-        if (NBUF == 1u) barrier();                  // everyone has read the single buffer
-        if (k + BK < kEnd) stage((h + 1u) % PD, tid, (h + 1u) % NBUF);
+        if (NBUF == 1u) {
+            barrier();                              // everyone has read the single buffer
+            if (k + BK < kEnd) stage((h + 1u) % PD, tid, 0u);
+        }
         barrier();                                  // the staged step is visible
     }
 }
@@ -266,7 +281,8 @@ void main() {
     const uint kEnd = pc.kSlice == 0u ? pc.K : min(pc.K, kBeg + pc.kSlice);
     fetch(0u, tid, m0, n0, kBeg, inside, xvec, wvec);
     stage(0u, tid, 0u);
-    if (PD == 2u && kBeg + BK < kEnd) fetch(1u, tid, m0, n0, kBeg + BK, inside, xvec, wvec);
+    if (NBUF == 2u && kBeg + BK < kEnd) fetch(0u, tid, m0, n0, kBeg + BK, inside, xvec, wvec);
+    if (NBUF == 1u && PD == 2u && kBeg + BK < kEnd) fetch(1u, tid, m0, n0, kBeg + BK, inside, xvec, wvec);
     barrier();
 
     // Two steps per iteration (parities 0 and 1), so every call of kStep has constant buffer
@@ -276,11 +292,13 @@ void main() {
         if (k0 + BK < kEnd) kStep(1u, k0 + BK, kEnd, tid, m0, n0, sm0, sn0, inside, xvec, wvec);
     }
 
-    // Epilogue: one accumulator at a time through this subgroup's TM×TN staging tile.
+    // Epilogue: one accumulator at a time through this subgroup's TM×TN staging tile, which
+    // reuses As (every subgroup is past its last read of the operands).
+    barrier();
     const uint cbase = sg * TM * TN;
     [[unroll]] for (uint i = 0; i < RM; ++i) {
         [[unroll]] for (uint j = 0; j < RN; ++j) {
-            coopMatStore(acc[i * RN + j], Cs, cbase, TN, gl_CooperativeMatrixLayoutRowMajor);
+            coopMatStore(acc[i * RN + j], As, cbase / 4, TN / 4, gl_CooperativeMatrixLayoutRowMajor);
             subgroupMemoryBarrierShared();
             subgroupBarrier();
             [[unroll]] for (uint e0 = 0; e0 < TM * TN; e0 += SGS) {
@@ -288,7 +306,7 @@ void main() {
                 const uint gm = m0 + sm0 + i * TM + e / TN;
                 const uint gn = n0 + sn0 + j * TN + e % TN;
                 if (e < TM * TN && gm < pc.M && gn < pc.N) {
-                    float v = Cs[cbase + e];
+                    float v = uintBitsToFloat(As[(cbase + e) >> 2][(cbase + e) & 3u]);
 #ifdef SPLITK
                     P[(gl_WorkGroupID.z * pc.M + gm) * pc.N + gn] = v;
 #else

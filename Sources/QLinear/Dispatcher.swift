@@ -52,7 +52,8 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
         switch (kind, op.floatMath) {
         case (.tiled, true): return (bm + 4 + bn + 4) * bk * 4
         case (.tiled, false): return (bm + bn) * (bk / 4) * 4
-        case (.coopmat, true): return buffers * (bm + bn) * (bk + 8) * 2 + (wm * wn) * tm * tn * 4
+        // Float kernels: the epilogue's staging tiles reuse the A buffers.
+        case (.coopmat, true): return max(buffers * bm * (bk + 8) * 2, (wm * wn) * tm * tn * 4) + buffers * bn * (bk + 8) * 2
         case (.coopmat, false): return buffers * (bm + bn) * (bk + 16) + 2 * tm * bn * 4 + (wm * wn) * tm * tn * 4
         case (.gemv, _): return 0
         }
@@ -396,7 +397,8 @@ public enum Dispatcher {
             t.swizzle = swizzle
             t.ablate = options.coopMatAblate
             // The int8 kernels keep one step in flight (no PD constant); float kernels 1 or 2.
-            t.prefetch = p.op.floatMath ? prefetch : 1
+            // Double-buffered float kernels stage first and always keep two steps in flight.
+            t.prefetch = p.op.floatMath && t.buffers == 1 ? prefetch : 1
             if t.prefetch > 1 { reasons.append("\(t.prefetch) K steps of global loads in flight (register sets)") }
             if swizzle > 1 { reasons.append("workgroups walk the output in groups of \(swizzle) tile rows (L2 reuse)") }
             if options.coopMatAblate != 0 { reasons.append("ABLATED main loop (\(options.coopMatAblate)): diagnostics, the results are wrong") }

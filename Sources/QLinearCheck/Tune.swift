@@ -121,13 +121,13 @@ public enum Tuner {
             let pds = floatOps ? [1, 2] : [1]
             let forSmall = grid(small, [32, 64], [2], [1, 2, 4, 8, 16])
             let forMid = grid(mid, [32, 64], [1, 2], [1], [1], pds) + grid(Array(mid.prefix(3)), [32, 64], [2], [2, 4])
-            // Large M (H100, docs/results/h100-tune-coopmat-*-2026-11-26.json): double buffering was
-            // 1.3–1.6× slower than single in every float case and K step 16 slower than 32; raster
-            // groups of 8 tile rows within 1%. Float kernels: K step 32, single-buffered, prefetch
-            // distance 1 and 2, plus K steps 16 and 64 and double buffering for three tiles; int8
-            // kernels (32 bytes of K per MMA): K steps 32 and 64, both bufferings.
+            // Large M (H100, docs/results/h100-tune-coopmat-*-2026-11-26.json): K step 16 was slower
+            // than 32 single-buffered, K step 64 slower still, raster groups of 8 tile rows within 1%.
+            // Float kernels: K step 32 single-buffered with prefetch distance 1 and 2, and the
+            // double-buffered (stage-first) loop at K steps 16 and 32 where it fits; int8 kernels
+            // (32 bytes of K per MMA): K steps 32 and 64, both bufferings.
             let forBig = floatOps
-                ? grid(big, [32], [1], [1], [1], pds) + grid([big[2], big[8], big[9]], [16, 64], [1, 2], [1])
+                ? grid(big, [32], [1], [1], [1], pds) + grid(big, [16, 32], [2], [1])
                 : grid(big, [32, 64], [1, 2], [1])
             var out: [TuneCandidate]
             switch m {
