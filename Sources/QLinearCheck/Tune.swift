@@ -123,12 +123,15 @@ public enum Tuner {
             let forMid = grid(mid, [32, 64], [1, 2], [1], [1], pds) + grid(Array(mid.prefix(3)), [32, 64], [2], [2, 4])
             // Large M (H100, docs/results/h100-tune-coopmat-*-2026-11-26.json): K step 16 was slower
             // than 32 single-buffered, K step 64 slower still, raster groups of 8 tile rows within 1%.
-            // Float kernels: K step 32 single-buffered with prefetch distance 1 and 2, and the
-            // double-buffered (stage-first) loop at K steps 16 and 32 where it fits; int8 kernels
-            // (32 bytes of K per MMA): K steps 32 and 64, both bufferings.
+            // Float kernels: K step 32 single-buffered with prefetch distance 1 and 2 (double
+            // buffering, also stage-first, lost in all 52 cases it ran: h100-tune-coopmat-b2-…);
+            // int8 kernels (32 bytes of K per MMA): the ten tiles that placed in the H100 sweep's
+            // top eight at K steps 32 and 64, single-buffered, and two double-buffered tiles.
+            let intBig = [big[4], TileShape(bm: 192, bn: 128, wm: 3, wn: 2), big[1], big[0], big[2], big[6], TileShape(bm: 128, bn: 192, wm: 2, wn: 3),
+                          big[7], big[9], big[8]]
             let forBig = floatOps
-                ? grid(big, [32], [1], [1], [1], pds) + grid(big, [16, 32], [2], [1])
-                : grid(big, [32, 64], [1, 2], [1])
+                ? grid(big, [32], [1], [1], [1], pds)
+                : grid(intBig, [32, 64], [1], [1]) + grid([big[0], big[1]], [32], [2], [1])
             var out: [TuneCandidate]
             switch m {
             case .some(let m) where m <= 64: out = forSmall
