@@ -94,22 +94,6 @@ uvec4 pack8(float v0, float v1, float v2, float v3, float v4, float v5, float v6
                  packFloat2x16(f16vec2(v4, v5)), packFloat2x16(f16vec2(v6, v7)));
 }
 
-// Chunk i of a tile with `rows` rows of KC 16-byte chunks → (row, chunk). Eight consecutive
-// invocations get eight different rows with the same chunk, so their 16-byte shared-memory
-// stores (row strides of 48, 80 or 144 bytes) fall in eight different bank groups, while a
-// subgroup still loads whole row segments from global memory. Plain row-major order where the
-// row count is not a multiple of 16.
-uint chunkRow(uint i, uint rows) {
-    if (rows % 16u != 0u || KC == 1u) return i / KC;
-    if (KC == 2u) return (i / 32u) * 16u + i % 16u;
-    return ((i / 32u) / (KC / 4u)) * 8u + i % 8u;
-}
-uint chunkCol(uint i, uint rows) {
-    if (rows % 16u != 0u || KC == 1u) return i % KC;
-    if (KC == 2u) return (i % 32u) / 16u;
-    return ((i / 32u) % (KC / 4u)) * 4u + (i % 32u) / 8u;
-}
-
 // Activation element i (flat index) through the vector view.
 float xAt(uint i) {
 #ifdef ACT_F16
@@ -186,11 +170,11 @@ void fetch(const uint s, uint tid, uint m0, uint n0, uint k, bool inside, bool x
     if ((ABL & 1u) != 0u) return;
     [[unroll]] for (uint t = 0; t < MAXC; ++t) {
         const uint i = tid + t * WG;
-        if (t < FA && (CA % WG == 0u || i < CA)) pa[s * MAXC + t] = loadX8(m0 + chunkRow(i, BM), k + 8 * chunkCol(i, BM), inside, xvec);
+        if (t < FA && (CA % WG == 0u || i < CA)) pa[s * MAXC + t] = loadX8(m0 + i / KC, k + 8 * (i % KC), inside, xvec);
 #ifdef WEIGHT_Q4
-        if (t < FB && (CB % WG == 0u || i < CB)) pw[s * MAXC + t] = loadWRaw(n0 + chunkRow(i, BN), k + 8 * chunkCol(i, BN), inside, ps[s * MAXC + t]);
+        if (t < FB && (CB % WG == 0u || i < CB)) pw[s * MAXC + t] = loadWRaw(n0 + i / KC, k + 8 * (i % KC), inside, ps[s * MAXC + t]);
 #else
-        if (t < FB && (CB % WG == 0u || i < CB)) pb[s * MAXC + t] = loadW8(n0 + chunkRow(i, BN), k + 8 * chunkCol(i, BN), inside, wvec);
+        if (t < FB && (CB % WG == 0u || i < CB)) pb[s * MAXC + t] = loadW8(n0 + i / KC, k + 8 * (i % KC), inside, wvec);
 #endif
     }
 }
@@ -199,11 +183,11 @@ void fetch(const uint s, uint tid, uint m0, uint n0, uint k, bool inside, bool x
 void stage(const uint s, uint tid, const uint buf) {
     [[unroll]] for (uint t = 0; t < MAXC; ++t) {
         const uint i = tid + t * WG;
-        if (t < FA && (CA % WG == 0u || i < CA)) As[buf * ABUF + chunkRow(i, BM) * LDS4 + chunkCol(i, BM)] = pa[s * MAXC + t];
+        if (t < FA && (CA % WG == 0u || i < CA)) As[buf * ABUF + (i / KC) * LDS4 + i % KC] = pa[s * MAXC + t];
 #ifdef WEIGHT_Q4
-        if (t < FB && (CB % WG == 0u || i < CB)) Bs[buf * BBUF + chunkRow(i, BN) * LDS4 + chunkCol(i, BN)] = dequant8(pw[s * MAXC + t], ps[s * MAXC + t]);
+        if (t < FB && (CB % WG == 0u || i < CB)) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = dequant8(pw[s * MAXC + t], ps[s * MAXC + t]);
 #else
-        if (t < FB && (CB % WG == 0u || i < CB)) Bs[buf * BBUF + chunkRow(i, BN) * LDS4 + chunkCol(i, BN)] = pb[s * MAXC + t];
+        if (t < FB && (CB % WG == 0u || i < CB)) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = pb[s * MAXC + t];
 #endif
     }
 }

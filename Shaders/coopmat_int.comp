@@ -73,22 +73,6 @@ shared uvec4 Bs[NBUF * BBUF];
 shared float SWr[2 * TM * BN];                  // group scales (by group parity), replicated over TM rows
 shared float Cs[NSG * TM * TN];                 // epilogue staging, one TM×TN tile per subgroup
 
-// Chunk i of a tile with `rows` rows of KC 16-byte chunks → (row, chunk). Eight consecutive
-// invocations get eight different rows with the same chunk, so their 16-byte shared-memory
-// stores (row strides of 48, 80 or 144 bytes) fall in eight different bank groups, while a
-// subgroup still loads whole row segments from global memory. Plain row-major order where the
-// row count is not a multiple of 16.
-uint chunkRow(uint i, uint rows) {
-    if (rows % 16u != 0u || KC == 1u) return i / KC;
-    if (KC == 2u) return (i / 32u) * 16u + i % 16u;
-    return ((i / 32u) / (KC / 4u)) * 8u + i % 8u;
-}
-uint chunkCol(uint i, uint rows) {
-    if (rows % 16u != 0u || KC == 1u) return i % KC;
-    if (KC == 2u) return (i % 32u) / 16u;
-    return ((i / 32u) % (KC / 4u)) * 4u + (i % 32u) / 8u;
-}
-
 // `inside`: the caller guarantees the row is in range (interior tiles). K is padded to the
 // step on the host side (activation rows and weight rows are zero-padded), so k never is.
 uvec4 loadA16(uint gm, uint k0, uint c, bool inside) {
@@ -146,14 +130,14 @@ void main() {
         const uint i = tid + t * WG;
         pa[t] = uvec4(0x01010101u); pb[t] = uvec4(0x01010101u);
         if ((ABL & 1u) != 0u) continue;
-        if (t < FA && (CA % WG == 0u || i < CA)) pa[t] = loadA16(m0 + chunkRow(i, BM), kBeg, chunkCol(i, BM), inside);
-        if (t < FB && (CB % WG == 0u || i < CB)) pb[t] = loadB16(n0 + chunkRow(i, BN), kBeg, chunkCol(i, BN), inside);
+        if (t < FA && (CA % WG == 0u || i < CA)) pa[t] = loadA16(m0 + i / KC, kBeg, i % KC, inside);
+        if (t < FB && (CB % WG == 0u || i < CB)) pb[t] = loadB16(n0 + i / KC, kBeg, i % KC, inside);
     }
     // Stage step 0 and group 0's scales.
     [[unroll]] for (uint t = 0; t < MAXC; ++t) {
         const uint i = tid + t * WG;
-        if (t < FA && (CA % WG == 0u || i < CA)) As[chunkRow(i, BM) * LDS4 + chunkCol(i, BM)] = pa[t];
-        if (t < FB && (CB % WG == 0u || i < CB)) Bs[chunkRow(i, BN) * LDS4 + chunkCol(i, BN)] = pb[t];
+        if (t < FA && (CA % WG == 0u || i < CA)) As[i / KC * LDS4 + i % KC] = pa[t];
+        if (t < FB && (CB % WG == 0u || i < CB)) Bs[i / KC * LDS4 + i % KC] = pb[t];
     }
     {
         const uint g0 = kBeg / pc.G;
@@ -174,8 +158,8 @@ void main() {
             if (more && (ABL & 1u) == 0u) {
                 [[unroll]] for (uint t = 0; t < MAXC; ++t) {
                     const uint i = tid + t * WG;
-                    if (t < FA && (CA % WG == 0u || i < CA)) pa[t] = loadA16(m0 + chunkRow(i, BM), k1, chunkCol(i, BM), inside);
-                    if (t < FB && (CB % WG == 0u || i < CB)) pb[t] = loadB16(n0 + chunkRow(i, BN), k1, chunkCol(i, BN), inside);
+                    if (t < FA && (CA % WG == 0u || i < CA)) pa[t] = loadA16(m0 + i / KC, k1, i % KC, inside);
+                    if (t < FB && (CB % WG == 0u || i < CB)) pb[t] = loadB16(n0 + i / KC, k1, i % KC, inside);
                 }
             }
             if ((ABL & 2u) == 0u) {
@@ -210,8 +194,8 @@ void main() {
                     const uint nb = (h + 1u) % NBUF;
                     [[unroll]] for (uint t = 0; t < MAXC; ++t) {
                         const uint i = tid + t * WG;
-                        if (t < FA && (CA % WG == 0u || i < CA)) As[nb * ABUF + chunkRow(i, BM) * LDS4 + chunkCol(i, BM)] = pa[t];
-                        if (t < FB && (CB % WG == 0u || i < CB)) Bs[nb * BBUF + chunkRow(i, BN) * LDS4 + chunkCol(i, BN)] = pb[t];
+                        if (t < FA && (CA % WG == 0u || i < CA)) As[nb * ABUF + (i / KC) * LDS4 + i % KC] = pa[t];
+                        if (t < FB && (CB % WG == 0u || i < CB)) Bs[nb * BBUF + (i / KC) * LDS4 + i % KC] = pb[t];
                     }
 #ifdef WEIGHT_Q4
                     if (k1 % pc.G == 0u) {
