@@ -277,9 +277,10 @@ public enum Tuner {
     /// Rules for the other kernel kinds are kept from `base`. Deterministic for the same data.
     /// `keepBase`: the new rules cover only the measured M range (from the smallest measured M to
     /// the largest) and the base table's rules for the same ops follow them (first match wins),
-    /// so a sweep at some M values refines a table instead of replacing it.
+    /// so a sweep at some M values refines a table instead of replacing it. `extendUp` (with
+    /// `keepBase`): each op's rules for its largest measured M also cover every larger M.
     public static func table(from ms: [TuneMeasurement], kernel: KernelKind, base: TuningTable, name: String,
-                             match: DeviceMatch?, provenance: String, keepBase: Bool = false) -> TuningTable {
+                             match: DeviceMatch?, provenance: String, keepBase: Bool = false, extendUp: Bool = false) -> TuningTable {
         var coop: [TuningRule] = kernel == .coopmat ? [] : base.coopmat
         var gemv: [GemvRule] = kernel == .gemv ? [] : (base.gemv ?? [])
         let ok = ms.filter { $0.medianUs != nil && allowed($0.candidate, m: $0.m) }
@@ -288,7 +289,7 @@ public enum Tuner {
             let mValues = Array(Set(mine.map(\.m))).sorted()
             for (i, m) in mValues.enumerated() {
                 let lo = i == 0 ? (keepBase ? m : 1) : mValues[i - 1] + 1
-                let hi: Int? = i == mValues.count - 1 && !keepBase ? nil : m
+                let hi: Int? = i == mValues.count - 1 && (!keepBase || extendUp) ? nil : m
                 let atM = mine.filter { $0.m == m }
                 let shapes = Array(Set(atM.map { "\($0.n)x\($0.k)" })).sorted()
                 var bestPer: [String: Double] = [:]

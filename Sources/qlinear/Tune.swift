@@ -33,6 +33,7 @@ struct Tune: ParsableCommand {
     @Option(help: "Build the table from these saved --report files instead of running (repeatable; reports of the same device, each M's candidates from one run). No GPU work.") var from: [String] = []
     @Option(help: "Matrix–vector kernels to try (repeatable: column, xreg, mma; default all).") var variety: [GemvVariety] = []
     @Flag(help: "Refine the base table: new rules cover only the measured M values (smallest to largest) and the base table's rules follow them.") var keepBase = false
+    @Flag(name: .customLong("extend-up"), help: "With --keep-base: each op's rules for its largest measured M also cover every larger M.") var extendUp = false
     @OptionGroup var dev: DeviceOptions
 
     func validate() throws {
@@ -65,7 +66,7 @@ struct Tune: ParsableCommand {
         let caps = ctx.capabilities
         let table = Tuner.table(from: ms, kernel: kernel, base: base, name: name ?? base.name,
                                 match: base.match ?? DeviceMatch(vendorID: caps.vendorID, nameContains: caps.name),
-                                provenance: "qlinear tune --kernel \(kernel.rawValue) on \(caps.name), driver \(caps.driverName) \(caps.driverInfo), \(nowString()); \(ms.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(base.name)\(keepBase ? "; refines \(base.name) (its rules follow the new ones)" : "")", keepBase: keepBase)
+                                provenance: "qlinear tune --kernel \(kernel.rawValue) on \(caps.name), driver \(caps.driverName) \(caps.driverInfo), \(nowString()); \(ms.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(base.name)\(keepBase ? "; refines \(base.name) (its rules follow the new ones)" : "")", keepBase: keepBase, extendUp: extendUp)
         if let out { try writeFile(out, try jsonString(table) + "\n") }
         if let report { try writeFile(report, try jsonString(TuneReport(date: nowString(), device: caps, kernel: kernel, measurements: ms, table: table))) }
         let wrong = ms.filter { $0.status.hasPrefix("wrong") || $0.status.hasPrefix("error") }
@@ -98,7 +99,7 @@ struct Tune: ParsableCommand {
         let baseTable = try dev.tuning.map { try TuningTable.decode(try readFileBytes($0)) } ?? TuningTable.forDevice(caps)
         let table = Tuner.table(from: all, kernel: kernel, base: baseTable, name: name ?? baseTable.name,
                                 match: baseTable.match ?? DeviceMatch(vendorID: caps.vendorID, nameContains: caps.name),
-                                provenance: "qlinear tune --kernel \(kernel.rawValue) --from \(from.map { String($0.split(separator: "/").last ?? Substring($0)) }.joined(separator: " ")) (\(caps.name), driver \(caps.driverName) \(caps.driverInfo)); \(all.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(baseTable.name)\(keepBase ? "; refines \(baseTable.name) (its rules follow the new ones)" : "")", keepBase: keepBase)
+                                provenance: "qlinear tune --kernel \(kernel.rawValue) --from \(from.map { String($0.split(separator: "/").last ?? Substring($0)) }.joined(separator: " ")) (\(caps.name), driver \(caps.driverName) \(caps.driverInfo)); \(all.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(baseTable.name)\(keepBase ? "; refines \(baseTable.name) (its rules follow the new ones)" : "")", keepBase: keepBase, extendUp: extendUp)
         if let out { try writeFile(out, try jsonString(table) + "\n") }
         print(try jsonString(table))
     }
