@@ -6,6 +6,1599 @@ enum EmbeddedTuning {
 {
   "coopmat": [
     {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "561.9 \u00b5s at M=512",
+      "ops": [
+        "fp16"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          512,
+          512
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "268.0 \u00b5s at M=512",
+      "ops": [
+        "fp16"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          512,
+          512
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "83.9 \u00b5s at M=512",
+      "ops": [
+        "fp16"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          512,
+          512
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "153.0 \u00b5s at M=512",
+      "ops": [
+        "fp16"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          512,
+          512
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "fallback: geometric-mean slowdown 1.9% over 4 shapes at M=512",
+      "ops": [
+        "fp16"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "m": [
+          512,
+          512
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "1027.4 \u00b5s at M=1024",
+      "ops": [
+        "fp16"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          513,
+          1024
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "489.9 \u00b5s at M=1024",
+      "ops": [
+        "fp16"
+      ],
+      "prefetch": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 256,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          513,
+          1024
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "145.4 \u00b5s at M=1024",
+      "ops": [
+        "fp16"
+      ],
+      "prefetch": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 256,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          513,
+          1024
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "291.5 \u00b5s at M=1024",
+      "ops": [
+        "fp16"
+      ],
+      "prefetch": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 256,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          513,
+          1024
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 1.1% over 4 shapes at M=1024",
+      "ops": [
+        "fp16"
+      ],
+      "prefetch": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 256,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "m": [
+          513,
+          1024
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "2032.8 \u00b5s at M=2048",
+      "ops": [
+        "fp16"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1025,
+          null
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "953.0 \u00b5s at M=2048",
+      "ops": [
+        "fp16"
+      ],
+      "prefetch": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 256,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          1025,
+          null
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "284.1 \u00b5s at M=2048",
+      "ops": [
+        "fp16"
+      ],
+      "prefetch": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 256,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1025,
+          null
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "423.6 \u00b5s at M=2048",
+      "ops": [
+        "fp16"
+      ],
+      "prefetch": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 256,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1025,
+          null
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 0.9% over 4 shapes at M=2048",
+      "ops": [
+        "fp16"
+      ],
+      "prefetch": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 256,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "m": [
+          1025,
+          null
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "777.3 \u00b5s at M=512",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          512,
+          512
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "419.5 \u00b5s at M=512",
+      "ops": [
+        "q4gsw"
+      ],
+      "prefetch": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          512,
+          512
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "128.5 \u00b5s at M=512",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          512,
+          512
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "167.9 \u00b5s at M=512",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          512,
+          512
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 6.9% over 4 shapes at M=512",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "m": [
+          512,
+          512
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "1114.4 \u00b5s at M=1024",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          513,
+          1024
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "525.8 \u00b5s at M=1024",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          513,
+          1024
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "164.7 \u00b5s at M=1024",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          513,
+          1024
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "329.7 \u00b5s at M=1024",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          513,
+          1024
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 0.3% over 4 shapes at M=1024",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "m": [
+          513,
+          1024
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "2216.0 \u00b5s at M=2048",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1025,
+          null
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "1049.2 \u00b5s at M=2048",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          1025,
+          null
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "322.0 \u00b5s at M=2048",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1025,
+          null
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "482.5 \u00b5s at M=2048",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1025,
+          null
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 0.0% over 4 shapes at M=2048",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "m": [
+          1025,
+          null
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "1086.8 \u00b5s at M=512",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          512,
+          512
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "464.6 \u00b5s at M=512",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          512,
+          512
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "157.1 \u00b5s at M=512",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          512,
+          512
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "294.6 \u00b5s at M=512",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          512,
+          512
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 0.0% over 4 shapes at M=512",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "m": [
+          512,
+          512
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "2189.5 \u00b5s at M=1024",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          513,
+          1024
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "994.1 \u00b5s at M=1024",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          513,
+          1024
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "301.8 \u00b5s at M=1024",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          513,
+          1024
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "438.7 \u00b5s at M=1024",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          513,
+          1024
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 0.0% over 4 shapes at M=1024",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "m": [
+          513,
+          1024
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "4391.5 \u00b5s at M=2048",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1025,
+          null
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "1996.5 \u00b5s at M=2048",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          1025,
+          null
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "590.7 \u00b5s at M=2048",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1025,
+          null
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "889.7 \u00b5s at M=2048",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1025,
+          null
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 0.0% over 4 shapes at M=2048",
+      "ops": [
+        "dq8ca_q4gsw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 64,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "m": [
+          1025,
+          null
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "526.8 \u00b5s at M=512",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          512,
+          512
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "238.0 \u00b5s at M=512",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          512,
+          512
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "82.1 \u00b5s at M=512",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          512,
+          512
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "147.2 \u00b5s at M=512",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          512,
+          512
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "fallback: geometric-mean slowdown 0.2% over 4 shapes at M=512",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 2,
+        "wn": 4
+      },
+      "when": {
+        "m": [
+          512,
+          512
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "818.1 \u00b5s at M=1024",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          513,
+          1024
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "406.7 \u00b5s at M=1024",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          513,
+          1024
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "132.0 \u00b5s at M=1024",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          513,
+          1024
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "215.2 \u00b5s at M=1024",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 128,
+        "bn": 128,
+        "wm": 4,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          513,
+          1024
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 3.1% over 4 shapes at M=1024",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 2
+      },
+      "when": {
+        "m": [
+          513,
+          1024
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "1513.2 \u00b5s at M=2048",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 192,
+        "bn": 128,
+        "wm": 3,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1025,
+          null
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "743.1 \u00b5s at M=2048",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 192,
+        "bn": 128,
+        "wm": 3,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          1025,
+          null
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "248.5 \u00b5s at M=2048",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1025,
+          null
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "331.9 \u00b5s at M=2048",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 192,
+        "bn": 128,
+        "wm": 3,
+        "wn": 2
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          1025,
+          null
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 64,
+      "note": "fallback: geometric-mean slowdown 0.6% over 4 shapes at M=2048",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "tile": {
+        "bm": 192,
+        "bn": 128,
+        "wm": 3,
+        "wn": 2
+      },
+      "when": {
+        "m": [
+          1025,
+          null
+        ]
+      }
+    },
+    {
       "buffers": 2,
       "kStep": 32,
       "note": "216.5 \u00b5s at M=16",
@@ -5060,7 +6653,7 @@ enum EmbeddedTuning {
     "vendorID": 4318
   },
   "name": "nvidia-hopper",
-  "provenance": "q4gsw M = 2 rules: `qlinear tune --kernel gemv --op q4gsw --shape 2x{4096x4096,6144x4096,28672x4096,4096x14336} --keep-base` (column, activations-in-registers and tensor-core kernels in one sweep) on NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04, 2026-11-26, commit c6b1331 (docs/results/h100-tune-gemv-q4gsw-m2-2026-11-26.json); the rules below them are the previous table's. Previous table: Tensor-core matrix\u2013vector rules (gemv_mma; fp16 and q4gsw, M = 2\u202616): `qlinear tune --kernel gemv --op fp16 --op q4gsw --variety mma --shape {2,8,16}x{4096x4096,6144x4096,28672x4096,4096x14336} --keep-base` on NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04, 2026-11-26, commit 9a25093 (docs/results/h100-tune-gemv-mma-2026-11-26.json; the rules below them are the previous table's). Previous table: qlinear tune on NVIDIA H200, driver NVIDIA 580.159.04, 2026-11-26 (three GPU calls). Cooperative-matrix rules: `qlinear tune --kernel coopmat --from h200-tune-coopmat-small-m-2026-11-26.json --from h200-tune-coopmat-large-m-2026-11-26.json --from h200-tune-coopmat-m128-m512-2026-11-26.json` (M = 16, 64, 256 | 2048 | 128, 512; each M from one call). Matrix\u2013vector q4gsw rules: `qlinear tune --kernel gemv --from h200-tune-gemv-q4gsw-xreg-m1-2026-11-26.json --from h200-tune-gemv-q4gsw-f16math-m8-2026-11-26.json` (M = 1: packed-fp16 column and activations-in-registers candidates, session 3 of 2026-11-26, commit 14d431f; M = 8: the earlier packed-fp16 sweep; configurations with more than 32 accumulators per thread excluded, Tuner.allowed). Other ops' matrix\u2013vector rules kept from the previous table."
+  "provenance": "Cooperative-matrix rules for M = 512, 513\u20131024 and \u2265 1025 (all four ops): qlinear tune --kernel coopmat --from h100-tune-coopmat-fp16-m2048-2026-11-26.json h100-tune-coopmat-fp16-m512-m1024-2026-11-26.json h100-tune-coopmat-q4gsw-m2048-2026-11-26.json h100-tune-coopmat-q4gsw-m512-m1024-2026-11-26.json h100-tune-coopmat-dq8ca_q8csw-m2048-2026-11-26.json h100-tune-coopmat-dq8ca_q8csw-m512-m1024-2026-11-26.json h100-tune-coopmat-dq8ca_q4gsw-m2048-2026-11-26.json h100-tune-coopmat-dq8ca_q4gsw-m512-m1024-2026-11-26.json (NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04); 1280 timed configurations; other kernels' rules kept from nvidia-hopper; refines nvidia-hopper (its rules follow the new ones). The M = 2048 sweeps ran at commit 43a382b, the M = 512/1024 sweeps at commit 16d0e76 (same kernels but for the epilogue's staging tiles, which since reuse the operand buffer; measured neutral), 2026-11-26, docs/results/h100-tune-coopmat-*-2026-11-26.json. Previous table: q4gsw M = 2 rules: `qlinear tune --kernel gemv --op q4gsw --shape 2x{4096x4096,6144x4096,28672x4096,4096x14336} --keep-base` (column, activations-in-registers and tensor-core kernels in one sweep) on NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04, 2026-11-26, commit c6b1331 (docs/results/h100-tune-gemv-q4gsw-m2-2026-11-26.json); the rules below them are the previous table's. Previous table: Tensor-core matrix\u2013vector rules (gemv_mma; fp16 and q4gsw, M = 2\u202616): `qlinear tune --kernel gemv --op fp16 --op q4gsw --variety mma --shape {2,8,16}x{4096x4096,6144x4096,28672x4096,4096x14336} --keep-base` on NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04, 2026-11-26, commit 9a25093 (docs/results/h100-tune-gemv-mma-2026-11-26.json; the rules below them are the previous table's). Previous table: qlinear tune on NVIDIA H200, driver NVIDIA 580.159.04, 2026-11-26 (three GPU calls). Cooperative-matrix rules: `qlinear tune --kernel coopmat --from h200-tune-coopmat-small-m-2026-11-26.json --from h200-tune-coopmat-large-m-2026-11-26.json --from h200-tune-coopmat-m128-m512-2026-11-26.json` (M = 16, 64, 256 | 2048 | 128, 512; each M from one call). Matrix\u2013vector q4gsw rules: `qlinear tune --kernel gemv --from h200-tune-gemv-q4gsw-xreg-m1-2026-11-26.json --from h200-tune-gemv-q4gsw-f16math-m8-2026-11-26.json` (M = 1: packed-fp16 column and activations-in-registers candidates, session 3 of 2026-11-26, commit 14d431f; M = 8: the earlier packed-fp16 sweep; configurations with more than 32 accumulators per thread excluded, Tuner.allowed). Other ops' matrix\u2013vector rules kept from the previous table."
 }
 """#,
         #"""
