@@ -293,7 +293,7 @@ enum EmbeddedTuning {
         ],
         "m": [
           1025,
-          null
+          2048
         ],
         "n": [
           28672,
@@ -322,7 +322,7 @@ enum EmbeddedTuning {
         ],
         "m": [
           1025,
-          null
+          2048
         ],
         "n": [
           4096,
@@ -351,7 +351,7 @@ enum EmbeddedTuning {
         ],
         "m": [
           1025,
-          null
+          2048
         ],
         "n": [
           4096,
@@ -380,7 +380,7 @@ enum EmbeddedTuning {
         ],
         "m": [
           1025,
-          null
+          2048
         ],
         "n": [
           6144,
@@ -405,6 +405,142 @@ enum EmbeddedTuning {
       "when": {
         "m": [
           1025,
+          2048
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "8042.2 \u00b5s at M=8192",
+      "ops": [
+        "fp16"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2049,
+          null
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "3840.1 \u00b5s at M=8192",
+      "ops": [
+        "fp16"
+      ],
+      "prefetch": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 256,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          2049,
+          null
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "1123.3 \u00b5s at M=8192",
+      "ops": [
+        "fp16"
+      ],
+      "prefetch": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 256,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2049,
+          null
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "1684.3 \u00b5s at M=8192",
+      "ops": [
+        "fp16"
+      ],
+      "prefetch": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 256,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2049,
+          null
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 2.8% over 4 shapes at M=8192",
+      "ops": [
+        "fp16"
+      ],
+      "prefetch": 2,
+      "tile": {
+        "bm": 128,
+        "bn": 256,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "m": [
+          2049,
           null
         ]
       }
@@ -694,7 +830,7 @@ enum EmbeddedTuning {
         ],
         "m": [
           1025,
-          null
+          2048
         ],
         "n": [
           28672,
@@ -722,7 +858,7 @@ enum EmbeddedTuning {
         ],
         "m": [
           1025,
-          null
+          2048
         ],
         "n": [
           4096,
@@ -750,7 +886,7 @@ enum EmbeddedTuning {
         ],
         "m": [
           1025,
-          null
+          2048
         ],
         "n": [
           4096,
@@ -778,7 +914,7 @@ enum EmbeddedTuning {
         ],
         "m": [
           1025,
-          null
+          2048
         ],
         "n": [
           6144,
@@ -802,6 +938,138 @@ enum EmbeddedTuning {
       "when": {
         "m": [
           1025,
+          2048
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "8786.5 \u00b5s at M=8192",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2049,
+          null
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "4212.3 \u00b5s at M=8192",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          2049,
+          null
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "1299.4 \u00b5s at M=8192",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2049,
+          null
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "1937.2 \u00b5s at M=8192",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          2049,
+          null
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "buffers": 1,
+      "kStep": 32,
+      "note": "fallback: geometric-mean slowdown 0.0% over 4 shapes at M=8192",
+      "ops": [
+        "q4gsw"
+      ],
+      "tile": {
+        "bm": 256,
+        "bn": 128,
+        "wm": 4,
+        "wn": 4
+      },
+      "when": {
+        "m": [
+          2049,
           null
         ]
       }
@@ -6653,7 +6921,7 @@ enum EmbeddedTuning {
     "vendorID": 4318
   },
   "name": "nvidia-hopper",
-  "provenance": "Cooperative-matrix rules for M = 512, 513\u20131024 and \u2265 1025 (all four ops): qlinear tune --kernel coopmat --from h100-tune-coopmat-fp16-m2048-2026-11-26.json h100-tune-coopmat-fp16-m512-m1024-2026-11-26.json h100-tune-coopmat-q4gsw-m2048-2026-11-26.json h100-tune-coopmat-q4gsw-m512-m1024-2026-11-26.json h100-tune-coopmat-dq8ca_q8csw-m2048-2026-11-26.json h100-tune-coopmat-dq8ca_q8csw-m512-m1024-2026-11-26.json h100-tune-coopmat-dq8ca_q4gsw-m2048-2026-11-26.json h100-tune-coopmat-dq8ca_q4gsw-m512-m1024-2026-11-26.json (NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04); 1280 timed configurations; other kernels' rules kept from nvidia-hopper; refines nvidia-hopper (its rules follow the new ones). The M = 2048 sweeps ran at commit 43a382b, the M = 512/1024 sweeps at commit 16d0e76 (same kernels but for the epilogue's staging tiles, which since reuse the operand buffer; measured neutral), 2026-11-26, docs/results/h100-tune-coopmat-*-2026-11-26.json. Previous table: q4gsw M = 2 rules: `qlinear tune --kernel gemv --op q4gsw --shape 2x{4096x4096,6144x4096,28672x4096,4096x14336} --keep-base` (column, activations-in-registers and tensor-core kernels in one sweep) on NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04, 2026-11-26, commit c6b1331 (docs/results/h100-tune-gemv-q4gsw-m2-2026-11-26.json); the rules below them are the previous table's. Previous table: Tensor-core matrix\u2013vector rules (gemv_mma; fp16 and q4gsw, M = 2\u202616): `qlinear tune --kernel gemv --op fp16 --op q4gsw --variety mma --shape {2,8,16}x{4096x4096,6144x4096,28672x4096,4096x14336} --keep-base` on NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04, 2026-11-26, commit 9a25093 (docs/results/h100-tune-gemv-mma-2026-11-26.json; the rules below them are the previous table's). Previous table: qlinear tune on NVIDIA H200, driver NVIDIA 580.159.04, 2026-11-26 (three GPU calls). Cooperative-matrix rules: `qlinear tune --kernel coopmat --from h200-tune-coopmat-small-m-2026-11-26.json --from h200-tune-coopmat-large-m-2026-11-26.json --from h200-tune-coopmat-m128-m512-2026-11-26.json` (M = 16, 64, 256 | 2048 | 128, 512; each M from one call). Matrix\u2013vector q4gsw rules: `qlinear tune --kernel gemv --from h200-tune-gemv-q4gsw-xreg-m1-2026-11-26.json --from h200-tune-gemv-q4gsw-f16math-m8-2026-11-26.json` (M = 1: packed-fp16 column and activations-in-registers candidates, session 3 of 2026-11-26, commit 14d431f; M = 8: the earlier packed-fp16 sweep; configurations with more than 32 accumulators per thread excluded, Tuner.allowed). Other ops' matrix\u2013vector rules kept from the previous table."
+  "provenance": "Cooperative-matrix rules for M = 512, 513\u20131024, 1025\u20132048 (all four ops; int8 ops to any larger M) and \u2265 2049 (fp16, q4gsw): qlinear tune --kernel coopmat --from h100-tune-coopmat-dq8ca_q4gsw-m2048-2026-11-26.json h100-tune-coopmat-dq8ca_q8csw-m2048-2026-11-26.json h100-tune-coopmat-fp16-m2048-2026-11-26.json h100-tune-coopmat-q4gsw-m2048-2026-11-26.json h100-tune-coopmat-dq8ca_q4gsw-m512-m1024-2026-11-26.json h100-tune-coopmat-dq8ca_q8csw-m512-m1024-2026-11-26.json h100-tune-coopmat-fp16-m512-m1024-2026-11-26.json h100-tune-coopmat-q4gsw-m512-m1024-2026-11-26.json tune-m8192.json (NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04); 1488 timed configurations; other kernels' rules kept from nvidia-hopper; refines nvidia-hopper (its rules follow the new ones). Sweeps on NVIDIA H100 80GB HBM3, driver 580.159.04, 2026-11-26: M = 2048 at commit 43a382b, M = 512/1024 at 16d0e76, M = 8192 at e13e107 (docs/results/h100-tune-coopmat-*-2026-11-26.json); the table was built on the GPU machine by bench/gpu_large_m.sh and the suite in docs/results/h100-suite.json ran with it. Previous table: q4gsw M = 2 rules: `qlinear tune --kernel gemv --op q4gsw --shape 2x{4096x4096,6144x4096,28672x4096,4096x14336} --keep-base` (column, activations-in-registers and tensor-core kernels in one sweep) on NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04, 2026-11-26, commit c6b1331 (docs/results/h100-tune-gemv-q4gsw-m2-2026-11-26.json); the rules below them are the previous table's. Previous table: Tensor-core matrix\u2013vector rules (gemv_mma; fp16 and q4gsw, M = 2\u202616): `qlinear tune --kernel gemv --op fp16 --op q4gsw --variety mma --shape {2,8,16}x{4096x4096,6144x4096,28672x4096,4096x14336} --keep-base` on NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04, 2026-11-26, commit 9a25093 (docs/results/h100-tune-gemv-mma-2026-11-26.json; the rules below them are the previous table's). Previous table: qlinear tune on NVIDIA H200, driver NVIDIA 580.159.04, 2026-11-26 (three GPU calls). Cooperative-matrix rules: `qlinear tune --kernel coopmat --from h200-tune-coopmat-small-m-2026-11-26.json --from h200-tune-coopmat-large-m-2026-11-26.json --from h200-tune-coopmat-m128-m512-2026-11-26.json` (M = 16, 64, 256 | 2048 | 128, 512; each M from one call). Matrix\u2013vector q4gsw rules: `qlinear tune --kernel gemv --from h200-tune-gemv-q4gsw-xreg-m1-2026-11-26.json --from h200-tune-gemv-q4gsw-f16math-m8-2026-11-26.json` (M = 1: packed-fp16 column and activations-in-registers candidates, session 3 of 2026-11-26, commit 14d431f; M = 8: the earlier packed-fp16 sweep; configurations with more than 32 accumulators per thread excluded, Tuner.allowed). Other ops' matrix\u2013vector rules kept from the previous table."
 }
 """#,
         #"""
