@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+@testable import QLinear
+import QLinearCheck
+import VulkanRuntime
+
+/// The cooperative-matrix knobs added for the H100 prefill work: raster groups (SWZ), prefetch
+/// distance (PD), the ablation diagnostics (ABL), the epilogue's shared-memory reuse, the large-M
+/// sweep and `tune --extend-up`. Synthetic devices: lavapipe has no cooperative matrices, so the
+/// kernels themselves run only on the GPU machine (bench/gpu_*.sh); these tests pin the plans.
+@Suite("Cooperative-matrix knobs: raster groups, prefetch distance, ablation, shared memory")
+struct CoopMatKnobTests {
+    func only(_ rule: TuningRule) -> DispatchOptions {
+        DispatchOptions(tuning: TuningTable(name: "t", match: nil, provenance: "test", coopmat: [rule]))
+    }
+
+    @Test("a rule's raster group and prefetch distance reach the plan's specialization constants")
+    func ruleKnobs() throws {
+        let caps = h100Caps()
+        let rule = TuningRule(tile: TileShape(bm: 128, bn: 256, wm: 4, wn: 4), kStep: 32, buffers: 1, swizzle: 8, prefetch: 2)
+        let p = try Dispatcher.plan(.coopmat, Problem(op: .fp16, m: 2048, n: 4096, k: 4096), caps: caps, options: only(rule)).get()
+        #expect(p.tile.bm == 128 && p.tile.bn == 256 && p.tile.buffers == 1)
+        #expect(p.tile.swizzle == 8 && p.tile.prefetch == 2 && p.tile.ablate == 0)
+        #expect(p.tile.specValues["SWZ"] == 8 && p.tile.specValues["PD"] == 2 && p.tile.specValues["ABL"] == 0)
+        // The int8 kernels keep one K step in flight whatever the rule says.
+        let intRule = TuningRule(tile: TileShape(bm: 128, bn: 128, wm: 2, wn: 2), kStep: 32, buffers: 1, swizzle: 8, prefetch: 2)
+        let i = try Dispatcher.plan(.coopmat, Problem(op: .dq8ca_q8csw, m: 2048, n: 4096, k: 4096), caps: caps, options: only(intRule)).get()
+        #expect(i.tile.prefetch == 1 && i.tile.swizzle == 8)
+        // Double buffering stages a step ahead by construction: PD is not a separate pipeline.
+        let b2 = TuningRule(tile: TileShape(bm: 128, bn: 128, wm: 2, wn: 2), kStep: 32, buffers: 2, prefetch: 2)
+        let d = try Dispatcher.plan(.coopmat, Problem(op: .q4gsw, m: 2048, n: 4096, k: 4096, groupSize: 128), caps: caps, options: only(b2)).get()
+        #expect(d.tile.buffers == 2 && d.tile.prefetch == 1)
+        // Without the knobs: row-by-row raster, one step in flight.
+        let plain = try Dispatcher.plan(.coopmat, Problem(op: .fp16, m: 2048, n: 4096, k: 4096), caps: caps,
+                                        options: only(TuningRule(tile: TileShape(bm: 128, bn: 128, wm: 2, wn: 2)))).get()
+        #expect(plain.tile.swizzle == 1 && plain.tile.prefetch == 1)
+    }
+
+    @Test("out-of-range knobs from a table or the caller are refused with a reason, never used")
+    func badKnobs() {
+        let caps = h100Caps()
+        let p = Problem(op: .fp16, m: 512, n: 512, k: 512)
+        for rule in [TuningRule(tile: TileShape(bm: 128, bn: 128, wm: 2, wn: 2), prefetch: 3),
+                     TuningRule(tile: TileShape(bm: 128, bn: 128, wm: 2, wn: 2), swizzle: 0),
+                     TuningRule(tile: TileShape(bm: 128, bn: 128, wm: 2, wn: 2), swizzle: 65)] {
+            guard case .failure(let why) = Dispatcher.plan(.coopmat, p, caps: caps, options: only(rule)) else {
+                Issue.record("rule \(rule) was used"); continue
+            }
+            #expect(why.reason.contains("skipped"))
+        }
+        var o = DispatchOptions()
+        o.coopMatPrefetch = 3
+        #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: o).get()) == nil)
+        o = DispatchOptions(); o.coopMatSwizzle = 0
+        #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: o).get()) == nil)
+        o = DispatchOptions(); o.coopMatAblate = 8
+        #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: o).get()) == nil)
+        // Ablation is diagnostics only: never set unless asked, and said loudly when it is.
+        o = DispatchOptions(); o.coopMatAblate = 5
+        if case .success(let ab) = Dispatcher.plan(.coopmat, p, caps: caps, options: o) {
+            #expect(ab.tile.ablate == 5 && ab.reasons.contains { $0.contains("ABLATED") } && ab.tile.description.contains("ABLATED"))
+        } else { Issue.record("ablation 5 was refused") }
+    }
+
+    @Test("the epilogue's staging tiles reuse the A buffer: a 16-subgroup 128x256 tile at K step 32 fits 48 KB, double-buffered it does not")
+    func sharedMemory() throws {
+        let caps = h100Caps()
+        var o = DispatchOptions(coopMatTile: TileShape(bm: 128, bn: 256, wm: 4, wn: 4), coopMatKStep: 32)
+        o.coopMatBuffers = 1
+        let p = try Dispatcher.plan(.coopmat, Problem(op: .fp16, m: 2048, n: 4096, k: 4096), caps: caps, options: o).get()
+        // A: 128 rows × (32 + 8) halves × 2 bytes = 10 240, shared with the 16 fp32 16×16 staging
+        // tiles (16 384); B: 256 rows × 80 bytes = 20 480.
+        #expect(p.tile.sharedBytes(kind: .coopmat, op: .fp16) == 16_384 + 20_480)
+        o.coopMatBuffers = 2
+        guard case .failure(let why) = Dispatcher.plan(.coopmat, Problem(op: .fp16, m: 2048, n: 4096, k: 4096), caps: caps, options: o) else {
+            Issue.record("a 61 KB double-buffered tile was planned on a 48 KB device"); return
+        }
+        #expect(why.reason.contains("shared memory"))
+    }
+
+    @Test("the built-in H100 table plans every op at M = 512…8192 on the suite's shapes with legal knobs")
+    func hopperTable() throws {
+        let caps = h100Caps()
+        for op in Op.allCases {
+            for m in [512, 600, 1024, 2048, 4096, 8192] {
+                for (n, k) in [(4096, 4096), (6144, 4096), (28672, 4096), (4096, 14336), (1000, 3072)] {
+                    let plan = try #require(Dispatcher.decide(Problem(op: op, m: m, n: n, k: k, groupSize: 128), caps: caps).chosen)
+                    #expect(plan.kernel == .coopmat)
+                    #expect([1, 2].contains(plan.tile.prefetch) && plan.tile.ablate == 0 && (1...64).contains(plan.tile.swizzle))
+                    if !op.floatMath || plan.tile.buffers == 2 { #expect(plan.tile.prefetch == 1) }
+                    #expect(plan.tile.sharedBytes(kind: .coopmat, op: op) <= caps.sharedMemoryBytes)
+                }
+            }
+        }
+    }
+
+    @Test("large-M sweep: float kernels at K step 32 single-buffered with prefetch 1 and 2; int8 kernels without prefetch")
+    func largeMCandidates() {
+        let f = Tuner.candidates(.coopmat, floatOps: true, m: 2048)
+        #expect(!f.isEmpty && f.allSatisfy { $0.kStep == 32 && $0.buffers == 1 && [nil, 2].contains($0.prefetch) })
+        #expect(f.contains { $0.prefetch == 2 } && f.contains { $0.prefetch == nil })
+        let i = Tuner.candidates(.coopmat, floatOps: false, m: 2048)
+        #expect(!i.isEmpty && i.allSatisfy { $0.prefetch == nil } && Set(i.compactMap(\.kStep)) == [32, 64])
+        #expect(Set(f).count == f.count && Set(i).count == i.count)
+    }
+
+    @Test("tune --extend-up: the largest measured M's rules cover every larger M; without it they stop at that M")
+    func extendUp() throws {
+        func meas(_ m: Int, _ n: Int, _ bm: Int, _ us: Double) -> String {
+            #"{"op":"fp16","m":\#(m),"n":\#(n),"k":4096,"candidate":{"kernel":"coopmat","tile":{"bm":\#(bm),"bn":128,"wm":2,"wn":2},"kStep":32,"buffers":1},"medianUs":\#(us),"minUs":\#(us),"flags":[],"status":"ok"}"#
+        }
+        let json = "[" + [meas(1024, 4096, 128, 100), meas(1024, 4096, 64, 120), meas(2048, 4096, 128, 210), meas(2048, 4096, 64, 200)].joined(separator: ",") + "]"
+        let ms = try JSONDecoder().decode([TuneMeasurement].self, from: Data(json.utf8))
+        let base = TuningTable(name: "base", match: nil, provenance: "test", coopmat: [TuningRule(tile: TileShape(bm: 32, bn: 64, wm: 2, wn: 2))])
+        let up = Tuner.table(from: ms, kernel: .coopmat, base: base, name: "t", match: nil, provenance: "test", keepBase: true, extendUp: true)
+        let fixed = Tuner.table(from: ms, kernel: .coopmat, base: base, name: "t", match: nil, provenance: "test", keepBase: true)
+        func topAt(_ t: TuningTable, _ m: Int) -> TuningRule? {
+            t.coopmat.first { r in (r.ops ?? [.fp16]).contains(.fp16) && (r.when.map { $0.holds(Problem(op: .fp16, m: m, n: 4096, k: 4096)) } ?? true) }
+        }
+        #expect(topAt(up, 2048)?.tile.bm == 64 && topAt(up, 8192)?.tile.bm == 64)   // M = 2048's best, extended
+        #expect(topAt(up, 1024)?.tile.bm == 128 && topAt(up, 1500)?.tile.bm == 64)
+        #expect(topAt(fixed, 2048)?.tile.bm == 64 && topAt(fixed, 8192)?.tile.bm == 32)  // falls to the base rule
+        #expect(topAt(up, 512)?.tile.bm == 32 && topAt(fixed, 512)?.tile.bm == 32)       // below the sweep: base
+    }
+}
