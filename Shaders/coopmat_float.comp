@@ -21,12 +21,13 @@
 // - each buffer is declared once, as a 16-byte vector view: a second (scalar) view of the same
 //   binding halved throughput on the H100; scalar reads go through the vector view;
 // - accumulators are only indexed in fully unrolled loops;
-// - NBUF = 2 stages first (see kStep): one barrier per step, loads issued a step before staging;
+// - NBUF = 2: one barrier per step, the buffer index a variable (faster than constant-index
+//   orders on the H100);
 // - the epilogue's staging tiles reuse the operand buffer (no shared memory of their own);
 // - PD = 2 (NBUF = 1): two K steps of global loads in flight (two register sets): a step is staged one
 //   step after its loads were issued (measured on the H100: with one step in flight the loads
 //   and staging alone took 245 of 314 µs at M = 2048, 4096², the MMAs alone 135);
-// - the loop over K steps calls kStep twice per iteration (parities 0, 1), so buffer and
+// - NBUF = 1: the loop over K steps calls kStep twice per iteration (parities 0, 1), so
 //   register-set indices are constants once inlined;
 // - SWZ > 1: workgroups are walked in groups of SWZ tile rows (down M first, then along N), so a
 //   wave of workgroups shares its weight and activation tiles in L2;
@@ -195,39 +196,30 @@ void stage(const uint s, uint tid, const uint buf) {
 // This subgroup's accumulators (module scope so kStep can update them; one per MMA tile).
 coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> acc[RM * RN];
 
-// One K step k of parity h (a constant at both call sites).
-// NBUF = 1: its data is in the single shared buffer. Issue the prefetch PD steps ahead (into
-//   register set h % PD), do the MMAs, barrier, stage step k + BK (prefetched PD − 1 steps ago,
-//   set (h + 1) % PD), barrier.
-// NBUF = 2 (stage first, one barrier): its data is in buffer h. Stage step k + BK (fetched one
-//   step ago, so its loads had a whole step to arrive) into buffer h ^ 1, fetch step k + 2·BK
-//   into the same registers, do the MMAs, barrier — other subgroups' MMAs run while one stages.
+// This subgroup's MMAs over the K step held in shared buffer `buf`.
+void mmas(uint buf, uint sm0, uint sn0) {
+    [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
+        coopmat<float16_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
+        [[unroll]] for (uint i = 0; i < RM; ++i)
+            coopMatLoad(a[i], As, buf * ABUF + (sm0 + i * TM) * LDS4 + kk / 8, LDS4, gl_CooperativeMatrixLayoutRowMajor);
+        [[unroll]] for (uint j = 0; j < RN; ++j) {
+            coopmat<float16_t, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB> b;
+            coopMatLoad(b, Bs, buf * BBUF + (sn0 + j * TN) * LDS4 + kk / 8, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
+            [[unroll]] for (uint i = 0; i < RM; ++i) acc[i * RN + j] = coopMatMulAdd(a[i], b, acc[i * RN + j]);
+        }
+    }
+}
+
+// One single-buffered K step k of parity h (a constant at both call sites): issue the loads PD
+// steps ahead (into register set h % PD), the MMAs, a barrier, stage step k + BK (loaded PD − 1
+// steps ago, set (h + 1) % PD), a barrier.
 void kStep(const uint h, uint k, uint kEnd, uint tid, uint m0, uint n0, uint sm0, uint sn0, bool inside, bool xvec, bool wvec) {
-    const uint buf = h % NBUF;
-    if (NBUF == 2u) {
-        if ((ABL & 4u) == 0u && k + BK < kEnd) stage(0u, tid, buf ^ 1u);
-        if (k + 2u * BK < kEnd) fetch(0u, tid, m0, n0, k + 2u * BK, inside, xvec, wvec);
-    } else {
-        const uint kf = k + PD * BK;
-        if (kf < kEnd) fetch(h % PD, tid, m0, n0, kf, inside, xvec, wvec);   // in flight during the MMAs
-    }
-    if ((ABL & 2u) == 0u) {
-        [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
-            coopmat<float16_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
-            [[unroll]] for (uint i = 0; i < RM; ++i)
-                coopMatLoad(a[i], As, buf * ABUF + (sm0 + i * TM) * LDS4 + kk / 8, LDS4, gl_CooperativeMatrixLayoutRowMajor);
-            [[unroll]] for (uint j = 0; j < RN; ++j) {
-                coopmat<float16_t, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB> b;
-                coopMatLoad(b, Bs, buf * BBUF + (sn0 + j * TN) * LDS4 + kk / 8, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
-                [[unroll]] for (uint i = 0; i < RM; ++i) acc[i * RN + j] = coopMatMulAdd(a[i], b, acc[i * RN + j]);
-            }
-        }
-    }
+    const uint kf = k + PD * BK;
+    if (kf < kEnd) fetch(h % PD, tid, m0, n0, kf, inside, xvec, wvec);   // in flight during the MMAs
+    if ((ABL & 2u) == 0u) mmas(0u, sm0, sn0);
     if ((ABL & 4u) == 0u) {
-        if (NBUF == 1u) {
-            barrier();                              // everyone has read the single buffer
-            if (k + BK < kEnd) stage((h + 1u) % PD, tid, 0u);
-        }
+        barrier();                                  // everyone has read the single buffer
+        if (k + BK < kEnd) stage((h + 1u) % PD, tid, 0u);
         barrier();                                  // the staged step is visible
     }
 }
@@ -281,15 +273,31 @@ void main() {
     const uint kEnd = pc.kSlice == 0u ? pc.K : min(pc.K, kBeg + pc.kSlice);
     fetch(0u, tid, m0, n0, kBeg, inside, xvec, wvec);
     stage(0u, tid, 0u);
-    if (NBUF == 2u && kBeg + BK < kEnd) fetch(0u, tid, m0, n0, kBeg + BK, inside, xvec, wvec);
     if (NBUF == 1u && PD == 2u && kBeg + BK < kEnd) fetch(1u, tid, m0, n0, kBeg + BK, inside, xvec, wvec);
     barrier();
 
-    // Two steps per iteration (parities 0 and 1), so every call of kStep has constant buffer
-    // and prefetch-set indices once inlined.
-    for (uint k0 = kBeg; k0 < kEnd; k0 += 2 * BK) {
-        kStep(0u, k0, kEnd, tid, m0, n0, sm0, sn0, inside, xvec, wvec);
-        if (k0 + BK < kEnd) kStep(1u, k0 + BK, kEnd, tid, m0, n0, sm0, sn0, inside, xvec, wvec);
+    if (NBUF == 2u) {
+        // Double buffering: load the next step, the MMAs on buffer `buf`, stage into the other
+        // buffer, one barrier. The buffer index stays a variable: orders with constant indices
+        // (unrolled, or staging first) measured slower on the H100 (docs/DESIGN.md).
+        uint buf = 0u;
+        for (uint k0 = kBeg; k0 < kEnd; k0 += BK) {
+            const bool more = k0 + BK < kEnd;
+            if (more) fetch(0u, tid, m0, n0, k0 + BK, inside, xvec, wvec);   // in flight during the MMAs
+            if ((ABL & 2u) == 0u) mmas(buf, sm0, sn0);
+            if ((ABL & 4u) == 0u) {
+                if (more) stage(0u, tid, buf ^ 1u);
+                barrier();                          // the staged step is visible
+            }
+            buf ^= 1u;
+        }
+    } else {
+        // Two steps per iteration (parities 0 and 1), so every call of kStep has constant
+        // register-set indices once inlined.
+        for (uint k0 = kBeg; k0 < kEnd; k0 += 2 * BK) {
+            kStep(0u, k0, kEnd, tid, m0, n0, sm0, sn0, inside, xvec, wvec);
+            if (k0 + BK < kEnd) kStep(1u, k0 + BK, kEnd, tid, m0, n0, sm0, sn0, inside, xvec, wvec);
+        }
     }
 
     // Epilogue: one accumulator at a time through this subgroup's TM×TN staging tile, which

@@ -15,8 +15,9 @@
 // Main loop as in coopmat_float.comp: register prefetch of the next step before the MMAs, NBUF
 // shared buffers (2: one barrier per step), an interior path without bounds checks; the group
 // scales are staged into a double-buffered tile alongside the step that starts their group.
-// Loop unrolled NBUF times (constant shared offsets), SWZ raster groups and the ABL diagnostics as
-// in coopmat_float.comp.
+// SWZ raster groups and the ABL diagnostics as in coopmat_float.comp; the shared-buffer index is a
+// variable (an unrolled loop with constant indices was no faster for single buffering on the
+// H100 and double buffering with constant indices was slower in the float kernel).
 // SPLITK (split-K family): workgroup z covers K range [z·kSlice, (z+1)·kSlice) (kSlice a multiple
 // of BK and of the group) and writes the unscaled fp32 sums (acc above) to P[z][M][N];
 // splitk_reduce.comp (INT_MATH) adds the slices and applies sx, zp·corr and the bias.
@@ -136,8 +137,8 @@ void main() {
     // Stage step 0 and group 0's scales.
     [[unroll]] for (uint t = 0; t < MAXC; ++t) {
         const uint i = tid + t * WG;
-        if (t < FA && (CA % WG == 0u || i < CA)) As[i / KC * LDS4 + i % KC] = pa[t];
-        if (t < FB && (CB % WG == 0u || i < CB)) Bs[i / KC * LDS4 + i % KC] = pb[t];
+        if (t < FA && (CA % WG == 0u || i < CA)) As[(i / KC) * LDS4 + i % KC] = pa[t];
+        if (t < FB && (CB % WG == 0u || i < CB)) Bs[(i / KC) * LDS4 + i % KC] = pb[t];
     }
     {
         const uint g0 = kBeg / pc.G;
@@ -148,70 +149,62 @@ void main() {
     }
     barrier();
 
-    // NBUF steps per iteration, unrolled: buffer h holds step k0 + h·BK (constant offsets).
-    for (uint k0 = kBeg; k0 < kEnd; k0 += NBUF * BK) {
-        [[unroll]] for (uint h = 0; h < NBUF; ++h) {
-            const uint k = k0 + h * BK;
-            if (k >= kEnd) break;
-            const uint k1 = k + BK;
-            const bool more = k1 < kEnd;
-            if (more && (ABL & 1u) == 0u) {
-                [[unroll]] for (uint t = 0; t < MAXC; ++t) {
-                    const uint i = tid + t * WG;
-                    if (t < FA && (CA % WG == 0u || i < CA)) pa[t] = loadA16(m0 + i / KC, k1, i % KC, inside);
-                    if (t < FB && (CB % WG == 0u || i < CB)) pb[t] = loadB16(n0 + i / KC, k1, i % KC, inside);
+    uint buf = 0u;
+    for (uint k0 = kBeg; k0 < kEnd; k0 += BK) {
+        const uint k1 = k0 + BK;
+        const bool more = k1 < kEnd;
+        if (more && (ABL & 1u) == 0u) {
+            [[unroll]] for (uint t = 0; t < MAXC; ++t) {
+                const uint i = tid + t * WG;
+                if (t < FA && (CA % WG == 0u || i < CA)) pa[t] = loadA16(m0 + i / KC, k1, i % KC, inside);
+                if (t < FB && (CB % WG == 0u || i < CB)) pb[t] = loadB16(n0 + i / KC, k1, i % KC, inside);
+            }
+        }
+        if ((ABL & 2u) == 0u) [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
+            coopmat<int8_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
+            [[unroll]] for (uint i = 0; i < RM; ++i)
+                coopMatLoad(a[i], As, buf * ABUF + (sm0 + i * TM) * LDS4 + kk / 16, LDS4, gl_CooperativeMatrixLayoutRowMajor);
+            [[unroll]] for (uint j = 0; j < RN; ++j) {
+                coopmat<int8_t, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB> b;
+                coopMatLoad(b, Bs, buf * BBUF + (sn0 + j * TN) * LDS4 + kk / 16, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
+                [[unroll]] for (uint i = 0; i < RM; ++i) iacc[i * RN + j] = coopMatMulAdd(a[i], b, iacc[i * RN + j]);
+            }
+        }
+#ifdef WEIGHT_Q4
+        if (k1 % pc.G == 0u) {
+            // Last step of group g: fold its int32 sums with the group's scales.
+            const uint sbase = ((k0 / pc.G) & 1u) * TM * BN;
+            [[unroll]] for (uint j = 0; j < RN; ++j) {
+                coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> s;
+                coopMatLoad(s, SWr, sbase + sn0 + j * TN, BN, gl_CooperativeMatrixLayoutRowMajor);
+                [[unroll]] for (uint i = 0; i < RM; ++i) {
+                    facc[i * RN + j] += coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(iacc[i * RN + j]) * s;
+                    iacc[i * RN + j] = coopmat<int, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0);
                 }
             }
-            if ((ABL & 2u) == 0u) {
-                [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
-                    coopmat<int8_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
-                    [[unroll]] for (uint i = 0; i < RM; ++i)
-                        coopMatLoad(a[i], As, h * ABUF + (sm0 + i * TM) * LDS4 + kk / 16, LDS4, gl_CooperativeMatrixLayoutRowMajor);
-                    [[unroll]] for (uint j = 0; j < RN; ++j) {
-                        coopmat<int8_t, gl_ScopeSubgroup, TK, TN, gl_MatrixUseB> b;
-                        coopMatLoad(b, Bs, h * BBUF + (sn0 + j * TN) * LDS4 + kk / 16, LDS4, gl_CooperativeMatrixLayoutColumnMajor);
-                        [[unroll]] for (uint i = 0; i < RM; ++i) iacc[i * RN + j] = coopMatMulAdd(a[i], b, iacc[i * RN + j]);
-                    }
-                }
+        }
+#endif
+        if (NBUF == 1u && (ABL & 4u) == 0u) barrier();   // everyone has read the single buffer
+        if (more) {
+            buf = NBUF == 1u ? 0u : buf ^ 1u;
+            if ((ABL & 4u) == 0u) [[unroll]] for (uint t = 0; t < MAXC; ++t) {
+                const uint i = tid + t * WG;
+                if (t < FA && (CA % WG == 0u || i < CA)) As[buf * ABUF + (i / KC) * LDS4 + i % KC] = pa[t];
+                if (t < FB && (CB % WG == 0u || i < CB)) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = pb[t];
             }
 #ifdef WEIGHT_Q4
             if (k1 % pc.G == 0u) {
-                // Last step of group g: fold its int32 sums with the group's scales.
-                const uint sbase = ((k / pc.G) & 1u) * TM * BN;
-                [[unroll]] for (uint j = 0; j < RN; ++j) {
-                    coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator> s;
-                    coopMatLoad(s, SWr, sbase + sn0 + j * TN, BN, gl_CooperativeMatrixLayoutRowMajor);
-                    [[unroll]] for (uint i = 0; i < RM; ++i) {
-                        facc[i * RN + j] += coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(iacc[i * RN + j]) * s;
-                        iacc[i * RN + j] = coopmat<int, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0);
-                    }
+                // First step of group g+1: stage its scales into the other parity.
+                const uint g = k1 / pc.G;
+                const uint sbase = (g & 1u) * TM * BN;
+                for (uint idx = tid; idx < TM * BN; idx += WG) {
+                    const uint gn = n0 + idx % BN;
+                    SWr[sbase + idx] = gn < pc.N ? WS[gn * ngroups + g] : 0.0;
                 }
             }
 #endif
-            if ((ABL & 4u) == 0u) {
-                if (NBUF == 1u) barrier();          // everyone has read the single buffer
-                if (more) {
-                    const uint nb = (h + 1u) % NBUF;
-                    [[unroll]] for (uint t = 0; t < MAXC; ++t) {
-                        const uint i = tid + t * WG;
-                        if (t < FA && (CA % WG == 0u || i < CA)) As[nb * ABUF + (i / KC) * LDS4 + i % KC] = pa[t];
-                        if (t < FB && (CB % WG == 0u || i < CB)) Bs[nb * BBUF + (i / KC) * LDS4 + i % KC] = pb[t];
-                    }
-#ifdef WEIGHT_Q4
-                    if (k1 % pc.G == 0u) {
-                        // First step of group g+1: stage its scales into the other parity.
-                        const uint g = k1 / pc.G;
-                        const uint sbase = (g & 1u) * TM * BN;
-                        for (uint idx = tid; idx < TM * BN; idx += WG) {
-                            const uint gn = n0 + idx % BN;
-                            SWr[sbase + idx] = gn < pc.N ? WS[gn * ngroups + g] : 0.0;
-                        }
-                    }
-#endif
-                }
-                barrier();                          // the staged step is visible
-            }
         }
+        if ((ABL & 4u) == 0u) barrier();            // the staged step is visible
     }
 
     // Epilogue: one accumulator at a time through this subgroup's TM×TN staging tile.
