@@ -30,17 +30,7 @@ for cfg in $ablcfgs; do
   done
 done
 stop_dmon
-python3 - "$work" > "$work/summary.txt" 2>&1 <<'PY'
-import json, glob, os, sys
-for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
-    b = os.path.basename(f)
-    if not (b.startswith("ab-") or b.startswith("abl-")): continue
-    try:
-        d = json.load(open(f))
-        for r in d["rows"]: print(f"{b:60s} {r['m']}x{r['n']}x{r['k']} median {r['median_us']:9.1f} min {r['min_us']:9.1f} {r['rate']:7.1f} {r['rate_unit']}")
-        for r in d.get("not_run", []): print(b, "NOT RUN", r)
-    except Exception as e: print(b, "?", e)
-PY
+python3 bench/summarize_runs.py "$work" > "$work/summary.txt" 2>&1
 cat "$work/summary.txt"
 tar -czf "$tarball" -C "$(dirname "$work")" "$(basename "$work")" && echo "packed $tarball"
 cat "$steps"

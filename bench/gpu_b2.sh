@@ -23,24 +23,7 @@ done
 targs=(); for o in ${tops//,/ }; do targs+=(--op "$o"); done; for s in ${tshapes//,/ }; do targs+=(--shape "$s"); done
 step tune timeout "${TUNE_S:-240}" qlinear tune --kernel coopmat "${targs[@]}" --keep-base --report "$work/tune.json" --out "$work/table.json"
 stop_dmon
-python3 - "$work" > "$work/summary.txt" 2>&1 <<'PY'
-import json, glob, os, sys
-w = sys.argv[1]
-for f in ("check-table.json", "check-b2-128.json", "check-b2-k16.json"):
-    try: d = json.load(open(os.path.join(w, f))); print(f, "passed", d.get("passed"), "failed", d.get("failed"))
-    except Exception as e: print(f, "?", e)
-for f in sorted(glob.glob(os.path.join(w, "abl-*.json"))):
-    try:
-        d = json.load(open(f))
-        for r in d["rows"]: print(f"{os.path.basename(f):40s} median {r['median_us']:8.1f} min {r['min_us']:8.1f}")
-        for r in d.get("not_run", []): print(os.path.basename(f), "NOT RUN", r)
-    except Exception as e: print(f, "?", e)
-try:
-    ms = [m for m in json.load(open(os.path.join(w, "tune.json")))["measurements"] if m.get("medianUs")]
-    ms.sort(key=lambda m: (m["op"], m["n"], m["k"], m["medianUs"]))
-    for m in ms: print(f"{m['op']} {m['m']}x{m['n']}x{m['k']} {str(m['candidate']):105s} {m['medianUs']:8.1f} regs {(m.get('statistics') or {}).get('Register Count')} smem {(m.get('statistics') or {}).get('Shared Memory Size')}")
-except Exception as e: print("tune", e)
-PY
+python3 bench/summarize_runs.py "$work" > "$work/summary.txt" 2>&1
 cat "$work/summary.txt"
 tar -czf "$tarball" -C "$(dirname "$work")" "$(basename "$work")" && echo "packed $tarball"
 cat "$steps"

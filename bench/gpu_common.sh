@@ -9,3 +9,18 @@ echo "commit $(cat .gpu/commit.txt 2>/dev/null || echo unknown); $(date -u +%Y-%
 dmon_pid=
 if command -v nvidia-smi > /dev/null; then nvidia-smi dmon -s pc -d 1 > "$work/clocks-dmon.txt" 2>&1 & dmon_pid=$!; fi
 stop_dmon() { [ -n "$dmon_pid" ] && kill "$dmon_pid" 2> /dev/null; dmon_pid=; }
+# `suite_and_peers [TIMEOUT_S]`: the standard suite (clocks recorded; a dmon already running is
+# restarted), the CUDA peers, merge into WORK/results (the committed h100 files first, so the
+# previous suite moves to history/) and the plot. QLINEAR_TUNING, if set, is the table used.
+suite_and_peers() {
+  mkdir -p "$work/results"
+  stop_dmon
+  if command -v nvidia-smi > /dev/null; then nvidia-smi dmon -s pc -d 1 > "$work/clocks-dmon.txt" 2>&1 & dmon_pid=$!; fi
+  step bench-suite timeout "${1:-260}" bash -c "qlinear bench --suite --format md --out '$work/bench-suite.json' > '$work/bench-suite.md'"
+  stop_dmon
+  step peers timeout 100 python3 bench/peers/torch_peers.py --out "$work/torch-peers.json" \
+    --shapes 4096x4096,6144x4096,28672x4096,4096x14336 --ms 1,2,4,8,16,32,64,128,256,512,1024,2048,4096,8192
+  for f in docs/results/h100-suite.json docs/results/h100.md; do [ -e "$f" ] && cp "$f" "$work/results/"; done
+  step merge python3 bench/merge_suite.py --bench "$work/bench-suite.json" --peers "$work/torch-peers.json" --results "$work/results" --prefix h100 --commit "$(cat .gpu/commit.txt)"
+  step plot python3 bench/plot_suite.py --suite "$work/results/h100-suite.json" --out "$work/results/h100-suite.png"
+}

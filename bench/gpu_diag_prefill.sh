@@ -19,17 +19,7 @@ for cfg in "128x256/4x4 2" "256x128/4x4 1" "256x128/4x2 1"; do
 done
 step tune-fp16 timeout 200 qlinear tune --kernel coopmat --op fp16 --shape 2048x4096x4096 --keep-base --report "$work/tune-fp16.json" --out "$work/table-fp16.json"
 stop_dmon
-python3 - "$work" > "$work/summary.txt" 2>&1 <<'PY'
-import json, glob, os, sys
-w = sys.argv[1]
-for f in sorted(glob.glob(os.path.join(w, "abl-*.json"))):
-    d = json.load(open(f))
-    for r in d["rows"]: print(f"{os.path.basename(f):40s} median {r['median_us']:8.1f} min {r['min_us']:8.1f}")
-try:
-    for m in json.load(open(os.path.join(w, "tune-fp16.json")))["measurements"]:
-        if m.get("medianUs"): print(f"{str(m['candidate']):110s} {m['medianUs']:8.1f} {m.get('statistics')}")
-except Exception as e: print("tune", e)
-PY
+python3 bench/summarize_runs.py "$work" > "$work/summary.txt" 2>&1
 grep -h "ceilings" "$work/ceilings.log"; cat "$work/summary.txt"; head -60 "$work/explain-stats.log"
 tar -czf "$tarball" -C "$(dirname "$work")" "$(basename "$work")" && echo "packed $tarball"
 cat "$steps"

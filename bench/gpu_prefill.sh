@@ -33,16 +33,7 @@ targs=(); for o in ${ops//,/ }; do targs+=(--op "$o"); done; for s in ${shapes//
 step tune-coopmat timeout "$tune_s" qlinear tune --kernel coopmat "${targs[@]}" --keep-base --report "$work/tune-coopmat-report.json" --out "$work/table.json"
 stop_dmon
 # one summary of the ablation rows
-python3 - "$work" > "$work/ablations.txt" 2>&1 <<'PY'
-import json, glob, os, sys
-for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
-    b = os.path.basename(f)
-    if not (b.startswith("abl-") or b.startswith("swz8-")): continue
-    try:
-        d = json.load(open(f)); rows = d["rows"] if isinstance(d, dict) else d
-        for r in rows: print(b, r.get("m"), r.get("n"), r.get("k"), r.get("median_us"), r.get("min_us"), r.get("tile"))
-    except Exception as e: print(b, "?", e)
-PY
+python3 bench/summarize_runs.py "$work" > "$work/ablations.txt" 2>&1
 cat "$work/ablations.txt"
 tar -czf "$tarball" -C "$(dirname "$work")" "$(basename "$work")" && echo "packed $tarball"
 cat "$steps"

@@ -30,20 +30,7 @@ step check-pd2-b2 timeout 60 qlinear check --kernel coopmat --tile 64x64/2x2 --b
 targs=(); for o in ${ops//,/ }; do targs+=(--op "$o"); done; for s in ${tshapes//,/ }; do targs+=(--shape "$s"); done
 [ "$tune_s" -gt 0 ] && step tune-coopmat timeout "$tune_s" qlinear tune --kernel coopmat "${targs[@]}" --keep-base --report "$work/tune-coopmat-report.json" --out "$work/table.json"
 stop_dmon
-python3 - "$work" > "$work/summary.txt" 2>&1 <<'PY'
-import json, glob, os, sys
-for f in sorted(glob.glob(os.path.join(sys.argv[1], "pd-*.json"))):
-    b = os.path.basename(f)
-    try:
-        d = json.load(open(f))
-        for r in d["rows"]: print(f"{b:50s} {r['m']}x{r['n']}x{r['k']} median {r['median_us']:9.1f} min {r['min_us']:9.1f} {r['rate']:7.1f} {r['rate_unit']}")
-        for r in d.get("not_run", []): print(b, "NOT RUN", r)
-    except Exception as e: print(b, "?", e)
-for f in ("check-pd2-b1.json", "check-pd2-b2.json"):
-    try:
-        d = json.load(open(os.path.join(sys.argv[1], f))); print(f, {k: d[k] for k in d if k in ("passed", "failed", "total", "summary")})
-    except Exception as e: print(f, "?", e)
-PY
+python3 bench/summarize_runs.py "$work" > "$work/summary.txt" 2>&1
 cat "$work/summary.txt"
 grep "best" "$work/tune-coopmat.log" 2>/dev/null
 tar -czf "$tarball" -C "$(dirname "$work")" "$(basename "$work")" && echo "packed $tarball"
