@@ -165,6 +165,11 @@ public enum LlamaTools {
         public var warmedUp: Bool?
         /// Where norms, RoPE, attention and SwiGLU ran (`device` | `host`; nil in older files).
         public var ops: String?
+        /// With warm-up: how many times the prompt and a decode step ran, and for how long (the
+        /// warm-up repeats until `warmupSeconds` have passed, so a GPU's clocks are up before the
+        /// timed run; nil in older files).
+        public var warmupRuns: Int?
+        public var warmupSeconds: Double?
     }
 
     /// Index of the largest value (first on ties).
@@ -186,10 +191,13 @@ public enum LlamaTools {
 
     /// Generates up to `maxTokens` after `prompt` (greedy when `temp` ≤ 0), stopping at EOS;
     /// `onBytes` receives each token's bytes as soon as it exists. With `warmup`, the prompt and one
-    /// decode step run once first, untimed (first-use pipeline creation, command recording and
-    /// buffer allocation for both batch sizes then fall outside the timings).
+    /// decode step run first, untimed (first-use pipeline creation, command recording and buffer
+    /// allocation for both batch sizes then fall outside the timings), repeated until at least
+    /// `warmupSeconds` of wall time have passed (at most 200 times): an idle GPU needs sustained
+    /// work to raise its clocks (an H100 idles at 345 MHz and runs at 1980 MHz; one 512-token
+    /// prompt of SmolLM2 is ~20 ms, too short on its own). At least one run either way.
     public static func generate(_ l: Loaded, prompt: [Int], maxTokens: Int, temp: Float = 0, seed: UInt64 = 0, warmup: Bool = false,
-                                onBytes: ([UInt8]) -> Void = { _ in }) throws -> GenerateStats {
+                                warmupSeconds: Double = 0.5, onBytes: ([UInt8]) -> Void = { _ in }) throws -> GenerateStats {
         guard !prompt.isEmpty else { throw QLinearError.invalidShape("the prompt has no tokens") }
         guard maxTokens >= 0 else { throw QLinearError.invalidShape("token count \(maxTokens) < 0") }
         let m = l.model
@@ -197,11 +205,18 @@ public enum LlamaTools {
         if let cap = m.contextCapacity, prompt.count + max(maxTokens - 1, warmup ? 1 : 0) > cap {
             throw QLinearError.invalidShape("\(prompt.count) prompt tokens + \(maxTokens) to generate do not fit the KV cache of \(cap) positions: use a larger --ctx-size")
         }
+        guard warmupSeconds >= 0, warmupSeconds.isFinite else { throw QLinearError.invalidShape("warm-up seconds \(warmupSeconds) must be ≥ 0") }
+        var warmupRuns = 0
+        let w0 = monotonicSeconds()
         if warmup {
-            m.reset()
-            let first = try m.forward(prompt)
-            _ = try m.forward([argmax(first)])
+            repeat {
+                m.reset()
+                let first = try m.forward(prompt)
+                _ = try m.forward([argmax(first)])
+                warmupRuns += 1
+            } while monotonicSeconds() - w0 < warmupSeconds && warmupRuns < 200
         }
+        let warmupElapsed = monotonicSeconds() - w0
         m.reset(); m.resetTimers()
         var rng = SamplerRNG(seed: seed)
         let t0 = monotonicSeconds()
@@ -224,7 +239,8 @@ public enum LlamaTools {
                              promptTokensPerSecond: Double(prompt.count) / (t1 - t0),
                              generateTokensPerSecond: steps > 0 ? Double(steps) / (t2 - t1) : 0,
                              linearShare: total > 0 ? m.linearSeconds / total : 0,
-                             text: l.tokenizer.decode(out), tokens: out, warmedUp: warmup, ops: m.ops.rawValue)
+                             text: l.tokenizer.decode(out), tokens: out, warmedUp: warmup, ops: m.ops.rawValue,
+                             warmupRuns: warmup ? warmupRuns : nil, warmupSeconds: warmup ? warmupElapsed : nil)
     }
 
     // MARK: perplexity

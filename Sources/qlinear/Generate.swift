@@ -17,12 +17,15 @@ struct Generate: ParsableCommand {
     @Option(help: "random seed for sampling") var seed: UInt64 = 0
     @Flag(help: "wrap the prompt in the model's ChatML user/assistant template") var chat = false
     @Flag(help: "JSON output (text, tokens, timings)") var json = false
-    @Flag(help: "before timing, run the prompt and one decode step once (untimed), so pipelines, recordings and buffers for both batch sizes exist, as a warmed-up peer measures")
+    @Flag(help: "before timing, run the prompt and one decode step (untimed) until --warmup-seconds have passed, so pipelines, recordings and buffers for both batch sizes exist and a GPU's clocks are up, as a warmed-up peer measures")
     var warmup = false
+    @Option(name: .customLong("warmup-seconds"), help: "with --warmup: repeat the warm-up for at least this long (at least once; at most 200 runs)")
+    var warmupSeconds: Double = 0.5
 
     func validate() throws {
         if (prompt == nil) == (file == nil) { throw ValidationError("give exactly one of --prompt and --file") }
         if let p = promptTokens, p < 1 { throw ValidationError("--prompt-tokens must be ≥ 1") }
+        if !(warmupSeconds >= 0 && warmupSeconds.isFinite && warmupSeconds <= 60) { throw ValidationError("--warmup-seconds must be in 0…60, got \(warmupSeconds)") }
         if n < 0 { throw ValidationError("-n must be ≥ 0") }
     }
 
@@ -36,7 +39,7 @@ struct Generate: ParsableCommand {
             text = String(decoding: ids.flatMap { l.tokenizer.bytes(of: $0) }, as: UTF8.self)
         }
         if !json { writeOut(Array(text.utf8)) }
-        let s = try LlamaTools.generate(l, prompt: ids, maxTokens: n, temp: temp, seed: seed, warmup: warmup) { bytes in
+        let s = try LlamaTools.generate(l, prompt: ids, maxTokens: n, temp: temp, seed: seed, warmup: warmup, warmupSeconds: warmupSeconds) { bytes in
             if !json { writeOut(bytes) }
         }
         if json { print(try jsonString(s)); return }

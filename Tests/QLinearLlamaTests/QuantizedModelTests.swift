@@ -134,6 +134,12 @@ enum TinyLlama {
         // A warm-up pass (prompt + one decode step, untimed) leaves no state behind: same tokens.
         let gw = try LlamaTools.generate(la, prompt: prompt, maxTokens: 8, warmup: true)
         #expect(gw.tokens == ga.tokens && gw.warmedUp == true && ga.warmedUp == false)
+        // The warm-up repeats until its time has passed (clocks), at least once, at most 200 runs.
+        #expect((gw.warmupRuns ?? 0) >= 1 && (gw.warmupRuns ?? 0) <= 200 && ga.warmupRuns == nil)
+        #expect((gw.warmupSeconds ?? 0) >= 0.5 || gw.warmupRuns == 200)
+        let once = try LlamaTools.generate(la, prompt: prompt, maxTokens: 8, warmup: true, warmupSeconds: 0)
+        #expect(once.warmupRuns == 1 && once.tokens == ga.tokens)
+        #expect(throws: QLinearError.self) { try LlamaTools.generate(la, prompt: prompt, maxTokens: 8, warmup: true, warmupSeconds: -1) }
     }
 
     /// Through `LlamaTools.load` as the CLI calls it: the scheme comes from the file; a scheme,
