@@ -222,9 +222,18 @@ public final class CommandStream {
         timestampsWritten = max(timestampsWritten, index + 1)
     }
 
-    /// Ends recording (idempotent). After this the stream can only be submitted.
+    /// Ends recording (idempotent). After this the stream can only be submitted. The last command
+    /// is a device → host memory barrier: a fence makes the device's writes available, but only a
+    /// dependency with the host stage and host-read access makes them visible to host reads of
+    /// mapped memory (Vulkan's memory model; drivers that work without it are not obliged to).
     public func finish() throws {
         guard state == .recording else { return }
+        var mb = VkMemoryBarrier()
+        mb.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
+        mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue
+        mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT.rawValue
+        vkCmdPipelineBarrier(commandBuffer, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue | VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue,
+                             VK_PIPELINE_STAGE_HOST_BIT.rawValue, 0, 1, &mb, 0, nil, 0, nil)
         let r = vkEndCommandBuffer(commandBuffer)
         if r != VK_SUCCESS { state = .lost }
         try check(r, "vkEndCommandBuffer")
