@@ -396,8 +396,8 @@ public enum Dispatcher {
             guard var t else { return no("no tuning rule gives a tile that fits: \(reasons.joined(separator: "; "))") }
             t.swizzle = swizzle
             t.ablate = options.coopMatAblate
-            // The int8 kernels keep one step in flight (no PD constant); float kernels 1 or 2.
-            // Double-buffered float kernels stage first and always keep two steps in flight.
+            // The int8 kernels keep one step in flight (no PD constant); float kernels 1 or 2 when
+            // single-buffered (their double-buffered loop has one register set, no PD).
             t.prefetch = p.op.floatMath && t.buffers == 1 ? prefetch : 1
             if t.prefetch > 1 { reasons.append("\(t.prefetch) K steps of global loads in flight (register sets)") }
             if swizzle > 1 { reasons.append("workgroups walk the output in groups of \(swizzle) tile rows (L2 reuse)") }

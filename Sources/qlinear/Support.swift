@@ -124,30 +124,18 @@ struct DeviceOptions: ParsableArguments {
         var o = DispatchOptions()
         if noCoopmat || (DeviceOptions.env("QLINEAR_DISABLE_COOPMAT").map { $0 != "0" } ?? false) { o.disableCoopMat = true }
         if let t = tile ?? DeviceOptions.env("QLINEAR_TILE") { o.coopMatTile = try DeviceOptions.parseTile(t) }
-        if let kStepText = kStep.map(String.init) ?? DeviceOptions.env("QLINEAR_BK") {
-            guard let k = Int(kStepText), [16, 32, 64].contains(k) else { throw ValidationError("K step must be 16, 32 or 64, got \(kStepText)") }
-            o.coopMatKStep = k
+        /// A forced integer knob: the flag, else the variable; a value outside `allowed` is a usage error.
+        func knob(_ flag: Int?, _ variable: String, _ allowed: Set<Int>, _ what: String) throws -> Int? {
+            guard let text = flag.map(String.init) ?? DeviceOptions.env(variable) else { return nil }
+            guard let v = Int(text), allowed.contains(v) else { throw ValidationError("\(what), got \(text)") }
+            return v
         }
-        if let text = buffers.map(String.init) ?? DeviceOptions.env("QLINEAR_BUFFERS") {
-            guard let b = Int(text), [1, 2].contains(b) else { throw ValidationError("shared-memory buffers must be 1 or 2, got \(text)") }
-            o.coopMatBuffers = b
-        }
-        if let text = splitK.map(String.init) ?? DeviceOptions.env("QLINEAR_SPLITK") {
-            guard let v = Int(text), (1...64).contains(v) else { throw ValidationError("split-K slices must be 1…64, got \(text)") }
-            o.coopMatSplitK = v
-        }
-        if let text = swizzle.map(String.init) ?? DeviceOptions.env("QLINEAR_SWIZZLE") {
-            guard let v = Int(text), (1...64).contains(v) else { throw ValidationError("raster group must be 1…64 tile rows, got \(text)") }
-            o.coopMatSwizzle = v
-        }
-        if let text = prefetch.map(String.init) ?? DeviceOptions.env("QLINEAR_PREFETCH") {
-            guard let v = Int(text), [1, 2].contains(v) else { throw ValidationError("prefetch distance must be 1 or 2 K steps, got \(text)") }
-            o.coopMatPrefetch = v
-        }
-        if let text = ablate.map(String.init) ?? DeviceOptions.env("QLINEAR_ABLATE") {
-            guard let v = Int(text), (0...7).contains(v) else { throw ValidationError("ablation flags must be 0…7, got \(text)") }
-            o.coopMatAblate = v
-        }
+        o.coopMatKStep = try knob(kStep, "QLINEAR_BK", [16, 32, 64], "K step must be 16, 32 or 64")
+        o.coopMatBuffers = try knob(buffers, "QLINEAR_BUFFERS", [1, 2], "shared-memory buffers must be 1 or 2")
+        o.coopMatSplitK = try knob(splitK, "QLINEAR_SPLITK", Set(1...64), "split-K slices must be 1…64")
+        o.coopMatSwizzle = try knob(swizzle, "QLINEAR_SWIZZLE", Set(1...64), "raster group must be 1…64 tile rows")
+        o.coopMatPrefetch = try knob(prefetch, "QLINEAR_PREFETCH", [1, 2], "prefetch distance must be 1 or 2 K steps")
+        o.coopMatAblate = try knob(ablate, "QLINEAR_ABLATE", Set(0...7), "ablation flags must be 0…7") ?? 0
         if let g = gemv ?? DeviceOptions.env("QLINEAR_GEMV") { o.gemvConfig = try DeviceOptions.parseGemv(g) }
         if noF16Math || DeviceOptions.env("QLINEAR_GEMV_F16_MATH") == "0" { o.gemvHalfMath = false }
         if let path = tuning ?? DeviceOptions.env("QLINEAR_TUNING") { o.tuning = try checkedTuningTable(TuningTable.decode(try readFileBytes(path)), source: path) }

@@ -39,6 +39,7 @@ struct Tune: ParsableCommand {
     func validate() throws {
         if kernel == .tiled { throw ValidationError("tune sweeps gemv or coopmat configurations") }
         if group < 8 || group % 8 != 0 { throw ValidationError("--group must be a positive multiple of 8, got \(group)") }
+        if extendUp && !keepBase { throw ValidationError("--extend-up refines a table: it needs --keep-base") }
     }
 
     func run() throws {

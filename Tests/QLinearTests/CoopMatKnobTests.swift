@@ -26,7 +26,7 @@ struct CoopMatKnobTests {
         let intRule = TuningRule(tile: TileShape(bm: 128, bn: 128, wm: 2, wn: 2), kStep: 32, buffers: 1, swizzle: 8, prefetch: 2)
         let i = try Dispatcher.plan(.coopmat, Problem(op: .dq8ca_q8csw, m: 2048, n: 4096, k: 4096), caps: caps, options: only(intRule)).get()
         #expect(i.tile.prefetch == 1 && i.tile.swizzle == 8)
-        // Double buffering stages a step ahead by construction: PD is not a separate pipeline.
+        // The double-buffered loop has one register set: PD is not a separate pipeline there.
         let b2 = TuningRule(tile: TileShape(bm: 128, bn: 128, wm: 2, wn: 2), kStep: 32, buffers: 2, prefetch: 2)
         let d = try Dispatcher.plan(.coopmat, Problem(op: .q4gsw, m: 2048, n: 4096, k: 4096, groupSize: 128), caps: caps, options: only(b2)).get()
         #expect(d.tile.buffers == 2 && d.tile.prefetch == 1)
