@@ -158,12 +158,13 @@ uvec4 loadW8(uint gn, uint gk, bool inside, bool vec) {
 
 // Register prefetch (global → registers): PD sets of one K step each; set s holds the step
 // fetched at parity s (PD = 2: two steps in flight, data staged one step after it arrives).
-uvec4 pa[2 * MAXC];
+// (Sized by PD: with PD = 1 the second set does not exist at all.)
+uvec4 pa[PD * MAXC];
 #ifdef WEIGHT_Q4
-uint pw[2 * MAXC];
-float ps[2 * MAXC];
+uint pw[PD * MAXC];
+float ps[PD * MAXC];
 #else
-uvec4 pb[2 * MAXC];
+uvec4 pb[PD * MAXC];
 #endif
 
 // Step k into prefetch set s (a constant at every call site).
@@ -260,7 +261,7 @@ void main() {
     [[unroll]] for (uint i = 0; i < RM * RN; ++i) acc[i] = coopmat<float, gl_ScopeSubgroup, TM, TN, gl_MatrixUseAccumulator>(0.0);
 
     if ((ABL & 1u) != 0u) {
-        [[unroll]] for (uint t = 0; t < 2 * MAXC; ++t) {
+        [[unroll]] for (uint t = 0; t < PD * MAXC; ++t) {
             pa[t] = uvec4(0x3c003c00u);
 #ifdef WEIGHT_Q4
             pw[t] = 0x99999999u; ps[t] = 1.0;

@@ -68,6 +68,9 @@ FAMILIES = {
                             name=lambda v: "gemv_q4_f16math"),
     "gemv_q4_xreg": dict(src="gemv_xreg.comp", env="vulkan1.2", axes=[("weight", [("q4", ["WEIGHT_Q4"])]), ("act", [("f16", ["ACT_F16"])])],
                          defines=["F16_MATH"], grid="columns", max_m=8, name=lambda v: "gemv_q4_xreg"),
+    # K split inside one subgroup, activations staged once per workgroup (q4gsw × fp16, M ≤ 8).
+    "gemv_q4_sg": dict(src="gemv_sg.comp", env="vulkan1.2", axes=[("weight", [("q4", ["WEIGHT_Q4"])]), ("act", [("f16", ["ACT_F16"])])],
+                       defines=["F16_MATH"], grid="columns", max_m=8, name=lambda v: "gemv_q4_sg"),
     # Tensor-core matrix–vector kernel for decode batches (M ≤ 16): weights as the MMA's A operand.
     "gemv_mma": dict(src="gemv_mma.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], grid="columns", max_m=16,
                      name=lambda v: f"gemv_mma_{v['weight']}_{v['act']}"),

@@ -17,6 +17,10 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     public var group: Int = 0
     /// `gemv_q4_xreg`: 32-value K chunks each thread owns per pass (activations in registers).
     public var chunksPerThread: Int = 0
+    /// `gemv_q4_sg`: output columns per subgroup at a time (R) and 32-value chunks of each
+    /// activation row staged in shared memory (KC ≥ ⌈K/32⌉).
+    public var subgroupColumns: Int = 0
+    public var stagedChunks: Int = 0
     /// `gemv_mma` with INT4 weights: 1 when every group scale is an fp16 value, so dequantizing in
     /// packed fp16 rounds once, like the fp32 product (set by the layer when it encodes).
     public var halfScales: Int = 0
@@ -45,7 +49,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     /// Values for the specialization constants, by the names the shaders declare.
     public var specValues: [String: Int] {
-        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate]
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate]
     }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
@@ -229,6 +233,16 @@ public enum Dispatcher {
             }
             if let maxM = family.maxM, p.m > maxM { return no("M = \(p.m) > \(maxM): the column matrix–vector kernel is for decode batches of ≤ \(maxM) rows") }
             let wg = config.threads
+            if config.sg == true {
+                if let plan = sgPlan(p, caps: caps, options: options, config: config, tuning: tuning, quant: quant, reasons: reasons, lookup: lookup) { return plan }
+                reasons.append("subgroup-split kernel not applicable: packed fp16 configuration used")
+                config.sg = nil
+                config.halfMath = true
+                var c = 8
+                while c > 1 && (c > config.columns || c * p.m > 32) { c /= 2 }
+                config.columns = c
+                config.unroll = min(config.unroll, 2)
+            }
             if config.xreg == true {
                 if let plan = xregPlan(p, caps: caps, options: options, config: config, tuning: tuning, quant: quant, reasons: reasons, lookup: lookup) { return plan }
                 reasons.append("activations-in-registers kernel not applicable: packed fp16 configuration used")
@@ -468,6 +482,41 @@ extension Dispatcher {
         var r = reasons
         r.append("\(config): \(cpt) chunk(s) of 32 activations per thread held in registers\((chunks + wg * cpt - 1) / (wg * cpt) > 1 ? " (K takes \((chunks + wg * cpt - 1) / (wg * cpt)) passes)" : ""), 16-byte weight loads")
         r.append("INT4 × fp16 in packed fp16 (8-term partials, then fp32 sums; fp32 redo on fp16 overflow); subgroup reduce-scatter")
+        return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: r))
+    }
+}
+
+extension Dispatcher {
+    /// The plan for `gemv_q4_sg` (q4gsw × fp16 activations, packed fp16 math, K split inside one
+    /// subgroup, activations staged in shared memory), or nil when it does not apply to `p` on this
+    /// device (the caller then uses the packed-fp16 column kernel). A configuration that can never
+    /// be valid is a failure.
+    static func sgPlan(_ p: Problem, caps: Capabilities, options: DispatchOptions, config: GemvConfig, tuning: String?, quant: ShaderID?,
+                       reasons: [String], lookup: (VariantKey) -> ShaderID?) -> Result<KernelPlan, DispatchRejection>? {
+        func no(_ s: String) -> Result<KernelPlan, DispatchRejection> { .failure(DispatchRejection(reason: s)) }
+        let wg = config.threads, sgs = caps.subgroupSize
+        guard [1, 2, 4, 8].contains(config.columns), [1, 2, 4, 8].contains(config.unroll) else {
+            return no("matrix–vector configuration \(config): columns per subgroup and chunks in flight must be 1, 2, 4 or 8")
+        }
+        guard sgs >= 4, wg >= sgs, wg % sgs == 0, wg <= 1024, wg <= caps.maxWorkgroupInvocations, wg <= caps.maxWorkgroupSize[0] else {
+            return no("\(wg)-thread workgroups: not a multiple of the subgroup size \(sgs) (≥ 4) or over the device's \(caps.maxWorkgroupInvocations) (x ≤ \(caps.maxWorkgroupSize[0]))")
+        }
+        // What depends on the problem or device falls back to the column kernel.
+        guard p.op == .q4gsw, p.act == .f16, caps.shaderFloat16, caps.subgroupArithmetic, options.gemvHalfMath, p.m <= 8 else { return nil }
+        guard config.columns * config.unroll <= 32, p.m * config.columns <= 32 else { return nil }   // registers
+        let chunks = (p.k + 31) / 32
+        let (staged, over) = p.m.multipliedReportingOverflow(by: chunks)
+        guard !over, staged <= caps.sharedMemoryBytes / 64 else { return nil }   // 64 bytes of activations per chunk and row
+        guard let shader = lookup(VariantKey(family: .gemvQ4Sg, weight: .q4, act: .f16)) else { return nil }
+        var t = TileConfig(bm: p.m, bn: config.columns * (wg / sgs), bk: config.unroll, workgroupSize: wg)
+        t.subgroupSize = sgs
+        t.requireSubgroupSize = caps.canRequireSubgroupSize
+        t.group = p.groupSize
+        t.subgroupColumns = config.columns
+        t.stagedChunks = chunks
+        var r = reasons
+        r.append("\(config): \(p.m * chunks * 64) bytes of activations staged in shared memory once per workgroup, then no barrier; each subgroup streams \(config.columns) column(s) over all of K, \(config.columns * config.unroll) 16-byte weight loads in flight per lane")
+        r.append("INT4 × fp16 in packed fp16 (8-term partials, then fp32 sums; fp32 redo on fp16 overflow); subgroupAdd per column")
         return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: r))
     }
 }

@@ -175,7 +175,7 @@ public final class LinearLayer: @unchecked Sendable {
         switch plan.kernel {
         case .tiled: expected = [.tiledFloat, .tiledInt]
         case .coopmat: expected = plan.splitK > 1 ? [.coopmatFloatSplitk, .coopmatIntSplitk] : [.coopmatFloat, .coopmatInt]
-        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvMma]
+        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma]
         }
         guard expected.contains(family) else { throw QLinearError.invalidShape("plan's shader \(plan.shader.rawValue) is not a \(plan.kernel.rawValue) kernel") }
         if let maxM = family.maxM, m > maxM {
@@ -213,6 +213,16 @@ public final class LinearLayer: @unchecked Sendable {
             t.halfScales = scalesAreHalf ? 1 : 0
         }
         guard t.bm >= 1, t.bn >= 1 else { throw QLinearError.invalidShape("plan's tile \(t.bm)x\(t.bn) has a dimension below 1") }
+        if family == .gemvQ4Sg {
+            // The shader stages BM rows of KC chunks (64 bytes each) and gives each subgroup R of
+            // the workgroup's BN columns at a time: check what the dispatcher guarantees.
+            let chunks = (k + 31) / 32
+            let (staged, over) = t.bm.multipliedReportingOverflow(by: t.stagedChunks)
+            guard t.bm >= m, t.bm <= 8, t.subgroupColumns >= 1, t.bn % t.subgroupColumns == 0, t.bk >= 1, t.stagedChunks >= chunks,
+                  !over, staged <= context.capabilities.sharedMemoryBytes / 64 else {
+                throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn)x\(t.bk), \(t.subgroupColumns) columns per subgroup, \(t.stagedChunks) staged chunks cannot compute M = \(m), K = \(k) within \(context.capabilities.sharedMemoryBytes) bytes of shared memory")
+            }
+        }
         if family == .gemvQ4Xreg {
             // The shader clamps M to BM, drops columns when BK does not divide BN and reduces
             // BM·BK sums with power-of-two steps: check what the dispatcher guarantees.

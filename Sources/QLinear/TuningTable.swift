@@ -91,6 +91,10 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// in registers and streams `columns` rows through them, `unroll` rows in flight (packed fp16
     /// math). nil = false.
     public var xreg: Bool?
+    /// q4gsw with fp16 activations: `gemv_q4_sg` — K split inside one subgroup, activations staged
+    /// once per workgroup in shared memory; `columns` = columns per subgroup at a time, `unroll` =
+    /// 32-value chunks per column in flight per lane (packed fp16 math). nil = false.
+    public var sg: Bool?
     /// fp16 and q4gsw (M ≤ 16): `gemv_mma`, the tensor-core matrix–vector kernel — `columns` weight
     /// rows per workgroup (16…128), `threads` / subgroup size subgroups splitting K, K steps of
     /// 32·`unroll` values. nil = false.
@@ -100,19 +104,20 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     public var splitK: Int?
     /// `gemv_mma`: K steps of loads in flight per subgroup (1…4). nil = 1.
     public var prefetch: Int?
-    public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil, mma: Bool? = nil, splitK: Int? = nil, prefetch: Int? = nil) {
+    public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil, mma: Bool? = nil, splitK: Int? = nil, prefetch: Int? = nil, sg: Bool? = nil) {
         self.columns = columns; self.threads = threads; self.unroll = unroll; self.halfMath = halfMath; self.xreg = xreg
-        self.mma = mma; self.splitK = splitK; self.prefetch = prefetch
+        self.mma = mma; self.splitK = splitK; self.prefetch = prefetch; self.sg = sg
     }
     public var description: String {
         if mma == true { return "tensor cores: \(columns) columns × \(threads) threads, K step \(32 * unroll)\((prefetch ?? 1) > 1 ? ", \(prefetch!) steps in flight" : "")\((splitK ?? 1) > 1 ? ", split-K \(splitK!)" : "")" }
         if xreg == true { return "\(columns) columns × \(threads) threads, activations in registers, \(unroll) columns in flight, packed fp16 math" }
+        if sg == true { return "\(columns) columns per subgroup × \(threads) threads, K split inside the subgroup, activations in shared memory, \(unroll) chunks in flight per column, packed fp16 math" }
         return "\(columns) columns × \(threads) threads, \(unroll) chunks in flight per column\(halfMath == true ? ", packed fp16 math" : "")"
     }
     /// The compact form the CLI and reports use: COLUMNSxTHREADSxUNROLL, then `h` (packed fp16
-    /// math) or `x` (activations in registers).
+    /// math), `x` (activations in registers), `g` (K split inside a subgroup) or `m` (tensor cores).
     public var compact: String {
-        "\(columns)x\(threads)x\(unroll)\(mma == true ? "m" : xreg == true ? "x" : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
+        "\(columns)x\(threads)x\(unroll)\(mma == true ? "m" : xreg == true ? "x" : sg == true ? "g" : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
     }
     /// The configuration used when no rule applies.
     public static let standard = GemvConfig(columns: 2, threads: 128, unroll: 2)

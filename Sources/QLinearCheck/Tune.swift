@@ -46,9 +46,10 @@ public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertibl
 }
 
 /// Which matrix–vector kernels a gemv sweep tries: the column kernels (fp32 or packed-fp16
-/// math), q4gsw's activations-in-registers kernel, the tensor-core kernel (fp16, q4gsw).
+/// math), q4gsw's activations-in-registers and subgroup-split kernels, the tensor-core kernel
+/// (fp16, q4gsw).
 public enum GemvVariety: String, CaseIterable, Codable, Sendable {
-    case column, xreg, mma
+    case column, xreg, sg, mma
 }
 
 /// One timed (op, shape, candidate), or why it did not run.
@@ -102,6 +103,13 @@ public enum Tuner {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, xreg: true)))
                 } } }
             }
+            // K split inside one subgroup (q4gsw × fp16): columns per subgroup, threads, chunks in
+            // flight per column.
+            if halfMath && varieties.contains(.sg) && (m ?? 1) <= 8 {
+                for c in [1, 2, 4] { for t in [64, 128, 256, 512] { for u in [1, 2, 4, 8] where c * u <= 16 && c * (m ?? 1) <= 32 {
+                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, sg: true)))
+                } } }
+            }
             return out.filter { allowed($0, m: m) }
         case .coopmat:
             func grid(_ tiles: [TileShape], _ ks: [Int], _ bufs: [Int], _ splits: [Int], _ swizzles: [Int] = [1], _ prefetches: [Int] = [1]) -> [TuneCandidate] {
@@ -151,7 +159,7 @@ public enum Tuner {
     /// was erratic on the H200 (q4gsw M = 8, 8 columns: 44.8 µs in a tune, 121–188 µs medians in
     /// two suite runs, docs/results/README.md).
     public static func allowed(_ c: TuneCandidate, m: Int?) -> Bool {
-        if let g = c.gemv, g.xreg != true, g.mma != true, let m, g.columns * m > 32 { return false }
+        if let g = c.gemv, g.xreg != true, g.mma != true, g.sg != true, let m, g.columns * m > 32 { return false }
         return true
     }
 
@@ -163,6 +171,7 @@ public enum Tuner {
         let family = plan.shader.origin.family
         if g.mma == true { return family == .gemvMma || family == .gemvMmaSplitk }
         if g.xreg == true { return family == .gemvQ4Xreg }
+        if g.sg == true { return family == .gemvQ4Sg }
         return true
     }
 

@@ -106,15 +106,16 @@ struct DeviceOptions: ParsableArguments {
             guard tail.isEmpty else { throw ValidationError("matrix–vector configuration \"\(text)\": unexpected \"\(tail)\" after the m") }
             body = body[...mIdx]
         }
-        let suffix = body.last.flatMap { "hxm".contains($0) ? $0 : nil }
+        let suffix = body.last.flatMap { "hxgm".contains($0) ? $0 : nil }
         let s = suffix != nil ? body.dropLast() : body
         let v = s.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
         guard v.count == 3, let c = v[0], let t = v[1], let u = v[2], c > 0, t > 0, u > 0, c <= 128, t <= 4096, u <= 64 else {
-            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, 2x128x2h for packed fp16 math, 16x128x4x for activations in registers, 32x128x2m for tensor cores, 32x128x2mp2s4 with 2 steps in flight and split-K 4)")
+            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, 2x128x2h for packed fp16 math, 16x128x4x for activations in registers, 2x128x4g for K split inside a subgroup, 32x128x2m for tensor cores, 32x128x2mp2s4 with 2 steps in flight and split-K 4)")
         }
         switch suffix {
         case "m": return GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: split, prefetch: prefetch)
         case "x": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, xreg: true)
+        case "g": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, sg: true)
         case "h": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true)
         default: return GemvConfig(columns: c, threads: t, unroll: u)
         }

@@ -40,6 +40,7 @@ public enum ShaderID: String, CaseIterable, Sendable, Codable {
     case gemv_mma_splitk_q4_f16
     case gemv_mma_splitk_q4_f32
     case gemv_q4_f16math
+    case gemv_q4_sg
     case gemv_q4_xreg
     case peak_bw
     case peak_mma_f16
@@ -79,6 +80,7 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
     case gemvFloat = "gemv_float"
     case gemvQ4F16Math = "gemv_q4_f16math"
     case gemvQ4Xreg = "gemv_q4_xreg"
+    case gemvQ4Sg = "gemv_q4_sg"
     case gemvMma = "gemv_mma"
     case gemvMmaSplitk = "gemv_mma_splitk"
     case gemvInt = "gemv_int"
@@ -100,6 +102,7 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
         case .gemvFloat: return .columns
         case .gemvQ4F16Math: return .columns
         case .gemvQ4Xreg: return .columns
+        case .gemvQ4Sg: return .columns
         case .gemvMma: return .columns
         case .gemvMmaSplitk: return .columns
         case .gemvInt: return .columns
@@ -123,6 +126,7 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
         case .gemvFloat: return 8
         case .gemvQ4F16Math: return 8
         case .gemvQ4Xreg: return 8
+        case .gemvQ4Sg: return 8
         case .gemvMma: return 16
         case .gemvMmaSplitk: return 16
         case .gemvInt: return 8
@@ -173,6 +177,7 @@ extension VariantKey {
         VariantKey(family: .gemvMmaSplitk, weight: .q4, act: .f16): .gemv_mma_splitk_q4_f16,
         VariantKey(family: .gemvMmaSplitk, weight: .q4, act: .f32): .gemv_mma_splitk_q4_f32,
         VariantKey(family: .gemvQ4F16Math, weight: .q4, act: .f16): .gemv_q4_f16math,
+        VariantKey(family: .gemvQ4Sg, weight: .q4, act: .f16): .gemv_q4_sg,
         VariantKey(family: .gemvQ4Xreg, weight: .q4, act: .f16): .gemv_q4_xreg,
         VariantKey(family: .peakBw): .peak_bw,
         VariantKey(family: .peakMma, mma: .f16): .peak_mma_f16,
@@ -241,6 +246,7 @@ extension ShaderID {
         case .gemv_mma_splitk_q4_f16: return (.gemvMmaSplitk, "gemv_mma.comp", ["SPLITK", "WEIGHT_Q4", "ACT_F16"], "vulkan1.3")
         case .gemv_mma_splitk_q4_f32: return (.gemvMmaSplitk, "gemv_mma.comp", ["SPLITK", "WEIGHT_Q4"], "vulkan1.3")
         case .gemv_q4_f16math: return (.gemvQ4F16Math, "gemv.comp", ["F16_MATH", "WEIGHT_Q4", "ACT_F16"], "vulkan1.2")
+        case .gemv_q4_sg: return (.gemvQ4Sg, "gemv_sg.comp", ["F16_MATH", "WEIGHT_Q4", "ACT_F16"], "vulkan1.2")
         case .gemv_q4_xreg: return (.gemvQ4Xreg, "gemv_xreg.comp", ["F16_MATH", "WEIGHT_Q4", "ACT_F16"], "vulkan1.2")
         case .peak_bw: return (.peakBw, "peak_bw.comp", [], "vulkan1.2")
         case .peak_mma_f16: return (.peakMma, "peak_mma.comp", [], "vulkan1.3")
@@ -308,6 +314,7 @@ extension ShaderID {
         case .gemv_mma_splitk_q4_f16: return KernelSignature(family: .gemvMmaSplitk, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "PBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "BN", defaultValue: 32), .init(id: 2, name: "BK", defaultValue: 64), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 8, name: "TK", defaultValue: 16), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 11, name: "GS", defaultValue: 0), .init(id: 13, name: "HS", defaultValue: 0), .init(id: 14, name: "PD", defaultValue: 1)], workgroupSizeConstant: "WG")
         case .gemv_mma_splitk_q4_f32: return KernelSignature(family: .gemvMmaSplitk, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float", access: .readonly), .init(index: 4, block: "PBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "BN", defaultValue: 32), .init(id: 2, name: "BK", defaultValue: 64), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 8, name: "TK", defaultValue: 16), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 11, name: "GS", defaultValue: 0), .init(id: 13, name: "HS", defaultValue: 0), .init(id: 14, name: "PD", defaultValue: 1)], workgroupSizeConstant: "WG")
         case .gemv_q4_f16math: return KernelSignature(family: .gemvQ4F16Math, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 2), .init(id: 2, name: "BK", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0)], workgroupSizeConstant: "WG")
+        case .gemv_q4_sg: return KernelSignature(family: .gemvQ4Sg, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 8), .init(id: 2, name: "BK", defaultValue: 4), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0), .init(id: 5, name: "KC", defaultValue: 128), .init(id: 6, name: "R", defaultValue: 2)], workgroupSizeConstant: "WG")
         case .gemv_q4_xreg: return KernelSignature(family: .gemvQ4Xreg, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 8), .init(id: 2, name: "BK", defaultValue: 4), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0), .init(id: 5, name: "CPT", defaultValue: 1)], workgroupSizeConstant: "WG")
         case .peak_bw: return KernelSignature(family: .peakBw, bindings: [.init(index: 0, block: "ABuf", element: "uvec4", access: .readonly), .init(index: 1, block: "OBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [], workgroupSizeConstant: nil)
         case .peak_mma_f16: return KernelSignature(family: .peakMma, bindings: [.init(index: 0, block: "OBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 3, name: "WG", defaultValue: 256), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 16), .init(id: 8, name: "TK", defaultValue: 16)], workgroupSizeConstant: "WG")
