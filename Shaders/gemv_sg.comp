@@ -31,6 +31,8 @@ layout(constant_id = 3) const uint WG = 128;
 layout(constant_id = 4) const uint GS = 0;
 layout(constant_id = 5) const uint KC = 128;
 layout(constant_id = 6) const uint R = 2;       // output columns per subgroup at a time
+layout(constant_id = 7) const uint KS = 1;      // subgroups splitting one column group's K
+layout(constant_id = 8) const uint SGS = 32;    // subgroup size the pipeline requires (KS > 1)
 
 layout(binding = 0) readonly buffer XBuf { uvec4 X4[]; };
 layout(binding = 1) readonly buffer WBuf { uvec4 W4[]; };
@@ -38,8 +40,12 @@ layout(binding = 2) readonly buffer SBuf { float S[]; };
 layout(binding = 3) readonly buffer BiasBuf { float16_t BIAS[]; };
 layout(binding = 4) writeonly buffer YBuf { float16_t Y[]; };
 
-// Activations: row m, word j (8 values) at XS[m·4·KC + j] as the four nibble pairs' f16vec2.
+// Activations: row m, word q of chunk c (8 values) at XS[m·4·KC + q·KC + c] as the four nibble
+// pairs' f16vec2 — word-major, so the lanes of a subgroup (consecutive chunks) read consecutive
+// 16-byte slots (a chunk-major order put the 32 lanes' reads on 8 of the 32 banks).
 shared uvec4 XS[BM * 4 * KC];
+// KS > 1: each subgroup's BM·R sums, added across the KS subgroups of a column group.
+shared float red[KS > 1 ? (WG / SGS) * BM * R : 1];
 
 float acc[BM][R];
 
@@ -54,7 +60,7 @@ void loadW(uint n0, uint c0, uint words, uint chunks, out uvec4 w[U][R], out flo
     const uint grp = GS != 0u ? GS : pc.G;
     const uint ng = pc.K / grp;
     [[unroll]] for (uint u = 0; u < U; ++u) {
-        const uint c = min(c0 + u * gl_SubgroupSize, chunks - 1u);
+        const uint c = min(c0 + u * KS * gl_SubgroupSize, chunks - 1u);
         [[unroll]] for (uint r = 0; r < R; ++r) {
             const uint n = rowOf(n0, r);
             if (aligned) {
@@ -78,11 +84,11 @@ void mathW(uint n0, uint c0, uint M, uint chunks, bool halfMath, uvec4 w[U][R], 
     const uint ng = pc.K / grp;
     const bool chunkGroups = (grp % 32u) == 0u;   // one scale per chunk
     [[unroll]] for (uint u = 0; u < U; ++u) {
-        const uint c = c0 + u * gl_SubgroupSize;
+        const uint c = c0 + u * KS * gl_SubgroupSize;
         if (c < chunks) {
             [[unroll]] for (uint q = 0; q < 4; ++q) {
                 uvec4 xv[BM];
-                [[unroll]] for (uint m = 0; m < BM; ++m) xv[m] = XS[m * 4u * KC + 4u * c + q];
+                [[unroll]] for (uint m = 0; m < BM; ++m) xv[m] = XS[m * 4u * KC + q * KC + c];
                 const uint k = min(32u * c + 8u * q, pc.K - 1u);
                 [[unroll]] for (uint r = 0; r < R; ++r) {
                     const float sq = chunkGroups ? s[u][r] : S[rowOf(n0, r) * ng + k / grp];
@@ -123,9 +129,10 @@ void mathW(uint n0, uint c0, uint M, uint chunks, bool halfMath, uvec4 w[U][R], 
     }
 }
 
-// This lane's share of columns n0 … n0 + R (loads, then math, U chunks at a time).
-void columns(uint n0, uint lane, uint M, uint words, uint chunks, bool halfMath) {
-    for (uint c0 = lane; c0 < chunks; c0 += U * gl_SubgroupSize) {
+// This lane's share of columns n0 … n0 + R (loads, then math, U chunks at a time): chunks
+// first, first + KS·SGS, …
+void columns(uint n0, uint first, uint M, uint words, uint chunks, bool halfMath) {
+    for (uint c0 = first; c0 < chunks; c0 += U * KS * gl_SubgroupSize) {
         uvec4 w[U][R];
         float s[U][R];
         loadW(n0, c0, words, chunks, w, s);
@@ -133,11 +140,12 @@ void columns(uint n0, uint lane, uint M, uint words, uint chunks, bool halfMath)
     }
 }
 
-// Columns n0 … n0 + R for all rows: this lane's share, the fp32 redo if needed, the reduction.
-void columnGroup(uint n0, uint M, uint words, uint chunks) {
-    const uint lane = gl_SubgroupInvocationID;
+// Columns n0 … n0 + R for all rows: this lane's share (part `part` of KS), the fp32 redo if
+// needed; the subgroup's sums end in acc (every lane holds them).
+void columnGroup(uint n0, uint part, uint M, uint words, uint chunks) {
+    const uint first = part * gl_SubgroupSize + gl_SubgroupInvocationID;
     [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint r = 0; r < R; ++r) acc[m][r] = 0.0;
-    columns(n0, lane, M, words, chunks, true);
+    columns(n0, first, M, words, chunks, true);
     bool finite = true;
     // Exponent all ones = Inf or NaN, tested on the bits: without float controls a driver may
     // assume isinf/isnan never hold and drop the redo.
@@ -146,14 +154,19 @@ void columnGroup(uint n0, uint M, uint words, uint chunks) {
     if (!finite) {
         // An fp16 partial overflowed (the fp32 sum of finite inputs cannot): redo in fp32.
         [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint r = 0; r < R; ++r) acc[m][r] = 0.0;
-        columns(n0, lane, M, words, chunks, false);
+        columns(n0, first, M, words, chunks, false);
     }
+    [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint r = 0; r < R; ++r) acc[m][r] = subgroupAdd(acc[m][r]);
+}
+
+// Writes the sums of columns n0 … n0 + R (bias added), one value per lane.
+void store(uint n0, uint M, float v[BM][R]) {
+    const uint lane = gl_SubgroupInvocationID;
     [[unroll]] for (uint m = 0; m < BM; ++m) {
         [[unroll]] for (uint r = 0; r < R; ++r) {
-            const float total = subgroupAdd(acc[m][r]);
             const uint n = n0 + r;
             if (lane == (m * R + r) % gl_SubgroupSize && m < M && n < pc.N)
-                Y[m * pc.N + n] = float16_t(pc.hasBias != 0u ? total + float(BIAS[n]) : total);
+                Y[m * pc.N + n] = float16_t(pc.hasBias != 0u ? v[m][r] + float(BIAS[n]) : v[m][r]);
         }
     }
 }
@@ -178,16 +191,37 @@ void main() {
                           packHalf2x16(vec2(f[4], f[5])), packHalf2x16(vec2(f[6], f[7])));
             }
         }
-        XS[i] = uvec4((v.x & 0xFFFFu) | (v.z << 16), (v.x >> 16) | (v.z & 0xFFFF0000u),
+        XS[m * 4u * KC + (j & 3u) * KC + (j >> 2)] = uvec4((v.x & 0xFFFFu) | (v.z << 16), (v.x >> 16) | (v.z & 0xFFFF0000u),
                       (v.y & 0xFFFFu) | (v.w << 16), (v.y >> 16) | (v.w & 0xFFFF0000u));
     }
     barrier();
 
-    // The subgroups take the workgroup's column groups in turn (one each when the subgroup size
-    // is the one the plan assumed). No barrier follows.
-    for (uint cg = gl_SubgroupID; cg < BN / R; cg += gl_NumSubgroups) {
+    if (KS == 1u) {
+        // The subgroups take the workgroup's column groups in turn (one each when the subgroup
+        // size is the one the plan assumed). No barrier follows.
+        for (uint cg = gl_SubgroupID; cg < BN / R; cg += gl_NumSubgroups) {
+            const uint n0 = gl_WorkGroupID.x * BN + cg * R;
+            if (n0 >= pc.N) break;
+            columnGroup(n0, 0u, M, words, chunks);
+            store(n0, M, acc);
+        }
+    } else {
+        // KS subgroups per column group (the pipeline requires subgroups of SGS lanes, so there
+        // are WG / SGS of them): partial sums through shared memory, one barrier.
+        const uint sg = gl_SubgroupID, cg = sg / KS, part = sg % KS;
         const uint n0 = gl_WorkGroupID.x * BN + cg * R;
-        if (n0 >= pc.N) break;
-        columnGroup(n0, M, words, chunks);
+        columnGroup(min(n0, pc.N - 1u), part, M, words, chunks);
+        const uint lane = gl_SubgroupInvocationID;
+        [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint r = 0; r < R; ++r)
+            if (lane == (m * R + r) % gl_SubgroupSize) red[sg * BM * R + m * R + r] = acc[m][r];
+        barrier();
+        if (part == 0u && n0 < pc.N) {
+            [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint r = 0; r < R; ++r) {
+                float v = 0.0;
+                for (uint p = 0; p < KS; ++p) v += red[(sg + p) * BM * R + m * R + r];
+                acc[m][r] = v;
+            }
+            store(n0, M, acc);
+        }
     }
 }

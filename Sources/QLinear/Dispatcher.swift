@@ -21,6 +21,8 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// activation row staged in shared memory (KC ≥ ⌈K/32⌉).
     public var subgroupColumns: Int = 0
     public var stagedChunks: Int = 0
+    /// `gemv_q4_sg`: subgroups splitting one column group's K (partial sums through shared memory).
+    public var subgroupSplit: Int = 1
     /// `gemv_mma` with INT4 weights: 1 when every group scale is an fp16 value, so dequantizing in
     /// packed fp16 rounds once, like the fp32 product (set by the layer when it encodes).
     public var halfScales: Int = 0
@@ -49,7 +51,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     /// Values for the specialization constants, by the names the shaders declare.
     public var specValues: [String: Int] {
-        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate]
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate]
     }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
@@ -503,19 +505,26 @@ extension Dispatcher {
         }
         // What depends on the problem or device falls back to the column kernel.
         guard p.op == .q4gsw, p.act == .f16, caps.shaderFloat16, caps.subgroupArithmetic, options.gemvHalfMath, p.m <= 8 else { return nil }
+        let ks = config.splitK ?? 1
+        guard [1, 2, 4, 8, 16].contains(ks), (wg / sgs) % ks == 0 else {
+            return no("matrix–vector configuration \(config): subgroups per column (1, 2, 4, 8 or 16) must divide the workgroup's \(wg / sgs) subgroups")
+        }
         guard config.columns * config.unroll <= 32, p.m * config.columns <= 32 else { return nil }   // registers
+        // Several subgroups per column need the subgroup count the plan assumes.
+        if ks > 1 && !caps.canRequireSubgroupSize { return nil }
         let chunks = (p.k + 31) / 32
         let (staged, over) = p.m.multipliedReportingOverflow(by: chunks)
         guard !over, staged <= caps.sharedMemoryBytes / 64 else { return nil }   // 64 bytes of activations per chunk and row
         guard let shader = lookup(VariantKey(family: .gemvQ4Sg, weight: .q4, act: .f16)) else { return nil }
-        var t = TileConfig(bm: p.m, bn: config.columns * (wg / sgs), bk: config.unroll, workgroupSize: wg)
+        var t = TileConfig(bm: p.m, bn: config.columns * (wg / sgs) / ks, bk: config.unroll, workgroupSize: wg)
         t.subgroupSize = sgs
         t.requireSubgroupSize = caps.canRequireSubgroupSize
         t.group = p.groupSize
         t.subgroupColumns = config.columns
         t.stagedChunks = chunks
+        t.subgroupSplit = ks
         var r = reasons
-        r.append("\(config): \(p.m * chunks * 64) bytes of activations staged in shared memory once per workgroup, then no barrier; each subgroup streams \(config.columns) column(s) over all of K, \(config.columns * config.unroll) 16-byte weight loads in flight per lane")
+        r.append("\(config): \(p.m * chunks * 64) bytes of activations staged in shared memory once per workgroup\(ks > 1 ? "" : ", then no barrier"); \(ks > 1 ? "\(ks) subgroups split" : "each subgroup streams") \(config.columns) column(s) over all of K, \(config.columns * config.unroll) 16-byte weight loads in flight per lane")
         r.append("INT4 × fp16 in packed fp16 (8-term partials, then fp32 sums; fp32 redo on fp16 overflow); subgroupAdd per column")
         return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: r))
     }

@@ -99,7 +99,8 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// rows per workgroup (16…128), `threads` / subgroup size subgroups splitting K, K steps of
     /// 32·`unroll` values. nil = false.
     public var mma: Bool?
-    /// `gemv_mma`: split K over this many workgroup layers (fp32 partials and a reduction pass).
+    /// `gemv_mma`: split K over this many workgroup layers (fp32 partials and a reduction pass);
+    /// `gemv_q4_sg`: over this many subgroups of the workgroup (shared memory, one barrier).
     /// nil = 1.
     public var splitK: Int?
     /// `gemv_mma`: K steps of loads in flight per subgroup (1…4). nil = 1.
@@ -111,7 +112,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         if mma == true { return "tensor cores: \(columns) columns × \(threads) threads, K step \(32 * unroll)\((prefetch ?? 1) > 1 ? ", \(prefetch!) steps in flight" : "")\((splitK ?? 1) > 1 ? ", split-K \(splitK!)" : "")" }
         if xreg == true { return "\(columns) columns × \(threads) threads, activations in registers, \(unroll) columns in flight, packed fp16 math" }
-        if sg == true { return "\(columns) columns per subgroup × \(threads) threads, K split inside the subgroup, activations in shared memory, \(unroll) chunks in flight per column, packed fp16 math" }
+        if sg == true { return "\(columns) columns per subgroup × \(threads) threads, K split inside \((splitK ?? 1) > 1 ? "\(splitK!) subgroups" : "the subgroup"), activations in shared memory, \(unroll) chunks in flight per column, packed fp16 math" }
         return "\(columns) columns × \(threads) threads, \(unroll) chunks in flight per column\(halfMath == true ? ", packed fp16 math" : "")"
     }
     /// The compact form the CLI and reports use: COLUMNSxTHREADSxUNROLL, then `h` (packed fp16

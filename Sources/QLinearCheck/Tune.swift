@@ -106,9 +106,11 @@ public enum Tuner {
             // K split inside one subgroup (q4gsw × fp16): columns per subgroup, threads, chunks in
             // flight per column.
             if halfMath && varieties.contains(.sg) && (m ?? 1) <= 8 {
-                for c in [1, 2, 4] { for t in [64, 128, 256, 512] { for u in [1, 2, 4, 8] where c * u <= 16 && c * (m ?? 1) <= 32 {
-                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, sg: true)))
-                } } }
+                // (First H100 sweep, M = 1, 2, 4: 8 chunks in flight and 64-thread workgroups were
+                // slowest everywhere, 4 chunks never fastest.) Subgroups splitting K for M = 1.
+                for c in [1, 2, 4] { for t in [128, 256, 512] { for u in [1, 2, 4] { for ks in (m ?? 1) <= 1 ? [1, 2, 4] : [1] where c * (m ?? 1) <= 32 {
+                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, splitK: ks == 1 ? nil : ks, sg: true)))
+                } } } }
             }
             return out.filter { allowed($0, m: m) }
         case .coopmat:
