@@ -45,7 +45,8 @@ layout(binding = 4) writeonly buffer YBuf { float16_t Y[]; };
 // 16-byte slots (a chunk-major order put the 32 lanes' reads on 8 of the 32 banks).
 shared uvec4 XS[BM * 4 * KC];
 // KS > 1: each subgroup's BM·R sums, added across the KS subgroups of a column group.
-shared float red[KS > 1 ? (WG / SGS) * BM * R : 1];
+// Two sets (by pass parity), so one barrier per pass suffices.
+shared float red[KS > 1 ? 2 * (WG / SGS) * BM * R : 1];
 
 float acc[BM][R];
 
@@ -177,22 +178,33 @@ void main() {
     const uint words = pc.K / 8u;
     const uint chunks = (words + 3u) / 4u;
     const bool xvec = (pc.ldx % 8u) == 0u;
-    // Stage the activations, paired for the nibble masks (zero past K and for rows ≥ M).
-    for (uint i = t; i < BM * 4u * KC; i += WG) {
-        const uint m = i / (4u * KC), j = i % (4u * KC), k = 8u * j;
-        uvec4 v = uvec4(0u);
-        if (m < M && k < pc.K) {
-            if (xvec && k + 8u <= pc.K) {
-                v = X4[(m * pc.ldx + k) >> 3];
-            } else {
-                float f[8];
-                [[dont_unroll]] for (uint e = 0; e < 8; ++e) f[e] = k + e < pc.K ? xAt(m * pc.ldx + k + e) : 0.0;
-                v = uvec4(packHalf2x16(vec2(f[0], f[1])), packHalf2x16(vec2(f[2], f[3])),
-                          packHalf2x16(vec2(f[4], f[5])), packHalf2x16(vec2(f[6], f[7])));
+    // Stage the activations, paired for the nibble masks (zero past K and for rows ≥ M): batches
+    // of 8 loads per thread issued before their stores (one round trip per batch, not per load).
+    const uint total = BM * 4u * KC;
+    for (uint i0 = 0; i0 < total; i0 += 8u * WG) {
+        uvec4 v[8];
+        [[unroll]] for (uint b = 0; b < 8; ++b) {
+            const uint i = i0 + b * WG + t;
+            const uint m = i / (4u * KC), k = 8u * (i % (4u * KC));
+            v[b] = uvec4(0u);
+            if (i < total && m < M && k < pc.K) {
+                if (xvec && k + 8u <= pc.K) {
+                    v[b] = X4[(m * pc.ldx + k) >> 3];
+                } else {
+                    float f[8];
+                    [[dont_unroll]] for (uint e = 0; e < 8; ++e) f[e] = k + e < pc.K ? xAt(m * pc.ldx + k + e) : 0.0;
+                    v[b] = uvec4(packHalf2x16(vec2(f[0], f[1])), packHalf2x16(vec2(f[2], f[3])),
+                                 packHalf2x16(vec2(f[4], f[5])), packHalf2x16(vec2(f[6], f[7])));
+                }
             }
         }
-        XS[m * 4u * KC + (j & 3u) * KC + (j >> 2)] = uvec4((v.x & 0xFFFFu) | (v.z << 16), (v.x >> 16) | (v.z & 0xFFFF0000u),
-                      (v.y & 0xFFFFu) | (v.w << 16), (v.y >> 16) | (v.w & 0xFFFF0000u));
+        [[unroll]] for (uint b = 0; b < 8; ++b) {
+            const uint i = i0 + b * WG + t;
+            const uint m = i / (4u * KC), j = i % (4u * KC);
+            if (i < total)
+                XS[m * 4u * KC + (j & 3u) * KC + (j >> 2)] = uvec4((v[b].x & 0xFFFFu) | (v[b].z << 16), (v[b].x >> 16) | (v[b].z & 0xFFFF0000u),
+                                                                    (v[b].y & 0xFFFFu) | (v[b].w << 16), (v[b].y >> 16) | (v[b].w & 0xFFFF0000u));
+        }
     }
     barrier();
 
@@ -207,21 +219,26 @@ void main() {
         }
     } else {
         // KS subgroups per column group (the pipeline requires subgroups of SGS lanes, so there
-        // are WG / SGS of them): partial sums through shared memory, one barrier.
-        const uint sg = gl_SubgroupID, cg = sg / KS, part = sg % KS;
-        const uint n0 = gl_WorkGroupID.x * BN + cg * R;
-        columnGroup(min(n0, pc.N - 1u), part, M, words, chunks);
+        // are WG / SGS of them), BN / (R · WG / SGS · KS) passes: partial sums through shared
+        // memory, one barrier per pass.
+        const uint sg = gl_SubgroupID, part = sg % KS, groups = (WG / SGS) / KS;
         const uint lane = gl_SubgroupInvocationID;
-        [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint r = 0; r < R; ++r)
-            if (lane == (m * R + r) % gl_SubgroupSize) red[sg * BM * R + m * R + r] = acc[m][r];
-        barrier();
-        if (part == 0u && n0 < pc.N) {
-            [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint r = 0; r < R; ++r) {
-                float v = 0.0;
-                for (uint p = 0; p < KS; ++p) v += red[(sg + p) * BM * R + m * R + r];
-                acc[m][r] = v;
+        for (uint pass = 0; pass < BN / (R * groups); ++pass) {
+            const uint cg = pass * groups + sg / KS;
+            const uint n0 = gl_WorkGroupID.x * BN + cg * R;
+            const uint base = (pass & 1u) * (WG / SGS) * BM * R;
+            columnGroup(min(n0, pc.N - 1u), part, M, words, chunks);
+            [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint r = 0; r < R; ++r)
+                if (lane == (m * R + r) % gl_SubgroupSize) red[base + sg * BM * R + m * R + r] = acc[m][r];
+            barrier();
+            if (part == 0u && n0 < pc.N) {
+                [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint r = 0; r < R; ++r) {
+                    float v = 0.0;
+                    for (uint p = 0; p < KS; ++p) v += red[base + (sg + p) * BM * R + m * R + r];
+                    acc[m][r] = v;
+                }
+                store(n0, M, acc);
             }
-            store(n0, M, acc);
         }
     }
 }

@@ -505,9 +505,9 @@ extension Dispatcher {
         }
         // What depends on the problem or device falls back to the column kernel.
         guard p.op == .q4gsw, p.act == .f16, caps.shaderFloat16, caps.subgroupArithmetic, options.gemvHalfMath, p.m <= 8 else { return nil }
-        let ks = config.splitK ?? 1
-        guard [1, 2, 4, 8, 16].contains(ks), (wg / sgs) % ks == 0 else {
-            return no("matrix–vector configuration \(config): subgroups per column (1, 2, 4, 8 or 16) must divide the workgroup's \(wg / sgs) subgroups")
+        let ks = config.splitK ?? 1, passes = config.prefetch ?? 1
+        guard [1, 2, 4, 8, 16].contains(ks), (wg / sgs) % ks == 0, (1...16).contains(passes) else {
+            return no("matrix–vector configuration \(config): subgroups per column (1, 2, 4, 8 or 16) must divide the workgroup's \(wg / sgs) subgroups; column groups per subgroup 1…16")
         }
         guard config.columns * config.unroll <= 32, p.m * config.columns <= 32 else { return nil }   // registers
         // Several subgroups per column need the subgroup count the plan assumes.
@@ -516,7 +516,7 @@ extension Dispatcher {
         let (staged, over) = p.m.multipliedReportingOverflow(by: chunks)
         guard !over, staged <= caps.sharedMemoryBytes / 64 else { return nil }   // 64 bytes of activations per chunk and row
         guard let shader = lookup(VariantKey(family: .gemvQ4Sg, weight: .q4, act: .f16)) else { return nil }
-        var t = TileConfig(bm: p.m, bn: config.columns * (wg / sgs) / ks, bk: config.unroll, workgroupSize: wg)
+        var t = TileConfig(bm: p.m, bn: config.columns * (wg / sgs) / ks * passes, bk: config.unroll, workgroupSize: wg)
         t.subgroupSize = sgs
         t.requireSubgroupSize = caps.canRequireSubgroupSize
         t.group = p.groupSize

@@ -103,7 +103,9 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// `gemv_q4_sg`: over this many subgroups of the workgroup (shared memory, one barrier).
     /// nil = 1.
     public var splitK: Int?
-    /// `gemv_mma`: K steps of loads in flight per subgroup (1…4). nil = 1.
+    /// `gemv_mma`: K steps of loads in flight per subgroup (1…4); `gemv_q4_sg`: column groups each
+    /// subgroup takes in turn (1…16: the workgroup covers that many times its subgroups' columns,
+    /// so the activations are staged once for all of them). nil = 1.
     public var prefetch: Int?
     public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil, mma: Bool? = nil, splitK: Int? = nil, prefetch: Int? = nil, sg: Bool? = nil) {
         self.columns = columns; self.threads = threads; self.unroll = unroll; self.halfMath = halfMath; self.xreg = xreg
@@ -112,11 +114,12 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         if mma == true { return "tensor cores: \(columns) columns × \(threads) threads, K step \(32 * unroll)\((prefetch ?? 1) > 1 ? ", \(prefetch!) steps in flight" : "")\((splitK ?? 1) > 1 ? ", split-K \(splitK!)" : "")" }
         if xreg == true { return "\(columns) columns × \(threads) threads, activations in registers, \(unroll) columns in flight, packed fp16 math" }
-        if sg == true { return "\(columns) columns per subgroup × \(threads) threads, K split inside \((splitK ?? 1) > 1 ? "\(splitK!) subgroups" : "the subgroup"), activations in shared memory, \(unroll) chunks in flight per column, packed fp16 math" }
+        if sg == true { return "\(columns) columns per subgroup × \(threads) threads, K split inside \((splitK ?? 1) > 1 ? "\(splitK!) subgroups" : "the subgroup"), activations in shared memory, \(unroll) chunks in flight per column\((prefetch ?? 1) > 1 ? ", \(prefetch!) column groups per subgroup" : ""), packed fp16 math" }
         return "\(columns) columns × \(threads) threads, \(unroll) chunks in flight per column\(halfMath == true ? ", packed fp16 math" : "")"
     }
     /// The compact form the CLI and reports use: COLUMNSxTHREADSxUNROLL, then `h` (packed fp16
-    /// math), `x` (activations in registers), `g` (K split inside a subgroup) or `m` (tensor cores).
+    /// math), `x` (activations in registers), `g` (K split inside a subgroup) or `m` (tensor cores);
+    /// `m` and `g` take `pN` (prefetch / column groups per subgroup) and `sN` (split-K).
     public var compact: String {
         "\(columns)x\(threads)x\(unroll)\(mma == true ? "m" : xreg == true ? "x" : sg == true ? "g" : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
     }

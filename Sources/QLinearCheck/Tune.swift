@@ -106,11 +106,17 @@ public enum Tuner {
             // K split inside one subgroup (q4gsw × fp16): columns per subgroup, threads, chunks in
             // flight per column.
             if halfMath && varieties.contains(.sg) && (m ?? 1) <= 8 {
-                // (First H100 sweep, M = 1, 2, 4: 8 chunks in flight and 64-thread workgroups were
-                // slowest everywhere, 4 chunks never fastest.) Subgroups splitting K for M = 1.
-                for c in [1, 2, 4] { for t in [128, 256, 512] { for u in [1, 2, 4] { for ks in (m ?? 1) <= 1 ? [1, 2, 4] : [1] where c * (m ?? 1) <= 32 {
-                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, splitK: ks == 1 ? nil : ks, sg: true)))
-                } } } }
+                // (First H100 sweeps, M = 1, 2, 4: 8 chunks in flight and 64-thread workgroups were
+                // slowest everywhere, 128 threads and 4 columns per subgroup never fastest at M = 1.)
+                // Subgroups splitting K for M = 1; column groups per subgroup (activations staged
+                // once for more columns).
+                let one = (m ?? 1) <= 1
+                for c in one ? [1, 2] : [1, 2, 4] { for t in one ? [256, 512] : [256, 512] { for u in one ? [1, 2, 4] : [1, 2] {
+                    for ks in one ? [1, 2] : [1] { for ps in one ? [1, 2, 4, 8] : [1, 2, 4] where c * (m ?? 1) <= 32 {
+                        out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, splitK: ks == 1 ? nil : ks,
+                                                                                 prefetch: ps == 1 ? nil : ps, sg: true)))
+                    } }
+                } } }
             }
             return out.filter { allowed($0, m: m) }
         case .coopmat:

@@ -90,7 +90,7 @@ struct DeviceOptions: ParsableArguments {
         var body = Substring(text)
         var split: Int?, prefetch: Int?
         // Tensor-core form: COLUMNSxTHREADSxUNROLLm, then optionally pPREFETCH and sSPLIT; the
-        // subgroup-split form COLUMNSxTHREADSxUNROLLg, then optionally sSUBGROUPS.
+        // subgroup-split form COLUMNSxTHREADSxUNROLLg, then optionally pCOLUMN_GROUPS and sSUBGROUPS.
         if let mIdx = body.firstIndex(where: { $0 == "m" || $0 == "g" }) {
             var tail = body[body.index(after: mIdx)...]
             func take(_ c: Character, _ range: ClosedRange<Int>) throws -> Int? {
@@ -102,9 +102,8 @@ struct DeviceOptions: ParsableArguments {
                 tail = tail.dropFirst(1 + digits.count)
                 return v
             }
-            prefetch = try take("p", 1...4)
+            prefetch = try take("p", body[mIdx] == "g" ? 1...16 : 1...4)
             split = try take("s", 1...64)
-            if body[mIdx] == "g" && prefetch != nil { throw ValidationError("matrix–vector configuration \"\(text)\": p (prefetch) applies to the tensor-core form only") }
             guard tail.isEmpty else { throw ValidationError("matrix–vector configuration \"\(text)\": unexpected \"\(tail)\" after the \(body[mIdx])") }
             body = body[...mIdx]
         }
@@ -112,12 +111,12 @@ struct DeviceOptions: ParsableArguments {
         let s = suffix != nil ? body.dropLast() : body
         let v = s.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
         guard v.count == 3, let c = v[0], let t = v[1], let u = v[2], c > 0, t > 0, u > 0, c <= 128, t <= 4096, u <= 64 else {
-            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, 2x128x2h for packed fp16 math, 16x128x4x for activations in registers, 2x128x4g for K split inside a subgroup (2x128x4gs2: two subgroups per column), 32x128x2m for tensor cores, 32x128x2mp2s4 with 2 steps in flight and split-K 4)")
+            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, 2x128x2h for packed fp16 math, 16x128x4x for activations in registers, 2x128x4g for K split inside a subgroup (2x128x4gp4s2: four column groups per subgroup, two subgroups per column), 32x128x2m for tensor cores, 32x128x2mp2s4 with 2 steps in flight and split-K 4)")
         }
         switch suffix {
         case "m": return GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: split, prefetch: prefetch)
         case "x": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, xreg: true)
-        case "g": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, splitK: split, sg: true)
+        case "g": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, splitK: split, prefetch: prefetch, sg: true)
         case "h": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true)
         default: return GemvConfig(columns: c, threads: t, unroll: u)
         }
