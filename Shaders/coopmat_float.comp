@@ -167,29 +167,36 @@ float ps[PD * MAXC];
 uvec4 pb[PD * MAXC];
 #endif
 
+// Whether prefetch slot t (element i = tid + t·WG) of this thread holds A / B data. The
+// double-buffered loop keeps the plain check: the pruned form (no slots past FA/FB, no check
+// when WG divides the count) made q4gsw's double-buffered split-K rules 12–16% slower on the
+// H100 (docs/results/h100-coopmat-regression-bisect-2026-11-26.json).
+bool slotA(uint t, uint i) { return NBUF == 2u ? i < CA : t < FA && (CA % WG == 0u || i < CA); }
+bool slotB(uint t, uint i) { return NBUF == 2u ? i < CB : t < FB && (CB % WG == 0u || i < CB); }
+
 // Step k into prefetch set s (a constant at every call site).
 void fetch(const uint s, uint tid, uint m0, uint n0, uint k, bool inside, bool xvec, bool wvec) {
     if ((ABL & 1u) != 0u) return;
     [[unroll]] for (uint t = 0; t < MAXC; ++t) {
         const uint i = tid + t * WG;
-        if (t < FA && (CA % WG == 0u || i < CA)) pa[s * MAXC + t] = loadX8(m0 + i / KC, k + 8 * (i % KC), inside, xvec);
+        if (slotA(t, i)) pa[s * MAXC + t] = loadX8(m0 + i / KC, k + 8 * (i % KC), inside, xvec);
 #ifdef WEIGHT_Q4
-        if (t < FB && (CB % WG == 0u || i < CB)) pw[s * MAXC + t] = loadWRaw(n0 + i / KC, k + 8 * (i % KC), inside, ps[s * MAXC + t]);
+        if (slotB(t, i)) pw[s * MAXC + t] = loadWRaw(n0 + i / KC, k + 8 * (i % KC), inside, ps[s * MAXC + t]);
 #else
-        if (t < FB && (CB % WG == 0u || i < CB)) pb[s * MAXC + t] = loadW8(n0 + i / KC, k + 8 * (i % KC), inside, wvec);
+        if (slotB(t, i)) pb[s * MAXC + t] = loadW8(n0 + i / KC, k + 8 * (i % KC), inside, wvec);
 #endif
     }
 }
 
-// Prefetch set s → shared buffer `buf` (both constants at every call site).
+// Prefetch set s → shared buffer `buf`.
 void stage(const uint s, uint tid, const uint buf) {
     [[unroll]] for (uint t = 0; t < MAXC; ++t) {
         const uint i = tid + t * WG;
-        if (t < FA && (CA % WG == 0u || i < CA)) As[buf * ABUF + (i / KC) * LDS4 + i % KC] = pa[s * MAXC + t];
+        if (slotA(t, i)) As[buf * ABUF + (i / KC) * LDS4 + i % KC] = pa[s * MAXC + t];
 #ifdef WEIGHT_Q4
-        if (t < FB && (CB % WG == 0u || i < CB)) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = dequant8(pw[s * MAXC + t], ps[s * MAXC + t]);
+        if (slotB(t, i)) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = dequant8(pw[s * MAXC + t], ps[s * MAXC + t]);
 #else
-        if (t < FB && (CB % WG == 0u || i < CB)) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = pb[s * MAXC + t];
+        if (slotB(t, i)) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = pb[s * MAXC + t];
 #endif
     }
 }
