@@ -88,8 +88,59 @@ struct KernelTests {
         #expect(r.status == .passed, "\(p): \(r.summary)")
     }
 
-    @Test("packed-fp16 INT4 decode redoes in fp32 a partial that overflows fp16 (finite result)", arguments: [false, true])
-    func halfMathOverflow(_ xreg: Bool) throws {
+    /// gemv_q4_sg on awkward shapes: M = 1…8 (BM = M), N = 1 and odd N (column groups past N),
+    /// K not a multiple of the 32-value chunk (K = 1032, 200: a partial last chunk), more chunks
+    /// than lanes, groups of 8 and 24 (one scale per word), 32 and 128; columns per subgroup 1, 2
+    /// and 4, 1…4 chunks in flight, K split over 2 or 4 subgroups (partials through shared
+    /// memory), several column groups per subgroup (passes), rows without bias.
+    @Test("INT4 decode with K split inside a subgroup (gemv_q4_sg) matches the reference",
+          arguments: [
+            // (M, N, K, group, columns per subgroup, subgroups, chunks in flight, subgroups per column, column groups per subgroup)
+            (1, 67, 512, 128, 1, 4, 2, 1, 1), (2, 9, 1032, 8, 2, 2, 1, 1, 3), (1, 1, 8, 8, 1, 1, 1, 1, 1), (3, 33, 96, 32, 4, 2, 4, 1, 1),
+            (1, 13, 4352, 32, 1, 4, 2, 2, 2), (8, 5, 256, 128, 1, 4, 1, 4, 1), (4, 17, 200, 8, 2, 4, 2, 2, 3), (1, 300, 1536, 24, 2, 8, 1, 4, 2),
+          ] as [(Int, Int, Int, Int, Int, Int, Int, Int, Int)])
+    func sgDecode(_ c: (Int, Int, Int, Int, Int, Int, Int, Int, Int)) throws {
+        let ctx = try Shared.ctx()
+        let p = Problem(op: .q4gsw, m: c.0, n: c.1, k: c.2, groupSize: c.3, act: .f16, bias: c.0 != 2)
+        var rng = SplitMix64(seed: 13)
+        let cc = try CheckCase.random(problem: p, rng: &rng)
+        var options = ctx.options
+        options.gemvConfig = GemvConfig(columns: c.4, threads: c.5 * ctx.capabilities.subgroupSize, unroll: c.6, halfMath: true,
+                                        splitK: c.7 == 1 ? nil : c.7, prefetch: c.8 == 1 ? nil : c.8, sg: true)
+        let plan = try Dispatcher.plan(.gemv, p, caps: ctx.capabilities, options: options).get()
+        #expect(plan.shader == .gemv_q4_sg, "\(plan.reasons)")
+        #expect(plan.tile.bn == c.4 * c.5 / c.7 * c.8 && plan.tile.subgroupSplit == c.7)
+        let r = try cc.run(on: ctx, kernel: .gemv, options: options)
+        #expect(r.shader == ShaderID.gemv_q4_sg.rawValue)
+        #expect(r.status == .passed, "\(p): \(r.summary)")
+    }
+
+    /// Where gemv_q4_sg cannot run the dispatcher falls back to the packed-fp16 column kernel:
+    /// activations larger than shared memory (M = 8, K = 14336: 8 · 448 chunks · 64 bytes), and
+    /// K split over subgroups on a device that cannot require a subgroup size; a configuration
+    /// that is never valid (3 columns per subgroup) is an error.
+    @Test("gemv_q4_sg falls back or refuses where it cannot run")
+    func sgFallback() throws {
+        let ctx = try Shared.ctx()
+        var caps = ctx.capabilities
+        var options = ctx.options
+        options.gemvConfig = GemvConfig(columns: 1, threads: 4 * caps.subgroupSize, unroll: 1, halfMath: true, sg: true)
+        let big = try Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 8, n: 64, k: 14336, groupSize: 128, act: .f16), caps: caps, options: options).get()
+        #expect(big.shader == .gemv_q4_f16math, "\(big.reasons)")
+        caps.canRequireSubgroupSize = false
+        options.gemvConfig?.splitK = 2
+        let split = try Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 1, n: 64, k: 256, groupSize: 128, act: .f16), caps: caps, options: options).get()
+        #expect(split.shader == .gemv_q4_f16math, "\(split.reasons)")
+        options.gemvConfig = GemvConfig(columns: 3, threads: 4 * caps.subgroupSize, unroll: 1, halfMath: true, sg: true)
+        guard case .failure(let why) = Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 1, n: 64, k: 256, groupSize: 128, act: .f16), caps: ctx.capabilities, options: options) else {
+            Issue.record("3 columns per subgroup was accepted"); return
+        }
+        #expect(why.reason.contains("columns per subgroup"))
+    }
+
+    @Test("packed-fp16 INT4 decode redoes in fp32 a partial that overflows fp16 (finite result)", arguments: [0, 1, 2])
+    func halfMathOverflow(_ variety: Int) throws {
+        let xreg = variety == 1
         let ctx = try Shared.ctx()
         let (n, k) = (3, 64)
         // Every weight is +7 steps (q = 15); x is +16000 on the first four values of each 8 and
@@ -100,9 +151,10 @@ struct KernelTests {
         let layer = try LinearLayer(context: ctx, weights: .q4gsw(w), bias: bias, act: .f16)
         var options = ctx.options
         options.gemvConfig = xreg ? GemvConfig(columns: 4, threads: ctx.capabilities.subgroupSize, unroll: 2, halfMath: true, xreg: true)
+                         : variety == 2 ? GemvConfig(columns: 2, threads: 2 * ctx.capabilities.subgroupSize, unroll: 1, halfMath: true, sg: true)
                                   : GemvConfig(columns: 2, threads: 4 * ctx.capabilities.subgroupSize, unroll: 1, halfMath: true)
         let plan = try Dispatcher.plan(.gemv, layer.problem(m: 1), caps: ctx.capabilities, options: options).get()
-        #expect(plan.shader == (xreg ? .gemv_q4_xreg : .gemv_q4_f16math))
+        #expect(plan.shader == (xreg ? .gemv_q4_xreg : variety == 2 ? .gemv_q4_sg : .gemv_q4_f16math))
         let xb = try Buffer(device: ctx.device, size: try layer.inputBytes(m: 1))
         try xb.write(array: DType.f16.encode(x))
         let yb = try Buffer(device: ctx.device, size: 16)
