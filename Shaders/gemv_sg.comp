@@ -8,7 +8,8 @@
 // output columns (rows of W) over the whole of K: lane l takes the 32-value chunks l, l + SGS, …
 // of each, U chunks per column in flight (R·U independent 16-byte weight loads per lane, plus
 // their group scales, before any math); the activations come from shared memory once per
-// chunk for all R columns; the R·BM sums are reduced with subgroupAdd at the end.
+// chunk for all R columns; the R·BM sums are reduced with subgroupAdd at the end. XG = 1: no
+// staging and no barrier; each lane reads its chunks' activations through L1 (re-paired per word).
 //   Math (as gemv_q4_f16math): nibble pairs become f16vec2 (q − 8) exactly with one mask-or per
 //   pair ((w & 0x000F000F) | 0x64006400 = 1024 + q per half); four packed fp16 FMAs per 8 weights;
 //   the two lanes added in fp16; the 8-term partial scaled by the group scale into an fp32 sum
@@ -33,6 +34,7 @@ layout(constant_id = 5) const uint KC = 128;
 layout(constant_id = 6) const uint R = 2;       // output columns per subgroup at a time
 layout(constant_id = 7) const uint KS = 1;      // subgroups splitting one column group's K
 layout(constant_id = 8) const uint SGS = 32;    // subgroup size the pipeline requires (KS > 1)
+layout(constant_id = 9) const uint XG = 0;      // 1: no staging, activations read through L1 per chunk
 
 layout(binding = 0) readonly buffer XBuf { uvec4 X4[]; };
 layout(binding = 1) readonly buffer WBuf { uvec4 W4[]; };
@@ -43,7 +45,7 @@ layout(binding = 4) writeonly buffer YBuf { float16_t Y[]; };
 // Activations: row m, word q of chunk c (8 values) at XS[m·4·KC + q·KC + c] as the four nibble
 // pairs' f16vec2 — word-major, so the lanes of a subgroup (consecutive chunks) read consecutive
 // 16-byte slots (a chunk-major order put the 32 lanes' reads on 8 of the 32 banks).
-shared uvec4 XS[BM * 4 * KC];
+shared uvec4 XS[XG == 0u ? BM * 4 * KC : 1];
 // KS > 1: each subgroup's BM·R sums, added across the KS subgroups of a column group.
 // Two sets (by pass parity), so one barrier per pass suffices.
 shared float red[KS > 1 ? 2 * (WG / SGS) * BM * R : 1];
@@ -51,6 +53,23 @@ shared float red[KS > 1 ? 2 * (WG / SGS) * BM * R : 1];
 float acc[BM][R];
 
 float xAt(uint i) { return unpackHalf2x16(X4[i >> 3][(i >> 1) & 3u])[i & 1u]; }
+
+// Activations x[m, k … k + 8) (zero past K and for rows ≥ M) as the four nibble pairs' f16vec2.
+uvec4 xPairs(uint m, uint k, uint M) {
+    uvec4 v = uvec4(0u);
+    if (m < M && k < pc.K) {
+        if ((pc.ldx % 8u) == 0u && k + 8u <= pc.K) {
+            v = X4[(m * pc.ldx + k) >> 3];
+        } else {
+            float f[8];
+            [[dont_unroll]] for (uint e = 0; e < 8; ++e) f[e] = k + e < pc.K ? xAt(m * pc.ldx + k + e) : 0.0;
+            v = uvec4(packHalf2x16(vec2(f[0], f[1])), packHalf2x16(vec2(f[2], f[3])),
+                      packHalf2x16(vec2(f[4], f[5])), packHalf2x16(vec2(f[6], f[7])));
+        }
+    }
+    return uvec4((v.x & 0xFFFFu) | (v.z << 16), (v.x >> 16) | (v.z & 0xFFFF0000u),
+                 (v.y & 0xFFFFu) | (v.w << 16), (v.y >> 16) | (v.w & 0xFFFF0000u));
+}
 
 // Rows of W this subgroup reads (clamped to the last one; only columns < N are written).
 uint rowOf(uint n0, uint r) { return min(n0 + r, pc.N - 1u); }
@@ -89,7 +108,7 @@ void mathW(uint n0, uint c0, uint M, uint chunks, bool halfMath, uvec4 w[U][R], 
         if (c < chunks) {
             [[unroll]] for (uint q = 0; q < 4; ++q) {
                 uvec4 xv[BM];
-                [[unroll]] for (uint m = 0; m < BM; ++m) xv[m] = XS[m * 4u * KC + q * KC + c];
+                [[unroll]] for (uint m = 0; m < BM; ++m) xv[m] = XG == 0u ? XS[m * 4u * KC + q * KC + c] : xPairs(m, 32u * c + 8u * q, M);
                 const uint k = min(32u * c + 8u * q, pc.K - 1u);
                 [[unroll]] for (uint r = 0; r < R; ++r) {
                     const float sq = chunkGroups ? s[u][r] : S[rowOf(n0, r) * ng + k / grp];
@@ -177,36 +196,22 @@ void main() {
     const uint M = min(pc.M, BM);
     const uint words = pc.K / 8u;
     const uint chunks = (words + 3u) / 4u;
-    const bool xvec = (pc.ldx % 8u) == 0u;
     // Stage the activations, paired for the nibble masks (zero past K and for rows ≥ M): batches
     // of 8 loads per thread issued before their stores (one round trip per batch, not per load).
-    const uint total = BM * 4u * KC;
+    const uint total = XG == 0u ? BM * 4u * KC : 0u;
     for (uint i0 = 0; i0 < total; i0 += 8u * WG) {
         uvec4 v[8];
         [[unroll]] for (uint b = 0; b < 8; ++b) {
             const uint i = i0 + b * WG + t;
-            const uint m = i / (4u * KC), k = 8u * (i % (4u * KC));
-            v[b] = uvec4(0u);
-            if (i < total && m < M && k < pc.K) {
-                if (xvec && k + 8u <= pc.K) {
-                    v[b] = X4[(m * pc.ldx + k) >> 3];
-                } else {
-                    float f[8];
-                    [[dont_unroll]] for (uint e = 0; e < 8; ++e) f[e] = k + e < pc.K ? xAt(m * pc.ldx + k + e) : 0.0;
-                    v[b] = uvec4(packHalf2x16(vec2(f[0], f[1])), packHalf2x16(vec2(f[2], f[3])),
-                                 packHalf2x16(vec2(f[4], f[5])), packHalf2x16(vec2(f[6], f[7])));
-                }
-            }
+            v[b] = i < total ? xPairs(i / (4u * KC), 8u * (i % (4u * KC)), M) : uvec4(0u);
         }
         [[unroll]] for (uint b = 0; b < 8; ++b) {
             const uint i = i0 + b * WG + t;
             const uint m = i / (4u * KC), j = i % (4u * KC);
-            if (i < total)
-                XS[m * 4u * KC + (j & 3u) * KC + (j >> 2)] = uvec4((v[b].x & 0xFFFFu) | (v[b].z << 16), (v[b].x >> 16) | (v[b].z & 0xFFFF0000u),
-                                                                    (v[b].y & 0xFFFFu) | (v[b].w << 16), (v[b].y >> 16) | (v[b].w & 0xFFFF0000u));
+            if (i < total) XS[m * 4u * KC + (j & 3u) * KC + (j >> 2)] = v[b];
         }
     }
-    barrier();
+    if (XG == 0u) barrier();
 
     if (KS == 1u) {
         // The subgroups take the workgroup's column groups in turn (one each when the subgroup

@@ -23,6 +23,8 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     public var stagedChunks: Int = 0
     /// `gemv_q4_sg`: subgroups splitting one column group's K (partial sums through shared memory).
     public var subgroupSplit: Int = 1
+    /// `gemv_q4_sg`: 1 = activations read through L1 per chunk (no staging).
+    public var activationsL1: Int = 0
     /// `gemv_mma` with INT4 weights: 1 when every group scale is an fp16 value, so dequantizing in
     /// packed fp16 rounds once, like the fp32 product (set by the layer when it encodes).
     public var halfScales: Int = 0
@@ -51,7 +53,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     /// Values for the specialization constants, by the names the shaders declare.
     public var specValues: [String: Int] {
-        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate]
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "XG": activationsL1, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate]
     }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
@@ -513,18 +515,20 @@ extension Dispatcher {
         // Several subgroups per column need the subgroup count the plan assumes.
         if ks > 1 && !caps.canRequireSubgroupSize { return nil }
         let chunks = (p.k + 31) / 32
+        let l1 = config.l1 == true
         let (staged, over) = p.m.multipliedReportingOverflow(by: chunks)
-        guard !over, staged <= caps.sharedMemoryBytes / 64 else { return nil }   // 64 bytes of activations per chunk and row
+        guard l1 || (!over && staged <= caps.sharedMemoryBytes / 64) else { return nil }   // 64 bytes of activations per chunk and row
         guard let shader = lookup(VariantKey(family: .gemvQ4Sg, weight: .q4, act: .f16)) else { return nil }
         var t = TileConfig(bm: p.m, bn: config.columns * (wg / sgs) / ks * passes, bk: config.unroll, workgroupSize: wg)
         t.subgroupSize = sgs
         t.requireSubgroupSize = caps.canRequireSubgroupSize
         t.group = p.groupSize
         t.subgroupColumns = config.columns
-        t.stagedChunks = chunks
+        t.stagedChunks = l1 ? 0 : chunks
         t.subgroupSplit = ks
+        t.activationsL1 = l1 ? 1 : 0
         var r = reasons
-        r.append("\(config): \(p.m * chunks * 64) bytes of activations staged in shared memory once per workgroup\(ks > 1 ? "" : ", then no barrier"); \(ks > 1 ? "\(ks) subgroups split" : "each subgroup streams") \(config.columns) column(s) over all of K, \(config.columns * config.unroll) 16-byte weight loads in flight per lane")
+        r.append("\(config): \(l1 ? "activations read through L1 per chunk, no staging" : "\(p.m * chunks * 64) bytes of activations staged in shared memory once per workgroup\(ks > 1 ? "" : ", then no barrier")"); \(ks > 1 ? "\(ks) subgroups split" : "each subgroup streams") \(config.columns) column(s) over all of K, \(config.columns * config.unroll) 16-byte weight loads in flight per lane")
         r.append("INT4 × fp16 in packed fp16 (8-term partials, then fp32 sums; fp32 redo on fp16 overflow); subgroupAdd per column")
         return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: r))
     }

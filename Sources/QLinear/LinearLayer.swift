@@ -219,7 +219,7 @@ public final class LinearLayer: @unchecked Sendable {
             let chunks = (k + 31) / 32
             let (staged, over) = t.bm.multipliedReportingOverflow(by: t.stagedChunks)
             let sgs = max(t.subgroupSize, 1)
-            guard t.bm >= m, t.bm <= 8, t.subgroupColumns >= 1, t.bn % t.subgroupColumns == 0, t.bk >= 1, t.stagedChunks >= chunks,
+            guard t.bm >= m, t.bm <= 8, t.subgroupColumns >= 1, t.bn % t.subgroupColumns == 0, t.bk >= 1, t.activationsL1 == 1 || t.stagedChunks >= chunks,
                   t.subgroupSplit == 1 || (t.requireSubgroupSize && t.workgroupSize % sgs == 0 && (t.workgroupSize / sgs) % t.subgroupSplit == 0
                     && (t.bn * t.subgroupSplit) % (t.subgroupColumns * (t.workgroupSize / sgs)) == 0),
                   !over, staged <= context.capabilities.sharedMemoryBytes / 64 else {

@@ -95,6 +95,9 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// once per workgroup in shared memory; `columns` = columns per subgroup at a time, `unroll` =
     /// 32-value chunks per column in flight per lane (packed fp16 math). nil = false.
     public var sg: Bool?
+    /// `gemv_q4_sg`: read the activations through L1 per chunk instead of staging them in shared
+    /// memory (no staging, no shared-memory limit on M·K). nil = false.
+    public var l1: Bool?
     /// fp16 and q4gsw (M ≤ 16): `gemv_mma`, the tensor-core matrix–vector kernel — `columns` weight
     /// rows per workgroup (16…128), `threads` / subgroup size subgroups splitting K, K steps of
     /// 32·`unroll` values. nil = false.
@@ -107,21 +110,22 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// subgroup takes in turn (1…16: the workgroup covers that many times its subgroups' columns,
     /// so the activations are staged once for all of them). nil = 1.
     public var prefetch: Int?
-    public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil, mma: Bool? = nil, splitK: Int? = nil, prefetch: Int? = nil, sg: Bool? = nil) {
+    public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil, mma: Bool? = nil, splitK: Int? = nil, prefetch: Int? = nil,
+                sg: Bool? = nil, l1: Bool? = nil) {
         self.columns = columns; self.threads = threads; self.unroll = unroll; self.halfMath = halfMath; self.xreg = xreg
-        self.mma = mma; self.splitK = splitK; self.prefetch = prefetch; self.sg = sg
+        self.mma = mma; self.splitK = splitK; self.prefetch = prefetch; self.sg = sg; self.l1 = l1
     }
     public var description: String {
         if mma == true { return "tensor cores: \(columns) columns × \(threads) threads, K step \(32 * unroll)\((prefetch ?? 1) > 1 ? ", \(prefetch!) steps in flight" : "")\((splitK ?? 1) > 1 ? ", split-K \(splitK!)" : "")" }
         if xreg == true { return "\(columns) columns × \(threads) threads, activations in registers, \(unroll) columns in flight, packed fp16 math" }
-        if sg == true { return "\(columns) columns per subgroup × \(threads) threads, K split inside \((splitK ?? 1) > 1 ? "\(splitK!) subgroups" : "the subgroup"), activations in shared memory, \(unroll) chunks in flight per column\((prefetch ?? 1) > 1 ? ", \(prefetch!) column groups per subgroup" : ""), packed fp16 math" }
+        if sg == true { return "\(columns) columns per subgroup × \(threads) threads, K split inside \((splitK ?? 1) > 1 ? "\(splitK!) subgroups" : "the subgroup"), activations \(l1 == true ? "through L1" : "in shared memory"), \(unroll) chunks in flight per column\((prefetch ?? 1) > 1 ? ", \(prefetch!) column groups per subgroup" : ""), packed fp16 math" }
         return "\(columns) columns × \(threads) threads, \(unroll) chunks in flight per column\(halfMath == true ? ", packed fp16 math" : "")"
     }
     /// The compact form the CLI and reports use: COLUMNSxTHREADSxUNROLL, then `h` (packed fp16
     /// math), `x` (activations in registers), `g` (K split inside a subgroup) or `m` (tensor cores);
     /// `m` and `g` take `pN` (prefetch / column groups per subgroup) and `sN` (split-K).
     public var compact: String {
-        "\(columns)x\(threads)x\(unroll)\(mma == true ? "m" : xreg == true ? "x" : sg == true ? "g" : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
+        "\(columns)x\(threads)x\(unroll)\(mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
     }
     /// The configuration used when no rule applies.
     public static let standard = GemvConfig(columns: 2, threads: 128, unroll: 2)

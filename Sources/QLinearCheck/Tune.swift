@@ -117,6 +117,10 @@ public enum Tuner {
                                                                                  prefetch: ps == 1 ? nil : ps, sg: true)))
                     } }
                 } } }
+                // Activations through L1 (no staging), one subgroup per column group.
+                for c in [1, 2] { for t in [256, 512] { for u in [1, 2, 4] { for ps in [1, 2, 4] where c * (m ?? 1) <= 32 {
+                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, prefetch: ps == 1 ? nil : ps, sg: true, l1: true)))
+                } } } }
             }
             return out.filter { allowed($0, m: m) }
         case .coopmat:

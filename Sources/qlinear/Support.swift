@@ -88,11 +88,13 @@ struct DeviceOptions: ParsableArguments {
 
     static func parseGemv(_ text: String) throws -> GemvConfig {
         var body = Substring(text)
-        var split: Int?, prefetch: Int?
+        var split: Int?, prefetch: Int?, l1: Bool?
         // Tensor-core form: COLUMNSxTHREADSxUNROLLm, then optionally pPREFETCH and sSPLIT; the
-        // subgroup-split form COLUMNSxTHREADSxUNROLLg, then optionally pCOLUMN_GROUPS and sSUBGROUPS.
+        // subgroup-split form COLUMNSxTHREADSxUNROLLg, then optionally l (activations through L1),
+        // pCOLUMN_GROUPS and sSUBGROUPS.
         if let mIdx = body.firstIndex(where: { $0 == "m" || $0 == "g" }) {
             var tail = body[body.index(after: mIdx)...]
+            if body[mIdx] == "g" && tail.first == "l" { l1 = true; tail = tail.dropFirst() }
             func take(_ c: Character, _ range: ClosedRange<Int>) throws -> Int? {
                 guard tail.first == c else { return nil }
                 let digits = tail.dropFirst().prefix(while: \.isNumber)
@@ -116,7 +118,7 @@ struct DeviceOptions: ParsableArguments {
         switch suffix {
         case "m": return GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: split, prefetch: prefetch)
         case "x": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, xreg: true)
-        case "g": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, splitK: split, prefetch: prefetch, sg: true)
+        case "g": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, splitK: split, prefetch: prefetch, sg: true, l1: l1)
         case "h": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true)
         default: return GemvConfig(columns: c, threads: t, unroll: u)
         }
