@@ -115,6 +115,28 @@ struct KernelTests {
         #expect(r.status == .passed, "\(p): \(r.summary)")
     }
 
+    /// gemv_q4_sg reading the activations through L1 (no staging): the same awkward shapes,
+    /// including M = 8 with K = 14336, whose activations would not fit shared memory staged.
+    @Test("INT4 decode through L1 (gemv_q4_sg, XG = 1) matches the reference",
+          arguments: [
+            // (M, N, K, group, columns per subgroup, subgroups, chunks in flight, subgroups per column, column groups per subgroup)
+            (1, 67, 512, 128, 2, 4, 1, 4, 1), (2, 9, 1032, 8, 1, 2, 2, 1, 3), (3, 33, 96, 24, 4, 2, 1, 2, 1), (8, 5, 14336, 128, 1, 4, 1, 4, 1),
+          ] as [(Int, Int, Int, Int, Int, Int, Int, Int, Int)])
+    func sgDecodeL1(_ c: (Int, Int, Int, Int, Int, Int, Int, Int, Int)) throws {
+        let ctx = try Shared.ctx()
+        let p = Problem(op: .q4gsw, m: c.0, n: c.1, k: c.2, groupSize: c.3, act: .f16, bias: true)
+        var rng = SplitMix64(seed: 14)
+        let cc = try CheckCase.random(problem: p, rng: &rng)
+        var options = ctx.options
+        options.gemvConfig = GemvConfig(columns: c.4, threads: c.5 * ctx.capabilities.subgroupSize, unroll: c.6, halfMath: true,
+                                        splitK: c.7 == 1 ? nil : c.7, prefetch: c.8 == 1 ? nil : c.8, sg: true, l1: true)
+        let plan = try Dispatcher.plan(.gemv, p, caps: ctx.capabilities, options: options).get()
+        #expect(plan.shader == .gemv_q4_sg && plan.tile.activationsL1 == 1 && plan.tile.stagedChunks == 0, "\(plan.reasons)")
+        let r = try cc.run(on: ctx, kernel: .gemv, options: options)
+        #expect(r.shader == ShaderID.gemv_q4_sg.rawValue)
+        #expect(r.status == .passed, "\(p): \(r.summary)")
+    }
+
     /// Where gemv_q4_sg cannot run the dispatcher falls back to the packed-fp16 column kernel:
     /// activations larger than shared memory (M = 8, K = 14336: 8 · 448 chunks · 64 bytes), and
     /// K split over subgroups on a device that cannot require a subgroup size; a configuration
