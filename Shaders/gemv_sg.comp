@@ -4,8 +4,9 @@
 // the family is checked with the packed-fp16 tolerance).
 // The workgroup first stages the BM activation rows in shared memory, already paired for the
 // nibble masks ((x0,x4), (x1,x5), … per 8 values, zero past K), behind one barrier; after it
-// there is no barrier and no shared-memory reduction. Each subgroup then owns R consecutive
-// output columns (rows of W) over the whole of K: lane l takes the 32-value chunks l, l + SGS, …
+// (KS = 1) there is no barrier and no shared-memory reduction. Each subgroup then owns R
+// consecutive output columns (rows of W) over the whole of K: lane l takes the 32-value chunks
+// l, l + SGS, … (KS > 1: subgroup part p of KS takes p·SGS + l, stride KS·SGS)
 // of each, U chunks per column in flight (R·U independent 16-byte weight loads per lane, plus
 // their group scales, before any math); the activations come from shared memory once per
 // chunk for all R columns; the R·BM sums are reduced with subgroupAdd at the end. XG = 1: no

@@ -239,13 +239,9 @@ public enum Dispatcher {
             let wg = config.threads
             if config.sg == true {
                 if let plan = sgPlan(p, caps: caps, options: options, config: config, tuning: tuning, quant: quant, reasons: reasons, lookup: lookup) { return plan }
-                reasons.append("subgroup-split kernel not applicable: packed fp16 configuration used")
-                config.sg = nil
-                config.halfMath = true
-                var c = 8
-                while c > 1 && (c > config.columns || c * p.m > 32) { c /= 2 }
-                config.columns = c
-                config.unroll = min(config.unroll, 2)
+                reasons.append("subgroup-split kernel not applicable: the column kernel's 4 × 128 × 1 used")
+                // (An sg rule's columns are per subgroup: not a column-kernel configuration.)
+                config = GemvConfig(columns: p.m <= 8 ? 4 : 2, threads: 128, unroll: 1, halfMath: true)
             }
             if config.xreg == true {
                 if let plan = xregPlan(p, caps: caps, options: options, config: config, tuning: tuning, quant: quant, reasons: reasons, lookup: lookup) { return plan }
@@ -505,19 +501,19 @@ extension Dispatcher {
         guard sgs >= 4, wg >= sgs, wg % sgs == 0, wg <= 1024, wg <= caps.maxWorkgroupInvocations, wg <= caps.maxWorkgroupSize[0] else {
             return no("\(wg)-thread workgroups: not a multiple of the subgroup size \(sgs) (≥ 4) or over the device's \(caps.maxWorkgroupInvocations) (x ≤ \(caps.maxWorkgroupSize[0]))")
         }
-        // What depends on the problem or device falls back to the column kernel.
-        guard p.op == .q4gsw, p.act == .f16, caps.shaderFloat16, caps.subgroupArithmetic, options.gemvHalfMath, p.m <= 8 else { return nil }
         let ks = config.splitK ?? 1, passes = config.prefetch ?? 1
         guard [1, 2, 4, 8, 16].contains(ks), (wg / sgs) % ks == 0, (1...16).contains(passes) else {
             return no("matrix–vector configuration \(config): subgroups per column (1, 2, 4, 8 or 16) must divide the workgroup's \(wg / sgs) subgroups; column groups per subgroup 1…16")
         }
+        // What depends on the problem or device falls back to the column kernel.
+        guard p.op == .q4gsw, p.act == .f16, caps.shaderFloat16, caps.subgroupArithmetic, options.gemvHalfMath, p.m <= 8 else { return nil }
         guard config.columns * config.unroll <= 32, p.m * config.columns <= 32 else { return nil }   // registers
         // Several subgroups per column need the subgroup count the plan assumes.
         if ks > 1 && !caps.canRequireSubgroupSize { return nil }
         let chunks = (p.k + 31) / 32
         let l1 = config.l1 == true
-        let (staged, over) = p.m.multipliedReportingOverflow(by: chunks)
-        guard l1 || (!over && staged <= caps.sharedMemoryBytes / 64) else { return nil }   // 64 bytes of activations per chunk and row
+        guard let shared = sgSharedBytes(m: p.m, chunks: l1 ? 0 : chunks, workgroup: wg, subgroup: sgs, columns: config.columns, split: ks),
+              shared <= caps.sharedMemoryBytes else { return nil }
         guard let shader = lookup(VariantKey(family: .gemvQ4Sg, weight: .q4, act: .f16)) else { return nil }
         var t = TileConfig(bm: p.m, bn: config.columns * (wg / sgs) / ks * passes, bk: config.unroll, workgroupSize: wg)
         t.subgroupSize = sgs
@@ -535,6 +531,21 @@ extension Dispatcher {
 }
 
 extension Dispatcher {
+    /// Shared memory `gemv_q4_sg` declares: the staged activations (64 bytes per 32-value chunk and
+    /// row; none through L1) and the partial sums (two sets of WG/SGS·M·R floats when K is split
+    /// over subgroups, else one float). nil on overflow.
+    static func sgSharedBytes(m: Int, chunks: Int, workgroup: Int, subgroup: Int, columns: Int, split: Int) -> Int? {
+        guard m >= 0, chunks >= 0, workgroup >= 0, subgroup >= 1, columns >= 0 else { return nil }
+        let (a, o1) = m.multipliedReportingOverflow(by: chunks)
+        let (x, o2) = a.multipliedReportingOverflow(by: 64)
+        let (b, o3) = (2 * (workgroup / subgroup)).multipliedReportingOverflow(by: m)
+        let (c, o4) = b.multipliedReportingOverflow(by: columns)
+        let red = split > 1 ? c * 4 : 4
+        let (total, o5) = x.addingReportingOverflow(red)
+        guard !(o1 || o2 || o3 || o4 || o5), c <= Int.max / 4 else { return nil }
+        return total
+    }
+
     /// The plan for `gemv_mma` (tensor-core matrix–vector kernel, fp16 or q4gsw weights, M ≤ 16),
     /// or nil when it does not apply to `p` on this device (the caller then uses the column kernel).
     /// A configuration that can never be valid is a failure.

@@ -217,12 +217,14 @@ public final class LinearLayer: @unchecked Sendable {
             // The shader stages BM rows of KC chunks (64 bytes each) and gives each subgroup R of
             // the workgroup's BN columns at a time: check what the dispatcher guarantees.
             let chunks = (k + 31) / 32
-            let (staged, over) = t.bm.multipliedReportingOverflow(by: t.stagedChunks)
             let sgs = max(t.subgroupSize, 1)
-            guard t.bm >= m, t.bm <= 8, t.subgroupColumns >= 1, t.bn % t.subgroupColumns == 0, t.bk >= 1, t.activationsL1 == 1 || t.stagedChunks >= chunks,
-                  t.subgroupSplit == 1 || (t.requireSubgroupSize && t.workgroupSize % sgs == 0 && (t.workgroupSize / sgs) % t.subgroupSplit == 0
-                    && (t.bn * t.subgroupSplit) % (t.subgroupColumns * (t.workgroupSize / sgs)) == 0),
-                  !over, staged <= context.capabilities.sharedMemoryBytes / 64 else {
+            let shape = t.bm >= m && t.bm <= 8 && (1...8).contains(t.subgroupColumns) && t.bn % t.subgroupColumns == 0 && t.bk >= 1
+                && (1...16).contains(t.subgroupSplit) && (t.activationsL1 == 1 || t.stagedChunks >= chunks) && t.workgroupSize >= sgs
+            let split = shape && (t.subgroupSplit == 1 || (t.requireSubgroupSize && t.workgroupSize % sgs == 0 && (t.workgroupSize / sgs) % t.subgroupSplit == 0
+                && (t.bn * t.subgroupSplit) % (t.subgroupColumns * (t.workgroupSize / sgs)) == 0))
+            let shared = Dispatcher.sgSharedBytes(m: t.bm, chunks: t.activationsL1 == 1 ? 0 : t.stagedChunks, workgroup: t.workgroupSize, subgroup: sgs,
+                                                  columns: t.subgroupColumns, split: t.subgroupSplit)
+            guard shape, split, let shared, shared <= context.capabilities.sharedMemoryBytes else {
                 throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn)x\(t.bk), \(t.subgroupColumns) columns per subgroup, \(t.stagedChunks) staged chunks cannot compute M = \(m), K = \(k) within \(context.capabilities.sharedMemoryBytes) bytes of shared memory")
             }
         }

@@ -117,10 +117,12 @@ public enum Tuner {
                                                                                  prefetch: ps == 1 ? nil : ps, sg: true)))
                     } }
                 } } }
-                // Activations through L1 (no staging), one subgroup per column group.
-                for c in [1, 2] { for t in [256, 512] { for u in [1, 2, 4] { for ps in [1, 2, 4] where c * (m ?? 1) <= 32 {
-                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, prefetch: ps == 1 ? nil : ps, sg: true, l1: true)))
-                } } } }
+                // Activations through L1 (no staging); K over 1 or 4 subgroups (the H100's
+                // 4096×14336 rules: 2 or 4 columns per subgroup, 4 subgroups per column).
+                for c in [1, 2, 4] { for t in [256, 512] { for u in [1, 2] { for ps in [1, 2] { for ks in [1, 4] where c * (m ?? 1) <= 32 {
+                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, splitK: ks == 1 ? nil : ks,
+                                                                             prefetch: ps == 1 ? nil : ps, sg: true, l1: true)))
+                } } } } }
             }
             return out.filter { allowed($0, m: m) }
         case .coopmat:

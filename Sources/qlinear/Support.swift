@@ -57,7 +57,7 @@ struct DeviceOptions: ParsableArguments {
     var prefetch: Int?
     @Option(help: ArgumentHelp("Diagnostics: leave parts of the cooperative-matrix main loop out (1 global loads, 2 MMAs, 4 shared stores and barriers; sum them). Results are WRONG: for timing with `bench` only (or QLINEAR_ABLATE).", visibility: .hidden))
     var ablate: Int?
-    @Option(help: "Force the matrix–vector configuration COLUMNSxTHREADSxUNROLL, e.g. 2x128x2, with a trailing h for packed fp16 math (q4gsw), e.g. 4x128x1h, or x for activations in registers (q4gsw; UNROLL = columns in flight), e.g. 8x128x4x (or QLINEAR_GEMV).")
+    @Option(help: "Force the matrix–vector configuration COLUMNSxTHREADSxUNROLL, e.g. 2x128x2, with a trailing h for packed fp16 math (q4gsw), e.g. 4x128x1h, or x for activations in registers (q4gsw; UNROLL = columns in flight), e.g. 8x128x4x, or g for K split inside a subgroup (q4gsw; COLUMNS per subgroup, UNROLL chunks in flight; then l = activations through L1, pN = column groups per subgroup, sN = subgroups per column), e.g. 2x512x1gls4, or m for tensor cores, e.g. 32x128x2mp2s4 (or QLINEAR_GEMV).")
     var gemv: String?
     @Flag(name: .customLong("no-f16-math"), help: "q4gsw decode: use the fp32 matrix–vector kernel, not packed fp16 (or QLINEAR_GEMV_F16_MATH=0).")
     var noF16Math = false
@@ -113,7 +113,7 @@ struct DeviceOptions: ParsableArguments {
         let s = suffix != nil ? body.dropLast() : body
         let v = s.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
         guard v.count == 3, let c = v[0], let t = v[1], let u = v[2], c > 0, t > 0, u > 0, c <= 128, t <= 4096, u <= 64 else {
-            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, 2x128x2h for packed fp16 math, 16x128x4x for activations in registers, 2x128x4g for K split inside a subgroup (2x128x4gp4s2: four column groups per subgroup, two subgroups per column), 32x128x2m for tensor cores, 32x128x2mp2s4 with 2 steps in flight and split-K 4)")
+            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, 2x128x2h for packed fp16 math, 16x128x4x for activations in registers, 2x128x4g for K split inside a subgroup (2x128x4glp4s2: activations through L1, four column groups per subgroup, two subgroups per column), 32x128x2m for tensor cores, 32x128x2mp2s4 with 2 steps in flight and split-K 4)")
         }
         switch suffix {
         case "m": return GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: split, prefetch: prefetch)

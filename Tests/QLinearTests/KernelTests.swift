@@ -153,6 +153,17 @@ struct KernelTests {
         options.gemvConfig?.splitK = 2
         let split = try Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 1, n: 64, k: 256, groupSize: 128, act: .f16), caps: caps, options: options).get()
         #expect(split.shader == .gemv_q4_f16math, "\(split.reasons)")
+        // Staged activations exactly filling 48 KB leave no room for the partial sums (KS = 2) or
+        // the one-float reduction array (KS = 1): both fall back rather than exceed the limit.
+        var small = ctx.capabilities
+        small.sharedMemoryBytes = 49152
+        for ks in [1, 2] {
+            options.gemvConfig = GemvConfig(columns: 1, threads: 4 * small.subgroupSize, unroll: 1, halfMath: true, splitK: ks == 1 ? nil : ks, sg: true)
+            let full = try Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 6, n: 64, k: 4096, groupSize: 128, act: .f16), caps: small, options: options).get()
+            #expect(full.shader == .gemv_q4_f16math, "KS \(ks): \(full.reasons)")
+            let fits = try Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 5, n: 64, k: 4096, groupSize: 128, act: .f16), caps: small, options: options).get()
+            #expect(fits.shader == .gemv_q4_sg, "KS \(ks): \(fits.reasons)")
+        }
         options.gemvConfig = GemvConfig(columns: 3, threads: 4 * caps.subgroupSize, unroll: 1, halfMath: true, sg: true)
         guard case .failure(let why) = Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 1, n: 64, k: 256, groupSize: 128, act: .f16), caps: ctx.capabilities, options: options) else {
             Issue.record("3 columns per subgroup was accepted"); return
