@@ -100,16 +100,22 @@ struct KernelTests {
             (1, 13, 4352, 32, 1, 4, 2, 2, 2), (8, 5, 256, 128, 1, 4, 1, 4, 1), (4, 17, 200, 8, 2, 4, 2, 2, 3), (1, 300, 1536, 24, 2, 8, 1, 4, 2),
           ] as [(Int, Int, Int, Int, Int, Int, Int, Int, Int)])
     func sgDecode(_ c: (Int, Int, Int, Int, Int, Int, Int, Int, Int)) throws {
+        try Self.checkSg(c, l1: false, seed: 13)
+    }
+
+    /// Runs one gemv_q4_sg case (forced configuration) against the reference and checks the plan.
+    static func checkSg(_ c: (Int, Int, Int, Int, Int, Int, Int, Int, Int), l1: Bool, seed: UInt64) throws {
         let ctx = try Shared.ctx()
         let p = Problem(op: .q4gsw, m: c.0, n: c.1, k: c.2, groupSize: c.3, act: .f16, bias: c.0 != 2)
-        var rng = SplitMix64(seed: 13)
+        var rng = SplitMix64(seed: seed)
         let cc = try CheckCase.random(problem: p, rng: &rng)
         var options = ctx.options
         options.gemvConfig = GemvConfig(columns: c.4, threads: c.5 * ctx.capabilities.subgroupSize, unroll: c.6, halfMath: true,
-                                        splitK: c.7 == 1 ? nil : c.7, prefetch: c.8 == 1 ? nil : c.8, sg: true)
+                                        splitK: c.7 == 1 ? nil : c.7, prefetch: c.8 == 1 ? nil : c.8, sg: true, l1: l1 ? true : nil)
         let plan = try Dispatcher.plan(.gemv, p, caps: ctx.capabilities, options: options).get()
         #expect(plan.shader == .gemv_q4_sg, "\(plan.reasons)")
         #expect(plan.tile.bn == c.4 * c.5 / c.7 * c.8 && plan.tile.subgroupSplit == c.7)
+        #expect(plan.tile.activationsL1 == (l1 ? 1 : 0) && (plan.tile.stagedChunks == 0) == l1)
         let r = try cc.run(on: ctx, kernel: .gemv, options: options)
         #expect(r.shader == ShaderID.gemv_q4_sg.rawValue)
         #expect(r.status == .passed, "\(p): \(r.summary)")
@@ -123,18 +129,7 @@ struct KernelTests {
             (1, 67, 512, 128, 2, 4, 1, 4, 1), (2, 9, 1032, 8, 1, 2, 2, 1, 3), (3, 33, 96, 24, 4, 2, 1, 2, 1), (8, 5, 14336, 128, 1, 4, 1, 4, 1),
           ] as [(Int, Int, Int, Int, Int, Int, Int, Int, Int)])
     func sgDecodeL1(_ c: (Int, Int, Int, Int, Int, Int, Int, Int, Int)) throws {
-        let ctx = try Shared.ctx()
-        let p = Problem(op: .q4gsw, m: c.0, n: c.1, k: c.2, groupSize: c.3, act: .f16, bias: true)
-        var rng = SplitMix64(seed: 14)
-        let cc = try CheckCase.random(problem: p, rng: &rng)
-        var options = ctx.options
-        options.gemvConfig = GemvConfig(columns: c.4, threads: c.5 * ctx.capabilities.subgroupSize, unroll: c.6, halfMath: true,
-                                        splitK: c.7 == 1 ? nil : c.7, prefetch: c.8 == 1 ? nil : c.8, sg: true, l1: true)
-        let plan = try Dispatcher.plan(.gemv, p, caps: ctx.capabilities, options: options).get()
-        #expect(plan.shader == .gemv_q4_sg && plan.tile.activationsL1 == 1 && plan.tile.stagedChunks == 0, "\(plan.reasons)")
-        let r = try cc.run(on: ctx, kernel: .gemv, options: options)
-        #expect(r.shader == ShaderID.gemv_q4_sg.rawValue)
-        #expect(r.status == .passed, "\(p): \(r.summary)")
+        try Self.checkSg(c, l1: true, seed: 14)
     }
 
     /// Where gemv_q4_sg cannot run the dispatcher falls back to the packed-fp16 column kernel:
