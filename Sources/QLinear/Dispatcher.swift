@@ -536,14 +536,19 @@ extension Dispatcher {
     /// over subgroups, else one float). nil on overflow.
     static func sgSharedBytes(m: Int, chunks: Int, workgroup: Int, subgroup: Int, columns: Int, split: Int) -> Int? {
         guard m >= 0, chunks >= 0, workgroup >= 0, subgroup >= 1, columns >= 0 else { return nil }
-        let (a, o1) = m.multipliedReportingOverflow(by: chunks)
-        let (x, o2) = a.multipliedReportingOverflow(by: 64)
-        let (b, o3) = (2 * (workgroup / subgroup)).multipliedReportingOverflow(by: m)
-        let (c, o4) = b.multipliedReportingOverflow(by: columns)
-        let red = split > 1 ? c * 4 : 4
-        let (total, o5) = x.addingReportingOverflow(red)
-        guard !(o1 || o2 || o3 || o4 || o5), c <= Int.max / 4 else { return nil }
-        return total
+        func product(_ v: [Int]) -> Int? {
+            var p = 1
+            for f in v {
+                let (r, o) = p.multipliedReportingOverflow(by: f)
+                if o { return nil }
+                p = r
+            }
+            return p
+        }
+        guard let staged = product([m, chunks, 64]),
+              let red = split > 1 ? product([2, workgroup / subgroup, m, columns, 4]) : 4 else { return nil }
+        let (total, o) = staged.addingReportingOverflow(red)
+        return o ? nil : total
     }
 
     /// The plan for `gemv_mma` (tensor-core matrix–vector kernel, fp16 or q4gsw weights, M ≤ 16),

@@ -220,8 +220,11 @@ public final class LinearLayer: @unchecked Sendable {
             let sgs = max(t.subgroupSize, 1)
             let shape = t.bm >= m && t.bm <= 8 && (1...8).contains(t.subgroupColumns) && t.bn % t.subgroupColumns == 0 && t.bk >= 1
                 && (1...16).contains(t.subgroupSplit) && (t.activationsL1 == 1 || t.stagedChunks >= chunks) && t.workgroupSize >= sgs
+            // KS > 1: whole passes of WG/SGS/KS column groups (BN·KS a multiple of R·WG/SGS).
+            let (bnKS, o1) = t.bn.multipliedReportingOverflow(by: max(t.subgroupSplit, 1))
+            let (perPass, o2) = max(t.subgroupColumns, 1).multipliedReportingOverflow(by: t.workgroupSize / sgs)
             let split = shape && (t.subgroupSplit == 1 || (t.requireSubgroupSize && t.workgroupSize % sgs == 0 && (t.workgroupSize / sgs) % t.subgroupSplit == 0
-                && (t.bn * t.subgroupSplit) % (t.subgroupColumns * (t.workgroupSize / sgs)) == 0))
+                && !o1 && !o2 && perPass > 0 && bnKS % perPass == 0))
             let shared = Dispatcher.sgSharedBytes(m: t.bm, chunks: t.activationsL1 == 1 ? 0 : t.stagedChunks, workgroup: t.workgroupSize, subgroup: sgs,
                                                   columns: t.subgroupColumns, split: t.subgroupSplit)
             guard shape, split, let shared, shared <= context.capabilities.sharedMemoryBytes else {

@@ -103,6 +103,33 @@ struct EncodeContractTests {
         }
     }
 
+    /// Hand-made gemv_q4_sg plans whose numbers the shader cannot honour (huge or zero tile
+    /// fields, a split that leaves partial passes, more shared memory than the device has) are
+    /// refused with an error, never a trap from overflowing arithmetic.
+    @Test("hostile gemv_q4_sg plans are rejected, not trapped on")
+    func sgHostilePlans() throws {
+        let ctx = try Shared.ctx()
+        let layer = try q4Layer(ctx, act: .f16)
+        var options = ctx.options
+        options.gemvConfig = GemvConfig(columns: 1, threads: 4 * ctx.capabilities.subgroupSize, unroll: 1, halfMath: true, splitK: 2, sg: true)
+        let good = try Dispatcher.plan(.gemv, layer.problem(m: 1), caps: ctx.capabilities, options: options).get()
+        #expect(good.shader == .gemv_q4_sg, "\(good.reasons)")
+        let b = try exactBuffers(layer, m: 1)
+        let s = try CommandStream(device: ctx.device)
+        let edits: [(inout TileConfig) -> Void] = [
+            { $0.bn = Int.max / 2 }, { $0.workgroupSize = Int.max }, { $0.subgroupSplit = 0 }, { $0.subgroupSplit = 3 },
+            { $0.subgroupColumns = 0 }, { $0.stagedChunks = Int.max / 3 }, { $0.bm = 9 }, { $0.bn = $0.bn + 1 },
+        ]
+        for edit in edits {
+            var plan = good
+            edit(&plan.tile)
+            let text = thrownText { try layer.encode(s, plan: plan, x: BufferBinding(b.x), y: BufferBinding(b.y), scratch: try layer.makeScratch(m: 1)) }
+            #expect(text?.hasPrefix("invalid shape: gemv_q4_sg") == true, "\(plan.tile): \(text ?? "accepted")")
+        }
+        try layer.encode(s, plan: good, x: BufferBinding(b.x), y: BufferBinding(b.y), scratch: try layer.makeScratch(m: 1))
+        try s.submitAndWait()
+    }
+
     @Test("a dq8ca plan without its activation-quantization shader is rejected")
     func missingQuantShader() throws {
         let ctx = try Shared.ctx()
