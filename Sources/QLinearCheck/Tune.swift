@@ -111,7 +111,7 @@ public enum Tuner {
                 // Subgroups splitting K for M = 1; column groups per subgroup (activations staged
                 // once for more columns).
                 let one = (m ?? 1) <= 1
-                for c in one ? [1, 2] : [1, 2, 4] { for t in one ? [256, 512] : [256, 512] { for u in one ? [1, 2, 4] : [1, 2] {
+                for c in one ? [1, 2] : [1, 2, 4, 8] { for t in one ? [256, 512] : [256, 512] { for u in one ? [1, 2, 4] : [1, 2] {
                     for ks in one ? [1, 2] : [1] { for ps in one ? [1, 2, 4, 8] : [1, 2, 4] where c * (m ?? 1) <= 32 {
                         out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, splitK: ks == 1 ? nil : ks,
                                                                                  prefetch: ps == 1 ? nil : ps, sg: true)))
@@ -119,7 +119,7 @@ public enum Tuner {
                 } } }
                 // Activations through L1 (no staging); K over 1 or 4 subgroups (the H100's
                 // 4096×14336 rules: 2 or 4 columns per subgroup, 4 subgroups per column).
-                for c in [1, 2, 4] { for t in [256, 512] { for u in [1, 2] { for ps in [1, 2] { for ks in [1, 4] where c * (m ?? 1) <= 32 {
+                for c in one ? [1, 2, 4] : [1, 2, 4, 8] { for t in [256, 512] { for u in [1, 2] { for ps in [1, 2] { for ks in [1, 4] where c * (m ?? 1) <= 32 {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, splitK: ks == 1 ? nil : ks,
                                                                              prefetch: ps == 1 ? nil : ps, sg: true, l1: true)))
                 } } } } }
