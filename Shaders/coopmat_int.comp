@@ -13,8 +13,10 @@
 //   y = sx[m] · (acc − zp[m] · corr[n]) (+ bias)    with bounds checks. Shapes and tiles are
 // specialization constants chosen on the host from the device's cooperative-matrix properties.
 // Main loop as in coopmat_float.comp: register prefetch of the next step before the MMAs, NBUF
-// shared buffers (2: one barrier per step), an interior path without bounds checks; the group
-// scales are staged into a double-buffered tile alongside the step that starts their group.
+// shared buffers (2: one barrier per step), an interior path without bounds checks; INT4 weights
+// come in one 16-byte load per 32 values; the next group's scales (one per column) are fetched
+// with the step's loads and staged, replicated over TM rows, into a double-buffered tile
+// alongside the step that starts their group.
 // SWZ raster groups and the ABL diagnostics as in coopmat_float.comp; the shared-buffer index is a
 // variable (an unrolled loop with constant indices was no faster for single buffering on the
 // H100 and double buffering with constant indices was slower in the float kernel).
@@ -55,7 +57,14 @@ const uint ABUF = BM * LDS4;                    // uvec4 per shared A buffer
 const uint BBUF = BN * LDS4;
 const uint MAXC = 8;                            // register prefetch slots per thread (host checks)
 const uint FA = (CA + WG - 1) / WG;             // slots used for A, for B
-const uint FB = (CB + WG - 1) / WG;
+#ifdef WEIGHT_Q4
+const uint KQ = BK / 32;                        // 16-byte INT4 loads (32 values) per weight row per step
+const uint CBL = BN * KQ;                       // B loads per step (each widens into two staged chunks)
+const uint FS = (BN + WG - 1) / WG;             // next group's scales per thread (prefetched)
+#else
+const uint CBL = CB;
+#endif
+const uint FB = (CBL + WG - 1) / WG;
 
 layout(binding = 0) readonly buffer XQBuf { uvec4 XQ4[]; };
 layout(binding = 1) readonly buffer XPBuf { uint XP[]; };
@@ -80,16 +89,35 @@ uvec4 loadA16(uint gm, uint k0, uint c, bool inside) {
     return inside || gm < pc.M ? XQ4[(gm * pc.ldx + k0 / 4) / 4 + c] : uvec4(0);
 }
 
+// Q4: piece c of the step is 32 values of row gn in one 16-byte load of raw nibbles (K is a
+// multiple of the group, itself of 32, so ldw is a multiple of 4 words); rows past N read as the
+// zero point 8, which widens to 0. Q8: chunk c is 16 int8 values.
 uvec4 loadB16(uint gn, uint k0, uint c, bool inside) {
-    if (!inside && gn >= pc.N) return uvec4(0);
 #ifdef WEIGHT_Q4
-    const uint i = gn * pc.ldw + (k0 + 16 * c) / 8;
-    const uint w0 = W4[i >> 2][i & 3u], w1 = W4[(i + 1) >> 2][(i + 1) & 3u];
-    return uvec4(widen8(w0), widen8(w1));
+    if (!inside && gn >= pc.N) return uvec4(0x88888888u);
+    return W4[(gn * pc.ldw + k0 / 8) / 4 + c];
 #else
+    if (!inside && gn >= pc.N) return uvec4(0);
     return W4[(gn * pc.ldw + k0 / 4) / 4 + c];
 #endif
 }
+
+// Stores B load i of a step (as loadB16 indexed it) into shared buffer `buf`; INT4 is widened to
+// int8 (q − 8) here, one load becoming two 16-value chunks.
+void stageB(uint buf, uint i, uvec4 v) {
+#ifdef WEIGHT_Q4
+    const uint base = buf * BBUF + (i / KQ) * LDS4 + 2u * (i % KQ);
+    Bs[base] = uvec4(widen8(v.x), widen8(v.y));
+    Bs[base + 1u] = uvec4(widen8(v.z), widen8(v.w));
+#else
+    Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = v;
+#endif
+}
+#ifdef WEIGHT_Q4
+const uint BKC = KQ;                            // B loads per row per step
+#else
+const uint BKC = KC;
+#endif
 
 
 void main() {
@@ -132,13 +160,13 @@ void main() {
         pa[t] = uvec4(0x01010101u); pb[t] = uvec4(0x01010101u);
         if ((ABL & 1u) != 0u) continue;
         if (t < FA && (CA % WG == 0u || i < CA)) pa[t] = loadA16(m0 + i / KC, kBeg, i % KC, inside);
-        if (t < FB && (CB % WG == 0u || i < CB)) pb[t] = loadB16(n0 + i / KC, kBeg, i % KC, inside);
+        if (t < FB && (CBL % WG == 0u || i < CBL)) pb[t] = loadB16(n0 + i / BKC, kBeg, i % BKC, inside);
     }
     // Stage step 0 and group 0's scales.
     [[unroll]] for (uint t = 0; t < MAXC; ++t) {
         const uint i = tid + t * WG;
         if (t < FA && (CA % WG == 0u || i < CA)) As[(i / KC) * LDS4 + i % KC] = pa[t];
-        if (t < FB && (CB % WG == 0u || i < CB)) Bs[(i / KC) * LDS4 + i % KC] = pb[t];
+        if (t < FB && (CBL % WG == 0u || i < CBL)) stageB(0u, i, pb[t]);
     }
     {
         const uint g0 = kBeg / pc.G;
@@ -157,9 +185,21 @@ void main() {
             [[unroll]] for (uint t = 0; t < MAXC; ++t) {
                 const uint i = tid + t * WG;
                 if (t < FA && (CA % WG == 0u || i < CA)) pa[t] = loadA16(m0 + i / KC, k1, i % KC, inside);
-                if (t < FB && (CB % WG == 0u || i < CB)) pb[t] = loadB16(n0 + i / KC, k1, i % KC, inside);
+                if (t < FB && (CBL % WG == 0u || i < CBL)) pb[t] = loadB16(n0 + i / BKC, k1, i % BKC, inside);
             }
         }
+#ifdef WEIGHT_Q4
+        // The next group's scales, fetched with the step's loads (latency hidden by the MMAs),
+        // one per column; staged replicated over TM rows after the MMAs.
+        float psc[FS];
+        if (more && k1 % pc.G == 0u) {
+            const uint g = k1 / pc.G;
+            [[unroll]] for (uint t = 0; t < FS; ++t) {
+                const uint n = tid + t * WG;
+                psc[t] = n < BN && n0 + n < pc.N ? WS[(n0 + n) * ngroups + g] : 0.0;
+            }
+        }
+#endif
         if ((ABL & 2u) == 0u) [[unroll]] for (uint kk = 0; kk < BK; kk += TK) {
             coopmat<int8_t, gl_ScopeSubgroup, TM, TK, gl_MatrixUseA> a[RM];
             [[unroll]] for (uint i = 0; i < RM; ++i)
@@ -190,16 +230,15 @@ void main() {
             if ((ABL & 4u) == 0u) [[unroll]] for (uint t = 0; t < MAXC; ++t) {
                 const uint i = tid + t * WG;
                 if (t < FA && (CA % WG == 0u || i < CA)) As[buf * ABUF + (i / KC) * LDS4 + i % KC] = pa[t];
-                if (t < FB && (CB % WG == 0u || i < CB)) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = pb[t];
+                if (t < FB && (CBL % WG == 0u || i < CBL)) stageB(buf, i, pb[t]);
             }
 #ifdef WEIGHT_Q4
             if (k1 % pc.G == 0u) {
                 // First step of group g+1: stage its scales into the other parity.
-                const uint g = k1 / pc.G;
-                const uint sbase = (g & 1u) * TM * BN;
-                for (uint idx = tid; idx < TM * BN; idx += WG) {
-                    const uint gn = n0 + idx % BN;
-                    SWr[sbase + idx] = gn < pc.N ? WS[gn * ngroups + g] : 0.0;
+                const uint sbase = ((k1 / pc.G) & 1u) * TM * BN;
+                [[unroll]] for (uint t = 0; t < FS; ++t) {
+                    const uint n = tid + t * WG;
+                    if (n < BN) [[unroll]] for (uint r = 0; r < TM; ++r) SWr[sbase + r * BN + n] = psc[t];
                 }
             }
 #endif
