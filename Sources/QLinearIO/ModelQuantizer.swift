@@ -290,12 +290,12 @@ public enum ModelQuantizer {
         let tiedHead = input.gguf != nil && !input.sources.contains { $0.name == tiedHeadName }
         let head = headSource(input)
         if let hs = o.headScheme {
-            guard let head else {
+            guard head != nil else {
                 throw QLinearError.unsupported("--head-scheme \(hs.rawValue): the input has no LM head (\(tiedHeadName)"
                                                + (input.gguf == nil ? " or \(hfHeadName)" : ", or \(embeddingName) for a tied head") + ")")
             }
             if o.headScaleDType != nil && hs == .fp16 {
-                throw QLinearError.unsupported("--head-scale-dtype: an fp16 head (\(head)) has no scales")
+                throw QLinearError.unsupported("--head-scale-dtype: --head-scheme fp16 has no scales")
             }
         } else if o.headScaleDType != nil {
             throw QLinearError.unsupported("--head-scale-dtype needs --head-scheme")
