@@ -34,6 +34,14 @@ public enum ModelQuantizer {
         public var importance: [String: [Float]] = [:]
         /// imatrix: llama.cpp's weighting importance·√(σ² + w²) (true) or importance alone.
         public var importanceWeightTerm = true
+        /// The LM head's own scheme (nil: `scheme`), in llama-quantize's spirit of keeping the
+        /// output tensor at a higher precision: the head is `output.weight` (or `lm_head.weight` in
+        /// safetensors), else a GGUF's `token_embd.weight`, written as the tied head `output.weight`.
+        /// Set, the head must be quantized: an input without one, or a head that `include`,
+        /// `exclude`, `only` or the group leave out, is an error rather than a silent copy.
+        public var headScheme: QLinearSafetensors.Scheme?
+        /// The head's scale dtype (nil: `scaleDType`; needs `headScheme`, and a scheme with scales).
+        public var headScaleDType: DType?
 
         public init(scheme: QLinearSafetensors.Scheme, groupSize: Int = 32, scaleDType: DType = .f16, rule: Q4ScaleRule = .mse,
                     include: String? = nil, exclude: String? = nil, only: [String]? = nil, chunkValues: Int = 1 << 20) {
@@ -64,6 +72,8 @@ public enum ModelQuantizer {
     public struct Report: Codable, Sendable {
         public var input: String, output: String, inputFormat: String
         public var scheme: String, groupSize: Int?, scaleDType: String, rule: String?
+        /// The LM head's scheme and its tensor's name in the output, when `headScheme` was given.
+        public var headScheme: String?, headTensor: String?
         public var include: String?, exclude: String?
         public var tensors: [TensorResult]
         public var quantized: Int, copied: Int
@@ -204,6 +214,9 @@ public enum ModelQuantizer {
         var entry: QLinearSafetensors.Entry?
         /// Set when a GGUF block tensor is kept as its blocks (layout 2).
         var blocks: QLinearSafetensors.BlockEntry? = nil
+        /// The scheme and scale dtype a quantized tensor is written in (the LM head's may differ).
+        var scheme: QLinearSafetensors.Scheme = .fp16
+        var scaleDType: DType = .f16
     }
 
     static func matcher(_ pattern: String?, _ what: String) throws -> ((String) -> Bool)? {
@@ -215,6 +228,20 @@ public enum ModelQuantizer {
 
     /// A GGUF model's token embedding and the name its tied LM head is written under.
     static let embeddingName = "token_embd.weight", tiedHeadName = "output.weight"
+    /// A Hugging Face checkpoint's LM head (safetensors input).
+    static let hfHeadName = "lm_head.weight"
+
+    /// The input tensor the LM head is read from: `output.weight` (or, in safetensors,
+    /// `lm_head.weight`), else a GGUF's `token_embd.weight` (tied head); nil if none.
+    static func headSource(_ input: Input) -> String? {
+        let names = Set(input.sources.map(\.name))
+        if names.contains(tiedHeadName) { return tiedHeadName }
+        if input.gguf == nil { return names.contains(hfHeadName) ? hfHeadName : nil }
+        return names.contains(embeddingName) ? embeddingName : nil
+    }
+
+    /// The text of a scheme with its group (`q4gsw g32`).
+    static func label(_ s: QLinearSafetensors.Scheme, _ group: Int) -> String { s == .q4gsw ? "q4gsw g\(group)" : s.rawValue }
 
     static func copyPlan(_ s: Source, note: String?) -> Plan {
         var note = note
@@ -222,28 +249,34 @@ public enum ModelQuantizer {
         return Plan(source: s, name: s.name, quantize: false, note: note, outputs: [.init(name: s.name, dtype: s.copyDType, shape: s.shape)], entry: nil)
     }
 
-    /// The plan quantizing the 2-D float tensor `s` into the tensor `name` (and its scales).
-    static func quantizePlan(_ s: Source, name: String, note: String?, _ o: Options) -> Plan {
+    /// The plan quantizing the 2-D float tensor `s` into the tensor `name` (and its scales) in
+    /// `scheme` (nil: `o.scheme`) with `scaleDType` scales (nil: `o.scaleDType`).
+    static func quantizePlan(_ s: Source, name: String, note: String?, _ o: Options,
+                             scheme: QLinearSafetensors.Scheme? = nil, scaleDType: DType? = nil) -> Plan {
         let (n, k) = (s.shape[0], s.shape[1])
-        let sd: Safetensors.DTypeName = o.scaleDType == .f16 ? .F16 : .F32
+        let scheme = scheme ?? o.scheme, scaleDType = scaleDType ?? o.scaleDType
+        let sd: Safetensors.DTypeName = scaleDType == .f16 ? .F16 : .F32
         let sn = QLinearSafetensors.scalesName(for: name)
         func joined(_ a: String?) -> String? { [note, a].compactMap { $0 }.joined(separator: "; ").nilIfEmpty }
-        switch o.scheme {
+        var p: Plan
+        switch scheme {
         case .q4gsw:
             let lossless = s.isQ4_0 && o.groupSize == 32
             // Q4_0's d is fp16: lossless in either scale dtype.
-            return Plan(source: s, name: name, quantize: true, note: joined(lossless ? "lossless Q4_0 repack" : o.gptq[name] != nil ? "GPTQ" : o.importance[name] != nil ? "imatrix" : nil),
-                        outputs: [.init(name: name, dtype: .U8, shape: [n, k / 2]), .init(name: sn, dtype: sd, shape: [n, k / o.groupSize])],
-                        entry: .init(scheme: .q4gsw, shape: [n, k], group: o.groupSize, scales: sn, source: s.type,
-                                     rule: lossless ? "lossless" : o.gptq[name] != nil ? "gptq" : o.importance[name] != nil ? "imatrix" : o.rule.rawValue))
+            p = Plan(source: s, name: name, quantize: true, note: joined(lossless ? "lossless Q4_0 repack" : o.gptq[name] != nil ? "GPTQ" : o.importance[name] != nil ? "imatrix" : nil),
+                     outputs: [.init(name: name, dtype: .U8, shape: [n, k / 2]), .init(name: sn, dtype: sd, shape: [n, k / o.groupSize])],
+                     entry: .init(scheme: .q4gsw, shape: [n, k], group: o.groupSize, scales: sn, source: s.type,
+                                  rule: lossless ? "lossless" : o.gptq[name] != nil ? "gptq" : o.importance[name] != nil ? "imatrix" : o.rule.rawValue))
         case .q8csw:
-            return Plan(source: s, name: name, quantize: true, note: note,
-                        outputs: [.init(name: name, dtype: .I8, shape: [n, k]), .init(name: sn, dtype: sd, shape: [n])],
-                        entry: .init(scheme: .q8csw, shape: [n, k], scales: sn, source: s.type))
+            p = Plan(source: s, name: name, quantize: true, note: note,
+                     outputs: [.init(name: name, dtype: .I8, shape: [n, k]), .init(name: sn, dtype: sd, shape: [n])],
+                     entry: .init(scheme: .q8csw, shape: [n, k], scales: sn, source: s.type))
         case .fp16:
-            return Plan(source: s, name: name, quantize: true, note: note, outputs: [.init(name: name, dtype: .F16, shape: [n, k])],
-                        entry: .init(scheme: .fp16, shape: [n, k], source: s.type))
+            p = Plan(source: s, name: name, quantize: true, note: note, outputs: [.init(name: name, dtype: .F16, shape: [n, k])],
+                     entry: .init(scheme: .fp16, shape: [n, k], source: s.type))
         }
+        p.scheme = scheme; p.scaleDType = scaleDType
+        return p
     }
 
     static func plan(_ input: Input, _ o: Options) throws -> [Plan] {
@@ -255,10 +288,24 @@ public enum ModelQuantizer {
         }
         let existingScales = Set(input.existing.values.compactMap(\.scales))
         let tiedHead = input.gguf != nil && !input.sources.contains { $0.name == tiedHeadName }
+        let head = headSource(input)
+        if let hs = o.headScheme {
+            guard head != nil else {
+                throw QLinearError.unsupported("--head-scheme \(hs.rawValue): the input has no LM head (\(tiedHeadName)"
+                                               + (input.gguf == nil ? " or \(hfHeadName)" : ", or \(embeddingName) for a tied head") + ")")
+            }
+            if o.headScaleDType != nil && hs == .fp16 {
+                throw QLinearError.unsupported("--head-scale-dtype: --head-scheme fp16 has no scales")
+            }
+        } else if o.headScaleDType != nil {
+            throw QLinearError.unsupported("--head-scale-dtype needs --head-scheme")
+        }
         var plans = [Plan]()
         for s in input.sources {
             var note: String? = nil
             var q = false
+            let isHead = s.name == head
+            let scheme = isHead ? (o.headScheme ?? o.scheme) : o.scheme
             if input.existing[s.name] != nil || existingScales.contains(s.name) {
                 note = "already QLinear-quantized"
             } else if s.shape.count != 2 {
@@ -271,11 +318,17 @@ public enum ModelQuantizer {
                 note = "not included"
             } else if let exc, exc(s.name) {
                 note = "excluded"
-            } else if o.scheme == .q4gsw && s.shape[1] % o.groupSize != 0 {
+            } else if scheme == .q4gsw && s.shape[1] % o.groupSize != 0 {
                 note = "K = \(s.shape[1]) is not a multiple of group \(o.groupSize)"
             } else {
                 q = true
             }
+            // An explicit head scheme is a promise that the head is quantized: say why it cannot be.
+            if isHead, let hs = o.headScheme, !q {
+                let what = s.name == embeddingName ? "the tied LM head (from \(embeddingName))" : "the LM head \(s.name)"
+                throw QLinearError.unsupported("--head-scheme \(label(hs, o.groupSize)): \(what) would not be quantized: \(note ?? "it is not a matrix")")
+            }
+            let headSch: QLinearSafetensors.Scheme? = isHead ? o.headScheme : nil, headSD: DType? = isHead ? o.headScaleDType : nil
             // A GGUF's token embedding is looked up, not multiplied: it is kept as it is (block
             // types as their blocks, exact), and when the model ties its LM head to it (no
             // output.weight) the quantized head is written as output.weight.
@@ -288,10 +341,12 @@ public enum ModelQuantizer {
                 } else {
                     plans.append(copyPlan(s, note: why))
                 }
-                if q && tiedHead { plans.append(quantizePlan(s, name: tiedHeadName, note: "tied LM head, from \(embeddingName)", o)) }
+                if q && tiedHead {
+                    plans.append(quantizePlan(s, name: tiedHeadName, note: "tied LM head, from \(embeddingName)", o, scheme: headSch, scaleDType: headSD))
+                }
                 continue
             }
-            plans.append(q ? quantizePlan(s, name: s.name, note: nil, o) : copyPlan(s, note: note))
+            plans.append(q ? quantizePlan(s, name: s.name, note: nil, o, scheme: headSch, scaleDType: headSD) : copyPlan(s, note: note))
         }
         // Names must stay unique (a scales name may collide with an input tensor).
         var seen = [String: String]()
@@ -332,7 +387,11 @@ public enum ModelQuantizer {
             if let b = p.blocks { meta[QLinearSafetensors.blocksPrefix + p.name] = try b.json() }
         }
         meta["qlinear.scheme"] = o.scheme.rawValue
-        if o.scheme == .q4gsw { meta["qlinear.group_size"] = String(o.groupSize); meta["qlinear.scale_rule"] = o.rule.rawValue }
+        let headPlan = o.headScheme != nil ? plans.first { $0.quantize && $0.source.name == headSource(input) } : nil
+        if let h = headPlan { meta["qlinear.head_scheme"] = h.scheme.rawValue; meta["qlinear.head_tensor"] = h.name }
+        if o.scheme == .q4gsw || headPlan?.scheme == .q4gsw {
+            meta["qlinear.group_size"] = String(o.groupSize); meta["qlinear.scale_rule"] = o.rule.rawValue
+        }
         let gptqCount = plans.filter { $0.entry?.rule == "gptq" }.count
         if gptqCount > 0 { meta["qlinear.gptq"] = "\(gptqCount) tensors" + (o.gptqNote.map { "; \($0)" } ?? "") }
         let imCount = plans.filter { $0.entry?.rule == "imatrix" }.count
@@ -355,14 +414,7 @@ public enum ModelQuantizer {
                 try input.copy(s, to: writer, chunkBytes: 4 * o.chunkValues, asBlocks: p.blocks != nil)
             }
             doneIn += s.bytes
-            let to: String
-            if p.quantize {
-                switch o.scheme {
-                case .q4gsw: to = "q4gsw g\(o.groupSize)"
-                case .q8csw: to = "q8csw"
-                case .fp16: to = "fp16"
-                }
-            } else { to = p.blocks.map { "\($0.type) blocks" } ?? p.outputs[0].dtype.rawValue }
+            let to = p.quantize ? label(p.scheme, o.groupSize) : p.blocks.map { "\($0.type) blocks" } ?? p.outputs[0].dtype.rawValue
             let r = TensorResult(index: i + 1, name: p.name, shape: s.shape, type: s.type, action: p.quantize ? "quantized" : "copied", to: to,
                                  note: p.note, inputBytes: s.bytes, outputBytes: writer.bytesWritten - before, relError: rel,
                                  seconds: monotonicNow() - ts)
@@ -374,9 +426,11 @@ public enum ModelQuantizer {
         let q = results.filter { $0.action == "quantized" }
         var ru = rusage()
         getrusage(RUSAGE_SELF.rawValue, &ru)
+        let q4 = o.scheme == .q4gsw || headPlan?.scheme == .q4gsw
         return Report(input: path, output: output, inputFormat: input.format, scheme: o.scheme.rawValue,
-                      groupSize: o.scheme == .q4gsw ? o.groupSize : nil, scaleDType: o.scaleDType.rawValue,
-                      rule: o.scheme == .q4gsw ? o.rule.rawValue : nil, include: o.include, exclude: o.exclude,
+                      groupSize: q4 ? o.groupSize : nil, scaleDType: o.scaleDType.rawValue,
+                      rule: q4 ? o.rule.rawValue : nil, headScheme: headPlan?.scheme.rawValue, headTensor: headPlan?.name,
+                      include: o.include, exclude: o.exclude,
                       tensors: results, quantized: q.count, copied: results.count - q.count,
                       inputBytes: results.reduce(0) { $0 + $1.inputBytes }, outputBytes: results.reduce(0) { $0 + $1.outputBytes },
                       outputFileBytes: writer.bytesWritten, maxRelError: q.compactMap(\.relError).max(), seconds: monotonicNow() - t0,
@@ -399,26 +453,26 @@ public enum ModelQuantizer {
             }
             var y = [Float](repeating: 0, count: x.count)   // ŵ
             do {
-                switch o.scheme {
+                switch p.scheme {
                 case .q4gsw:
                     let qw: Q4GSWWeights
                     if p.entry?.rule == "lossless", let g = input.gguf {
                         let (packed, sc) = g.q4_0Repack(try g.tensor(s.name), rows: r..<e)
                         qw = try Q4GSWWeights(n: rows, k: k, groupSize: 32, packed: packed, scales: sc, scaleDType: .f16)
                     } else if let f = o.gptq[p.name] {
-                        qw = try Q4GSWWeights.quantize(x, n: rows, k: k, groupSize: o.groupSize, scaleDType: o.scaleDType, gptq: f)
+                        qw = try Q4GSWWeights.quantize(x, n: rows, k: k, groupSize: o.groupSize, scaleDType: p.scaleDType, gptq: f)
                     } else if let imp = o.importance[p.name] {
-                        qw = try Q4GSWWeights.quantize(x, n: rows, k: k, groupSize: o.groupSize, scaleDType: o.scaleDType, importance: imp,
+                        qw = try Q4GSWWeights.quantize(x, n: rows, k: k, groupSize: o.groupSize, scaleDType: p.scaleDType, importance: imp,
                                                        weightTerm: o.importanceWeightTerm)
                     } else {
-                        qw = try Q4GSWWeights.quantize(x, n: rows, k: k, groupSize: o.groupSize, scaleDType: o.scaleDType, rule: o.rule)
+                        qw = try Q4GSWWeights.quantize(x, n: rows, k: k, groupSize: o.groupSize, scaleDType: p.scaleDType, rule: o.rule)
                     }
                     try w.append(qw.packed)
                     scales += qw.scales
                     let groups = k / qw.groupSize
                     for i in 0..<rows { for c in 0..<k { y[i * k + c] = Float(qw.q(i, c)) * qw.scales[i * groups + c / qw.groupSize] } }
                 case .q8csw:
-                    let qw = try Q8CSWWeights.quantize(x, n: rows, k: k, scaleDType: o.scaleDType)
+                    let qw = try Q8CSWWeights.quantize(x, n: rows, k: k, scaleDType: p.scaleDType)
                     try w.append(qw.values.map { UInt8(bitPattern: $0) })
                     scales += qw.scales
                     for i in 0..<rows { for c in 0..<k { y[i * k + c] = Float(qw.values[i * k + c]) * qw.scales[i] } }
@@ -437,8 +491,8 @@ public enum ModelQuantizer {
             r = e
             progress(Double(r) / Double(n))
         }
-        if o.scheme != .fp16 {
-            if o.scaleDType == .f16 { try w.appendF16(scales) } else { try w.appendF32(scales) }
+        if p.scheme != .fp16 {
+            if p.scaleDType == .f16 { try w.appendF16(scales) } else { try w.appendF32(scales) }
         }
         return norm > 0 ? (err / norm).squareRoot() : 0
     }

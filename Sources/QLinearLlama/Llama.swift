@@ -281,6 +281,9 @@ public final class LlamaModel: @unchecked Sendable {
         guard let headEntry = m.entries[headName] else { _ = try m.weights(headName); throw QLinearError.invalidFormat("\(m.name): \(headName) is missing") }
         let headSch = try LlamaScheme.resolve(requested: headScheme ?? (sch.weightScheme == headEntry.scheme ? sch : nil), stored: headEntry,
                                               file: m.name, what: headScheme == nil ? "the LM head's scheme" : "--head-scheme", tensor: headName)
+        if let g = groupSize, first.group == nil, let hg = headEntry.group, g != hg {
+            throw QLinearError.invalidFormat("--group \(g) contradicts \(m.name), whose INT4 LM head \(headName) was quantized with group \(hg) (leave --group out)")
+        }
         let source = WeightSource(
             embedding: emb.values,
             vector: { name, n in
@@ -300,7 +303,7 @@ public final class LlamaModel: @unchecked Sendable {
             },
             headName: headName, has: { m.file.tensors[$0] != nil })
         let rule = m.file.metadata["qlinear.scale_rule"].flatMap(Q4ScaleRule.init(rawValue:)) ?? .mse
-        try self.init(config: cfg, context: context, scheme: sch, headScheme: headSch, groupSize: first.group ?? groupSize ?? 32, act: act,
+        try self.init(config: cfg, context: context, scheme: sch, headScheme: headSch, groupSize: first.group ?? headEntry.group ?? groupSize ?? 32, act: act,
                       scaleRule: rule, guardBuffers: guardBuffers, ops: ops, maxContext: maxContext, progress: progress, source: source)
     }
 

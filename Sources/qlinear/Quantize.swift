@@ -25,7 +25,8 @@ struct Quantize: ParsableCommand {
             (GGUF block types dequantized to F32 exactly). GGUF Q4_0 → q4gsw with group 32 is lossless. \
             From a GGUF, the token embedding is kept as it is (block types as their blocks), a tied LM \
             head is written as output.weight, and the metadata (tokenizer included) is carried, so \
-            `qlinear generate --model OUT` runs the file as stored. \
+            `qlinear generate --model OUT` runs the file as stored. --head-scheme keeps the LM head at \
+            another scheme than the rest (e.g. --scheme q4gsw --head-scheme q8csw or fp16). \
             Output layout: docs/LLAMA.md ("QLinear safetensors"). The older form \
             `quantize --format q4gsw --inputs W.safetensors [--tensor weight]` still works.
             """)
@@ -33,6 +34,10 @@ struct Quantize: ParsableCommand {
     @Argument(help: "Input model: GGUF or safetensors.") var input: String?
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output safetensors file.") var output: String
     @Option(help: "Weight scheme: q4gsw, q8csw or fp16.") var scheme: QLinearSafetensors.Scheme?
+    @Option(name: .customLong("head-scheme"), help: "The LM head's scheme (default: --scheme): fp16, q8csw or q4gsw (llama-quantize keeps the output tensor at higher precision too). The head is output.weight (safetensors: or lm_head.weight), else a GGUF's tied token_embd.weight; it must be quantized (not excluded, K a multiple of --group for q4gsw).")
+    var headScheme: QLinearSafetensors.Scheme?
+    @Option(name: .customLong("head-scale-dtype"), help: "The LM head's scale dtype (default: --scale-dtype; needs --head-scheme q8csw or q4gsw). f32 with --head-scheme q8csw gives the head `generate --head-scheme dq8ca_q8csw` builds from a GGUF.")
+    var headScaleDType: DType?
     @Option(help: "Same as --scheme (q4gsw or q8csw), for the older form.") var format: QuantFormat?
     @Option(help: "Same as the input argument, for the older form.") var inputs: String?
     @Option(help: "Quantize only this tensor (repeatable; with --inputs the default is \"weight\").") var tensor: [String] = []
@@ -62,9 +67,14 @@ struct Quantize: ParsableCommand {
         if (input == nil) == (inputs == nil) { throw ValidationError("give the input file once: `quantize IN -o OUT` (or --inputs IN)") }
         if scheme != nil && format != nil { throw ValidationError("--scheme and --format are the same option; give one") }
         if scheme == nil && format == nil { throw ValidationError("missing --scheme q4gsw|q8csw|fp16") }
-        if calibrate != nil && (scheme ?? (format == .q8csw ? .q8csw : .q4gsw)) != .q4gsw {
-            throw ValidationError("--calibrate applies to --scheme q4gsw")
+        if calibrate != nil && (scheme ?? (format == .q8csw ? .q8csw : .q4gsw)) != .q4gsw && headScheme != .q4gsw {
+            throw ValidationError("--calibrate applies to --scheme q4gsw (or --head-scheme q4gsw)")
         }
+        if headScheme != nil && (format != nil || inputs != nil || !tensor.isEmpty) {
+            throw ValidationError("--head-scheme needs the model form `quantize IN -o OUT --scheme …` (not --format, --inputs or --tensor)")
+        }
+        if headScaleDType != nil && headScheme == nil { throw ValidationError("--head-scale-dtype needs --head-scheme") }
+        if headScaleDType != nil && headScheme == .fp16 { throw ValidationError("--head-scale-dtype: --head-scheme fp16 has no scales") }
         if calibrationCtx < 16 { throw ValidationError("--calibration-ctx must be ≥ 16, got \(calibrationCtx)") }
         if let t = calibrationTokens, t < 16 { throw ValidationError("--calibration-tokens must be ≥ 16, got \(t)") }
         if !(gptqDampening > 0 && gptqDampening.isFinite) { throw ValidationError("--gptq-dampening must be > 0, got \(gptqDampening)") }
@@ -79,6 +89,8 @@ struct Quantize: ParsableCommand {
         let only: [String]? = !tensor.isEmpty ? tensor : (inputs != nil && include == nil && exclude == nil ? ["weight"] : nil)
         var opts = ModelQuantizer.Options(scheme: s, groupSize: group, scaleDType: scaleDType, rule: scaleRule,
                                           include: include, exclude: exclude, only: only)
+        opts.headScheme = headScheme
+        opts.headScaleDType = headScaleDType
         if calibrate != nil, sameFile(path, output) {
             throw ValidationError("the output \(output) is the input file; write elsewhere")
         }

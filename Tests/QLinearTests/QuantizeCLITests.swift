@@ -60,4 +60,40 @@ struct QuantizeCLITests {
         #expect(try run(["quantize", dir + "/m.safetensors", "--inputs", dir + "/m.safetensors", "-o", dir + "/z.safetensors", "--scheme", "fp16"]).status == 2)
         #expect(!FileManager.default.fileExists(atPath: dir + "/z.safetensors"))
     }
+
+    /// `--head-scheme`: the LM head (here a checkpoint's lm_head.weight) at its own scheme, shown on
+    /// its line and in the JSON; an impossible request is a clear error, exit 1 (thrown) or 2 (usage).
+    @Test func headScheme() throws {
+        let dir = FileManager.default.temporaryDirectory.path + "/qlinear-qcli-head-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var rng = SplitMix64(seed: 4)
+        func r(_ n: Int) -> [Float] { (0..<n).map { _ in Float(Double(rng.next() >> 11) * 0x1p-53 * 2 - 1) } }
+        var f = Safetensors()
+        f.tensors["layers.0.q.weight"] = .f32(r(16 * 64), shape: [16, 64])
+        f.tensors["lm_head.weight"] = .f32(r(24 * 64), shape: [24, 64])
+        try f.write(path: dir + "/m.safetensors")
+        let q = try run(["quantize", dir + "/m.safetensors", "-o", dir + "/q.safetensors", "--scheme", "q4gsw", "--head-scheme", "q8csw", "--head-scale-dtype", "f32"])
+        #expect(q.status == 0, "\(q.err)")
+        #expect(q.out.contains("lm_head.weight [24, 64] F32 → q8csw, size 0.01 MiB → 0.00 MiB, rel. error 0."), "\(q.out)")
+        #expect(q.out.contains("layers.0.q.weight [16, 64] F32 → q4gsw g32"), "\(q.out)")
+        let st = try Safetensors.read(path: dir + "/q.safetensors")
+        #expect(st.tensors["lm_head.weight"]?.dtype == .I8 && st.tensors["lm_head.scales"]?.dtype == .F32 && st.tensors["layers.0.q.scales"]?.dtype == .F16)
+        #expect(st.metadata["qlinear.head_scheme"] == "q8csw" && st.metadata["qlinear.head_tensor"] == "lm_head.weight")
+        let j = try run(["quantize", dir + "/m.safetensors", "-o", dir + "/j.safetensors", "--scheme", "q4gsw", "--head-scheme", "fp16", "--json"])
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(j.out.utf8)) as? [String: Any], "\(j.err)")
+        #expect(obj["headScheme"] as? String == "fp16" && obj["headTensor"] as? String == "lm_head.weight" && obj["scheme"] as? String == "q4gsw")
+        // Thrown: the head is excluded, or the group does not divide its K — exit 1, nothing written.
+        let ex = try run(["quantize", dir + "/m.safetensors", "-o", dir + "/z.safetensors", "--scheme", "q4gsw", "--head-scheme", "fp16", "--exclude", "lm_head"])
+        #expect(ex.status == 1 && ex.err.contains("--head-scheme fp16: the LM head lm_head.weight would not be quantized: excluded"), "\(ex.err)")
+        let g = try run(["quantize", dir + "/m.safetensors", "-o", dir + "/z.safetensors", "--scheme", "fp16", "--head-scheme", "q4gsw", "--group", "48"])
+        #expect(g.status == 1 && g.err.contains("K = 64 is not a multiple of group 48"), "\(g.err)")
+        // Usage errors: exit 2.
+        for args in [["--head-scheme", "q5_k"], ["--head-scheme", "dq8ca_q8csw"], ["--head-scale-dtype", "f32"], ["--head-scheme", "fp16", "--head-scale-dtype", "f32"],
+                     ["--head-scheme", "fp16", "--tensor", "lm_head.weight"]] {
+            let e = try run(["quantize", dir + "/m.safetensors", "-o", dir + "/z.safetensors", "--scheme", "q4gsw"] + args)
+            #expect(e.status == 2 && e.err.contains("head"), "\(args): \(e.status) \(e.err)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/z.safetensors"))
+    }
 }
