@@ -13,9 +13,12 @@
 // Divisions use div_rn (correctly rounded, in integer arithmetic) because Vulkan
 // allows 2.5 ULP for fp32 division; mul/add/sub are correctly rounded by the spec and marked
 // `precise` so they are never fused. The result is bit-identical to the CPU reference.
-// One workgroup per row (WG up to 1024 threads, 16-byte loads). Output: XQ[row, 0..ldw) packed 4 int8 per word (zero past K), and
+// One workgroup per row (WG up to 1024 threads, 16-byte loads; the range reduced with subgroup
+// operations, the three divisions that follow the scale computed side by side). Output: XQ[row, 0..ldw) packed 4 int8 per word (zero past K), and
 // XP[2 row] = scale bits, XP[2 row + 1] = zero point (int).
 #include "common.glsl"
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 128;
@@ -31,9 +34,14 @@ float xAt(uint i) { return X4[i >> 2][i & 3u]; }
 layout(binding = 1) writeonly buffer XQBuf { uint XQ[]; };
 layout(binding = 2) writeonly buffer XPBuf { uint XP[]; };
 
-shared float smin[WG];
+shared float smin[WG];                          // per subgroup (at most WG of them)
 shared float smax[WG];
-shared float sparams[2];
+shared float sparams[4];                        // lo, hi, dlo, dhi
+#ifdef Q_F64
+shared uvec2 sinv;                              // fl64(1/scale) as two words
+#else
+shared float sinv;
+#endif
 
 // Correctly rounded a / b for finite a and normal b > 0 (round to nearest even). Results that
 // would be subnormal flush to zero: every caller either clamps them (scale) or adds them to a
@@ -136,44 +144,51 @@ void main() {
         load8(base, i, vec, v);
         [[unroll]] for (uint e = 0; e < 8; ++e) { lo = min(lo, v[e]); hi = max(hi, v[e]); }
     }
-    smin[tid] = lo;
-    smax[tid] = hi;
+    // The row's range: subgroup reductions, then one thread over the subgroups' results.
+    lo = subgroupMin(lo);
+    hi = subgroupMax(hi);
+    if (subgroupElect()) { smin[gl_SubgroupID] = lo; smax[gl_SubgroupID] = hi; }
     barrier();
-    for (uint s = WG / 2; s > 0; s >>= 1) {
-        if (tid < s) {
-            smin[tid] = min(smin[tid], smin[tid + s]);
-            smax[tid] = max(smax[tid], smax[tid + s]);
-        }
-        barrier();
-    }
     if (tid == 0) {
-        lo = smin[0];
-        hi = smax[0];
-        precise float range = hi - lo;
-        float scale = div_rn(range, 255.0);
-        scale = max(scale, 1.1920928955078125e-07);
-        const float dlo = div_rn(lo, scale);
-        const float dhi = div_rn(hi, scale);
-        precise float zmin = -128.0 + dlo;
-        precise float zmax = 127.0 + dhi;
-        precise float zsum = zmin + zmax;
-        precise float zfromMin = -128.0 - dlo;
-        precise float zfromMax = 127.0 - dhi;
-        float zp = zsum > 0.0 ? zfromMin : zfromMax;
-        zp = roundEven(clamp(zp, -128.0, 127.0));
-        sparams[0] = scale;
-        sparams[1] = zp;
+        for (uint s = 1; s < gl_NumSubgroups; ++s) { lo = min(lo, smin[s]); hi = max(hi, smax[s]); }
+        sparams[0] = lo;
+        sparams[1] = hi;
+    }
+    barrier();
+    // Parameters: every thread computes the scale (the same value); then the three divisions
+    // that depend only on it run side by side instead of one after another — lo/scale and
+    // hi/scale on threads 0 and 1, 1/scale on the last thread (another subgroup when WG ≥ 64).
+    lo = sparams[0];
+    hi = sparams[1];
+    precise float range = hi - lo;
+    const float scale = max(div_rn(range, 255.0), 1.1920928955078125e-07);
+    if (tid < 2u) sparams[2u + tid] = div_rn(tid == 0u ? lo : hi, scale);
+    if (tid == WG - 1u) {
+#ifdef Q_F64
+        sinv = unpackDouble2x32(recip64(scale));
+#else
+        sinv = div_rn(1.0, scale);
+#endif
+    }
+    barrier();
+    const float dlo = sparams[2];
+    const float dhi = sparams[3];
+    precise float zmin = -128.0 + dlo;
+    precise float zmax = 127.0 + dhi;
+    precise float zsum = zmin + zmax;
+    precise float zfromMin = -128.0 - dlo;
+    precise float zfromMax = 127.0 - dhi;
+    float zp = zsum > 0.0 ? zfromMin : zfromMax;
+    zp = roundEven(clamp(zp, -128.0, 127.0));
+    if (tid == 0) {
         XP[2 * row] = floatBitsToUint(scale);
         XP[2 * row + 1] = uint(int(zp));
     }
-    barrier();
-    const float scale = sparams[0];
-    const float zp = sparams[1];
 #ifdef Q_F64
-    const double inv = recip64(scale);
+    const double inv = packDouble2x32(sinv);
     const double zp64 = double(zp);
 #else
-    const float inv = div_rn(1.0, scale);
+    const float inv = sinv;
 #endif
     // Quantize 8 values (two output words) per step; words past K up to ldw are zero.
     const uint wsteps = (pc.ldw + 1u) / 2u;
@@ -192,7 +207,9 @@ void main() {
                 const double fl = floor(u);
                 precise double frac = u - fl;
                 double r = fl;
-                if (frac > 0.5LF || (frac == 0.5LF && mod(fl, 2.0LF) != 0.0LF)) r = fl + 1.0LF;
+                // |u| ≤ 383 (|x| ≤ 255·scale, |zp| ≤ 128): fl's parity from its int value (an
+                // fp64 mod is a division per element); the clamp keeps the conversion defined.
+                if (frac > 0.5LF || (frac == 0.5LF && (int(clamp(fl, -1024.0LF, 1024.0LF)) & 1) != 0)) r = fl + 1.0LF;
                 const int q = int(clamp(r, -128.0LF, 127.0LF));
 #else
                 precise float t = v[e] * inv;

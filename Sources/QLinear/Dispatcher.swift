@@ -198,6 +198,7 @@ public enum Dispatcher {
         var reasons: [String] = []
         var quant: ShaderID?
         if p.op.quantizesActivations {
+            if !caps.subgroupArithmetic { return no("activation quantization reduces with subgroup arithmetic, which the device lacks in compute shaders") }
             let key = VariantKey(family: .quantAct, act: p.act, features: caps.shaderFloat64 ? [.fp64] : [])
             guard let q = lookup(key) else { return no("no activation-quantization variant compiled for \(key)") }
             quant = q

@@ -241,10 +241,11 @@ struct ActivationQuantTests {
         #expect(q.q[1] == Int8(q.zeroPoint[0]))
     }
 
-    @Test("GPU int8 activations are bit-identical to the reference, including ties and extremes")
-    func gpuBitExact() throws {
+    /// K = 40 leaves most of the workgroup idle; K = 2056 gives every thread several 8-value steps
+    /// and every subgroup a share of the range reduction.
+    @Test("GPU int8 activations are bit-identical to the reference, including ties and extremes", arguments: [40, 2056])
+    func gpuBitExact(k: Int) throws {
         let ctx = try Shared.ctx()
-        let k = 40
         var rows: [[Float]] = []
         rows.append((0..<k).map { Float($0) - 20 })                  // integers: many exact .5 ties after scaling
         rows.append((0..<k).map { Float($0) * 0.1 + 0.05 })          // all positive
@@ -253,6 +254,9 @@ struct ActivationQuantTests {
         rows.append((0..<k).map { $0 == 7 ? 1e4 : Float($0 % 5) - 2 }) // one outlier
         rows.append((0..<k).map { Float($0 % 3) * 1e-30 })           // tiny range → scale clamps to eps
         rows.append((0..<k).map { Float($0) * 0.3 - 5.9 })           // fractional steps: fp32 vs fp64 near-ties
+        // Exact ties in fp64 too: hi = 255/128 makes scale = 1/128 exactly, so x·(1/scale) + zp =
+        // j + 0.5 − 128 for x = (j + 0.5)/128 (round half to even decides every value).
+        rows.append((0..<k).map { $0 == 0 ? 1.9921875 : (Float($0 % 255) + 0.5) / 128 })
         let x = rows.flatMap { $0 }
         let m = rows.count
         var rng = SplitMix64(seed: 11)
