@@ -53,6 +53,9 @@ layout(constant_id = 10) const uint NBUF = 2;  // shared-memory buffers (1 or 2)
 layout(constant_id = 11) const uint SWZ = 1;    // tile rows per raster group (1 = row by row)
 layout(constant_id = 12) const uint ABL = 0;    // diagnostics: see above (0 in every real plan)
 layout(constant_id = 13) const uint PD = 1;     // K steps of global loads in flight (1 or 2)
+layout(constant_id = 14) const uint QV = 0;     // WEIGHT_Q4: 1 = one 16-byte load (32 values) and one
+                                                // group scale per prefetch slot (the host sets it when
+                                                // G, K and BK are multiples of 32); 0 = a word per 8 values
 
 const uint SM = BM / WM;                        // rows per subgroup
 const uint SN = BN / WN;                        // columns per subgroup
@@ -63,7 +66,12 @@ const uint LDS4 = LDS / 8;                      // … in uvec4
 const uint NSG = WM * WN;
 const uint KC = BK / 8;                         // 8-value chunks per row per K step
 const uint CA = BM * KC;                        // chunks per A tile
-const uint CB = BN * KC;
+#ifdef WEIGHT_Q4
+const uint BKC = QV == 1u ? BK / 32u : KC;      // B loads per weight row per K step
+#else
+const uint BKC = KC;
+#endif
+const uint CB = BN * BKC;                       // B loads per tile
 const uint ABUF = BM * LDS4;                    // uvec4 per shared A buffer
 const uint BBUF = BN * LDS4;
 const uint MAXC = 8;                            // register prefetch slots per thread (host checks)
@@ -136,6 +144,13 @@ uint loadWRaw(uint gn, uint gk, bool inside, out float s) {
     s = S[gn * (pc.K / pc.G) + gk / pc.G];
     return W4[i >> 2][i & 3u];
 }
+// QV = 1: 32 values of row gn at k = gk (a multiple of 32; K is one too, and ldw a multiple of 4
+// words) in one 16-byte load, and their one group scale (G is a multiple of 32).
+uvec4 loadWRaw32(uint gn, uint gk, bool inside, out float s) {
+    if (!inside && (gn >= pc.N || gk >= pc.K)) { s = 0.0; return uvec4(0x88888888u); }
+    s = S[gn * (pc.K / pc.G) + gk / pc.G];
+    return W4[(gn * pc.ldw + gk / 8) / 4];
+}
 uvec4 dequant8(uint word, float s) {
     float v[8];
     [[unroll]] for (uint i = 0; i < 8; ++i) v[i] = float(int((word >> (4 * i)) & 15u) - 8) * s;
@@ -161,7 +176,7 @@ uvec4 loadW8(uint gn, uint gk, bool inside, bool vec) {
 // (Sized by PD: with PD = 1 the second set does not exist at all.)
 uvec4 pa[PD * MAXC];
 #ifdef WEIGHT_Q4
-uint pw[PD * MAXC];
+uvec4 pw[PD * MAXC];                            // raw INT4: .x only unless QV = 1
 float ps[PD * MAXC];
 #else
 uvec4 pb[PD * MAXC];
@@ -181,7 +196,10 @@ void fetch(const uint s, uint tid, uint m0, uint n0, uint k, bool inside, bool x
         const uint i = tid + t * WG;
         if (slotA(t, i)) pa[s * MAXC + t] = loadX8(m0 + i / KC, k + 8 * (i % KC), inside, xvec);
 #ifdef WEIGHT_Q4
-        if (slotB(t, i)) pw[s * MAXC + t] = loadWRaw(n0 + i / KC, k + 8 * (i % KC), inside, ps[s * MAXC + t]);
+        if (slotB(t, i)) {
+            if (QV == 1u) pw[s * MAXC + t] = loadWRaw32(n0 + i / BKC, k + 32 * (i % BKC), inside, ps[s * MAXC + t]);
+            else pw[s * MAXC + t].x = loadWRaw(n0 + i / KC, k + 8 * (i % KC), inside, ps[s * MAXC + t]);
+        }
 #else
         if (slotB(t, i)) pb[s * MAXC + t] = loadW8(n0 + i / KC, k + 8 * (i % KC), inside, wvec);
 #endif
@@ -194,7 +212,14 @@ void stage(const uint s, uint tid, const uint buf) {
         const uint i = tid + t * WG;
         if (slotA(t, i)) As[buf * ABUF + (i / KC) * LDS4 + i % KC] = pa[s * MAXC + t];
 #ifdef WEIGHT_Q4
-        if (slotB(t, i)) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = dequant8(pw[s * MAXC + t], ps[s * MAXC + t]);
+        if (slotB(t, i)) {
+            if (QV == 1u) {
+                const uint b = buf * BBUF + (i / BKC) * LDS4 + 4u * (i % BKC);
+                [[unroll]] for (uint j = 0; j < 4; ++j) Bs[b + j] = dequant8(pw[s * MAXC + t][j], ps[s * MAXC + t]);
+            } else {
+                Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = dequant8(pw[s * MAXC + t].x, ps[s * MAXC + t]);
+            }
+        }
 #else
         if (slotB(t, i)) Bs[buf * BBUF + (i / KC) * LDS4 + i % KC] = pb[s * MAXC + t];
 #endif
@@ -271,7 +296,7 @@ void main() {
         [[unroll]] for (uint t = 0; t < PD * MAXC; ++t) {
             pa[t] = uvec4(0x3c003c00u);
 #ifdef WEIGHT_Q4
-            pw[t] = 0x99999999u; ps[t] = 1.0;
+            pw[t] = uvec4(0x99999999u); ps[t] = 1.0;
 #else
             pb[t] = uvec4(0x3c003c00u);
 #endif

@@ -38,6 +38,9 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// the main loop (1 global loads, 2 MMAs, 4 shared stores and barriers) to time the rest. The
     /// results are wrong; 0 in every plan the dispatcher makes on its own.
     public var ablate: Int = 0
+    /// Float cooperative-matrix kernel with INT4 weights: 1 = one 16-byte load and one group scale
+    /// per 32 values (needs G, K and the K step to be multiples of 32); 0 = a word per 8 values.
+    public var q4Pieces: Int = 0
 
     public init(bm: Int, bn: Int, bk: Int, workgroupSize: Int) {
         self.bm = bm; self.bn = bn; self.bk = bk; self.workgroupSize = workgroupSize
@@ -53,7 +56,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     /// Values for the specialization constants, by the names the shaders declare.
     public var specValues: [String: Int] {
-        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "XG": activationsL1, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate]
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "XG": activationsL1, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate, "QV": q4Pieces]
     }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
@@ -415,6 +418,10 @@ public enum Dispatcher {
             // single-buffered (their double-buffered loop has one register set, no PD).
             t.prefetch = p.op.floatMath && t.buffers == 1 ? prefetch : 1
             if t.prefetch > 1 { reasons.append("\(t.prefetch) K steps of global loads in flight (register sets)") }
+            if p.op == .q4gsw && p.groupSize % 32 == 0 && p.k % 32 == 0 && t.bk % 32 == 0 {
+                t.q4Pieces = 1
+                reasons.append("INT4 weights: one 16-byte load and one group scale per 32 values")
+            }
             if swizzle > 1 { reasons.append("workgroups walk the output in groups of \(swizzle) tile rows (L2 reuse)") }
             if options.coopMatAblate != 0 { reasons.append("ABLATED main loop (\(options.coopMatAblate)): diagnostics, the results are wrong") }
             var plan = KernelPlan(problem: p, kernel: .coopmat, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: reasons)

@@ -213,6 +213,13 @@ public final class LinearLayer: @unchecked Sendable {
             t.halfScales = scalesAreHalf ? 1 : 0
         }
         guard t.bm >= 1, t.bn >= 1 else { throw QLinearError.invalidShape("plan's tile \(t.bm)x\(t.bn) has a dimension below 1") }
+        if t.q4Pieces != 0 {
+            // 16-byte INT4 loads of 32 values with one scale each: whole groups, aligned rows.
+            guard t.q4Pieces == 1, family == .coopmatFloat || family == .coopmatFloatSplitk, op == .q4gsw,
+                  groupSize % 32 == 0, k % 32 == 0, t.bk % 32 == 0 else {
+                throw QLinearError.invalidShape("\(plan.shader.rawValue): 32-value INT4 loads need q4gsw with group size, K and K step multiples of 32 (group \(groupSize), K = \(k), K step \(t.bk))")
+            }
+        }
         if family == .gemvQ4Sg {
             // The shader stages BM rows of KC chunks (64 bytes each) and gives each subgroup R of
             // the workgroup's BN columns at a time: check what the dispatcher guarantees.

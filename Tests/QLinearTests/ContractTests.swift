@@ -130,6 +130,20 @@ struct EncodeContractTests {
         try s.submitAndWait()
     }
 
+    /// QV (32-value INT4 loads) is for the float cooperative-matrix kernel with q4gsw, G, K and
+    /// the K step multiples of 32: any other plan carrying it is refused before anything records.
+    @Test("a plan asking for 32-value INT4 loads where they cannot run is rejected")
+    func q4PiecesElsewhere() throws {
+        let ctx = try Shared.ctx()
+        let layer = try q4Layer(ctx, act: .f16)
+        var plan = try layer.plan(m: 3)
+        plan.tile.q4Pieces = 1
+        let b = try exactBuffers(layer, m: 3)
+        let text = thrownText { try layer.encode(try CommandStream(device: ctx.device), plan: plan, x: BufferBinding(b.x), y: BufferBinding(b.y),
+                                                 scratch: try layer.makeScratch(m: 3)) }
+        #expect(text?.contains("32-value INT4 loads need q4gsw") == true, "\(text ?? "accepted")")
+    }
+
     @Test("a dq8ca plan without its activation-quantization shader is rejected")
     func missingQuantShader() throws {
         let ctx = try Shared.ctx()
