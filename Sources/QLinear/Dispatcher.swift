@@ -418,7 +418,10 @@ public enum Dispatcher {
             // single-buffered (their double-buffered loop has one register set, no PD).
             t.prefetch = p.op.floatMath && t.buffers == 1 ? prefetch : 1
             if t.prefetch > 1 { reasons.append("\(t.prefetch) K steps of global loads in flight (register sets)") }
-            if p.op == .q4gsw && p.groupSize % 32 == 0 && p.k % 32 == 0 && t.bk % 32 == 0 {
+            // 32-value INT4 loads only where every thread gets at least one per step: with fewer
+            // loads than threads a quarter of them would dequantize the whole B tile (H100: 0.73–0.82×
+            // at 256×128 tiles, K step 32; 1.31–1.33× at 64×64, K step 64 — bench/gpu_s8g.sh).
+            if p.op == .q4gsw && p.groupSize % 32 == 0 && p.k % 32 == 0 && t.bk % 32 == 0 && t.bn * (t.bk / 32) >= t.workgroupSize {
                 t.q4Pieces = 1
                 reasons.append("INT4 weights: one 16-byte load and one group scale per 32 values")
             }
