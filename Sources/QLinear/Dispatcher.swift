@@ -240,6 +240,11 @@ public enum Dispatcher {
                 config = GemvConfig.standard
             }
             if let maxM = family.maxM, p.m > maxM { return no("M = \(p.m) > \(maxM): the column matrix–vector kernel is for decode batches of ≤ \(maxM) rows") }
+            // The int8 column kernel takes M = 9…16 only where a tuning rule (or the caller) says
+            // so: elsewhere the cooperative-matrix or tiled kernels keep those sizes, as measured.
+            if p.m > 8 && tuning == nil && options.gemvConfig == nil {
+                return no("M = \(p.m) > 8: the int8 column kernel takes 9…16 rows only where a tuning rule covers them")
+            }
             let wg = config.threads
             if config.sg == true {
                 if let plan = sgPlan(p, caps: caps, options: options, config: config, tuning: tuning, quant: quant, reasons: reasons, lookup: lookup) { return plan }
@@ -257,6 +262,14 @@ public enum Dispatcher {
                 while c > 1 && (c > config.columns || c * p.m > 32) { c /= 2 }
                 config.columns = c
                 config.unroll = min(config.unroll, 2)
+            }
+            if p.m > 8 && config.columns * p.m > 32 {
+                // (The int8 column kernel takes M ≤ 16: a rule written for M ≤ 8 may ask for more
+                // sums per thread than the ≤ 32 Tuner.allowed keeps to.)
+                var c = config.columns
+                while c > 1 && c * p.m > 32 { c /= 2 }
+                reasons.append("\(config.columns) columns × M = \(p.m) rows exceed 32 sums per thread: \(c) columns")
+                config.columns = c
             }
             guard [1, 2, 4, 8].contains(config.columns), [1, 2, 4, 8].contains(config.unroll) else {
                 return no("matrix–vector configuration \(config): columns and chunks in flight must be 1, 2, 4 or 8")

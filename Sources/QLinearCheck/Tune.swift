@@ -82,7 +82,8 @@ public enum Tuner {
             var out: [TuneCandidate] = []
             // q4gsw × fp16 (`halfMath`): the packed-fp16 kernels only (the fp32 one was never
             // fastest on the H200), column-split and activations-in-registers.
-            if varieties.contains(.column) && (m ?? 1) <= 8 {
+            // (The int8 column kernel takes M ≤ 16, the float ones M ≤ 8.)
+            if varieties.contains(.column) && (m ?? 1) <= (floatOps ? 8 : 16) {
                 for h in halfMath ? [true] : [false] { for c in [1, 2, 4, 8] { for t in [32, 64, 128, 256] { for u in [1, 2] {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: h ? true : nil)))
                 } } } }

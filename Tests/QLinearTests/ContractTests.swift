@@ -78,17 +78,17 @@ struct EncodeContractTests {
         #expect(a.problem(m: 1).description == "q4gsw M=1 N=8 K=32 g=32 f32")
     }
 
-    @Test("a hand-made gemv plan with M = 9 is rejected with the kernel's row limit")
+    @Test("a hand-made gemv plan with one row more than its kernel's limit is rejected with the limit")
     func gemvRowLimit() throws {
         let ctx = try Shared.ctx()
-        for layer in [try q4Layer(ctx), try q4Layer(ctx, dynamic: true)] {
+        for (layer, limit) in [(try q4Layer(ctx), 8), (try q4Layer(ctx, dynamic: true), 16)] {
             var plan = try layer.plan(m: 1, kernel: .gemv)
-            #expect(plan.shader.origin.family.maxM == 8)
-            plan.problem.m = 9
-            let b = try exactBuffers(layer, m: 9)
+            #expect(plan.shader.origin.family.maxM == limit)
+            plan.problem.m = limit + 1
+            let b = try exactBuffers(layer, m: limit + 1)
             let s = try CommandStream(device: ctx.device)
-            #expect(thrownText { try layer.encode(s, plan: plan, x: BufferBinding(b.x), y: BufferBinding(b.y), scratch: try layer.makeScratch(m: 9)) }
-                    == "invalid shape: \(plan.shader.rawValue) handles at most M = 8 rows, plan has M = 9")
+            #expect(thrownText { try layer.encode(s, plan: plan, x: BufferBinding(b.x), y: BufferBinding(b.y), scratch: try layer.makeScratch(m: limit + 1)) }
+                    == "invalid shape: \(plan.shader.rawValue) handles at most M = \(limit) rows, plan has M = \(limit + 1)")
             // A plan that claims another kernel kind than its shader's is also caught.
             var wrongKind = try layer.plan(m: 1, kernel: .gemv)
             wrongKind.kernel = .tiled

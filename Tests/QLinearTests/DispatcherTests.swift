@@ -76,9 +76,10 @@ struct DispatcherTests {
                 #expect(plan.tile.group == (op == .q4gsw ? 128 : 0))
             }
         }
-        // dq8ca ops have no tensor-core matrix–vector kernel: the column kernel (M ≤ 8) or none.
-        let dq = Dispatcher.plan(.gemv, Problem(op: .dq8ca_q4gsw, m: m, n: 64, k: 256, groupSize: 128), caps: caps, options: options)
-        if m <= 8 { #expect((try? dq.get())?.shader.origin.family == .gemvInt) } else { #expect((try? dq.get()) == nil) }
+        // dq8ca ops have no tensor-core matrix–vector kernel: the int8 column kernel (M ≤ 16), with
+        // at most 32 sums per thread (columns × M).
+        let dq = try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q4gsw, m: m, n: 64, k: 256, groupSize: 128), caps: caps, options: options).get()
+        #expect(dq.shader.origin.family == .gemvInt && dq.tile.bn * m <= 32, "\(dq.reasons)")
         // No cooperative matrices (or disabled): the column kernel for M ≤ 8, a reason above.
         var none = caps
         none.cooperativeMatrix = false
@@ -215,13 +216,11 @@ struct DispatcherTests {
         for op in ops {
             let plan = try #require(Dispatcher.decide(Problem(op: op, m: 8, n: 4096, k: 4096, groupSize: 128), caps: caps).chosen)
             #expect(plan.kernel == .gemv)
-            // The H100 table sends fp16 and q4gsw M = 9…16 to gemv_mma; dq8ca has no such kernel.
+            // The H100 table sends fp16 and q4gsw M = 9…16 to gemv_mma, and dq8ca (whose M ≥ 2 rules
+            // cover them) to the int8 column kernel, with at most 32 sums per thread.
             let nine = Dispatcher.decide(Problem(op: op, m: 9, n: 4096, k: 4096, groupSize: 128), caps: caps).chosen
-            if op == .fp16 || op == .q4gsw {
-                #expect(nine?.kernel == .gemv && nine?.shader.origin.family.maxM == 16)
-            } else {
-                #expect(nine?.kernel == .coopmat)
-            }
+            #expect(nine?.kernel == .gemv && nine?.shader.origin.family.maxM == 16)
+            if !op.floatMath { #expect(nine.map { $0.tile.bn * 9 <= 32 } == true) }
             #expect(Dispatcher.decide(Problem(op: op, m: 17, n: 4096, k: 4096, groupSize: 128), caps: caps).chosen?.kernel == .coopmat)
         }
         #expect(Dispatcher.decide(Problem(op: .dq8ca_q4gsw, m: 1, n: 64, k: 64, groupSize: 16), caps: caps).chosen?.kernel == .coopmat

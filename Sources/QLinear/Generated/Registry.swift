@@ -129,7 +129,7 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
         case .gemvQ4Sg: return 8
         case .gemvMma: return 16
         case .gemvMmaSplitk: return 16
-        case .gemvInt: return 8
+        case .gemvInt: return 16
         case .quantAct: return nil
         case .peakBw: return nil
         case .peakMma: return nil
