@@ -150,6 +150,9 @@ void main() {
     if (subgroupElect()) { smin[gl_SubgroupID] = lo; smax[gl_SubgroupID] = hi; }
     barrier();
     if (tid == 0) {
+        // From subgroup 0's entry: invocation 0 need not be in subgroup 0 (no full subgroups asked).
+        lo = smin[0];
+        hi = smax[0];
         for (uint s = 1; s < gl_NumSubgroups; ++s) { lo = min(lo, smin[s]); hi = max(hi, smax[s]); }
         sparams[0] = lo;
         sparams[1] = hi;
@@ -162,7 +165,7 @@ void main() {
     hi = sparams[1];
     precise float range = hi - lo;
     const float scale = max(div_rn(range, 255.0), 1.1920928955078125e-07);
-    if (tid < 2u) sparams[2u + tid] = div_rn(tid == 0u ? lo : hi, scale);
+    for (uint j = tid; j < 2u; j += WG) sparams[2u + j] = div_rn(j == 0u ? lo : hi, scale);   // (WG = 1: both)
     if (tid == WG - 1u) {
 #ifdef Q_F64
         sinv = unpackDouble2x32(recip64(scale));

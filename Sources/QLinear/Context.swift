@@ -123,8 +123,8 @@ final class PipelineCache: @unchecked Sendable {
 }
 
 enum QuantAct {
-    /// 256 threads where the device allows it, else the largest power of two it allows (the
-    /// shader's min/max tree needs a power of two; Vulkan guarantees 128).
+    /// 256 threads where the device allows it, else the largest power of two it allows (Vulkan
+    /// guarantees 128; the shader works for any size, its range reduction is per subgroup).
     static func workgroupSize(_ caps: Capabilities) -> Int {
         var wg = 256
         while wg > 1 && (wg > caps.maxWorkgroupInvocations || wg > caps.maxWorkgroupSize[0]) { wg /= 2 }

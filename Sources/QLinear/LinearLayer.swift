@@ -213,6 +213,12 @@ public final class LinearLayer: @unchecked Sendable {
             t.halfScales = scalesAreHalf ? 1 : 0
         }
         guard t.bm >= 1, t.bn >= 1 else { throw QLinearError.invalidShape("plan's tile \(t.bm)x\(t.bn) has a dimension below 1") }
+        if (family == .coopmatInt || family == .coopmatIntSplitk) && op == .dq8ca_q4gsw {
+            // coopmat_int's INT4 path: 16-byte loads of 32 values and whole groups per K step.
+            guard [32, 64].contains(t.bk), groupSize % 32 == 0, groupSize % t.bk == 0 else {
+                throw QLinearError.invalidShape("\(plan.shader.rawValue): INT4 steps need a K step of 32 or 64 dividing the group size, a multiple of 32 (group \(groupSize), K step \(t.bk))")
+            }
+        }
         if t.q4Pieces != 0 {
             // 16-byte INT4 loads of 32 values with one scale each: whole groups, aligned rows.
             guard t.q4Pieces == 1, family == .coopmatFloat || family == .coopmatFloatSplitk, op == .q4gsw,

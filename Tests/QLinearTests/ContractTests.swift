@@ -136,7 +136,7 @@ struct EncodeContractTests {
     func q4PiecesElsewhere() throws {
         let ctx = try Shared.ctx()
         let layer = try q4Layer(ctx, act: .f16)
-        var plan = try layer.plan(m: 3)
+        var plan = try layer.plan(m: 3, kernel: .gemv)
         plan.tile.q4Pieces = 1
         let b = try exactBuffers(layer, m: 3)
         let text = thrownText { try layer.encode(try CommandStream(device: ctx.device), plan: plan, x: BufferBinding(b.x), y: BufferBinding(b.y),

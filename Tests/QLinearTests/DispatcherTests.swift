@@ -134,6 +134,34 @@ struct DispatcherTests {
         #expect(d.why.contains { $0.contains("s8") })
     }
 
+    /// QV (one 16-byte INT4 load and one scale per 32 values) only for q4gsw where G, K and the K
+    /// step are multiples of 32 and every thread gets at least one such load per step.
+    @Test("32-value INT4 loads: chosen only where every thread gets one, and never for other ops or groups")
+    func q4PiecesRule() throws {
+        let caps = h100Caps()
+        func qv(_ op: Op, _ tile: TileShape, _ bk: Int, group: Int = 128, k: Int = 4096) throws -> Int {
+            var o = DispatchOptions()
+            o.coopMatTile = tile; o.coopMatKStep = bk; o.coopMatBuffers = 1
+            let p = Problem(op: op, m: 2048, n: 4096, k: k, groupSize: op == .fp16 ? 0 : group, act: .f16)
+            let plan = try Dispatcher.plan(.coopmat, p, caps: caps, options: o).get()
+            #expect(plan.tile.bm == tile.bm && plan.tile.bn == tile.bn && plan.tile.bk == bk, "\(plan.reasons)")
+            return plan.tile.q4Pieces
+        }
+        #expect(try qv(.q4gsw, TileShape(bm: 64, bn: 64, wm: 2, wn: 2), 64) == 1)        // 64·2 loads ≥ 128 threads
+        #expect(try qv(.q4gsw, TileShape(bm: 128, bn: 128, wm: 2, wn: 2), 32) == 1)      // 128·1 ≥ 128
+        #expect(try qv(.q4gsw, TileShape(bm: 256, bn: 128, wm: 4, wn: 4), 32) == 0)      // 128 < 512 threads
+        #expect(try qv(.q4gsw, TileShape(bm: 64, bn: 64, wm: 2, wn: 2), 32) == 0)        // 64 < 128
+        #expect(try qv(.q4gsw, TileShape(bm: 64, bn: 64, wm: 2, wn: 2), 16) == 0)        // K step 16
+        #expect(try qv(.q4gsw, TileShape(bm: 64, bn: 64, wm: 2, wn: 2), 64, group: 16, k: 4096) == 0)
+        #expect(try qv(.q4gsw, TileShape(bm: 64, bn: 64, wm: 2, wn: 2), 64, group: 24, k: 4008) == 0)   // (K is a multiple of G)
+        #expect(try qv(.fp16, TileShape(bm: 64, bn: 64, wm: 2, wn: 2), 64) == 0)
+        // dq8ca ops need subgroup arithmetic (the activation-quantization pass reduces with it).
+        var noSub = caps
+        noSub.subgroupArithmetic = false
+        #expect(Dispatcher.decide(Problem(op: .dq8ca_q8csw, m: 64, n: 64, k: 128), caps: noSub).chosen == nil)
+        #expect(Dispatcher.decide(Problem(op: .q4gsw, m: 64, n: 64, k: 128, groupSize: 32), caps: noSub).chosen != nil)
+    }
+
     @Test("no cooperative matrices at all: tiled for every op; integer dot product chosen when present")
     func none() throws {
         var caps = Capabilities(subgroupSize: 8, cooperativeMatrix: false)

@@ -257,6 +257,9 @@ struct ActivationQuantTests {
         // Exact ties in fp64 too: hi = 255/128 makes scale = 1/128 exactly, so x·(1/scale) + zp =
         // j + 0.5 − 128 for x = (j + 0.5)/128 (round half to even decides every value).
         rows.append((0..<k).map { $0 == 0 ? 1.9921875 : (Float($0 % 255) + 0.5) / 128 })
+        // Extremes mid-row, in other threads' (and subgroups') steps than thread 0's: the
+        // cross-subgroup combine of the range must see them.
+        rows.append((0..<k).map { $0 == k / 2 + 3 ? 7.5 : $0 == (3 * k) / 4 ? -6.25 : Float($0 % 7) * 0.01 })
         let x = rows.flatMap { $0 }
         let m = rows.count
         var rng = SplitMix64(seed: 11)
