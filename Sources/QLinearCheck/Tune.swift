@@ -198,10 +198,21 @@ public enum Tuner {
         }
     }
 
-    /// Runs the sweep. `progress` gets one line per measurement.
+    /// Runs the sweep. `progress` gets one line per measurement. `timeLimitS`: no check or timing
+    /// starts after that many seconds; what was not reached is recorded as "skipped: time limit",
+    /// so a sweep that would outrun its GPU call still returns (and its report and table are
+    /// written) instead of being killed with nothing saved.
     public static func run(_ ctx: QLinearContext, kernel: KernelKind, ops: [Op], shapes: [(m: Int, n: Int, k: Int)], group: Int,
-                           settings: BenchSettings, varieties: Set<GemvVariety> = Set(GemvVariety.allCases),
+                           settings: BenchSettings, varieties: Set<GemvVariety> = Set(GemvVariety.allCases), timeLimitS: Double? = nil,
                            progress: (String) -> Void) throws -> [TuneMeasurement] {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var announced = false
+        func outOfTime() -> Bool {
+            guard let limit = timeLimitS else { return false }
+            let over = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 >= limit
+            if over && !announced { announced = true; progress("time limit of \(limit) s reached: the rest is recorded as skipped") }
+            return over
+        }
         func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int?, halfMath: Bool, op: Op) -> [TuneCandidate] {
             Tuner.candidates(kernel, floatOps: floatOps, m: m, halfMath: halfMath, tensorCores: op == .fp16 || op == .q4gsw, varieties: varieties)
         }
@@ -222,6 +233,7 @@ public enum Tuner {
                     let options = c.options(ctx.options)
                     let small = checkProblem(op: op, m: m, kernel: kernel)
                     let vkey = "\(op.rawValue)|\(small.m)|\(c)"
+                    if outOfTime() { verdicts[vkey] = "skipped: time limit"; continue }
                     switch Dispatcher.plan(kernel, small, caps: ctx.capabilities, options: options) {
                     case .failure(let why): verdicts[vkey] = "rejected: \(why.reason)"
                     case .success(let plan) where !Tuner.runs(c, plan):
@@ -240,8 +252,8 @@ public enum Tuner {
                 }
             }
         }
-        progress("checked \(verdicts.count) configurations: \(verdicts.values.filter { $0 == "ok" }.count) ok, \(verdicts.values.filter { $0.hasPrefix("rejected") }.count) rejected by the dispatcher, \(verdicts.values.filter { $0.hasPrefix("wrong") || $0.hasPrefix("error") }.count) wrong")
-        try Bench.warmUp(ctx, seconds: settings.firstWarmupS, settings: settings)
+        progress("checked \(verdicts.count) configurations: \(verdicts.values.filter { $0 == "ok" }.count) ok, \(verdicts.values.filter { $0.hasPrefix("rejected") }.count) rejected by the dispatcher, \(verdicts.values.filter { $0.hasPrefix("wrong") || $0.hasPrefix("error") }.count) wrong\(verdicts.values.contains { $0.hasPrefix("skipped") } ? ", \(verdicts.values.filter { $0.hasPrefix("skipped") }.count) skipped" : "")")
+        if !outOfTime() { try Bench.warmUp(ctx, seconds: settings.firstWarmupS, settings: settings) }
         for op in ops {
             var byNK: [String: BenchWeights] = [:]
             for s in shapes {
@@ -249,6 +261,13 @@ public enum Tuner {
                 let p = Problem(op: op, m: s.m, n: s.n, k: s.k, groupSize: group, act: .f16)
                 try p.validate()
                 let key = "\(s.n)x\(s.k)"
+                if outOfTime() {
+                    for c in candidates(kernel, floatOps: op.floatMath, m: s.m, halfMath: op == .q4gsw, op: op) {
+                        out.append(TuneMeasurement(op: op, m: s.m, n: s.n, k: s.k, candidate: c, medianUs: nil, minUs: nil, flags: [], status: "skipped: time limit"))
+                    }
+                    progress("[\(done)/\(total)] \(op.rawValue) \(s.m)x\(s.n)x\(s.k): skipped (time limit)")
+                    continue
+                }
                 if byNK[key] == nil {
                     byNK = [:]   // free the previous shape's weights first
                     let probe = try Bench.randomWeights(op: op, n: s.n, k: s.k, group: group, seed: 1)
@@ -265,7 +284,9 @@ public enum Tuner {
                     let small = checkProblem(op: op, m: kernel == .gemv ? s.m : 77, kernel: kernel)
                     let vkey = "\(op.rawValue)|\(small.m)|\(c)"
                     let verdict = verdicts[vkey] ?? "error: not checked"   // the pre-pass covers every key
-                    if verdict != "ok" {
+                    if verdict == "ok" && outOfTime() {
+                        meas.status = "skipped: time limit"
+                    } else if verdict != "ok" {
                         meas.status = verdict
                     } else {
                         switch Dispatcher.plan(kernel, p, caps: ctx.capabilities, options: options) {

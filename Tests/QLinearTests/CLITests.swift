@@ -174,4 +174,23 @@ struct CLITests {
         #expect(e.status == 0 && e.out.contains("\(table.name) gemv rule 0"), "\(e.out)")
         #expect(try run(["tune", "--kernel", "tiled"]).status == 2)
     }
+
+    /// A sweep that runs out of its time limit still writes its report and table, with what it
+    /// did not reach marked as skipped; a limit that is not a positive number of seconds is refused.
+    @Test func tuneTimeLimitStillWritesTheReport() throws {
+        let dir = FileManager.default.temporaryDirectory
+        let report = dir.appendingPathComponent("qlinear-tune-limit-\(getpid()).json").path
+        let table = dir.appendingPathComponent("qlinear-tune-limit-table-\(getpid()).json").path
+        defer { try? FileManager.default.removeItem(atPath: report); try? FileManager.default.removeItem(atPath: table) }
+        let r = try run(["tune", "--kernel", "gemv", "--quick", "--op", "dq8ca_q8csw", "--shape", "1x32x64", "--time-limit", "0.000001",
+                         "--report", report, "--out", table])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.err.contains("time limit of"))
+        let text = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(text.contains("skipped: time limit"))
+        #expect(FileManager.default.fileExists(atPath: table))
+        for bad in ["0", "-1", "1e9", "inf"] {
+            #expect(try run(["tune", "--kernel", "gemv", "--quick", "--shape", "1x32x64", "--time-limit", bad]).status == 2, "--time-limit \(bad)")
+        }
+    }
 }
