@@ -24,3 +24,18 @@ suite_and_peers() {
   step merge python3 bench/merge_suite.py --bench "$work/bench-suite.json" --peers "$work/torch-peers.json" --results "$work/results" --prefix h100 --commit "$(cat .gpu/commit.txt)"
   step plot python3 bench/plot_suite.py --suite "$work/results/h100-suite.json" --out "$work/results/h100-suite.png"
 }
+# `table_on_committed KIND REPORT`: a table from a sweep's REPORT (kernel KIND) on top of the
+# committed Tuning/nvidia-hopper.json, built here; later steps use it (QLINEAR_TUNING).
+table_on_committed() {
+  [ -s "$2" ] && step table qlinear tune --kernel "$1" --from "$2" --tuning Tuning/nvidia-hopper.json \
+    --keep-base --name nvidia-hopper --out "$work/table.json"
+  [ -s "$work/table.json" ] && export QLINEAR_TUNING="$work/table.json"
+  return 0
+}
+# `check_torch_suite [SUITE_TIMEOUT_S]`: the full conformance sweep, torch_check, then
+# suite_and_peers — the evidence a GPU call commits.
+check_torch_suite() {
+  step check timeout 150 qlinear check --kernel all --out "$work/check-all-kernels.json"
+  step torch-check timeout 60 python3 scripts/torch_check.py --qlinear qlinear --out "$work/torch-check.json"
+  suite_and_peers "${1:-260}"
+}

@@ -8,8 +8,6 @@ tarball=${2:-$work.tar.gz}
 source "$(dirname "$0")/gpu_common.sh"
 step devices bash -c "qlinear devices && qlinear devices --json > '$work/devices.json'"
 step explain bash -c "for s in 512x4096x4096 1024x4096x14336 2048x4096x4096 8192x28672x4096; do qlinear explain --op fp16 --shape \$s; done"
-step check timeout 150 qlinear check --kernel all --out "$work/check-all-kernels.json"
-step torch-check timeout 60 python3 scripts/torch_check.py --qlinear qlinear --out "$work/torch-check.json"
-suite_and_peers 260
+check_torch_suite 260
 tar -czf "$tarball" -C "$(dirname "$work")" "$(basename "$work")" && echo "packed $tarball"
 cat "$steps"

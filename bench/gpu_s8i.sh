@@ -11,11 +11,7 @@ source "$(dirname "$0")/gpu_common.sh"
 sh=(); for m in 16 64; do for nk in 4096x4096 6144x4096 28672x4096 4096x14336; do sh+=(--shape ${m}x$nk); done; done
 step rules timeout 40 qlinear bench --op q4gsw "${sh[@]}" --format json --out "$work/rules-small.json"
 step tune timeout 200 qlinear tune --kernel coopmat --op q4gsw "${sh[@]}" --report "$work/tune-q4gsw-small.json"
-[ -s "$work/tune-q4gsw-small.json" ] && step table qlinear tune --kernel coopmat --from "$work/tune-q4gsw-small.json" --tuning Tuning/nvidia-hopper.json \
-  --keep-base --name nvidia-hopper --out "$work/table.json"
-[ -s "$work/table.json" ] && export QLINEAR_TUNING="$work/table.json"
-step check timeout 150 qlinear check --kernel all --out "$work/check-all-kernels.json"
-step torch-check timeout 60 python3 scripts/torch_check.py --qlinear qlinear --out "$work/torch-check.json"
-suite_and_peers 240
+table_on_committed coopmat "$work/tune-q4gsw-small.json"
+check_torch_suite 240
 tar -czf "$tarball" -C "$(dirname "$work")" "$(basename "$work")" && echo "packed $tarball"
 cat "$steps"

@@ -15,11 +15,7 @@ step dq-old timeout 60 qlinear-old bench --op dq8ca_q4gsw --op dq8ca_q8csw "${sh
 step dq-new timeout 60 qlinear bench --op dq8ca_q4gsw --op dq8ca_q8csw "${sh[@]}" --format json --out "$work/dq-m9-16-new.json"
 t16=(); for nk in 4096x4096 6144x4096 28672x4096 4096x14336; do t16+=(--shape 16x$nk); done
 step tune timeout 120 qlinear tune --kernel gemv --variety column --op dq8ca_q4gsw --op dq8ca_q8csw "${t16[@]}" --report "$work/tune-gemv-dq8ca-m16.json"
-[ -s "$work/tune-gemv-dq8ca-m16.json" ] && step table qlinear tune --kernel gemv --from "$work/tune-gemv-dq8ca-m16.json" --tuning Tuning/nvidia-hopper.json \
-  --keep-base --name nvidia-hopper --out "$work/table.json"
-[ -s "$work/table.json" ] && export QLINEAR_TUNING="$work/table.json"
-step check timeout 150 qlinear check --kernel all --out "$work/check-all-kernels.json"
-step torch-check timeout 60 python3 scripts/torch_check.py --qlinear qlinear --out "$work/torch-check.json"
-suite_and_peers 240
+table_on_committed gemv "$work/tune-gemv-dq8ca-m16.json"
+check_torch_suite 240
 tar -czf "$tarball" -C "$(dirname "$work")" "$(basename "$work")" && echo "packed $tarball"
 cat "$steps"
