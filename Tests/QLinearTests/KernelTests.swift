@@ -57,15 +57,25 @@ struct KernelTests {
 
     @Test("packed-fp16 INT4 decode (gemv_q4_f16math) matches the reference", arguments: [(1, 67, 512), (1, 5, 96), (3, 33, 256)])
     func halfMathDecode(_ shape: (Int, Int, Int)) throws {
-        let ctx = try Shared.ctx()
         let p = Problem(op: .q4gsw, m: shape.0, n: shape.1, k: shape.2, groupSize: 32, act: .f16, bias: true)
-        var rng = SplitMix64(seed: 11)
-        let c = try CheckCase.random(problem: p, rng: &rng)
+        let sgs = try Shared.ctx().capabilities.subgroupSize
+        _ = try Self.runForced(p, GemvConfig(columns: 2, threads: 4 * sgs, unroll: 1, halfMath: true), shader: .gemv_q4_f16math, seed: 11)
+    }
+
+    /// Runs `p` against the reference with a forced matrix–vector configuration; `shader` must be
+    /// the one planned and the one that ran. Returns the plan for further checks.
+    static func runForced(_ p: Problem, _ config: GemvConfig, shader: ShaderID, seed: UInt64) throws -> KernelPlan {
+        let ctx = try Shared.ctx()
+        var rng = SplitMix64(seed: seed)
+        let cc = try CheckCase.random(problem: p, rng: &rng)
         var options = ctx.options
-        options.gemvConfig = GemvConfig(columns: 2, threads: 4 * ctx.capabilities.subgroupSize, unroll: 1, halfMath: true)
-        let r = try c.run(on: ctx, kernel: .gemv, options: options)
-        #expect(r.shader == ShaderID.gemv_q4_f16math.rawValue)
+        options.gemvConfig = config
+        let plan = try Dispatcher.plan(.gemv, p, caps: ctx.capabilities, options: options).get()
+        #expect(plan.shader == shader, "\(plan.reasons)")
+        let r = try cc.run(on: ctx, kernel: .gemv, options: options)
+        #expect(r.shader == shader.rawValue)
         #expect(r.status == .passed, "\(p): \(r.summary)")
+        return plan
     }
 
     /// gemv_q4_xreg on awkward shapes: M = 1, 2 (BM 2) and 3 (BM 4); K not a multiple of the
@@ -74,18 +84,10 @@ struct KernelTests {
     @Test("INT4 decode with activations in registers (gemv_q4_xreg) matches the reference",
           arguments: [(1, 67, 512, 128, 1), (2, 9, 1032, 8, 2), (1, 1, 8, 8, 1), (3, 5, 96, 32, 1), (1, 13, 4352, 32, 1)])
     func xregDecode(_ c: (Int, Int, Int, Int, Int)) throws {
-        let ctx = try Shared.ctx()
         let p = Problem(op: .q4gsw, m: c.0, n: c.1, k: c.2, groupSize: c.3, act: .f16, bias: c.0 != 2)
-        var rng = SplitMix64(seed: 12)
-        let cc = try CheckCase.random(problem: p, rng: &rng)
-        var options = ctx.options
+        let sgs = try Shared.ctx().capabilities.subgroupSize
         // 8 columns per workgroup (past N for most shapes), 2 or 4 in flight, one subgroup.
-        options.gemvConfig = GemvConfig(columns: 8, threads: ctx.capabilities.subgroupSize, unroll: c.4 == 2 ? 2 : 4, halfMath: true, xreg: true)
-        let plan = try Dispatcher.plan(.gemv, p, caps: ctx.capabilities, options: options).get()
-        #expect(plan.shader == .gemv_q4_xreg, "\(plan.reasons)")
-        let r = try cc.run(on: ctx, kernel: .gemv, options: options)
-        #expect(r.shader == ShaderID.gemv_q4_xreg.rawValue)
-        #expect(r.status == .passed, "\(p): \(r.summary)")
+        _ = try Self.runForced(p, GemvConfig(columns: 8, threads: sgs, unroll: c.4 == 2 ? 2 : 4, halfMath: true, xreg: true), shader: .gemv_q4_xreg, seed: 12)
     }
 
     /// gemv_q4_sg on awkward shapes: M = 1…8 (BM = M), N = 1 and odd N (column groups past N),
@@ -105,20 +107,13 @@ struct KernelTests {
 
     /// Runs one gemv_q4_sg case (forced configuration) against the reference and checks the plan.
     static func checkSg(_ c: (Int, Int, Int, Int, Int, Int, Int, Int, Int), l1: Bool, seed: UInt64) throws {
-        let ctx = try Shared.ctx()
         let p = Problem(op: .q4gsw, m: c.0, n: c.1, k: c.2, groupSize: c.3, act: .f16, bias: c.0 != 2)
-        var rng = SplitMix64(seed: seed)
-        let cc = try CheckCase.random(problem: p, rng: &rng)
-        var options = ctx.options
-        options.gemvConfig = GemvConfig(columns: c.4, threads: c.5 * ctx.capabilities.subgroupSize, unroll: c.6, halfMath: true,
-                                        splitK: c.7 == 1 ? nil : c.7, prefetch: c.8 == 1 ? nil : c.8, sg: true, l1: l1 ? true : nil)
-        let plan = try Dispatcher.plan(.gemv, p, caps: ctx.capabilities, options: options).get()
-        #expect(plan.shader == .gemv_q4_sg, "\(plan.reasons)")
+        let sgs = try Shared.ctx().capabilities.subgroupSize
+        let config = GemvConfig(columns: c.4, threads: c.5 * sgs, unroll: c.6, halfMath: true,
+                                splitK: c.7 == 1 ? nil : c.7, prefetch: c.8 == 1 ? nil : c.8, sg: true, l1: l1 ? true : nil)
+        let plan = try runForced(p, config, shader: .gemv_q4_sg, seed: seed)
         #expect(plan.tile.bn == c.4 * c.5 / c.7 * c.8 && plan.tile.subgroupSplit == c.7)
         #expect(plan.tile.activationsL1 == (l1 ? 1 : 0) && (plan.tile.stagedChunks == 0) == l1)
-        let r = try cc.run(on: ctx, kernel: .gemv, options: options)
-        #expect(r.shader == ShaderID.gemv_q4_sg.rawValue)
-        #expect(r.status == .passed, "\(p): \(r.summary)")
     }
 
     /// gemv_q4_sg reading the activations through L1 (no staging): the same awkward shapes,
