@@ -14,7 +14,10 @@
 // allows 2.5 ULP for fp32 division; mul/add/sub are correctly rounded by the spec and marked
 // `precise` so they are never fused. The result is bit-identical to the CPU reference.
 // One workgroup per row (WG up to 1024 threads, 16-byte loads; the range reduced with subgroup
-// operations, the three divisions that follow the scale computed side by side). Output: XQ[row, 0..ldw) packed 4 int8 per word (zero past K), and
+// operations, the three divisions that follow the scale computed side by side). CH > 0: each
+// thread's first CH 8-value steps (t, t + WG, …) are loaded at once, before any reduction, and
+// kept in registers for the quantization pass (one load latency per pass instead of one per step
+// and a second read of x); steps past CH·WG, if any, are loaded in a loop as with CH = 0. Output: XQ[row, 0..ldw) packed 4 int8 per word (zero past K), and
 // XP[2 row] = scale bits, XP[2 row + 1] = zero point (int).
 #include "common.glsl"
 #extension GL_KHR_shader_subgroup_basic : require
@@ -22,6 +25,8 @@
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 128;
+layout(constant_id = 1) const uint CH = 0;      // 8-value steps per thread held in registers
+const uint CHA = CH > 0u ? CH : 1u;
 
 // x as 16-byte vectors (rows are padded to 16 bytes, as for every linear kernel).
 #ifdef ACT_F16
@@ -126,6 +131,45 @@ void load8(uint base, uint i, bool vec, out float v[8]) {
     [[unroll]] for (uint e = 0; e < 8; ++e) v[e] = k0 + e < pc.K ? xAt(base + k0 + e) : 0.0;
 }
 
+#ifdef Q_F64
+#define INV_T double
+#else
+#define INV_T float
+#endif
+// Quantizes the 8 values v (x[8i .. 8i + 8), zero past K) of `row` into words 2i, 2i + 1 of XQ
+// (only words < ldw are written).
+void quantize8(uint row, uint i, float v[8], INV_T inv, float zp) {
+#ifdef Q_F64
+    const double zp64 = double(zp);
+#endif
+    uint packed[2] = uint[2](0u, 0u);
+    [[unroll]] for (uint e = 0; e < 8; ++e) {
+        const uint k = 8u * i + e;
+        if (k < pc.K) {
+#ifdef Q_F64
+            precise double t = double(v[e]) * inv;
+            precise double u = t + zp64;
+            // Round half to even by hand: fp64 roundEven was seen to round ties down on
+            // llvmpipe; floor and the exact difference u − floor(u) are reliable.
+            const double fl = floor(u);
+            precise double frac = u - fl;
+            double r = fl;
+            // |u| ≤ 383 (|x| ≤ 255·scale, |zp| ≤ 128): fl's parity from its int value (an
+            // fp64 mod is a division per element); the clamp keeps the conversion defined.
+            if (frac > 0.5LF || (frac == 0.5LF && (int(clamp(fl, -1024.0LF, 1024.0LF)) & 1) != 0)) r = fl + 1.0LF;
+            const int q = int(clamp(r, -128.0LF, 127.0LF));
+#else
+            precise float t = v[e] * inv;
+            precise float u = t + zp;
+            const int q = int(clamp(roundEven(u), -128.0, 127.0));
+#endif
+            packed[e / 4u] |= (uint(q) & 255u) << (8u * (e % 4u));
+        }
+    }
+    XQ[row * pc.ldw + 2u * i] = packed[0];
+    if (2u * i + 1u < pc.ldw) XQ[row * pc.ldw + 2u * i + 1u] = packed[1];
+}
+
 void main() {
     const uint row = gl_WorkGroupID.x;
     const uint tid = gl_LocalInvocationID.x;
@@ -135,11 +179,23 @@ void main() {
 #else
     const bool vec = (pc.ldx % 4u) == 0u;
 #endif
-    // 8 values per step: one 16-byte load (fp16) per thread, every load of the row in flight at once
-    // for K ≤ 8·WG.
+    // 8 values per step: one 16-byte load (fp16) per thread; with CH > 0 every load of the row is in
+    // flight at once for K ≤ 8·CH·WG.
     const uint steps = (pc.K + 7u) / 8u;
     float lo = 0.0, hi = 0.0;   // the range always includes 0
-    for (uint i = tid; i < steps; i += WG) {
+    float kv[CHA][8];           // steps tid + c·WG (c < CH), zero past K
+    [[unroll]] for (uint c = 0; c < CH; ++c) {
+        const uint i = tid + c * WG;
+        if (i < steps) {
+            load8(base, i, vec, kv[c]);
+        } else {
+            [[unroll]] for (uint e = 0; e < 8; ++e) kv[c][e] = 0.0;
+        }
+    }
+    [[unroll]] for (uint c = 0; c < CH; ++c) {
+        [[unroll]] for (uint e = 0; e < 8; ++e) { lo = min(lo, kv[c][e]); hi = max(hi, kv[c][e]); }
+    }
+    for (uint i = tid + CH * WG; i < steps; i += WG) {
         float v[8];
         load8(base, i, vec, v);
         [[unroll]] for (uint e = 0; e < 8; ++e) { lo = min(lo, v[e]); hi = max(hi, v[e]); }
@@ -189,40 +245,18 @@ void main() {
     }
 #ifdef Q_F64
     const double inv = packDouble2x32(sinv);
-    const double zp64 = double(zp);
 #else
     const float inv = sinv;
 #endif
     // Quantize 8 values (two output words) per step; words past K up to ldw are zero.
     const uint wsteps = (pc.ldw + 1u) / 2u;
-    for (uint i = tid; i < wsteps; i += WG) {
+    [[unroll]] for (uint c = 0; c < CH; ++c) {
+        const uint i = tid + c * WG;
+        if (i < wsteps) quantize8(row, i, kv[c], inv, zp);
+    }
+    for (uint i = tid + CH * WG; i < wsteps; i += WG) {
         float v[8];
         load8(base, i, vec, v);
-        uint packed[2] = uint[2](0u, 0u);
-        [[unroll]] for (uint e = 0; e < 8; ++e) {
-            const uint k = 8u * i + e;
-            if (k < pc.K) {
-#ifdef Q_F64
-                precise double t = double(v[e]) * inv;
-                precise double u = t + zp64;
-                // Round half to even by hand: fp64 roundEven was seen to round ties down on
-                // llvmpipe; floor and the exact difference u − floor(u) are reliable.
-                const double fl = floor(u);
-                precise double frac = u - fl;
-                double r = fl;
-                // |u| ≤ 383 (|x| ≤ 255·scale, |zp| ≤ 128): fl's parity from its int value (an
-                // fp64 mod is a division per element); the clamp keeps the conversion defined.
-                if (frac > 0.5LF || (frac == 0.5LF && (int(clamp(fl, -1024.0LF, 1024.0LF)) & 1) != 0)) r = fl + 1.0LF;
-                const int q = int(clamp(r, -128.0LF, 127.0LF));
-#else
-                precise float t = v[e] * inv;
-                precise float u = t + zp;
-                const int q = int(clamp(roundEven(u), -128.0, 127.0));
-#endif
-                packed[e / 4u] |= (uint(q) & 255u) << (8u * (e % 4u));
-            }
-        }
-        XQ[row * pc.ldw + 2u * i] = packed[0];
-        if (2u * i + 1u < pc.ldw) XQ[row * pc.ldw + 2u * i + 1u] = packed[1];
+        quantize8(row, i, v, inv, zp);
     }
 }

@@ -116,19 +116,44 @@ final class PipelineCache: @unchecked Sendable {
                             fullSubgroups: t.tm > 0 || plan.kernel == .gemv, captureStatistics: captureStatistics)
     }
 
-    /// The activation-quantization pipeline (one 128-thread workgroup per row).
-    func quantPipeline(_ shader: ShaderID) throws -> ComputePipeline {
-        try pipeline(shader, values: ["WG": QuantAct.workgroupSize(device.capabilities)], requiredSubgroupSize: nil, fullSubgroups: false)
+    /// The activation-quantization pipeline for a plan's `quantThreads` and `quantChunks`.
+    func quantPipeline(_ shader: ShaderID, threads: Int, chunks: Int) throws -> ComputePipeline {
+        try pipeline(shader, values: ["WG": threads, "CH": chunks], requiredSubgroupSize: nil, fullSubgroups: false)
     }
 }
 
-enum QuantAct {
-    /// 256 threads where the device allows it, else the largest power of two it allows (Vulkan
+/// The activation-quantization pass's shape: one workgroup per row.
+public enum QuantAct {
+    /// Steps held in registers at most (8 values each: 32 floats per thread).
+    public static let maxChunks = 4
+
+    /// The largest power of two ≤ 1024 threads the device allows in one workgroup (Vulkan
     /// guarantees 128; the shader works for any size, its range reduction is per subgroup).
-    static func workgroupSize(_ caps: Capabilities) -> Int {
-        var wg = 256
+    static func maxThreads(_ caps: Capabilities) -> Int {
+        var wg = 1024
         while wg > 1 && (wg > caps.maxWorkgroupInvocations || wg > caps.maxWorkgroupSize[0]) { wg /= 2 }
         return wg
+    }
+
+    /// Threads and register-held 8-value steps per thread for rows of `k` values: enough threads
+    /// that each has at most two steps (a row is read with one or two load latencies per pass —
+    /// a decode step's single row was latency-bound with 256 threads looping over 7 steps at
+    /// K = 14336), at least 64 and at most what the device allows; the steps a thread holds in
+    /// registers (≤ `maxChunks`; any beyond are loaded in a loop). `threads` forces the size
+    /// (clamped to the device's limit; tests use it to reach the loop).
+    public static func config(k: Int, caps: Capabilities, threads: Int? = nil) -> (threads: Int, chunks: Int) {
+        let limit = maxThreads(caps)
+        let steps = max(1, (k + 7) / 8)
+        var wg: Int
+        if let t = threads {
+            wg = max(1, min(t, limit))
+        } else {
+            wg = 64
+            while wg < limit && 2 * wg < steps { wg *= 2 }
+            wg = min(wg, limit)
+        }
+        let chunks = min(maxChunks, (steps + wg - 1) / wg)
+        return (wg, chunks)
     }
 }
 

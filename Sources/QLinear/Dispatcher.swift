@@ -80,6 +80,10 @@ public struct KernelPlan: Codable, Sendable, Hashable {
     public var shader: ShaderID
     /// The activation-quantization kernel that runs first (dq8ca ops).
     public var quantShader: ShaderID?
+    /// Its workgroup size and the 8-value steps per thread it keeps in registers
+    /// (`QuantAct.config`; 0 without a quantization pass).
+    public var quantThreads: Int = 0
+    public var quantChunks: Int = 0
     public var tile: TileConfig
     /// Split-K (cooperative-matrix kernels): K is cut into `splitK` slices of `kSlice` values, one
     /// workgroup layer each, writing fp32 partial sums to scratch; `reduceShader` adds them (and
@@ -125,6 +129,8 @@ public struct DispatchOptions: Sendable, Hashable {
     public var coopMatAblate: Int = 0
     /// Force this matrix–vector configuration (tuning and tests), bypassing the tuning table.
     public var gemvConfig: GemvConfig?
+    /// Force the activation-quantization pass's workgroup size (tests; clamped to the device).
+    public var quantThreads: Int?
     /// Allow q4gsw's matrix–vector kernel to multiply in packed fp16 where its configuration says
     /// so (`GemvConfig.halfMath`; fp16 activations, shaderFloat16). false = always the fp32 kernel
     /// (`--no-f16-math`, QLINEAR_GEMV_F16_MATH=0).
@@ -185,7 +191,15 @@ public enum Dispatcher {
 
     /// Plan for one kernel kind, or why it cannot run.
     public static func plan(_ kind: KernelKind, _ p: Problem, caps: Capabilities, options: DispatchOptions = DispatchOptions()) -> Result<KernelPlan, DispatchRejection> {
-        plan(kind, p, caps: caps, options: options, lookup: ShaderID.lookup)
+        plan(kind, p, caps: caps, options: options, lookup: ShaderID.lookup).map { plan in
+            guard plan.quantShader != nil else { return plan }
+            var plan = plan
+            let q = QuantAct.config(k: p.k, caps: caps, threads: options.quantThreads)
+            plan.quantThreads = q.threads
+            plan.quantChunks = q.chunks
+            plan.reasons.append("activation quantization: \(q.threads) threads per row, \(q.chunks) step\(q.chunks == 1 ? "" : "s") of 8 values per thread held in registers")
+            return plan
+        }
     }
 
     /// `plan` with the variant lookup given: tests pass a registry with holes to check that a

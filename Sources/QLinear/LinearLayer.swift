@@ -301,7 +301,11 @@ public final class LinearLayer: @unchecked Sendable {
         if op.quantizesActivations {
             guard let xq = quantSource.xq, let xp = quantSource.xp, let qs = plan.quantShader else { throw QLinearError.invalidShape("scratch lacks int8 activation buffers") }
             if shared == nil {
-                let qpipe = try context.pipelines.quantPipeline(qs)
+                let limit = QuantAct.config(k: k, caps: context.device.capabilities, threads: Int.max).threads
+                guard plan.quantThreads >= 1, plan.quantThreads <= limit, plan.quantChunks >= 0, plan.quantChunks <= QuantAct.maxChunks else {
+                    throw QLinearError.invalidShape("plan's activation quantization (\(plan.quantThreads) threads, \(plan.quantChunks) register steps) is outside 1…\(limit) threads and 0…\(QuantAct.maxChunks) steps")
+                }
+                let qpipe = try context.pipelines.quantPipeline(qs, threads: plan.quantThreads, chunks: plan.quantChunks)
                 let qpush = LinearPush(m: m, n: 0, k: k, g: 0, hasBias: false, ldx: k, ldw: kp / 4)
                 quantPass = (qpipe, try bind(qs, ["XBuf": x, "XQBuf": BufferBinding(xq), "XPBuf": BufferBinding(xp)]), qpush)
             }

@@ -101,14 +101,28 @@ struct DispatcherTests {
         #expect(bad.reason.contains("columns 16, 32, 64 or 128"))
     }
 
-    @Test("the activation-quantization pass fits devices that allow only 128 threads")
+    @Test("the activation-quantization pass: at most two 8-value steps per thread, within the device's limits")
     func quantWorkgroup() {
         var caps = h100Caps()
-        #expect(QuantAct.workgroupSize(caps) == 256)
+        // steps = ⌈K/8⌉; threads the power of two ≥ steps/2 in 64…1024; chunks ⌈steps/threads⌉ ≤ 4.
+        #expect(QuantAct.config(k: 40, caps: caps) == (64, 1))
+        #expect(QuantAct.config(k: 4096, caps: caps) == (256, 2))
+        #expect(QuantAct.config(k: 4104, caps: caps) == (512, 2))
+        #expect(QuantAct.config(k: 14336, caps: caps) == (1024, 2))
+        #expect(QuantAct.config(k: 65536, caps: caps) == (1024, 4))      // 8192 steps: 4 held, 4 looped
+        #expect(QuantAct.config(k: 2056, caps: caps, threads: 32) == (32, 4))
+        #expect(QuantAct.config(k: 2056, caps: caps, threads: 4096) == (1024, 1))
         caps.maxWorkgroupInvocations = 128
-        #expect(QuantAct.workgroupSize(caps) == 128)
+        #expect(QuantAct.config(k: 14336, caps: caps) == (128, 4))
         caps.maxWorkgroupInvocations = 1024; caps.maxWorkgroupSize = [192, 1024, 64]
-        #expect(QuantAct.workgroupSize(caps) == 128)
+        #expect(QuantAct.config(k: 14336, caps: caps) == (128, 4))
+        // A dq8ca plan carries the pass's shape and says so; other ops have none.
+        caps = h100Caps()
+        let plan = try? Dispatcher.plan(.tiled, Problem(op: .dq8ca_q8csw, m: 1, n: 64, k: 14336), caps: caps).get()
+        #expect(plan?.quantThreads == 1024 && plan?.quantChunks == 2)
+        #expect(plan?.reasons.last == "activation quantization: 1024 threads per row, 2 steps of 8 values per thread held in registers")
+        let fp = try? Dispatcher.plan(.tiled, Problem(op: .fp16, m: 1, n: 64, k: 64), caps: caps).get()
+        #expect(fp?.quantThreads == 0)
     }
 
     @Test("wave64 device: 64-lane subgroups required, 16x16x16 int8 accepted")

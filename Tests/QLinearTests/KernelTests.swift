@@ -237,10 +237,18 @@ struct ActivationQuantTests {
     }
 
     /// K = 40 leaves most of the workgroup idle; K = 2056 gives every thread several 8-value steps
-    /// and every subgroup a share of the range reduction.
-    @Test("GPU int8 activations are bit-identical to the reference, including ties and extremes", arguments: [40, 2056])
-    func gpuBitExact(k: Int) throws {
-        let ctx = try Shared.ctx()
+    /// and every subgroup a share of the range reduction. Forced workgroup sizes reach the other
+    /// paths of the pass: 32 threads at K = 2056 hold 4 steps each in registers and load the other
+    /// 129 in the loop; 64 threads at K = 1000 hold 2 steps (the last partly past K); 1 thread
+    /// (a one-invocation workgroup) holds 4 and loops over the rest. fp16 activations too.
+    @Test("GPU int8 activations are bit-identical to the reference, including ties and extremes",
+          arguments: [(40, 0, DType.f32), (2056, 0, .f32), (2056, 32, .f32), (1000, 64, .f16), (2056, 0, .f16), (200, 1, .f32)])
+    func gpuBitExact(_ c: (Int, Int, DType)) throws {
+        let (k, threads, act) = c
+        let shared = try Shared.ctx()
+        var options = shared.options
+        if threads > 0 { options.quantThreads = threads }
+        let ctx = QLinearContext(unchecked: shared.device, pipelines: shared.pipelines, options: options)
         var rows: [[Float]] = []
         rows.append((0..<k).map { Float($0) - 20 })                  // integers: many exact .5 ties after scaling
         rows.append((0..<k).map { Float($0) * 0.1 + 0.05 })          // all positive
@@ -259,11 +267,16 @@ struct ActivationQuantTests {
         let m = rows.count
         var rng = SplitMix64(seed: 11)
         let w = (0..<(8 * k)).map { _ in Float(Double(rng.next() >> 11) * 0x1p-53 - 0.5) }
-        let layer = try LinearLayer(context: ctx, weights: .q8csw(try Q8CSWWeights.quantize(w, n: 8, k: k)), act: .f32)
+        let layer = try LinearLayer(context: ctx, weights: .q8csw(try Q8CSWWeights.quantize(w, n: 8, k: k)), act: act)
         let out = try layer.forward(x, m: m)
         let gpu = try #require(out.activations)
         #expect(out.plan.quantizesInFP64 == ctx.capabilities.shaderFloat64)
-        let ref = Reference.quantizeActivations(x: x, m: m, k: k, fp64: out.plan.quantizesInFP64)
+        let want = QuantAct.config(k: k, caps: ctx.capabilities, threads: threads > 0 ? threads : nil)
+        #expect(out.plan.quantThreads == want.threads && out.plan.quantChunks == want.chunks)
+        if threads > 0 { #expect(out.plan.quantThreads == threads) }
+        // The reference sees what the kernel saw: fp16 activations rounded to fp16.
+        let xs = act == .f16 ? x.map { Float(Float16($0)) } : x
+        let ref = Reference.quantizeActivations(x: xs, m: m, k: k, fp64: out.plan.quantizesInFP64)
         #expect(gpu.q == ref.q)
         #expect(gpu.scale.map(\.bitPattern) == ref.scale.map(\.bitPattern))
         #expect(gpu.zeroPoint == ref.zeroPoint)
