@@ -59,6 +59,8 @@ struct DeviceOptions: ParsableArguments {
     var ablate: Int?
     @Option(help: "Force the matrix–vector configuration COLUMNSxTHREADSxUNROLL, e.g. 2x128x2, with a trailing h for packed fp16 math (q4gsw), e.g. 4x128x1h, or x for activations in registers (q4gsw; UNROLL = columns in flight), e.g. 8x128x4x, or g for K split inside a subgroup (q4gsw; COLUMNS per subgroup, UNROLL chunks in flight; then l = activations through L1, pN = column groups per subgroup, sN = subgroups per column), e.g. 2x512x1gls4, or m for tensor cores, e.g. 32x128x2mp2s4 (or QLINEAR_GEMV).")
     var gemv: String?
+    @Option(name: .customLong("quant-threads"), help: "Force the activation-quantization pass's workgroup size (dq8ca ops): 1…1024 threads, clamped to the device (or QLINEAR_QUANT_THREADS).")
+    var quantThreads: Int?
     @Flag(name: .customLong("no-f16-math"), help: "q4gsw decode: use the fp32 matrix–vector kernel, not packed fp16 (or QLINEAR_GEMV_F16_MATH=0).")
     var noF16Math = false
     @Option(help: "Tuning table (JSON, as `qlinear tune` writes) instead of the built-in one (or QLINEAR_TUNING).")
@@ -140,6 +142,7 @@ struct DeviceOptions: ParsableArguments {
         o.coopMatSwizzle = try knob(swizzle, "QLINEAR_SWIZZLE", Set(1...64), "raster group must be 1…64 tile rows")
         o.coopMatPrefetch = try knob(prefetch, "QLINEAR_PREFETCH", [1, 2], "prefetch distance must be 1 or 2 K steps")
         o.coopMatAblate = try knob(ablate, "QLINEAR_ABLATE", Set(0...7), "ablation flags must be 0…7") ?? 0
+        o.quantThreads = try knob(quantThreads, "QLINEAR_QUANT_THREADS", Set(1...1024), "activation-quantization threads must be 1…1024")
         if let g = gemv ?? DeviceOptions.env("QLINEAR_GEMV") { o.gemvConfig = try DeviceOptions.parseGemv(g) }
         if noF16Math || DeviceOptions.env("QLINEAR_GEMV_F16_MATH") == "0" { o.gemvHalfMath = false }
         if let path = tuning ?? DeviceOptions.env("QLINEAR_TUNING") { o.tuning = try checkedTuningTable(TuningTable.decode(try readFileBytes(path)), source: path) }
