@@ -135,25 +135,32 @@ public enum QuantAct {
         return wg
     }
 
-    /// Threads and register-held 8-value steps per thread for rows of `k` values: enough threads
-    /// that each has at most two steps (a row is read with one or two load latencies per pass —
-    /// a decode step's single row was latency-bound with 256 threads looping over 7 steps at
-    /// K = 14336), at least 64 and at most what the device allows; the steps a thread holds in
-    /// registers (≤ `maxChunks`; any beyond are loaded in a loop). `threads` forces the size
-    /// (clamped to the device's limit; tests use it to reach the loop).
-    public static func config(k: Int, caps: Capabilities, threads: Int? = nil) -> (threads: Int, chunks: Int) {
+    /// Threads and register-held 8-value steps per thread for rows of `k` values under `rule`: the
+    /// smallest power of two ≥ 64 that gives each thread at most `rule.stepsPerThread` steps, capped
+    /// by `rule.maxThreads` and the device; the steps a thread holds in registers (≤ `maxChunks`;
+    /// any beyond are loaded in a loop). `threads` forces the size (clamped to the device's limit;
+    /// tests and `bench --quant-threads` use it).
+    public static func config(k: Int, caps: Capabilities, rule: QuantRule = .standard, threads: Int? = nil) -> (threads: Int, chunks: Int) {
         let limit = maxThreads(caps)
         let steps = max(1, (k + 7) / 8)
         var wg: Int
         if let t = threads {
             wg = max(1, min(t, limit))
         } else {
+            let per = max(1, rule.stepsPerThread)
+            let cap = max(1, min(rule.maxThreads, limit))
             wg = 64
-            while wg < limit && 2 * wg < steps { wg *= 2 }
-            wg = min(wg, limit)
+            while wg < cap && wg * per < steps { wg *= 2 }
+            wg = min(wg, cap)
         }
         let chunks = min(maxChunks, (steps + wg - 1) / wg)
         return (wg, chunks)
+    }
+
+    /// The first rule of `table` that holds for `p` (with its index), else the standard one.
+    public static func rule(for p: Problem, table: TuningTable) -> (rule: QuantRule, index: Int?) {
+        for (i, r) in (table.quant ?? []).enumerated() where r.when?.holds(p) ?? true { return (r, i) }
+        return (.standard, nil)
     }
 }
 

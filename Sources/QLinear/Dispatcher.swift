@@ -194,10 +194,15 @@ public enum Dispatcher {
         plan(kind, p, caps: caps, options: options, lookup: ShaderID.lookup).map { plan in
             guard plan.quantShader != nil else { return plan }
             var plan = plan
-            let q = QuantAct.config(k: p.k, caps: caps, threads: options.quantThreads)
+            let table = options.tuning ?? TuningTable.forDevice(caps)
+            let (rule, index) = QuantAct.rule(for: p, table: table)
+            let q = QuantAct.config(k: p.k, caps: caps, rule: rule, threads: options.quantThreads)
             plan.quantThreads = q.threads
             plan.quantChunks = q.chunks
-            plan.reasons.append("activation quantization: \(q.threads) threads per row, \(q.chunks) step\(q.chunks == 1 ? "" : "s") of 8 values per thread held in registers")
+            let why = options.quantThreads != nil ? "forced by the caller"
+                : index.map { "\(table.name) quant rule \($0): \(rule.when?.text ?? "always"), ≤ \(rule.stepsPerThread) per thread, ≤ \(rule.maxThreads) threads" }
+                ?? "no quant rule: ≤ \(rule.stepsPerThread) per thread, ≤ \(rule.maxThreads) threads"
+            plan.reasons.append("activation quantization: \(q.threads) threads per row, \(q.chunks) step\(q.chunks == 1 ? "" : "s") of 8 values per thread held in registers (\(why))")
             return plan
         }
     }

@@ -142,6 +142,22 @@ public struct GemvRule: Codable, Sendable, Hashable {
     }
 }
 
+/// The activation-quantization pass (dq8ca ops; one workgroup per row) for a shape class: threads
+/// enough that each holds at most `stepsPerThread` 8-value steps of the row, a power of two between
+/// 64 and `maxThreads` (and the device's limit). Fewer threads per row suit many rows; a decode
+/// row is latency-bound and wants one step per thread.
+public struct QuantRule: Codable, Sendable, Hashable {
+    public var when: TuningConditions?
+    public var stepsPerThread: Int
+    public var maxThreads: Int
+    public var note: String?
+    public init(when: TuningConditions? = nil, stepsPerThread: Int, maxThreads: Int, note: String? = nil) {
+        self.when = when; self.stepsPerThread = stepsPerThread; self.maxThreads = maxThreads; self.note = note
+    }
+    /// Without a rule: two steps per thread, at most 256 threads (the pass's size before rules).
+    public static let standard = QuantRule(stepsPerThread: 2, maxThreads: 256)
+}
+
 /// Which devices a table is for: every present field must match.
 public struct DeviceMatch: Codable, Sendable, Hashable {
     public var vendorID: UInt32?
@@ -170,9 +186,11 @@ public struct TuningTable: Codable, Sendable, Hashable {
     public var coopmat: [TuningRule]
     /// Matrix–vector rules (first match wins); none = `GemvConfig.standard`.
     public var gemv: [GemvRule]?
+    /// Activation-quantization rules (first match wins; ops are dq8ca ones); none = `QuantRule.standard`.
+    public var quant: [QuantRule]?
 
-    public init(name: String, match: DeviceMatch?, provenance: String, coopmat: [TuningRule], gemv: [GemvRule]? = nil) {
-        self.name = name; self.match = match; self.provenance = provenance; self.coopmat = coopmat; self.gemv = gemv
+    public init(name: String, match: DeviceMatch?, provenance: String, coopmat: [TuningRule], gemv: [GemvRule]? = nil, quant: [QuantRule]? = nil) {
+        self.name = name; self.match = match; self.provenance = provenance; self.coopmat = coopmat; self.gemv = gemv; self.quant = quant
     }
 
     /// Decodes a table from JSON, with a clear error for malformed input.

@@ -372,7 +372,7 @@ public enum Tuner {
         func untouched(_ ops: [Op]?) -> Bool { ops.map { Set($0).isDisjoint(with: measured) } ?? false }
         if kernel == .coopmat { coop += base.coopmat.filter { keepBase || untouched($0.ops) || ($0.when == nil && $0.ops == nil) } }
         if kernel == .gemv { gemv += (base.gemv ?? []).filter { keepBase || untouched($0.ops) } }
-        return TuningTable(name: name, match: match, provenance: provenance, coopmat: coop, gemv: gemv.isEmpty ? nil : gemv)
+        return TuningTable(name: name, match: match, provenance: provenance, coopmat: coop, gemv: gemv.isEmpty ? nil : gemv, quant: base.quant)
     }
 }
 

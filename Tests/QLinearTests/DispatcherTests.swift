@@ -101,26 +101,37 @@ struct DispatcherTests {
         #expect(bad.reason.contains("columns 16, 32, 64 or 128"))
     }
 
-    @Test("the activation-quantization pass: at most two 8-value steps per thread, within the device's limits")
+    @Test("the activation-quantization pass: threads from the table's quant rule, within the device's limits")
     func quantWorkgroup() {
         var caps = h100Caps()
-        // steps = ⌈K/8⌉; threads the power of two ≥ steps/2 in 64…1024; chunks ⌈steps/threads⌉ ≤ 4.
+        // steps = ⌈K/8⌉; threads the power of two ≥ 64 giving ≤ stepsPerThread steps each, ≤ maxThreads;
+        // chunks ⌈steps/threads⌉ ≤ 4 held in registers.
         #expect(QuantAct.config(k: 40, caps: caps) == (64, 1))
-        #expect(QuantAct.config(k: 4096, caps: caps) == (256, 2))
-        #expect(QuantAct.config(k: 4104, caps: caps) == (512, 2))
-        #expect(QuantAct.config(k: 14336, caps: caps) == (1024, 2))
-        #expect(QuantAct.config(k: 65536, caps: caps) == (1024, 4))      // 8192 steps: 4 held, 4 looped
+        #expect(QuantAct.config(k: 4096, caps: caps) == (256, 2))              // standard: ≤ 2 each, ≤ 256
+        #expect(QuantAct.config(k: 4104, caps: caps) == (256, 3))
+        #expect(QuantAct.config(k: 14336, caps: caps) == (256, 4))             // 7 steps: 4 held, 3 looped
+        let decode = QuantRule(stepsPerThread: 1, maxThreads: 1024)
+        #expect(QuantAct.config(k: 4096, caps: caps, rule: decode) == (512, 1))
+        #expect(QuantAct.config(k: 14336, caps: caps, rule: decode) == (1024, 2))
+        #expect(QuantAct.config(k: 65536, caps: caps, rule: decode) == (1024, 4))
+        #expect(QuantAct.config(k: 14336, caps: caps, rule: QuantRule(stepsPerThread: 0, maxThreads: 0)) == (1, 4))  // nonsense clamps, no trap
         #expect(QuantAct.config(k: 2056, caps: caps, threads: 32) == (32, 4))
         #expect(QuantAct.config(k: 2056, caps: caps, threads: 4096) == (1024, 1))
         caps.maxWorkgroupInvocations = 128
-        #expect(QuantAct.config(k: 14336, caps: caps) == (128, 4))
+        #expect(QuantAct.config(k: 14336, caps: caps, rule: decode) == (128, 4))
         caps.maxWorkgroupInvocations = 1024; caps.maxWorkgroupSize = [192, 1024, 64]
-        #expect(QuantAct.config(k: 14336, caps: caps) == (128, 4))
-        // A dq8ca plan carries the pass's shape and says so; other ops have none.
+        #expect(QuantAct.config(k: 14336, caps: caps, rule: decode) == (128, 4))
+        // A dq8ca plan carries the pass's shape and says which rule gave it (the H100 table: one
+        // step per thread for decode rows, two and ≤ 512 threads beyond M = 16); other ops have none.
         caps = h100Caps()
         let plan = try? Dispatcher.plan(.tiled, Problem(op: .dq8ca_q8csw, m: 1, n: 64, k: 14336), caps: caps).get()
         #expect(plan?.quantThreads == 1024 && plan?.quantChunks == 2)
-        #expect(plan?.reasons.last == "activation quantization: 1024 threads per row, 2 steps of 8 values per thread held in registers")
+        #expect(plan?.reasons.last?.hasPrefix("activation quantization: 1024 threads per row, 2 steps of 8 values per thread held in registers (nvidia-hopper quant rule 0") == true, "\(plan?.reasons.last ?? "")")
+        let many = try? Dispatcher.plan(.tiled, Problem(op: .dq8ca_q8csw, m: 2048, n: 64, k: 14336), caps: caps).get()
+        #expect(many?.quantThreads == 512 && many?.quantChunks == 4)
+        var forced = DispatchOptions(); forced.quantThreads = 128
+        let f = try? Dispatcher.plan(.tiled, Problem(op: .dq8ca_q8csw, m: 1, n: 64, k: 4096), caps: caps, options: forced).get()
+        #expect(f?.quantThreads == 128 && f?.reasons.last?.hasSuffix("(forced by the caller)") == true)
         let fp = try? Dispatcher.plan(.tiled, Problem(op: .fp16, m: 1, n: 64, k: 64), caps: caps).get()
         #expect(fp?.quantThreads == 0)
     }
