@@ -84,6 +84,8 @@ public struct KernelPlan: Codable, Sendable, Hashable {
     /// (`QuantAct.config`; 0 without a quantization pass).
     public var quantThreads: Int = 0
     public var quantChunks: Int = 0
+    /// The kernel quantizes the activations itself (`gemv_dq`): no pass, `quantShader` nil.
+    public var quantFused: Bool = false
     public var tile: TileConfig
     /// Split-K (cooperative-matrix kernels): K is cut into `splitK` slices of `kSlice` values, one
     /// workgroup layer each, writing fp32 partial sums to scratch; `reduceShader` adds them (and
@@ -101,7 +103,7 @@ public struct KernelPlan: Codable, Sendable, Hashable {
     public var dispatches: Int { (quantShader != nil ? 1 : 0) + 1 + (splitK > 1 ? 1 : 0) }
 
     /// Whether the activation-quantization pass evaluates x·(1/scale) + zp in fp64 (PyTorch's way).
-    public var quantizesInFP64: Bool { quantShader?.origin.defines.contains("Q_F64") ?? false }
+    public var quantizesInFP64: Bool { (quantShader ?? (quantFused ? shader : nil))?.origin.defines.contains("Q_F64") ?? false }
 }
 
 /// Options that change dispatch without changing the device. The library reads no environment
@@ -548,6 +550,9 @@ extension Dispatcher {
         guard [1, 2, 4, 8, 16].contains(ks), (wg / sgs) % ks == 0, (1...16).contains(passes) else {
             return no("matrix–vector configuration \(config): subgroups per column (1, 2, 4, 8 or 16) must divide the workgroup's \(wg / sgs) subgroups; column groups per subgroup 1…16")
         }
+        if p.op.quantizesActivations {
+            return dqPlan(p, caps: caps, config: config, tuning: tuning, reasons: reasons, lookup: lookup)
+        }
         // What depends on the problem or device falls back to the column kernel.
         guard p.op == .q4gsw, p.act == .f16, caps.shaderFloat16, caps.subgroupArithmetic, options.gemvHalfMath, p.m <= 8 else { return nil }
         guard config.columns * config.unroll <= 32, p.m * config.columns <= 32 else { return nil }   // registers
@@ -574,6 +579,49 @@ extension Dispatcher {
 }
 
 extension Dispatcher {
+    /// The plan for `gemv_dq` (dq8ca ops, M ≤ 8): an `sg` configuration's layout with the
+    /// activations quantized inside the kernel (no quantization pass). nil where it cannot run
+    /// here (the caller falls back to the int8 column kernel with its pass).
+    static func dqPlan(_ p: Problem, caps: Capabilities, config: GemvConfig, tuning: String?, reasons: [String],
+                       lookup: (VariantKey) -> ShaderID?) -> Result<KernelPlan, DispatchRejection>? {
+        let wg = config.threads, sgs = caps.subgroupSize
+        guard p.m <= 8, config.l1 != true, caps.integerDotProduct, caps.canRequireSubgroupSize, caps.subgroupArithmetic else { return nil }
+        guard p.op == .dq8ca_q8csw || (p.groupSize % 32 == 0 && p.k % p.groupSize == 0) else { return nil }
+        guard config.columns * config.unroll <= 32, p.m * config.columns <= 32 else { return nil }   // registers
+        let ks = config.splitK ?? 1, passes = config.prefetch ?? 1
+        let chunks = (p.k + 31) / 32
+        guard let shared = dqSharedBytes(m: p.m, chunks: chunks, workgroup: wg, subgroup: sgs, columns: config.columns, split: ks, q4: p.op == .dq8ca_q4gsw),
+              shared <= caps.sharedMemoryBytes else { return nil }
+        let features: Set<VariantFeature> = caps.shaderFloat64 ? [.fp64] : []
+        guard let shader = lookup(VariantKey(family: .gemvDq, weight: p.op == .dq8ca_q4gsw ? .q4 : .q8, act: p.act, features: features)) else { return nil }
+        var t = TileConfig(bm: p.m, bn: config.columns * (wg / sgs) / ks * passes, bk: config.unroll, workgroupSize: wg)
+        t.subgroupSize = sgs
+        t.requireSubgroupSize = true
+        t.group = p.op == .dq8ca_q4gsw ? p.groupSize : 0
+        t.subgroupColumns = config.columns
+        t.stagedChunks = chunks
+        t.subgroupSplit = ks
+        var r = reasons
+        r.append("\(config): activations quantized inside the kernel by every workgroup (\(p.m * chunks * 32) bytes of int8 rows in shared memory; no quantization pass, one dispatch); \(ks > 1 ? "\(ks) subgroups split" : "each subgroup streams") \(config.columns) column(s) over all of K, \(config.columns * config.unroll) weight chunks in flight per lane")
+        var plan = KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: nil, tile: t, tuning: tuning, reasons: r)
+        plan.quantFused = true
+        return .success(plan)
+    }
+
+    /// Shared memory `gemv_dq` declares: the int8 rows (32 bytes per chunk and row; Q4 also a
+    /// chunk sum, 4 bytes), the range reduction (two floats per row and subgroup), the row
+    /// parameters and, with K split over subgroups, two sets of partial sums. nil on overflow.
+    static func dqSharedBytes(m: Int, chunks: Int, workgroup: Int, subgroup: Int, columns: Int, split: Int, q4: Bool) -> Int? {
+        guard m >= 1, chunks >= 0, workgroup >= 1, subgroup >= 1, columns >= 1, split >= 1 else { return nil }
+        let nsg = workgroup / subgroup
+        let (rows, o1) = m.multipliedReportingOverflow(by: chunks)
+        let (staged, o2) = rows.multipliedReportingOverflow(by: q4 ? 36 : 32)
+        let (red, o3) = (2 * nsg * m).multipliedReportingOverflow(by: columns * 4)
+        guard !o1, !o2, !o3 else { return nil }
+        let (total, o4) = staged.addingReportingOverflow(m * (8 * nsg + 20) + (split > 1 ? red : 4))
+        return o4 ? nil : total
+    }
+
     /// Shared memory `gemv_q4_sg` declares: the staged activations (64 bytes per 32-value chunk and
     /// row; none through L1) and the partial sums (two sets of WG/SGS·M·R floats when K is split
     /// over subgroups, else one float). nil on overflow.

@@ -133,6 +133,9 @@ public final class LinearLayer: @unchecked Sendable {
         /// Split-K partial sums, grown on demand by `encode` (older buffers stay alive with the
         /// scratch, so streams recorded against them remain valid).
         private let partialBuffers = Locked<[Buffer]>([])
+        /// Whether the last `encode` that wrote the int8 rows here did it inside its kernel
+        /// (`gemv_dq`), so a layer reading them through `quantizedBy` must record a barrier first.
+        let quantizedInKernel = Locked<Bool>(false)
         init(layer: LinearLayer, m: Int) throws {
             guard m >= 1 else { throw QLinearError.invalidShape("scratch for M = \(m) rows: M must be ≥ 1") }
             self.m = m; self.k = layer.k; self.kp = layer.kp; self.act = layer.act; self.device = layer.context.device
@@ -175,14 +178,17 @@ public final class LinearLayer: @unchecked Sendable {
         switch plan.kernel {
         case .tiled: expected = [.tiledFloat, .tiledInt]
         case .coopmat: expected = plan.splitK > 1 ? [.coopmatFloatSplitk, .coopmatIntSplitk] : [.coopmatFloat, .coopmatInt]
-        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma]
+        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma, .gemvDq]
         }
         guard expected.contains(family) else { throw QLinearError.invalidShape("plan's shader \(plan.shader.rawValue) is not a \(plan.kernel.rawValue) kernel") }
         if let maxM = family.maxM, m > maxM {
             throw QLinearError.invalidShape("\(plan.shader.rawValue) handles at most M = \(maxM) rows, plan has M = \(m)")
         }
-        guard plan.quantShader != nil || !op.quantizesActivations else {
+        guard plan.quantShader != nil || !op.quantizesActivations || (plan.quantFused && family == .gemvDq) else {
             throw QLinearError.invalidShape("\(op.rawValue) needs an activation-quantization shader in its plan")
+        }
+        guard plan.quantFused == (family == .gemvDq), !plan.quantFused || plan.quantShader == nil else {
+            throw QLinearError.invalidShape("plan's quantFused (\(plan.quantFused)) does not match its shader \(plan.shader.rawValue)")
         }
         try check(x, "x", bytes: try inputBytes(m: m))
         try check(y, "y", bytes: try outputBytes(m: m))
@@ -244,6 +250,25 @@ public final class LinearLayer: @unchecked Sendable {
                 throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn)x\(t.bk), \(t.subgroupColumns) columns per subgroup, \(t.stagedChunks) staged chunks cannot compute M = \(m), K = \(k) within \(context.capabilities.sharedMemoryBytes) bytes of shared memory")
             }
         }
+        if family == .gemvDq {
+            // The shader stages BM int8 rows of KC chunks and gives each subgroup R of the
+            // workgroup's BN columns at a time; it needs the subgroup size it was built for.
+            let chunks = (k + 31) / 32
+            let sgs = max(t.subgroupSize, 1)
+            let q4 = op == .dq8ca_q4gsw
+            let shape = t.bm >= m && t.bm <= 8 && (1...8).contains(t.subgroupColumns) && t.bn % t.subgroupColumns == 0 && t.bk >= 1
+                && (1...16).contains(t.subgroupSplit) && t.stagedChunks >= chunks && t.workgroupSize >= sgs && t.workgroupSize % sgs == 0
+                && t.requireSubgroupSize && (t.workgroupSize / sgs) % t.subgroupSplit == 0 && context.capabilities.canRequireSubgroupSize
+                && (!q4 || (t.group == groupSize && groupSize % 32 == 0 && k % groupSize == 0))
+            let (bnKS, o1) = t.bn.multipliedReportingOverflow(by: max(t.subgroupSplit, 1))
+            let (perPass, o2) = max(t.subgroupColumns, 1).multipliedReportingOverflow(by: t.workgroupSize / sgs)
+            let split = t.subgroupSplit == 1 || (!o1 && !o2 && perPass > 0 && bnKS % perPass == 0)
+            let shared = Dispatcher.dqSharedBytes(m: t.bm, chunks: t.stagedChunks, workgroup: t.workgroupSize, subgroup: sgs,
+                                                  columns: t.subgroupColumns, split: t.subgroupSplit, q4: q4)
+            guard shape, split, let shared, shared <= context.capabilities.sharedMemoryBytes, scratch.xq != nil, scratch.xp != nil else {
+                throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn)x\(t.bk), \(t.subgroupColumns) columns per subgroup, \(t.stagedChunks) staged chunks, group \(t.group) cannot compute M = \(m), K = \(k), group \(groupSize) within \(context.capabilities.sharedMemoryBytes) bytes of shared memory")
+            }
+        }
         if family == .gemvQ4Xreg {
             // The shader clamps M to BM, drops columns when BK does not divide BN and reduces
             // BM·BK sums with power-of-two steps: check what the dispatcher guarantees.
@@ -298,8 +323,19 @@ public final class LinearLayer: @unchecked Sendable {
         if let partials { named["PBuf"] = BufferBinding(partials) }
         var push: LinearPush
         var quantPass: (pipe: ComputePipeline, buffers: [BufferBinding], push: LinearPush)?
-        if op.quantizesActivations {
+        var barrierFirst = false
+        if plan.quantFused {
+            // The kernel quantizes x itself and (workgroup 0) leaves the int8 rows in this
+            // layer's scratch for layers that share it; a shared scratch is not read.
+            guard let xq = scratch.xq, let xp = scratch.xp else { throw QLinearError.invalidShape("scratch lacks int8 activation buffers") }
+            named["XBuf"] = x
+            named["XQBuf"] = BufferBinding(xq); named["XPBuf"] = BufferBinding(xp)
+            push = LinearPush(m: m, n: n, k: k, g: op == .dq8ca_q4gsw ? groupSize : 0, hasBias: hasBias, ldx: k, ldw: ldw)
+        } else if op.quantizesActivations {
             guard let xq = quantSource.xq, let xp = quantSource.xp, let qs = plan.quantShader else { throw QLinearError.invalidShape("scratch lacks int8 activation buffers") }
+            // Rows a fused kernel wrote are written by that kernel, not by a pass this layer's
+            // barrier follows: wait for it before reading them.
+            if let shared { barrierFirst = shared.quantizedInKernel.withLock { $0 } }
             if shared == nil {
                 let limit = QuantAct.config(k: k, caps: context.device.capabilities, threads: Int.max).threads
                 guard plan.quantThreads >= 1, plan.quantThreads <= limit, plan.quantChunks >= 0, plan.quantChunks <= QuantAct.maxChunks else {
@@ -323,6 +359,8 @@ public final class LinearLayer: @unchecked Sendable {
         tiled.tile = t
         let pipe = try context.pipelines.pipeline(for: tiled)
         let buffers = try bind(plan.shader, named)
+        if op.quantizesActivations && shared == nil || plan.quantFused { scratch.quantizedInKernel.withLock { $0 = plan.quantFused } }
+        if barrierFirst { try stream.barrier() }
         if let q = quantPass {
             try stream.dispatch(q.pipe, buffers: q.buffers, push: q.push.words, groups: (m, 1, 1))
             try stream.barrier()

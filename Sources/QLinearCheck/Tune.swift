@@ -125,6 +125,24 @@ public enum Tuner {
                                                                              prefetch: ps == 1 ? nil : ps, sg: true, l1: true)))
                 } } } } }
             }
+            // dq8ca ops with the activations quantized inside the kernel (gemv_dq, M ≤ 8; the
+            // int8 rows must fit shared memory): the sg layout. Column groups per subgroup set how
+            // many workgroups repeat the quantization (16 → 112 workgroups at N = 28672).
+            if !floatOps && varieties.contains(.sg) && (m ?? 1) <= 8 {
+                let few = (m ?? 1) <= 2
+                for c in [1, 2] { for t in few ? [512] : [256, 512] { for u in few ? [2, 4] : [1, 2] {
+                    for ks in few ? [1, 4] : [1, 2] { for ps in few ? [1, 2, 4, 8, 16] : [1, 4] where c * (m ?? 1) <= 32 {
+                        out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks,
+                                                                                 prefetch: ps == 1 ? nil : ps, sg: true)))
+                    } }
+                } } }
+                if few {
+                    for ks in [1, 4] { for ps in [1, 4, 16] {
+                        out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: 1, threads: 256, unroll: 4, splitK: ks == 1 ? nil : ks,
+                                                                                 prefetch: ps == 1 ? nil : ps, sg: true)))
+                    } }
+                }
+            }
             return out.filter { allowed($0, m: m) }
         case .coopmat:
             func grid(_ tiles: [TileShape], _ ks: [Int], _ bufs: [Int], _ splits: [Int], _ swizzles: [Int] = [1], _ prefetches: [Int] = [1]) -> [TuneCandidate] {
@@ -186,7 +204,7 @@ public enum Tuner {
         let family = plan.shader.origin.family
         if g.mma == true { return family == .gemvMma || family == .gemvMmaSplitk }
         if g.xreg == true { return family == .gemvQ4Xreg }
-        if g.sg == true { return family == .gemvQ4Sg }
+        if g.sg == true { return family == .gemvQ4Sg || family == .gemvDq }
         return true
     }
 

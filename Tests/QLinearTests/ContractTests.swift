@@ -600,6 +600,47 @@ struct SharedQuantizationTests {
         }
     }
 
+    /// A fused first layer (gemv_dq: no pass, workgroup 0 writes the int8 rows into its scratch)
+    /// shares its rows with layers that record no pass of their own — the column kernel reading
+    /// them (after a barrier) and another fused layer (which quantizes x itself): every result is
+    /// its own forward pass's, bit for bit.
+    @Test(arguments: [1, 3])
+    func fusedFirstLayer(m: Int) throws {
+        let base = try Shared.ctx()
+        var options = base.options
+        options.gemvConfig = GemvConfig(columns: 2, threads: 2 * base.capabilities.subgroupSize, unroll: 2, sg: true)
+        let fused = QLinearContext(unchecked: base.device, pipelines: base.pipelines, options: options)
+        var rng = SplitMix64(seed: UInt64(90 + m))
+        let k = 160
+        func q8(_ ctx: QLinearContext, _ n: Int) throws -> LinearLayer {
+            let w = (0..<(n * k)).map { _ in rng.symmetric() }
+            return try LinearLayer(context: ctx, weights: .q8csw(try Q8CSWWeights.quantize(w, n: n, k: k)))
+        }
+        let layers = [try q8(fused, 24), try q8(base, 40), try q8(fused, 8)]
+        let plans = try layers.map { try $0.plan(m: m) }
+        #expect(plans[0].quantFused && plans[2].quantFused && !plans[1].quantFused && plans[1].quantShader != nil)
+        let x = (0..<(m * k)).map { _ in rng.symmetric() }
+        let xb = try Buffer(device: base.device, size: try layers[0].inputBytes(m: m))
+        try xb.write(array: layers[0].act.encode(x))
+        let ys = try layers.map { try Buffer(device: base.device, size: try $0.outputBytes(m: m)) }
+        let scratch = try layers.map { try $0.makeScratch(m: m) }
+        let s = try CommandStream(device: base.device)
+        for (i, l) in layers.enumerated() {
+            try l.encode(s, plan: plans[i], x: BufferBinding(xb), y: BufferBinding(ys[i]), scratch: scratch[i], quantizedBy: i == 0 ? nil : scratch[0])
+        }
+        try s.submitAndWait()
+        #expect(scratch[0].quantizedInKernel.withLock { $0 } && scratch[2].quantizedInKernel.withLock { $0 })
+        for (i, l) in layers.enumerated() {
+            #expect(try l.act.decode(ys[i], count: m * l.n) == (try l.forward(x, m: m).y), "layer \(i)")
+        }
+        // A plan whose quantFused does not match its shader is refused before anything is recorded.
+        var wrong = plans[1]
+        wrong.quantFused = true
+        #expect(throws: QLinearError.self) {
+            try layers[1].encode(s, plan: wrong, x: BufferBinding(xb), y: BufferBinding(ys[1]), scratch: scratch[1])
+        }
+    }
+
     /// The shared pass really is read: a layer pointed at a scratch that quantized another x
     /// computes with that x (and differs from its own forward pass); mismatches are refused.
     @Test func readsTheSharedRowsAndChecksThem() throws {

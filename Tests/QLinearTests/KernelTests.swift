@@ -105,6 +105,43 @@ struct KernelTests {
         try Self.checkSg(c, l1: false, seed: 13)
     }
 
+    /// gemv_dq (dq8ca decode with the activations quantized inside the kernel) on awkward shapes:
+    /// M = 1…8, N = 1 and odd N, K not a multiple of 32 (q8csw: K = 200, 40), more chunks than
+    /// lanes, groups 32…256, fp16 and fp32 activations, 1, 2 and 4 columns per subgroup, 1…4
+    /// chunks in flight, K split over 2 or 4 subgroups, several column groups per subgroup, rows
+    /// without bias. The check compares y with its tolerance and the int8 rows and parameters
+    /// (workgroup 0 writes them) with the reference bit for bit.
+    @Test("dq8ca decode with fused activation quantization (gemv_dq) matches the reference",
+          arguments: [
+            // (op, act, M, N, K, group, columns per subgroup, subgroups, chunks in flight, subgroups per column, column groups per subgroup)
+            (Op.dq8ca_q4gsw, DType.f16, 1, 67, 512, 128, 1, 4, 2, 1, 1), (.dq8ca_q4gsw, .f32, 2, 9, 1024, 32, 2, 2, 1, 1, 3),
+            (.dq8ca_q8csw, .f16, 3, 33, 96, 0, 4, 2, 4, 1, 1), (.dq8ca_q4gsw, .f16, 1, 13, 4352, 64, 1, 4, 2, 2, 2),
+            (.dq8ca_q4gsw, .f16, 8, 5, 256, 256, 1, 4, 1, 4, 1), (.dq8ca_q8csw, .f32, 4, 17, 200, 0, 2, 4, 2, 2, 3),
+            (.dq8ca_q8csw, .f16, 1, 300, 1536, 0, 2, 8, 1, 4, 2), (.dq8ca_q8csw, .f16, 5, 1, 40, 0, 1, 1, 1, 1, 1),
+            (.dq8ca_q4gsw, .f16, 7, 31, 2048, 256, 2, 2, 2, 2, 1), (.dq8ca_q4gsw, .f32, 1, 2, 32, 32, 1, 1, 1, 1, 1),
+          ] as [(Op, DType, Int, Int, Int, Int, Int, Int, Int, Int, Int)])
+    func dqDecode(_ c: (Op, DType, Int, Int, Int, Int, Int, Int, Int, Int, Int)) throws {
+        let ctx = try Shared.ctx()
+        let p = Problem(op: c.0, m: c.2, n: c.3, k: c.4, groupSize: c.0 == .dq8ca_q4gsw ? c.5 : 0, act: c.1, bias: c.2 != 2)
+        let sgs = ctx.capabilities.subgroupSize
+        let config = GemvConfig(columns: c.6, threads: c.7 * sgs, unroll: c.8, splitK: c.9 == 1 ? nil : c.9, prefetch: c.10 == 1 ? nil : c.10, sg: true)
+        let f64 = ctx.capabilities.shaderFloat64
+        let want: ShaderID = switch (c.0, c.1, f64) {
+        case (.dq8ca_q4gsw, .f16, true): .gemv_dq_f64_q4_f16
+        case (.dq8ca_q4gsw, .f32, true): .gemv_dq_f64_q4_f32
+        case (.dq8ca_q4gsw, .f16, false): .gemv_dq_q4_f16
+        case (.dq8ca_q4gsw, _, false): .gemv_dq_q4_f32
+        case (_, .f16, true): .gemv_dq_f64_q8_f16
+        case (_, _, true): .gemv_dq_f64_q8_f32
+        case (_, .f16, false): .gemv_dq_q8_f16
+        default: .gemv_dq_q8_f32
+        }
+        let plan = try Self.runForced(p, config, shader: want, seed: 17)
+        #expect(plan.quantFused && plan.quantShader == nil && plan.dispatches == 1)
+        #expect(plan.quantizesInFP64 == f64)
+        #expect(plan.tile.bn == c.6 * c.7 / c.9 * c.10 && plan.tile.subgroupSplit == c.9 && plan.tile.stagedChunks == (c.4 + 31) / 32)
+    }
+
     /// Runs one gemv_q4_sg case (forced configuration) against the reference and checks the plan.
     static func checkSg(_ c: (Int, Int, Int, Int, Int, Int, Int, Int, Int), l1: Bool, seed: UInt64) throws {
         let p = Problem(op: .q4gsw, m: c.0, n: c.1, k: c.2, groupSize: c.3, act: .f16, bias: c.0 != 2)
