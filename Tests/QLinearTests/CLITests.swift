@@ -163,7 +163,7 @@ struct CLITests {
     @Test func tuneWritesATableTheDispatcherReads() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("qlinear-tune-\(getpid()).json").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let r = try run(["tune", "--kernel", "gemv", "--quick", "--op", "dq8ca_q8csw", "--shape", "1x32x64", "--out", path])
+        let r = try run(["tune", "--kernel", "gemv", "--variety", "column", "--quick", "--op", "dq8ca_q8csw", "--shape", "1x32x64", "--out", path])
         #expect(r.status == 0, "\(r.err)")
         #expect(r.err.contains("checked 32 configurations: 32 ok"))
         let table = try TuningTable.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path))))

@@ -136,6 +136,28 @@ struct DispatcherTests {
         #expect(fp?.quantThreads == 0)
     }
 
+    @Test("H100 table: dq8ca_q4gsw decode (M = 1) runs gemv_dq with no quantization pass; q8csw and M ≥ 2 keep the pass")
+    func fusedDecodeRules() throws {
+        var caps = h100Caps()
+        caps.shaderFloat64 = true     // (as the H100 reports)
+        let q4 = try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q4gsw, m: 1, n: 4096, k: 14336, groupSize: 128), caps: caps).get()
+        #expect(q4.shader == .gemv_dq_f64_q4_f16 && q4.quantFused && q4.quantShader == nil && q4.dispatches == 1 && q4.quantThreads == 0)
+        #expect(q4.tuning?.hasPrefix("nvidia-hopper gemv rule") == true && q4.quantizesInFP64)
+        let q8 = try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q8csw, m: 1, n: 4096, k: 14336), caps: caps).get()
+        #expect(q8.shader.origin.family == .gemvInt && !q8.quantFused && q8.quantShader != nil && q8.dispatches == 2)
+        let two = try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q4gsw, m: 2, n: 4096, k: 4096, groupSize: 128), caps: caps).get()
+        #expect(two.shader.origin.family == .gemvInt && two.quantShader != nil)
+        // Rows too long for 48 KB of int8 staging: the rule's configuration cannot apply, the
+        // column kernel with its pass runs instead, and explain says why.
+        let long = try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q4gsw, m: 1, n: 4096, k: 65536, groupSize: 128), caps: caps).get()
+        #expect(long.shader.origin.family == .gemvInt && long.quantShader != nil && long.reasons.contains { $0.contains("subgroup-split kernel not applicable") })
+        // No integer dot product: no fused variant.
+        var noDot = caps
+        noDot.integerDotProduct = false
+        let nd = try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q4gsw, m: 1, n: 4096, k: 4096, groupSize: 128), caps: noDot).get()
+        #expect(!nd.quantFused && nd.quantShader != nil)
+    }
+
     @Test("wave64 device: 64-lane subgroups required, 16x16x16 int8 accepted")
     func amd() throws {
         let caps = amdCaps()
