@@ -28,7 +28,8 @@
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 128;
-layout(constant_id = 1) const uint CH = 0;      // 8-value steps per thread held in registers
+layout(constant_id = 1) const uint CPT = 0;     // CH: 8-value steps per thread held in registers
+const uint CH = CPT;
 const uint CHA = CH > 0u ? CH : 1u;
 
 // x as 16-byte vectors (rows are padded to 16 bytes, as for every linear kernel).

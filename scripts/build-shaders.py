@@ -77,7 +77,7 @@ FAMILIES = {
     "gemv_mma_splitk": dict(src="gemv_mma.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], defines=["SPLITK"], grid="columns", max_m=16,
                             name=lambda v: f"gemv_mma_splitk_{v['weight']}_{v['act']}"),
     # Fused decode for the dq8ca ops (M ≤ 8): each workgroup quantizes the rows itself (no quant pass).
-    "gemv_dq": dict(src="gemv_dq.comp", env="vulkan1.2", axes=[INT_W, ACT, FP64], defines=["DOT"], grid="columns", max_m=8,
+    "gemv_dq": dict(src="gemv_dq.comp", env="vulkan1.2", axes=[INT_W, ACT, ("dot", [(True, ["DOT"])]), FP64], grid="columns", max_m=8,
                     name=lambda v: f"gemv_dq_{'f64_' if v['fp64'] else ''}{v['weight']}_{v['act']}"),
     "gemv_int": dict(src="gemv.comp", env="vulkan1.2", axes=[INT_W, ACT, DOT], defines=["INT_MATH"], grid="columns", max_m=16,
                      name=lambda v: f"gemv_int_{'dot_' if v['dot'] else ''}{v['weight']}_{v['act']}"),

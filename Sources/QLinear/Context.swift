@@ -118,7 +118,7 @@ final class PipelineCache: @unchecked Sendable {
 
     /// The activation-quantization pipeline for a plan's `quantThreads` and `quantChunks`.
     func quantPipeline(_ shader: ShaderID, threads: Int, chunks: Int) throws -> ComputePipeline {
-        try pipeline(shader, values: ["WG": threads, "CH": chunks], requiredSubgroupSize: nil, fullSubgroups: false)
+        try pipeline(shader, values: ["WG": threads, "CPT": chunks], requiredSubgroupSize: nil, fullSubgroups: false)
     }
 }
 

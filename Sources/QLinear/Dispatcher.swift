@@ -592,7 +592,7 @@ extension Dispatcher {
         let chunks = (p.k + 31) / 32
         guard let shared = dqSharedBytes(m: p.m, chunks: chunks, workgroup: wg, subgroup: sgs, columns: config.columns, split: ks, q4: p.op == .dq8ca_q4gsw),
               shared <= caps.sharedMemoryBytes else { return nil }
-        let features: Set<VariantFeature> = caps.shaderFloat64 ? [.fp64] : []
+        let features: Set<VariantFeature> = caps.shaderFloat64 ? [.dot, .fp64] : [.dot]
         guard let shader = lookup(VariantKey(family: .gemvDq, weight: p.op == .dq8ca_q4gsw ? .q4 : .q8, act: p.act, features: features)) else { return nil }
         var t = TileConfig(bm: p.m, bn: config.columns * (wg / sgs) / ks * passes, bk: config.unroll, workgroupSize: wg)
         t.subgroupSize = sgs

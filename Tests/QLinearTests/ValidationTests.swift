@@ -62,7 +62,7 @@ struct ValidationTests {
     @Test func dispatchRejectsBadBindingRanges() throws {
         let ctx = try Shared.ctx()
         let dev = ctx.device
-        let pipe = try ctx.pipeline(.quant_act_f32, specialization: ["WG": 128])
+        let pipe = try ctx.pipeline(.quant_act_f32, specialization: ["WG": 128, "CPT": 0])
         let buf = try Buffer(device: dev, size: 1024)
         let ok = BufferBinding(buf)
         let align = max(1, dev.capabilities.minStorageBufferOffsetAlignment)

@@ -167,14 +167,14 @@ extension VariantKey {
         VariantKey(family: .coopmatIntSplitk, weight: .q4, act: .f32): .coopmat_int_splitk_q4_f32,
         VariantKey(family: .coopmatIntSplitk, weight: .q8, act: .f16): .coopmat_int_splitk_q8_f16,
         VariantKey(family: .coopmatIntSplitk, weight: .q8, act: .f32): .coopmat_int_splitk_q8_f32,
-        VariantKey(family: .gemvDq, weight: .q4, act: .f16, features: [.fp64]): .gemv_dq_f64_q4_f16,
-        VariantKey(family: .gemvDq, weight: .q4, act: .f32, features: [.fp64]): .gemv_dq_f64_q4_f32,
-        VariantKey(family: .gemvDq, weight: .q8, act: .f16, features: [.fp64]): .gemv_dq_f64_q8_f16,
-        VariantKey(family: .gemvDq, weight: .q8, act: .f32, features: [.fp64]): .gemv_dq_f64_q8_f32,
-        VariantKey(family: .gemvDq, weight: .q4, act: .f16): .gemv_dq_q4_f16,
-        VariantKey(family: .gemvDq, weight: .q4, act: .f32): .gemv_dq_q4_f32,
-        VariantKey(family: .gemvDq, weight: .q8, act: .f16): .gemv_dq_q8_f16,
-        VariantKey(family: .gemvDq, weight: .q8, act: .f32): .gemv_dq_q8_f32,
+        VariantKey(family: .gemvDq, weight: .q4, act: .f16, features: [.dot, .fp64]): .gemv_dq_f64_q4_f16,
+        VariantKey(family: .gemvDq, weight: .q4, act: .f32, features: [.dot, .fp64]): .gemv_dq_f64_q4_f32,
+        VariantKey(family: .gemvDq, weight: .q8, act: .f16, features: [.dot, .fp64]): .gemv_dq_f64_q8_f16,
+        VariantKey(family: .gemvDq, weight: .q8, act: .f32, features: [.dot, .fp64]): .gemv_dq_f64_q8_f32,
+        VariantKey(family: .gemvDq, weight: .q4, act: .f16, features: [.dot]): .gemv_dq_q4_f16,
+        VariantKey(family: .gemvDq, weight: .q4, act: .f32, features: [.dot]): .gemv_dq_q4_f32,
+        VariantKey(family: .gemvDq, weight: .q8, act: .f16, features: [.dot]): .gemv_dq_q8_f16,
+        VariantKey(family: .gemvDq, weight: .q8, act: .f32, features: [.dot]): .gemv_dq_q8_f32,
         VariantKey(family: .gemvFloat, weight: .f16, act: .f16): .gemv_float_f16_f16,
         VariantKey(family: .gemvFloat, weight: .f16, act: .f32): .gemv_float_f16_f32,
         VariantKey(family: .gemvFloat, weight: .q4, act: .f16): .gemv_float_q4_f16,
@@ -244,14 +244,14 @@ extension ShaderID {
         case .coopmat_int_splitk_q4_f32: return (.coopmatIntSplitk, "coopmat_int.comp", ["SPLITK", "WEIGHT_Q4"], "vulkan1.3")
         case .coopmat_int_splitk_q8_f16: return (.coopmatIntSplitk, "coopmat_int.comp", ["SPLITK", "WEIGHT_Q8", "ACT_F16"], "vulkan1.3")
         case .coopmat_int_splitk_q8_f32: return (.coopmatIntSplitk, "coopmat_int.comp", ["SPLITK", "WEIGHT_Q8"], "vulkan1.3")
-        case .gemv_dq_f64_q4_f16: return (.gemvDq, "gemv_dq.comp", ["DOT", "WEIGHT_Q4", "ACT_F16", "Q_F64"], "vulkan1.2")
-        case .gemv_dq_f64_q4_f32: return (.gemvDq, "gemv_dq.comp", ["DOT", "WEIGHT_Q4", "Q_F64"], "vulkan1.2")
-        case .gemv_dq_f64_q8_f16: return (.gemvDq, "gemv_dq.comp", ["DOT", "WEIGHT_Q8", "ACT_F16", "Q_F64"], "vulkan1.2")
-        case .gemv_dq_f64_q8_f32: return (.gemvDq, "gemv_dq.comp", ["DOT", "WEIGHT_Q8", "Q_F64"], "vulkan1.2")
-        case .gemv_dq_q4_f16: return (.gemvDq, "gemv_dq.comp", ["DOT", "WEIGHT_Q4", "ACT_F16"], "vulkan1.2")
-        case .gemv_dq_q4_f32: return (.gemvDq, "gemv_dq.comp", ["DOT", "WEIGHT_Q4"], "vulkan1.2")
-        case .gemv_dq_q8_f16: return (.gemvDq, "gemv_dq.comp", ["DOT", "WEIGHT_Q8", "ACT_F16"], "vulkan1.2")
-        case .gemv_dq_q8_f32: return (.gemvDq, "gemv_dq.comp", ["DOT", "WEIGHT_Q8"], "vulkan1.2")
+        case .gemv_dq_f64_q4_f16: return (.gemvDq, "gemv_dq.comp", ["WEIGHT_Q4", "ACT_F16", "DOT", "Q_F64"], "vulkan1.3")
+        case .gemv_dq_f64_q4_f32: return (.gemvDq, "gemv_dq.comp", ["WEIGHT_Q4", "DOT", "Q_F64"], "vulkan1.3")
+        case .gemv_dq_f64_q8_f16: return (.gemvDq, "gemv_dq.comp", ["WEIGHT_Q8", "ACT_F16", "DOT", "Q_F64"], "vulkan1.3")
+        case .gemv_dq_f64_q8_f32: return (.gemvDq, "gemv_dq.comp", ["WEIGHT_Q8", "DOT", "Q_F64"], "vulkan1.3")
+        case .gemv_dq_q4_f16: return (.gemvDq, "gemv_dq.comp", ["WEIGHT_Q4", "ACT_F16", "DOT"], "vulkan1.3")
+        case .gemv_dq_q4_f32: return (.gemvDq, "gemv_dq.comp", ["WEIGHT_Q4", "DOT"], "vulkan1.3")
+        case .gemv_dq_q8_f16: return (.gemvDq, "gemv_dq.comp", ["WEIGHT_Q8", "ACT_F16", "DOT"], "vulkan1.3")
+        case .gemv_dq_q8_f32: return (.gemvDq, "gemv_dq.comp", ["WEIGHT_Q8", "DOT"], "vulkan1.3")
         case .gemv_float_f16_f16: return (.gemvFloat, "gemv.comp", ["WEIGHT_F16", "ACT_F16"], "vulkan1.2")
         case .gemv_float_f16_f32: return (.gemvFloat, "gemv.comp", ["WEIGHT_F16"], "vulkan1.2")
         case .gemv_float_q4_f16: return (.gemvFloat, "gemv.comp", ["WEIGHT_Q4", "ACT_F16"], "vulkan1.2")
@@ -354,10 +354,10 @@ extension ShaderID {
         case .peak_bw: return KernelSignature(family: .peakBw, bindings: [.init(index: 0, block: "ABuf", element: "uvec4", access: .readonly), .init(index: 1, block: "OBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [], workgroupSizeConstant: nil)
         case .peak_mma_f16: return KernelSignature(family: .peakMma, bindings: [.init(index: 0, block: "OBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 3, name: "WG", defaultValue: 256), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 16), .init(id: 8, name: "TK", defaultValue: 16)], workgroupSizeConstant: "WG")
         case .peak_mma_s8: return KernelSignature(family: .peakMma, bindings: [.init(index: 0, block: "OBuf", element: "int", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 3, name: "WG", defaultValue: 256), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 16), .init(id: 8, name: "TK", defaultValue: 16)], workgroupSizeConstant: "WG")
-        case .quant_act_f16: return KernelSignature(family: .quantAct, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 2, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 128), .init(id: 1, name: "CH", defaultValue: 0)], workgroupSizeConstant: "WG")
-        case .quant_act_f32: return KernelSignature(family: .quantAct, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 2, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 128), .init(id: 1, name: "CH", defaultValue: 0)], workgroupSizeConstant: "WG")
-        case .quant_act_f64_f16: return KernelSignature(family: .quantAct, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 2, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 128), .init(id: 1, name: "CH", defaultValue: 0)], workgroupSizeConstant: "WG")
-        case .quant_act_f64_f32: return KernelSignature(family: .quantAct, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 2, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 128), .init(id: 1, name: "CH", defaultValue: 0)], workgroupSizeConstant: "WG")
+        case .quant_act_f16: return KernelSignature(family: .quantAct, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 2, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 128), .init(id: 1, name: "CPT", defaultValue: 0)], workgroupSizeConstant: "WG")
+        case .quant_act_f32: return KernelSignature(family: .quantAct, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 2, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 128), .init(id: 1, name: "CPT", defaultValue: 0)], workgroupSizeConstant: "WG")
+        case .quant_act_f64_f16: return KernelSignature(family: .quantAct, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 2, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 128), .init(id: 1, name: "CPT", defaultValue: 0)], workgroupSizeConstant: "WG")
+        case .quant_act_f64_f32: return KernelSignature(family: .quantAct, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 2, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 128), .init(id: 1, name: "CPT", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .splitk_reduce_float_f16: return KernelSignature(family: .splitkReduceFloat, bindings: [.init(index: 0, block: "PBuf", element: "float", access: .readonly), .init(index: 1, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 2, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 256)], workgroupSizeConstant: "WG")
         case .splitk_reduce_float_f32: return KernelSignature(family: .splitkReduceFloat, bindings: [.init(index: 0, block: "PBuf", element: "float", access: .readonly), .init(index: 1, block: "BiasBuf", element: "float", access: .readonly), .init(index: 2, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 256)], workgroupSizeConstant: "WG")
         case .splitk_reduce_int_f16: return KernelSignature(family: .splitkReduceInt, bindings: [.init(index: 0, block: "PBuf", element: "float", access: .readonly), .init(index: 1, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 2, block: "XPBuf", element: "uint", access: .readonly), .init(index: 3, block: "CorrBuf", element: "float", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "WG", defaultValue: 256)], workgroupSizeConstant: "WG")
