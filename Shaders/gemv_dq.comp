@@ -196,53 +196,49 @@ void stage(uint M) {
 // Rows of W this subgroup reads (clamped to the last one; only columns < N are written).
 uint rowOf(uint n0, uint r) { return min(n0 + r, pc.N - 1u); }
 
-// The U chunks c0, c0 + KS·SGS, … of columns n0 … n0 + R in flight (and their group scales).
-uvec4 wbuf[U][R][WCH];
-#ifdef WEIGHT_Q4
-float sbuf[U][R];
-#endif
-
-void loadW(uint n0, uint c0, uint chunks) {
+// This lane's share of columns n0 … n0 + R: chunks first, first + KS·SGS, …, U at a time.
+void columns(uint n0, uint first, uint M, uint chunks) {
     const uint grp = GS != 0u ? GS : pc.G;
     const uint ng = grp != 0u ? pc.K / grp : 1u;
     const uint stride = KS * gl_SubgroupSize;
-    [[unroll]] for (uint u = 0; u < U; ++u) {
-        const uint c = min(c0 + u * stride, chunks - 1u);
-        [[unroll]] for (uint r = 0; r < R; ++r) {
-            const uint n = rowOf(n0, r);
-            [[unroll]] for (uint h = 0; h < WCH; ++h) wbuf[u][r][h] = W4[(n * pc.ldw) / 4u + WCH * c + h];
+    for (uint c0 = first; c0 < chunks; c0 += U * stride) {
+        uvec4 w[U][R][WCH];
 #ifdef WEIGHT_Q4
-            sbuf[u][r] = WS[n * ng + (32u * c) / grp];
+        float s[U][R];
 #endif
+        [[unroll]] for (uint u = 0; u < U; ++u) {
+            const uint c = min(c0 + u * stride, chunks - 1u);
+            [[unroll]] for (uint r = 0; r < R; ++r) {
+                const uint n = rowOf(n0, r);
+                [[unroll]] for (uint h = 0; h < WCH; ++h) w[u][r][h] = W4[(n * pc.ldw) / 4u + WCH * c + h];
+#ifdef WEIGHT_Q4
+                s[u][r] = WS[n * ng + (32u * c) / grp];
+#endif
+            }
         }
-    }
-}
-
-// Adds the loaded chunks' products into acc.
-void mathW(uint c0, uint M, uint chunks) {
-    const uint stride = KS * gl_SubgroupSize;
-    [[unroll]] for (uint u = 0; u < U; ++u) {
-        const uint c = c0 + u * stride;
-        if (c < chunks) {
-            [[unroll]] for (uint m = 0; m < BM; ++m) {
-                if (m < M) {
-                    const uvec4 x0 = XS[(m * 2u) * KC + c], x1 = XS[(m * 2u + 1u) * KC + c];
+        [[unroll]] for (uint u = 0; u < U; ++u) {
+            const uint c = c0 + u * stride;
+            if (c < chunks) {
+                [[unroll]] for (uint m = 0; m < BM; ++m) {
+                    if (m < M) {
+                        const uvec4 x0 = XS[(m * 2u) * KC + c], x1 = XS[(m * 2u + 1u) * KC + c];
 #ifdef WEIGHT_Q4
-                    const int corr8 = 8 * XSUM[m * KC + c];
+                        const int corr8 = 8 * XSUM[m * KC + c];
 #endif
-                    [[unroll]] for (uint r = 0; r < R; ++r) {
+                        [[unroll]] for (uint r = 0; r < R; ++r) {
 #ifdef WEIGHT_Q4
-                        const uvec4 wv = wbuf[u][r][0];
-                        int d = dot4(x0.x, wv.x & 0x0F0F0F0Fu) + dot4(x0.y, (wv.x >> 4) & 0x0F0F0F0Fu)
-                              + dot4(x0.z, wv.y & 0x0F0F0F0Fu) + dot4(x0.w, (wv.y >> 4) & 0x0F0F0F0Fu)
-                              + dot4(x1.x, wv.z & 0x0F0F0F0Fu) + dot4(x1.y, (wv.z >> 4) & 0x0F0F0F0Fu)
-                              + dot4(x1.z, wv.w & 0x0F0F0F0Fu) + dot4(x1.w, (wv.w >> 4) & 0x0F0F0F0Fu);
-                        acc[m][r] += sbuf[u][r] * float(d - corr8);
+                            const uvec4 wv = w[u][r][0];
+                            int d = dot4(x0.x, wv.x & 0x0F0F0F0Fu) + dot4(x0.y, (wv.x >> 4) & 0x0F0F0F0Fu)
+                                  + dot4(x0.z, wv.y & 0x0F0F0F0Fu) + dot4(x0.w, (wv.y >> 4) & 0x0F0F0F0Fu)
+                                  + dot4(x1.x, wv.z & 0x0F0F0F0Fu) + dot4(x1.y, (wv.z >> 4) & 0x0F0F0F0Fu)
+                                  + dot4(x1.z, wv.w & 0x0F0F0F0Fu) + dot4(x1.w, (wv.w >> 4) & 0x0F0F0F0Fu);
+                            acc[m][r] += s[u][r] * float(d - corr8);
 #else
-                        const uvec4 a = wbuf[u][r][0], b = wbuf[u][r][1];
-                        acc[m][r] += dot4(x0.x, a.x) + dot4(x0.y, a.y) + dot4(x0.z, a.z) + dot4(x0.w, a.w)
-                                   + dot4(x1.x, b.x) + dot4(x1.y, b.y) + dot4(x1.z, b.z) + dot4(x1.w, b.w);
+                            const uvec4 a = w[u][r][0], b = w[u][r][1];
+                            acc[m][r] += dot4(x0.x, a.x) + dot4(x0.y, a.y) + dot4(x0.z, a.z) + dot4(x0.w, a.w)
+                                       + dot4(x1.x, b.x) + dot4(x1.y, b.y) + dot4(x1.z, b.z) + dot4(x1.w, b.w);
 #endif
+                        }
                     }
                 }
             }
@@ -250,20 +246,11 @@ void mathW(uint c0, uint M, uint chunks) {
     }
 }
 
-// This lane's share of columns n0 … n0 + R: chunks first, first + KS·SGS, …, U at a time
-// (`preloaded`: the first U are already in wbuf — loaded before the staging).
-void columns(uint n0, uint first, uint M, uint chunks, bool preloaded) {
-    for (uint c0 = first; c0 < chunks; c0 += U * KS * gl_SubgroupSize) {
-        if (!preloaded || c0 != first) loadW(n0, c0, chunks);
-        mathW(c0, M, chunks);
-    }
-}
-
 // Columns n0 … n0 + R for all rows: this lane's share (part `part` of KS); the subgroup's sums
 // end in acc (every lane holds them).
-void columnGroup(uint n0, uint part, uint M, uint chunks, bool preloaded) {
+void columnGroup(uint n0, uint part, uint M, uint chunks) {
     [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint r = 0; r < R; ++r) acc[m][r] = ACC_T(0);
-    columns(n0, part * gl_SubgroupSize + gl_SubgroupInvocationID, M, chunks, preloaded);
+    columns(n0, part * gl_SubgroupSize + gl_SubgroupInvocationID, M, chunks);
     [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint r = 0; r < R; ++r) acc[m][r] = subgroupAdd(acc[m][r]);
 }
 
@@ -290,29 +277,22 @@ void store(uint n0, uint M) {
 void main() {
     const uint M = min(pc.M, BM);
     const uint chunks = (pc.K + 31u) / 32u;
-    const uint lane = gl_SubgroupInvocationID;
-    // This subgroup's first weight loads go out before the staging, so their latency overlaps
-    // the quantization (the first column group: KS = 1 its own, else pass 0's).
-    const uint firstN0 = KS == 1u ? gl_WorkGroupID.x * BN + gl_SubgroupID * R
-                                  : min(gl_WorkGroupID.x * BN + (gl_SubgroupID / KS) * R, pc.N - 1u);
-    const uint firstPart = KS == 1u ? 0u : gl_SubgroupID % KS;
-    const bool pre = firstN0 < pc.N && gl_SubgroupID * R < BN * (KS == 1u ? 1u : KS);
-    if (pre) loadW(firstN0, firstPart * gl_SubgroupSize + lane, chunks);
     stage(M);
     if (KS == 1u) {
         for (uint cg = gl_SubgroupID; cg < BN / R; cg += gl_NumSubgroups) {
             const uint n0 = gl_WorkGroupID.x * BN + cg * R;
             if (n0 >= pc.N) break;
-            columnGroup(n0, 0u, M, chunks, pre && cg == gl_SubgroupID);
+            columnGroup(n0, 0u, M, chunks);
             store(n0, M);
         }
     } else {
         const uint sg = gl_SubgroupID, part = sg % KS, groups = NSG / KS;
+        const uint lane = gl_SubgroupInvocationID;
         for (uint pass = 0; pass < BN / (R * groups); ++pass) {
             const uint cg = pass * groups + sg / KS;
             const uint n0 = gl_WorkGroupID.x * BN + cg * R;
             const uint base = (pass & 1u) * NSG * BM * R;
-            columnGroup(min(n0, pc.N - 1u), part, M, chunks, pre && pass == 0u);
+            columnGroup(min(n0, pc.N - 1u), part, M, chunks);
             [[unroll]] for (uint m = 0; m < BM; ++m) [[unroll]] for (uint r = 0; r < R; ++r)
                 if (lane == (m * R + r) % gl_SubgroupSize) red[base + sg * BM * R + m * R + r] = acc[m][r];
             barrier();
