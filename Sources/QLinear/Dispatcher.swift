@@ -614,12 +614,24 @@ extension Dispatcher {
     static func dqSharedBytes(m: Int, chunks: Int, workgroup: Int, subgroup: Int, columns: Int, split: Int, q4: Bool) -> Int? {
         guard m >= 1, chunks >= 0, workgroup >= 1, subgroup >= 1, columns >= 1, split >= 1 else { return nil }
         let nsg = workgroup / subgroup
-        let (rows, o1) = m.multipliedReportingOverflow(by: chunks)
-        let (staged, o2) = rows.multipliedReportingOverflow(by: q4 ? 36 : 32)
-        let (red, o3) = (2 * nsg * m).multipliedReportingOverflow(by: columns * 4)
-        guard !o1, !o2, !o3 else { return nil }
-        let (total, o4) = staged.addingReportingOverflow(m * (8 * nsg + 20) + (split > 1 ? red : 4))
-        return o4 ? nil : total
+        func product(_ v: [Int]) -> Int? {
+            var p = 1
+            for f in v {
+                let (r, o) = p.multipliedReportingOverflow(by: f)
+                if o { return nil }
+                p = r
+            }
+            return p
+        }
+        guard let staged = product([m, chunks, q4 ? 36 : 32]), let range = product([m, nsg, 8]), let params = product([m, 20]),
+              let red = split > 1 ? product([2, nsg, m, columns, 4]) : 4 else { return nil }
+        var total = 0
+        for part in [staged, range, params, red] {
+            let (r, o) = total.addingReportingOverflow(part)
+            if o { return nil }
+            total = r
+        }
+        return total
     }
 
     /// Shared memory `gemv_q4_sg` declares: the staged activations (64 bytes per 32-value chunk and

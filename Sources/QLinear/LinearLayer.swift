@@ -254,7 +254,21 @@ public final class LinearLayer: @unchecked Sendable {
             // The shader stages BM int8 rows of KC chunks and gives each subgroup R of the
             // workgroup's BN columns at a time; it needs the subgroup size it was built for.
             let chunks = (k + 31) / 32
-            let sgs = max(t.subgroupSize, 1)
+            let caps = context.capabilities
+            // The shader's subgroup count (WG / SGS) sizes its reductions: the plan's subgroup
+            // size must be one the device can require, the workgroup within the device's limits,
+            // and the variant the one for this layer's weights and activations on this device.
+            let sgs = t.subgroupSize
+            guard sgs >= 1, sgs >= caps.minSubgroupSize, sgs <= caps.maxSubgroupSize, sgs & (sgs - 1) == 0,
+                  t.workgroupSize >= 1, t.workgroupSize <= caps.maxWorkgroupInvocations, t.workgroupSize <= caps.maxWorkgroupSize[0] else {
+                throw QLinearError.invalidShape("\(plan.shader.rawValue): subgroups of \(t.subgroupSize) (device: \(caps.minSubgroupSize)…\(caps.maxSubgroupSize)) in \(t.workgroupSize)-thread workgroups (device: ≤ \(min(caps.maxWorkgroupInvocations, caps.maxWorkgroupSize[0]))) cannot run here")
+            }
+            let weight: WeightFormat = op == .dq8ca_q4gsw ? .q4 : .q8
+            let variants = [ShaderID.lookup(VariantKey(family: .gemvDq, weight: weight, act: act, features: [.dot])),
+                            caps.shaderFloat64 ? ShaderID.lookup(VariantKey(family: .gemvDq, weight: weight, act: act, features: [.dot, .fp64])) : nil]
+            guard caps.integerDotProduct, variants.contains(plan.shader) else {
+                throw QLinearError.invalidShape("\(plan.shader.rawValue) is not the fused decode kernel for \(op.rawValue) with \(act.rawValue) activations on this device")
+            }
             let q4 = op == .dq8ca_q4gsw
             let shape = t.bm >= m && t.bm <= 8 && (1...8).contains(t.subgroupColumns) && t.bn % t.subgroupColumns == 0 && t.bk >= 1
                 && (1...16).contains(t.subgroupSplit) && t.stagedChunks >= chunks && t.workgroupSize >= sgs && t.workgroupSize % sgs == 0
@@ -359,13 +373,15 @@ public final class LinearLayer: @unchecked Sendable {
         tiled.tile = t
         let pipe = try context.pipelines.pipeline(for: tiled)
         let buffers = try bind(plan.shader, named)
-        if op.quantizesActivations && shared == nil || plan.quantFused { scratch.quantizedInKernel.withLock { $0 = plan.quantFused } }
         if barrierFirst { try stream.barrier() }
         if let q = quantPass {
             try stream.dispatch(q.pipe, buffers: q.buffers, push: q.push.words, groups: (m, 1, 1))
             try stream.barrier()
         }
         try stream.dispatch(pipe, buffers: buffers, push: push.words, groups: (groups.0, groups.1, plan.splitK))
+        // Who wrote this scratch's int8 rows, once the writer is recorded (a failed encode leaves
+        // the previous writer's flag).
+        if op.quantizesActivations && shared == nil || plan.quantFused { scratch.quantizedInKernel.withLock { $0 = plan.quantFused } }
         if let r = reducePass {
             try stream.barrier()
             try stream.dispatch(r.pipe, buffers: r.buffers, push: r.push.words, groups: r.groups)

@@ -641,6 +641,43 @@ struct SharedQuantizationTests {
         }
     }
 
+    /// Hand-made gemv_dq plans (KernelPlan is public and Codable) that the shader could not run
+    /// safely are refused with an error, never a trap or an out-of-bounds access: tile fields that
+    /// overflow the shared-memory arithmetic, a subgroup size the device cannot require (the
+    /// shader's reductions are sized by WG / SGS), a workgroup over the device's limit, and the
+    /// variant of another weight format or activation dtype.
+    @Test func handMadeFusedPlansAreRefused() throws {
+        let base = try Shared.ctx()
+        var options = base.options
+        options.gemvConfig = GemvConfig(columns: 1, threads: 2 * base.capabilities.subgroupSize, unroll: 1, sg: true)
+        let fused = QLinearContext(unchecked: base.device, pipelines: base.pipelines, options: options)
+        let layer = try q4Layer(fused, n: 16, k: 128, act: .f16, dynamic: true, seed: 5)
+        let m = 1
+        let good = try layer.plan(m: m)
+        #expect(good.quantFused)
+        let xb = try Buffer(device: base.device, size: try layer.inputBytes(m: m))
+        let yb = try Buffer(device: base.device, size: try layer.outputBytes(m: m))
+        let scratch = try layer.makeScratch(m: m)
+        func refused(_ edit: (inout KernelPlan) -> Void, _ what: String) throws {
+            var p = good
+            edit(&p)
+            let s = try CommandStream(device: base.device)
+            #expect(throws: QLinearError.self, "\(what)") { try layer.encode(s, plan: p, x: BufferBinding(xb), y: BufferBinding(yb), scratch: scratch) }
+        }
+        try refused({ $0.tile.subgroupColumns = 1 << 62 }, "columns overflow")
+        try refused({ $0.tile.workgroupSize = 1 << 40 }, "workgroup overflow")
+        try refused({ $0.tile.bm = Int.max }, "rows overflow")
+        try refused({ $0.tile.subgroupSize = 0 }, "subgroup size 0")
+        try refused({ $0.tile.subgroupSize = 4 * base.capabilities.maxSubgroupSize }, "subgroup size the device cannot require")
+        try refused({ $0.shader = .gemv_dq_f64_q8_f16 }, "q8 variant on a q4 layer")
+        try refused({ $0.shader = .gemv_dq_q4_f32 }, "f32 variant on an f16 layer")
+        try refused({ $0.tile.group = 0 }, "group 0")
+        // The unedited plan records and runs.
+        let s = try CommandStream(device: base.device)
+        try layer.encode(s, plan: good, x: BufferBinding(xb), y: BufferBinding(yb), scratch: scratch)
+        try s.submitAndWait()
+    }
+
     /// The shared pass really is read: a layer pointed at a scratch that quantized another x
     /// computes with that x (and differs from its own forward pass); mismatches are refused.
     @Test func readsTheSharedRowsAndChecksThem() throws {

@@ -136,7 +136,7 @@ struct DispatcherTests {
         #expect(fp?.quantThreads == 0)
     }
 
-    @Test("H100 table: dq8ca_q4gsw decode (M = 1) runs gemv_dq with no quantization pass; q8csw and M ≥ 2 keep the pass")
+    @Test("H100 table: dq8ca_q4gsw decode (M = 1, and M = 2 where it won) runs gemv_dq with no quantization pass; q8csw and larger M keep the pass")
     func fusedDecodeRules() throws {
         var caps = h100Caps()
         caps.shaderFloat64 = true     // (as the H100 reports)
@@ -145,8 +145,14 @@ struct DispatcherTests {
         #expect(q4.tuning?.hasPrefix("nvidia-hopper gemv rule") == true && q4.quantizesInFP64)
         let q8 = try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q8csw, m: 1, n: 4096, k: 14336), caps: caps).get()
         #expect(q8.shader.origin.family == .gemvInt && !q8.quantFused && q8.quantShader != nil && q8.dispatches == 2)
+        // M = 2: fused on the three K = 4096 shapes it won, the column kernel with its pass at
+        // 4096×14336; M = 4: the column kernel.
         let two = try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q4gsw, m: 2, n: 4096, k: 4096, groupSize: 128), caps: caps).get()
-        #expect(two.shader.origin.family == .gemvInt && two.quantShader != nil)
+        #expect(two.quantFused)
+        let twoLong = try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q4gsw, m: 2, n: 4096, k: 14336, groupSize: 128), caps: caps).get()
+        #expect(twoLong.shader.origin.family == .gemvInt && twoLong.quantShader != nil)
+        let four = try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q4gsw, m: 4, n: 4096, k: 4096, groupSize: 128), caps: caps).get()
+        #expect(four.shader.origin.family == .gemvInt && four.quantShader != nil)
         // Rows too long for 48 KB of int8 staging: the rule's configuration cannot apply, the
         // column kernel with its pass runs instead, and explain says why.
         let long = try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q4gsw, m: 1, n: 4096, k: 65536, groupSize: 128), caps: caps).get()
