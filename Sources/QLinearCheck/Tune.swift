@@ -65,6 +65,10 @@ public struct TuneMeasurement: Codable, Sendable {
     /// The driver's statistics of the kernel's pipeline (e.g. registers per thread), where the
     /// device reports them (VK_KHR_pipeline_executable_properties); nil elsewhere.
     public var statistics: [String: Double]?
+    /// `tune --against-current`: this entry times the plan the dispatcher makes today (with the
+    /// base table, any kernel kind) — not a candidate; `status` names its kernel. A shape gets a
+    /// rule only where the sweep's best beat it.
+    public var current: Bool?
 }
 
 /// The tuning harness: every configuration the shaders expose, checked against the reference on
@@ -222,7 +226,7 @@ public enum Tuner {
     /// written) instead of being killed with nothing saved.
     public static func run(_ ctx: QLinearContext, kernel: KernelKind, ops: [Op], shapes: [(m: Int, n: Int, k: Int)], group: Int,
                            settings: BenchSettings, varieties: Set<GemvVariety> = Set(GemvVariety.allCases), timeLimitS: Double? = nil,
-                           progress: (String) -> Void) throws -> [TuneMeasurement] {
+                           againstCurrent: Bool = false, progress: (String) -> Void) throws -> [TuneMeasurement] {
         let start = DispatchTime.now().uptimeNanoseconds
         var announced = false
         func outOfTime() -> Bool {
@@ -324,9 +328,25 @@ public enum Tuner {
                     let stats = (meas.statistics ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\(Int($0.value))" }.joined(separator: " ")
                     progress("measured \(op.rawValue) \(s.m)x\(s.n)x\(s.k) | \(c) | \(meas.medianUs.map { fmtUs($0) } ?? "-") µs | \(meas.status)\(stats.isEmpty ? "" : " | " + stats)")
                 }
-                let best = out.filter { $0.op == op && $0.m == s.m && $0.n == s.n && $0.k == s.k && $0.medianUs != nil }
+                let best = out.filter { $0.op == op && $0.m == s.m && $0.n == s.n && $0.k == s.k && $0.medianUs != nil && $0.current != true }
                     .min { $0.medianUs! < $1.medianUs! }
-                progress("[\(done)/\(total)] \(op.rawValue) \(s.m)x\(s.n)x\(s.k): best \(best.map { "\($0.candidate) \(fmtUs($0.medianUs!)) µs" } ?? "none")")
+                var against = ""
+                if againstCurrent && !outOfTime() {
+                    // Today's plan (base table, any kernel kind), timed the same way right after.
+                    var meas = TuneMeasurement(op: op, m: s.m, n: s.n, k: s.k, candidate: TuneCandidate(kernel: kernel), medianUs: nil, minUs: nil, flags: [], status: "", current: true)
+                    let decision = ctx.decide(p)
+                    if let plan = decision.chosen {
+                        meas.candidate = TuneCandidate(kernel: plan.kernel)
+                        meas.status = "current: \(plan.shader.rawValue) \(Bench.compactTile(plan.tile))\(plan.tuning.map { " (\($0))" } ?? "")"
+                        do {
+                            let r = try Bench.run(weights, m: s.m, kernel: nil, settings: settings, ceilings: nil, pool: pool, plan: plan, buffers: buffers)
+                            meas.medianUs = r.medianUs; meas.minUs = r.minUs; meas.flags = r.flags
+                        } catch { meas.status = "error: current plan: \(error)" }
+                    } else { meas.status = "error: no current plan: \(decision.why.joined(separator: "; "))" }
+                    out.append(meas)
+                    against = "; \(meas.status) \(meas.medianUs.map { fmtUs($0) } ?? "-") µs"
+                }
+                progress("[\(done)/\(total)] \(op.rawValue) \(s.m)x\(s.n)x\(s.k): best \(best.map { "\($0.candidate) \(fmtUs($0.medianUs!)) µs" } ?? "none")\(against)")
             }
         }
         return out
@@ -346,7 +366,11 @@ public enum Tuner {
                              match: DeviceMatch?, provenance: String, keepBase: Bool = false, extendUp: Bool = false) -> TuningTable {
         var coop: [TuningRule] = kernel == .coopmat ? [] : base.coopmat
         var gemv: [GemvRule] = kernel == .gemv ? [] : (base.gemv ?? [])
-        let ok = ms.filter { $0.medianUs != nil && allowed($0.candidate, m: $0.m) }
+        // `--against-current` entries: today's plan per case. A case whose best candidate did not
+        // beat it gets no rule, and its M gets no any-shape fallback rule (the sweep lost there).
+        var currentUs: [String: Double] = [:]
+        for c in ms where c.current == true { if let t = c.medianUs { currentUs["\(c.op.rawValue)|\(c.m)|\(c.n)x\(c.k)"] = t } }
+        let ok = ms.filter { $0.medianUs != nil && $0.current != true && allowed($0.candidate, m: $0.m) }
         for op in Op.allCases {
             let mine = ok.filter { $0.op == op }
             let mValues = Array(Set(mine.map(\.m))).sorted()
@@ -356,10 +380,12 @@ public enum Tuner {
                 let atM = mine.filter { $0.m == m }
                 let shapes = Array(Set(atM.map { "\($0.n)x\($0.k)" })).sorted()
                 var bestPer: [String: Double] = [:]
+                var lostSomewhere = false
                 for sh in shapes {
                     let rows = atM.filter { "\($0.n)x\($0.k)" == sh }
                     guard let best = rows.min(by: { ($0.medianUs!, $0.candidate.description) < ($1.medianUs!, $1.candidate.description) }) else { continue }
                     bestPer[sh] = best.medianUs!
+                    if let cur = currentUs["\(op.rawValue)|\(m)|\(sh)"], best.medianUs! >= cur { lostSomewhere = true; continue }
                     let cond = TuningConditions(m: Bounds(lo, hi), n: Bounds(best.n, best.n), k: Bounds(best.k, best.k))
                     let note = "\(fmtUs(best.medianUs!)) µs at M=\(m)"
                     if kernel == .gemv, let g = best.candidate.gemv { gemv.append(GemvRule(ops: [op], when: cond, config: g, note: note)) }
@@ -377,7 +403,7 @@ public enum Tuner {
                     let score = n > 0 ? logSum / Double(n) : .infinity
                     if score < bestScore { bestScore = score; bestCand = c }
                 }
-                if let c = bestCand {
+                if let c = bestCand, !lostSomewhere {
                     let cond = TuningConditions(m: Bounds(lo, hi))
                     let note = "fallback: geometric-mean slowdown \(fmtUs(100 * (exp(bestScore) - 1)))% over \(shapes.count) shapes at M=\(m)"
                     if kernel == .gemv, let g = c.gemv { gemv.append(GemvRule(ops: [op], when: cond, config: g, note: note)) }

@@ -34,6 +34,7 @@ struct Tune: ParsableCommand {
     @Option(help: "Matrix–vector kernels to try (repeatable: column, xreg, sg, mma; default all).") var variety: [GemvVariety] = []
     @Flag(help: "Refine the base table: new rules cover only the measured M values (smallest to largest) and the base table's rules follow them.") var keepBase = false
     @Flag(name: .customLong("extend-up"), help: "With --keep-base: each op's rules for its largest measured M also cover every larger M.") var extendUp = false
+    @Flag(name: .customLong("against-current"), help: "Also time the plan the dispatcher makes today (base table, any kernel kind) for each case; a case gets a rule only where the sweep's best beat it, and an M where the sweep lost on some shape gets no any-shape fallback rule.") var againstCurrent = false
     @Option(name: .customLong("time-limit"), help: "Start no check or timing after this many seconds; the rest is recorded as skipped and the report and table are still written (budget a GPU call: a pipeline compile can take 1–2 s per candidate).") var timeLimit: Double?
     @OptionGroup var dev: DeviceOptions
 
@@ -65,7 +66,8 @@ struct Tune: ParsableCommand {
         settings.timedS = quick ? 0.005 : 0.02
         stderrPrint("tune: \(kernel.rawValue) on \(ctx.capabilities.name), \(ops.count) ops × \(shapes.count) shapes × ≤ \(Tuner.candidates(kernel, floatOps: true).count) candidates")
         let ms = try Tuner.run(ctx, kernel: kernel, ops: ops, shapes: shapes, group: group, settings: settings,
-                               varieties: variety.isEmpty ? Set(GemvVariety.allCases) : Set(variety), timeLimitS: timeLimit) { stderrPrint($0) }
+                               varieties: variety.isEmpty ? Set(GemvVariety.allCases) : Set(variety), timeLimitS: timeLimit,
+                               againstCurrent: againstCurrent) { stderrPrint($0) }
         let base = ctx.tuningTable
         let caps = ctx.capabilities
         let table = Tuner.table(from: ms, kernel: kernel, base: base, name: name ?? base.name,

@@ -173,6 +173,14 @@ struct CLITests {
         let e = try run(["explain", "--op", "dq8ca_q8csw", "--shape", "1x32x64", "--tuning", path])
         #expect(e.status == 0 && e.out.contains("\(table.name) gemv rule 0"), "\(e.out)")
         #expect(try run(["tune", "--kernel", "tiled"]).status == 2)
+        // --against-current times today's plan beside the sweep and keeps it in the report
+        // (which rules follow depends on the timings: tested on fixed data in CoopMatKnobTests).
+        let report = path + ".report"
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        let a = try run(["tune", "--kernel", "gemv", "--variety", "column", "--quick", "--op", "dq8ca_q8csw", "--shape", "1x32x64", "--against-current", "--report", report])
+        #expect(a.status == 0 && a.err.contains("; current: gemv_int"), "\(a.err)")
+        let saved = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(saved.contains("\"current\" : true") || saved.contains("\"current\":true"), "report keeps the current plan's entry")
     }
 
     /// A sweep that runs out of its time limit still writes its report and table, with what it

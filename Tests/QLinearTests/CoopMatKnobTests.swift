@@ -122,4 +122,34 @@ struct CoopMatKnobTests {
         #expect(topAt(fixed, 2048)?.tile.bm == 64 && topAt(fixed, 8192)?.tile.bm == 32)  // falls to the base rule
         #expect(topAt(up, 512)?.tile.bm == 32 && topAt(fixed, 512)?.tile.bm == 32)       // below the sweep: base
     }
+
+    @Test("tune --against-current: a case gets a rule only where the sweep beat today's plan; an M it lost somewhere gets no fallback")
+    func againstCurrent() throws {
+        func meas(_ n: Int, _ cols: Int, _ us: Double) -> String {
+            #"{"op":"dq8ca_q4gsw","m":2,"n":\#(n),"k":4096,"candidate":{"kernel":"gemv","gemv":{"columns":\#(cols),"threads":512,"unroll":2,"sg":true}},"medianUs":\#(us),"minUs":\#(us),"flags":[],"status":"ok"}"#
+        }
+        func current(_ n: Int, _ us: Double) -> String {
+            #"{"op":"dq8ca_q4gsw","m":2,"n":\#(n),"k":4096,"candidate":{"kernel":"gemv"},"medianUs":\#(us),"minUs":\#(us),"flags":[],"status":"current: gemv_int_dot_q4_f16","current":true}"#
+        }
+        let sweep = [meas(4096, 1, 15.9), meas(4096, 2, 17.0), meas(28672, 1, 40.0), meas(28672, 2, 37.4), meas(6144, 1, 20.0), meas(6144, 2, 19.0)]
+        let base = TuningTable(name: "base", match: nil, provenance: "test", coopmat: [TuningRule(tile: .small)],
+                               gemv: [GemvRule(ops: [.dq8ca_q4gsw], config: GemvConfig(columns: 2, threads: 64, unroll: 1))])
+        func table(_ entries: [String]) throws -> TuningTable {
+            let ms = try JSONDecoder().decode([TuneMeasurement].self, from: Data(("[" + entries.joined(separator: ",") + "]").utf8))
+            return Tuner.table(from: ms, kernel: .gemv, base: base, name: "t", match: nil, provenance: "test", keepBase: true)
+        }
+        // Without current entries: a rule per shape and an any-shape fallback at M = 2.
+        let plain = try table(sweep)
+        #expect(plain.gemv!.filter { $0.when?.n != nil }.count == 3 && plain.gemv!.contains { $0.when == TuningConditions(m: Bounds(2, 2)) })
+        // Today's plan was faster at 6144 (18.4 < 19.0): that shape keeps it, no fallback.
+        let against = try table(sweep + [current(4096, 16.4), current(28672, 42.2), current(6144, 18.4)])
+        let newRules = against.gemv!.filter { $0.when?.m == Bounds(2, 2) }
+        #expect(Set(newRules.compactMap { $0.when?.n?.min }) == [4096, 28672])
+        #expect(newRules.allSatisfy { $0.when?.n != nil }, "no any-shape fallback when the sweep lost somewhere")
+        #expect(newRules.first { $0.when?.n == Bounds(28672, 28672) }?.config.columns == 2)
+        #expect(against.gemv!.last == base.gemv!.last)   // the base rules follow
+        // Current entries are never candidates: a faster "current" cannot become a rule itself.
+        let onlyCurrent = try table([current(4096, 1.0)])
+        #expect(onlyCurrent.gemv == base.gemv)
+    }
 }
