@@ -245,13 +245,30 @@ public enum Dispatcher {
                 config = forced
                 reasons.append("configuration forced by the caller")
             } else {
+                // First matching rule wins — except that a rule naming a specialised kernel
+                // (tensor-core, subgroup-split or fused, activations-in-registers) that cannot run
+                // here gives way to the next matching rule, so the measured rules below it apply
+                // (a forced configuration falls back to a column configuration instead, below).
                 let table = options.tuning ?? TuningTable.forDevice(caps)
                 for (i, rule) in (table.gemv ?? []).enumerated() {
                     if let ops = rule.ops, !ops.contains(p.op) { continue }
                     if let w = rule.when, !w.holds(p) { continue }
-                    config = rule.config
-                    tuning = "\(table.name) gemv rule \(i)"
-                    reasons.append("\(table.name) gemv rule \(i): \(rule.when?.text ?? "always")\(rule.note.map { " (\($0))" } ?? "")")
+                    let name = "\(table.name) gemv rule \(i)"
+                    let why = "\(name): \(rule.when?.text ?? "always")\(rule.note.map { " (\($0))" } ?? "")"
+                    let c = rule.config
+                    if c.mma == true || c.sg == true || c.xreg == true {
+                        let r = reasons + [why]
+                        let special = c.mma == true ? mmaPlan(p, caps: caps, options: options, config: c, tuning: name, quant: quant, reasons: r, lookup: lookup)
+                            : c.sg == true ? sgPlan(p, caps: caps, options: options, config: c, tuning: name, quant: quant, reasons: r, lookup: lookup)
+                            : xregPlan(p, caps: caps, options: options, config: c, tuning: name, quant: quant, reasons: r, lookup: lookup)
+                        if let special { return special }
+                        let kindName = c.mma == true ? "tensor-core" : c.sg == true ? "subgroup-split" : "activations-in-registers"
+                        reasons.append("\(why): the \(kindName) kernel is not applicable here; the next matching rule is tried")
+                        continue
+                    }
+                    config = c
+                    tuning = name
+                    reasons.append(why)
                     break
                 }
             }

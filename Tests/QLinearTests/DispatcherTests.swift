@@ -153,10 +153,16 @@ struct DispatcherTests {
         #expect(twoLong.shader.origin.family == .gemvInt && twoLong.quantShader != nil)
         let four = try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q4gsw, m: 4, n: 4096, k: 4096, groupSize: 128), caps: caps).get()
         #expect(four.shader.origin.family == .gemvInt && four.quantShader != nil)
-        // Rows too long for 48 KB of int8 staging: the rule's configuration cannot apply, the
-        // column kernel with its pass runs instead, and explain says why.
+        // Rows too long for 48 KB of int8 staging: the fused rule cannot apply, so the next
+        // matching rule — the measured M = 1 column rule — gives the column kernel with its pass,
+        // and explain says why.
         let long = try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q4gsw, m: 1, n: 4096, k: 65536, groupSize: 128), caps: caps).get()
-        #expect(long.shader.origin.family == .gemvInt && long.quantShader != nil && long.reasons.contains { $0.contains("subgroup-split kernel not applicable") })
+        #expect(long.shader.origin.family == .gemvInt && long.quantShader != nil && long.reasons.contains { $0.contains("subgroup-split kernel is not applicable here; the next matching rule is tried") })
+        let table = TuningTable.forDevice(caps)
+        let columnRule = table.gemv!.firstIndex { ($0.ops ?? [.dq8ca_q4gsw]).contains(.dq8ca_q4gsw) && $0.config.sg != true && $0.config.mma != true
+            && ($0.when?.holds(Problem(op: .dq8ca_q4gsw, m: 1, n: 4096, k: 65536, groupSize: 128)) ?? true) }
+        #expect(columnRule != nil && long.tuning == "nvidia-hopper gemv rule \(columnRule!)", "\(long.tuning ?? "none")")
+        #expect(long.tile.bn == table.gemv![columnRule!].config.columns)
         // No integer dot product: no fused variant.
         var noDot = caps
         noDot.integerDotProduct = false
