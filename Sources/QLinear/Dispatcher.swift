@@ -283,10 +283,9 @@ public enum Dispatcher {
             if p.m > 8 && tuning == nil && options.gemvConfig == nil {
                 return no("M = \(p.m) > 8: the int8 column kernel takes 9…16 rows only where a tuning rule covers them")
             }
-            let wg = config.threads
             if config.sg == true {
                 if let plan = sgPlan(p, caps: caps, options: options, config: config, tuning: tuning, quant: quant, reasons: reasons, lookup: lookup) { return plan }
-                reasons.append("subgroup-split kernel not applicable: the column kernel's 4 × 128 × 1 used")
+                reasons.append("subgroup-split kernel not applicable: the column kernel's \(p.m <= 8 ? 4 : 2) × 128 × 1 used")
                 // (An sg rule's columns are per subgroup: not a column-kernel configuration.)
                 config = GemvConfig(columns: p.m <= 8 ? 4 : 2, threads: 128, unroll: 1, halfMath: true)
             }
@@ -301,6 +300,7 @@ public enum Dispatcher {
                 config.columns = c
                 config.unroll = min(config.unroll, 2)
             }
+            let wg = config.threads
             if p.m > 8 && config.columns * p.m > 32 {
                 // (The int8 column kernel takes M ≤ 16: a rule written for M ≤ 8 may ask for more
                 // sums per thread than the ≤ 32 Tuner.allowed keeps to.)
