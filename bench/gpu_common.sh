@@ -32,10 +32,14 @@ table_on_committed() {
   [ -s "$work/table.json" ] && export QLINEAR_TUNING="$work/table.json"
   return 0
 }
-# `check_torch_suite [SUITE_TIMEOUT_S]`: the full conformance sweep, torch_check, then
-# suite_and_peers — the evidence a GPU call commits.
-check_torch_suite() {
+# `check_torch`: the full conformance sweep and torch_check.
+check_torch() {
   step check timeout 150 qlinear check --kernel all --out "$work/check-all-kernels.json"
   step torch-check timeout 60 python3 scripts/torch_check.py --qlinear qlinear --out "$work/torch-check.json"
+}
+# `check_torch_suite [SUITE_TIMEOUT_S]`: check_torch, then suite_and_peers — the evidence a GPU
+# call commits.
+check_torch_suite() {
+  check_torch
   suite_and_peers "${1:-260}"
 }

@@ -6,8 +6,7 @@ set -uo pipefail
 work=${1:?work folder}
 tarball=${2:-$work.tar.gz}
 source "$(dirname "$0")/gpu_common.sh"
-step check timeout 150 qlinear check --kernel all --out "$work/check-all-kernels.json"
-step torch-check timeout 60 python3 scripts/torch_check.py --qlinear qlinear --out "$work/torch-check.json"
+check_torch
 m2=(); for m in 1 2; do for nk in 4096x4096 6144x4096 28672x4096 4096x14336; do m2+=(--shape ${m}x$nk); done; done
 step dq-m12 timeout 60 qlinear bench --op dq8ca_q4gsw "${m2[@]}" --format json --out "$work/dq-m12.json"
 stop_dmon

@@ -631,24 +631,8 @@ extension Dispatcher {
     static func dqSharedBytes(m: Int, chunks: Int, workgroup: Int, subgroup: Int, columns: Int, split: Int, q4: Bool) -> Int? {
         guard m >= 1, chunks >= 0, workgroup >= 1, subgroup >= 1, columns >= 1, split >= 1 else { return nil }
         let nsg = workgroup / subgroup
-        func product(_ v: [Int]) -> Int? {
-            var p = 1
-            for f in v {
-                let (r, o) = p.multipliedReportingOverflow(by: f)
-                if o { return nil }
-                p = r
-            }
-            return p
-        }
-        guard let staged = product([m, chunks, q4 ? 36 : 32]), let range = product([m, nsg, 8]), let params = product([m, 20]),
-              let red = split > 1 ? product([2, nsg, m, columns, 4]) : 4 else { return nil }
-        var total = 0
-        for part in [staged, range, params, red] {
-            let (r, o) = total.addingReportingOverflow(part)
-            if o { return nil }
-            total = r
-        }
-        return total
+        return try? [Checked.product([m, chunks, q4 ? 36 : 32], ""), Checked.product([m, nsg, 8], ""), Checked.product([m, 20], ""),
+                     split > 1 ? Checked.product([2, nsg, m, columns, 4], "") : 4].reduce(0) { try Checked.add($0, $1, "") }
     }
 
     /// Shared memory `gemv_q4_sg` declares: the staged activations (64 bytes per 32-value chunk and
@@ -656,19 +640,7 @@ extension Dispatcher {
     /// over subgroups, else one float). nil on overflow.
     static func sgSharedBytes(m: Int, chunks: Int, workgroup: Int, subgroup: Int, columns: Int, split: Int) -> Int? {
         guard m >= 0, chunks >= 0, workgroup >= 0, subgroup >= 1, columns >= 0 else { return nil }
-        func product(_ v: [Int]) -> Int? {
-            var p = 1
-            for f in v {
-                let (r, o) = p.multipliedReportingOverflow(by: f)
-                if o { return nil }
-                p = r
-            }
-            return p
-        }
-        guard let staged = product([m, chunks, 64]),
-              let red = split > 1 ? product([2, workgroup / subgroup, m, columns, 4]) : 4 else { return nil }
-        let (total, o) = staged.addingReportingOverflow(red)
-        return o ? nil : total
+        return try? Checked.add(Checked.product([m, chunks, 64], ""), split > 1 ? Checked.product([2, workgroup / subgroup, m, columns, 4], "") : 4, "")
     }
 
     /// The plan for `gemv_mma` (tensor-core matrix–vector kernel, fp16 or q4gsw weights, M ≤ 16),
