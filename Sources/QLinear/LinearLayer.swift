@@ -379,13 +379,13 @@ public final class LinearLayer: @unchecked Sendable {
             try stream.barrier()
         }
         try stream.dispatch(pipe, buffers: buffers, push: push.words, groups: (groups.0, groups.1, plan.splitK))
-        // Who wrote this scratch's int8 rows, once the writer is recorded (a failed encode leaves
-        // the previous writer's flag).
-        if op.quantizesActivations && shared == nil || plan.quantFused { scratch.quantizedInKernel.withLock { $0 = plan.quantFused } }
         if let r = reducePass {
             try stream.barrier()
             try stream.dispatch(r.pipe, buffers: r.buffers, push: r.push.words, groups: r.groups)
         }
+        // Who wrote this scratch's int8 rows, once everything is recorded (a failed encode leaves
+        // the previous writer's flag).
+        if op.quantizesActivations && shared == nil || plan.quantFused { scratch.quantizedInKernel.withLock { $0 = plan.quantFused } }
     }
 
     /// The buffers for `shader`'s bindings, in its order, by block name.
