@@ -150,7 +150,8 @@ public enum QuantAct {
             let per = max(1, rule.stepsPerThread)
             let cap = max(1, min(rule.maxThreads, limit))
             wg = 64
-            while wg < cap && wg * per < steps { wg *= 2 }
+            // (per comes from a table file: the product is checked, not trapped on.)
+            while wg < cap, case let (prod, over) = wg.multipliedReportingOverflow(by: per), !over, prod < steps { wg *= 2 }
             wg = min(wg, cap)
         }
         let chunks = min(maxChunks, (steps + wg - 1) / wg)

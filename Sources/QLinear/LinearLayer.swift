@@ -351,7 +351,7 @@ public final class LinearLayer: @unchecked Sendable {
             // barrier follows: wait for it before reading them.
             if let shared { barrierFirst = shared.quantizedInKernel.withLock { $0 } }
             if shared == nil {
-                let limit = QuantAct.config(k: k, caps: context.device.capabilities, threads: Int.max).threads
+                let limit = QuantAct.maxThreads(context.device.capabilities)
                 guard plan.quantThreads >= 1, plan.quantThreads <= limit, plan.quantChunks >= 0, plan.quantChunks <= QuantAct.maxChunks else {
                     throw QLinearError.invalidShape("plan's activation quantization (\(plan.quantThreads) threads, \(plan.quantChunks) register steps) is outside 1…\(limit) threads and 0…\(QuantAct.maxChunks) steps")
                 }

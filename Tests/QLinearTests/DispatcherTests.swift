@@ -115,6 +115,8 @@ struct DispatcherTests {
         #expect(QuantAct.config(k: 14336, caps: caps, rule: decode) == (1024, 2))
         #expect(QuantAct.config(k: 65536, caps: caps, rule: decode) == (1024, 4))
         #expect(QuantAct.config(k: 14336, caps: caps, rule: QuantRule(stepsPerThread: 0, maxThreads: 0)) == (1, 4))  // nonsense clamps, no trap
+        #expect(QuantAct.config(k: 14336, caps: caps, rule: QuantRule(stepsPerThread: Int.max, maxThreads: Int.max)) == (64, 4))
+        #expect(QuantAct.config(k: Int.max - 7, caps: caps, rule: QuantRule(stepsPerThread: -5, maxThreads: -1)) == (1, 4))
         #expect(QuantAct.config(k: 2056, caps: caps, threads: 32) == (32, 4))
         #expect(QuantAct.config(k: 2056, caps: caps, threads: 4096) == (1024, 1))
         caps.maxWorkgroupInvocations = 128
