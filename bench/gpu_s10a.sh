@@ -11,6 +11,7 @@ set -uo pipefail
 work=${1:?work folder}
 tarball=${2:-$work.tar.gz}
 source "$(dirname "$0")/gpu_common.sh"
+step devices qlinear devices --json
 check_torch
 ts=(); for m in 4 8; do for nk in 4096x4096 6144x4096 28672x4096 4096x14336; do ts+=(--shape ${m}x$nk); done; done
 step tune timeout 300 qlinear tune --kernel gemv --variety column --variety sg --op dq8ca_q4gsw "${ts[@]}" \

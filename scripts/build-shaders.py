@@ -84,6 +84,8 @@ FAMILIES = {
     "quant_act": dict(src="quant_act.comp", env="vulkan1.2", axes=[ACT, FP64], grid="rows",
                       name=lambda v: f"quant_act_{'f64_' if v['fp64'] else ''}{v['act']}"),
     "peak_bw": dict(src="peak_bw.comp", env="vulkan1.2", axes=[], grid="fixed", name=lambda v: "peak_bw"),
+    # Which (row, column) each invocation's cooperative-matrix element holds (self-test, gemv_frag's gate).
+    "frag_probe": dict(src="frag_probe.comp", env="vulkan1.3", axes=[], grid="fixed", name=lambda v: "frag_probe"),
     "peak_mma": dict(src="peak_mma.comp", env="vulkan1.3", axes=[MMA], grid="fixed", name=lambda v: f"peak_mma_{v['mma']}"),
 }
 

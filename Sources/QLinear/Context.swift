@@ -10,6 +10,11 @@ public final class QLinearContext: @unchecked Sendable {
     public let options: DispatchOptions
     /// Self-test outcome per cooperative-matrix family; absent = not run (unsupported or disabled).
     public let selfTest: [CoopMatFamily: String]
+    /// The cooperative-matrix fragment layout the self-test probed (nil: not probed, or the device
+    /// has no 16×8×16 f16 matrices; `fragmentProbeError` says why). Kernels that build fragments in
+    /// registers run only where `fragmentLayout?.known` matches theirs (`DispatchOptions.fragmentLayout`).
+    public let fragmentLayout: FragmentLayout?
+    public let fragmentProbeError: String?
     let pipelines: PipelineCache
 
     public var capabilities: Capabilities { device.capabilities }
@@ -29,16 +34,28 @@ public final class QLinearContext: @unchecked Sendable {
             let (results, fenced) = SelfTest.run(device: device, pipelines: pipelines, options: options)
             var o = options
             for (f, why) in fenced { o.brokenCoopMat[f] = why }
+            var layout: FragmentLayout?, probeError: String?
+            do {
+                layout = try FragmentLayout.probe(QLinearContext(unchecked: device, pipelines: pipelines, options: o))
+            } catch {
+                probeError = "\(error)"
+            }
+            o.fragmentLayout = layout?.known
             self.options = o
             self.selfTest = results
+            self.fragmentLayout = layout; self.fragmentProbeError = probeError
         } else {
-            self.options = options
+            var o = options
+            o.fragmentLayout = nil
+            self.options = o
             self.selfTest = [:]
+            self.fragmentLayout = nil; self.fragmentProbeError = selfTest ? "cooperative matrices disabled" : "self-test not run"
         }
     }
 
     init(unchecked device: Device, pipelines: PipelineCache, options: DispatchOptions) {
         self.device = device; self.pipelines = pipelines; self.options = options; self.selfTest = [:]
+        self.fragmentLayout = nil; self.fragmentProbeError = "self-test not run"
     }
 
     /// The dispatcher's decision for `p` on this device with this context's options.

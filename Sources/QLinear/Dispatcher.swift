@@ -139,6 +139,10 @@ public struct DispatchOptions: Sendable, Hashable {
     public var gemvHalfMath: Bool = true
     /// The tuning table to use; nil = the built-in table for the device (`TuningTable.forDevice`).
     public var tuning: TuningTable?
+    /// The cooperative-matrix fragment layout the device's self-test probe found (set by
+    /// `QLinearContext`; nil = unknown). Kernels that build fragments in registers (`gemv_frag`)
+    /// run only where it is theirs. Set it by hand only for synthetic devices in tests.
+    public var fragmentLayout: FragmentLayout.Known?
 
     public init(disableCoopMat: Bool = false, brokenCoopMat: [CoopMatFamily: String] = [:], coopMatTile: TileShape? = nil,
                 coopMatKStep: Int? = nil, tuning: TuningTable? = nil) {

@@ -12,6 +12,10 @@ struct DeviceReport: Codable {
     var `default`: Bool
     var selfTest: [String: String]?
     var tuningTable: String
+    /// The probed cooperative-matrix fragment layout: its name, "unknown", or why it was not probed.
+    var fragmentLayout: String?
+    /// The probe's raw answer (per matrix, per lane, the flat index of each element).
+    var fragmentProbe: FragmentLayout?
 }
 
 struct Devices: ParsableCommand {
@@ -32,6 +36,9 @@ struct Devices: ParsableCommand {
                 // Self-test each device's cooperative matrices the way a real run would.
                 let ctx = try QLinearContext(device: String(d.index), instance: CLIValidation.instance)
                 r.selfTest = Dictionary(uniqueKeysWithValues: ctx.selfTest.map { ($0.key.rawValue, $0.value) })
+                r.fragmentProbe = ctx.fragmentLayout
+                r.fragmentLayout = ctx.fragmentLayout.map { $0.known?.rawValue ?? "unknown (not a layout any kernel is written for)" }
+                    ?? ctx.fragmentProbeError.map { "not probed: \($0)" }
             }
             reports.append(r)
         }
@@ -53,6 +60,7 @@ struct Devices: ParsableCommand {
                           + pad(m.c.rawValue, 6) + pad(m.result.rawValue + (m.saturating ? "sat" : ""), 8) + (m.subgroupScope ? "subgroup" : "other"))
                 }
                 for (fam, res) in (r.selfTest ?? [:]).sorted(by: { $0.key < $1.key }) { print("    self-test \(fam) cooperative matrices: \(res)") }
+                if let f = r.fragmentLayout { print("    fragment layout (16×8×16 f16): \(f)") }
             } else {
                 print("    cooperative matrix: not supported (tiled and matrix–vector kernels only)")
             }

@@ -1,0 +1,81 @@
+import VulkanRuntime
+
+/// Which (row, column) element `i` of invocation `lane` holds in a subgroup-scope cooperative
+/// matrix. VK_KHR_cooperative_matrix leaves this to the implementation; kernels that build their
+/// fragments in registers (`gemv_frag`) are written for one layout and run only where the
+/// device's self-test probe (`frag_probe.comp`) found exactly that layout.
+public struct FragmentLayout: Sendable, Hashable, Codable {
+    /// The layouts kernels are written for.
+    public enum Known: String, Sendable, Hashable, Codable {
+        /// NVIDIA's mma.m16n8k16 fragments in PTX register order (lane = 4g + t): A (16×16 f16)
+        /// element i at row g + 8·((i >> 1) & 1), column 2t + (i & 1) + 8·(i >> 2); B (16×8 f16)
+        /// at row 2t + (i & 1) + 8·(i >> 1), column g; C (16×8 f32) at row g + 8·(i >> 1),
+        /// column 2t + (i & 1).
+        case mma16816
+    }
+
+    public var subgroupSize: Int
+    /// Per matrix (A 16×16 f16, B 16×8 f16, C 16×8 f32): per lane (32), the flat index r·cols + c
+    /// of each element it holds.
+    public var a: [[Int]]
+    public var b: [[Int]]
+    public var c: [[Int]]
+
+    /// The known layout this is, or nil.
+    public var known: Known? {
+        guard subgroupSize == 32, a.count == 32, b.count == 32, c.count == 32 else { return nil }
+        for lane in 0..<32 {
+            let g = lane >> 2, t = lane & 3
+            let ea = (0..<8).map { i in (g + 8 * ((i >> 1) & 1)) * 16 + 2 * t + (i & 1) + 8 * (i >> 2) }
+            let eb = (0..<4).map { i in (2 * t + (i & 1) + 8 * (i >> 1)) * 8 + g }
+            let ec = (0..<4).map { i in (g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1) }
+            guard a[lane] == ea, b[lane] == eb, c[lane] == ec else { return nil }
+        }
+        return .mma16816
+    }
+
+    /// Decodes `frag_probe.comp`'s output words.
+    public init(probeWords o: [UInt32]) throws {
+        guard o.count >= 4 + 3 * 512 else { throw QLinearError.invalidFormat("fragment probe: \(o.count) words") }
+        subgroupSize = Int(o[0])
+        var mats: [[[Int]]] = []
+        for j in 0..<3 {
+            let len = Int(o[1 + j])
+            guard len >= 0, len <= 16 else { throw QLinearError.invalidFormat("fragment probe: matrix \(j) has \(len) elements per invocation") }
+            mats.append((0..<32).map { lane in (0..<len).map { i in Int(o[4 + j * 512 + lane * 16 + i]) } })
+        }
+        a = mats[0]; b = mats[1]; c = mats[2]
+    }
+
+    public init(subgroupSize: Int, a: [[Int]], b: [[Int]], c: [[Int]]) {
+        self.subgroupSize = subgroupSize; self.a = a; self.b = b; self.c = c
+    }
+
+    /// The layout `mma16816` describes (tests, synthetic devices).
+    public static var mma16816: FragmentLayout {
+        let a = (0..<32).map { l in (0..<8).map { i in ((l >> 2) + 8 * ((i >> 1) & 1)) * 16 + 2 * (l & 3) + (i & 1) + 8 * (i >> 2) } }
+        let b = (0..<32).map { l in (0..<4).map { i in (2 * (l & 3) + (i & 1) + 8 * (i >> 1)) * 8 + (l >> 2) } }
+        let c = (0..<32).map { l in (0..<4).map { i in ((l >> 2) + 8 * (i >> 1)) * 8 + 2 * (l & 3) + (i & 1) } }
+        return FragmentLayout(subgroupSize: 32, a: a, b: b, c: c)
+    }
+
+    /// Runs the probe on `ctx`'s device (needs 16×8×16 f16 → f32 cooperative matrices).
+    static func probe(_ ctx: QLinearContext) throws -> FragmentLayout {
+        let caps = ctx.capabilities
+        guard caps.cooperativeMatrix,
+              caps.coopMatShapes(a: .f16, b: .f16, c: .f32, result: .f32).contains(where: { $0.m == 16 && $0.n == 8 && $0.k == 16 })
+        else { throw VulkanError.unsupported("no 16×8×16 f16→f32 cooperative matrices") }
+        let sgs = caps.subgroupSize
+        let pipe = try ctx.pipeline(.frag_probe, specialization: ["WG": sgs], requiredSubgroupSize: caps.canRequireSubgroupSize ? sgs : nil,
+                                    fullSubgroups: true)
+        let words = 4 + 3 * 512
+        let out = try Buffer(device: ctx.device, size: words * 4, placement: .deviceLocal)
+        let st = try CommandStream(device: ctx.device, maxDispatches: 2)
+        try st.fill(out, size: words * 4, value: 0xFFFF_FFFF)
+        try st.barrier()
+        try st.dispatch(pipe, buffers: [BufferBinding(out)], push: [UInt32](repeating: 0, count: 8), groups: (1, 1, 1))
+        try st.finish()
+        try st.submitAndWait()
+        return try FragmentLayout(probeWords: try out.read(as: UInt32.self, count: words))
+    }
+}
