@@ -76,6 +76,10 @@ FAMILIES = {
                      name=lambda v: f"gemv_mma_{v['weight']}_{v['act']}"),
     "gemv_mma_splitk": dict(src="gemv_mma.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], defines=["SPLITK"], grid="columns", max_m=16,
                             name=lambda v: f"gemv_mma_splitk_{v['weight']}_{v['act']}"),
+    # Tensor cores with fragments built in registers (q4gsw, M ≤ 8, G a multiple of 128; the
+    # device's probed fragment layout must be mma16816).
+    "gemv_frag": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[("weight", [("q4", ["WEIGHT_Q4"])]), ACT], grid="columns", max_m=8,
+                      name=lambda v: f"gemv_frag_{v['weight']}_{v['act']}"),
     # Fused decode for the dq8ca ops (M ≤ 8): each workgroup quantizes the rows itself (no quant pass).
     "gemv_dq": dict(src="gemv_dq.comp", env="vulkan1.2", axes=[INT_W, ACT, ("dot", [(True, ["DOT"])]), FP64], grid="columns", max_m=8,
                     name=lambda v: f"gemv_dq_{'f64_' if v['fp64'] else ''}{v['weight']}_{v['act']}"),

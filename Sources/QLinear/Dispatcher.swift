@@ -260,13 +260,14 @@ public enum Dispatcher {
                     let name = "\(table.name) gemv rule \(i)"
                     let why = "\(name): \(rule.when?.text ?? "always")\(rule.note.map { " (\($0))" } ?? "")"
                     let c = rule.config
-                    if c.mma == true || c.sg == true || c.xreg == true {
+                    if c.mma == true || c.sg == true || c.xreg == true || c.frag == true {
                         let r = reasons + [why]
-                        let special = c.mma == true ? mmaPlan(p, caps: caps, options: options, config: c, tuning: name, quant: quant, reasons: r, lookup: lookup)
+                        let special = c.frag == true ? fragPlan(p, caps: caps, options: options, config: c, tuning: name, reasons: r, lookup: lookup)
+                            : c.mma == true ? mmaPlan(p, caps: caps, options: options, config: c, tuning: name, quant: quant, reasons: r, lookup: lookup)
                             : c.sg == true ? sgPlan(p, caps: caps, options: options, config: c, tuning: name, quant: quant, reasons: r, lookup: lookup)
                             : xregPlan(p, caps: caps, options: options, config: c, tuning: name, quant: quant, reasons: r, lookup: lookup)
                         if let special { return special }
-                        let kindName = c.mma == true ? "tensor-core" : c.sg == true ? "subgroup-split" : "activations-in-registers"
+                        let kindName = c.frag == true ? "register-fragment tensor-core" : c.mma == true ? "tensor-core" : c.sg == true ? "subgroup-split" : "activations-in-registers"
                         reasons.append("\(why): the \(kindName) kernel is not applicable here; the next matching rule is tried")
                         continue
                     }
@@ -275,6 +276,11 @@ public enum Dispatcher {
                     reasons.append(why)
                     break
                 }
+            }
+            if config.frag == true {
+                if let plan = fragPlan(p, caps: caps, options: options, config: config, tuning: tuning, reasons: reasons, lookup: lookup) { return plan }
+                reasons.append("register-fragment tensor-core kernel not applicable here: the column kernel's \(GemvConfig.standard.compact) used")
+                config = GemvConfig.standard
             }
             if config.mma == true {
                 if let plan = mmaPlan(p, caps: caps, options: options, config: config, tuning: tuning, quant: quant, reasons: reasons, lookup: lookup) { return plan }
@@ -645,6 +651,37 @@ extension Dispatcher {
     static func sgSharedBytes(m: Int, chunks: Int, workgroup: Int, subgroup: Int, columns: Int, split: Int) -> Int? {
         guard m >= 0, chunks >= 0, workgroup >= 0, subgroup >= 1, columns >= 0 else { return nil }
         return try? Checked.add(Checked.product([m, chunks, 64], ""), split > 1 ? Checked.product([2, workgroup / subgroup, m, columns, 4], "") : 4, "")
+    }
+
+    /// The plan for `gemv_frag` (q4gsw, M ≤ 8, group a multiple of 128: tensor cores with
+    /// fragments built in registers), or nil when it does not apply to `p` on this device (the
+    /// caller then tries the next rule or the column kernel). A configuration that can never be
+    /// valid is a failure.
+    static func fragPlan(_ p: Problem, caps: Capabilities, options: DispatchOptions, config: GemvConfig, tuning: String?,
+                         reasons: [String], lookup: (VariantKey) -> ShaderID?) -> Result<KernelPlan, DispatchRejection>? {
+        func no(_ s: String) -> Result<KernelPlan, DispatchRejection> { .failure(DispatchRejection(reason: s)) }
+        let r = config.columns, wg = config.threads, pd = config.unroll, ks = config.splitK ?? 1
+        guard [1, 2, 4].contains(r), [1, 2].contains(pd), [32, 64, 128, 256, 512].contains(wg), [1, 2, 4, 8, 16].contains(ks), wg / 32 >= ks, (wg / 32) % ks == 0 else {
+            return no("register-fragment configuration \(config): 1, 2 or 4 tiles per subgroup, 32…512 threads (a power of two), 1 or 2 blocks in flight, K split over 1…16 subgroups dividing the workgroup's")
+        }
+        guard p.op == .q4gsw, p.m <= 8, p.groupSize % 128 == 0, p.k % 128 == 0, !options.disableCoopMat, caps.cooperativeMatrix, caps.vulkanMemoryModel,
+              options.brokenCoopMat[p.op.coopMatFamily] == nil, options.fragmentLayout == .mma16816,
+              caps.subgroupSize == 32 || (caps.canRequireSubgroupSize && caps.minSubgroupSize <= 32 && caps.maxSubgroupSize >= 32),
+              wg <= caps.maxWorkgroupInvocations, wg <= caps.maxWorkgroupSize[0],
+              caps.coopMatShapes(a: .f16, b: .f16, c: .f32, result: .f32).contains(where: { $0.m == 16 && $0.n == 8 && $0.k == 16 })
+        else { return nil }
+        let shared = (wg / 32) * r * 4 * 32 * 4
+        guard shared <= caps.sharedMemoryBytes, let shader = lookup(VariantKey(family: .gemvFrag, weight: .q4, act: p.act)) else { return nil }
+        var t = TileConfig(bm: 8, bn: (wg / 32 / ks) * r * 16, bk: 128, workgroupSize: wg)
+        t.tm = 16; t.tn = 8; t.tk = 16
+        t.subgroupSize = 32
+        t.requireSubgroupSize = caps.canRequireSubgroupSize
+        t.subgroupColumns = r; t.subgroupSplit = ks; t.prefetch = pd
+        t.group = p.groupSize
+        var rs = reasons
+        rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8), fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")
+        rs.append("INT4 dequantized exactly to q − 8 in fp16, Σ (q − 8)·x accumulated in fp32 per 128-value block, then × the fp32 group scale")
+        return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: nil, tile: t, tuning: tuning, reasons: rs))
     }
 
     /// The plan for `gemv_mma` (tensor-core matrix–vector kernel, fp16 or q4gsw weights, M ≤ 16),

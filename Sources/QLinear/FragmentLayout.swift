@@ -7,8 +7,9 @@ import VulkanRuntime
 public struct FragmentLayout: Sendable, Hashable, Codable {
     /// The layouts kernels are written for.
     public enum Known: String, Sendable, Hashable, Codable {
-        /// NVIDIA's mma.m16n8k16 fragments in PTX register order (lane = 4g + t): A (16×16 f16)
-        /// element i at row g + 8·((i >> 1) & 1), column 2t + (i & 1) + 8·(i >> 2); B (16×8 f16)
+        /// NVIDIA's mma.m16n8k16 fragments (lane = 4g + t), elements in the order the H100's driver
+        /// gives them (probed 2026-11-26): A (16×16 f16) element i at row g + 8·(i >> 2), column
+        /// 2t + (i & 1) + 8·((i >> 1) & 1); B (16×8 f16)
         /// at row 2t + (i & 1) + 8·(i >> 1), column g; C (16×8 f32) at row g + 8·(i >> 1),
         /// column 2t + (i & 1).
         case mma16816
@@ -26,7 +27,7 @@ public struct FragmentLayout: Sendable, Hashable, Codable {
         guard subgroupSize == 32, a.count == 32, b.count == 32, c.count == 32 else { return nil }
         for lane in 0..<32 {
             let g = lane >> 2, t = lane & 3
-            let ea = (0..<8).map { i in (g + 8 * ((i >> 1) & 1)) * 16 + 2 * t + (i & 1) + 8 * (i >> 2) }
+            let ea = (0..<8).map { i in (g + 8 * (i >> 2)) * 16 + 2 * t + (i & 1) + 8 * ((i >> 1) & 1) }
             let eb = (0..<4).map { i in (2 * t + (i & 1) + 8 * (i >> 1)) * 8 + g }
             let ec = (0..<4).map { i in (g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1) }
             guard a[lane] == ea, b[lane] == eb, c[lane] == ec else { return nil }
@@ -53,7 +54,7 @@ public struct FragmentLayout: Sendable, Hashable, Codable {
 
     /// The layout `mma16816` describes (tests, synthetic devices).
     public static var mma16816: FragmentLayout {
-        let a = (0..<32).map { l in (0..<8).map { i in ((l >> 2) + 8 * ((i >> 1) & 1)) * 16 + 2 * (l & 3) + (i & 1) + 8 * (i >> 2) } }
+        let a = (0..<32).map { l in (0..<8).map { i in ((l >> 2) + 8 * (i >> 2)) * 16 + 2 * (l & 3) + (i & 1) + 8 * ((i >> 1) & 1) } }
         let b = (0..<32).map { l in (0..<4).map { i in (2 * (l & 3) + (i & 1) + 8 * (i >> 1)) * 8 + (l >> 2) } }
         let c = (0..<32).map { l in (0..<4).map { i in ((l >> 2) + 8 * (i >> 1)) * 8 + 2 * (l & 3) + (i & 1) } }
         return FragmentLayout(subgroupSize: 32, a: a, b: b, c: c)

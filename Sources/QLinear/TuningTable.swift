@@ -110,22 +110,31 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// subgroup takes in turn (1…16: the workgroup covers that many times its subgroups' columns,
     /// so the activations are staged once for all of them). nil = 1.
     public var prefetch: Int?
+    /// q4gsw (M ≤ 8, group a multiple of 128): `gemv_frag`, tensor cores with fragments built in
+    /// registers from the weights and activations (no staging) — `columns` 16-row tiles per
+    /// subgroup (1, 2 or 4), `threads` per workgroup, `unroll` 128-value K blocks of loads in
+    /// flight (1 or 2), `splitK` subgroups splitting K (the workgroup's subgroups are row groups
+    /// × K parts). Runs only where the device's probed fragment layout is the one it was written
+    /// for. nil = false.
+    public var frag: Bool?
     public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil, mma: Bool? = nil, splitK: Int? = nil, prefetch: Int? = nil,
-                sg: Bool? = nil, l1: Bool? = nil) {
+                sg: Bool? = nil, l1: Bool? = nil, frag: Bool? = nil) {
         self.columns = columns; self.threads = threads; self.unroll = unroll; self.halfMath = halfMath; self.xreg = xreg
-        self.mma = mma; self.splitK = splitK; self.prefetch = prefetch; self.sg = sg; self.l1 = l1
+        self.mma = mma; self.splitK = splitK; self.prefetch = prefetch; self.sg = sg; self.l1 = l1; self.frag = frag
     }
     public var description: String {
+        if frag == true { return "tensor cores, fragments built in registers: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(unroll) 128-value K block(s) in flight\((splitK ?? 1) > 1 ? ", K split over \(splitK!) subgroups" : "")" }
         if mma == true { return "tensor cores: \(columns) columns × \(threads) threads, K step \(32 * unroll)\((prefetch ?? 1) > 1 ? ", \(prefetch!) steps in flight" : "")\((splitK ?? 1) > 1 ? ", split-K \(splitK!)" : "")" }
         if xreg == true { return "\(columns) columns × \(threads) threads, activations in registers, \(unroll) columns in flight, packed fp16 math" }
         if sg == true { return "\(columns) columns per subgroup × \(threads) threads, K split inside \((splitK ?? 1) > 1 ? "\(splitK!) subgroups" : "the subgroup"), activations \(l1 == true ? "through L1" : "in shared memory"), \(unroll) chunks in flight per column\((prefetch ?? 1) > 1 ? ", \(prefetch!) column groups per subgroup" : ""), packed fp16 math" }
         return "\(columns) columns × \(threads) threads, \(unroll) chunks in flight per column\(halfMath == true ? ", packed fp16 math" : "")"
     }
     /// The compact form the CLI and reports use: COLUMNSxTHREADSxUNROLL, then `h` (packed fp16
-    /// math), `x` (activations in registers), `g` (K split inside a subgroup) or `m` (tensor cores);
-    /// `m` and `g` take `pN` (prefetch / column groups per subgroup) and `sN` (split-K).
+    /// math), `x` (activations in registers), `g` (K split inside a subgroup), `m` (tensor cores)
+    /// or `f` (tensor cores, fragments in registers); `m` and `g` take `pN` (prefetch / column
+    /// groups per subgroup), `m`, `g` and `f` take `sN` (split-K).
     public var compact: String {
-        "\(columns)x\(threads)x\(unroll)\(mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
+        "\(columns)x\(threads)x\(unroll)\(frag == true ? "f" : mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
     }
     /// The configuration used when no rule applies.
     public static let standard = GemvConfig(columns: 2, threads: 128, unroll: 2)

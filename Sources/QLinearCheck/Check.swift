@@ -30,7 +30,8 @@ import QLinearReference
 ///   +9 for q4gsw's packed-fp16 matrix–vector kernel (8 products and 7 fp16 additions per
 ///   8-term partial: γ_8 < 9·u16). The tensor-core matrix–vector kernel (`gemv_mma`) rounds
 ///   like the cooperative-matrix kernel (its packed-fp16 dequantization, used only when every
-///   scale is an fp16 value, rounds the exact product once).
+///   scale is an fp16 value, rounds the exact product once). `gemv_frag` gets the same bound,
+///   which it undercuts (q − 8 is exact in fp16 and the scale is applied in fp32).
 /// - ulp_out: one unit in the last place of the output type at |y_ref| (fp16 or fp32 store).
 public struct Tolerance: Sendable {
     public var fp16Roundings: Int
@@ -38,7 +39,7 @@ public struct Tolerance: Sendable {
 
     public static func model(problem p: Problem, kernel: KernelKind, shader: ShaderID? = nil, splitK: Int = 1) -> Tolerance {
         var r = 0
-        let mmaGemv = kernel == .gemv && [KernelFamily.gemvMma, .gemvMmaSplitk].contains(shader?.origin.family)
+        let mmaGemv = kernel == .gemv && [KernelFamily.gemvMma, .gemvMmaSplitk, .gemvFrag].contains(shader?.origin.family)
         if (kernel == .coopmat || mmaGemv) && (p.op == .fp16 || p.op == .q4gsw) {
             if p.act == .f32 { r += 1 }
             if p.op == .q4gsw { r += 1 }

@@ -49,7 +49,7 @@ public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertibl
 /// math), q4gsw's activations-in-registers and subgroup-split kernels, the tensor-core kernel
 /// (fp16, q4gsw).
 public enum GemvVariety: String, CaseIterable, Codable, Sendable {
-    case column, xreg, sg, mma
+    case column, xreg, sg, mma, frag
 }
 
 /// One timed (op, shape, candidate), or why it did not run.
@@ -100,6 +100,13 @@ public enum Tuner {
             if tensorCores && varieties.contains(.mma) && (m ?? 1) <= 16 {
                 for c in [32, 64] { for t in [64, 128, 256] { for u in [1, 2] { for sp in [1, 2, 4] {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: sp == 1 ? nil : sp)))
+                } } } }
+            }
+            // Tensor cores with fragments built in registers (q4gsw, M ≤ 8, groups of 128·j):
+            // tiles per subgroup, threads, blocks in flight, subgroups splitting K.
+            if halfMath && tensorCores && varieties.contains(.frag) && (m ?? 1) <= 8 {
+                for c in [1, 2, 4] { for t in [64, 128, 256, 512] { for u in [1, 2] { for ks in [1, 2, 4, 8] where (t / 32) % ks == 0 {
+                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true)))
                 } } } }
             }
             if halfMath && varieties.contains(.xreg) && (m ?? 1) <= 8 {
@@ -196,7 +203,7 @@ public enum Tuner {
     /// was erratic on the H200 (q4gsw M = 8, 8 columns: 44.8 µs in a tune, 121–188 µs medians in
     /// two suite runs, docs/results/README.md).
     public static func allowed(_ c: TuneCandidate, m: Int?) -> Bool {
-        if let g = c.gemv, g.xreg != true, g.mma != true, g.sg != true, let m, g.columns * m > 32 { return false }
+        if let g = c.gemv, g.xreg != true, g.mma != true, g.sg != true, g.frag != true, let m, g.columns * m > 32 { return false }
         return true
     }
 
@@ -206,6 +213,7 @@ public enum Tuner {
     static func runs(_ c: TuneCandidate, _ plan: KernelPlan) -> Bool {
         guard let g = c.gemv else { return true }
         let family = plan.shader.origin.family
+        if g.frag == true { return family == .gemvFrag }
         if g.mma == true { return family == .gemvMma || family == .gemvMmaSplitk }
         if g.xreg == true { return family == .gemvQ4Xreg }
         if g.sg == true { return family == .gemvQ4Sg || family == .gemvDq }

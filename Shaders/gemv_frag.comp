@@ -1,0 +1,208 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Tensor-core matrix–vector kernel with register-built fragments (q4gsw, M ≤ 8, group size a
+// multiple of 128): yᵀ = W·xᵀ, the weights as the MMA's A operand (16 rows × 16 K), the
+// activations as B (16 K × 8 rows of x: M pads to 8). Nothing is staged: each lane loads the
+// weight and activation values its own fragment elements hold, straight into registers, so the
+// main loop has no shared memory and no barrier.
+//
+// Written for the fragment layout `FragmentLayout.Known.mma16816` (lane = 4g + t): A element i
+// at (row g + 8·(i >> 2), column 2t + (i & 1) + 8·((i >> 1) & 1)), B element i at (row
+// 2t + (i & 1) + 8·(i >> 1), column g), C element i at (row g + 8·(i >> 1), column 2t + (i & 1)).
+// The dispatcher uses this kernel only where the device's self-test probe found that layout.
+//
+// K permutation: a dot product does not change when K is permuted the same way in both operands.
+// Per block of 128 K values (8 MMAs of 16), lane (g, t) owns K values kb + 32t … kb + 32t + 31
+// of its two weight rows (g and g + 8 of the 16-row tile: one 16-byte load each, the format's
+// own words) and of x row g (four 16-byte loads). MMA s (0…7) of the block takes from word
+// q = s / 2 of those 32 values the nibbles j, j + 4 (columns 2t, 2t + 1) and j + 1, j + 5
+// (columns 2t + 8, 2t + 9), j = 2·(s & 1); B takes the same K values of x, so every product
+// pairs a weight with its own activation. INT4 → fp16: (w & 0x000F000F) | 0x64006400 is
+// f16vec2(1024 + q) (− 1032 gives q − 8 exactly; the high nibbles by an exact FMA with 1/16).
+//
+// Scales after the MMA: a 128-K block lies in one group (G a multiple of 128), so the 8 MMAs
+// accumulate Σ (q − 8)·x exactly-rounded in fp32 into a temporary, which is scaled by the row's
+// group scale (fp32) and added to the accumulator — no fp16 rounding of the weights at all.
+//
+// Work: subgroup sg of a workgroup takes row group sg / KS (R tiles of 16 rows) and K part
+// sg % KS (blocks p, p + KS, …); PD blocks of loads are issued before their MMAs. The KS parts'
+// accumulators are added in shared memory at the end (bias fused). Edges: rows past N load row
+// N − 1 and are not written; x rows ≥ M are zeros; K is a multiple of G and so of 128 (whole
+// blocks); an activation row stride that is not a multiple of 16 bytes takes scalar loads.
+#include "common.glsl"
+#extension GL_KHR_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_KHR_shader_subgroup_basic : require
+
+layout(local_size_x_id = 3) in;
+layout(constant_id = 1) const uint R = 2;      // 16-row tiles per subgroup
+layout(constant_id = 14) const uint PD = 1;    // 128-K blocks of loads in flight
+layout(constant_id = 3) const uint WG = 128;
+layout(constant_id = 4) const uint KS = 1;     // subgroups splitting one row group's K
+layout(constant_id = 9) const uint SGS = 32;
+
+const uint NSG = WG / SGS;
+const uint RG = NSG / KS;                      // row groups per workgroup
+const uint BN = RG * R * 16;                   // rows per workgroup
+
+#ifdef ACT_F16
+layout(binding = 0) readonly buffer XBuf { uvec4 X4[]; };
+#else
+layout(binding = 0) readonly buffer XBuf { vec4 X4[]; };
+#endif
+layout(binding = 1) readonly buffer WBuf { uvec4 W4[]; };
+layout(binding = 2) readonly buffer SBuf { float S[]; };
+layout(binding = 3) readonly buffer BiasBuf { ACT_T BIAS[]; };
+layout(binding = 4) writeonly buffer YBuf { ACT_T Y[]; };
+
+shared float Red[NSG * R * 4u * 32u];   // the K parts' accumulators (KS > 1)
+
+#define MatA coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA>
+#define MatB coopmat<float16_t, gl_ScopeSubgroup, 16, 8, gl_MatrixUseB>
+#define MatC coopmat<float, gl_ScopeSubgroup, 16, 8, gl_MatrixUseAccumulator>
+
+uvec4 wr[PD * R * 2];   // weight words of rows g, g + 8 of each tile, per block in flight
+float sr[PD * R * 2];   // their group scales
+uvec4 xr[PD * 4];       // 32 halves of x row g per block in flight
+
+float xAt(uint i) {
+#ifdef ACT_F16
+    return unpackHalf2x16(X4[i >> 3][(i >> 1) & 3u])[i & 1u];
+#else
+    return X4[i >> 2][i & 3u];
+#endif
+}
+
+// 32 activations of row m from k (zeros past K or for m ≥ M) as 4 × 8 halves.
+void loadX(uint slot, uint m, uint k) {
+    if (m >= pc.M) {
+        [[unroll]] for (uint c = 0; c < 4u; ++c) xr[slot * 4u + c] = uvec4(0u);
+        return;
+    }
+    const uint base = m * pc.ldx + k;
+#ifdef ACT_F16
+    if (k + 32u <= pc.K && (pc.ldx % 8u) == 0u) {
+        [[unroll]] for (uint c = 0; c < 4u; ++c) xr[slot * 4u + c] = X4[(base >> 3) + c];
+        return;
+    }
+#else
+    if (k + 32u <= pc.K && (pc.ldx % 4u) == 0u) {
+        [[unroll]] for (uint c = 0; c < 4u; ++c) {
+            const vec4 a = X4[(base >> 2) + 2u * c], b = X4[(base >> 2) + 2u * c + 1u];
+            xr[slot * 4u + c] = uvec4(packFloat2x16(f16vec2(a.xy)), packFloat2x16(f16vec2(a.zw)),
+                                      packFloat2x16(f16vec2(b.xy)), packFloat2x16(f16vec2(b.zw)));
+        }
+        return;
+    }
+#endif
+    [[unroll]] for (uint c = 0; c < 4u; ++c) {
+        uint h[4];
+        [[unroll]] for (uint e = 0; e < 4u; ++e) {
+            const uint kk = k + 8u * c + 2u * e;
+            const float v0 = kk < pc.K ? xAt(base + 8u * c + 2u * e) : 0.0;
+            const float v1 = kk + 1u < pc.K ? xAt(base + 8u * c + 2u * e + 1u) : 0.0;
+            h[e] = packFloat2x16(f16vec2(v0, v1));
+        }
+        xr[slot * 4u + c] = uvec4(h[0], h[1], h[2], h[3]);
+    }
+}
+
+// 32 INT4 values of row n from k: one 16-byte load (K is a multiple of G, a multiple of 128, so
+// rows are whole blocks and 16-byte aligned — the dispatcher's condition).
+uvec4 loadW(uint n, uint k) { return W4[(n * pc.ldw + k / 8u) >> 2]; }
+
+void fetch(uint slot, uint lane, uint n0, uint kb) {
+    const uint g = lane >> 2, t = lane & 3u;
+    const uint k = kb + 32u * t;
+    const uint grp = pc.G;
+    const uint ngrp = pc.K / grp;
+    [[unroll]] for (uint r = 0; r < R; ++r) {
+        [[unroll]] for (uint h = 0; h < 2u; ++h) {
+            const uint n = min(n0 + 16u * r + g + 8u * h, pc.N - 1u);
+            wr[(slot * R + r) * 2u + h] = loadW(n, k);
+            sr[(slot * R + r) * 2u + h] = S[n * ngrp + kb / grp];   // one group per block
+        }
+    }
+    loadX(slot, g, k);
+}
+
+// Dequantized pairs of word w: (nibble j, nibble j + 4) for j = 0…3, as f16vec2 (q − 8).
+f16vec2 pairOf(uint w, uint j) {
+    const uint s = (j & 2u) != 0u ? w >> 8 : w;
+    if ((j & 1u) == 0u) return unpackFloat2x16((s & 0x000F000Fu) | 0x64006400u) - f16vec2(1032.0hf);
+    return fma(unpackFloat2x16((s & 0x00F000F0u) | 0x64006400u), f16vec2(0.0625hf), f16vec2(-72.0hf));
+}
+
+void main() {
+    const uint lane = gl_SubgroupInvocationID;
+    const uint sg = gl_SubgroupID;
+    const uint rg = sg / KS, part = sg % KS;
+    const uint n0 = gl_WorkGroupID.x * BN + rg * R * 16u;
+    const uint g = lane >> 2, t = lane & 3u;
+    const uint nb = (pc.K + 127u) / 128u;
+
+    MatC acc[R];
+    [[unroll]] for (uint r = 0; r < R; ++r) acc[r] = MatC(0.0);
+
+    for (uint b0 = part * PD; b0 < nb; b0 += KS * PD) {
+        [[unroll]] for (uint u = 0; u < PD; ++u) {
+            const uint b = b0 + u;
+            if (b < nb) fetch(u, lane, n0, 128u * b);
+        }
+        [[unroll]] for (uint u = 0; u < PD; ++u) {
+            if (b0 + u >= nb) break;
+            MatC tmp[R];
+            [[unroll]] for (uint r = 0; r < R; ++r) tmp[r] = MatC(0.0);
+            [[unroll]] for (uint s = 0; s < 8u; ++s) {
+                const uint q = s >> 1, j = 2u * (s & 1u);
+                // B: x at the lane's K offsets 8q + j, 8q + j + 4, 8q + j + 1, 8q + j + 5.
+                const uvec4 xv = xr[u * 4u + q];
+                const f16vec2 lo = unpackFloat2x16(xv[j >> 1]);        // (8q + j, 8q + j + 1)
+                const f16vec2 hi = unpackFloat2x16(xv[(j >> 1) + 2u]); // (8q + j + 4, 8q + j + 5)
+                MatB bm;
+                bm[0] = lo.x; bm[1] = hi.x; bm[2] = lo.y; bm[3] = hi.y;
+                [[unroll]] for (uint r = 0; r < R; ++r) {
+                    const f16vec2 a0 = pairOf(wr[(u * R + r) * 2u][q], j);
+                    const f16vec2 a1 = pairOf(wr[(u * R + r) * 2u][q], j + 1u);
+                    const f16vec2 b0v = pairOf(wr[(u * R + r) * 2u + 1u][q], j);
+                    const f16vec2 b1v = pairOf(wr[(u * R + r) * 2u + 1u][q], j + 1u);
+                    MatA am;
+                    am[0] = a0.x; am[1] = a0.y; am[2] = a1.x; am[3] = a1.y;
+                    am[4] = b0v.x; am[5] = b0v.y; am[6] = b1v.x; am[7] = b1v.y;
+                    tmp[r] = coopMatMulAdd(am, bm, tmp[r]);
+                }
+            }
+            [[unroll]] for (uint r = 0; r < R; ++r) {
+                const float s0 = sr[(u * R + r) * 2u], s1 = sr[(u * R + r) * 2u + 1u];
+                acc[r][0] += tmp[r][0] * s0; acc[r][1] += tmp[r][1] * s0;
+                acc[r][2] += tmp[r][2] * s1; acc[r][3] += tmp[r][3] * s1;
+            }
+        }
+    }
+
+    if (KS > 1u) {
+        [[unroll]] for (uint r = 0; r < R; ++r) {
+            [[unroll]] for (uint i = 0; i < 4u; ++i) Red[((sg * R + r) * 4u + i) * 32u + lane] = acc[r][i];
+        }
+        barrier();
+        if (part != 0u) return;
+        [[unroll]] for (uint r = 0; r < R; ++r) {
+            [[unroll]] for (uint i = 0; i < 4u; ++i) {
+                float v = acc[r][i];
+                for (uint p = 1; p < KS; ++p) v += Red[(((sg + p) * R + r) * 4u + i) * 32u + lane];
+                acc[r][i] = v;
+            }
+        }
+    }
+    [[unroll]] for (uint r = 0; r < R; ++r) {
+        [[unroll]] for (uint i = 0; i < 4u; ++i) {
+            const uint n = n0 + 16u * r + g + 8u * (i >> 1);
+            const uint m = 2u * t + (i & 1u);
+            if (n < pc.N && m < pc.M) {
+                float v = acc[r][i];
+                if (pc.hasBias != 0u) v += float(BIAS[n]);
+                Y[m * pc.N + n] = ACT_T(v);
+            }
+        }
+    }
+}

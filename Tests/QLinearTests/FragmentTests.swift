@@ -1,0 +1,189 @@
+import Testing
+@testable import QLinear
+import QLinearCheck
+import VulkanRuntime
+
+/// `gemv_frag` builds cooperative-matrix fragments in registers for one probed layout. lavapipe has
+/// no cooperative matrices, so the kernel itself runs only on the GPU (`qlinear check` with forced
+/// configurations); here: the layout's recognition, the kernel's K permutation (emulated element
+/// by element through the layout), the dispatcher's and encode's gates.
+@Suite("Register-built fragments (gemv_frag)")
+struct FragmentTests {
+    /// The probe's words for a layout (frag_probe.comp's output format).
+    func words(_ l: FragmentLayout) -> [UInt32] {
+        var o = [UInt32](repeating: 0xFFFF_FFFF, count: 4 + 3 * 512)
+        o[0] = UInt32(l.subgroupSize)
+        for (j, mat) in [l.a, l.b, l.c].enumerated() {
+            o[1 + j] = UInt32(mat[0].count)
+            for lane in 0..<32 { for (i, v) in mat[lane].enumerated() { o[4 + j * 512 + lane * 16 + i] = UInt32(v) } }
+        }
+        return o
+    }
+
+    @Test("the probed H100 layout is recognised; any other element order, lane order or subgroup size is not")
+    func recognition() throws {
+        let nv = FragmentLayout.mma16816
+        #expect(nv.known == .mma16816)
+        #expect(try FragmentLayout(probeWords: words(nv)) == nv)
+        #expect(try FragmentLayout(probeWords: words(nv)).known == .mma16816)
+        // PTX register order for A (rows before columns): a different element order.
+        var ptx = nv
+        ptx.a = (0..<32).map { l in (0..<8).map { i in ((l >> 2) + 8 * ((i >> 1) & 1)) * 16 + 2 * (l & 3) + (i & 1) + 8 * (i >> 2) } }
+        #expect(ptx.known == nil)
+        var swappedLanes = nv
+        swappedLanes.b.swapAt(0, 1)
+        #expect(swappedLanes.known == nil)
+        var wave64 = nv
+        wave64.subgroupSize = 64
+        #expect(wave64.known == nil)
+        #expect(throws: QLinearError.self) { try FragmentLayout(probeWords: [32, 8, 4]) }
+        var bad = words(nv)
+        bad[1] = 99
+        #expect(throws: QLinearError.self) { try FragmentLayout(probeWords: bad) }
+    }
+
+    /// The shader's per-lane loads and element assignments, replayed on the CPU: each lane's A
+    /// elements (weights of rows g, g + 8 at its 32 K values) and B elements (x row g at the same K
+    /// values, offsets `bOrder` from 8q + j) are placed into 16×16 and 16×8 matrices through the
+    /// layout, multiplied and summed over the 8 MMAs of a 128-value block. Returns the block's
+    /// result per (row, column) read back through C's layout, and the exact Σ_k (q − 8)·x.
+    func emulate(seed: UInt64, bOrder: [Int]) -> (got: [Int], want: [Int], placed: Bool) {
+        var rng = SplitMix64(seed: seed)
+        let layout = FragmentLayout.mma16816
+        // One 16-row tile × 128 K of nibbles (q in 0…15) and 8 rows of small integer activations.
+        let q = (0..<(16 * 128)).map { _ in Int(rng.next() & 15) }
+        let x = (0..<(8 * 128)).map { _ in Int(rng.next() % 17) - 8 }
+        // The format's words: nibble i of word j is k = 8j + i.
+        func word(_ n: Int, _ j: Int) -> UInt32 {
+            var w: UInt32 = 0
+            for i in 0..<8 { w |= UInt32(q[n * 128 + 8 * j + i]) << UInt32(4 * i) }
+            return w
+        }
+        func pairOf(_ w: UInt32, _ j: Int) -> (Int, Int) {   // (nibble j, nibble j + 4) − 8, as the shader's pairOf
+            let lo = Int((w >> UInt32(4 * j)) & 15), hi = Int((w >> UInt32(4 * (j + 4))) & 15)
+            return (lo - 8, hi - 8)
+        }
+        var c = [Int](repeating: 0, count: 16 * 8)
+        var placed = true
+        for s in 0..<8 {
+            let qw = s >> 1, j = 2 * (s & 1)
+            var am = [Int?](repeating: nil, count: 256), bm = [Int?](repeating: nil, count: 128)
+            for lane in 0..<32 {
+                let g = lane >> 2, t = lane & 3
+                // The lane's 16-byte loads: words 4t … 4t + 3 of rows g and g + 8, x row g at 32t.
+                let wa = word(g, 4 * t + qw), wb = word(g + 8, 4 * t + qw)
+                let a0 = pairOf(wa, j), a1 = pairOf(wa, j + 1), b0 = pairOf(wb, j), b1 = pairOf(wb, j + 1)
+                let aElems = [a0.0, a0.1, a1.0, a1.1, b0.0, b0.1, b1.0, b1.1]
+                let xb = g * 128 + 32 * t + 8 * qw + j
+                let bElems: [Int] = bOrder.map { x[xb + $0] }
+                for (i, v) in aElems.enumerated() { placed = placed && am[layout.a[lane][i]] == nil; am[layout.a[lane][i]] = v }
+                for (i, v) in bElems.enumerated() { placed = placed && bm[layout.b[lane][i]] == nil; bm[layout.b[lane][i]] = v }
+            }
+            placed = placed && !am.contains(nil) && !bm.contains(nil)
+            for r in 0..<16 {
+                for n in 0..<8 {
+                    for k in 0..<16 {
+                        let a: Int = am[r * 16 + k] ?? 0, b: Int = bm[k * 8 + n] ?? 0
+                        c[r * 8 + n] += a * b
+                    }
+                }
+            }
+        }
+        // C element i of lane (g, t) is row g + 8(i >> 1), column 2t + (i & 1): read back through the layout.
+        var got: [Int] = [], want: [Int] = []
+        for lane in 0..<32 {
+            for i in 0..<4 {
+                let flat = layout.c[lane][i], r = flat / 8, m = flat % 8
+                placed = placed && r == (lane >> 2) + 8 * (i >> 1) && m == 2 * (lane & 3) + (i & 1)
+                var ref = 0
+                for k in 0..<128 { ref += (q[r * 128 + k] - 8) * x[m * 128 + k] }
+                got.append(c[r * 8 + m]); want.append(ref)
+            }
+        }
+        return (got, want, placed)
+    }
+
+    @Test("the K permutation pairs every weight with its own activation (exact integer sums)", arguments: [UInt64(1), 2, 3])
+    func permutation(seed: UInt64) {
+        let r = emulate(seed: seed, bOrder: [0, 4, 1, 5])   // the shader's (lo.x, hi.x, lo.y, hi.y)
+        #expect(r.placed)
+        #expect(r.got == r.want)
+    }
+
+    @Test("the permutation check fails for B in natural order (j, j + 1, j + 4, j + 5)")
+    func permutationCanFail() {
+        let r = emulate(seed: 1, bOrder: [0, 1, 4, 5])
+        #expect(r.placed)
+        #expect(r.got != r.want)
+    }
+
+    @Test("dispatch: only q4gsw, M ≤ 8, groups of 128·j, with the probed layout; otherwise the next rule or the column kernel", arguments: [1, 5, 8])
+    func dispatch(m: Int) throws {
+        let caps = h100Caps()
+        var options = DispatchOptions()
+        options.fragmentLayout = .mma16816
+        options.gemvConfig = GemvConfig(columns: 2, threads: 256, unroll: 2, splitK: 2, frag: true)
+        for act in [DType.f16, .f32] {
+            let p = Problem(op: .q4gsw, m: m, n: 4097, k: 14336, groupSize: 128, act: act, bias: true)
+            let plan = try Dispatcher.plan(.gemv, p, caps: caps, options: options).get()
+            #expect(plan.shader.origin.family == .gemvFrag && plan.quantShader == nil && plan.splitK == 1)
+            #expect(plan.tile.bn == (8 / 2) * 2 * 16 && plan.tile.subgroupColumns == 2 && plan.tile.subgroupSplit == 2 && plan.tile.prefetch == 2)
+            #expect(plan.tile.tm == 16 && plan.tile.tn == 8 && plan.tile.tk == 16 && plan.tile.subgroupSize == 32)
+        }
+        // Not applicable: the column kernel (a forced configuration) and the reason.
+        var noLayout = options
+        noLayout.fragmentLayout = nil
+        for (p, o) in [(Problem(op: .q4gsw, m: m, n: 64, k: 256, groupSize: 128), noLayout),
+                       (Problem(op: .q4gsw, m: m, n: 64, k: 256, groupSize: 64), options),
+                       (Problem(op: .q4gsw, m: m, n: 64, k: 384, groupSize: 96), options),
+                       (Problem(op: .fp16, m: m, n: 64, k: 256), options)] {
+            let plan = try Dispatcher.plan(.gemv, p, caps: caps, options: o).get()
+            #expect(plan.shader.origin.family != .gemvFrag)
+            #expect(plan.reasons.contains { $0.contains("register-fragment tensor-core kernel not applicable") })
+        }
+        var wave64 = amdCaps()
+        wave64.vulkanMemoryModel = true
+        #expect((try? Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: m, n: 64, k: 256, groupSize: 128), caps: wave64, options: options).get())?.shader.origin.family != .gemvFrag)
+        // A configuration that can never be valid is a rejection with the reason.
+        options.gemvConfig = GemvConfig(columns: 3, threads: 256, unroll: 1, frag: true)
+        guard case .failure(let bad) = Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: m, n: 64, k: 256, groupSize: 128), caps: caps, options: options) else {
+            Issue.record("3 tiles per subgroup accepted"); return
+        }
+        #expect(bad.reason.contains("1, 2 or 4 tiles per subgroup"))
+        options.gemvConfig = GemvConfig(columns: 1, threads: 64, unroll: 1, splitK: 4, frag: true)
+        guard case .failure = Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: m, n: 64, k: 256, groupSize: 128), caps: caps, options: options) else {
+            Issue.record("K over 4 subgroups of a 2-subgroup workgroup accepted"); return
+        }
+    }
+
+    @Test("a table's frag rule gives way to the next matching rule where the kernel cannot run")
+    func nextRule() throws {
+        let caps = h100Caps()
+        var options = DispatchOptions()
+        options.tuning = TuningTable(name: "t", match: nil, provenance: "test", coopmat: [], gemv: [
+            GemvRule(ops: [.q4gsw], when: TuningConditions(m: Bounds(1, 8)), config: GemvConfig(columns: 2, threads: 128, unroll: 1, frag: true), note: "frag"),
+            GemvRule(ops: [.q4gsw], config: GemvConfig(columns: 4, threads: 64, unroll: 2, halfMath: true), note: "column")])
+        let p = Problem(op: .q4gsw, m: 2, n: 4096, k: 4096, groupSize: 128, act: .f16)
+        #expect(try Dispatcher.plan(.gemv, p, caps: caps, options: options).get().shader.origin.family == .gemvQ4F16Math)
+        options.fragmentLayout = .mma16816
+        let plan = try Dispatcher.plan(.gemv, p, caps: caps, options: options).get()
+        #expect(plan.shader.origin.family == .gemvFrag && plan.tuning == "t gemv rule 0")
+    }
+
+    /// A context without the probed layout (lavapipe: no cooperative matrices) refuses a hand-made
+    /// gemv_frag plan at encode, with the reason — it never records a kernel written for a layout
+    /// the device was not shown to have.
+    @Test func handMadePlanIsRefused() throws {
+        let ctx = try Shared.ctx()
+        let layer = try q4Layer(ctx, n: 32, k: 256, group: 128, act: .f16, dynamic: false, seed: 3)
+        var options = DispatchOptions()
+        options.fragmentLayout = .mma16816
+        options.gemvConfig = GemvConfig(columns: 1, threads: 64, unroll: 1, frag: true)
+        let plan = try Dispatcher.plan(.gemv, layer.problem(m: 1), caps: h100Caps(), options: options).get()
+        #expect(plan.shader.origin.family == .gemvFrag)
+        let xb = try Buffer(device: ctx.device, size: try layer.inputBytes(m: 1))
+        let yb = try Buffer(device: ctx.device, size: try layer.outputBytes(m: 1))
+        let s = try CommandStream(device: ctx.device)
+        #expect(throws: QLinearError.self) { try layer.encode(s, plan: plan, x: BufferBinding(xb), y: BufferBinding(yb), scratch: try layer.makeScratch(m: 1)) }
+    }
+}
