@@ -73,16 +73,14 @@ float xAt(uint i) {
 #endif
 }
 
-// 32 activations of row m from k (zeros past K or for m ≥ M) as 4 × 8 halves.
+// 32 activations of row m from k (zeros past K or for m ≥ M) as 4 × 8 halves. Lanes of rows
+// ≥ M load row M − 1 like the others and zero it afterwards, so the loads do not diverge.
 void loadX(uint slot, uint m, uint k) {
-    if (m >= pc.M) {
-        [[unroll]] for (uint c = 0; c < 4u; ++c) xr[slot * 4u + c] = uvec4(0u);
-        return;
-    }
-    const uint base = m * pc.ldx + k;
+    const uint base = min(m, pc.M - 1u) * pc.ldx + k;
+    const uvec4 keep = uvec4(m < pc.M ? 0xFFFFFFFFu : 0u);
 #ifdef ACT_F16
     if (k + 32u <= pc.K && (pc.ldx % 8u) == 0u) {
-        [[unroll]] for (uint c = 0; c < 4u; ++c) xr[slot * 4u + c] = X4[(base >> 3) + c];
+        [[unroll]] for (uint c = 0; c < 4u; ++c) xr[slot * 4u + c] = X4[(base >> 3) + c] & keep;
         return;
     }
 #else
@@ -90,7 +88,7 @@ void loadX(uint slot, uint m, uint k) {
         [[unroll]] for (uint c = 0; c < 4u; ++c) {
             const vec4 a = X4[(base >> 2) + 2u * c], b = X4[(base >> 2) + 2u * c + 1u];
             xr[slot * 4u + c] = uvec4(packFloat2x16(f16vec2(a.xy)), packFloat2x16(f16vec2(a.zw)),
-                                      packFloat2x16(f16vec2(b.xy)), packFloat2x16(f16vec2(b.zw)));
+                                      packFloat2x16(f16vec2(b.xy)), packFloat2x16(f16vec2(b.zw))) & keep;
         }
         return;
     }
@@ -103,7 +101,7 @@ void loadX(uint slot, uint m, uint k) {
             const float v1 = kk + 1u < pc.K ? xAt(base + 8u * c + 2u * e + 1u) : 0.0;
             h[e] = packFloat2x16(f16vec2(v0, v1));
         }
-        xr[slot * 4u + c] = uvec4(h[0], h[1], h[2], h[3]);
+        xr[slot * 4u + c] = uvec4(h[0], h[1], h[2], h[3]) & keep;
     }
 }
 

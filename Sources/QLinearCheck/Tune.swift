@@ -105,7 +105,7 @@ public enum Tuner {
             // Tensor cores with fragments built in registers (q4gsw, M ≤ 8, groups of 128·j):
             // tiles per subgroup, threads, blocks in flight, subgroups splitting K.
             if halfMath && tensorCores && varieties.contains(.frag) && (m ?? 1) <= 8 {
-                for c in [1, 2, 4] { for t in [64, 128, 256, 512] { for u in [1, 2] { for ks in [1, 2, 4, 8] where (t / 32) % ks == 0 {
+                for c in [1, 2, 4] { for t in [64, 128, 256, 512] { for u in [1, 2] { for ks in [1, 2, 4, 8, 16] where (t / 32) % ks == 0 {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true)))
                 } } } }
             }
