@@ -1,10 +1,13 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Tensor-core matrix–vector kernel with register-built fragments (q4gsw, M ≤ 8, group size a
-// multiple of 128): yᵀ = W·xᵀ, the weights as the MMA's A operand (16 rows × 16 K), the
-// activations as B (16 K × 8 rows of x: M pads to 8). Nothing is staged: each lane loads the
-// weight and activation values its own fragment elements hold, straight into registers, so the
-// main loop has no shared memory and no barrier.
+// Tensor-core matrix–vector kernel with register-built fragments (q4gsw and dq8ca_q4gsw, M ≤ 16,
+// group size a multiple of 128): yᵀ = W·xᵀ, the weights as the MMA's A operand (16 rows × 16 K),
+// the activations as B (16 K × 8 rows of x: M pads to 8; TN = 16: two B fragments, rows 0…7 and
+// 8…15). Nothing is staged: each lane loads the weight and activation values its own fragment
+// elements hold, straight into registers, so the main loop has no shared memory and no barrier.
+// DQ (dq8ca_q4gsw): B holds the integers xq − zp of the int8 rows quant_act.comp wrote (|·| ≤ 255,
+// exact in fp16), so each 128-value block's Σ (q − 8)·(xq − zp) is an exact integer (< 2^24) in
+// the fp32 accumulator; × the group scale per block, × the row's scale sx at the end.
 //
 // Written for the fragment layout `FragmentLayout.Known.mma16816` (lane = 4g + t): A element i
 // at (row g + 8·(i >> 2), column 2t + (i & 1) + 8·((i >> 1) & 1)), B element i at (row
@@ -14,7 +17,7 @@
 // K permutation: a dot product does not change when K is permuted the same way in both operands.
 // Per block of 128 K values (8 MMAs of 16), lane (g, t) owns K values kb + 32t … kb + 32t + 31
 // of its two weight rows (g and g + 8 of the 16-row tile: one 16-byte load each, the format's
-// own words) and of x row g (four 16-byte loads). MMA s (0…7) of the block takes from word
+// own words) and of x row g (and g + 8 when TN = 16; four 16-byte loads of fp16, two of int8). MMA s (0…7) of the block takes from word
 // q = s / 2 of those 32 values the nibbles j, j + 4 (columns 2t, 2t + 1) and j + 1, j + 5
 // (columns 2t + 8, 2t + 9), j = 2·(s & 1); B takes the same K values of x, so every product
 // pairs a weight with its own activation. INT4 → fp16: (w & 0x000F000F) | 0x64006400 is
@@ -39,12 +42,23 @@ layout(constant_id = 1) const uint R = 2;      // 16-row tiles per subgroup
 layout(constant_id = 14) const uint PD = 1;    // 128-K blocks of loads in flight
 layout(constant_id = 3) const uint WG = 128;
 layout(constant_id = 4) const uint KS = 1;     // subgroups splitting one row group's K
+layout(constant_id = 7) const uint TN = 8;     // x rows the MMAs cover: 8 or 16 (two B fragments)
 layout(constant_id = 9) const uint SGS = 32;
+
+const uint NB = TN / 8u;                       // B fragments per K step
 
 const uint NSG = WG / SGS;
 const uint RG = NSG / KS;                      // row groups per workgroup
 const uint BN = RG * R * 16;                   // rows per workgroup
 
+#ifdef DQ
+layout(binding = 0) readonly buffer XQBuf { uvec4 XQ4[]; };   // int8 rows, pc.ldx words apart
+layout(binding = 1) readonly buffer XPBuf { uint XP[]; };     // per row: scale bits, zero point
+layout(binding = 2) readonly buffer WBuf { uvec4 W4[]; };
+layout(binding = 3) readonly buffer SBuf { float S[]; };
+layout(binding = 4) readonly buffer BiasBuf { ACT_T BIAS[]; };
+layout(binding = 5) writeonly buffer YBuf { ACT_T Y[]; };
+#else
 #ifdef ACT_F16
 layout(binding = 0) readonly buffer XBuf { uvec4 X4[]; };
 #else
@@ -54,8 +68,9 @@ layout(binding = 1) readonly buffer WBuf { uvec4 W4[]; };
 layout(binding = 2) readonly buffer SBuf { float S[]; };
 layout(binding = 3) readonly buffer BiasBuf { ACT_T BIAS[]; };
 layout(binding = 4) writeonly buffer YBuf { ACT_T Y[]; };
+#endif
 
-shared float Red[NSG * R * 4u * 32u];   // the K parts' accumulators (KS > 1)
+shared float Red[NSG * R * NB * 4u * 32u];   // the K parts' accumulators (KS > 1)
 
 #define MatA coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA>
 #define MatB coopmat<float16_t, gl_ScopeSubgroup, 16, 8, gl_MatrixUseB>
@@ -63,8 +78,31 @@ shared float Red[NSG * R * 4u * 32u];   // the K parts' accumulators (KS > 1)
 
 uvec4 wr[PD * R * 2];   // weight words of rows g, g + 8 of each tile, per block in flight
 float sr[PD * R * 2];   // their group scales
-uvec4 xr[PD * 4];       // 32 halves of x row g per block in flight
+uvec4 xr[PD * NB * 4];  // 32 halves of x rows g (and g + 8) per block in flight
 
+#ifdef DQ
+// 32 int8 values of row m from k as 4 × 8 halves xq − zp (exact). Rows ≥ M load row M − 1 and
+// are zeroed (no divergent loads). The int8 rows are zero-padded to whole 32-value chunks.
+void loadX(uint dst, uint m, uint k) {
+    const uint row = min(m, pc.M - 1u);
+    const uint keep = m < pc.M ? 0xFFFFFFFFu : 0u;
+    const uint zp = uint(1152 + int(XP[2u * row + 1u]));   // 1024 + 128 + zp, as fp16 below
+    const f16vec2 off = f16vec2(float16_t(float(zp)));
+    const uint base = (row * pc.ldx + k / 4u) >> 2;
+    [[unroll]] for (uint h = 0; h < 2u; ++h) {
+        const uvec4 v = XQ4[base + h] ^ uvec4(0x80808080u);   // u = xq + 128 in each byte
+        [[unroll]] for (uint c = 0; c < 4u; ++c) {
+            const uint w = v[c];
+            // bytes (0, 1) and (2, 3) as f16vec2(1024 + u) − (1152 + zp) = xq − zp
+            const f16vec2 p0 = unpackFloat2x16((w & 0xFFu) | ((w << 8) & 0x00FF0000u) | 0x64006400u) - off;
+            const f16vec2 p1 = unpackFloat2x16(((w >> 16) & 0xFFu) | ((w >> 8) & 0x00FF0000u) | 0x64006400u) - off;
+            const uint o = h * 8u + c * 2u;                           // half pair index within the 32
+            xr[dst + (o >> 2)][o & 3u] = packFloat2x16(p0) & keep;
+            xr[dst + (o >> 2)][(o & 3u) + 1u] = packFloat2x16(p1) & keep;
+        }
+    }
+}
+#else
 float xAt(uint i) {
 #ifdef ACT_F16
     return unpackHalf2x16(X4[i >> 3][(i >> 1) & 3u])[i & 1u];
@@ -75,19 +113,19 @@ float xAt(uint i) {
 
 // 32 activations of row m from k (zeros past K or for m ≥ M) as 4 × 8 halves. Lanes of rows
 // ≥ M load row M − 1 like the others and zero it afterwards, so the loads do not diverge.
-void loadX(uint slot, uint m, uint k) {
+void loadX(uint dst, uint m, uint k) {
     const uint base = min(m, pc.M - 1u) * pc.ldx + k;
     const uvec4 keep = uvec4(m < pc.M ? 0xFFFFFFFFu : 0u);
 #ifdef ACT_F16
     if (k + 32u <= pc.K && (pc.ldx % 8u) == 0u) {
-        [[unroll]] for (uint c = 0; c < 4u; ++c) xr[slot * 4u + c] = X4[(base >> 3) + c] & keep;
+        [[unroll]] for (uint c = 0; c < 4u; ++c) xr[dst + c] = X4[(base >> 3) + c] & keep;
         return;
     }
 #else
     if (k + 32u <= pc.K && (pc.ldx % 4u) == 0u) {
         [[unroll]] for (uint c = 0; c < 4u; ++c) {
             const vec4 a = X4[(base >> 2) + 2u * c], b = X4[(base >> 2) + 2u * c + 1u];
-            xr[slot * 4u + c] = uvec4(packFloat2x16(f16vec2(a.xy)), packFloat2x16(f16vec2(a.zw)),
+            xr[dst + c] = uvec4(packFloat2x16(f16vec2(a.xy)), packFloat2x16(f16vec2(a.zw)),
                                       packFloat2x16(f16vec2(b.xy)), packFloat2x16(f16vec2(b.zw))) & keep;
         }
         return;
@@ -101,9 +139,11 @@ void loadX(uint slot, uint m, uint k) {
             const float v1 = kk + 1u < pc.K ? xAt(base + 8u * c + 2u * e + 1u) : 0.0;
             h[e] = packFloat2x16(f16vec2(v0, v1));
         }
-        xr[slot * 4u + c] = uvec4(h[0], h[1], h[2], h[3]) & keep;
+        xr[dst + c] = uvec4(h[0], h[1], h[2], h[3]) & keep;
     }
 }
+
+#endif
 
 // 32 INT4 values of row n from k: one 16-byte load (K is a multiple of G, a multiple of 128, so
 // rows are whole blocks and 16-byte aligned — the dispatcher's condition).
@@ -121,7 +161,7 @@ void fetch(uint slot, uint lane, uint n0, uint kb) {
             sr[(slot * R + r) * 2u + h] = S[n * ngrp + kb / grp];   // one group per block
         }
     }
-    loadX(slot, g, k);
+    [[unroll]] for (uint b = 0; b < NB; ++b) loadX((slot * NB + b) * 4u, g + 8u * b, k);
 }
 
 // Dequantized pairs of word w: (nibble j, nibble j + 4) for j = 0…3, as f16vec2 (q − 8).
@@ -139,8 +179,9 @@ void main() {
     const uint g = lane >> 2, t = lane & 3u;
     const uint nb = (pc.K + 127u) / 128u;
 
-    MatC acc[R];
-    [[unroll]] for (uint r = 0; r < R; ++r) acc[r] = MatC(0.0);
+    // acc[r * NB + b]: tile r (16 weight rows) × x rows 8b … 8b + 7.
+    MatC acc[R * NB];
+    [[unroll]] for (uint i = 0; i < R * NB; ++i) acc[i] = MatC(0.0);
 
     for (uint b0 = part * PD; b0 < nb; b0 += KS * PD) {
         [[unroll]] for (uint u = 0; u < PD; ++u) {
@@ -149,16 +190,18 @@ void main() {
         }
         [[unroll]] for (uint u = 0; u < PD; ++u) {
             if (b0 + u >= nb) break;
-            MatC tmp[R];
-            [[unroll]] for (uint r = 0; r < R; ++r) tmp[r] = MatC(0.0);
+            MatC tmp[R * NB];
+            [[unroll]] for (uint i = 0; i < R * NB; ++i) tmp[i] = MatC(0.0);
             [[unroll]] for (uint s = 0; s < 8u; ++s) {
                 const uint q = s >> 1, j = 2u * (s & 1u);
                 // B: x at the lane's K offsets 8q + j, 8q + j + 4, 8q + j + 1, 8q + j + 5.
-                const uvec4 xv = xr[u * 4u + q];
-                const f16vec2 lo = unpackFloat2x16(xv[j >> 1]);        // (8q + j, 8q + j + 1)
-                const f16vec2 hi = unpackFloat2x16(xv[(j >> 1) + 2u]); // (8q + j + 4, 8q + j + 5)
-                MatB bm;
-                bm[0] = lo.x; bm[1] = hi.x; bm[2] = lo.y; bm[3] = hi.y;
+                MatB bm[NB];
+                [[unroll]] for (uint b = 0; b < NB; ++b) {
+                    const uvec4 xv = xr[(u * NB + b) * 4u + q];
+                    const f16vec2 lo = unpackFloat2x16(xv[j >> 1]);        // (8q + j, 8q + j + 1)
+                    const f16vec2 hi = unpackFloat2x16(xv[(j >> 1) + 2u]); // (8q + j + 4, 8q + j + 5)
+                    bm[b][0] = lo.x; bm[b][1] = hi.x; bm[b][2] = lo.y; bm[b][3] = hi.y;
+                }
                 [[unroll]] for (uint r = 0; r < R; ++r) {
                     const f16vec2 a0 = pairOf(wr[(u * R + r) * 2u][q], j);
                     const f16vec2 a1 = pairOf(wr[(u * R + r) * 2u][q], j + 1u);
@@ -167,39 +210,48 @@ void main() {
                     MatA am;
                     am[0] = a0.x; am[1] = a0.y; am[2] = a1.x; am[3] = a1.y;
                     am[4] = b0v.x; am[5] = b0v.y; am[6] = b1v.x; am[7] = b1v.y;
-                    tmp[r] = coopMatMulAdd(am, bm, tmp[r]);
+                    [[unroll]] for (uint b = 0; b < NB; ++b) tmp[r * NB + b] = coopMatMulAdd(am, bm[b], tmp[r * NB + b]);
                 }
             }
             [[unroll]] for (uint r = 0; r < R; ++r) {
                 const float s0 = sr[(u * R + r) * 2u], s1 = sr[(u * R + r) * 2u + 1u];
-                acc[r][0] += tmp[r][0] * s0; acc[r][1] += tmp[r][1] * s0;
-                acc[r][2] += tmp[r][2] * s1; acc[r][3] += tmp[r][3] * s1;
+                [[unroll]] for (uint b = 0; b < NB; ++b) {
+                    const uint i = r * NB + b;
+                    acc[i][0] += tmp[i][0] * s0; acc[i][1] += tmp[i][1] * s0;
+                    acc[i][2] += tmp[i][2] * s1; acc[i][3] += tmp[i][3] * s1;
+                }
             }
         }
     }
 
     if (KS > 1u) {
-        [[unroll]] for (uint r = 0; r < R; ++r) {
-            [[unroll]] for (uint i = 0; i < 4u; ++i) Red[((sg * R + r) * 4u + i) * 32u + lane] = acc[r][i];
+        [[unroll]] for (uint a = 0; a < R * NB; ++a) {
+            [[unroll]] for (uint i = 0; i < 4u; ++i) Red[((sg * R * NB + a) * 4u + i) * 32u + lane] = acc[a][i];
         }
         barrier();
         if (part != 0u) return;
-        [[unroll]] for (uint r = 0; r < R; ++r) {
+        [[unroll]] for (uint a = 0; a < R * NB; ++a) {
             [[unroll]] for (uint i = 0; i < 4u; ++i) {
-                float v = acc[r][i];
-                for (uint p = 1; p < KS; ++p) v += Red[(((sg + p) * R + r) * 4u + i) * 32u + lane];
-                acc[r][i] = v;
+                float v = acc[a][i];
+                for (uint p = 1; p < KS; ++p) v += Red[(((sg + p) * R * NB + a) * 4u + i) * 32u + lane];
+                acc[a][i] = v;
             }
         }
     }
     [[unroll]] for (uint r = 0; r < R; ++r) {
-        [[unroll]] for (uint i = 0; i < 4u; ++i) {
-            const uint n = n0 + 16u * r + g + 8u * (i >> 1);
-            const uint m = 2u * t + (i & 1u);
-            if (n < pc.N && m < pc.M) {
-                float v = acc[r][i];
-                if (pc.hasBias != 0u) v += float(BIAS[n]);
-                Y[m * pc.N + n] = ACT_T(v);
+        [[unroll]] for (uint b = 0; b < NB; ++b) {
+            [[unroll]] for (uint i = 0; i < 4u; ++i) {
+                // C element i: weight row g + 8(i >> 1) of the tile, x row 8b + 2t + (i & 1).
+                const uint n = n0 + 16u * r + g + 8u * (i >> 1);
+                const uint m = 8u * b + 2u * t + (i & 1u);
+                if (n < pc.N && m < pc.M) {
+                    float v = acc[r * NB + b][i];
+#ifdef DQ
+                    v *= uintBitsToFloat(XP[2u * m]);
+#endif
+                    if (pc.hasBias != 0u) v += float(BIAS[n]);
+                    Y[m * pc.N + n] = ACT_T(v);
+                }
             }
         }
     }

@@ -262,7 +262,7 @@ public enum Dispatcher {
                     let c = rule.config
                     if c.mma == true || c.sg == true || c.xreg == true || c.frag == true {
                         let r = reasons + [why]
-                        let special = c.frag == true ? fragPlan(p, caps: caps, options: options, config: c, tuning: name, reasons: r, lookup: lookup)
+                        let special = c.frag == true ? fragPlan(p, caps: caps, options: options, config: c, tuning: name, quant: quant, reasons: r, lookup: lookup)
                             : c.mma == true ? mmaPlan(p, caps: caps, options: options, config: c, tuning: name, quant: quant, reasons: r, lookup: lookup)
                             : c.sg == true ? sgPlan(p, caps: caps, options: options, config: c, tuning: name, quant: quant, reasons: r, lookup: lookup)
                             : xregPlan(p, caps: caps, options: options, config: c, tuning: name, quant: quant, reasons: r, lookup: lookup)
@@ -278,7 +278,7 @@ public enum Dispatcher {
                 }
             }
             if config.frag == true {
-                if let plan = fragPlan(p, caps: caps, options: options, config: config, tuning: tuning, reasons: reasons, lookup: lookup) { return plan }
+                if let plan = fragPlan(p, caps: caps, options: options, config: config, tuning: tuning, quant: quant, reasons: reasons, lookup: lookup) { return plan }
                 reasons.append("register-fragment tensor-core kernel not applicable here: the column kernel's \(GemvConfig.standard.compact) used")
                 config = GemvConfig.standard
             }
@@ -653,35 +653,45 @@ extension Dispatcher {
         return try? Checked.add(Checked.product([m, chunks, 64], ""), split > 1 ? Checked.product([2, workgroup / subgroup, m, columns, 4], "") : 4, "")
     }
 
-    /// The plan for `gemv_frag` (q4gsw, M ≤ 8, group a multiple of 128: tensor cores with
-    /// fragments built in registers), or nil when it does not apply to `p` on this device (the
-    /// caller then tries the next rule or the column kernel). A configuration that can never be
-    /// valid is a failure.
-    static func fragPlan(_ p: Problem, caps: Capabilities, options: DispatchOptions, config: GemvConfig, tuning: String?,
+    /// The plan for `gemv_frag` (q4gsw and dq8ca_q4gsw, M ≤ 16, group a multiple of 128: tensor
+    /// cores with fragments built in registers), or nil when it does not apply to `p` on this
+    /// device (the caller then tries the next rule or the column kernel). A configuration that can
+    /// never be valid is a failure.
+    static func fragPlan(_ p: Problem, caps: Capabilities, options: DispatchOptions, config: GemvConfig, tuning: String?, quant: ShaderID?,
                          reasons: [String], lookup: (VariantKey) -> ShaderID?) -> Result<KernelPlan, DispatchRejection>? {
         func no(_ s: String) -> Result<KernelPlan, DispatchRejection> { .failure(DispatchRejection(reason: s)) }
         let r = config.columns, wg = config.threads, pd = config.unroll, ks = config.splitK ?? 1
         guard [1, 2, 4].contains(r), [1, 2].contains(pd), [32, 64, 128, 256, 512].contains(wg), [1, 2, 4, 8, 16].contains(ks), wg / 32 >= ks, (wg / 32) % ks == 0 else {
             return no("register-fragment configuration \(config): 1, 2 or 4 tiles per subgroup, 32…512 threads (a power of two), 1 or 2 blocks in flight, K split over 1…16 subgroups dividing the workgroup's")
         }
-        guard p.op == .q4gsw, p.m <= 8, p.groupSize % 128 == 0, p.k % 128 == 0, !options.disableCoopMat, caps.cooperativeMatrix, caps.vulkanMemoryModel,
-              options.brokenCoopMat[p.op.coopMatFamily] == nil, options.fragmentLayout == .mma16816,
+        let dq = p.op == .dq8ca_q4gsw
+        guard p.op == .q4gsw || (dq && quant != nil), p.m <= 16, p.groupSize % 128 == 0, p.k % 128 == 0, !options.disableCoopMat, caps.cooperativeMatrix,
+              caps.vulkanMemoryModel, options.brokenCoopMat[CoopMatFamily.f16] == nil, options.fragmentLayout == .mma16816,
               caps.subgroupSize == 32 || (caps.canRequireSubgroupSize && caps.minSubgroupSize <= 32 && caps.maxSubgroupSize >= 32),
               wg <= caps.maxWorkgroupInvocations, wg <= caps.maxWorkgroupSize[0],
               caps.coopMatShapes(a: .f16, b: .f16, c: .f32, result: .f32).contains(where: { $0.m == 16 && $0.n == 8 && $0.k == 16 })
         else { return nil }
-        let shared = (wg / 32) * r * 4 * 32 * 4
-        guard shared <= caps.sharedMemoryBytes, let shader = lookup(VariantKey(family: .gemvFrag, weight: .q4, act: p.act)) else { return nil }
-        var t = TileConfig(bm: 8, bn: (wg / 32 / ks) * r * 16, bk: 128, workgroupSize: wg)
-        t.tm = 16; t.tn = 8; t.tk = 16
+        let tn = p.m <= 8 ? 8 : 16
+        guard let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn), shared <= caps.sharedMemoryBytes,
+              let shader = lookup(VariantKey(family: dq ? .gemvFragDq : .gemvFrag, weight: .q4, act: p.act)) else { return nil }
+        var t = TileConfig(bm: tn, bn: (wg / 32 / ks) * r * 16, bk: 128, workgroupSize: wg)
+        t.tm = 16; t.tn = tn; t.tk = 16
         t.subgroupSize = 32
         t.requireSubgroupSize = caps.canRequireSubgroupSize
         t.subgroupColumns = r; t.subgroupSplit = ks; t.prefetch = pd
         t.group = p.groupSize
         var rs = reasons
-        rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8), fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")
-        rs.append("INT4 dequantized exactly to q − 8 in fp16, Σ (q − 8)·x accumulated in fp32 per 128-value block, then × the fp32 group scale")
-        return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: nil, tile: t, tuning: tuning, reasons: rs))
+        rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn == 16 ? ", two fragments: M pads to 16" : ": M pads to 8")), fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")
+        rs.append(dq ? "INT4 as q − 8 and int8 activations as xq − zp, both exact in fp16: each 128-value block's Σ (q − 8)(xq − zp) is an exact integer in fp32, × the group scale, × the row's scale at the end"
+                     : "INT4 dequantized exactly to q − 8 in fp16, Σ (q − 8)·x accumulated in fp32 per 128-value block, then × the fp32 group scale")
+        return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: dq ? quant : nil, tile: t, tuning: tuning, reasons: rs))
+    }
+
+    /// Shared memory `gemv_frag` declares: the K parts' accumulators, (WG/32)·R·(TN/8)·4·32 floats.
+    /// nil on overflow.
+    static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int) -> Int? {
+        guard workgroup >= 0, tiles >= 0, tn >= 0 else { return nil }
+        return try? Checked.product([workgroup / 32, tiles, tn / 8, 4 * 32 * 4], "")
     }
 
     /// The plan for `gemv_mma` (tensor-core matrix–vector kernel, fp16 or q4gsw weights, M ≤ 16),

@@ -178,7 +178,7 @@ public final class LinearLayer: @unchecked Sendable {
         switch plan.kernel {
         case .tiled: expected = [.tiledFloat, .tiledInt]
         case .coopmat: expected = plan.splitK > 1 ? [.coopmatFloatSplitk, .coopmatIntSplitk] : [.coopmatFloat, .coopmatInt]
-        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma, .gemvDq, .gemvFrag]
+        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma, .gemvDq, .gemvFrag, .gemvFragDq]
         }
         guard expected.contains(family) else { throw QLinearError.invalidShape("plan's shader \(plan.shader.rawValue) is not a \(plan.kernel.rawValue) kernel") }
         if let maxM = family.maxM, m > maxM {
@@ -218,20 +218,24 @@ public final class LinearLayer: @unchecked Sendable {
             }
             t.halfScales = scalesAreHalf ? 1 : 0
         }
-        if family == .gemvFrag {
+        if family == .gemvFrag || family == .gemvFragDq {
             // Written for 32-lane subgroups and the mma16816 fragment layout, which this context's
-            // self-test must have probed; whole 128-value blocks, one group each.
+            // self-test must have probed; whole 128-value blocks, one group each; the variant of
+            // this layer's op and activation dtype.
             let caps = context.capabilities
             let nsg = t.workgroupSize / 32
-            let ok = op == .q4gsw && m <= 8 && t.bm == 8 && t.tm == 16 && t.tn == 8 && t.tk == 16 && t.subgroupSize == 32
+            let dq = op == .dq8ca_q4gsw
+            let variant = ShaderID.lookup(VariantKey(family: dq ? .gemvFragDq : .gemvFrag, weight: .q4, act: act))
+            let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn)
+            let ok = (op == .q4gsw || dq) && m <= 16 && [8, 16].contains(t.tn) && t.tn >= m && t.bm == t.tn && t.tm == 16 && t.tk == 16 && t.subgroupSize == 32
                 && (t.requireSubgroupSize ? caps.canRequireSubgroupSize && caps.minSubgroupSize <= 32 && caps.maxSubgroupSize >= 32 : caps.subgroupSize == 32)
                 && [1, 2, 4].contains(t.subgroupColumns) && [1, 2].contains(t.prefetch) && [32, 64, 128, 256, 512].contains(t.workgroupSize)
                 && t.workgroupSize <= caps.maxWorkgroupInvocations && t.workgroupSize <= caps.maxWorkgroupSize[0]
                 && t.subgroupSplit >= 1 && nsg % t.subgroupSplit == 0 && t.bn == (nsg / t.subgroupSplit) * t.subgroupColumns * 16
-                && groupSize % 128 == 0 && k % 128 == 0 && nsg * t.subgroupColumns * 512 <= caps.sharedMemoryBytes
-                && context.options.fragmentLayout == .mma16816 && plan.shader == ShaderID.lookup(VariantKey(family: .gemvFrag, weight: .q4, act: act))
+                && groupSize % 128 == 0 && k % 128 == 0 && (shared.map { $0 <= caps.sharedMemoryBytes } ?? false)
+                && context.options.fragmentLayout == .mma16816 && plan.shader == variant && plan.splitK == 1
             guard ok else {
-                throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn), \(t.subgroupColumns) tiles per subgroup, \(t.workgroupSize) threads, K over \(t.subgroupSplit) subgroups cannot compute \(op.rawValue) M = \(m), K = \(k), group \(groupSize) here (needs 32-lane subgroups, the probed mma16816 fragment layout, groups of a multiple of 128)")
+                throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn), \(t.subgroupColumns) tiles per subgroup, \(t.workgroupSize) threads, K over \(t.subgroupSplit) subgroups cannot compute \(op.rawValue) M = \(m), K = \(k), group \(groupSize) here (needs 32-lane subgroups, the probed mma16816 fragment layout, groups of a multiple of 128, the variant for this op and dtype)")
             }
         }
         guard t.bm >= 1, t.bn >= 1 else { throw QLinearError.invalidShape("plan's tile \(t.bm)x\(t.bn) has a dimension below 1") }

@@ -80,7 +80,7 @@ public enum Tuner {
     /// fits one GPU call: small M gets small tiles and split-K, large M big tiles and every K
     /// step and buffering.
     public static func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int? = nil, halfMath: Bool = false, tensorCores: Bool = false,
-                                  varieties: Set<GemvVariety> = Set(GemvVariety.allCases)) -> [TuneCandidate] {
+                                  varieties: Set<GemvVariety> = Set(GemvVariety.allCases), fragOp: Bool = false) -> [TuneCandidate] {
         switch kernel {
         case .gemv:
             var out: [TuneCandidate] = []
@@ -102,10 +102,12 @@ public enum Tuner {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: sp == 1 ? nil : sp)))
                 } } } }
             }
-            // Tensor cores with fragments built in registers (q4gsw, M ≤ 8, groups of 128·j):
-            // tiles per subgroup, threads, blocks in flight, subgroups splitting K.
-            if halfMath && tensorCores && varieties.contains(.frag) && (m ?? 1) <= 8 {
-                for c in [1, 2, 4] { for t in [64, 128, 256, 512] { for u in [1, 2] { for ks in [1, 2, 4, 8, 16] where (t / 32) % ks == 0 {
+            // Tensor cores with fragments built in registers (q4gsw and dq8ca_q4gsw, `fragOp`;
+            // M ≤ 16, groups of 128·j): tiles per subgroup, threads, blocks in flight, subgroups
+            // splitting K.
+            if fragOp && varieties.contains(.frag) && (m ?? 1) <= 16 {
+                // (H100, session 10: 64 threads never won; 2 blocks in flight only with one tile.)
+                for c in [1, 2, 4] { for t in [128, 256, 512] { for u in c == 1 ? [1, 2] : [1] { for ks in [1, 2, 4, 8, 16] where (t / 32) % ks == 0 {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true)))
                 } } } }
             }
@@ -213,7 +215,7 @@ public enum Tuner {
     static func runs(_ c: TuneCandidate, _ plan: KernelPlan) -> Bool {
         guard let g = c.gemv else { return true }
         let family = plan.shader.origin.family
-        if g.frag == true { return family == .gemvFrag }
+        if g.frag == true { return family == .gemvFrag || family == .gemvFragDq }
         if g.mma == true { return family == .gemvMma || family == .gemvMmaSplitk }
         if g.xreg == true { return family == .gemvQ4Xreg }
         if g.sg == true { return family == .gemvQ4Sg || family == .gemvDq }
@@ -244,7 +246,8 @@ public enum Tuner {
             return over
         }
         func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int?, halfMath: Bool, op: Op) -> [TuneCandidate] {
-            Tuner.candidates(kernel, floatOps: floatOps, m: m, halfMath: halfMath, tensorCores: op == .fp16 || op == .q4gsw, varieties: varieties)
+            Tuner.candidates(kernel, floatOps: floatOps, m: m, halfMath: halfMath, tensorCores: op == .fp16 || op == .q4gsw, varieties: varieties,
+                             fragOp: op == .q4gsw || op == .dq8ca_q4gsw)
         }
         var out: [TuneMeasurement] = []
         let pool = try ActivationPool(context: ctx, act: .f16)

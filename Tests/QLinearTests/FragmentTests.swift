@@ -3,7 +3,8 @@ import Testing
 import QLinearCheck
 import VulkanRuntime
 
-/// `gemv_frag` builds cooperative-matrix fragments in registers for one probed layout. lavapipe has
+/// `gemv_frag` (q4gsw) and `gemv_frag_dq` (dq8ca_q4gsw) build cooperative-matrix fragments in
+/// registers for one probed layout. lavapipe has
 /// no cooperative matrices, so the kernel itself runs only on the GPU (`qlinear check` with forced
 /// configurations); here: the layout's recognition, the kernel's K permutation (emulated element
 /// by element through the layout), the dispatcher's and encode's gates.
@@ -117,29 +118,38 @@ struct FragmentTests {
         #expect(r.got != r.want)
     }
 
-    @Test("dispatch: only q4gsw, M ≤ 8, groups of 128·j, with the probed layout; otherwise the next rule or the column kernel", arguments: [1, 5, 8])
+    @Test("dispatch: q4gsw and dq8ca_q4gsw, M ≤ 16, groups of 128·j, with the probed layout; otherwise the next rule or the column kernel", arguments: [1, 5, 8, 9, 16])
     func dispatch(m: Int) throws {
         let caps = h100Caps()
         var options = DispatchOptions()
         options.fragmentLayout = .mma16816
         options.gemvConfig = GemvConfig(columns: 2, threads: 256, unroll: 2, splitK: 2, frag: true)
-        for act in [DType.f16, .f32] {
-            let p = Problem(op: .q4gsw, m: m, n: 4097, k: 14336, groupSize: 128, act: act, bias: true)
-            let plan = try Dispatcher.plan(.gemv, p, caps: caps, options: options).get()
-            #expect(plan.shader.origin.family == .gemvFrag && plan.quantShader == nil && plan.splitK == 1)
-            #expect(plan.tile.bn == (8 / 2) * 2 * 16 && plan.tile.subgroupColumns == 2 && plan.tile.subgroupSplit == 2 && plan.tile.prefetch == 2)
-            #expect(plan.tile.tm == 16 && plan.tile.tn == 8 && plan.tile.tk == 16 && plan.tile.subgroupSize == 32)
+        for op in [Op.q4gsw, .dq8ca_q4gsw] {
+            for act in [DType.f16, .f32] {
+                let p = Problem(op: op, m: m, n: 4097, k: 14336, groupSize: 128, act: act, bias: true)
+                let plan = try Dispatcher.plan(.gemv, p, caps: caps, options: options).get()
+                #expect(plan.shader.origin.family == (op == .q4gsw ? .gemvFrag : .gemvFragDq) && plan.splitK == 1)
+                #expect((plan.quantShader != nil) == (op == .dq8ca_q4gsw) && !plan.quantFused)
+                #expect(plan.tile.bn == (8 / 2) * 2 * 16 && plan.tile.subgroupColumns == 2 && plan.tile.subgroupSplit == 2 && plan.tile.prefetch == 2)
+                #expect(plan.tile.tm == 16 && plan.tile.tn == (m <= 8 ? 8 : 16) && plan.tile.bm == plan.tile.tn && plan.tile.tk == 16 && plan.tile.subgroupSize == 32)
+            }
         }
-        // Not applicable: the column kernel (a forced configuration) and the reason.
+        // Not applicable: the column kernel (a forced configuration) and the reason — or, past
+        // the column kernels' M, a rejection.
         var noLayout = options
         noLayout.fragmentLayout = nil
         for (p, o) in [(Problem(op: .q4gsw, m: m, n: 64, k: 256, groupSize: 128), noLayout),
                        (Problem(op: .q4gsw, m: m, n: 64, k: 256, groupSize: 64), options),
                        (Problem(op: .q4gsw, m: m, n: 64, k: 384, groupSize: 96), options),
+                       (Problem(op: .dq8ca_q8csw, m: m, n: 64, k: 256), options),
                        (Problem(op: .fp16, m: m, n: 64, k: 256), options)] {
-            let plan = try Dispatcher.plan(.gemv, p, caps: caps, options: o).get()
-            #expect(plan.shader.origin.family != .gemvFrag)
-            #expect(plan.reasons.contains { $0.contains("register-fragment tensor-core kernel not applicable") })
+            switch Dispatcher.plan(.gemv, p, caps: caps, options: o) {
+            case .success(let plan):
+                #expect(plan.shader.origin.family != .gemvFrag && plan.shader.origin.family != .gemvFragDq)
+                #expect(plan.reasons.contains { $0.contains("register-fragment tensor-core kernel not applicable") })
+            case .failure(let why):
+                #expect(m > 8, "\(p): \(why.reason)")
+            }
         }
         var wave64 = amdCaps()
         wave64.vulkanMemoryModel = true

@@ -32,6 +32,8 @@ public enum ShaderID: String, CaseIterable, Sendable, Codable {
     case gemv_float_f16_f32
     case gemv_float_q4_f16
     case gemv_float_q4_f32
+    case gemv_frag_dq_q4_f16
+    case gemv_frag_dq_q4_f32
     case gemv_frag_q4_f16
     case gemv_frag_q4_f32
     case gemv_int_dot_q4_f16
@@ -95,6 +97,7 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
     case gemvMma = "gemv_mma"
     case gemvMmaSplitk = "gemv_mma_splitk"
     case gemvFrag = "gemv_frag"
+    case gemvFragDq = "gemv_frag_dq"
     case gemvDq = "gemv_dq"
     case gemvInt = "gemv_int"
     case quantAct = "quant_act"
@@ -120,6 +123,7 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
         case .gemvMma: return .columns
         case .gemvMmaSplitk: return .columns
         case .gemvFrag: return .columns
+        case .gemvFragDq: return .columns
         case .gemvDq: return .columns
         case .gemvInt: return .columns
         case .quantAct: return .rows
@@ -146,7 +150,8 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
         case .gemvQ4Sg: return 8
         case .gemvMma: return 16
         case .gemvMmaSplitk: return 16
-        case .gemvFrag: return 8
+        case .gemvFrag: return 16
+        case .gemvFragDq: return 16
         case .gemvDq: return 8
         case .gemvInt: return 16
         case .quantAct: return nil
@@ -189,6 +194,8 @@ extension VariantKey {
         VariantKey(family: .gemvFloat, weight: .f16, act: .f32): .gemv_float_f16_f32,
         VariantKey(family: .gemvFloat, weight: .q4, act: .f16): .gemv_float_q4_f16,
         VariantKey(family: .gemvFloat, weight: .q4, act: .f32): .gemv_float_q4_f32,
+        VariantKey(family: .gemvFragDq, weight: .q4, act: .f16): .gemv_frag_dq_q4_f16,
+        VariantKey(family: .gemvFragDq, weight: .q4, act: .f32): .gemv_frag_dq_q4_f32,
         VariantKey(family: .gemvFrag, weight: .q4, act: .f16): .gemv_frag_q4_f16,
         VariantKey(family: .gemvFrag, weight: .q4, act: .f32): .gemv_frag_q4_f32,
         VariantKey(family: .gemvInt, weight: .q4, act: .f16, features: [.dot]): .gemv_int_dot_q4_f16,
@@ -269,6 +276,8 @@ extension ShaderID {
         case .gemv_float_f16_f32: return (.gemvFloat, "gemv.comp", ["WEIGHT_F16"], "vulkan1.2")
         case .gemv_float_q4_f16: return (.gemvFloat, "gemv.comp", ["WEIGHT_Q4", "ACT_F16"], "vulkan1.2")
         case .gemv_float_q4_f32: return (.gemvFloat, "gemv.comp", ["WEIGHT_Q4"], "vulkan1.2")
+        case .gemv_frag_dq_q4_f16: return (.gemvFragDq, "gemv_frag.comp", ["DQ", "WEIGHT_Q4", "ACT_F16"], "vulkan1.3")
+        case .gemv_frag_dq_q4_f32: return (.gemvFragDq, "gemv_frag.comp", ["DQ", "WEIGHT_Q4"], "vulkan1.3")
         case .gemv_frag_q4_f16: return (.gemvFrag, "gemv_frag.comp", ["WEIGHT_Q4", "ACT_F16"], "vulkan1.3")
         case .gemv_frag_q4_f32: return (.gemvFrag, "gemv_frag.comp", ["WEIGHT_Q4"], "vulkan1.3")
         case .gemv_int_dot_q4_f16: return (.gemvInt, "gemv.comp", ["INT_MATH", "WEIGHT_Q4", "ACT_F16", "DOT"], "vulkan1.3")
@@ -348,8 +357,10 @@ extension ShaderID {
         case .gemv_float_f16_f32: return KernelSignature(family: .gemvFloat, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float", access: .readonly), .init(index: 4, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 2), .init(id: 2, name: "BK", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .gemv_float_q4_f16: return KernelSignature(family: .gemvFloat, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 2), .init(id: 2, name: "BK", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .gemv_float_q4_f32: return KernelSignature(family: .gemvFloat, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float", access: .readonly), .init(index: 4, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 2), .init(id: 2, name: "BK", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0)], workgroupSizeConstant: "WG")
-        case .gemv_frag_q4_f16: return KernelSignature(family: .gemvFrag, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "R", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "KS", defaultValue: 1), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 14, name: "PD", defaultValue: 1)], workgroupSizeConstant: "WG")
-        case .gemv_frag_q4_f32: return KernelSignature(family: .gemvFrag, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float", access: .readonly), .init(index: 4, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "R", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "KS", defaultValue: 1), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 14, name: "PD", defaultValue: 1)], workgroupSizeConstant: "WG")
+        case .gemv_frag_dq_q4_f16: return KernelSignature(family: .gemvFragDq, bindings: [.init(index: 0, block: "XQBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XPBuf", element: "uint", access: .readonly), .init(index: 2, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 3, block: "SBuf", element: "float", access: .readonly), .init(index: 4, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 5, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "R", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "KS", defaultValue: 1), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 14, name: "PD", defaultValue: 1)], workgroupSizeConstant: "WG")
+        case .gemv_frag_dq_q4_f32: return KernelSignature(family: .gemvFragDq, bindings: [.init(index: 0, block: "XQBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XPBuf", element: "uint", access: .readonly), .init(index: 2, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 3, block: "SBuf", element: "float", access: .readonly), .init(index: 4, block: "BiasBuf", element: "float", access: .readonly), .init(index: 5, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "R", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "KS", defaultValue: 1), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 14, name: "PD", defaultValue: 1)], workgroupSizeConstant: "WG")
+        case .gemv_frag_q4_f16: return KernelSignature(family: .gemvFrag, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "R", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "KS", defaultValue: 1), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 14, name: "PD", defaultValue: 1)], workgroupSizeConstant: "WG")
+        case .gemv_frag_q4_f32: return KernelSignature(family: .gemvFrag, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float", access: .readonly), .init(index: 4, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "R", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "KS", defaultValue: 1), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 14, name: "PD", defaultValue: 1)], workgroupSizeConstant: "WG")
         case .gemv_int_dot_q4_f16: return KernelSignature(family: .gemvInt, bindings: [.init(index: 0, block: "XQBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XPBuf", element: "uint", access: .readonly), .init(index: 2, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 3, block: "SBuf", element: "float", access: .readonly), .init(index: 4, block: "CorrBuf", element: "float", access: .readonly), .init(index: 5, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 6, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 2), .init(id: 2, name: "BK", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .gemv_int_dot_q4_f32: return KernelSignature(family: .gemvInt, bindings: [.init(index: 0, block: "XQBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XPBuf", element: "uint", access: .readonly), .init(index: 2, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 3, block: "SBuf", element: "float", access: .readonly), .init(index: 4, block: "CorrBuf", element: "float", access: .readonly), .init(index: 5, block: "BiasBuf", element: "float", access: .readonly), .init(index: 6, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 2), .init(id: 2, name: "BK", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .gemv_int_dot_q8_f16: return KernelSignature(family: .gemvInt, bindings: [.init(index: 0, block: "XQBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XPBuf", element: "uint", access: .readonly), .init(index: 2, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 3, block: "SBuf", element: "float", access: .readonly), .init(index: 4, block: "CorrBuf", element: "float", access: .readonly), .init(index: 5, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 6, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 2), .init(id: 2, name: "BK", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0)], workgroupSizeConstant: "WG")
