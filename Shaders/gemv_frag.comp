@@ -5,7 +5,10 @@
 // the activations as B (16 K × 8 rows of x: M pads to 8; TN = 16: two B fragments, rows 0…7 and
 // 8…15). Nothing is staged: each lane loads the weight and activation values its own fragment
 // elements hold, straight into registers, so the main loop has no shared memory and no barrier.
-// DQ (dq8ca_q4gsw): B holds the integers xq − zp of the int8 rows quant_act.comp wrote (|·| ≤ 255,
+// Weights: INT4 (q4gsw, dq8ca_q4gsw), fp16 (WEIGHT_F16: exact, no scales) or int8 (WEIGHT_Q8,
+// dq8ca_q8csw: q exact in fp16; each block's integer sum added exactly in int32, × the row's scale
+// at the end). K must be a multiple of 128 (whole blocks).
+// DQ (dq8ca ops): B holds the integers xq − zp of the int8 rows quant_act.comp wrote (|·| ≤ 255,
 // exact in fp16), so each 128-value block's Σ (q − 8)·(xq − zp) is an exact integer (< 2^24) in
 // the fp32 accumulator; × the group scale per block, × the row's scale sx at the end.
 //
@@ -76,8 +79,16 @@ shared float Red[NSG * R * NB * 4u * 32u];   // the K parts' accumulators (KS > 
 #define MatB coopmat<float16_t, gl_ScopeSubgroup, 16, 8, gl_MatrixUseB>
 #define MatC coopmat<float, gl_ScopeSubgroup, 16, 8, gl_MatrixUseAccumulator>
 
-uvec4 wr[PD * R * 2];   // weight words of rows g, g + 8 of each tile, per block in flight
-float sr[PD * R * 2];   // their group scales
+// 16-byte loads per weight row per block: the lane's 32 values.
+#if defined(WEIGHT_F16)
+const uint WL = 4u;
+#elif defined(WEIGHT_Q8)
+const uint WL = 2u;
+#else
+const uint WL = 1u;
+#endif
+uvec4 wr[PD * R * 2 * WL];   // weights of rows g, g + 8 of each tile, per block in flight
+float sr[PD * R * 2];        // INT4: their group scales
 uvec4 xr[PD * NB * 4];  // 32 halves of x rows g (and g + 8) per block in flight
 
 #ifdef DQ
@@ -145,20 +156,25 @@ void loadX(uint dst, uint m, uint k) {
 
 #endif
 
-// 32 INT4 values of row n from k: one 16-byte load (K is a multiple of G, a multiple of 128, so
-// rows are whole blocks and 16-byte aligned — the dispatcher's condition).
-uvec4 loadW(uint n, uint k) { return W4[(n * pc.ldw + k / 8u) >> 2]; }
-
 void fetch(uint slot, uint lane, uint n0, uint kb) {
     const uint g = lane >> 2, t = lane & 3u;
     const uint k = kb + 32u * t;
-    const uint grp = pc.G;
-    const uint ngrp = pc.K / grp;
     [[unroll]] for (uint r = 0; r < R; ++r) {
         [[unroll]] for (uint h = 0; h < 2u; ++h) {
             const uint n = min(n0 + 16u * r + g + 8u * h, pc.N - 1u);
-            wr[(slot * R + r) * 2u + h] = loadW(n, k);
-            sr[(slot * R + r) * 2u + h] = S[n * ngrp + kb / grp];   // one group per block
+            const uint wi = ((slot * R + r) * 2u + h) * WL;
+            // K is a multiple of 128 (the dispatcher's condition), so rows are whole blocks and
+            // every load is a 16-byte-aligned one inside the row.
+#if defined(WEIGHT_F16)
+            const uint base = (n * pc.ldw + k) >> 3;               // halves
+            [[unroll]] for (uint c = 0; c < 4u; ++c) wr[wi + c] = W4[base + c];
+#elif defined(WEIGHT_Q8)
+            const uint base = (n * pc.ldw + k / 4u) >> 2;          // words of 4 int8
+            [[unroll]] for (uint c = 0; c < 2u; ++c) wr[wi + c] = W4[base + c];
+#else
+            wr[wi] = W4[(n * pc.ldw + k / 8u) >> 2];               // words of 8 nibbles
+            sr[(slot * R + r) * 2u + h] = S[n * (pc.K / pc.G) + kb / pc.G];   // one group per block
+#endif
         }
     }
     [[unroll]] for (uint b = 0; b < NB; ++b) loadX((slot * NB + b) * 4u, g + 8u * b, k);
@@ -169,6 +185,32 @@ f16vec2 pairOf(uint w, uint j) {
     const uint s = (j & 2u) != 0u ? w >> 8 : w;
     if ((j & 1u) == 0u) return unpackFloat2x16((s & 0x000F000Fu) | 0x64006400u) - f16vec2(1032.0hf);
     return fma(unpackFloat2x16((s & 0x00F000F0u) | 0x64006400u), f16vec2(0.0625hf), f16vec2(-72.0hf));
+}
+
+// Bytes j of words a and b (int8) as f16vec2: ((a ^ 0x80) | 0x6400) is 1024 + q + 128.
+f16vec2 bytePair(uint a, uint b, uint j) {
+    const uint v = ((a >> (8u * j)) & 0xFFu) | (((b >> (8u * j)) & 0xFFu) << 16);
+    return unpackFloat2x16((v ^ 0x00800080u) | 0x64006400u) - f16vec2(1152.0hf);
+}
+
+// The A operand's two element pairs of row slot wi for MMA (q, j): the values at the lane's K
+// offsets (8q + j, 8q + j + 4) and (8q + j + 1, 8q + j + 5).
+void aPairs(uint wi, uint q, uint j, out f16vec2 p0, out f16vec2 p1) {
+#if defined(WEIGHT_F16)
+    const uvec4 v = wr[wi + q];
+    const f16vec2 lo = unpackFloat2x16(v[j >> 1]), hi = unpackFloat2x16(v[(j >> 1) + 2u]);
+    p0 = f16vec2(lo.x, hi.x);
+    p1 = f16vec2(lo.y, hi.y);
+#elif defined(WEIGHT_Q8)
+    // Offsets 8q … 8q + 3 are word 2q, 8q + 4 … 8q + 7 word 2q + 1.
+    const uvec4 v = wr[wi + (q >> 1)];
+    const uint a = v[2u * (q & 1u)], b = v[2u * (q & 1u) + 1u];
+    p0 = bytePair(a, b, j);
+    p1 = bytePair(a, b, j + 1u);
+#else
+    p0 = pairOf(wr[wi][q], j);
+    p1 = pairOf(wr[wi][q], j + 1u);
+#endif
 }
 
 void main() {
@@ -182,6 +224,10 @@ void main() {
     // acc[r * NB + b]: tile r (16 weight rows) × x rows 8b … 8b + 7.
     MatC acc[R * NB];
     [[unroll]] for (uint i = 0; i < R * NB; ++i) acc[i] = MatC(0.0);
+#ifdef WEIGHT_Q8
+    ivec4 iacc[R * NB];
+    [[unroll]] for (uint i = 0; i < R * NB; ++i) iacc[i] = ivec4(0);
+#endif
 
     for (uint b0 = part * PD; b0 < nb; b0 += KS * PD) {
         [[unroll]] for (uint u = 0; u < PD; ++u) {
@@ -190,8 +236,12 @@ void main() {
         }
         [[unroll]] for (uint u = 0; u < PD; ++u) {
             if (b0 + u >= nb) break;
+#ifdef WEIGHT_F16
+#define tmp acc
+#else
             MatC tmp[R * NB];
             [[unroll]] for (uint i = 0; i < R * NB; ++i) tmp[i] = MatC(0.0);
+#endif
             [[unroll]] for (uint s = 0; s < 8u; ++s) {
                 const uint q = s >> 1, j = 2u * (s & 1u);
                 // B: x at the lane's K offsets 8q + j, 8q + j + 4, 8q + j + 1, 8q + j + 5.
@@ -203,16 +253,23 @@ void main() {
                     bm[b][0] = lo.x; bm[b][1] = hi.x; bm[b][2] = lo.y; bm[b][3] = hi.y;
                 }
                 [[unroll]] for (uint r = 0; r < R; ++r) {
-                    const f16vec2 a0 = pairOf(wr[(u * R + r) * 2u][q], j);
-                    const f16vec2 a1 = pairOf(wr[(u * R + r) * 2u][q], j + 1u);
-                    const f16vec2 b0v = pairOf(wr[(u * R + r) * 2u + 1u][q], j);
-                    const f16vec2 b1v = pairOf(wr[(u * R + r) * 2u + 1u][q], j + 1u);
+                    f16vec2 a0, a1, b0v, b1v;
+                    aPairs(((u * R + r) * 2u) * WL, q, j, a0, a1);
+                    aPairs(((u * R + r) * 2u + 1u) * WL, q, j, b0v, b1v);
                     MatA am;
                     am[0] = a0.x; am[1] = a0.y; am[2] = a1.x; am[3] = a1.y;
                     am[4] = b0v.x; am[5] = b0v.y; am[6] = b1v.x; am[7] = b1v.y;
                     [[unroll]] for (uint b = 0; b < NB; ++b) tmp[r * NB + b] = coopMatMulAdd(am, bm[b], tmp[r * NB + b]);
                 }
             }
+#if defined(WEIGHT_F16)
+#undef tmp
+#elif defined(WEIGHT_Q8)
+            // An exact integer per block (|Σ| ≤ 128·128·255 < 2^24): summed exactly in int32.
+            [[unroll]] for (uint i = 0; i < R * NB; ++i) {
+                [[unroll]] for (uint e = 0; e < 4u; ++e) iacc[i][e] += int(tmp[i][e]);
+            }
+#else
             [[unroll]] for (uint r = 0; r < R; ++r) {
                 const float s0 = sr[(u * R + r) * 2u], s1 = sr[(u * R + r) * 2u + 1u];
                 [[unroll]] for (uint b = 0; b < NB; ++b) {
@@ -221,20 +278,33 @@ void main() {
                     acc[i][2] += tmp[i][2] * s1; acc[i][3] += tmp[i][3] * s1;
                 }
             }
+#endif
         }
     }
 
     if (KS > 1u) {
         [[unroll]] for (uint a = 0; a < R * NB; ++a) {
-            [[unroll]] for (uint i = 0; i < 4u; ++i) Red[((sg * R * NB + a) * 4u + i) * 32u + lane] = acc[a][i];
+            [[unroll]] for (uint i = 0; i < 4u; ++i) {
+#ifdef WEIGHT_Q8
+                Red[((sg * R * NB + a) * 4u + i) * 32u + lane] = intBitsToFloat(iacc[a][i]);
+#else
+                Red[((sg * R * NB + a) * 4u + i) * 32u + lane] = acc[a][i];
+#endif
+            }
         }
         barrier();
         if (part != 0u) return;
         [[unroll]] for (uint a = 0; a < R * NB; ++a) {
             [[unroll]] for (uint i = 0; i < 4u; ++i) {
+#ifdef WEIGHT_Q8
+                int v = iacc[a][i];
+                for (uint p = 1; p < KS; ++p) v += floatBitsToInt(Red[(((sg + p) * R * NB + a) * 4u + i) * 32u + lane]);
+                iacc[a][i] = v;
+#else
                 float v = acc[a][i];
                 for (uint p = 1; p < KS; ++p) v += Red[(((sg + p) * R * NB + a) * 4u + i) * 32u + lane];
                 acc[a][i] = v;
+#endif
             }
         }
     }
@@ -245,7 +315,11 @@ void main() {
                 const uint n = n0 + 16u * r + g + 8u * (i >> 1);
                 const uint m = 8u * b + 2u * t + (i & 1u);
                 if (n < pc.N && m < pc.M) {
+#ifdef WEIGHT_Q8
+                    float v = S[n] * float(iacc[r * NB + b][i]);   // the row's scale
+#else
                     float v = acc[r * NB + b][i];
+#endif
 #ifdef DQ
                     v *= uintBitsToFloat(XP[2u * m]);
 #endif

@@ -653,8 +653,8 @@ extension Dispatcher {
         return try? Checked.add(Checked.product([m, chunks, 64], ""), split > 1 ? Checked.product([2, workgroup / subgroup, m, columns, 4], "") : 4, "")
     }
 
-    /// The plan for `gemv_frag` (q4gsw and dq8ca_q4gsw, M ≤ 16, group a multiple of 128: tensor
-    /// cores with fragments built in registers), or nil when it does not apply to `p` on this
+    /// The plan for `gemv_frag` / `gemv_frag_dq` (every op; M ≤ 16, K a multiple of 128, INT4
+    /// groups too: tensor cores with fragments built in registers), or nil when it does not apply to `p` on this
     /// device (the caller then tries the next rule or the column kernel). A configuration that can
     /// never be valid is a failure.
     static func fragPlan(_ p: Problem, caps: Capabilities, options: DispatchOptions, config: GemvConfig, tuning: String?, quant: ShaderID?,
@@ -664,8 +664,12 @@ extension Dispatcher {
         guard [1, 2, 4].contains(r), [1, 2].contains(pd), [32, 64, 128, 256, 512].contains(wg), [1, 2, 4, 8, 16].contains(ks), wg / 32 >= ks, (wg / 32) % ks == 0 else {
             return no("register-fragment configuration \(config): 1, 2 or 4 tiles per subgroup, 32…512 threads (a power of two), 1 or 2 blocks in flight, K split over 1…16 subgroups dividing the workgroup's")
         }
-        let dq = p.op == .dq8ca_q4gsw
-        guard p.op == .q4gsw || (dq && quant != nil), p.m <= 16, p.groupSize % 128 == 0, p.k % 128 == 0, !options.disableCoopMat, caps.cooperativeMatrix,
+        let dq = p.op.quantizesActivations
+        let q4 = p.op.weightFormat == .q4
+        // K a multiple of 128 (whole blocks; INT4: one group per block); int8: the exact int32 sums
+        // of |q·(xq − zp)| ≤ 128·255 per value stay below 2^31 for K ≤ 65536.
+        guard !dq || quant != nil, p.m <= 16, p.k % 128 == 0, !q4 || p.groupSize % 128 == 0, p.op != .dq8ca_q8csw || p.k <= 65536,
+              !options.disableCoopMat, caps.cooperativeMatrix,
               caps.vulkanMemoryModel, options.brokenCoopMat[CoopMatFamily.f16] == nil, options.fragmentLayout == .mma16816,
               caps.subgroupSize == 32 || (caps.canRequireSubgroupSize && caps.minSubgroupSize <= 32 && caps.maxSubgroupSize >= 32),
               wg <= caps.maxWorkgroupInvocations, wg <= caps.maxWorkgroupSize[0],
@@ -673,17 +677,21 @@ extension Dispatcher {
         else { return nil }
         let tn = p.m <= 8 ? 8 : 16
         guard let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn), shared <= caps.sharedMemoryBytes,
-              let shader = lookup(VariantKey(family: dq ? .gemvFragDq : .gemvFrag, weight: .q4, act: p.act)) else { return nil }
+              let shader = lookup(VariantKey(family: dq ? .gemvFragDq : .gemvFrag, weight: p.op.weightFormat, act: p.act)) else { return nil }
         var t = TileConfig(bm: tn, bn: (wg / 32 / ks) * r * 16, bk: 128, workgroupSize: wg)
         t.tm = 16; t.tn = tn; t.tk = 16
         t.subgroupSize = 32
         t.requireSubgroupSize = caps.canRequireSubgroupSize
         t.subgroupColumns = r; t.subgroupSplit = ks; t.prefetch = pd
-        t.group = p.groupSize
+        t.group = q4 ? p.groupSize : 0
         var rs = reasons
         rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn == 16 ? ", two fragments: M pads to 16" : ": M pads to 8")), fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")
-        rs.append(dq ? "INT4 as q − 8 and int8 activations as xq − zp, both exact in fp16: each 128-value block's Σ (q − 8)(xq − zp) is an exact integer in fp32, × the group scale, × the row's scale at the end"
-                     : "INT4 dequantized exactly to q − 8 in fp16, Σ (q − 8)·x accumulated in fp32 per 128-value block, then × the fp32 group scale")
+        switch p.op {
+        case .fp16: rs.append("fp16 operands, fp32 accumulation")
+        case .q4gsw: rs.append("INT4 dequantized exactly to q − 8 in fp16, Σ (q − 8)·x accumulated in fp32 per 128-value block, then × the fp32 group scale")
+        case .dq8ca_q4gsw: rs.append("INT4 as q − 8 and int8 activations as xq − zp, both exact in fp16: each 128-value block's Σ (q − 8)(xq − zp) is an exact integer in fp32, × the group scale, × the row's scale at the end")
+        case .dq8ca_q8csw: rs.append("int8 weights and xq − zp exact in fp16: each 128-value block's sum an exact integer, added in int32; × the weight row's and the activation row's scales at the end")
+        }
         return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: dq ? quant : nil, tile: t, tuning: tuning, reasons: rs))
     }
 

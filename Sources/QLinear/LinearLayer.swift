@@ -224,15 +224,15 @@ public final class LinearLayer: @unchecked Sendable {
             // this layer's op and activation dtype.
             let caps = context.capabilities
             let nsg = t.workgroupSize / 32
-            let dq = op == .dq8ca_q4gsw
-            let variant = ShaderID.lookup(VariantKey(family: dq ? .gemvFragDq : .gemvFrag, weight: .q4, act: act))
+            let dq = op.quantizesActivations
+            let variant = ShaderID.lookup(VariantKey(family: dq ? .gemvFragDq : .gemvFrag, weight: op.weightFormat, act: act))
             let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn)
-            let ok = (op == .q4gsw || dq) && m <= 16 && [8, 16].contains(t.tn) && t.tn >= m && t.bm == t.tn && t.tm == 16 && t.tk == 16 && t.subgroupSize == 32
+            let ok = m <= 16 && (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && [8, 16].contains(t.tn) && t.tn >= m && t.bm == t.tn && t.tm == 16 && t.tk == 16 && t.subgroupSize == 32
                 && (t.requireSubgroupSize ? caps.canRequireSubgroupSize && caps.minSubgroupSize <= 32 && caps.maxSubgroupSize >= 32 : caps.subgroupSize == 32)
                 && [1, 2, 4].contains(t.subgroupColumns) && [1, 2].contains(t.prefetch) && [32, 64, 128, 256, 512].contains(t.workgroupSize)
                 && t.workgroupSize <= caps.maxWorkgroupInvocations && t.workgroupSize <= caps.maxWorkgroupSize[0]
                 && t.subgroupSplit >= 1 && nsg % t.subgroupSplit == 0 && t.bn == (nsg / t.subgroupSplit) * t.subgroupColumns * 16
-                && groupSize % 128 == 0 && k % 128 == 0 && (shared.map { $0 <= caps.sharedMemoryBytes } ?? false)
+                && k % 128 == 0 && (shared.map { $0 <= caps.sharedMemoryBytes } ?? false)
                 && context.options.fragmentLayout == .mma16816 && plan.shader == variant && plan.splitK == 1
             guard ok else {
                 throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn), \(t.subgroupColumns) tiles per subgroup, \(t.workgroupSize) threads, K over \(t.subgroupSplit) subgroups cannot compute \(op.rawValue) M = \(m), K = \(k), group \(groupSize) here (needs 32-lane subgroups, the probed mma16816 fragment layout, groups of a multiple of 128, the variant for this op and dtype)")

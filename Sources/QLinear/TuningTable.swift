@@ -110,9 +110,9 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// subgroup takes in turn (1…16: the workgroup covers that many times its subgroups' columns,
     /// so the activations are staged once for all of them). nil = 1.
     public var prefetch: Int?
-    /// q4gsw and dq8ca_q4gsw (M ≤ 16, group a multiple of 128): `gemv_frag`, tensor cores with
-    /// fragments built in registers from the weights and activations (no staging; dq8ca after the
-    /// activation-quantization pass) — `columns` 16-row tiles per
+    /// Every op (M ≤ 16, K and INT4 groups multiples of 128): `gemv_frag` / `gemv_frag_dq`, tensor
+    /// cores with fragments built in registers from the weights and activations (no staging; dq8ca
+    /// after the activation-quantization pass) — `columns` 16-row tiles per
     /// subgroup (1, 2 or 4), `threads` per workgroup, `unroll` 128-value K blocks of loads in
     /// flight (1 or 2), `splitK` subgroups splitting K (the workgroup's subgroups are row groups
     /// × K parts). Runs only where the device's probed fragment layout is the one it was written

@@ -102,8 +102,8 @@ public enum Tuner {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: sp == 1 ? nil : sp)))
                 } } } }
             }
-            // Tensor cores with fragments built in registers (q4gsw and dq8ca_q4gsw, `fragOp`;
-            // M ≤ 16, groups of 128·j): tiles per subgroup, threads, blocks in flight, subgroups
+            // Tensor cores with fragments built in registers (every op, `fragOp`; M ≤ 16, K and
+            // INT4 groups multiples of 128): tiles per subgroup, threads, blocks in flight, subgroups
             // splitting K.
             if fragOp && varieties.contains(.frag) && (m ?? 1) <= 16 {
                 // (H100, session 10: 64 threads never won; 2 blocks in flight only with one tile.)
@@ -247,7 +247,7 @@ public enum Tuner {
         }
         func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int?, halfMath: Bool, op: Op) -> [TuneCandidate] {
             Tuner.candidates(kernel, floatOps: floatOps, m: m, halfMath: halfMath, tensorCores: op == .fp16 || op == .q4gsw, varieties: varieties,
-                             fragOp: op == .q4gsw || op == .dq8ca_q4gsw)
+                             fragOp: true)
         }
         var out: [TuneMeasurement] = []
         let pool = try ActivationPool(context: ctx, act: .f16)

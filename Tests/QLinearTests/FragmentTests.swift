@@ -3,7 +3,7 @@ import Testing
 import QLinearCheck
 import VulkanRuntime
 
-/// `gemv_frag` (q4gsw) and `gemv_frag_dq` (dq8ca_q4gsw) build cooperative-matrix fragments in
+/// `gemv_frag` (fp16, q4gsw) and `gemv_frag_dq` (dq8ca ops) build cooperative-matrix fragments in
 /// registers for one probed layout. lavapipe has
 /// no cooperative matrices, so the kernel itself runs only on the GPU (`qlinear check` with forced
 /// configurations); here: the layout's recognition, the kernel's K permutation (emulated element
@@ -118,18 +118,20 @@ struct FragmentTests {
         #expect(r.got != r.want)
     }
 
-    @Test("dispatch: q4gsw and dq8ca_q4gsw, M ≤ 16, groups of 128·j, with the probed layout; otherwise the next rule or the column kernel", arguments: [1, 5, 8, 9, 16])
+    @Test("dispatch: every op, M ≤ 16, K and INT4 groups multiples of 128, with the probed layout; otherwise the next rule or the column kernel", arguments: [1, 5, 8, 9, 16])
     func dispatch(m: Int) throws {
         let caps = h100Caps()
         var options = DispatchOptions()
         options.fragmentLayout = .mma16816
         options.gemvConfig = GemvConfig(columns: 2, threads: 256, unroll: 2, splitK: 2, frag: true)
-        for op in [Op.q4gsw, .dq8ca_q4gsw] {
+        for op in Op.allCases {
             for act in [DType.f16, .f32] {
                 let p = Problem(op: op, m: m, n: 4097, k: 14336, groupSize: 128, act: act, bias: true)
                 let plan = try Dispatcher.plan(.gemv, p, caps: caps, options: options).get()
-                #expect(plan.shader.origin.family == (op == .q4gsw ? .gemvFrag : .gemvFragDq) && plan.splitK == 1)
-                #expect((plan.quantShader != nil) == (op == .dq8ca_q4gsw) && !plan.quantFused)
+                #expect(plan.shader.origin.family == (op.quantizesActivations ? .gemvFragDq : .gemvFrag) && plan.splitK == 1)
+                #expect(plan.shader == ShaderID.lookup(VariantKey(family: plan.shader.origin.family, weight: op.weightFormat, act: act)))
+                #expect((plan.quantShader != nil) == op.quantizesActivations && !plan.quantFused)
+                #expect(plan.tile.group == (op.weightFormat == .q4 ? 128 : 0))
                 #expect(plan.tile.bn == (8 / 2) * 2 * 16 && plan.tile.subgroupColumns == 2 && plan.tile.subgroupSplit == 2 && plan.tile.prefetch == 2)
                 #expect(plan.tile.tm == 16 && plan.tile.tn == (m <= 8 ? 8 : 16) && plan.tile.bm == plan.tile.tn && plan.tile.tk == 16 && plan.tile.subgroupSize == 32)
             }
@@ -141,8 +143,9 @@ struct FragmentTests {
         for (p, o) in [(Problem(op: .q4gsw, m: m, n: 64, k: 256, groupSize: 128), noLayout),
                        (Problem(op: .q4gsw, m: m, n: 64, k: 256, groupSize: 64), options),
                        (Problem(op: .q4gsw, m: m, n: 64, k: 384, groupSize: 96), options),
-                       (Problem(op: .dq8ca_q8csw, m: m, n: 64, k: 256), options),
-                       (Problem(op: .fp16, m: m, n: 64, k: 256), options)] {
+                       (Problem(op: .dq8ca_q8csw, m: m, n: 64, k: 320), options),
+                       (Problem(op: .dq8ca_q8csw, m: m, n: 64, k: 65536 + 128), options),
+                       (Problem(op: .fp16, m: m, n: 64, k: 200), options)] {
             switch Dispatcher.plan(.gemv, p, caps: caps, options: o) {
             case .success(let plan):
                 #expect(plan.shader.origin.family != .gemvFrag && plan.shader.origin.family != .gemvFragDq)
