@@ -1,9 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Tensor-core matrix–vector kernel with register-built fragments (q4gsw and dq8ca_q4gsw, M ≤ 16,
-// group size a multiple of 128): yᵀ = W·xᵀ, the weights as the MMA's A operand (16 rows × 16 K),
-// the activations as B (16 K × 8 rows of x: M pads to 8; TN = 16: two B fragments, rows 0…7 and
-// 8…15). Nothing is staged: each lane loads the weight and activation values its own fragment
+// Tensor-core matrix–vector kernel with register-built fragments (every op, M ≤ 32, K a multiple
+// of 128): yᵀ = W·xᵀ, the weights as the MMA's A operand (16 rows × 16 K), the activations as B
+// (16 K × 8 rows of x: M pads to 8; TN = 16 or 32: two or four B fragments, rows 8b … 8b + 7). Nothing is staged: each lane loads the weight and activation values its own fragment
 // elements hold, straight into registers, so the main loop has no shared memory and no barrier.
 // Weights: INT4 (q4gsw, dq8ca_q4gsw), fp16 (WEIGHT_F16: exact, no scales) or int8 (WEIGHT_Q8,
 // dq8ca_q8csw: q exact in fp16; each block's integer sum added exactly in int32, × the row's scale
@@ -20,7 +19,7 @@
 // K permutation: a dot product does not change when K is permuted the same way in both operands.
 // Per block of 128 K values (8 MMAs of 16), lane (g, t) owns K values kb + 32t … kb + 32t + 31
 // of its two weight rows (g and g + 8 of the 16-row tile: one 16-byte load each, the format's
-// own words) and of x row g (and g + 8 when TN = 16; four 16-byte loads of fp16, two of int8). MMA s (0…7) of the block takes from word
+// own words) and of x rows g + 8b, b < TN / 8 (four 16-byte loads of fp16 each, two of int8). MMA s (0…7) of the block takes from word
 // q = s / 2 of those 32 values the nibbles j, j + 4 (columns 2t, 2t + 1) and j + 1, j + 5
 // (columns 2t + 8, 2t + 9), j = 2·(s & 1); B takes the same K values of x, so every product
 // pairs a weight with its own activation. INT4 → fp16: (w & 0x000F000F) | 0x64006400 is
@@ -45,7 +44,7 @@ layout(constant_id = 1) const uint R = 2;      // 16-row tiles per subgroup
 layout(constant_id = 14) const uint PD = 1;    // 128-K blocks of loads in flight
 layout(constant_id = 3) const uint WG = 128;
 layout(constant_id = 4) const uint KS = 1;     // subgroups splitting one row group's K
-layout(constant_id = 7) const uint TN = 8;     // x rows the MMAs cover: 8 or 16 (two B fragments)
+layout(constant_id = 7) const uint TN = 8;     // x rows the MMAs cover: 8, 16 or 32 (TN / 8 B fragments)
 layout(constant_id = 9) const uint SGS = 32;
 
 const uint NB = TN / 8u;                       // B fragments per K step

@@ -239,7 +239,7 @@ public enum Dispatcher {
         switch kind {
         case .gemv:
             let family: KernelFamily = p.op.floatMath ? .gemvFloat : .gemvInt
-            if let maxM = KernelFamily.gemvMma.maxM, p.m > maxM { return no("M = \(p.m) > \(maxM): the matrix–vector kernels are for decode batches") }
+            if let maxM = KernelFamily.gemvFrag.maxM, p.m > maxM { return no("M = \(p.m) > \(maxM): the matrix–vector kernels are for decode batches") }
             if !caps.subgroupArithmetic { return no("device lacks subgroup arithmetic in compute shaders") }
             if p.op == .dq8ca_q4gsw && p.groupSize % 32 != 0 { return no("group size \(p.groupSize) is not a multiple of the 32-value chunk") }
             let sgs = caps.subgroupSize
@@ -653,7 +653,7 @@ extension Dispatcher {
         return try? Checked.add(Checked.product([m, chunks, 64], ""), split > 1 ? Checked.product([2, workgroup / subgroup, m, columns, 4], "") : 4, "")
     }
 
-    /// The plan for `gemv_frag` / `gemv_frag_dq` (every op; M ≤ 16, K a multiple of 128, INT4
+    /// The plan for `gemv_frag` / `gemv_frag_dq` (every op; M ≤ 32, K a multiple of 128, INT4
     /// groups too: tensor cores with fragments built in registers), or nil when it does not apply to `p` on this
     /// device (the caller then tries the next rule or the column kernel). A configuration that can
     /// never be valid is a failure.
@@ -668,14 +668,14 @@ extension Dispatcher {
         let q4 = p.op.weightFormat == .q4
         // K a multiple of 128 (whole blocks; INT4: one group per block); int8: the exact int32 sums
         // of |q·(xq − zp)| ≤ 128·255 per value stay below 2^31 for K ≤ 65536.
-        guard !dq || quant != nil, p.m <= 16, p.k % 128 == 0, !q4 || p.groupSize % 128 == 0, p.op != .dq8ca_q8csw || p.k <= 65536,
+        guard !dq || quant != nil, p.m <= 32, p.k % 128 == 0, !q4 || p.groupSize % 128 == 0, p.op != .dq8ca_q8csw || p.k <= 65536,
               !options.disableCoopMat, caps.cooperativeMatrix,
               caps.vulkanMemoryModel, options.brokenCoopMat[CoopMatFamily.f16] == nil, options.fragmentLayout == .mma16816,
               caps.subgroupSize == 32 || (caps.canRequireSubgroupSize && caps.minSubgroupSize <= 32 && caps.maxSubgroupSize >= 32),
               wg <= caps.maxWorkgroupInvocations, wg <= caps.maxWorkgroupSize[0],
               caps.coopMatShapes(a: .f16, b: .f16, c: .f32, result: .f32).contains(where: { $0.m == 16 && $0.n == 8 && $0.k == 16 })
         else { return nil }
-        let tn = p.m <= 8 ? 8 : 16
+        let tn = p.m <= 8 ? 8 : p.m <= 16 ? 16 : 32
         guard let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn), shared <= caps.sharedMemoryBytes,
               let shader = lookup(VariantKey(family: dq ? .gemvFragDq : .gemvFrag, weight: p.op.weightFormat, act: p.act)) else { return nil }
         var t = TileConfig(bm: tn, bn: (wg / 32 / ks) * r * 16, bk: 128, workgroupSize: wg)
@@ -685,7 +685,7 @@ extension Dispatcher {
         t.subgroupColumns = r; t.subgroupSplit = ks; t.prefetch = pd
         t.group = q4 ? p.groupSize : 0
         var rs = reasons
-        rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn == 16 ? ", two fragments: M pads to 16" : ": M pads to 8")), fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")
+        rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")), fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")
         switch p.op {
         case .fp16: rs.append("fp16 operands, fp32 accumulation")
         case .q4gsw: rs.append("INT4 dequantized exactly to q − 8 in fp16, Σ (q − 8)·x accumulated in fp32 per 128-value block, then × the fp32 group scale")

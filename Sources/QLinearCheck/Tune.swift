@@ -102,10 +102,10 @@ public enum Tuner {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: sp == 1 ? nil : sp)))
                 } } } }
             }
-            // Tensor cores with fragments built in registers (every op, `fragOp`; M ≤ 16, K and
+            // Tensor cores with fragments built in registers (every op, `fragOp`; M ≤ 32, K and
             // INT4 groups multiples of 128): tiles per subgroup, threads, blocks in flight, subgroups
             // splitting K.
-            if fragOp && varieties.contains(.frag) && (m ?? 1) <= 16 {
+            if fragOp && varieties.contains(.frag) && (m ?? 1) <= 32 {
                 // (H100, session 10: 64 threads never won; 2 blocks in flight only with one tile.)
                 for c in [1, 2, 4] { for t in [128, 256, 512] { for u in c == 1 ? [1, 2] : [1] { for ks in [1, 2, 4, 8, 16] where (t / 32) % ks == 0 {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true)))

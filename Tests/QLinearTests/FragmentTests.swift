@@ -118,7 +118,7 @@ struct FragmentTests {
         #expect(r.got != r.want)
     }
 
-    @Test("dispatch: every op, M ≤ 16, K and INT4 groups multiples of 128, with the probed layout; otherwise the next rule or the column kernel", arguments: [1, 5, 8, 9, 16])
+    @Test("dispatch: every op, M ≤ 32, K and INT4 groups multiples of 128, with the probed layout; otherwise the next rule or the column kernel", arguments: [1, 5, 8, 9, 16, 17, 32])
     func dispatch(m: Int) throws {
         let caps = h100Caps()
         var options = DispatchOptions()
@@ -133,7 +133,7 @@ struct FragmentTests {
                 #expect((plan.quantShader != nil) == op.quantizesActivations && !plan.quantFused)
                 #expect(plan.tile.group == (op.weightFormat == .q4 ? 128 : 0))
                 #expect(plan.tile.bn == (8 / 2) * 2 * 16 && plan.tile.subgroupColumns == 2 && plan.tile.subgroupSplit == 2 && plan.tile.prefetch == 2)
-                #expect(plan.tile.tm == 16 && plan.tile.tn == (m <= 8 ? 8 : 16) && plan.tile.bm == plan.tile.tn && plan.tile.tk == 16 && plan.tile.subgroupSize == 32)
+                #expect(plan.tile.tm == 16 && plan.tile.tn == (m <= 8 ? 8 : m <= 16 ? 16 : 32) && plan.tile.bm == plan.tile.tn && plan.tile.tk == 16 && plan.tile.subgroupSize == 32)
             }
         }
         // Not applicable: the column kernel (a forced configuration) and the reason — or, past
@@ -154,6 +154,10 @@ struct FragmentTests {
                 #expect(m > 8, "\(p): \(why.reason)")
             }
         }
+        guard case .failure(let tooMany) = Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 33, n: 64, k: 256, groupSize: 128), caps: caps, options: options) else {
+            Issue.record("M = 33 got a matrix–vector plan"); return
+        }
+        #expect(tooMany.reason.contains("M = 33"))
         var wave64 = amdCaps()
         wave64.vulkanMemoryModel = true
         #expect((try? Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: m, n: 64, k: 256, groupSize: 128), caps: wave64, options: options).get())?.shader.origin.family != .gemvFrag)
