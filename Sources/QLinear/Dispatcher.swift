@@ -527,7 +527,7 @@ extension Dispatcher {
     static func xregPlan(_ p: Problem, caps: Capabilities, options: DispatchOptions, config: GemvConfig, tuning: String?, quant: ShaderID?,
                          reasons: [String], lookup: (VariantKey) -> ShaderID?) -> Result<KernelPlan, DispatchRejection>? {
         func no(_ s: String) -> Result<KernelPlan, DispatchRejection> { .failure(DispatchRejection(reason: s)) }
-        guard p.op == .q4gsw, p.act == .f16, caps.shaderFloat16, caps.subgroupShuffle, options.gemvHalfMath else { return nil }
+        guard p.op == .q4gsw, p.act == .f16, p.m <= 8, caps.shaderFloat16, caps.subgroupShuffle, options.gemvHalfMath else { return nil }
         let wg = config.threads, sgs = caps.subgroupSize
         let bm = p.m <= 1 ? 1 : p.m <= 2 ? 2 : p.m <= 4 ? 4 : 8
         guard (1...64).contains(config.columns), [1, 2, 4, 8].contains(config.unroll), config.columns % config.unroll == 0 else {
@@ -671,7 +671,7 @@ extension Dispatcher {
         guard !dq || quant != nil, p.m <= 32, p.k % 128 == 0, !q4 || p.groupSize % 128 == 0, p.op != .dq8ca_q8csw || p.k <= 65536,
               !options.disableCoopMat, caps.cooperativeMatrix,
               caps.vulkanMemoryModel, options.brokenCoopMat[CoopMatFamily.f16] == nil, options.fragmentLayout == .mma16816,
-              caps.subgroupSize == 32 || (caps.canRequireSubgroupSize && caps.minSubgroupSize <= 32 && caps.maxSubgroupSize >= 32),
+              FragmentLayout.runsAt32(caps),
               wg <= caps.maxWorkgroupInvocations, wg <= caps.maxWorkgroupSize[0],
               caps.coopMatShapes(a: .f16, b: .f16, c: .f32, result: .f32).contains(where: { $0.m == 16 && $0.n == 8 && $0.k == 16 })
         else { return nil }

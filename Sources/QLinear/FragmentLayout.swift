@@ -60,14 +60,23 @@ public struct FragmentLayout: Sendable, Hashable, Codable {
         return FragmentLayout(subgroupSize: 32, a: a, b: b, c: c)
     }
 
-    /// Runs the probe on `ctx`'s device (needs 16×8×16 f16 → f32 cooperative matrices).
+    /// Whether pipelines on this device run with 32-lane subgroups, as the probe and the kernels
+    /// written for `mma16816` need: a size pipelines can require (32 within min…max), or a fixed
+    /// 32 (min = max = 32; a SPIR-V 1.6 module may otherwise get any size in between).
+    public static func runsAt32(_ caps: Capabilities) -> Bool {
+        caps.canRequireSubgroupSize ? caps.minSubgroupSize <= 32 && caps.maxSubgroupSize >= 32
+                                    : caps.subgroupSize == 32 && caps.minSubgroupSize == 32 && caps.maxSubgroupSize == 32
+    }
+
+    /// Runs the probe on `ctx`'s device (needs 16×8×16 f16 → f32 cooperative matrices), with
+    /// 32-lane subgroups where the device can run them (`runsAt32`), else at its default size.
     static func probe(_ ctx: QLinearContext) throws -> FragmentLayout {
         let caps = ctx.capabilities
         guard caps.cooperativeMatrix,
               caps.coopMatShapes(a: .f16, b: .f16, c: .f32, result: .f32).contains(where: { $0.m == 16 && $0.n == 8 && $0.k == 16 })
         else { throw VulkanError.unsupported("no 16×8×16 f16→f32 cooperative matrices") }
-        let sgs = caps.subgroupSize
-        let pipe = try ctx.pipeline(.frag_probe, specialization: ["WG": sgs], requiredSubgroupSize: caps.canRequireSubgroupSize ? sgs : nil,
+        let sgs = runsAt32(caps) ? 32 : caps.subgroupSize
+        let pipe = try ctx.pipeline(.frag_probe, specialization: ["WG": sgs], requiredSubgroupSize: caps.canRequireSubgroupSize && runsAt32(caps) ? 32 : nil,
                                     fullSubgroups: true)
         let words = 4 + 3 * 512
         let out = try Buffer(device: ctx.device, size: words * 4, placement: .deviceLocal)

@@ -228,7 +228,7 @@ public final class LinearLayer: @unchecked Sendable {
             let variant = ShaderID.lookup(VariantKey(family: dq ? .gemvFragDq : .gemvFrag, weight: op.weightFormat, act: act))
             let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn)
             let ok = m <= 32 && (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && [8, 16, 32].contains(t.tn) && t.tn >= m && t.bm == t.tn && t.tm == 16 && t.tk == 16 && t.subgroupSize == 32
-                && (t.requireSubgroupSize ? caps.canRequireSubgroupSize && caps.minSubgroupSize <= 32 && caps.maxSubgroupSize >= 32 : caps.subgroupSize == 32)
+                && FragmentLayout.runsAt32(caps) && t.requireSubgroupSize == caps.canRequireSubgroupSize
                 && [1, 2, 4].contains(t.subgroupColumns) && [1, 2].contains(t.prefetch) && [32, 64, 128, 256, 512].contains(t.workgroupSize)
                 && t.workgroupSize <= caps.maxWorkgroupInvocations && t.workgroupSize <= caps.maxWorkgroupSize[0]
                 && t.subgroupSplit >= 1 && nsg % t.subgroupSplit == 0 && t.bn == (nsg / t.subgroupSplit) * t.subgroupColumns * 16

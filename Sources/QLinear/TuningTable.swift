@@ -135,7 +135,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// or `f` (tensor cores, fragments in registers); `m` and `g` take `pN` (prefetch / column
     /// groups per subgroup), `m`, `g` and `f` take `sN` (split-K).
     public var compact: String {
-        "\(columns)x\(threads)x\(unroll)\(frag == true ? "f" : mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
+        "\(columns)x\(threads)x\(unroll)\(frag == true ? "f" : mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 && frag != true ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
     }
     /// The configuration used when no rule applies.
     public static let standard = GemvConfig(columns: 2, threads: 128, unroll: 2)

@@ -173,6 +173,38 @@ struct FragmentTests {
         }
     }
 
+    @Test("32-lane subgroups: required where the device can, or fixed at 32; a varying size that cannot be required is refused")
+    func subgroupSize() throws {
+        var caps = h100Caps()
+        #expect(FragmentLayout.runsAt32(caps))
+        var options = DispatchOptions()
+        options.fragmentLayout = .mma16816
+        options.gemvConfig = GemvConfig(columns: 1, threads: 128, unroll: 1, frag: true)
+        let p = Problem(op: .q4gsw, m: 4, n: 256, k: 256, groupSize: 128, act: .f16)
+        #expect(try Dispatcher.plan(.gemv, p, caps: caps, options: options).get().shader.origin.family == .gemvFrag)
+        caps.canRequireSubgroupSize = false
+        caps.minSubgroupSize = 16
+        #expect(!FragmentLayout.runsAt32(caps))
+        #expect(try Dispatcher.plan(.gemv, p, caps: caps, options: options).get().shader.origin.family != .gemvFrag)
+        caps.minSubgroupSize = 32
+        #expect(FragmentLayout.runsAt32(caps))
+        let fixed = try Dispatcher.plan(.gemv, p, caps: caps, options: options).get()
+        #expect(fixed.shader.origin.family == .gemvFrag && !fixed.tile.requireSubgroupSize)
+        // A frag configuration's compact form has no prefetch (its blocks in flight are `unroll`).
+        #expect(GemvConfig(columns: 2, threads: 256, unroll: 2, splitK: 4, prefetch: 3, frag: true).compact == "2x256x2fs4")
+    }
+
+    @Test("an activations-in-registers rule never plans M > 8 (it gives way to the next rule)", arguments: [9, 16, 32])
+    func xregStaysWithinEight(m: Int) throws {
+        var caps = h100Caps()
+        caps.subgroupShuffleSupport = true
+        var options = DispatchOptions()
+        options.tuning = TuningTable(name: "t", match: nil, provenance: "test", coopmat: [], gemv: [
+            GemvRule(ops: [.q4gsw], config: GemvConfig(columns: 8, threads: 128, unroll: 2, halfMath: true, xreg: true), note: "xreg")])
+        let r = Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: m, n: 256, k: 256, groupSize: 128, act: .f16), caps: caps, options: options)
+        #expect((try? r.get())?.shader.origin.family != .gemvQ4Xreg)
+    }
+
     @Test("a table's frag rule gives way to the next matching rule where the kernel cannot run")
     func nextRule() throws {
         let caps = h100Caps()
