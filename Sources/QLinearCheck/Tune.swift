@@ -373,8 +373,11 @@ public enum Tuner {
     /// the largest) and the base table's rules for the same ops follow them (first match wins),
     /// so a sweep at some M values refines a table instead of replacing it. `extendUp` (with
     /// `keepBase`): each op's rules for its largest measured M also cover every larger M.
+    /// `extendDownTo` (with `keepBase`): each op's rules for its smallest measured M also cover the
+    /// M values from this one up (a sweep at M = 16 speaking for M = 9…16; never above that M).
     public static func table(from ms: [TuneMeasurement], kernel: KernelKind, base: TuningTable, name: String,
-                             match: DeviceMatch?, provenance: String, keepBase: Bool = false, extendUp: Bool = false) -> TuningTable {
+                             match: DeviceMatch?, provenance: String, keepBase: Bool = false, extendUp: Bool = false,
+                             extendDownTo: Int? = nil) -> TuningTable {
         var coop: [TuningRule] = kernel == .coopmat ? [] : base.coopmat
         var gemv: [GemvRule] = kernel == .gemv ? [] : (base.gemv ?? [])
         // `--against-current` entries: today's plan per case. A case whose best candidate did not
@@ -386,7 +389,7 @@ public enum Tuner {
             let mine = ok.filter { $0.op == op }
             let mValues = Array(Set(mine.map(\.m))).sorted()
             for (i, m) in mValues.enumerated() {
-                let lo = i == 0 ? (keepBase ? m : 1) : mValues[i - 1] + 1
+                let lo = i == 0 ? (keepBase ? min(max(extendDownTo ?? m, 1), m) : 1) : mValues[i - 1] + 1
                 let hi: Int? = i == mValues.count - 1 && (!keepBase || extendUp) ? nil : m
                 let atM = mine.filter { $0.m == m }
                 let shapes = Array(Set(atM.map { "\($0.n)x\($0.k)" })).sorted()

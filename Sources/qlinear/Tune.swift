@@ -34,6 +34,7 @@ struct Tune: ParsableCommand {
     @Option(help: "Matrix–vector kernels to try (repeatable: column, xreg, sg, mma, frag; default all).") var variety: [GemvVariety] = []
     @Flag(help: "Refine the base table: new rules cover only the measured M values (smallest to largest) and the base table's rules follow them.") var keepBase = false
     @Flag(name: .customLong("extend-up"), help: "With --keep-base: each op's rules for its largest measured M also cover every larger M.") var extendUp = false
+    @Option(name: .customLong("extend-down-to"), help: "With --keep-base: each op's rules for its smallest measured M also cover the M values from this one up (e.g. a sweep at M = 16 for M = 9…16).") var extendDownTo: Int?
     @Flag(name: .customLong("against-current"), help: "Also time the plan the dispatcher makes today (base table, any kernel kind) for each case; a case gets a rule only where the sweep's best beat it, and an M where the sweep lost on some shape gets no any-shape fallback rule.") var againstCurrent = false
     @Option(name: .customLong("time-limit"), help: "Start no check or timing after this many seconds; the rest is recorded as skipped and the report and table are still written (budget a GPU call: a pipeline compile can take 1–2 s per candidate).") var timeLimit: Double?
     @OptionGroup var dev: DeviceOptions
@@ -42,6 +43,10 @@ struct Tune: ParsableCommand {
         if kernel == .tiled { throw ValidationError("tune sweeps gemv or coopmat configurations") }
         if group < 8 || group % 8 != 0 { throw ValidationError("--group must be a positive multiple of 8, got \(group)") }
         if extendUp && !keepBase { throw ValidationError("--extend-up refines a table: it needs --keep-base") }
+        if let d = extendDownTo {
+            if !keepBase { throw ValidationError("--extend-down-to refines a table: it needs --keep-base") }
+            if !(1...1_000_000).contains(d) { throw ValidationError("--extend-down-to must be in 1…1000000, got \(d)") }
+        }
         if let t = timeLimit, !(t > 0 && t.isFinite && t <= 86_400) { throw ValidationError("--time-limit must be in (0, 86400] seconds, got \(t)") }
         if timeLimit != nil && !from.isEmpty { throw ValidationError("--time-limit applies to a sweep, not to --from") }
     }
@@ -72,7 +77,7 @@ struct Tune: ParsableCommand {
         let caps = ctx.capabilities
         let table = Tuner.table(from: ms, kernel: kernel, base: base, name: name ?? base.name,
                                 match: base.match ?? DeviceMatch(vendorID: caps.vendorID, nameContains: caps.name),
-                                provenance: "qlinear tune --kernel \(kernel.rawValue) on \(caps.name), driver \(caps.driverName) \(caps.driverInfo), \(nowString()); \(ms.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(base.name)\(keepBase ? "; refines \(base.name) (its rules follow the new ones)" : "")", keepBase: keepBase, extendUp: extendUp)
+                                provenance: "qlinear tune --kernel \(kernel.rawValue) on \(caps.name), driver \(caps.driverName) \(caps.driverInfo), \(nowString()); \(ms.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(base.name)\(keepBase ? "; refines \(base.name) (its rules follow the new ones)" : "")", keepBase: keepBase, extendUp: extendUp, extendDownTo: extendDownTo)
         if let out { try writeFile(out, try jsonString(table) + "\n") }
         if let report { try writeFile(report, try jsonString(TuneReport(date: nowString(), device: caps, kernel: kernel, measurements: ms, table: table))) }
         let wrong = ms.filter { $0.status.hasPrefix("wrong") || $0.status.hasPrefix("error") }
@@ -105,7 +110,7 @@ struct Tune: ParsableCommand {
         let baseTable = try dev.tuning.map { try TuningTable.decode(try readFileBytes($0)) } ?? TuningTable.forDevice(caps)
         let table = Tuner.table(from: all, kernel: kernel, base: baseTable, name: name ?? baseTable.name,
                                 match: baseTable.match ?? DeviceMatch(vendorID: caps.vendorID, nameContains: caps.name),
-                                provenance: "qlinear tune --kernel \(kernel.rawValue) --from \(from.map { String($0.split(separator: "/").last ?? Substring($0)) }.joined(separator: " ")) (\(caps.name), driver \(caps.driverName) \(caps.driverInfo)); \(all.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(baseTable.name)\(keepBase ? "; refines \(baseTable.name) (its rules follow the new ones)" : "")", keepBase: keepBase, extendUp: extendUp)
+                                provenance: "qlinear tune --kernel \(kernel.rawValue) --from \(from.map { String($0.split(separator: "/").last ?? Substring($0)) }.joined(separator: " ")) (\(caps.name), driver \(caps.driverName) \(caps.driverInfo)); \(all.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(baseTable.name)\(keepBase ? "; refines \(baseTable.name) (its rules follow the new ones)" : "")\(extendDownTo.map { "; lowest measured M extended down to \($0)" } ?? "")", keepBase: keepBase, extendUp: extendUp, extendDownTo: extendDownTo)
         if let out { try writeFile(out, try jsonString(table) + "\n") }
         print(try jsonString(table))
     }

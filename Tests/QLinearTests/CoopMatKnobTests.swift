@@ -104,7 +104,7 @@ struct CoopMatKnobTests {
         #expect(Set(f).count == f.count && Set(i).count == i.count)
     }
 
-    @Test("tune --extend-up: the largest measured M's rules cover every larger M; without it they stop at that M")
+    @Test("tune --extend-up / --extend-down-to: the largest measured M's rules cover every larger M, the smallest's reach down to a given M; without them they stop at those Ms")
     func extendUp() throws {
         func meas(_ m: Int, _ n: Int, _ bm: Int, _ us: Double) -> String {
             #"{"op":"fp16","m":\#(m),"n":\#(n),"k":4096,"candidate":{"kernel":"coopmat","tile":{"bm":\#(bm),"bn":128,"wm":2,"wn":2},"kStep":32,"buffers":1},"medianUs":\#(us),"minUs":\#(us),"flags":[],"status":"ok"}"#
@@ -121,6 +121,13 @@ struct CoopMatKnobTests {
         #expect(topAt(up, 1024)?.tile.bm == 128 && topAt(up, 1500)?.tile.bm == 64)
         #expect(topAt(fixed, 2048)?.tile.bm == 64 && topAt(fixed, 8192)?.tile.bm == 32)  // falls to the base rule
         #expect(topAt(up, 512)?.tile.bm == 32 && topAt(fixed, 512)?.tile.bm == 32)       // below the sweep: base
+        // --extend-down-to: the smallest measured M's rules reach down to the given M, never past
+        // that M's own value (a value above it is clamped), and the base rules still cover below.
+        let down = Tuner.table(from: ms, kernel: .coopmat, base: base, name: "t", match: nil, provenance: "test", keepBase: true, extendDownTo: 600)
+        #expect(topAt(down, 600)?.tile.bm == 128 && topAt(down, 1024)?.tile.bm == 128 && topAt(down, 599)?.tile.bm == 32)
+        #expect(topAt(down, 2048)?.tile.bm == 64)
+        let clamped = Tuner.table(from: ms, kernel: .coopmat, base: base, name: "t", match: nil, provenance: "test", keepBase: true, extendDownTo: 5000)
+        #expect(topAt(clamped, 1023)?.tile.bm == 32 && topAt(clamped, 1024)?.tile.bm == 128)
     }
 
     @Test("tune --against-current: a case gets a rule only where the sweep beat today's plan; an M it lost somewhere gets no fallback")
