@@ -236,3 +236,67 @@ struct FragmentTests {
         #expect(throws: QLinearError.self) { try layer.encode(s, plan: plan, x: BufferBinding(xb), y: BufferBinding(yb), scratch: try layer.makeScratch(m: 1)) }
     }
 }
+
+/// The shader's bit tricks, replayed on every input value: they must give exactly the integers the
+/// fragments need (an fp16 value is 1024 + u when its bits are 0x6400 | u, u < 1024).
+@Suite("gemv_frag bit tricks")
+struct FragmentBitTricks {
+    /// The two fp16 halves of a 32-bit word, as Float.
+    func halves(_ w: UInt32) -> (Float, Float) {
+        (Float(Float16(bitPattern: UInt16(truncatingIfNeeded: w))), Float(Float16(bitPattern: UInt16(truncatingIfNeeded: w >> 16))))
+    }
+
+    @Test("INT4 pairOf: (nibble j, nibble j + 4) − 8 for every nibble pair and j = 0…3")
+    func int4Pairs() {
+        for lo in 0..<16 { for hi in 0..<16 { for j in 0..<4 {
+            // A word whose nibble j is lo and nibble j + 4 is hi, the others a fixed pattern.
+            var w: UInt32 = 0x9C3A_5E71
+            w &= ~(UInt32(0xF) << UInt32(4 * j)) & ~(UInt32(0xF) << UInt32(4 * (j + 4)))
+            w |= UInt32(lo) << UInt32(4 * j) | UInt32(hi) << UInt32(4 * (j + 4))
+            // The shader: s = j ≥ 2 ? w >> 8 : w; even j: (s & 0x000F000F) | 0x64006400 − 1032;
+            // odd j: fma((s & 0x00F000F0) | 0x64006400, 1/16, −72) (exact in fp16: 64 + q − 72).
+            let s = (j & 2) != 0 ? w >> 8 : w
+            let got: (Float, Float)
+            if j & 1 == 0 {
+                let h = halves((s & 0x000F_000F) | 0x6400_6400)
+                got = (Float(Float16(h.0 - 1032)), Float(Float16(h.1 - 1032)))
+            } else {
+                let h = halves((s & 0x00F0_00F0) | 0x6400_6400)
+                got = (Float(Float16(h.0 * 0.0625 - 72)), Float(Float16(h.1 * 0.0625 - 72)))
+            }
+            #expect(got.0 == Float(lo - 8) && got.1 == Float(hi - 8), "nibbles \(lo), \(hi), j = \(j)")
+        } } }
+    }
+
+    @Test("int8 weights (bytePair): bytes j of two words as f16vec2(q) for every byte value")
+    func int8Pairs() {
+        for a in 0..<256 { for j in 0..<4 {
+            let b = 255 - a
+            let wa = UInt32(a) << UInt32(8 * j) | 0x1234_5678 & ~(UInt32(0xFF) << UInt32(8 * j))
+            let wb = UInt32(b) << UInt32(8 * j) | 0x8765_4321 & ~(UInt32(0xFF) << UInt32(8 * j))
+            let v = ((wa >> UInt32(8 * j)) & 0xFF) | (((wb >> UInt32(8 * j)) & 0xFF) << 16)
+            let h = halves((v ^ 0x0080_0080) | 0x6400_6400)
+            let got = (Float(Float16(h.0 - 1152)), Float(Float16(h.1 - 1152)))
+            #expect(got.0 == Float(Int8(bitPattern: UInt8(a))) && got.1 == Float(Int8(bitPattern: UInt8(b))), "byte \(a), j = \(j)")
+        } }
+    }
+
+    @Test("dq8ca activations: xq − zp exactly, for every int8 value and zero point")
+    func activations() {
+        for zp in -128...127 {
+            let off = Float(Float16(Float(1152 + zp)))
+            #expect(off == Float(1152 + zp))   // exact in fp16 (integers ≤ 2048)
+            for base in stride(from: 0, to: 256, by: 4) {
+                // One int8 word of four consecutive values, as quant_act writes them (k order).
+                let bytes = (0..<4).map { UInt32((base + $0) & 0xFF) }
+                let w = bytes[0] | bytes[1] << 8 | bytes[2] << 16 | bytes[3] << 24
+                let u = w ^ 0x8080_8080
+                let p0 = halves((u & 0xFF) | ((u << 8) & 0x00FF_0000) | 0x6400_6400)
+                let p1 = halves(((u >> 16) & 0xFF) | ((u >> 8) & 0x00FF_0000) | 0x6400_6400)
+                let got = [p0.0, p0.1, p1.0, p1.1].map { Float(Float16($0 - off)) }
+                let want = bytes.map { Float(Int(Int8(bitPattern: UInt8($0))) - zp) }
+                #expect(got == want, "zp \(zp), bytes \(bytes)")
+            }
+        }
+    }
+}
