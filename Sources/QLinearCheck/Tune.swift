@@ -80,7 +80,7 @@ public enum Tuner {
     /// fits one GPU call: small M gets small tiles and split-K, large M big tiles and every K
     /// step and buffering.
     public static func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int? = nil, halfMath: Bool = false, tensorCores: Bool = false,
-                                  varieties: Set<GemvVariety> = Set(GemvVariety.allCases), fragOp: Bool = false) -> [TuneCandidate] {
+                                  varieties: Set<GemvVariety> = Set(GemvVariety.allCases)) -> [TuneCandidate] {
         switch kernel {
         case .gemv:
             var out: [TuneCandidate] = []
@@ -102,10 +102,9 @@ public enum Tuner {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: sp == 1 ? nil : sp)))
                 } } } }
             }
-            // Tensor cores with fragments built in registers (every op, `fragOp`; M ≤ 32, K and
-            // INT4 groups multiples of 128): tiles per subgroup, threads, blocks in flight, subgroups
-            // splitting K.
-            if fragOp && varieties.contains(.frag) && (m ?? 1) <= 32 {
+            // Tensor cores with fragments built in registers (every op; M ≤ 32, K and INT4 groups
+            // multiples of 128): tiles per subgroup, threads, blocks in flight, subgroups splitting K.
+            if varieties.contains(.frag) && (m ?? 1) <= 32 {
                 // (H100, session 10: 64 threads never won; 2 blocks in flight only with one tile.)
                 for c in [1, 2, 4] { for t in [128, 256, 512] { for u in c == 1 ? [1, 2] : [1] { for ks in [1, 2, 4, 8, 16] where (t / 32) % ks == 0 {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true)))
@@ -246,8 +245,7 @@ public enum Tuner {
             return over
         }
         func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int?, halfMath: Bool, op: Op) -> [TuneCandidate] {
-            Tuner.candidates(kernel, floatOps: floatOps, m: m, halfMath: halfMath, tensorCores: op == .fp16 || op == .q4gsw, varieties: varieties,
-                             fragOp: true)
+            Tuner.candidates(kernel, floatOps: floatOps, m: m, halfMath: halfMath, tensorCores: op == .fp16 || op == .q4gsw, varieties: varieties)
         }
         var out: [TuneMeasurement] = []
         let pool = try ActivationPool(context: ctx, act: .f16)

@@ -77,7 +77,7 @@ struct Tune: ParsableCommand {
         let caps = ctx.capabilities
         let table = Tuner.table(from: ms, kernel: kernel, base: base, name: name ?? base.name,
                                 match: base.match ?? DeviceMatch(vendorID: caps.vendorID, nameContains: caps.name),
-                                provenance: "qlinear tune --kernel \(kernel.rawValue) on \(caps.name), driver \(caps.driverName) \(caps.driverInfo), \(nowString()); \(ms.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(base.name)\(keepBase ? "; refines \(base.name) (its rules follow the new ones)" : "")", keepBase: keepBase, extendUp: extendUp, extendDownTo: extendDownTo)
+                                provenance: "qlinear tune --kernel \(kernel.rawValue) on \(caps.name), driver \(caps.driverName) \(caps.driverInfo), \(nowString()); \(ms.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(base.name)\(keepBase ? "; refines \(base.name) (its rules follow the new ones)" : "")\(extendDownTo.map { "; lowest measured M extended down to \($0)" } ?? "")", keepBase: keepBase, extendUp: extendUp, extendDownTo: extendDownTo)
         if let out { try writeFile(out, try jsonString(table) + "\n") }
         if let report { try writeFile(report, try jsonString(TuneReport(date: nowString(), device: caps, kernel: kernel, measurements: ms, table: table))) }
         let wrong = ms.filter { $0.status.hasPrefix("wrong") || $0.status.hasPrefix("error") }

@@ -194,6 +194,17 @@ struct FragmentTests {
         #expect(GemvConfig(columns: 2, threads: 256, unroll: 2, splitK: 4, prefetch: 3, frag: true).compact == "2x256x2fs4")
     }
 
+    @Test("tune's matrix–vector candidates include the register-fragment kernel for every op up to M = 32, not above")
+    func candidates() {
+        for float in [true, false] {
+            let at32 = Tuner.candidates(.gemv, floatOps: float, m: 32)
+            #expect(!at32.isEmpty && at32.allSatisfy { $0.gemv?.frag == true })
+            #expect(Tuner.candidates(.gemv, floatOps: float, m: 8).contains { $0.gemv?.frag == true })
+            #expect(!Tuner.candidates(.gemv, floatOps: float, m: 33).contains { $0.gemv?.frag == true })
+            #expect(!Tuner.candidates(.gemv, floatOps: float, m: 8, varieties: [.column]).contains { $0.gemv?.frag == true })
+        }
+    }
+
     @Test("an activations-in-registers rule never plans M > 8 (it gives way to the next rule)", arguments: [9, 16, 32])
     func xregStaysWithinEight(m: Int) throws {
         var caps = h100Caps()
