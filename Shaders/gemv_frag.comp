@@ -1,8 +1,10 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Tensor-core matrix–vector kernel with register-built fragments (every op, M ≤ 32, K a multiple
+// Tensor-core matrix–vector kernel with register-built fragments (every op, any M, K a multiple
 // of 128): yᵀ = W·xᵀ, the weights as the MMA's A operand (16 rows × 16 K), the activations as B
-// (16 K × 8 rows of x: M pads to 8; TN = 16 or 32: two or four B fragments, rows 8b … 8b + 7). Nothing is staged: each lane loads the weight and activation values its own fragment
+// (16 K × 8 rows of x: M pads to 8; TN = 16 or 32: two or four B fragments, rows 8b … 8b + 7).
+// M > TN: the grid holds ⌈M / TN⌉ workgroups per row group, x row tiles of TN, adjacent in
+// dispatch order so the weight rows they share come from L2 the second time. Nothing is staged: each lane loads the weight and activation values its own fragment
 // elements hold, straight into registers, so the main loop has no shared memory and no barrier.
 // Weights: INT4 (q4gsw, dq8ca_q4gsw), fp16 (WEIGHT_F16: exact, no scales) or int8 (WEIGHT_Q8,
 // dq8ca_q8csw: q exact in fp16; each block's integer sum added exactly in int32, × the row's scale
@@ -31,7 +33,9 @@
 //
 // Work: subgroup sg of a workgroup takes row group sg / KS (R tiles of 16 rows) and K part
 // sg % KS (blocks p, p + KS, …); PD blocks of loads are issued before their MMAs. The KS parts'
-// accumulators are added in shared memory at the end (bias fused). Edges: rows past N load row
+// accumulators are added in shared memory at the end (bias fused): parts 1 … KS − 1 store theirs
+// as bit patterns in a uint array (float or int32 sums; no float loads of int bits), part 0 adds
+// them; the array holds RG·(KS − 1) subgroups' worth (one word when KS = 1). Edges: rows past N load row
 // N − 1 and are not written; x rows ≥ M are zeros; K is a multiple of G and so of 128 (whole
 // blocks); an activation row stride that is not a multiple of 16 bytes takes scalar loads.
 #include "common.glsl"
@@ -72,7 +76,8 @@ layout(binding = 3) readonly buffer BiasBuf { ACT_T BIAS[]; };
 layout(binding = 4) writeonly buffer YBuf { ACT_T Y[]; };
 #endif
 
-shared float Red[NSG * R * NB * 4u * 32u];   // the K parts' accumulators (KS > 1)
+// The K parts' accumulators, parts 1 … KS − 1 of each row group (one word when KS = 1).
+shared uint Red[RG * (KS - 1u) * R * NB * 4u * 32u + 1u];
 
 #define MatA coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA>
 #define MatB coopmat<float16_t, gl_ScopeSubgroup, 16, 8, gl_MatrixUseB>
@@ -155,7 +160,7 @@ void loadX(uint dst, uint m, uint k) {
 
 #endif
 
-void fetch(uint slot, uint lane, uint n0, uint kb) {
+void fetch(uint slot, uint lane, uint n0, uint m0, uint kb) {
     const uint g = lane >> 2, t = lane & 3u;
     const uint k = kb + 32u * t;
     [[unroll]] for (uint r = 0; r < R; ++r) {
@@ -176,7 +181,7 @@ void fetch(uint slot, uint lane, uint n0, uint kb) {
 #endif
         }
     }
-    [[unroll]] for (uint b = 0; b < NB; ++b) loadX((slot * NB + b) * 4u, g + 8u * b, k);
+    [[unroll]] for (uint b = 0; b < NB; ++b) loadX((slot * NB + b) * 4u, m0 + g + 8u * b, k);
 }
 
 // Dequantized pairs of word w: (nibble j, nibble j + 4) for j = 0…3, as f16vec2 (q − 8).
@@ -216,7 +221,10 @@ void main() {
     const uint lane = gl_SubgroupInvocationID;
     const uint sg = gl_SubgroupID;
     const uint rg = sg / KS, part = sg % KS;
-    const uint n0 = gl_WorkGroupID.x * BN + rg * R * 16u;
+    // Workgroup x = row group block · MT + x row tile (MT = ⌈M / TN⌉).
+    const uint mt = (pc.M + TN - 1u) / TN;
+    const uint n0 = (gl_WorkGroupID.x / mt) * BN + rg * R * 16u;
+    const uint m0 = (gl_WorkGroupID.x % mt) * TN;
     const uint g = lane >> 2, t = lane & 3u;
     const uint nb = (pc.K + 127u) / 128u;
 
@@ -231,7 +239,7 @@ void main() {
     for (uint b0 = part * PD; b0 < nb; b0 += KS * PD) {
         [[unroll]] for (uint u = 0; u < PD; ++u) {
             const uint b = b0 + u;
-            if (b < nb) fetch(u, lane, n0, 128u * b);
+            if (b < nb) fetch(u, lane, n0, m0, 128u * b);
         }
         [[unroll]] for (uint u = 0; u < PD; ++u) {
             if (b0 + u >= nb) break;
@@ -282,26 +290,31 @@ void main() {
     }
 
     if (KS > 1u) {
-        [[unroll]] for (uint a = 0; a < R * NB; ++a) {
-            [[unroll]] for (uint i = 0; i < 4u; ++i) {
+        // Slot of part p ≥ 1 of row group rg: (rg·(KS − 1) + p − 1).
+        if (part != 0u) {
+            const uint base = (rg * (KS - 1u) + part - 1u) * R * NB;
+            [[unroll]] for (uint a = 0; a < R * NB; ++a) {
+                [[unroll]] for (uint i = 0; i < 4u; ++i) {
 #ifdef WEIGHT_Q8
-                Red[((sg * R * NB + a) * 4u + i) * 32u + lane] = intBitsToFloat(iacc[a][i]);
+                    Red[((base + a) * 4u + i) * 32u + lane] = uint(iacc[a][i]);
 #else
-                Red[((sg * R * NB + a) * 4u + i) * 32u + lane] = acc[a][i];
+                    Red[((base + a) * 4u + i) * 32u + lane] = floatBitsToUint(acc[a][i]);
 #endif
+                }
             }
         }
         barrier();
         if (part != 0u) return;
+        const uint base = rg * (KS - 1u) * R * NB;
         [[unroll]] for (uint a = 0; a < R * NB; ++a) {
             [[unroll]] for (uint i = 0; i < 4u; ++i) {
 #ifdef WEIGHT_Q8
                 int v = iacc[a][i];
-                for (uint p = 1; p < KS; ++p) v += floatBitsToInt(Red[(((sg + p) * R * NB + a) * 4u + i) * 32u + lane]);
+                for (uint p = 0; p + 1u < KS; ++p) v += int(Red[((base + p * R * NB + a) * 4u + i) * 32u + lane]);
                 iacc[a][i] = v;
 #else
                 float v = acc[a][i];
-                for (uint p = 1; p < KS; ++p) v += Red[(((sg + p) * R * NB + a) * 4u + i) * 32u + lane];
+                for (uint p = 0; p + 1u < KS; ++p) v += uintBitsToFloat(Red[((base + p * R * NB + a) * 4u + i) * 32u + lane]);
                 acc[a][i] = v;
 #endif
             }
@@ -312,7 +325,7 @@ void main() {
             [[unroll]] for (uint i = 0; i < 4u; ++i) {
                 // C element i: weight row g + 8(i >> 1) of the tile, x row 8b + 2t + (i & 1).
                 const uint n = n0 + 16u * r + g + 8u * (i >> 1);
-                const uint m = 8u * b + 2u * t + (i & 1u);
+                const uint m = m0 + 8u * b + 2u * t + (i & 1u);
                 if (n < pc.N && m < pc.M) {
 #ifdef WEIGHT_Q8
                     float v = S[n] * float(iacc[r * NB + b][i]);   // the row's scale

@@ -76,12 +76,13 @@ FAMILIES = {
                      name=lambda v: f"gemv_mma_{v['weight']}_{v['act']}"),
     "gemv_mma_splitk": dict(src="gemv_mma.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], defines=["SPLITK"], grid="columns", max_m=16,
                             name=lambda v: f"gemv_mma_splitk_{v['weight']}_{v['act']}"),
-    # Tensor cores with fragments built in registers (fp16, q4gsw; M ≤ 32, K a multiple of 128; the
-    # device's probed fragment layout must be mma16816).
-    "gemv_frag": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], grid="columns", max_m=32,
+    # Tensor cores with fragments built in registers (fp16, q4gsw; M ≤ 256 — past 32 in tiles of 32
+    # x rows, ⌈M/32⌉ workgroups per row group —, K a multiple of 128; the device's probed fragment
+    # layout must be mma16816).
+    "gemv_frag": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], grid="columns", max_m=256,
                       name=lambda v: f"gemv_frag_{v['weight']}_{v['act']}"),
     # … and for the dq8ca ops: B = the integers xq − zp of the quantization pass's int8 rows.
-    "gemv_frag_dq": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[INT_W, ACT], defines=["DQ"], grid="columns", max_m=32,
+    "gemv_frag_dq": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[INT_W, ACT], defines=["DQ"], grid="columns", max_m=256,
                          name=lambda v: f"gemv_frag_dq_{v['weight']}_{v['act']}"),
     # Fused decode for the dq8ca ops (M ≤ 8): each workgroup quantizes the rows itself (no quant pass).
     "gemv_dq": dict(src="gemv_dq.comp", env="vulkan1.2", axes=[INT_W, ACT, ("dot", [(True, ["DOT"])]), FP64], grid="columns", max_m=8,

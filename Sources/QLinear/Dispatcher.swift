@@ -653,8 +653,9 @@ extension Dispatcher {
         return try? Checked.add(Checked.product([m, chunks, 64], ""), split > 1 ? Checked.product([2, workgroup / subgroup, m, columns, 4], "") : 4, "")
     }
 
-    /// The plan for `gemv_frag` / `gemv_frag_dq` (every op; M ≤ 32, K a multiple of 128, INT4
-    /// groups too: tensor cores with fragments built in registers), or nil when it does not apply to `p` on this
+    /// The plan for `gemv_frag` / `gemv_frag_dq` (every op; K a multiple of 128, INT4 groups too:
+    /// tensor cores with fragments built in registers; M > 32 in tiles of 32 x rows, one workgroup
+    /// per row group and tile), or nil when it does not apply to `p` on this
     /// device (the caller then tries the next rule or the column kernel). A configuration that can
     /// never be valid is a failure.
     static func fragPlan(_ p: Problem, caps: Capabilities, options: DispatchOptions, config: GemvConfig, tuning: String?, quant: ShaderID?,
@@ -668,7 +669,7 @@ extension Dispatcher {
         let q4 = p.op.weightFormat == .q4
         // K a multiple of 128 (whole blocks; INT4: one group per block); int8: the exact int32 sums
         // of |q·(xq − zp)| ≤ 128·255 per value stay below 2^31 for K ≤ 65536.
-        guard !dq || quant != nil, p.m <= 32, p.k % 128 == 0, !q4 || p.groupSize % 128 == 0, p.op != .dq8ca_q8csw || p.k <= 65536,
+        guard !dq || quant != nil, p.k % 128 == 0, !q4 || p.groupSize % 128 == 0, p.op != .dq8ca_q8csw || p.k <= 65536,
               !options.disableCoopMat, caps.cooperativeMatrix,
               caps.vulkanMemoryModel, options.brokenCoopMat[CoopMatFamily.f16] == nil, options.fragmentLayout == .mma16816,
               FragmentLayout.runsAt32(caps),
@@ -676,16 +677,18 @@ extension Dispatcher {
               caps.coopMatShapes(a: .f16, b: .f16, c: .f32, result: .f32).contains(where: { $0.m == 16 && $0.n == 8 && $0.k == 16 })
         else { return nil }
         let tn = p.m <= 8 ? 8 : p.m <= 16 ? 16 : 32
-        guard let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn), shared <= caps.sharedMemoryBytes,
+        let bn = (wg / 32 / ks) * r * 16
+        guard let groups = try? Checked.product([(p.n + bn - 1) / bn, (p.m + tn - 1) / tn], ""), groups <= caps.maxWorkgroupCount[0],
+              let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn, split: ks), shared <= caps.sharedMemoryBytes,
               let shader = lookup(VariantKey(family: dq ? .gemvFragDq : .gemvFrag, weight: p.op.weightFormat, act: p.act)) else { return nil }
-        var t = TileConfig(bm: tn, bn: (wg / 32 / ks) * r * 16, bk: 128, workgroupSize: wg)
+        var t = TileConfig(bm: tn, bn: bn, bk: 128, workgroupSize: wg)
         t.tm = 16; t.tn = tn; t.tk = 16
         t.subgroupSize = 32
         t.requireSubgroupSize = caps.canRequireSubgroupSize
         t.subgroupColumns = r; t.subgroupSplit = ks; t.prefetch = pd
         t.group = q4 ? p.groupSize : 0
         var rs = reasons
-        rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")), fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")
+        rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")\(p.m > tn ? "; \((p.m + tn - 1) / tn) tiles of \(tn) x rows, one workgroup each per row group" : "")), fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")
         switch p.op {
         case .fp16: rs.append("fp16 operands, fp32 accumulation")
         case .q4gsw: rs.append("INT4 dequantized exactly to q − 8 in fp16, Σ (q − 8)·x accumulated in fp32 per 128-value block, then × the fp32 group scale")
@@ -695,11 +698,12 @@ extension Dispatcher {
         return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: dq ? quant : nil, tile: t, tuning: tuning, reasons: rs))
     }
 
-    /// Shared memory `gemv_frag` declares: the K parts' accumulators, (WG/32)·R·(TN/8)·4·32 floats.
-    /// nil on overflow.
-    static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int) -> Int? {
-        guard workgroup >= 0, tiles >= 0, tn >= 0 else { return nil }
-        return try? Checked.product([workgroup / 32, tiles, tn / 8, 4 * 32 * 4], "")
+    /// Shared memory `gemv_frag` declares: the accumulators of K parts 1 … KS − 1 of each row group,
+    /// (WG/32/KS)·(KS − 1)·R·(TN/8)·4·32 words, plus one word. nil on overflow or a split that
+    /// does not divide the workgroup's subgroups.
+    static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int) -> Int? {
+        guard workgroup >= 0, tiles >= 0, tn >= 0, split >= 1, (workgroup / 32) % split == 0 else { return nil }
+        return try? Checked.add(Checked.product([workgroup / 32 / split, split - 1, tiles, tn / 8, 4 * 32 * 4], ""), 4, "")
     }
 
     /// The plan for `gemv_mma` (tensor-core matrix–vector kernel, fp16 or q4gsw weights, M ≤ 16),

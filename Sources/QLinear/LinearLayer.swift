@@ -226,8 +226,8 @@ public final class LinearLayer: @unchecked Sendable {
             let nsg = t.workgroupSize / 32
             let dq = op.quantizesActivations
             let variant = ShaderID.lookup(VariantKey(family: dq ? .gemvFragDq : .gemvFrag, weight: op.weightFormat, act: act))
-            let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn)
-            let ok = m <= 32 && (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && [8, 16, 32].contains(t.tn) && t.tn >= m && t.bm == t.tn && t.tm == 16 && t.tk == 16 && t.subgroupSize == 32
+            let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit)
+            let ok = (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && [8, 16, 32].contains(t.tn) && t.bm == t.tn && t.tm == 16 && t.tk == 16 && t.subgroupSize == 32
                 && FragmentLayout.runsAt32(caps) && t.requireSubgroupSize == caps.canRequireSubgroupSize
                 && [1, 2, 4].contains(t.subgroupColumns) && [1, 2].contains(t.prefetch) && [32, 64, 128, 256, 512].contains(t.workgroupSize)
                 && t.workgroupSize <= caps.maxWorkgroupInvocations && t.workgroupSize <= caps.maxWorkgroupSize[0]
@@ -311,12 +311,16 @@ public final class LinearLayer: @unchecked Sendable {
                 throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn)x\(t.bk), \(t.chunksPerThread) chunks per thread cannot compute M = \(m) (needs BM ≥ M, BK dividing BN, BM·BK a power of two ≤ 32, 1…2 chunks)")
             }
         }
-        let groups: (Int, Int, Int)
+        var groups: (Int, Int, Int)
         switch family.grid {
         case .tiles: groups = ((n - 1) / t.bn + 1, (m - 1) / t.bm + 1, 1)
         case .columns: groups = ((n - 1) / t.bn + 1, 1, 1)
         case .rows: groups = (m, 1, 1)
         case .elements, .fixed: throw QLinearError.unsupported("\(plan.shader.rawValue) is not a linear kernel")
+        }
+        if family == .gemvFrag || family == .gemvFragDq {
+            // ⌈M / TN⌉ workgroups per row group along x (the x row tiles of one row group adjacent).
+            groups.0 = try Checked.product([groups.0, (m - 1) / t.bm + 1], "register-fragment workgroups")
         }
         let limit = context.capabilities.maxWorkgroupCount
         guard groups.0 <= limit[0], groups.1 <= limit[1] else {

@@ -110,7 +110,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// subgroup takes in turn (1…16: the workgroup covers that many times its subgroups' columns,
     /// so the activations are staged once for all of them). nil = 1.
     public var prefetch: Int?
-    /// Every op (M ≤ 32, K and INT4 groups multiples of 128): `gemv_frag` / `gemv_frag_dq`, tensor
+    /// Every op (K and INT4 groups multiples of 128; M > 32 in tiles of 32 x rows): `gemv_frag` / `gemv_frag_dq`, tensor
     /// cores with fragments built in registers from the weights and activations (no staging; dq8ca
     /// after the activation-quantization pass) — `columns` 16-row tiles per
     /// subgroup (1, 2 or 4), `threads` per workgroup, `unroll` 128-value K blocks of loads in

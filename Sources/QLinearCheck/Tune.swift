@@ -102,9 +102,10 @@ public enum Tuner {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: sp == 1 ? nil : sp)))
                 } } } }
             }
-            // Tensor cores with fragments built in registers (every op; M ≤ 32, K and INT4 groups
-            // multiples of 128): tiles per subgroup, threads, blocks in flight, subgroups splitting K.
-            if varieties.contains(.frag) && (m ?? 1) <= 32 {
+            // Tensor cores with fragments built in registers (every op; K and INT4 groups multiples
+            // of 128; M > 32 in tiles of 32 x rows): tiles per subgroup, threads, blocks in flight,
+            // subgroups splitting K. Swept up to M = 256 (beyond, the cooperative-matrix kernels).
+            if varieties.contains(.frag) && (m ?? 1) <= 256 {
                 // (H100, session 10: 64 threads never won; 2 blocks in flight only with one tile.)
                 for c in [1, 2, 4] { for t in [128, 256, 512] { for u in c == 1 ? [1, 2] : [1] { for ks in [1, 2, 4, 8, 16] where (t / 32) % ks == 0 {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true)))

@@ -118,7 +118,7 @@ struct FragmentTests {
         #expect(r.got != r.want)
     }
 
-    @Test("dispatch: every op, M ≤ 32, K and INT4 groups multiples of 128, with the probed layout; otherwise the next rule or the column kernel", arguments: [1, 5, 8, 9, 16, 17, 32])
+    @Test("dispatch: every op, M ≤ 256 (past 32 in x-row tiles of 32), K and INT4 groups multiples of 128, with the probed layout; otherwise the next rule or the column kernel", arguments: [1, 5, 8, 9, 16, 17, 32, 33, 64, 97, 256])
     func dispatch(m: Int) throws {
         let caps = h100Caps()
         var options = DispatchOptions()
@@ -154,10 +154,14 @@ struct FragmentTests {
                 #expect(m > 8, "\(p): \(why.reason)")
             }
         }
-        guard case .failure(let tooMany) = Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 33, n: 64, k: 256, groupSize: 128), caps: caps, options: options) else {
-            Issue.record("M = 33 got a matrix–vector plan"); return
+        guard case .failure(let tooMany) = Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 257, n: 64, k: 256, groupSize: 128), caps: caps, options: options) else {
+            Issue.record("M = 257 got a matrix–vector plan"); return
         }
-        #expect(tooMany.reason.contains("M = 33"))
+        #expect(tooMany.reason.contains("M = 257"))
+        // The grid, ⌈N / BN⌉ · ⌈M / TN⌉ workgroups, must fit the device's x limit.
+        var narrow = caps
+        narrow.maxWorkgroupCount[0] = (4097 + 127) / 128 * ((m + 31) / 32) - 1
+        #expect((try? Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: max(m, 17), n: 4097, k: 256, groupSize: 128), caps: narrow, options: options).get())?.shader.origin.family != .gemvFrag)
         var wave64 = amdCaps()
         wave64.vulkanMemoryModel = true
         #expect((try? Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: m, n: 64, k: 256, groupSize: 128), caps: wave64, options: options).get())?.shader.origin.family != .gemvFrag)
@@ -171,6 +175,16 @@ struct FragmentTests {
         guard case .failure = Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: m, n: 64, k: 256, groupSize: 128), caps: caps, options: options) else {
             Issue.record("K over 4 subgroups of a 2-subgroup workgroup accepted"); return
         }
+    }
+
+    @Test("shared memory: only K parts 1 … KS − 1 of each row group store their accumulators; one word when K is not split")
+    func sharedBytes() {
+        #expect(Dispatcher.fragSharedBytes(workgroup: 512, tiles: 4, tn: 32, split: 1) == 4)
+        // 8 subgroups as 4 row groups × 2 K parts: 4 stores of 2 tiles × 4 B fragments × 4 × 32 words.
+        #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 2) == 4 * 1 * 2 * 4 * 128 * 4 + 4)
+        #expect(Dispatcher.fragSharedBytes(workgroup: 512, tiles: 1, tn: 8, split: 16) == 1 * 15 * 1 * 1 * 128 * 4 + 4)
+        #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 1, tn: 8, split: 3) == nil)
+        #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: Int.max / 2, tn: 32, split: 2) == nil)
     }
 
     @Test("32-lane subgroups: required where the device can, or fixed at 32; a varying size that cannot be required is refused")
@@ -194,13 +208,15 @@ struct FragmentTests {
         #expect(GemvConfig(columns: 2, threads: 256, unroll: 2, splitK: 4, prefetch: 3, frag: true).compact == "2x256x2fs4")
     }
 
-    @Test("tune's matrix–vector candidates include the register-fragment kernel for every op up to M = 32, not above")
+    @Test("tune's matrix–vector candidates include the register-fragment kernel for every op up to M = 256, not above")
     func candidates() {
         for float in [true, false] {
-            let at32 = Tuner.candidates(.gemv, floatOps: float, m: 32)
-            #expect(!at32.isEmpty && at32.allSatisfy { $0.gemv?.frag == true })
+            for m in [32, 33, 128, 256] {
+                let only = Tuner.candidates(.gemv, floatOps: float, m: m)
+                #expect(!only.isEmpty && only.allSatisfy { $0.gemv?.frag == true })
+            }
             #expect(Tuner.candidates(.gemv, floatOps: float, m: 8).contains { $0.gemv?.frag == true })
-            #expect(!Tuner.candidates(.gemv, floatOps: float, m: 33).contains { $0.gemv?.frag == true })
+            #expect(!Tuner.candidates(.gemv, floatOps: float, m: 257).contains { $0.gemv?.frag == true })
             #expect(!Tuner.candidates(.gemv, floatOps: float, m: 8, varieties: [.column]).contains { $0.gemv?.frag == true })
         }
     }

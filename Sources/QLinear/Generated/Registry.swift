@@ -154,8 +154,8 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
         case .gemvQ4Sg: return 8
         case .gemvMma: return 16
         case .gemvMmaSplitk: return 16
-        case .gemvFrag: return 32
-        case .gemvFragDq: return 32
+        case .gemvFrag: return 256
+        case .gemvFragDq: return 256
         case .gemvDq: return 8
         case .gemvInt: return 16
         case .quantAct: return nil
