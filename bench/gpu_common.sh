@@ -18,7 +18,7 @@ suite_and_peers() {
   if command -v nvidia-smi > /dev/null; then nvidia-smi dmon -s pc -d 1 > "$work/clocks-dmon.txt" 2>&1 & dmon_pid=$!; fi
   step bench-suite timeout "${1:-260}" bash -c "qlinear bench --suite --format md --out '$work/bench-suite.json' > '$work/bench-suite.md'"
   stop_dmon
-  step peers timeout 100 python3 bench/peers/torch_peers.py --out "$work/torch-peers.json" \
+  step peers timeout 150 python3 bench/peers/torch_peers.py --out "$work/torch-peers.json" \
     --shapes 4096x4096,6144x4096,28672x4096,4096x14336 --ms 1,2,4,8,16,32,64,128,256,512,1024,2048,4096,8192
   for f in docs/results/h100-suite.json docs/results/h100.md; do [ -e "$f" ] && cp "$f" "$work/results/"; done
   step merge python3 bench/merge_suite.py --bench "$work/bench-suite.json" --peers "$work/torch-peers.json" --results "$work/results" --prefix h100 --commit "$(cat .gpu/commit.txt)"

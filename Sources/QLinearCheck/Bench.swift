@@ -42,6 +42,9 @@ public struct BenchSettings: Codable, Sendable {
     public var rotateBytes: Int
     /// Weight sets per (op, N, K), at most.
     public var maxSets: Int
+    /// Submissions of the back-to-back measurement after the timed runs (`BenchResult.streamUs`),
+    /// each about half a batch long; nil or 0 = not measured (the tuner's setting).
+    public var streamBatches: Int?
 
     public static let standard = BenchSettings(firstWarmupS: 1.0, warmupS: 0.3, warmupCapS: 1.5, batchS: 0.1, stableTolerance: 0.03,
                                                timedS: 0.1, minIterations: 10, maxBatchIterations: 4096, rotateBytes: 256 << 20, maxSets: 64)
@@ -84,6 +87,17 @@ public struct BenchResult: Codable, Sendable {
     public var warmupStable: Bool
     /// "spread": min is more than 10% below the median; "unstable": warm-up hit its cap.
     public var flags: [String]
+    /// Back to back: the case recorded `streamLayers` times in one submission (weight sets rotated,
+    /// a barrier between consecutive runs as between a model's layers), timestamps only before
+    /// the first and after the last; time per run = span / runs. The median and min over
+    /// `streamBatches` submissions, µs. Unlike `medianUs` (timestamps around each run), this
+    /// leaves out the timestamps' own cost and overlaps each launch with the barrier before it —
+    /// the per-layer time of a model's forward pass, and what CUDA peers timed over a graph of
+    /// back-to-back calls measure. nil where not measured.
+    public var streamUs: Double?
+    public var streamMinUs: Double?
+    public var streamLayers: Int?
+    public var streamBatches: Int?
 
     enum CodingKeys: String, CodingKey {
         case op, m, n, k, group, act, kernel, shader, tile, iterations
@@ -91,6 +105,7 @@ public struct BenchResult: Codable, Sendable {
         case flops, rate, rateUnit = "rate_unit", bytes, gbps
         case rooflineUs = "roofline_us", pctRoofline = "pct_roofline", bound
         case sets, rotatedBytes = "rotated_bytes", warmupS = "warmup_s", warmupStable = "warmup_stable", flags
+        case streamUs = "stream_us", streamMinUs = "stream_min_us", streamLayers = "stream_layers", streamBatches = "stream_batches"
     }
 }
 
@@ -99,6 +114,30 @@ public func monotonicSeconds() -> Double {
     var t = timespec()
     clock_gettime(CLOCK_MONOTONIC, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+/// A recorded stream of `iterations` repetitions back to back (a barrier between them) with one
+/// timestamp before the first and one after the last, resubmitted as often as wanted.
+final class BackToBackStream {
+    let stream: CommandStream
+    let iterations: Int
+    init(_ dev: Device, iterations: Int, dispatchesPerIteration: Int, _ body: (CommandStream, Int) throws -> Void) throws {
+        self.iterations = iterations
+        stream = try CommandStream(device: dev, maxDispatches: try Checked.add(Checked.mul(iterations, dispatchesPerIteration, "back-to-back dispatches"), 1, "back-to-back dispatches"), timestamps: 2)
+        try stream.timestamp(0)
+        for i in 0..<iterations {
+            try body(stream, i)
+            try stream.barrier()
+        }
+        try stream.timestamp(1)
+        try stream.finish()
+    }
+    /// Submits, waits, and returns the time per iteration in seconds.
+    func run() throws -> Double {
+        try stream.submitAndWait()
+        let ts = try stream.timestampsNs()
+        return (ts[1] - ts[0]) * 1e-9 / Double(iterations)
+    }
 }
 
 /// A recorded stream of `iterations` timestamped repetitions (a barrier between them), resubmitted
@@ -396,6 +435,19 @@ extension Bench {
                             medianUs: med, minUs: lo, maxUs: hi, flops: p.flops, rate: p.flops / med / 1e6,
                             rateUnit: p.op.quantizesActivations ? "TOP/s" : "TFLOP/s", bytes: bytes, gbps: bytes / med / 1e3,
                             sets: sets, rotatedBytes: Double(sets * userBytes), warmupS: t.warmupS, warmupStable: t.stable, flags: flags)
+        if let batches = settings.streamBatches, batches > 0 {
+            // Back to back, right after the timed runs (clocks still warm): about half a batch of
+            // runs per submission, whole rotations of the sets.
+            let perRun = max(med * 1e-6, 1e-7)
+            let layers = min(settings.maxBatchIterations, max(sets, (Int((settings.batchS / 2 / perRun).rounded(.up)) + sets - 1) / sets * sets))
+            let b2b = try BackToBackStream(dev, iterations: layers, dispatchesPerIteration: perIteration) { st, i in
+                let j = i % sets
+                try weights.layers[j].encode(st, plan: plan, x: BufferBinding(xs[j]), y: BufferBinding(ys[j]), scratch: scratch[j])
+            }
+            let per = try (0..<batches).map { _ in try b2b.run() * 1e6 }
+            r.streamUs = median(per); r.streamMinUs = per.min()
+            r.streamLayers = layers; r.streamBatches = per.count
+        }
         if let c = ceilings {
             let bw = c.readGBs > 0 ? c.readGBs : c.copyGBs / 2
             let memUs = bytes / bw / 1e3

@@ -40,7 +40,7 @@ struct Bench: ParsableCommand {
             (at least 0.3 s, at most 1.5 s; 1 s of streaming work before the first case), then timed for \
             at least 100 ms (a GPU timestamp before and after each run, a barrier between runs). Weight sets, \
             activations and outputs are rotated so they total more than --rotate-mb. Progress goes to stderr. \
-            Rows whose min is > 10% below the median are flagged "spread" (! in the table).
+            Rows whose min is > 10% below the median are flagged "spread" (! in the table). Then, unless             --no-back-to-back, the case runs back to back (a barrier between runs as between a model's             layers, one timestamp before the first run and one after the last, ~50 ms per submission, 3             submissions): "b2b µs" is the time per run — a model's per-layer time, without the             per-run timestamps' cost.
             """)
     @Option(help: "Ops (repeatable; default all).") var op: [Op] = []
     @Option(help: "Shapes MxNxK (repeatable).") var shape: [Shape] = []
@@ -53,6 +53,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed iterations per case, at least (1…10000); timing also lasts ≥ 100 ms.") var iters: Int?
     @Option(name: .customLong("rotate-mb"), help: "Rotate weight/activation/output sets totalling more than this many MB (default 256; 0 with --quick or on a CPU device).")
     var rotateMB: Int?
+    @Flag(name: .customLong("no-back-to-back"), help: "Skip the back-to-back measurement after each case's timed runs.") var noBackToBack = false
     @Option(help: "Output format: md, json or csv.") var format: OutputFormat = .md
     @Flag(help: "Same as --format json.") var json = false
     @Option(help: "Write the JSON report here too.") var out: String?
@@ -83,6 +84,7 @@ struct Bench: ParsableCommand {
         var settings: BenchSettings = quick ? .quick : .standard
         if let r = rotateMB { settings.rotateBytes = r << 20; if r > 0 { settings.maxSets = max(settings.maxSets, 64) } } else if cpu { settings.rotateBytes = 0 }
         if let iters { settings.minIterations = iters; settings.maxBatchIterations = max(settings.maxBatchIterations, iters) }
+        settings.streamBatches = noBackToBack ? nil : 3
         let kernels: [KernelKind?] = kernel.kinds.map { $0.map { Optional($0) } } ?? [nil]
         var cases: [Case] = []
         for o in ops { for s in shapes { for k in kernels { cases.append(Case(op: o, shape: s, kernel: k)) } } }
@@ -144,7 +146,7 @@ struct Bench: ParsableCommand {
                 let w = try prepare(key)
                 let r = try QLinearCheck.Bench.run(w, m: c.shape.m, kernel: c.kernel, settings: settings, ceilings: ceil, pool: pool)
                 rows.append(r)
-                stderrPrint("\(tag) \(r.kernel.rawValue) \(r.shader): \(fmt(r.medianUs, 1)) µs (min \(fmt(r.minUs, 1)), \(r.iterations) runs, \(r.sets) sets, warm-up \(fmt(r.warmupS, 2)) s)\(r.flags.isEmpty ? "" : " ! " + r.flags.joined(separator: ","))")
+                stderrPrint("\(tag) \(r.kernel.rawValue) \(r.shader): \(fmt(r.medianUs, 1)) µs (min \(fmt(r.minUs, 1)), \(r.iterations) runs, \(r.sets) sets, warm-up \(fmt(r.warmupS, 2)) s)\(r.streamUs.map { "; back to back \(fmt($0, 1)) µs" } ?? "")\(r.flags.isEmpty ? "" : " ! " + r.flags.joined(separator: ","))")
             } catch {
                 notRun.append("\(c.op.rawValue) \(c.shape) \(c.kernel?.rawValue ?? "auto"): \(error)")
                 stderrPrint("\(tag): not run: \(error)")
@@ -155,7 +157,7 @@ struct Bench: ParsableCommand {
         stderrPrint("\(rows.count) cases in \(fmt(monotonicSeconds() - t0, 1)) s")
 
         let report = BenchReport(date: nowString(), device: caps.name, driver: "\(caps.driverName) \(caps.driverInfo)", capabilities: caps, settings: settings,
-                                 method: "warm-up with the case itself until two consecutive batches agree within \(fmt(100 * settings.stableTolerance, 0))% (≥ \(fmt(settings.warmupS, 2)) s, ≤ \(fmt(settings.warmupCapS, 2)) s), then ≥ \(fmt(1000 * settings.timedS, 0)) ms and ≥ \(settings.minIterations) timed runs, GPU timestamps around each run, a barrier between runs; sets rotated to exceed \(settings.rotateBytes >> 20) MB",
+                                 method: "warm-up with the case itself until two consecutive batches agree within \(fmt(100 * settings.stableTolerance, 0))% (≥ \(fmt(settings.warmupS, 2)) s, ≤ \(fmt(settings.warmupCapS, 2)) s), then ≥ \(fmt(1000 * settings.timedS, 0)) ms and ≥ \(settings.minIterations) timed runs, GPU timestamps around each run, a barrier between runs; sets rotated to exceed \(settings.rotateBytes >> 20) MB\(settings.streamBatches.map { $0 > 0 ? "; back to back (stream_us): the case recorded ≈ \(fmt(500 * settings.batchS, 0)) ms of runs in one submission (whole rotations, a barrier between runs), timestamps before the first and after the last, time per run = span / runs, median of \($0) submissions" : "" } ?? "")",
                                  ceilings: ceil, rows: rows, notRun: notRun)
         if let out { try writeFile(out, try jsonString(report)) }
         switch fmtOut {
@@ -178,11 +180,11 @@ struct Bench: ParsableCommand {
             s += "\n"
         }
         s += "method: \(rep.method)\n\(rep.bytesNote); dq8ca rows are TOP/s and include the activation-quantization pass; ! = min more than 10% below median\n\n"
-        s += "| op | M | N | K | kernel | shader | tile | median µs | min µs | max µs | TFLOP/s (TOP/s) | GB/s | % roof | flags |\n"
-        s += "|---|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|---|\n"
+        s += "| op | M | N | K | kernel | shader | tile | median µs | min µs | max µs | b2b µs | TFLOP/s (TOP/s) | GB/s | % roof | flags |\n"
+        s += "|---|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n"
         for r in rep.rows {
             let bang = r.flags.contains("spread") ? " !" : ""
-            s += "| \(r.op.rawValue) | \(r.m) | \(r.n) | \(r.k) | \(r.kernel.rawValue) | \(r.shader) | \(r.tile) | \(fmt(r.medianUs, 1))\(bang) | \(fmt(r.minUs, 1)) | \(fmt(r.maxUs, 1)) | "
+            s += "| \(r.op.rawValue) | \(r.m) | \(r.n) | \(r.k) | \(r.kernel.rawValue) | \(r.shader) | \(r.tile) | \(fmt(r.medianUs, 1))\(bang) | \(fmt(r.minUs, 1)) | \(fmt(r.maxUs, 1)) | \(r.streamUs.map { fmt($0, 1) } ?? "-") | "
             s += "\(rate(r))\(r.rateUnit == "TOP/s" ? " TOP/s" : "") | \(r.gbps >= 1 ? fmt(r.gbps, 0) : fmt(r.gbps, 2)) | \(r.pctRoofline.map { fmt($0, 1) } ?? "-") | \(r.flags.joined(separator: ",")) |\n"
         }
         if !rep.notRun.isEmpty { s += "\nnot run:\n" + rep.notRun.map { "- \($0)\n" }.joined() }
@@ -191,12 +193,13 @@ struct Bench: ParsableCommand {
 
     func csvTable(_ rows: [BenchResult]) -> String {
         func q(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingAll("\"", "\"\"") + "\"" : s }
-        var s = "op,m,n,k,group,act,kernel,shader,tile,iterations,median_us,min_us,max_us,flops,rate,rate_unit,bytes,gbps,roofline_us,pct_roofline,bound,sets,rotated_bytes,warmup_s,warmup_stable,flags\n"
+        var s = "op,m,n,k,group,act,kernel,shader,tile,iterations,median_us,min_us,max_us,flops,rate,rate_unit,bytes,gbps,roofline_us,pct_roofline,bound,sets,rotated_bytes,warmup_s,warmup_stable,flags,stream_us,stream_min_us\n"
         for r in rows {
             let f: [String] = [r.op.rawValue, "\(r.m)", "\(r.n)", "\(r.k)", "\(r.group)", r.act.rawValue, r.kernel.rawValue, r.shader, r.tile, "\(r.iterations)",
                                fmt(r.medianUs, 3), fmt(r.minUs, 3), fmt(r.maxUs, 3), "\(r.flops)", "\(r.rate)", r.rateUnit, "\(r.bytes)", "\(r.gbps)",
                                r.rooflineUs.map { fmt($0, 3) } ?? "", r.pctRoofline.map { fmt($0, 2) } ?? "", r.bound ?? "", "\(r.sets)", "\(r.rotatedBytes)",
-                               fmt(r.warmupS, 3), r.warmupStable ? "true" : "false", r.flags.joined(separator: ";")]
+                               fmt(r.warmupS, 3), r.warmupStable ? "true" : "false", r.flags.joined(separator: ";"),
+                               r.streamUs.map { fmt($0, 3) } ?? "", r.streamMinUs.map { fmt($0, 3) } ?? ""]
             s += f.map(q).joined(separator: ",") + "\n"
         }
         return s
