@@ -50,6 +50,7 @@ layout(constant_id = 3) const uint WG = 128;
 layout(constant_id = 4) const uint KS = 1;     // subgroups splitting one row group's K
 layout(constant_id = 7) const uint TN = 8;     // x rows the MMAs cover: 8, 16 or 32 (TN / 8 B fragments)
 layout(constant_id = 9) const uint SGS = 32;
+layout(constant_id = 15) const uint XT = 0;    // 1: M > TN, ⌈M / TN⌉ x-row tiles along the grid; 0: one tile (M ≤ TN)
 
 const uint NB = TN / 8u;                       // B fragments per K step
 
@@ -221,10 +222,14 @@ void main() {
     const uint lane = gl_SubgroupInvocationID;
     const uint sg = gl_SubgroupID;
     const uint rg = sg / KS, part = sg % KS;
-    // Workgroup x = row group block · MT + x row tile (MT = ⌈M / TN⌉).
-    const uint mt = (pc.M + TN - 1u) / TN;
-    const uint n0 = (gl_WorkGroupID.x / mt) * BN + rg * R * 16u;
-    const uint m0 = (gl_WorkGroupID.x % mt) * TN;
+    // XT = 1: workgroup x = row group block · MT + x row tile (MT = ⌈M / TN⌉). XT = 0 (M ≤ TN)
+    // folds m0 to 0 at pipeline creation: no tile arithmetic and no register for it in the loop
+    // (the H100's compiler then allocates registers as it did before the tiles existed; with
+    // them, several configurations were capped at 64 / 96 / 128 registers and spilled into shared
+    // memory, 4–10% slower — docs/results/h100-ab-frag-spills-s11-2026-11-26.json).
+    const uint mt = XT != 0u ? (pc.M + TN - 1u) / TN : 1u;
+    const uint n0 = (XT != 0u ? gl_WorkGroupID.x / mt : gl_WorkGroupID.x) * BN + rg * R * 16u;
+    const uint m0 = XT != 0u ? (gl_WorkGroupID.x % mt) * TN : 0u;
     const uint g = lane >> 2, t = lane & 3u;
     const uint nb = (pc.K + 127u) / 128u;
 

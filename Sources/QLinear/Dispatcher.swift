@@ -41,6 +41,9 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// Float cooperative-matrix kernel with INT4 weights: 1 = one 16-byte load and one group scale
     /// per 32 values (needs G, K and the K step to be multiples of 32); 0 = a word per 8 values.
     public var q4Pieces: Int = 0
+    /// `gemv_frag`: 1 when M exceeds the x rows one tile covers (TN), so the grid holds ⌈M / TN⌉
+    /// workgroups per row group; 0 = one tile (the tile arithmetic folds away).
+    public var xTiles: Int = 0
 
     public init(bm: Int, bn: Int, bk: Int, workgroupSize: Int) {
         self.bm = bm; self.bn = bn; self.bk = bk; self.workgroupSize = workgroupSize
@@ -56,7 +59,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     /// Values for the specialization constants, by the names the shaders declare.
     public var specValues: [String: Int] {
-        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "XG": activationsL1, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate, "QV": q4Pieces]
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "XG": activationsL1, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate, "QV": q4Pieces, "XT": xTiles]
     }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
@@ -687,6 +690,7 @@ extension Dispatcher {
         t.requireSubgroupSize = caps.canRequireSubgroupSize
         t.subgroupColumns = r; t.subgroupSplit = ks; t.prefetch = pd
         t.group = q4 ? p.groupSize : 0
+        t.xTiles = p.m > tn ? 1 : 0
         var rs = reasons
         rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")\(p.m > tn ? "; \((p.m + tn - 1) / tn) tiles of \(tn) x rows, one workgroup each per row group" : "")), fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")
         switch p.op {

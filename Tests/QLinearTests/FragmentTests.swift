@@ -134,6 +134,8 @@ struct FragmentTests {
                 #expect(plan.tile.group == (op.weightFormat == .q4 ? 128 : 0))
                 #expect(plan.tile.bn == (8 / 2) * 2 * 16 && plan.tile.subgroupColumns == 2 && plan.tile.subgroupSplit == 2 && plan.tile.prefetch == 2)
                 #expect(plan.tile.tm == 16 && plan.tile.tn == (m <= 8 ? 8 : m <= 16 ? 16 : 32) && plan.tile.bm == plan.tile.tn && plan.tile.tk == 16 && plan.tile.subgroupSize == 32)
+                // Past one tile of x rows (M > TN) the grid holds ⌈M / TN⌉ tiles (XT = 1); else XT = 0 folds them away.
+                #expect(plan.tile.xTiles == (m > plan.tile.tn ? 1 : 0) && plan.tile.specValues["XT"] == plan.tile.xTiles)
             }
         }
         // Not applicable: the column kernel (a forced configuration) and the reason — or, past
