@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Session 11, sixth GPU call (the last of the session's budget): gemv_frag with its K-part array
+# Prepared in session 11, NOT RUN (no device time left): apply bench/s11g-frag-red-full-size.patch
+# first (`git apply`; then python3 scripts/build-shaders.py). gemv_frag with its K-part array
 # declared for every subgroup again (uint), after the A/B of gpu_s11f.sh showed the smaller array
 # coming with register caps and spills. (1) the same forced configurations with the driver's
 # statistics; (2) q4gsw M = 1, 16, 64 with the committed table; (3) check --kernel all and a forced

@@ -702,13 +702,12 @@ extension Dispatcher {
         return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: dq ? quant : nil, tile: t, tuning: tuning, reasons: rs))
     }
 
-    /// Shared memory `gemv_frag` declares: the K parts' accumulators, (WG/32)·R·(TN/8)·4·32 words
-    /// (declared for every subgroup even when K is not split: sized for the parts that store only,
-    /// the H100's compiler spilled registers into shared memory). nil on overflow or a split that
+    /// Shared memory `gemv_frag` declares: the accumulators of K parts 1 … KS − 1 of each row group,
+    /// (WG/32/KS)·(KS − 1)·R·(TN/8)·4·32 words, plus one word. nil on overflow or a split that
     /// does not divide the workgroup's subgroups.
     static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int) -> Int? {
         guard workgroup >= 0, tiles >= 0, tn >= 0, split >= 1, (workgroup / 32) % split == 0 else { return nil }
-        return try? Checked.product([workgroup / 32, tiles, tn / 8, 4 * 32 * 4], "")
+        return try? Checked.add(Checked.product([workgroup / 32 / split, split - 1, tiles, tn / 8, 4 * 32 * 4], ""), 4, "")
     }
 
     /// The plan for `gemv_mma` (tensor-core matrix–vector kernel, fp16 or q4gsw weights, M ≤ 16),
