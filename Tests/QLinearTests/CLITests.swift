@@ -103,14 +103,21 @@ struct CLITests {
         #expect(rows.count == 4)
         for row in rows {
             for key in ["op", "m", "n", "k", "group", "kernel", "shader", "tile", "median_us", "min_us", "max_us", "flops", "rate", "rate_unit",
-                        "bytes", "gbps", "iterations", "sets", "flags"] {
+                        "bytes", "gbps", "iterations", "sets", "flags", "stream_us", "stream_min_us", "stream_layers", "stream_batches"] {
                 #expect(row[key] != nil, "row lacks \(key)")
             }
+            // Back to back: a time per run from whole rotations of the sets, 3 submissions.
+            #expect((row["stream_us"] as? Double).map { $0 > 0 } == true && row["stream_batches"] as? Int == 3)
+            #expect((row["stream_layers"] as? Int).map { $0 >= 1 && $0 % (row["sets"] as? Int ?? 1) == 0 } == true)
         }
+        let plain = try run(["bench", "--quick", "--op", "fp16", "--shape", "3x16x32", "--no-back-to-back", "--format", "json"])
+        #expect(plain.status == 0)
+        let plainRows = try #require((try JSONSerialization.jsonObject(with: Data(plain.out.utf8)) as? [String: Any])?["rows"] as? [[String: Any]])
+        #expect(plainRows.count == 1 && plainRows[0]["stream_us"] == nil)
         let csv = try run(["bench", "--quick", "--op", "fp16", "--shape", "3x16x32", "--format", "csv"])
         #expect(csv.status == 0)
         let lines = csv.out.split(separator: "\n")
-        #expect(lines.count == 2 && lines[0].hasPrefix("op,m,n,k,"))
+        #expect(lines.count == 2 && lines[0].hasPrefix("op,m,n,k,") && lines[0].hasSuffix(",stream_us,stream_min_us"))
         #expect(try run(["bench", "--quick", "--format", "xml"]).status == 2)
         #expect(try run(["bench", "--rotate-mb", "-1"]).status == 2)
     }
