@@ -416,7 +416,9 @@ public enum Tuner {
                     let score = n > 0 ? logSum / Double(n) : .infinity
                     if score < bestScore { bestScore = score; bestCand = c }
                 }
-                if let c = bestCand, !lostSomewhere {
+                // Refining a base table, one measured shape says nothing about the others: its
+                // fallback would shadow the base's rules for every other shape at these M.
+                if let c = bestCand, !lostSomewhere, !(keepBase && shapes.count < 2) {
                     let cond = TuningConditions(m: Bounds(lo, hi))
                     let note = "fallback: geometric-mean slowdown \(fmtUs(100 * (exp(bestScore) - 1)))% over \(shapes.count) shapes at M=\(m)"
                     if kernel == .gemv, let g = c.gemv { gemv.append(GemvRule(ops: [op], when: cond, config: g, note: note)) }

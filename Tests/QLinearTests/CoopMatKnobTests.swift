@@ -155,6 +155,12 @@ struct CoopMatKnobTests {
         #expect(newRules.allSatisfy { $0.when?.n != nil }, "no any-shape fallback when the sweep lost somewhere")
         #expect(newRules.first { $0.when?.n == Bounds(28672, 28672) }?.config.columns == 2)
         #expect(against.gemv!.last == base.gemv!.last)   // the base rules follow
+        // A one-shape sweep refining a base table gets its shape's rule but no any-shape fallback
+        // (it would shadow the base's rules for every other shape); two shapes do get one.
+        let one = try table([meas(4096, 1, 15.9), meas(4096, 2, 17.0)])
+        #expect(one.gemv!.filter { $0.when?.m == Bounds(2, 2) }.count == 1 && one.gemv!.first?.when?.n == Bounds(4096, 4096))
+        let two = try table([meas(4096, 1, 15.9), meas(4096, 2, 17.0), meas(6144, 1, 20.0), meas(6144, 2, 19.0)])
+        #expect(two.gemv!.contains { $0.when == TuningConditions(m: Bounds(2, 2)) })
         // Current entries are never candidates: a faster "current" cannot become a rule itself.
         let onlyCurrent = try table([current(4096, 1.0)])
         #expect(onlyCurrent.gemv == base.gemv)
