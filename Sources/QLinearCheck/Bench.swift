@@ -439,7 +439,8 @@ extension Bench {
             // Back to back, right after the timed runs (clocks still warm): about half a batch of
             // runs per submission, whole rotations of the sets.
             let perRun = max(med * 1e-6, 1e-7)
-            let layers = min(settings.maxBatchIterations, max(sets, (Int((settings.batchS / 2 / perRun).rounded(.up)) + sets - 1) / sets * sets))
+            let wanted = (Int((settings.batchS / 2 / perRun).rounded(.up)) + sets - 1) / sets * sets
+            let layers = max(sets, min(settings.maxBatchIterations / sets * sets, wanted))
             let b2b = try BackToBackStream(dev, iterations: layers, dispatchesPerIteration: perIteration) { st, i in
                 let j = i % sets
                 try weights.layers[j].encode(st, plan: plan, x: BufferBinding(xs[j]), y: BufferBinding(ys[j]), scratch: scratch[j])

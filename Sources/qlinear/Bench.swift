@@ -40,7 +40,11 @@ struct Bench: ParsableCommand {
             (at least 0.3 s, at most 1.5 s; 1 s of streaming work before the first case), then timed for \
             at least 100 ms (a GPU timestamp before and after each run, a barrier between runs). Weight sets, \
             activations and outputs are rotated so they total more than --rotate-mb. Progress goes to stderr. \
-            Rows whose min is > 10% below the median are flagged "spread" (! in the table). Then, unless             --no-back-to-back, the case runs back to back (a barrier between runs as between a model's             layers, one timestamp before the first run and one after the last, ~50 ms per submission, 3             submissions): "b2b µs" is the time per run — a model's per-layer time, without the             per-run timestamps' cost.
+            Rows whose min is > 10% below the median are flagged "spread" (! in the table). Then, unless \
+            --no-back-to-back, the case runs back to back (a barrier between runs as between a model's \
+            layers, one timestamp before the first run and one after the last, ~50 ms per submission, 3 \
+            submissions): "b2b µs" is the time per run — a model's per-layer time, without the \
+            per-run timestamps' cost.
             """)
     @Option(help: "Ops (repeatable; default all).") var op: [Op] = []
     @Option(help: "Shapes MxNxK (repeatable).") var shape: [Shape] = []

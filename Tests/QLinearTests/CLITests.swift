@@ -110,6 +110,12 @@ struct CLITests {
             #expect((row["stream_us"] as? Double).map { $0 > 0 } == true && row["stream_batches"] as? Int == 3)
             #expect((row["stream_layers"] as? Int).map { $0 >= 1 && $0 % (row["sets"] as? Int ?? 1) == 0 } == true)
         }
+        // With rotation (several sets): whole rotations per back-to-back submission.
+        let rotated = try run(["bench", "--quick", "--op", "q4gsw", "--shape", "1x64x128", "--rotate-mb", "1", "--format", "json"])
+        #expect(rotated.status == 0, "\(rotated.err)")
+        let rrow = try #require(((try JSONSerialization.jsonObject(with: Data(rotated.out.utf8)) as? [String: Any])?["rows"] as? [[String: Any]])?.first)
+        let sets = try #require(rrow["sets"] as? Int), layers = try #require(rrow["stream_layers"] as? Int)
+        #expect(sets > 1 && layers >= sets && layers % sets == 0, "\(sets) sets, \(layers) runs")
         let plain = try run(["bench", "--quick", "--op", "fp16", "--shape", "3x16x32", "--no-back-to-back", "--format", "json"])
         #expect(plain.status == 0)
         let plainRows = try #require((try JSONSerialization.jsonObject(with: Data(plain.out.utf8)) as? [String: Any])?["rows"] as? [[String: Any]])
