@@ -38,6 +38,15 @@
 // them; the array holds RG·(KS − 1) subgroups' worth (one word when KS = 1). Edges: rows past N load row
 // N − 1 and are not written; x rows ≥ M are zeros; K is a multiple of G and so of 128 (whole
 // blocks); an activation row stride that is not a multiple of 16 bytes takes scalar loads.
+//
+// XSMEM (families gemv_frag_xs / gemv_frag_dq_xs; prepared in session 11, not yet run on a GPU):
+// the workgroup stages its TN x rows once per step of KS·PD blocks in shared memory (Xs), so the
+// activations come from L2 once per workgroup instead of once per subgroup; weights still go
+// straight into registers. Every subgroup runs the same number of steps (barriers are uniform);
+// part p of a row group takes blocks j·KS·PD + p·PD + u of step j, as without XSMEM. Xs holds, per
+// x row, KS·PD blocks of 16 uvec4 (8 halves each) — the lane-t quarter's word q at slot 4q + t —
+// plus 4 uvec4 of padding, so a row is 64·KS·PD + 16 words long: the two rows an 8-lane phase of
+// 16-byte loads reads (g, g + 1 at t = 0…3) land on distinct banks. Blocks past K stage zeros.
 #include "common.glsl"
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -50,7 +59,11 @@ layout(constant_id = 3) const uint WG = 128;
 layout(constant_id = 4) const uint KS = 1;     // subgroups splitting one row group's K
 layout(constant_id = 7) const uint TN = 8;     // x rows the MMAs cover: 8, 16 or 32 (TN / 8 B fragments)
 layout(constant_id = 9) const uint SGS = 32;
-layout(constant_id = 15) const uint XT = 0;    // 1: M > TN, ⌈M / TN⌉ x-row tiles along the grid; 0: one tile (M ≤ TN)
+layout(constant_id = 15) const uint XT = 0;
+#ifdef XSMEM
+const uint XROW = KS * PD * 16u + 4u;           // uvec4 per staged x row
+shared uvec4 Xs[TN * XROW];
+#endif    // 1: M > TN, ⌈M / TN⌉ x-row tiles along the grid; 0: one tile (M ≤ TN)
 
 const uint NB = TN / 8u;                       // B fragments per K step
 
@@ -182,8 +195,28 @@ void fetch(uint slot, uint lane, uint n0, uint m0, uint kb) {
 #endif
         }
     }
+#ifndef XSMEM
     [[unroll]] for (uint b = 0; b < NB; ++b) loadX((slot * NB + b) * 4u, m0 + g + 8u * b, k);
+#endif
 }
+
+#ifdef XSMEM
+// Stage step j: TN x rows × KS·PD blocks, 32-value quarters spread over the workgroup (loadX into
+// xr[0…3] — unused otherwise with XSMEM — then to Xs). Quarters past the last block are zeros.
+void stageX(uint j, uint m0, uint nb) {
+    const uint per = KS * PD * 4u;                 // quarters per row
+    for (uint idx = gl_LocalInvocationIndex; idx < TN * per; idx += WG) {
+        const uint row = idx / per, rem = idx % per, blk = rem >> 2, tq = rem & 3u;
+        const uint b = j * KS * PD + blk;
+        if (b < nb) {
+            loadX(0u, m0 + row, 128u * b + 32u * tq);
+        } else {
+            [[unroll]] for (uint c = 0; c < 4u; ++c) xr[c] = uvec4(0u);
+        }
+        [[unroll]] for (uint c = 0; c < 4u; ++c) Xs[row * XROW + blk * 16u + c * 4u + tq] = xr[c];
+    }
+}
+#endif
 
 // Dequantized pairs of word w: (nibble j, nibble j + 4) for j = 0…3, as f16vec2 (q − 8).
 f16vec2 pairOf(uint w, uint j) {
@@ -241,7 +274,15 @@ void main() {
     [[unroll]] for (uint i = 0; i < R * NB; ++i) iacc[i] = ivec4(0);
 #endif
 
+#ifdef XSMEM
+    const uint steps = (nb + KS * PD - 1u) / (KS * PD);
+    for (uint jstep = 0; jstep < steps; ++jstep) {
+        const uint b0 = jstep * KS * PD + part * PD;
+        stageX(jstep, m0, nb);
+        barrier();
+#else
     for (uint b0 = part * PD; b0 < nb; b0 += KS * PD) {
+#endif
         [[unroll]] for (uint u = 0; u < PD; ++u) {
             const uint b = b0 + u;
             if (b < nb) fetch(u, lane, n0, m0, 128u * b);
@@ -259,7 +300,11 @@ void main() {
                 // B: x at the lane's K offsets 8q + j, 8q + j + 4, 8q + j + 1, 8q + j + 5.
                 MatB bm[NB];
                 [[unroll]] for (uint b = 0; b < NB; ++b) {
+#ifdef XSMEM
+                    const uvec4 xv = Xs[(g + 8u * b) * XROW + (part * PD + u) * 16u + q * 4u + t];
+#else
                     const uvec4 xv = xr[(u * NB + b) * 4u + q];
+#endif
                     const f16vec2 lo = unpackFloat2x16(xv[j >> 1]);        // (8q + j, 8q + j + 1)
                     const f16vec2 hi = unpackFloat2x16(xv[(j >> 1) + 2u]); // (8q + j + 4, 8q + j + 5)
                     bm[b][0] = lo.x; bm[b][1] = hi.x; bm[b][2] = lo.y; bm[b][3] = hi.y;
@@ -292,6 +337,9 @@ void main() {
             }
 #endif
         }
+#ifdef XSMEM
+        barrier();   // every subgroup is done with Xs before the next step overwrites it
+#endif
     }
 
     if (KS > 1u) {

@@ -84,6 +84,11 @@ FAMILIES = {
     # … and for the dq8ca ops: B = the integers xq − zp of the quantization pass's int8 rows.
     "gemv_frag_dq": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[INT_W, ACT], defines=["DQ"], grid="columns", max_m=256,
                          name=lambda v: f"gemv_frag_dq_{v['weight']}_{v['act']}"),
+    # The same with the x rows staged once per workgroup in shared memory (XSMEM; mid-size M).
+    "gemv_frag_xs": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], defines=["XSMEM"], grid="columns", max_m=256,
+                         name=lambda v: f"gemv_frag_xs_{v['weight']}_{v['act']}"),
+    "gemv_frag_dq_xs": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[INT_W, ACT], defines=["DQ", "XSMEM"], grid="columns", max_m=256,
+                            name=lambda v: f"gemv_frag_dq_xs_{v['weight']}_{v['act']}"),
     # Fused decode for the dq8ca ops (M ≤ 8): each workgroup quantizes the rows itself (no quant pass).
     "gemv_dq": dict(src="gemv_dq.comp", env="vulkan1.2", axes=[INT_W, ACT, ("dot", [(True, ["DOT"])]), FP64], grid="columns", max_m=8,
                     name=lambda v: f"gemv_dq_{'f64_' if v['fp64'] else ''}{v['weight']}_{v['act']}"),

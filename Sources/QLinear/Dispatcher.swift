@@ -681,9 +681,11 @@ extension Dispatcher {
         else { return nil }
         let tn = p.m <= 8 ? 8 : p.m <= 16 ? 16 : 32
         let bn = (wg / 32 / ks) * r * 16
+        let staged = config.xs == true
+        let family: KernelFamily = staged ? (dq ? .gemvFragDqXs : .gemvFragXs) : (dq ? .gemvFragDq : .gemvFrag)
         guard let groups = try? Checked.product([(p.n + bn - 1) / bn, (p.m + tn - 1) / tn], ""), groups <= caps.maxWorkgroupCount[0],
-              let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn, split: ks), shared <= caps.sharedMemoryBytes,
-              let shader = lookup(VariantKey(family: dq ? .gemvFragDq : .gemvFrag, weight: p.op.weightFormat, act: p.act)) else { return nil }
+              let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn, split: ks, staged: staged ? pd : 0), shared <= caps.sharedMemoryBytes,
+              let shader = lookup(VariantKey(family: family, weight: p.op.weightFormat, act: p.act)) else { return nil }
         var t = TileConfig(bm: tn, bn: bn, bk: 128, workgroupSize: wg)
         t.tm = 16; t.tn = tn; t.tk = 16
         t.subgroupSize = 32
@@ -692,6 +694,7 @@ extension Dispatcher {
         t.group = q4 ? p.groupSize : 0
         t.xTiles = p.m > tn ? 1 : 0
         var rs = reasons
+        if staged { rs.append("x rows staged once per workgroup in shared memory (gemv_frag_xs: prepared, not yet measured on a GPU)") }
         rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")\(p.m > tn ? "; \((p.m + tn - 1) / tn) tiles of \(tn) x rows, one workgroup each per row group" : "")), fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")
         switch p.op {
         case .fp16: rs.append("fp16 operands, fp32 accumulation")
@@ -705,9 +708,12 @@ extension Dispatcher {
     /// Shared memory `gemv_frag` declares: the accumulators of K parts 1 … KS − 1 of each row group,
     /// (WG/32/KS)·(KS − 1)·R·(TN/8)·4·32 words, plus one word. nil on overflow or a split that
     /// does not divide the workgroup's subgroups.
-    static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int) -> Int? {
-        guard workgroup >= 0, tiles >= 0, tn >= 0, split >= 1, (workgroup / 32) % split == 0 else { return nil }
-        return try? Checked.add(Checked.product([workgroup / 32 / split, split - 1, tiles, tn / 8, 4 * 32 * 4], ""), 4, "")
+    /// `staged` > 0 (`gemv_frag_xs`, that many blocks in flight): plus the staged x rows,
+    /// TN · (KS·PD·16 + 4) · 16 bytes.
+    static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int, staged: Int = 0) -> Int? {
+        guard workgroup >= 0, tiles >= 0, tn >= 0, split >= 1, staged >= 0, (workgroup / 32) % split == 0 else { return nil }
+        return try? Checked.add(Checked.add(Checked.product([workgroup / 32 / split, split - 1, tiles, tn / 8, 4 * 32 * 4], ""), 4, ""),
+                                staged > 0 ? Checked.product([tn, Checked.add(Checked.product([split, staged, 16], ""), 4, ""), 16], "") : 0, "")
     }
 
     /// The plan for `gemv_mma` (tensor-core matrix–vector kernel, fp16 or q4gsw weights, M ≤ 16),

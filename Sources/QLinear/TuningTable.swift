@@ -118,10 +118,14 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// × K parts). Runs only where the device's probed fragment layout is the one it was written
     /// for. nil = false.
     public var frag: Bool?
+    /// With `frag`: the workgroup stages its x rows once per step in shared memory
+    /// (`gemv_frag_xs` / `gemv_frag_dq_xs`) instead of every subgroup loading them through L1.
+    /// Prepared in session 11, not yet measured on a GPU. nil = false.
+    public var xs: Bool?
     public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil, mma: Bool? = nil, splitK: Int? = nil, prefetch: Int? = nil,
-                sg: Bool? = nil, l1: Bool? = nil, frag: Bool? = nil) {
+                sg: Bool? = nil, l1: Bool? = nil, frag: Bool? = nil, xs: Bool? = nil) {
         self.columns = columns; self.threads = threads; self.unroll = unroll; self.halfMath = halfMath; self.xreg = xreg
-        self.mma = mma; self.splitK = splitK; self.prefetch = prefetch; self.sg = sg; self.l1 = l1; self.frag = frag
+        self.mma = mma; self.splitK = splitK; self.prefetch = prefetch; self.sg = sg; self.l1 = l1; self.frag = frag; self.xs = xs
     }
     public var description: String {
         if frag == true { return "tensor cores, fragments built in registers: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(unroll) 128-value K block(s) in flight\((splitK ?? 1) > 1 ? ", K split over \(splitK!) subgroups" : "")" }
@@ -135,7 +139,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// or `f` (tensor cores, fragments in registers); `m` and `g` take `pN` (prefetch / column
     /// groups per subgroup), `m`, `g` and `f` take `sN` (split-K).
     public var compact: String {
-        "\(columns)x\(threads)x\(unroll)\(frag == true ? "f" : mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 && frag != true ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
+        "\(columns)x\(threads)x\(unroll)\(frag == true ? (xs == true ? "fw" : "f") : mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 && frag != true ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
     }
     /// The configuration used when no rule applies.
     public static let standard = GemvConfig(columns: 2, threads: 128, unroll: 2)

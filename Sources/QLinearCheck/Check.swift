@@ -39,7 +39,7 @@ public struct Tolerance: Sendable {
 
     public static func model(problem p: Problem, kernel: KernelKind, shader: ShaderID? = nil, splitK: Int = 1) -> Tolerance {
         var r = 0
-        let mmaGemv = kernel == .gemv && [KernelFamily.gemvMma, .gemvMmaSplitk, .gemvFrag].contains(shader?.origin.family)
+        let mmaGemv = kernel == .gemv && [KernelFamily.gemvMma, .gemvMmaSplitk, .gemvFrag, .gemvFragXs].contains(shader?.origin.family)
         if (kernel == .coopmat || mmaGemv) && (p.op == .fp16 || p.op == .q4gsw) {
             if p.act == .f32 { r += 1 }
             if p.op == .q4gsw { r += 1 }

@@ -47,9 +47,10 @@ public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertibl
 
 /// Which matrix–vector kernels a gemv sweep tries: the column kernels (fp32 or packed-fp16
 /// math), q4gsw's activations-in-registers and subgroup-split kernels, the tensor-core kernel
-/// (fp16, q4gsw).
+/// (fp16, q4gsw), the register-fragment kernels (every op) and their x-staged form (`fragxs`,
+/// M > 32).
 public enum GemvVariety: String, CaseIterable, Codable, Sendable {
-    case column, xreg, sg, mma, frag
+    case column, xreg, sg, mma, frag, fragxs
 }
 
 /// One timed (op, shape, candidate), or why it did not run.
@@ -109,6 +110,14 @@ public enum Tuner {
                 // (H100, session 10: 64 threads never won; 2 blocks in flight only with one tile.)
                 for c in [1, 2, 4] { for t in [128, 256, 512] { for u in c == 1 ? [1, 2] : [1] { for ks in [1, 2, 4, 8, 16] where (t / 32) % ks == 0 {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true)))
+                } } } }
+            }
+            // The same with the x rows staged once per workgroup (M > 32, where every subgroup
+            // reading all of them through L1 costs L2 bandwidth): K split 1…4 (the staged rows are
+            // KS·PD blocks wide), one or two blocks in flight with one tile per subgroup.
+            if varieties.contains(.fragxs) && (m ?? 1) > 32 && (m ?? 1) <= 256 {
+                for c in [1, 2, 4] { for t in [128, 256, 512] { for u in c == 1 ? [1, 2] : [1] { for ks in [1, 2, 4] where (t / 32) % ks == 0 {
+                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true, xs: true)))
                 } } } }
             }
             if halfMath && varieties.contains(.xreg) && (m ?? 1) <= 8 {
@@ -215,7 +224,7 @@ public enum Tuner {
     static func runs(_ c: TuneCandidate, _ plan: KernelPlan) -> Bool {
         guard let g = c.gemv else { return true }
         let family = plan.shader.origin.family
-        if g.frag == true { return family == .gemvFrag || family == .gemvFragDq }
+        if g.frag == true { return g.xs == true ? (family == .gemvFragXs || family == .gemvFragDqXs) : (family == .gemvFrag || family == .gemvFragDq) }
         if g.mma == true { return family == .gemvMma || family == .gemvMmaSplitk }
         if g.xreg == true { return family == .gemvQ4Xreg }
         if g.sg == true { return family == .gemvQ4Sg || family == .gemvDq }

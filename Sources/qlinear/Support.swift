@@ -90,13 +90,14 @@ struct DeviceOptions: ParsableArguments {
 
     static func parseGemv(_ text: String) throws -> GemvConfig {
         var body = Substring(text)
-        var split: Int?, prefetch: Int?, l1: Bool?
+        var split: Int?, prefetch: Int?, l1: Bool?, staged = false
         // Tensor-core form: COLUMNSxTHREADSxUNROLLm, then optionally pPREFETCH and sSPLIT; the
         // subgroup-split form COLUMNSxTHREADSxUNROLLg, then optionally l (activations through L1),
         // pCOLUMN_GROUPS and sSUBGROUPS.
         if let mIdx = body.firstIndex(where: { $0 == "m" || $0 == "g" || $0 == "f" }) {
             var tail = body[body.index(after: mIdx)...]
             if body[mIdx] == "g" && tail.first == "l" { l1 = true; tail = tail.dropFirst() }
+            if body[mIdx] == "f" && tail.first == "w" { staged = true; tail = tail.dropFirst() }
             func take(_ c: Character, _ range: ClosedRange<Int>) throws -> Int? {
                 guard tail.first == c else { return nil }
                 let digits = tail.dropFirst().prefix(while: \.isNumber)
@@ -115,11 +116,11 @@ struct DeviceOptions: ParsableArguments {
         let s = suffix != nil ? body.dropLast() : body
         let v = s.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
         guard v.count == 3, let c = v[0], let t = v[1], let u = v[2], c > 0, t > 0, u > 0, c <= 128, t <= 4096, u <= 64 else {
-            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, 2x128x2h for packed fp16 math, 16x128x4x for activations in registers, 2x128x4g for K split inside a subgroup (2x128x4glp4s2: activations through L1, four column groups per subgroup, two subgroups per column), 32x128x2m for tensor cores, 32x128x2mp2s4 with 2 steps in flight and split-K 4, 2x256x1fs2 for tensor cores with register-built fragments, 2 tiles per subgroup, K over 2 subgroups)")
+            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, 2x128x2h for packed fp16 math, 16x128x4x for activations in registers, 2x128x4g for K split inside a subgroup (2x128x4glp4s2: activations through L1, four column groups per subgroup, two subgroups per column), 32x128x2m for tensor cores, 32x128x2mp2s4 with 2 steps in flight and split-K 4, 2x256x1fs2 for tensor cores with register-built fragments, 2 tiles per subgroup, K over 2 subgroups, 2x256x1fws2 with the x rows staged per workgroup)")
         }
         switch suffix {
         case "m": return GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: split, prefetch: prefetch)
-        case "f": return GemvConfig(columns: c, threads: t, unroll: u, splitK: split, frag: true)
+        case "f": return GemvConfig(columns: c, threads: t, unroll: u, splitK: split, frag: true, xs: staged ? true : nil)
         case "x": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, xreg: true)
         case "g": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, splitK: split, prefetch: prefetch, sg: true, l1: l1)
         case "h": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true)

@@ -495,6 +495,7 @@ let cliCases: [CLICase] = {
         c(2, "--group must be a positive multiple of 8, got 12", "quantize", "--format", "q4gsw", "--group", "12", "--inputs", f("w-big.safetensors"), "-o", f("q.safetensors")),
         c(2, "p must be followed by 1…16", "explain", "--op", "q4gsw", "--shape", "1x64x256", "--gemv", "1x128x1gp17"),
         c(2, "unexpected \"x\" after the g", "explain", "--op", "q4gsw", "--shape", "1x64x256", "--gemv", "1x128x1gs2x"),
+        c(2, "unexpected \"wx\" after the f", "explain", "--op", "q4gsw", "--shape", "64x64x256", "--gemv", "1x128x1fs2wx"),
         c(1, "subgroups per column (1, 2, 4, 8 or 16) must divide", "bench", "--quick", "--op", "q4gsw", "--shape", "1x64x256", "--kernel", "gemv", "--gemv", "1x128x1gs3"),
         c(2, "Unexpected argument 'frobnicate'", "frobnicate"),
         c(2, "Unknown option '--jsn'", "devices", "--jsn"),

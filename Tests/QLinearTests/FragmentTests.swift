@@ -189,6 +189,67 @@ struct FragmentTests {
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: Int.max / 2, tn: 32, split: 2) == nil)
     }
 
+    /// gemv_frag_xs's staging (XSMEM in gemv_frag.comp), replayed: every staged slot written once,
+    /// every lane's read returns the value the unstaged kernel loads itself for the same (x row,
+    /// block, quarter, word), reads stay inside Xs, and each 8-lane phase of 16-byte reads hits 32
+    /// distinct banks. The formulas are the shader's; a wrong slot order fails.
+    @Test("x staged per workgroup: the slots the lanes read hold what they would load themselves, conflict-free", arguments: [(32, 1, 1), (32, 2, 1), (16, 4, 1), (32, 1, 2), (8, 4, 2)])
+    func stagedX(tn: Int, ks: Int, pd: Int) {
+        let xrow = ks * pd * 16 + 4, per = ks * pd * 4, nb = 3 * ks * pd - 1   // a last step with a missing block
+        // What the unstaged kernel's lane loads: (x row, block, quarter t, word q) → a tag; zeros past the last block.
+        func own(_ row: Int, _ block: Int, _ t: Int, _ q: Int) -> Int { block < nb ? ((row * 1000 + block) * 4 + t) * 4 + q + 1 : 0 }
+        func check(slot: (Int, Int, Int) -> Int) -> Bool {   // (blk, c, tq) → index within the row
+            var ok = true
+            for j in 0..<((nb + ks * pd - 1) / (ks * pd)) {
+                var xs = [Int?](repeating: nil, count: tn * xrow)
+                for idx in 0..<(tn * per) {                      // stageX: quarters over the workgroup
+                    let row = idx / per, rem = idx % per, blk = rem >> 2, tq = rem & 3
+                    for c in 0..<4 {
+                        let at = row * xrow + slot(blk, c, tq)
+                        if xs[at] != nil { ok = false }
+                        xs[at] = own(row, j * ks * pd + blk, tq, c)
+                    }
+                }
+                for part in 0..<ks { for u in 0..<pd { for lane in 0..<32 { for b in 0..<(tn / 8) { for q in 0..<4 {
+                    let g = lane >> 2, t = lane & 3
+                    let at = (g + 8 * b) * xrow + (part * pd + u) * 16 + q * 4 + t   // the shader's read
+                    if at >= xs.count || xs[at] != own(g + 8 * b, j * ks * pd + part * pd + u, t, q) { ok = false }
+                } } } } }
+            }
+            return ok
+        }
+        #expect(check { blk, c, tq in blk * 16 + c * 4 + tq })
+        #expect(!check { blk, c, tq in blk * 16 + tq * 4 + c }, "the comparison can fail")
+        // Banks: an 8-lane phase (lanes 8p … 8p + 7: rows g, g + 1 at t = 0…3) of 16-byte reads.
+        for b in 0..<(tn / 8) { for blk in 0..<(ks * pd) { for q in 0..<4 { for phase in 0..<4 {
+            var banks = Set<Int>()
+            for lane in (8 * phase)..<(8 * phase + 8) {
+                let g = lane >> 2, t = lane & 3
+                let word = ((g + 8 * b) * xrow + blk * 16 + q * 4 + t) * 4
+                for w in 0..<4 { banks.insert((word + w) % 32) }
+            }
+            #expect(banks.count == 32)
+        } } } }
+    }
+
+    @Test("x-staged plans: the _xs variants, their shared memory (K parts + TN·(KS·PD·16 + 4)·16 bytes) within the device's, the compact form round-trips")
+    func stagedPlans() throws {
+        let caps = h100Caps()
+        var options = DispatchOptions()
+        options.fragmentLayout = .mma16816
+        options.gemvConfig = GemvConfig(columns: 2, threads: 256, unroll: 1, splitK: 2, frag: true, xs: true)
+        for op in Op.allCases {
+            let plan = try Dispatcher.plan(.gemv, Problem(op: op, m: 64, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options).get()
+            #expect(plan.shader.origin.family == (op.quantizesActivations ? .gemvFragDqXs : .gemvFragXs) && plan.tile.xTiles == 1)
+            #expect(plan.shader.origin.defines.contains("XSMEM"))
+        }
+        #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 2, staged: 1) == 4 * 1 * 2 * 4 * 128 * 4 + 4 + 32 * (2 * 16 + 4) * 16)
+        // K over 4 subgroups with 2 blocks in flight stages 32 × 132 × 16 = 67 584 bytes: more than 48 KB, not planned.
+        options.gemvConfig = GemvConfig(columns: 1, threads: 256, unroll: 2, splitK: 4, frag: true, xs: true)
+        #expect((try? Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 64, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options).get())?.shader.origin.family != .gemvFragXs)
+        #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, splitK: 2, frag: true, xs: true).compact == "2x256x1fws2")
+    }
+
     @Test("32-lane subgroups: required where the device can, or fixed at 32; a varying size that cannot be required is refused")
     func subgroupSize() throws {
         var caps = h100Caps()
@@ -217,6 +278,10 @@ struct FragmentTests {
                 let only = Tuner.candidates(.gemv, floatOps: float, m: m)
                 #expect(!only.isEmpty && only.allSatisfy { $0.gemv?.frag == true })
             }
+            // The x-staged form only past 32 rows and only when asked for (variety fragxs, in "all").
+            #expect(!Tuner.candidates(.gemv, floatOps: float, m: 32).contains { $0.gemv?.xs == true })
+            #expect(Tuner.candidates(.gemv, floatOps: float, m: 64).contains { $0.gemv?.xs == true })
+            #expect(!Tuner.candidates(.gemv, floatOps: float, m: 64, varieties: [.frag]).contains { $0.gemv?.xs == true })
             #expect(Tuner.candidates(.gemv, floatOps: float, m: 8).contains { $0.gemv?.frag == true })
             #expect(!Tuner.candidates(.gemv, floatOps: float, m: 257).contains { $0.gemv?.frag == true })
             #expect(!Tuner.candidates(.gemv, floatOps: float, m: 8, varieties: [.column]).contains { $0.gemv?.frag == true })
