@@ -325,6 +325,12 @@ public enum Dispatcher {
             guard [1, 2, 4, 8].contains(config.columns), [1, 2, 4, 8].contains(config.unroll) else {
                 return no("matrix–vector configuration \(config): columns and chunks in flight must be 1, 2, 4 or 8")
             }
+            // Each thread keeps columns × chunks 16-byte loads in flight: 8 × 8 = 64 (256 registers
+            // of loads) made lavapipe's compiler run for minutes and crash; the sweeps never go
+            // past 8 × 2.
+            guard config.columns * config.unroll <= 16 else {
+                return no("matrix–vector configuration \(config): at most 16 loads in flight per thread (columns × chunks ≤ 16)")
+            }
             guard sgs >= 4, wg >= sgs, wg % sgs == 0, wg <= 1024 else {
                 return no("\(wg)-thread workgroups are not a multiple of the subgroup size \(sgs) (≥ 4)")
             }
