@@ -143,6 +143,15 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     }
     /// The configuration used when no rule applies.
     public static let standard = GemvConfig(columns: 2, threads: 128, unroll: 2)
+    /// Why this configuration can never be meant (a value outside what any kernel or the CLI's
+    /// form takes), or nil. Values a kernel merely cannot run here are the dispatcher's to refuse.
+    public var problem: String? {
+        guard (1...128).contains(columns), (1...4096).contains(threads), (1...64).contains(unroll),
+              splitK.map({ (1...64).contains($0) }) ?? true, prefetch.map({ (1...16).contains($0) }) ?? true else {
+            return "matrix–vector configuration \(compact): columns 1…128, threads 1…4096, unroll 1…64, split 1…64, prefetch 1…16"
+        }
+        return nil
+    }
 }
 
 /// A matrix–vector tuning rule: for these ops under these conditions, use this configuration.
@@ -209,9 +218,23 @@ public struct TuningTable: Codable, Sendable, Hashable {
 
     /// Decodes a table from JSON, with a clear error for malformed input.
     public static func decode(_ json: [UInt8]) throws -> TuningTable {
-        do { return try JSONDecoder().decode(TuningTable.self, from: Data(json)) } catch {
+        let t: TuningTable
+        do { t = try JSONDecoder().decode(TuningTable.self, from: Data(json)) } catch {
             throw QLinearError.invalidFormat("tuning table: \(error)")
         }
+        if let bad = t.problem { throw QLinearError.invalidFormat("tuning table \(t.name): \(bad)") }
+        return t
+    }
+
+    /// The first matrix–vector or quantization rule no kernel could ever mean (non-positive or
+    /// absurd sizes), or nil.
+    public var problem: String? {
+        for (i, r) in (gemv ?? []).enumerated() { if let p = r.config.problem { return "gemv rule \(i): \(p)" } }
+        // (Cooperative-matrix rules are checked where they are used, with the device's limits.)
+        for (i, r) in (quant ?? []).enumerated() where !(1...64).contains(r.stepsPerThread) || !(1...4096).contains(r.maxThreads) {
+            return "quant rule \(i): \(r.stepsPerThread) steps per thread, \(r.maxThreads) threads (1…64, 1…4096)"
+        }
+        return nil
     }
 
     /// The tables built into the library (Tuning/*.json), default last.

@@ -70,6 +70,21 @@ public struct TuneMeasurement: Codable, Sendable {
     /// base table, any kernel kind) — not a candidate; `status` names its kernel. A shape gets a
     /// rule only where the sweep's best beat it.
     public var current: Bool?
+
+    /// Why these values cannot come from a sweep (a hand-edited or corrupt report), or nil: shapes
+    /// within 1…2^31 − 1, times finite and positive, the candidate a configuration.
+    public var problemWithValues: String? {
+        let dims = 1...Int(Int32.max)
+        guard dims.contains(m), dims.contains(n), dims.contains(k) else { return "\(op.rawValue) \(m)x\(n)x\(k): M, N and K must be 1…2^31 − 1" }
+        for t in [medianUs, minUs].compactMap({ $0 }) where !(t.isFinite && t > 0 && t < 1e12) {
+            return "\(op.rawValue) \(m)x\(n)x\(k): time \(t) µs is not a measurement"
+        }
+        if let p = candidate.gemv?.problem { return "\(op.rawValue) \(m)x\(n)x\(k): \(p)" }
+        if let t = candidate.tile, ![t.bm, t.bn, t.wm, t.wn].allSatisfy({ (1...4096).contains($0) }) {
+            return "\(op.rawValue) \(m)x\(n)x\(k): tile \(t) is not a configuration"
+        }
+        return nil
+    }
 }
 
 /// The tuning harness: every configuration the shaders expose, checked against the reference on
@@ -371,7 +386,10 @@ public enum Tuner {
         return out
     }
 
-    static func fmtUs(_ v: Double) -> String { String(Double(Int(v * 10)) / 10) }
+    static func fmtUs(_ v: Double) -> String {
+        guard v.isFinite, abs(v) < 1e15 else { return String(v) }
+        return String(Double(Int(v * 10)) / 10)
+    }
 
     /// A tuning table from measurements: per op and measured M (covering M up to it from the
     /// previous measured M), one rule per measured (N, K) with the fastest candidate, then a

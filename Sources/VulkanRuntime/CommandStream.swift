@@ -15,7 +15,7 @@ public struct BufferBinding: Sendable {
 ///
 /// States: recording → ready ⇄ pending; a wait that times out leaves it pending (wait again),
 /// a lost device or failed submit makes it `lost` (unusable, every call throws). Its deinit never
-/// waits forever: a stream still pending after a bounded wait leaks its Vulkan objects rather
+/// waits forever: a stream still pending after a bounded wait leaks its Vulkan objects (and keeps the device, pipelines and buffers it recorded alive) rather
 /// than free what the GPU may still use.
 public final class CommandStream {
     public enum State: Sendable { case recording, ready, pending, lost }
@@ -107,7 +107,16 @@ public final class CommandStream {
         if state == .pending || state == .lost {
             var f: VkFence? = fence
             let w = vkWaitForFences(dev, 1, &f, 1, 10_000_000_000)
-            if w != VK_SUCCESS { return }   // still in use (or device lost): leak rather than hang or free live objects
+            if w != VK_SUCCESS {
+                // Still in use (or device lost): leak rather than hang or free live objects — the
+                // stream's own Vulkan objects, and the device, pipelines and buffers it recorded,
+                // which would otherwise be released with it while the GPU may still read or write
+                // them (a forced configuration that ran past the fence timeout on lavapipe crashed
+                // the process this way).
+                _ = Unmanaged.passRetained(device)
+                for o in retained { _ = Unmanaged.passRetained(o) }
+                return
+            }
         }
         if let queryPool { vkDestroyQueryPool(dev, queryPool, nil) }
         vkDestroyDescriptorPool(dev, descriptorPool, nil)

@@ -92,8 +92,14 @@ struct Tune: ParsableCommand {
         var all: [TuneMeasurement] = []
         var owner: [String: String] = [:]
         var device: Capabilities?
+        var seen = Set<String>()
         for path in from {
-            let r = try JSONDecoder().decode(TuneReport.self, from: Data(try readFileBytes(path)))
+            guard seen.insert(path).inserted else { throw ValidationError("\(path) is given twice") }
+            let r: TuneReport
+            do { r = try JSONDecoder().decode(TuneReport.self, from: Data(try readFileBytes(path))) } catch let e as DecodingError {
+                throw ValidationError("\(path) is not a tune report: \(e)")
+            }
+            if let bad = r.measurements.lazy.compactMap({ $0.problemWithValues }).first { throw ValidationError("\(path): \(bad)") }
             guard r.kernel == kernel else { throw ValidationError("\(path) is a \(r.kernel.rawValue) report, --kernel is \(kernel.rawValue)") }
             if let d = device, d.name != r.device.name || d.driverInfo != r.device.driverInfo {
                 throw ValidationError("\(path) was measured on \(r.device.name) \(r.device.driverInfo), an earlier report on \(d.name) \(d.driverInfo)")

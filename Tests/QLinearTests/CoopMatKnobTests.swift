@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import QLinear
-import QLinearCheck
+@testable import QLinearCheck
 import VulkanRuntime
 
 /// The cooperative-matrix knobs added for the H100 prefill work: raster groups (SWZ), prefetch
@@ -164,5 +164,33 @@ struct CoopMatKnobTests {
         // Current entries are never candidates: a faster "current" cannot become a rule itself.
         let onlyCurrent = try table([current(4096, 1.0)])
         #expect(onlyCurrent.gemv == base.gemv)
+    }
+}
+
+@Suite("Tables and reports from files: values no sweep could produce are refused")
+struct TableValueTests {
+    @Test("a matrix–vector rule with an impossible configuration is a decode error naming the rule; the built-in tables pass")
+    func tableRules() throws {
+        func table(_ gemv: String, _ coop: String = #"{"tile":{"bm":64,"bn":64,"wm":2,"wn":2}}"#) -> [UInt8] {
+            Array(#"{"name":"t","provenance":"test","coopmat":[\#(coop)],"gemv":[\#(gemv)]}"#.utf8)
+        }
+        #expect(try TuningTable.decode(table(#"{"config":{"columns":2,"threads":128,"unroll":2}}"#)).gemv?.count == 1)
+        for bad in [#"{"config":{"columns":0,"threads":128,"unroll":2}}"#, #"{"config":{"columns":2,"threads":-128,"unroll":2}}"#,
+                    #"{"config":{"columns":2,"threads":128,"unroll":2,"splitK":0}}"#, #"{"config":{"columns":4611686018427387904,"threads":128,"unroll":2}}"#] {
+            #expect(throws: QLinearError.self) { try TuningTable.decode(table(bad)) }
+        }
+        #expect(TuningTable.builtIn.count == EmbeddedTuning.json.count && TuningTable.builtIn.allSatisfy { $0.problem == nil })
+    }
+
+    @Test("a report's measurement with an absurd shape, time or configuration is named; times of any size print")
+    func reportValues() throws {
+        func meas(_ m: String, _ us: String, cols: Int = 2) throws -> TuneMeasurement {
+            try JSONDecoder().decode(TuneMeasurement.self, from: Data(#"{"op":"fp16","m":\#(m),"n":64,"k":64,"candidate":{"kernel":"gemv","gemv":{"columns":\#(cols),"threads":128,"unroll":2}},"medianUs":\#(us),"minUs":\#(us),"flags":[],"status":"ok"}"#.utf8))
+        }
+        #expect(try meas("1", "12.5").problemWithValues == nil)
+        for (m, us, cols) in [("9223372036854775807", "12.5", 2), ("0", "12.5", 2), ("1", "1e20", 2), ("1", "-5", 2), ("1", "0", 2), ("1", "12.5", 0)] {
+            #expect(try meas(m, us, cols: cols).problemWithValues != nil, "m \(m), \(us) µs, \(cols) columns")
+        }
+        #expect(Tuner.fmtUs(1e20) == "1e+20" && Tuner.fmtUs(12.34) == "12.3" && Tuner.fmtUs(.nan) == "nan")
     }
 }
