@@ -85,7 +85,9 @@ public struct BenchResult: Codable, Sendable {
     /// Seconds of sustained work of this case before timing; whether two batches agreed.
     public var warmupS: Double
     public var warmupStable: Bool
-    /// "spread": min is more than 10% below the median; "unstable": warm-up hit its cap.
+    /// "spread": min is more than 10% below the median; "unstable": warm-up hit its cap;
+    /// "forced-config-not-used": a forced matrix–vector configuration could not run here and the
+    /// dispatcher's fallback kernel was timed (the row's shader says which).
     public var flags: [String]
     /// Back to back: the case recorded `streamLayers` times in one submission (weight sets rotated,
     /// a barrier between consecutive runs as between a model's layers), timestamps only before
@@ -430,6 +432,11 @@ extension Bench {
         var flags: [String] = []
         if lo < 0.9 * med { flags.append("spread") }
         if !t.stable { flags.append("unstable") }
+        // A forced matrix–vector configuration the dispatcher could not use (it fell back to a
+        // column kernel): the row times another kernel than the one asked for.
+        if ctx.options.gemvConfig != nil, plan.kernel == .gemv, plan.reasons.contains(where: { $0.contains("not applicable") }) {
+            flags.append("forced-config-not-used")
+        }
         var r = BenchResult(op: p.op, m: m, n: p.n, k: p.k, group: p.op.usesGroups ? p.groupSize : 0, act: p.act, kernel: plan.kernel,
                             shader: plan.shader.rawValue, tile: compactTile(plan.tile), iterations: times.count,
                             medianUs: med, minUs: lo, maxUs: hi, flops: p.flops, rate: p.flops / med / 1e6,

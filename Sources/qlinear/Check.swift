@@ -56,6 +56,20 @@ struct Check: ParsableCommand {
         var problems: [Problem] = []
         for o in ops { problems += ShapeGrid.problems(op: o, shapes: grid, acts: acts, groups: group.isEmpty ? ShapeGrid.groupSizes : group) }
         for p in problems { try p.validate() }
+        // Shapes the caller named whose K the INT4 formats round up to a whole number of groups
+        // (or skip: a group more than twice K) — say so, rather than only in the table's K column.
+        if !list.isEmpty {
+            for o in ops where o.usesGroups {
+                for (m, n, k) in grid {
+                    for g in group.isEmpty ? ShapeGrid.groupSizes : group where k % g != 0 {
+                        let kk = (k + g - 1) / g * g
+                        stderrPrint(kk > max(k, g) * 2 && k > g
+                            ? "note: \(o.rawValue) \(m)x\(n)x\(k), group \(g): skipped (K is not a multiple of the group)"
+                            : "note: \(o.rawValue) \(m)x\(n)x\(k), group \(g): K is not a multiple of the group; checked with K = \(kk)")
+                    }
+                }
+            }
+        }
         let ctx = try dev.open()
         // Device limits before any host data is generated (bias adds at most N values).
         for p in problems { try p.validate(for: ctx.capabilities) }

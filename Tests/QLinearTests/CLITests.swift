@@ -110,6 +110,12 @@ struct CLITests {
             #expect((row["stream_us"] as? Double).map { $0 > 0 } == true && row["stream_batches"] as? Int == 3)
             #expect((row["stream_layers"] as? Int).map { $0 >= 1 && $0 % (row["sets"] as? Int ?? 1) == 0 } == true)
         }
+        // A forced configuration the dispatcher cannot use here (register fragments on lavapipe) is flagged.
+        for (gemv, flagged) in [("2x256x1fs2", true), ("2x128x2", false)] {
+            let f = try run(["bench", "--quick", "--op", "q4gsw", "--shape", "1x64x256", "--kernel", "gemv", "--gemv", gemv, "--no-back-to-back", "--format", "json"])
+            let frow = try #require(((try JSONSerialization.jsonObject(with: Data(f.out.utf8)) as? [String: Any])?["rows"] as? [[String: Any]])?.first)
+            #expect(((frow["flags"] as? [String]) ?? []).contains("forced-config-not-used") == flagged, "\(gemv)")
+        }
         // With rotation (several sets): whole rotations per back-to-back submission.
         let rotated = try run(["bench", "--quick", "--op", "q4gsw", "--shape", "1x64x128", "--rotate-mb", "1", "--format", "json"])
         #expect(rotated.status == 0, "\(rotated.err)")
