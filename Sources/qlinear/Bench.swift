@@ -58,7 +58,7 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("rotate-mb"), help: "Rotate weight/activation/output sets totalling more than this many MB (default 256; 0 with --quick or on a CPU device).")
     var rotateMB: Int?
     @Flag(name: .customLong("no-back-to-back"), help: "Skip the back-to-back measurement after each case's timed runs.") var noBackToBack = false
-    @Option(help: "Output format: md, json or csv.") var format: OutputFormat = .md
+    @Option(help: "Output format: md (default), json or csv.") var format: OutputFormat?
     @Flag(help: "Same as --format json.") var json = false
     @Option(help: "Write the JSON report here too.") var out: String?
     @OptionGroup var dev: DeviceOptions
@@ -68,6 +68,7 @@ struct Bench: ParsableCommand {
         if let r = rotateMB, r < 0 || r > 1 << 20 { throw ValidationError("--rotate-mb must be in 0…1048576") }
         if group < 8 || group % 8 != 0 { throw ValidationError("--group must be a positive multiple of 8, got \(group)") }
         if suite && !shape.isEmpty { throw ValidationError("--suite and --shape cannot be combined") }
+        if json, let f = format, f != .json { throw ValidationError("--json and --format \(f.rawValue) disagree: give one") }
     }
 
     struct Case { var op: Op; var shape: Shape; var kernel: KernelKind? }
@@ -75,7 +76,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let ops = op.isEmpty ? Op.allCases : op
-        let fmtOut: OutputFormat = json ? .json : format
+        let fmtOut: OutputFormat = json ? .json : format ?? .md
         // Shape rules first, so nothing is allocated for a problem no kernel accepts.
         for o in ops { for s in shape { try Problem(op: o, m: s.m, n: s.n, k: s.k, groupSize: group, act: act).validate() } }
         let ctx = try dev.open()

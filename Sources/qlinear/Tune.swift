@@ -49,6 +49,9 @@ struct Tune: ParsableCommand {
         }
         if let t = timeLimit, !(t > 0 && t.isFinite && t <= 86_400) { throw ValidationError("--time-limit must be in (0, 86400] seconds, got \(t)") }
         if timeLimit != nil && !from.isEmpty { throw ValidationError("--time-limit applies to a sweep, not to --from") }
+        if !from.isEmpty && (report != nil || againstCurrent) {
+            throw ValidationError("--report and --against-current apply to a sweep; --from rebuilds a table from saved reports")
+        }
     }
 
     func run() throws {

@@ -491,6 +491,8 @@ let cliCases: [CLICase] = {
         c(2, "bad-shape.txt:2", "check", "--shapes", f("bad-shape.txt")),
         c(2, "--iters must be in 1…10000", "bench", "--iters", "0"),
         c(2, "--suite and --shape cannot be combined", "bench", "--suite", "--shape", "1x8x32"),
+        c(2, "--json and --format md disagree", "bench", "--quick", "--format", "md", "--json"),
+        c(2, "--report and --against-current apply to a sweep", "tune", "--kernel", "gemv", "--from", f("missing.json"), "--against-current"),
         c(2, "'--format <format>'", "quantize", "--format", "q3", "--inputs", f("w-big.safetensors"), "-o", f("q.safetensors")),
         c(2, "--group must be a positive multiple of 8, got 12", "quantize", "--format", "q4gsw", "--group", "12", "--inputs", f("w-big.safetensors"), "-o", f("q.safetensors")),
         c(2, "p must be followed by 1…16", "explain", "--op", "q4gsw", "--shape", "1x64x256", "--gemv", "1x128x1gp17"),
