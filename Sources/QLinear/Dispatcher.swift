@@ -688,7 +688,7 @@ extension Dispatcher {
         let tn = p.m <= 8 ? 8 : p.m <= 16 ? 16 : 32
         let bn = (wg / 32 / ks) * r * 16
         let staged = config.xs == true
-        let family: KernelFamily = staged ? (dq ? .gemvFragDqXs : .gemvFragXs) : (dq ? .gemvFragDq : .gemvFrag)
+        let family = KernelFamily.registerFragment(dq: dq, staged: staged)
         guard let groups = try? Checked.product([(p.n + bn - 1) / bn, (p.m + tn - 1) / tn], ""), groups <= caps.maxWorkgroupCount[0],
               let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn, split: ks, staged: staged ? pd : 0), shared <= caps.sharedMemoryBytes,
               let shader = lookup(VariantKey(family: family, weight: p.op.weightFormat, act: p.act)) else { return nil }

@@ -89,3 +89,21 @@ public struct FragmentLayout: Sendable, Hashable, Codable {
         return try FragmentLayout(probeWords: try out.read(as: UInt32.self, count: words))
     }
 }
+
+extension KernelFamily {
+    /// The register-fragment matrix–vector families (`gemv_frag*`): written for the probed
+    /// `mma16816` layout, x-row tiles past TN rows.
+    public var isRegisterFragment: Bool {
+        switch self {
+        case .gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs: return true
+        default: return false
+        }
+    }
+    /// The register-fragment family for an op that quantizes its activations (`dq`) or not, with
+    /// the x rows staged per workgroup (`staged`) or loaded by each lane.
+    public static func registerFragment(dq: Bool, staged: Bool) -> KernelFamily {
+        staged ? (dq ? .gemvFragDqXs : .gemvFragXs) : (dq ? .gemvFragDq : .gemvFrag)
+    }
+    /// Whether this register-fragment family stages its x rows per workgroup (XSMEM).
+    public var stagesX: Bool { self == .gemvFragXs || self == .gemvFragDqXs }
+}

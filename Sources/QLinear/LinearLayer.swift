@@ -218,15 +218,15 @@ public final class LinearLayer: @unchecked Sendable {
             }
             t.halfScales = scalesAreHalf ? 1 : 0
         }
-        if [.gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs].contains(family) {
+        if family.isRegisterFragment {
             // Written for 32-lane subgroups and the mma16816 fragment layout, which this context's
             // self-test must have probed; whole 128-value blocks, one group each; the variant of
             // this layer's op and activation dtype.
             let caps = context.capabilities
             let nsg = t.workgroupSize / 32
             let dq = op.quantizesActivations
-            let staged = family == .gemvFragXs || family == .gemvFragDqXs
-            let variant = ShaderID.lookup(VariantKey(family: staged ? (dq ? .gemvFragDqXs : .gemvFragXs) : (dq ? .gemvFragDq : .gemvFrag), weight: op.weightFormat, act: act))
+            let staged = family.stagesX
+            let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged), weight: op.weightFormat, act: act))
             let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, staged: staged ? t.prefetch : 0)
             let ok = (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && [8, 16, 32].contains(t.tn) && t.xTiles == (m > t.tn ? 1 : 0) && t.bm == t.tn && t.tm == 16 && t.tk == 16 && t.subgroupSize == 32
                 && FragmentLayout.runsAt32(caps) && t.requireSubgroupSize == caps.canRequireSubgroupSize
@@ -319,7 +319,7 @@ public final class LinearLayer: @unchecked Sendable {
         case .rows: groups = (m, 1, 1)
         case .elements, .fixed: throw QLinearError.unsupported("\(plan.shader.rawValue) is not a linear kernel")
         }
-        if [.gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs].contains(family) {
+        if family.isRegisterFragment {
             // ⌈M / TN⌉ workgroups per row group along x (the x row tiles of one row group adjacent).
             groups.0 = try Checked.product([groups.0, (m - 1) / t.bm + 1], "register-fragment workgroups")
         }

@@ -150,6 +150,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
               splitK.map({ (1...64).contains($0) }) ?? true, prefetch.map({ (1...16).contains($0) }) ?? true else {
             return "matrix–vector configuration \(compact): columns 1…128, threads 1…4096, unroll 1…64, split 1…64, prefetch 1…16"
         }
+        if xs == true && frag != true { return "matrix–vector configuration \(compact): xs (x staged per workgroup) is a form of the register-fragment kernel and needs frag" }
         return nil
     }
 }

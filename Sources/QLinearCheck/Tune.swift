@@ -239,7 +239,7 @@ public enum Tuner {
     static func runs(_ c: TuneCandidate, _ plan: KernelPlan) -> Bool {
         guard let g = c.gemv else { return true }
         let family = plan.shader.origin.family
-        if g.frag == true { return g.xs == true ? (family == .gemvFragXs || family == .gemvFragDqXs) : (family == .gemvFrag || family == .gemvFragDq) }
+        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) }
         if g.mma == true { return family == .gemvMma || family == .gemvMmaSplitk }
         if g.xreg == true { return family == .gemvQ4Xreg }
         if g.sg == true { return family == .gemvQ4Sg || family == .gemvDq }

@@ -176,7 +176,8 @@ struct TableValueTests {
         }
         #expect(try TuningTable.decode(table(#"{"config":{"columns":2,"threads":128,"unroll":2}}"#)).gemv?.count == 1)
         for bad in [#"{"config":{"columns":0,"threads":128,"unroll":2}}"#, #"{"config":{"columns":2,"threads":-128,"unroll":2}}"#,
-                    #"{"config":{"columns":2,"threads":128,"unroll":2,"splitK":0}}"#, #"{"config":{"columns":4611686018427387904,"threads":128,"unroll":2}}"#] {
+                    #"{"config":{"columns":2,"threads":128,"unroll":2,"splitK":0}}"#, #"{"config":{"columns":4611686018427387904,"threads":128,"unroll":2}}"#,
+                    #"{"config":{"columns":2,"threads":128,"unroll":1,"xs":true}}"#] {
             #expect(throws: QLinearError.self) { try TuningTable.decode(table(bad)) }
         }
         #expect(TuningTable.builtIn.count == EmbeddedTuning.json.count && TuningTable.builtIn.allSatisfy { $0.problem == nil })
