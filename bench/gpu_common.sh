@@ -24,11 +24,12 @@ suite_and_peers() {
   step merge python3 bench/merge_suite.py --bench "$work/bench-suite.json" --peers "$work/torch-peers.json" --results "$work/results" --prefix h100 --commit "$(cat .gpu/commit.txt)"
   step plot python3 bench/plot_suite.py --suite "$work/results/h100-suite.json" --out "$work/results/h100-suite.png"
 }
-# `table_on_committed KIND REPORT`: a table from a sweep's REPORT (kernel KIND) on top of the
-# committed Tuning/nvidia-hopper.json, built here; later steps use it (QLINEAR_TUNING).
+# `table_on_committed KIND REPORT [EXTEND_DOWN_TO]`: a table from a sweep's REPORT (kernel KIND) on
+# top of the committed Tuning/nvidia-hopper.json, built here (the smallest measured M's rules
+# reaching down to EXTEND_DOWN_TO, if given); later steps use it (QLINEAR_TUNING).
 table_on_committed() {
   [ -s "$2" ] && step table qlinear tune --kernel "$1" --from "$2" --tuning Tuning/nvidia-hopper.json \
-    --keep-base --name nvidia-hopper --out "$work/table.json"
+    --keep-base ${3:+--extend-down-to "$3"} --name nvidia-hopper --out "$work/table.json"
   [ -s "$work/table.json" ] && export QLINEAR_TUNING="$work/table.json"
   return 0
 }

@@ -18,8 +18,7 @@ for cfg in 2x128x1fw 2x256x1fws2; do step "stats-$cfg" timeout 20 qlinear explai
 ts=(); for m in 64 128; do for nk in 4096x4096 6144x4096 28672x4096 4096x14336; do ts+=(--shape ${m}x$nk); done; done
 step tune timeout 330 qlinear tune --kernel gemv --variety frag --variety fragxs --op q4gsw --op dq8ca_q4gsw "${ts[@]}" \
   --against-current --time-limit 310 --report "$work/tune-gemv-fragxs.json"
-[ -s "$work/tune-gemv-fragxs.json" ] && step table qlinear tune --kernel gemv --from "$work/tune-gemv-fragxs.json" --tuning Tuning/nvidia-hopper.json \
-    --keep-base --extend-down-to 33 --name nvidia-hopper --out "$work/table.json"
+table_on_committed gemv "$work/tune-gemv-fragxs.json" 33
 stop_dmon
 tar -czf "$tarball" -C "$(dirname "$work")" "$(basename "$work")" && echo "packed $tarball"
 cat "$steps"

@@ -11,8 +11,7 @@ source "$(dirname "$0")/gpu_common.sh"
 ts=(); for nk in 4096x4096 6144x4096 28672x4096 4096x14336; do ts+=(--shape 256x$nk); done
 step tune timeout 280 qlinear tune --kernel gemv --variety frag --op fp16 --op q4gsw --op dq8ca_q4gsw --op dq8ca_q8csw "${ts[@]}" \
   --against-current --time-limit 260 --report "$work/tune-gemv-frag-m256.json"
-[ -s "$work/tune-gemv-frag-m256.json" ] && step table qlinear tune --kernel gemv --from "$work/tune-gemv-frag-m256.json" --tuning Tuning/nvidia-hopper.json \
-    --keep-base --extend-down-to 129 --name nvidia-hopper --out "$work/table.json"
+table_on_committed gemv "$work/tune-gemv-frag-m256.json" 129
 stop_dmon
 tar -czf "$tarball" -C "$(dirname "$work")" "$(basename "$work")" && echo "packed $tarball"
 cat "$steps"
