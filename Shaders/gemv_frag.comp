@@ -33,9 +33,11 @@
 //
 // Work: subgroup sg of a workgroup takes row group sg / KS (R tiles of 16 rows) and K part
 // sg % KS (blocks p, p + KS, …); PD blocks of loads are issued before their MMAs. The KS parts'
-// accumulators are added in shared memory at the end (bias fused): parts 1 … KS − 1 store theirs
+// accumulators are added in shared memory at the end (bias fused): every subgroup stores its own
 // as bit patterns in a uint array (float or int32 sums; no float loads of int bits), part 0 adds
-// them; the array holds RG·(KS − 1) subgroups' worth (one word when KS = 1). Edges: rows past N load row
+// the other parts'. The array is declared for all NSG subgroups even when KS = 1: sized for parts
+// 1 … KS − 1 only, the H100's compiler capped several configurations at 64 / 96 / 128 registers
+// and spilled into shared memory, 4–14% slower (docs/results/h100-ab-frag-spills-s11-2026-11-26.json). Edges: rows past N load row
 // N − 1 and are not written; x rows ≥ M are zeros; K is a multiple of G and so of 128 (whole
 // blocks); an activation row stride that is not a multiple of 16 bytes takes scalar loads.
 //
@@ -90,8 +92,16 @@ layout(binding = 3) readonly buffer BiasBuf { ACT_T BIAS[]; };
 layout(binding = 4) writeonly buffer YBuf { ACT_T Y[]; };
 #endif
 
-// The K parts' accumulators, parts 1 … KS − 1 of each row group (one word when KS = 1).
+// The K parts' accumulators (read only when KS > 1; see above for the size), slot RSLOT(rg, p) for
+// part p of row group rg. XSMEM keeps parts 1 … KS − 1 only (one word when KS = 1): its staged x
+// rows share the 48 KB, and it has no earlier allocation to keep.
+#ifdef XSMEM
+#define RSLOT(rg, p) ((rg) * (KS - 1u) + (p) - 1u)
 shared uint Red[RG * (KS - 1u) * R * NB * 4u * 32u + 1u];
+#else
+#define RSLOT(rg, p) ((rg) * KS + (p))
+shared uint Red[NSG * R * NB * 4u * 32u];
+#endif
 
 #define MatA coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA>
 #define MatB coopmat<float16_t, gl_ScopeSubgroup, 16, 8, gl_MatrixUseB>
@@ -343,31 +353,29 @@ void main() {
     }
 
     if (KS > 1u) {
-        // Slot of part p ≥ 1 of row group rg: (rg·(KS − 1) + p − 1).
-        if (part != 0u) {
-            const uint base = (rg * (KS - 1u) + part - 1u) * R * NB;
-            [[unroll]] for (uint a = 0; a < R * NB; ++a) {
-                [[unroll]] for (uint i = 0; i < 4u; ++i) {
-#ifdef WEIGHT_Q8
-                    Red[((base + a) * 4u + i) * 32u + lane] = uint(iacc[a][i]);
-#else
-                    Red[((base + a) * 4u + i) * 32u + lane] = floatBitsToUint(acc[a][i]);
+#ifdef XSMEM
+        if (part != 0u)   // part 0 has no slot here
 #endif
-                }
+        [[unroll]] for (uint a = 0; a < R * NB; ++a) {
+            [[unroll]] for (uint i = 0; i < 4u; ++i) {
+#ifdef WEIGHT_Q8
+                Red[((RSLOT(rg, part) * R * NB + a) * 4u + i) * 32u + lane] = uint(iacc[a][i]);
+#else
+                Red[((RSLOT(rg, part) * R * NB + a) * 4u + i) * 32u + lane] = floatBitsToUint(acc[a][i]);
+#endif
             }
         }
         barrier();
         if (part != 0u) return;
-        const uint base = rg * (KS - 1u) * R * NB;
         [[unroll]] for (uint a = 0; a < R * NB; ++a) {
             [[unroll]] for (uint i = 0; i < 4u; ++i) {
 #ifdef WEIGHT_Q8
                 int v = iacc[a][i];
-                for (uint p = 0; p + 1u < KS; ++p) v += int(Red[((base + p * R * NB + a) * 4u + i) * 32u + lane]);
+                for (uint p = 1; p < KS; ++p) v += int(Red[((RSLOT(rg, p) * R * NB + a) * 4u + i) * 32u + lane]);
                 iacc[a][i] = v;
 #else
                 float v = acc[a][i];
-                for (uint p = 0; p + 1u < KS; ++p) v += uintBitsToFloat(Red[((base + p * R * NB + a) * 4u + i) * 32u + lane]);
+                for (uint p = 1; p < KS; ++p) v += uintBitsToFloat(Red[((RSLOT(rg, p) * R * NB + a) * 4u + i) * 32u + lane]);
                 acc[a][i] = v;
 #endif
             }

@@ -711,15 +711,18 @@ extension Dispatcher {
         return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: dq ? quant : nil, tile: t, tuning: tuning, reasons: rs))
     }
 
-    /// Shared memory `gemv_frag` declares: the accumulators of K parts 1 … KS − 1 of each row group,
-    /// (WG/32/KS)·(KS − 1)·R·(TN/8)·4·32 words, plus one word. nil on overflow or a split that
-    /// does not divide the workgroup's subgroups.
-    /// `staged` > 0 (`gemv_frag_xs`, that many blocks in flight): plus the staged x rows,
-    /// TN · (KS·PD·16 + 4) · 16 bytes.
+    /// Shared memory `gemv_frag` declares: the K parts' accumulators, one slot of R·(TN/8)·4·32 words
+    /// per subgroup, (WG/32)·R·(TN/8)·4·32 words (declared for every subgroup even when K is not
+    /// split: sized for the storing parts only, the H100's compiler capped registers and spilled into
+    /// shared memory). `staged` > 0 (`gemv_frag_xs`, that many blocks in flight): the slots of K parts
+    /// 1 … KS − 1 only, (WG/32/KS)·(KS − 1)·R·(TN/8)·4·32 words plus one, and the staged x rows,
+    /// TN · (KS·PD·16 + 4) · 16 bytes. nil on overflow or a split that does not divide the
+    /// workgroup's subgroups.
     static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int, staged: Int = 0) -> Int? {
         guard workgroup >= 0, tiles >= 0, tn >= 0, split >= 1, staged >= 0, (workgroup / 32) % split == 0 else { return nil }
+        guard staged > 0 else { return try? Checked.product([workgroup / 32, tiles, tn / 8, 4 * 32 * 4], "") }
         return try? Checked.add(Checked.add(Checked.product([workgroup / 32 / split, split - 1, tiles, tn / 8, 4 * 32 * 4], ""), 4, ""),
-                                staged > 0 ? Checked.product([tn, Checked.add(Checked.product([split, staged, 16], ""), 4, ""), 16], "") : 0, "")
+                                Checked.product([tn, Checked.add(Checked.product([split, staged, 16], ""), 4, ""), 16], ""), "")
     }
 
     /// The plan for `gemv_mma` (tensor-core matrix–vector kernel, fp16 or q4gsw weights, M ≤ 16),

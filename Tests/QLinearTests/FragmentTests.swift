@@ -179,12 +179,11 @@ struct FragmentTests {
         }
     }
 
-    @Test("shared memory: only K parts 1 … KS − 1 of each row group store their accumulators; one word when K is not split")
+    @Test("shared memory: every subgroup's accumulators (4 × 32 words per 16 × 8 fragment), K split or not")
     func sharedBytes() {
-        #expect(Dispatcher.fragSharedBytes(workgroup: 512, tiles: 4, tn: 32, split: 1) == 4)
-        // 8 subgroups as 4 row groups × 2 K parts: 4 stores of 2 tiles × 4 B fragments × 4 × 32 words.
-        #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 2) == 4 * 1 * 2 * 4 * 128 * 4 + 4)
-        #expect(Dispatcher.fragSharedBytes(workgroup: 512, tiles: 1, tn: 8, split: 16) == 1 * 15 * 1 * 1 * 128 * 4 + 4)
+        #expect(Dispatcher.fragSharedBytes(workgroup: 512, tiles: 4, tn: 32, split: 1) == 16 * 4 * 4 * 128 * 4)
+        #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 2) == 8 * 2 * 4 * 128 * 4)
+        #expect(Dispatcher.fragSharedBytes(workgroup: 512, tiles: 1, tn: 8, split: 16) == 16 * 1 * 1 * 128 * 4)
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 1, tn: 8, split: 3) == nil)
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: Int.max / 2, tn: 32, split: 2) == nil)
     }
