@@ -49,6 +49,16 @@
 // x row, KS·PD blocks of 16 uvec4 (8 halves each) — the lane-t quarter's word q at slot 4q + t —
 // plus 4 uvec4 of padding, so a row is 64·KS·PD + 16 words long: the two rows an 8-lane phase of
 // 16-byte loads reads (g, g + 1 at t = 0…3) land on distinct banks. Blocks past K stage zeros.
+//
+// GEMM (family gemm_frag: fp16 and INT4 weights, any M; prefill): the register-fragment kernel
+// for many x rows. K is not split (KS = 1) and one block is in flight; instead, two register sets
+// of weights (block b + 1's loads issued before block b's MMAs) and two shared buffers of the
+// workgroup's TN x rows (block b + 1 loaded into registers before block b's MMAs, stored after
+// them into the other buffer): one barrier per 128-K block. The x rows are stored permuted — word
+// e of a lane's 8-value piece is (x[8q + e], x[8q + e + 4]) — so a B fragment's element pairs are
+// whole words (no repacking per MMA). INT4 weights are multiplied by their fp16 group scale as
+// they are dequantized (q − 8 exact, × scale: two fp16 roundings), so the MMAs accumulate straight
+// into the accumulators (no per-block temporaries: TN = 64 fits the registers).
 #include "common.glsl"
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -66,6 +76,14 @@ layout(constant_id = 15) const uint XT = 0;
 const uint XROW = KS * PD * 16u + 4u;           // uvec4 per staged x row
 shared uvec4 Xs[TN * XROW];
 #endif    // 1: M > TN, ⌈M / TN⌉ x-row tiles along the grid; 0: one tile (M ≤ TN)
+#ifdef GEMM
+const uint XRG = 20u;                          // uvec4 per staged x row and buffer: 16 + 4 padding
+shared uvec4 Xd[2u * TN * XRG];
+const uint QPT = (TN * 4u + WG - 1u) / WG;     // 32-value quarters of x each invocation stages per block
+const uint NSLOT = 2u;                         // weight register sets
+#else
+const uint NSLOT = PD;
+#endif
 
 const uint NB = TN / 8u;                       // B fragments per K step
 
@@ -92,16 +110,22 @@ layout(binding = 3) readonly buffer BiasBuf { ACT_T BIAS[]; };
 layout(binding = 4) writeonly buffer YBuf { ACT_T Y[]; };
 #endif
 
-// The K parts' accumulators (read only when KS > 1; see above for the size), slot RSLOT(rg, p) for
-// part p of row group rg. XSMEM keeps parts 1 … KS − 1 only (one word when KS = 1): its staged x
-// rows share the 48 KB, and it has no earlier allocation to keep.
-#ifdef XSMEM
-#define RSLOT(rg, p) ((rg) * (KS - 1u) + (p) - 1u)
-shared uint Red[RG * (KS - 1u) * R * NB * 4u * 32u + 1u];
+// The K parts' accumulators (read only when KS > 1), slot RSLOT(rg, p) for part p of row group rg.
+// Two sizes, each the one its table rules were measured with: M ≤ TN (XT = 0) declares a slot for
+// every subgroup (every part stores, part 0 adds the others); M > TN (XT = 1), XSMEM and GEMM keep
+// parts 1 … KS − 1 only (one word when KS = 1). The H100's compiler allocates registers by more
+// than the code: with the compact array it capped several M ≤ 32 configurations at 64 / 96 / 128
+// registers and spilled (2x128x1fs2 at q4gsw 16×28672×4096: 96 registers, 45.8 µs, against 105 and
+// 42.2 with the full one), and with the full array it spilled the M = 33…64 rule 4x128x1f at 255
+// registers (231 µs against 131) — docs/results/h100-ab-frag-spills-s11-2026-11-26.json and
+// h100-frag-red-array-s12-2026-11-27.json.
+#if defined(XSMEM) || defined(GEMM)
+const bool RCOMPACT = true;
 #else
-#define RSLOT(rg, p) ((rg) * KS + (p))
-shared uint Red[NSG * R * NB * 4u * 32u];
+const bool RCOMPACT = XT != 0u;
 #endif
+#define RSLOT(rg, p) (RCOMPACT ? (rg) * (KS - 1u) + (p) - 1u : (rg) * KS + (p))
+shared uint Red[RCOMPACT ? RG * (KS - 1u) * R * NB * 4u * 32u + 1u : NSG * R * NB * 4u * 32u];
 
 #define MatA coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA>
 #define MatB coopmat<float16_t, gl_ScopeSubgroup, 16, 8, gl_MatrixUseB>
@@ -115,9 +139,13 @@ const uint WL = 2u;
 #else
 const uint WL = 1u;
 #endif
-uvec4 wr[PD * R * 2 * WL];   // weights of rows g, g + 8 of each tile, per block in flight
-float sr[PD * R * 2];        // INT4: their group scales
+uvec4 wr[NSLOT * R * 2 * WL];   // weights of rows g, g + 8 of each tile, per block in flight
+float sr[NSLOT * R * 2];        // INT4: their group scales
+#ifdef GEMM
+uvec4 xr[QPT * 4u];             // the x quarters this invocation stages for the next block
+#else
 uvec4 xr[PD * NB * 4];  // 32 halves of x rows g (and g + 8) per block in flight
+#endif
 
 #ifdef DQ
 // 32 int8 values of row m from k as 4 × 8 halves xq − zp (exact). Rows ≥ M load row M − 1 and
@@ -205,10 +233,38 @@ void fetch(uint slot, uint lane, uint n0, uint m0, uint kb) {
 #endif
         }
     }
-#ifndef XSMEM
+#if !defined(XSMEM) && !defined(GEMM)
     [[unroll]] for (uint b = 0; b < NB; ++b) loadX((slot * NB + b) * 4u, m0 + g + 8u * b, k);
 #endif
 }
+
+#ifdef GEMM
+// Block b's x quarters (row idx / 4, values 32·(idx % 4) …) this invocation stages, into xr.
+void gemmLoadX(uint m0, uint b) {
+    [[unroll]] for (uint i = 0; i < QPT; ++i) {
+        const uint idx = gl_LocalInvocationIndex + i * WG;
+        if (idx < TN * 4u) loadX(i * 4u, m0 + (idx >> 2), 128u * b + 32u * (idx & 3u));
+    }
+}
+
+// xr into buffer buf, permuted: natural words (0,1) (2,3) (4,5) (6,7) of each 8-value piece become
+// (0,4) (1,5) (2,6) (3,7). Slot of piece c of row r, quarter tq: r·XRG + 4c + tq (an 8-lane phase
+// of 16-byte accesses — two rows × four quarters — covers 32 distinct banks, for these stores and
+// for the MMA loop's loads alike).
+void gemmStoreX(uint buf) {
+    [[unroll]] for (uint i = 0; i < QPT; ++i) {
+        const uint idx = gl_LocalInvocationIndex + i * WG;
+        if (idx < TN * 4u) {
+            [[unroll]] for (uint c = 0; c < 4u; ++c) {
+                const uvec4 v = xr[i * 4u + c];
+                Xd[(buf * TN + (idx >> 2)) * XRG + 4u * c + (idx & 3u)] =
+                    uvec4((v.x & 0xFFFFu) | (v.z << 16), (v.x >> 16) | (v.z & 0xFFFF0000u),
+                          (v.y & 0xFFFFu) | (v.w << 16), (v.y >> 16) | (v.w & 0xFFFF0000u));
+            }
+        }
+    }
+}
+#endif
 
 #ifdef XSMEM
 // Stage step j: TN x rows × KS·PD blocks, 32-value quarters spread over the workgroup (loadX into
@@ -284,6 +340,52 @@ void main() {
     [[unroll]] for (uint i = 0; i < R * NB; ++i) iacc[i] = ivec4(0);
 #endif
 
+#ifdef GEMM
+    fetch(0u, lane, n0, m0, 0u);
+    gemmLoadX(m0, 0u);
+    gemmStoreX(0u);
+    barrier();
+    for (uint bp = 0; bp < nb; bp += 2u) {
+        // Block bp + par: weights in register set par, x in buffer par (constants once unrolled).
+        [[unroll]] for (uint par = 0; par < 2u; ++par) {
+            const uint bb = bp + par;
+            if (bb < nb) {
+                const bool more = bb + 1u < nb;
+                if (more) {
+                    fetch(1u - par, lane, n0, m0, 128u * (bb + 1u));
+                    gemmLoadX(m0, bb + 1u);
+                }
+#ifndef WEIGHT_F16
+                f16vec2 sc[R * 2u];
+                [[unroll]] for (uint i = 0; i < R * 2u; ++i) sc[i] = f16vec2(float16_t(sr[par * R * 2u + i]));
+#endif
+                [[unroll]] for (uint s = 0; s < 8u; ++s) {
+                    const uint q = s >> 1, j = 2u * (s & 1u);
+                    MatB bm[NB];
+                    [[unroll]] for (uint b = 0; b < NB; ++b) {
+                        const uvec4 xv = Xd[(par * TN + g + 8u * b) * XRG + q * 4u + t];
+                        const f16vec2 e01 = unpackFloat2x16(xv[j]), e23 = unpackFloat2x16(xv[j + 1u]);
+                        bm[b][0] = e01.x; bm[b][1] = e01.y; bm[b][2] = e23.x; bm[b][3] = e23.y;
+                    }
+                    [[unroll]] for (uint r = 0; r < R; ++r) {
+                        f16vec2 a0, a1, b0v, b1v;
+                        aPairs(((par * R + r) * 2u) * WL, q, j, a0, a1);
+                        aPairs(((par * R + r) * 2u + 1u) * WL, q, j, b0v, b1v);
+#ifndef WEIGHT_F16
+                        a0 *= sc[2u * r]; a1 *= sc[2u * r]; b0v *= sc[2u * r + 1u]; b1v *= sc[2u * r + 1u];
+#endif
+                        MatA am;
+                        am[0] = a0.x; am[1] = a0.y; am[2] = a1.x; am[3] = a1.y;
+                        am[4] = b0v.x; am[5] = b0v.y; am[6] = b1v.x; am[7] = b1v.y;
+                        [[unroll]] for (uint b = 0; b < NB; ++b) acc[r * NB + b] = coopMatMulAdd(am, bm[b], acc[r * NB + b]);
+                    }
+                }
+                if (more) gemmStoreX(1u - par);
+                barrier();   // buffer 1 − par is complete; every subgroup is done with buffer par
+            }
+        }
+    }
+#else
 #ifdef XSMEM
     const uint steps = (nb + KS * PD - 1u) / (KS * PD);
     for (uint jstep = 0; jstep < steps; ++jstep) {
@@ -351,11 +453,10 @@ void main() {
         barrier();   // every subgroup is done with Xs before the next step overwrites it
 #endif
     }
+#endif // GEMM
 
     if (KS > 1u) {
-#ifdef XSMEM
-        if (part != 0u)   // part 0 has no slot here
-#endif
+        if (!RCOMPACT || part != 0u)   // (part 0 has no slot in the compact array)
         [[unroll]] for (uint a = 0; a < R * NB; ++a) {
             [[unroll]] for (uint i = 0; i < 4u; ++i) {
 #ifdef WEIGHT_Q8

@@ -89,6 +89,10 @@ FAMILIES = {
                          name=lambda v: f"gemv_frag_xs_{v['weight']}_{v['act']}"),
     "gemv_frag_dq_xs": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[INT_W, ACT], defines=["DQ", "XSMEM"], grid="columns", max_m=256,
                             name=lambda v: f"gemv_frag_dq_xs_{v['weight']}_{v['act']}"),
+    # Prefill with register-built fragments (fp16, q4gsw; any M, K a multiple of 128): x rows staged
+    # per workgroup in two buffers, weights in two register sets, INT4 scaled as it is dequantized.
+    "gemm_frag": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], defines=["GEMM"], grid="columns",
+                      name=lambda v: f"gemm_frag_{v['weight']}_{v['act']}"),
     # Fused decode for the dq8ca ops (M ≤ 8): each workgroup quantizes the rows itself (no quant pass).
     "gemv_dq": dict(src="gemv_dq.comp", env="vulkan1.2", axes=[INT_W, ACT, ("dot", [(True, ["DOT"])]), FP64], grid="columns", max_m=8,
                     name=lambda v: f"gemv_dq_{'f64_' if v['fp64'] else ''}{v['weight']}_{v['act']}"),

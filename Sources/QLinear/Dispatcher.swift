@@ -242,7 +242,11 @@ public enum Dispatcher {
         switch kind {
         case .gemv:
             let family: KernelFamily = p.op.floatMath ? .gemvFloat : .gemvInt
-            if let maxM = KernelFamily.gemvFrag.maxM, p.m > maxM { return no("M = \(p.m) > \(maxM): the matrix–vector kernels are for decode batches") }
+            // Past the matrix–vector kernels' M only the prefill form of the register-fragment
+            // kernel (`xRows`, family gemm_frag) applies: forced, or from a rule that names it.
+            let bigM = KernelFamily.gemvFrag.maxM.map { p.m > $0 } ?? false
+            let bigMText = "M = \(p.m) > \(KernelFamily.gemvFrag.maxM ?? 0): the matrix–vector kernels are for decode batches"
+            if bigM, options.gemvConfig.map({ $0.frag != true || $0.xRows == nil }) ?? false { return no(bigMText) }
             if !caps.subgroupArithmetic { return no("device lacks subgroup arithmetic in compute shaders") }
             if p.op == .dq8ca_q4gsw && p.groupSize % 32 != 0 { return no("group size \(p.groupSize) is not a multiple of the 32-value chunk") }
             let sgs = caps.subgroupSize
@@ -259,6 +263,7 @@ public enum Dispatcher {
                 let table = options.tuning ?? TuningTable.forDevice(caps)
                 for (i, rule) in (table.gemv ?? []).enumerated() {
                     if let ops = rule.ops, !ops.contains(p.op) { continue }
+                    if bigM && (rule.config.frag != true || rule.config.xRows == nil) { continue }
                     if let w = rule.when, !w.holds(p) { continue }
                     let name = "\(table.name) gemv rule \(i)"
                     let why = "\(name): \(rule.when?.text ?? "always")\(rule.note.map { " (\($0))" } ?? "")"
@@ -280,8 +285,10 @@ public enum Dispatcher {
                     break
                 }
             }
+            if bigM && (config.frag != true || config.xRows == nil) { return no(bigMText) }
             if config.frag == true {
                 if let plan = fragPlan(p, caps: caps, options: options, config: config, tuning: tuning, quant: quant, reasons: reasons, lookup: lookup) { return plan }
+                if bigM { return no("\(bigMText); the forced prefill-form register-fragment configuration \(config.compact) is not applicable here") }
                 reasons.append("register-fragment tensor-core kernel not applicable here: the column kernel's \(GemvConfig.standard.compact) used")
                 config = GemvConfig.standard
             }
@@ -685,12 +692,17 @@ extension Dispatcher {
               wg <= caps.maxWorkgroupInvocations, wg <= caps.maxWorkgroupSize[0],
               caps.coopMatShapes(a: .f16, b: .f16, c: .f32, result: .f32).contains(where: { $0.m == 16 && $0.n == 8 && $0.k == 16 })
         else { return nil }
-        let tn = p.m <= 8 ? 8 : p.m <= 16 ? 16 : 32
+        let gemm = config.xRows != nil
+        if gemm {
+            guard config.problem == nil else { return no(config.problem!) }
+            guard !dq else { return nil }   // fp16 and q4gsw only
+        }
+        let tn = config.xRows ?? (p.m <= 8 ? 8 : p.m <= 16 ? 16 : 32)
         let bn = (wg / 32 / ks) * r * 16
         let staged = config.xs == true
-        let family = KernelFamily.registerFragment(dq: dq, staged: staged)
+        let family = KernelFamily.registerFragment(dq: dq, staged: staged, gemm: gemm)
         guard let groups = try? Checked.product([(p.n + bn - 1) / bn, (p.m + tn - 1) / tn], ""), groups <= caps.maxWorkgroupCount[0],
-              let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn, split: ks, staged: staged ? pd : 0), shared <= caps.sharedMemoryBytes,
+              let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn, split: ks, xTiles: p.m > tn, staged: staged ? pd : 0, gemm: gemm), shared <= caps.sharedMemoryBytes,
               let shader = lookup(VariantKey(family: family, weight: p.op.weightFormat, act: p.act)) else { return nil }
         var t = TileConfig(bm: tn, bn: bn, bk: 128, workgroupSize: wg)
         t.tm = 16; t.tn = tn; t.tk = 16
@@ -700,29 +712,33 @@ extension Dispatcher {
         t.group = q4 ? p.groupSize : 0
         t.xTiles = p.m > tn ? 1 : 0
         var rs = reasons
-        if staged { rs.append("x rows staged once per workgroup in shared memory (gemv_frag_xs: prepared, not yet measured on a GPU)") }
-        rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")\(p.m > tn ? "; \((p.m + tn - 1) / tn) tiles of \(tn) x rows, one workgroup each per row group" : "")), fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")
+        if staged { rs.append("x rows staged once per workgroup in shared memory (gemv_frag_xs)") }
+        if gemm { rs.append("prefill form (gemm_frag): \(tn) x rows per workgroup staged in two shared buffers, weights in two register sets, one barrier per 128-value K block\(q4 ? "; INT4 × its fp16 group scale as it is dequantized" : "")") }
+        rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")\(p.m > tn ? "; \((p.m + tn - 1) / tn) tiles of \(tn) x rows, one workgroup each per row group" : "")), \(staged || gemm ? "weight fragments loaded straight into registers (probed layout mma16816)" : "fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")")
         switch p.op {
         case .fp16: rs.append("fp16 operands, fp32 accumulation")
-        case .q4gsw: rs.append("INT4 dequantized exactly to q − 8 in fp16, Σ (q − 8)·x accumulated in fp32 per 128-value block, then × the fp32 group scale")
+        case .q4gsw: rs.append(gemm ? "INT4 dequantized to (q − 8)·scale in fp16, fp32 accumulation" : "INT4 dequantized exactly to q − 8 in fp16, Σ (q − 8)·x accumulated in fp32 per 128-value block, then × the fp32 group scale")
         case .dq8ca_q4gsw: rs.append("INT4 as q − 8 and int8 activations as xq − zp, both exact in fp16: each 128-value block's Σ (q − 8)(xq − zp) is an exact integer in fp32, × the group scale, × the row's scale at the end")
         case .dq8ca_q8csw: rs.append("int8 weights and xq − zp exact in fp16: each 128-value block's sum an exact integer, added in int32; × the weight row's and the activation row's scales at the end")
         }
         return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: dq ? quant : nil, tile: t, tuning: tuning, reasons: rs))
     }
 
-    /// Shared memory `gemv_frag` declares: the K parts' accumulators, one slot of R·(TN/8)·4·32 words
-    /// per subgroup, (WG/32)·R·(TN/8)·4·32 words (declared for every subgroup even when K is not
-    /// split: sized for the storing parts only, the H100's compiler capped registers and spilled into
-    /// shared memory). `staged` > 0 (`gemv_frag_xs`, that many blocks in flight): the slots of K parts
-    /// 1 … KS − 1 only, (WG/32/KS)·(KS − 1)·R·(TN/8)·4·32 words plus one, and the staged x rows,
+    /// Shared memory `gemv_frag` declares: the K parts' accumulators, R·(TN/8)·4·32 words per slot —
+    /// a slot per subgroup, (WG/32)·R·(TN/8)·4·32 words, where M ≤ TN and nothing is staged; the
+    /// slots of parts 1 … KS − 1 only plus one word, (WG/32/KS)·(KS − 1)·R·(TN/8)·4·32 + 1 words,
+    /// where `xTiles` (M > TN) or `staged` (each is the size the table's rules were measured with:
+    /// the H100's compiler spills registers differently with each; see gemv_frag.comp) — and, with
+    /// `staged` > 0 (`gemv_frag_xs`, that many blocks in flight), the staged x rows,
     /// TN · (KS·PD·16 + 4) · 16 bytes. nil on overflow or a split that does not divide the
     /// workgroup's subgroups.
-    static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int, staged: Int = 0) -> Int? {
+    /// `gemm` (`gemm_frag`, K not split): the two x buffers, 2 · TN · 20 · 16 bytes, and one word.
+    static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int, xTiles: Bool = false, staged: Int = 0, gemm: Bool = false) -> Int? {
         guard workgroup >= 0, tiles >= 0, tn >= 0, split >= 1, staged >= 0, (workgroup / 32) % split == 0 else { return nil }
-        guard staged > 0 else { return try? Checked.product([workgroup / 32, tiles, tn / 8, 4 * 32 * 4], "") }
+        if gemm { return split == 1 ? try? Checked.add(Checked.product([2, tn, 20, 16], ""), 4, "") : nil }
+        guard staged > 0 || xTiles else { return try? Checked.product([workgroup / 32, tiles, tn / 8, 4 * 32 * 4], "") }
         return try? Checked.add(Checked.add(Checked.product([workgroup / 32 / split, split - 1, tiles, tn / 8, 4 * 32 * 4], ""), 4, ""),
-                                Checked.product([tn, Checked.add(Checked.product([split, staged, 16], ""), 4, ""), 16], ""), "")
+                                staged > 0 ? Checked.product([tn, Checked.add(Checked.product([split, staged, 16], ""), 4, ""), 16], "") : 0, "")
     }
 
     /// The plan for `gemv_mma` (tensor-core matrix–vector kernel, fp16 or q4gsw weights, M ≤ 16),

@@ -91,18 +91,19 @@ public struct FragmentLayout: Sendable, Hashable, Codable {
 }
 
 extension KernelFamily {
-    /// The register-fragment matrix–vector families (`gemv_frag*`): written for the probed
+    /// The register-fragment families (`gemv_frag*`, `gemm_frag`): written for the probed
     /// `mma16816` layout, x-row tiles past TN rows.
     public var isRegisterFragment: Bool {
         switch self {
-        case .gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs: return true
+        case .gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs, .gemmFrag: return true
         default: return false
         }
     }
     /// The register-fragment family for an op that quantizes its activations (`dq`) or not, with
-    /// the x rows staged per workgroup (`staged`) or loaded by each lane.
-    public static func registerFragment(dq: Bool, staged: Bool) -> KernelFamily {
-        staged ? (dq ? .gemvFragDqXs : .gemvFragXs) : (dq ? .gemvFragDq : .gemvFrag)
+    /// the x rows staged per workgroup (`staged`) or loaded by each lane; `gemm`: the prefill form
+    /// (`gemm_frag`, float ops only — the caller refuses dq).
+    public static func registerFragment(dq: Bool, staged: Bool, gemm: Bool = false) -> KernelFamily {
+        gemm ? .gemmFrag : staged ? (dq ? .gemvFragDqXs : .gemvFragXs) : (dq ? .gemvFragDq : .gemvFrag)
     }
     /// Whether this register-fragment family stages its x rows per workgroup (XSMEM).
     public var stagesX: Bool { self == .gemvFragXs || self == .gemvFragDqXs }

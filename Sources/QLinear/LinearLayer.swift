@@ -178,7 +178,7 @@ public final class LinearLayer: @unchecked Sendable {
         switch plan.kernel {
         case .tiled: expected = [.tiledFloat, .tiledInt]
         case .coopmat: expected = plan.splitK > 1 ? [.coopmatFloatSplitk, .coopmatIntSplitk] : [.coopmatFloat, .coopmatInt]
-        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma, .gemvDq, .gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs]
+        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma, .gemvDq, .gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs, .gemmFrag]
         }
         guard expected.contains(family) else { throw QLinearError.invalidShape("plan's shader \(plan.shader.rawValue) is not a \(plan.kernel.rawValue) kernel") }
         if let maxM = family.maxM, m > maxM {
@@ -226,9 +226,12 @@ public final class LinearLayer: @unchecked Sendable {
             let nsg = t.workgroupSize / 32
             let dq = op.quantizesActivations
             let staged = family.stagesX
-            let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged), weight: op.weightFormat, act: act))
-            let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, staged: staged ? t.prefetch : 0)
-            let ok = (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && [8, 16, 32].contains(t.tn) && t.xTiles == (m > t.tn ? 1 : 0) && t.bm == t.tn && t.tm == 16 && t.tk == 16 && t.subgroupSize == 32
+            let gemm = family == .gemmFrag
+            let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged, gemm: gemm), weight: op.weightFormat, act: act))
+            let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm)
+            // (gemm_frag: 32 or 64 x rows, one block in flight, K not split, float ops.)
+            let tnOK = gemm ? [32, 64].contains(t.tn) && t.prefetch == 1 && t.subgroupSplit == 1 && !dq : [8, 16, 32].contains(t.tn)
+            let ok = (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && tnOK && t.xTiles == (m > t.tn ? 1 : 0) && t.bm == t.tn && t.tm == 16 && t.tk == 16 && t.subgroupSize == 32
                 && FragmentLayout.runsAt32(caps) && t.requireSubgroupSize == caps.canRequireSubgroupSize
                 && [1, 2, 4].contains(t.subgroupColumns) && [1, 2].contains(t.prefetch) && [32, 64, 128, 256, 512].contains(t.workgroupSize)
                 && t.workgroupSize <= caps.maxWorkgroupInvocations && t.workgroupSize <= caps.maxWorkgroupSize[0]

@@ -39,10 +39,12 @@ public struct Tolerance: Sendable {
 
     public static func model(problem p: Problem, kernel: KernelKind, shader: ShaderID? = nil, splitK: Int = 1) -> Tolerance {
         var r = 0
-        let mmaGemv = kernel == .gemv && [KernelFamily.gemvMma, .gemvMmaSplitk, .gemvFrag, .gemvFragXs].contains(shader?.origin.family)
+        let mmaGemv = kernel == .gemv && [KernelFamily.gemvMma, .gemvMmaSplitk, .gemvFrag, .gemvFragXs, .gemmFrag].contains(shader?.origin.family)
         if (kernel == .coopmat || mmaGemv) && (p.op == .fp16 || p.op == .q4gsw) {
             if p.act == .f32 { r += 1 }
             if p.op == .q4gsw { r += 1 }
+            // gemm_frag: the group scale rounded to fp16 before (q − 8)·scale is (one more rounding).
+            if p.op == .q4gsw && shader?.origin.family == .gemmFrag { r += 1 }
         }
         // Packed-fp16 matrix–vector kernel: 8 products and 7 fp16 additions per 8-term partial:
         // γ_8 = 8·u16/(1 − 8·u16) < 9·u16 relative to Σ|x·w|.

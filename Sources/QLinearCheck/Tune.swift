@@ -47,10 +47,10 @@ public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertibl
 
 /// Which matrix–vector kernels a gemv sweep tries: the column kernels (fp32 or packed-fp16
 /// math), q4gsw's activations-in-registers and subgroup-split kernels, the tensor-core kernel
-/// (fp16, q4gsw), the register-fragment kernels (every op) and their x-staged form (`fragxs`,
-/// M > 32).
+/// (fp16, q4gsw), the register-fragment kernels (every op), their x-staged form (`fragxs`,
+/// M > 32) and their prefill form (`fraggemm`: fp16 and q4gsw, M > 32, any M).
 public enum GemvVariety: String, CaseIterable, Codable, Sendable {
-    case column, xreg, sg, mma, frag, fragxs
+    case column, xreg, sg, mma, frag, fragxs, fraggemm
 }
 
 /// One timed (op, shape, candidate), or why it did not run.
@@ -134,6 +134,13 @@ public enum Tuner {
                 for c in [1, 2, 4] { for t in [128, 256, 512] { for u in c == 1 ? [1, 2] : [1] { for ks in [1, 2, 4] where (t / 32) % ks == 0 {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true, xs: true)))
                 } } } }
+            }
+            // The prefill form (gemm_frag; fp16 and q4gsw, any M past 32): tiles per subgroup,
+            // threads, x rows per workgroup (the accumulators are tiles × x rows / 8 fragments).
+            if tensorCores && varieties.contains(.fraggemm) && (m ?? 33) > 32 {
+                for c in [1, 2, 4] { for t in [128, 256, 512] { for xr in [32, 64] {
+                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: 1, frag: true, xRows: xr)))
+                } } }
             }
             if halfMath && varieties.contains(.xreg) && (m ?? 1) <= 8 {
                 let bm = m.map { $0 <= 1 ? 1 : $0 <= 2 ? 2 : $0 <= 4 ? 4 : 8 } ?? 1
@@ -239,7 +246,7 @@ public enum Tuner {
     static func runs(_ c: TuneCandidate, _ plan: KernelPlan) -> Bool {
         guard let g = c.gemv else { return true }
         let family = plan.shader.origin.family
-        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) }
+        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) && (family == .gemmFrag) == (g.xRows != nil) }
         if g.mma == true { return family == .gemvMma || family == .gemvMmaSplitk }
         if g.xreg == true { return family == .gemvQ4Xreg }
         if g.sg == true { return family == .gemvQ4Sg || family == .gemvDq }

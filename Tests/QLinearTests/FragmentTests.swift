@@ -179,11 +179,14 @@ struct FragmentTests {
         }
     }
 
-    @Test("shared memory: every subgroup's accumulators (4 × 32 words per 16 × 8 fragment), K split or not")
+    @Test("shared memory: a slot per subgroup at M ≤ TN; the slots of K parts 1 … KS − 1 (plus one word) with x-row tiles or staging")
     func sharedBytes() {
         #expect(Dispatcher.fragSharedBytes(workgroup: 512, tiles: 4, tn: 32, split: 1) == 16 * 4 * 4 * 128 * 4)
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 2) == 8 * 2 * 4 * 128 * 4)
         #expect(Dispatcher.fragSharedBytes(workgroup: 512, tiles: 1, tn: 8, split: 16) == 16 * 1 * 1 * 128 * 4)
+        // M > TN (x-row tiles): the slots of parts 1 … KS − 1 only, plus one word.
+        #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 2, xTiles: true) == 4 * 1 * 2 * 4 * 128 * 4 + 4)
+        #expect(Dispatcher.fragSharedBytes(workgroup: 128, tiles: 4, tn: 32, split: 1, xTiles: true) == 4)
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 1, tn: 8, split: 3) == nil)
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: Int.max / 2, tn: 32, split: 2) == nil)
     }
@@ -247,6 +250,100 @@ struct FragmentTests {
         options.gemvConfig = GemvConfig(columns: 1, threads: 256, unroll: 2, splitK: 4, frag: true, xs: true)
         #expect((try? Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 64, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options).get())?.shader.origin.family != .gemvFragXs)
         #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, splitK: 2, frag: true, xs: true).compact == "2x256x1fws2")
+    }
+
+    @Test("gemm_frag's staging: the permuted words a lane reads are its B fragment's element pairs; stores and reads conflict-free", arguments: [32, 64])
+    func gemmStaging(tn: Int) {
+        let xrg = 20
+        // Half h of x row `row`'s block: a tag.
+        func x(_ row: Int, _ h: Int) -> Int { row * 1000 + h + 1 }
+        // gemmStoreX's permutation of a natural 8-half piece (halves 0…7) into 4 words of 2 halves.
+        func permuted(_ v: [Int]) -> [(Int, Int)] { [(v[0], v[4]), (v[1], v[5]), (v[2], v[6]), (v[3], v[7])] }
+        func replay(_ perm: ([Int]) -> [(Int, Int)]) -> Bool {
+            var xd = [(Int, Int)?](repeating: nil, count: tn * xrg * 4)   // words
+            var ok = true
+            for idx in 0..<(tn * 4) {                              // quarters over the workgroup
+                let row = idx >> 2, tq = idx & 3
+                for c in 0..<4 {
+                    let piece = (0..<8).map { x(row, 32 * tq + 8 * c + $0) }
+                    for (w, pair) in perm(piece).enumerated() {
+                        let at = (row * xrg + 4 * c + tq) * 4 + w
+                        if xd[at] != nil { ok = false }
+                        xd[at] = pair
+                    }
+                }
+            }
+            for lane in 0..<32 { for b in 0..<(tn / 8) { for s in 0..<8 {
+                let g = lane >> 2, t = lane & 3, q = s >> 1, j = 2 * (s & 1)
+                let base = ((g + 8 * b) * xrg + q * 4 + t) * 4
+                guard let e01 = xd[base + j], let e23 = xd[base + j + 1] else { ok = false; continue }
+                // The unstaged kernel's B elements: x at the lane's K offsets 8q + j, 8q + j + 4, 8q + j + 1, 8q + j + 5.
+                let row = g + 8 * b, k0 = 32 * t + 8 * q + j
+                if [e01.0, e01.1, e23.0, e23.1] != [x(row, k0), x(row, k0 + 4), x(row, k0 + 1), x(row, k0 + 5)] { ok = false }
+            } } }
+            return ok
+        }
+        #expect(replay(permuted))
+        #expect(!replay { v in [(v[0], v[1]), (v[2], v[3]), (v[4], v[5]), (v[6], v[7])] }, "natural order fails: the comparison can fail")
+        // Banks of an 8-lane phase of 16-byte accesses: the MMA loop's reads (rows g, g + 1 × t) and
+        // the stores (quarters idx … idx + 7: rows r, r + 1 × tq).
+        for b in 0..<(tn / 8) { for q in 0..<4 { for phase in 0..<4 {
+            var banks = Set<Int>()
+            for lane in (8 * phase)..<(8 * phase + 8) {
+                let word = (((lane >> 2) + 8 * b) * xrg + q * 4 + (lane & 3)) * 4
+                for w in 0..<4 { banks.insert((word + w) % 32) }
+            }
+            #expect(banks.count == 32)
+        } } }
+        for first in stride(from: 0, to: tn * 4, by: 8) { for c in 0..<4 {
+            var banks = Set<Int>()
+            for idx in first..<(first + 8) { for w in 0..<4 { banks.insert((((idx >> 2) * xrg + 4 * c + (idx & 3)) * 4 + w) % 32) } }
+            #expect(banks.count == 32)
+        } }
+    }
+
+    @Test("gemm_frag plans: any M for fp16 and q4gsw where forced or a rule names it; never for dq8ca; matrix–vector rules stop at M = 256")
+    func gemmPlans() throws {
+        let caps = h100Caps()
+        var options = DispatchOptions()
+        options.fragmentLayout = .mma16816
+        let gemm = GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64)
+        #expect(gemm.compact == "2x256x1ft64" && gemm.problem == nil)
+        #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 48).problem != nil)
+        #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, splitK: 2, frag: true, xRows: 64).problem != nil)
+        #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xs: true, xRows: 64).problem != nil)
+        #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, xRows: 64).problem != nil)
+        options.gemvConfig = gemm
+        for op in Op.allCases { for act in [DType.f16, .f32] { for m in [33, 2048, 8191] {
+            let r = Dispatcher.plan(.gemv, Problem(op: op, m: m, n: 4096, k: 4096, groupSize: 128, act: act), caps: caps, options: options)
+            if op.quantizesActivations {
+                if m > 256 { #expect((try? r.get()) == nil) } else { #expect((try? r.get())?.shader.origin.family != .gemmFrag) }
+            } else {
+                let plan = try r.get()
+                #expect(plan.shader.origin.family == .gemmFrag && plan.tile.tn == 64 && plan.tile.bm == 64 && plan.tile.xTiles == (m > 64 ? 1 : 0) && plan.tile.bn == 256)
+                #expect(plan.shader.origin.defines.contains("GEMM"))
+            }
+        } } }
+        #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 64, split: 1, gemm: true) == 2 * 64 * 20 * 16 + 4)
+        #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 64, split: 2, gemm: true) == nil)
+        // A forced matrix–vector configuration past M = 256 is refused, as before.
+        options.gemvConfig = GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true)
+        #expect((try? Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options).get()) == nil)
+        // Rules: a matrix–vector rule covering M = 2048 is passed over; the prefill-form rule applies.
+        options.gemvConfig = nil
+        let everyM = TuningConditions(m: Bounds(1, nil))
+        options.tuning = TuningTable(name: "t", match: nil, provenance: "test", coopmat: [], gemv: [
+            GemvRule(ops: [.q4gsw], when: everyM, config: GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true), note: "gemv"),
+            GemvRule(ops: [.q4gsw], when: TuningConditions(m: Bounds(257, nil)), config: gemm, note: "gemm")])
+        let big = Dispatcher.decide(Problem(op: .q4gsw, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options)
+        #expect(big.chosen?.shader.origin.family == .gemmFrag)
+        #expect(Dispatcher.decide(Problem(op: .q4gsw, m: 64, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options).chosen?.shader.origin.family == .gemvFrag)
+        // No rule for fp16 at M = 2048: the matrix–vector kind declines, another kernel kind runs.
+        let f16 = Dispatcher.decide(Problem(op: .fp16, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options)
+        #expect(f16.chosen != nil && f16.chosen?.kernel != .gemv)
+        // The tuner offers the prefill form for fp16 and q4gsw past 32 rows, only when asked for.
+        #expect(Tuner.candidates(.gemv, floatOps: true, m: 2048, tensorCores: true, varieties: [.fraggemm]).count == 18)
+        #expect(Tuner.candidates(.gemv, floatOps: true, m: 32, tensorCores: true, varieties: [.fraggemm]).isEmpty)
     }
 
     @Test("32-lane subgroups: required where the device can, or fixed at 32; a varying size that cannot be required is refused")
