@@ -77,7 +77,13 @@ const uint XROW = KS * PD * 16u + 4u;           // uvec4 per staged x row
 shared uvec4 Xs[TN * XROW];
 #endif    // 1: M > TN, ⌈M / TN⌉ x-row tiles along the grid; 0: one tile (M ≤ TN)
 #ifdef GEMM
-const uint XRG = 20u;                          // uvec4 per staged x row and buffer: 16 + 4 padding
+// BL = 1: B fragments with coopMatLoad (one load per fragment) from x rows stored in the MMAs' K
+// order, 16 + 1 uvec4 per row; BL = 0: built from permuted words, 16 + 4 uvec4 per row (above).
+layout(constant_id = 16) const uint BL = 0;
+// Diagnostics only (results are wrong): 1 = no global loads, 2 = no MMAs (nor their fragment
+// loads), 4 = no shared stores and barriers.
+layout(constant_id = 12) const uint ABL = 0;
+const uint XRG = BL != 0u ? 17u : 20u;         // uvec4 per staged x row and buffer
 shared uvec4 Xd[2u * TN * XRG];
 const uint QPT = (TN * 4u + WG - 1u) / WG;     // 32-value quarters of x each invocation stages per block
 const uint NSLOT = 2u;                         // weight register sets
@@ -257,9 +263,19 @@ void gemmStoreX(uint buf) {
         if (idx < TN * 4u) {
             [[unroll]] for (uint c = 0; c < 4u; ++c) {
                 const uvec4 v = xr[i * 4u + c];
-                Xd[(buf * TN + (idx >> 2)) * XRG + 4u * c + (idx & 3u)] =
-                    uvec4((v.x & 0xFFFFu) | (v.z << 16), (v.x >> 16) | (v.z & 0xFFFF0000u),
-                          (v.y & 0xFFFFu) | (v.w << 16), (v.y >> 16) | (v.w & 0xFFFF0000u));
+                const uvec4 w = uvec4((v.x & 0xFFFFu) | (v.z << 16), (v.x >> 16) | (v.z & 0xFFFF0000u),
+                                      (v.y & 0xFFFFu) | (v.w << 16), (v.y >> 16) | (v.w & 0xFFFF0000u));
+                const uint row = (buf * TN + (idx >> 2)) * XRG, tq = idx & 3u;
+                if (BL != 0u) {
+                    // The MMAs' K order: step s = 2c + (j / 2) holds, at K columns 2t, 2t + 1 (word
+                    // 8s + t) and 2t + 8, 2t + 9 (word 8s + t + 4), lane t's words j and j + 1.
+                    [[unroll]] for (uint h = 0; h < 4u; ++h) {
+                        const uint word = 8u * (2u * c + (h >> 1)) + tq + 4u * (h & 1u);
+                        Xd[row + (word >> 2)][word & 3u] = w[h];
+                    }
+                } else {
+                    Xd[row + 4u * c + tq] = w;
+                }
             }
         }
     }
@@ -351,7 +367,7 @@ void main() {
             const uint bb = bp + par;
             if (bb < nb) {
                 const bool more = bb + 1u < nb;
-                if (more) {
+                if (more && (ABL & 1u) == 0u) {
                     fetch(1u - par, lane, n0, m0, 128u * (bb + 1u));
                     gemmLoadX(m0, bb + 1u);
                 }
@@ -359,13 +375,18 @@ void main() {
                 f16vec2 sc[R * 2u];
                 [[unroll]] for (uint i = 0; i < R * 2u; ++i) sc[i] = f16vec2(float16_t(sr[par * R * 2u + i]));
 #endif
+                if ((ABL & 2u) == 0u)
                 [[unroll]] for (uint s = 0; s < 8u; ++s) {
                     const uint q = s >> 1, j = 2u * (s & 1u);
                     MatB bm[NB];
                     [[unroll]] for (uint b = 0; b < NB; ++b) {
-                        const uvec4 xv = Xd[(par * TN + g + 8u * b) * XRG + q * 4u + t];
-                        const f16vec2 e01 = unpackFloat2x16(xv[j]), e23 = unpackFloat2x16(xv[j + 1u]);
-                        bm[b][0] = e01.x; bm[b][1] = e01.y; bm[b][2] = e23.x; bm[b][3] = e23.y;
+                        if (BL != 0u) {
+                            coopMatLoad(bm[b], Xd, (par * TN + 8u * b) * XRG + 2u * s, XRG, gl_CooperativeMatrixLayoutColumnMajor);
+                        } else {
+                            const uvec4 xv = Xd[(par * TN + g + 8u * b) * XRG + q * 4u + t];
+                            const f16vec2 e01 = unpackFloat2x16(xv[j]), e23 = unpackFloat2x16(xv[j + 1u]);
+                            bm[b][0] = e01.x; bm[b][1] = e01.y; bm[b][2] = e23.x; bm[b][3] = e23.y;
+                        }
                     }
                     [[unroll]] for (uint r = 0; r < R; ++r) {
                         f16vec2 a0, a1, b0v, b1v;
@@ -380,8 +401,10 @@ void main() {
                         [[unroll]] for (uint b = 0; b < NB; ++b) acc[r * NB + b] = coopMatMulAdd(am, bm[b], acc[r * NB + b]);
                     }
                 }
-                if (more) gemmStoreX(1u - par);
-                barrier();   // buffer 1 − par is complete; every subgroup is done with buffer par
+                if ((ABL & 4u) == 0u) {
+                    if (more) gemmStoreX(1u - par);
+                    barrier();   // buffer 1 − par is complete; every subgroup is done with buffer par
+                }
             }
         }
     }

@@ -44,6 +44,9 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// `gemv_frag`: 1 when M exceeds the x rows one tile covers (TN), so the grid holds ⌈M / TN⌉
     /// workgroups per row group; 0 = one tile (the tile arithmetic folds away).
     public var xTiles: Int = 0
+    /// `gemm_frag`: 1 = B fragments with coopMatLoad from x rows stored in the MMAs' K order
+    /// (17 uvec4 per staged row); 0 = built from permuted words (20 uvec4 per row).
+    public var bLoad: Int = 0
 
     public init(bm: Int, bn: Int, bk: Int, workgroupSize: Int) {
         self.bm = bm; self.bn = bn; self.bk = bk; self.workgroupSize = workgroupSize
@@ -59,7 +62,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     /// Values for the specialization constants, by the names the shaders declare.
     public var specValues: [String: Int] {
-        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "XG": activationsL1, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate, "QV": q4Pieces, "XT": xTiles]
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "XG": activationsL1, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate, "QV": q4Pieces, "XT": xTiles, "BL": bLoad]
     }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
@@ -702,7 +705,7 @@ extension Dispatcher {
         let staged = config.xs == true
         let family = KernelFamily.registerFragment(dq: dq, staged: staged, gemm: gemm)
         guard let groups = try? Checked.product([(p.n + bn - 1) / bn, (p.m + tn - 1) / tn], ""), groups <= caps.maxWorkgroupCount[0],
-              let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn, split: ks, xTiles: p.m > tn, staged: staged ? pd : 0, gemm: gemm), shared <= caps.sharedMemoryBytes,
+              let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn, split: ks, xTiles: p.m > tn, staged: staged ? pd : 0, gemm: gemm, bLoad: config.xLoad == true), shared <= caps.sharedMemoryBytes,
               let shader = lookup(VariantKey(family: family, weight: p.op.weightFormat, act: p.act)) else { return nil }
         var t = TileConfig(bm: tn, bn: bn, bk: 128, workgroupSize: wg)
         t.tm = 16; t.tn = tn; t.tk = 16
@@ -711,9 +714,14 @@ extension Dispatcher {
         t.subgroupColumns = r; t.subgroupSplit = ks; t.prefetch = pd
         t.group = q4 ? p.groupSize : 0
         t.xTiles = p.m > tn ? 1 : 0
+        if gemm {
+            t.bLoad = config.xLoad == true ? 1 : 0
+            t.ablate = options.coopMatAblate   // diagnostics only (`bench --ablate`)
+        }
         var rs = reasons
+        if t.ablate != 0 { rs.append("ABLATED \(t.ablate): parts of the main loop left out (diagnostics; results are wrong)") }
         if staged { rs.append("x rows staged once per workgroup in shared memory (gemv_frag_xs)") }
-        if gemm { rs.append("prefill form (gemm_frag): \(tn) x rows per workgroup staged in two shared buffers, weights in two register sets, one barrier per 128-value K block\(q4 ? "; INT4 × its fp16 group scale as it is dequantized" : "")") }
+        if gemm { rs.append("prefill form (gemm_frag): \(tn) x rows per workgroup staged in two shared buffers\(config.xLoad == true ? " in the MMAs' K order, B fragments by coopMatLoad" : ", B fragments built from permuted words"), weights in two register sets, one barrier per 128-value K block\(q4 ? "; INT4 × its fp16 group scale as it is dequantized" : "")") }
         rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")\(p.m > tn ? "; \((p.m + tn - 1) / tn) tiles of \(tn) x rows, one workgroup each per row group" : "")), \(staged || gemm ? "weight fragments loaded straight into registers (probed layout mma16816)" : "fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")")
         switch p.op {
         case .fp16: rs.append("fp16 operands, fp32 accumulation")
@@ -732,10 +740,11 @@ extension Dispatcher {
     /// `staged` > 0 (`gemv_frag_xs`, that many blocks in flight), the staged x rows,
     /// TN · (KS·PD·16 + 4) · 16 bytes. nil on overflow or a split that does not divide the
     /// workgroup's subgroups.
-    /// `gemm` (`gemm_frag`, K not split): the two x buffers, 2 · TN · 20 · 16 bytes, and one word.
-    static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int, xTiles: Bool = false, staged: Int = 0, gemm: Bool = false) -> Int? {
+    /// `gemm` (`gemm_frag`, K not split): the two x buffers, 2 · TN · (17 with `bLoad`, else 20) · 16
+    /// bytes, and one word.
+    static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int, xTiles: Bool = false, staged: Int = 0, gemm: Bool = false, bLoad: Bool = false) -> Int? {
         guard workgroup >= 0, tiles >= 0, tn >= 0, split >= 1, staged >= 0, (workgroup / 32) % split == 0 else { return nil }
-        if gemm { return split == 1 ? try? Checked.add(Checked.product([2, tn, 20, 16], ""), 4, "") : nil }
+        if gemm { return split == 1 ? try? Checked.add(Checked.product([2, tn, bLoad ? 17 : 20, 16], ""), 4, "") : nil }
         guard staged > 0 || xTiles else { return try? Checked.product([workgroup / 32, tiles, tn / 8, 4 * 32 * 4], "") }
         return try? Checked.add(Checked.add(Checked.product([workgroup / 32 / split, split - 1, tiles, tn / 8, 4 * 32 * 4], ""), 4, ""),
                                 staged > 0 ? Checked.product([tn, Checked.add(Checked.product([split, staged, 16], ""), 4, ""), 16], "") : 0, "")

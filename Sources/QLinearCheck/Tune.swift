@@ -138,9 +138,9 @@ public enum Tuner {
             // The prefill form (gemm_frag; fp16 and q4gsw, any M past 32): tiles per subgroup,
             // threads, x rows per workgroup (the accumulators are tiles × x rows / 8 fragments).
             if tensorCores && varieties.contains(.fraggemm) && (m ?? 33) > 32 {
-                for c in [1, 2, 4] { for t in [128, 256, 512] { for xr in [32, 64] {
-                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: 1, frag: true, xRows: xr)))
-                } } }
+                for c in [1, 2, 4] { for t in [128, 256, 512] { for xr in [32, 64] { for ld in [false, true] {
+                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: 1, frag: true, xRows: xr, xLoad: ld ? true : nil)))
+                } } } }
             }
             if halfMath && varieties.contains(.xreg) && (m ?? 1) <= 8 {
                 let bm = m.map { $0 <= 1 ? 1 : $0 <= 2 ? 2 : $0 <= 4 ? 4 : 8 } ?? 1
@@ -246,7 +246,7 @@ public enum Tuner {
     static func runs(_ c: TuneCandidate, _ plan: KernelPlan) -> Bool {
         guard let g = c.gemv else { return true }
         let family = plan.shader.origin.family
-        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) && (family == .gemmFrag) == (g.xRows != nil) }
+        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) && (family == .gemmFrag) == (g.xRows != nil) && (plan.tile.bLoad != 0) == (g.xLoad == true) }
         if g.mma == true { return family == .gemvMma || family == .gemvMmaSplitk }
         if g.xreg == true { return family == .gemvQ4Xreg }
         if g.sg == true { return family == .gemvQ4Sg || family == .gemvDq }

@@ -302,6 +302,49 @@ struct FragmentTests {
         } }
     }
 
+    @Test("gemm_frag's staging in the MMAs' K order (BL = 1): coopMatLoad's B elements (mma16816) are the lane's x values; stores conflict-free", arguments: [32, 64])
+    func gemmStagingLoad(tn: Int) {
+        let xrg = 17   // uvec4 per row: 16 + 1 padding
+        func x(_ row: Int, _ h: Int) -> Int { row * 1000 + h + 1 }
+        func replay(_ wordOf: (_ c: Int, _ h: Int, _ tq: Int) -> Int) -> Bool {
+            var halves = [Int?](repeating: nil, count: tn * xrg * 8)
+            var ok = true
+            for idx in 0..<(tn * 4) {
+                let row = idx >> 2, tq = idx & 3
+                for c in 0..<4 {
+                    let v = (0..<8).map { x(row, 32 * tq + 8 * c + $0) }
+                    let w = [(v[0], v[4]), (v[1], v[5]), (v[2], v[6]), (v[3], v[7])]   // gemmStoreX's words
+                    for h in 0..<4 {
+                        let at = (row * xrg * 4 + wordOf(c, h, tq)) * 2
+                        if halves[at] != nil || halves[at + 1] != nil { ok = false }
+                        halves[at] = w[h].0; halves[at + 1] = w[h].1
+                    }
+                }
+            }
+            // coopMatLoad, column-major, stride xrg uvec4: B element i of lane (g, t) is (k = 2t + (i & 1) + 8(i >> 1), n = g).
+            let layout = FragmentLayout.mma16816
+            for lane in 0..<32 { for b in 0..<(tn / 8) { for s in 0..<8 {
+                let g = lane >> 2, t = lane & 3, q = s >> 1, j = 2 * (s & 1)
+                let got = (0..<4).map { i -> Int? in
+                    let flat = layout.b[lane][i]               // row-major index into the 16 × 8 B matrix
+                    let k = flat / 8, n = flat % 8
+                    return halves[((8 * b + n) * xrg * 8) + 16 * s + k]
+                }
+                let row = g + 8 * b, k0 = 32 * t + 8 * q + j
+                if got != [x(row, k0), x(row, k0 + 4), x(row, k0 + 1), x(row, k0 + 5)] { ok = false }
+            } } }
+            return ok
+        }
+        #expect(replay { c, h, tq in 8 * (2 * c + (h >> 1)) + tq + 4 * (h & 1) })
+        #expect(!replay { c, h, tq in 8 * (2 * c + (h & 1)) + tq + 4 * (h >> 1) }, "the comparison can fail")
+        // Stores of one piece and word over a warp's 32 quarters (8 rows × 4 quarters): 32 banks.
+        for c in 0..<4 { for h in 0..<4 { for first in stride(from: 0, to: tn * 4, by: 32) {
+            var banks = Set<Int>()
+            for idx in first..<(first + 32) { banks.insert(((idx >> 2) * xrg * 4 + 8 * (2 * c + (h >> 1)) + (idx & 3) + 4 * (h & 1)) % 32) }
+            #expect(banks.count == 32)
+        } } }
+    }
+
     @Test("gemm_frag plans: any M for fp16 and q4gsw where forced or a rule names it; never for dq8ca; matrix–vector rules stop at M = 256")
     func gemmPlans() throws {
         let caps = h100Caps()
@@ -326,6 +369,11 @@ struct FragmentTests {
         } } }
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 64, split: 1, gemm: true) == 2 * 64 * 20 * 16 + 4)
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 64, split: 2, gemm: true) == nil)
+        #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 64, split: 1, gemm: true, bLoad: true) == 2 * 64 * 17 * 16 + 4)
+        #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64, xLoad: true).compact == "2x256x1ft64l")
+        #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xLoad: true).problem != nil)
+        options.gemvConfig = GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64, xLoad: true)
+        #expect(try Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options).get().tile.bLoad == 1)
         // A forced matrix–vector configuration past M = 256 is refused, as before.
         options.gemvConfig = GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true)
         #expect((try? Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options).get()) == nil)
@@ -342,7 +390,7 @@ struct FragmentTests {
         let f16 = Dispatcher.decide(Problem(op: .fp16, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options)
         #expect(f16.chosen != nil && f16.chosen?.kernel != .gemv)
         // The tuner offers the prefill form for fp16 and q4gsw past 32 rows, only when asked for.
-        #expect(Tuner.candidates(.gemv, floatOps: true, m: 2048, tensorCores: true, varieties: [.fraggemm]).count == 18)
+        #expect(Tuner.candidates(.gemv, floatOps: true, m: 2048, tensorCores: true, varieties: [.fraggemm]).count == 36)
         #expect(Tuner.candidates(.gemv, floatOps: true, m: 32, tensorCores: true, varieties: [.fraggemm]).isEmpty)
     }
 
