@@ -80,6 +80,10 @@ shared uvec4 Xs[TN * XROW];
 // BL = 1: B fragments with coopMatLoad (one load per fragment) from x rows stored in the MMAs' K
 // order, 16 + 1 uvec4 per row; BL = 0: built from permuted words, 16 + 4 uvec4 per row (above).
 layout(constant_id = 16) const uint BL = 0;
+// XE = 1…7: the next block's x rows are stored into the other buffer after MMA step XE of this
+// block (free since the last barrier), so the compiler cannot hold their loads back to the end of
+// the block; 0: after all eight steps.
+layout(constant_id = 17) const uint XE = 0;
 // Diagnostics only (results are wrong): 1 = no global loads, 2 = no MMAs (nor their fragment
 // loads), 4 = no shared stores and barriers.
 layout(constant_id = 12) const uint ABL = 0;
@@ -400,9 +404,10 @@ void main() {
                         am[4] = b0v.x; am[5] = b0v.y; am[6] = b1v.x; am[7] = b1v.y;
                         [[unroll]] for (uint b = 0; b < NB; ++b) acc[r * NB + b] = coopMatMulAdd(am, bm[b], acc[r * NB + b]);
                     }
+                    if (XE != 0u && s + 1u == XE && more && (ABL & 4u) == 0u) gemmStoreX(1u - par);
                 }
                 if ((ABL & 4u) == 0u) {
-                    if (more) gemmStoreX(1u - par);
+                    if (more && (XE == 0u || (ABL & 2u) != 0u)) gemmStoreX(1u - par);
                     barrier();   // buffer 1 − par is complete; every subgroup is done with buffer par
                 }
             }

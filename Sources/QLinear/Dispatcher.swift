@@ -47,6 +47,8 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// `gemm_frag`: 1 = B fragments with coopMatLoad from x rows stored in the MMAs' K order
     /// (17 uvec4 per staged row); 0 = built from permuted words (20 uvec4 per row).
     public var bLoad: Int = 0
+    /// `gemm_frag`: store the next block's x rows after MMA step 1…7 of the block (0: after all 8).
+    public var xStoreStep: Int = 0
 
     public init(bm: Int, bn: Int, bk: Int, workgroupSize: Int) {
         self.bm = bm; self.bn = bn; self.bk = bk; self.workgroupSize = workgroupSize
@@ -62,7 +64,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     /// Values for the specialization constants, by the names the shaders declare.
     public var specValues: [String: Int] {
-        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "XG": activationsL1, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate, "QV": q4Pieces, "XT": xTiles, "BL": bLoad]
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "XG": activationsL1, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate, "QV": q4Pieces, "XT": xTiles, "BL": bLoad, "XE": xStoreStep]
     }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
@@ -716,6 +718,7 @@ extension Dispatcher {
         t.xTiles = p.m > tn ? 1 : 0
         if gemm {
             t.bLoad = config.xLoad == true ? 1 : 0
+            t.xStoreStep = config.xStore ?? 0
             t.ablate = options.coopMatAblate   // diagnostics only (`bench --ablate`)
         }
         var rs = reasons

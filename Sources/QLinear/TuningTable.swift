@@ -129,10 +129,12 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// With `xRows`: B fragments loaded with coopMatLoad from x rows staged in the MMAs' K order
     /// (else built from permuted words). nil = false.
     public var xLoad: Bool?
+    /// With `xRows`: store the next block's x rows after MMA step 1…7 of a block (nil: after all 8).
+    public var xStore: Int?
     public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil, mma: Bool? = nil, splitK: Int? = nil, prefetch: Int? = nil,
-                sg: Bool? = nil, l1: Bool? = nil, frag: Bool? = nil, xs: Bool? = nil, xRows: Int? = nil, xLoad: Bool? = nil) {
+                sg: Bool? = nil, l1: Bool? = nil, frag: Bool? = nil, xs: Bool? = nil, xRows: Int? = nil, xLoad: Bool? = nil, xStore: Int? = nil) {
         self.columns = columns; self.threads = threads; self.unroll = unroll; self.halfMath = halfMath; self.xreg = xreg
-        self.mma = mma; self.splitK = splitK; self.prefetch = prefetch; self.sg = sg; self.l1 = l1; self.frag = frag; self.xs = xs; self.xRows = xRows; self.xLoad = xLoad
+        self.mma = mma; self.splitK = splitK; self.prefetch = prefetch; self.sg = sg; self.l1 = l1; self.frag = frag; self.xs = xs; self.xRows = xRows; self.xLoad = xLoad; self.xStore = xStore
     }
     public var description: String {
         if frag == true, let xRows { return "tensor cores, fragments built in registers, prefill form: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(xRows) x rows per workgroup staged in two buffers\(xLoad == true ? ", B fragments by coopMatLoad" : "")" }
@@ -147,7 +149,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// or `f` (tensor cores, fragments in registers); `m` and `g` take `pN` (prefetch / column
     /// groups per subgroup), `m`, `g` and `f` take `sN` (split-K).
     public var compact: String {
-        "\(columns)x\(threads)x\(unroll)\(frag == true ? (xs == true ? "fw" : xRows.map { "ft\($0)\(xLoad == true ? "l" : "")" } ?? "f") : mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 && frag != true ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
+        "\(columns)x\(threads)x\(unroll)\(frag == true ? (xs == true ? "fw" : xRows.map { "ft\($0)\(xLoad == true ? "l" : "")\(xStore.map { "e\($0)" } ?? "")" } ?? "f") : mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 && frag != true ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
     }
     /// The configuration used when no rule applies.
     public static let standard = GemvConfig(columns: 2, threads: 128, unroll: 2)
@@ -159,6 +161,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
             return "matrix–vector configuration \(compact): columns 1…128, threads 1…4096, unroll 1…64, split 1…64, prefetch 1…16"
         }
         if xs == true && frag != true { return "matrix–vector configuration \(compact): xs (x staged per workgroup) is a form of the register-fragment kernel and needs frag" }
+        if xStore != nil && (xRows == nil || !(1...7).contains(xStore!)) { return "matrix–vector configuration \(compact): the x store step (e) is 1…7 and a choice of the prefill form (tN)" }
         if xLoad == true && xRows == nil { return "matrix–vector configuration \(compact): loading B fragments (l) is a choice of the prefill form and needs x rows per tile (tN)" }
         if let xRows {
             guard frag == true, xs != true, [32, 64].contains(xRows), unroll == 1, (splitK ?? 1) == 1 else {

@@ -246,7 +246,7 @@ public enum Tuner {
     static func runs(_ c: TuneCandidate, _ plan: KernelPlan) -> Bool {
         guard let g = c.gemv else { return true }
         let family = plan.shader.origin.family
-        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) && (family == .gemmFrag) == (g.xRows != nil) && (plan.tile.bLoad != 0) == (g.xLoad == true) }
+        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) && (family == .gemmFrag) == (g.xRows != nil) && (plan.tile.bLoad != 0) == (g.xLoad == true) && plan.tile.xStoreStep == (g.xStore ?? 0) }
         if g.mma == true { return family == .gemvMma || family == .gemvMmaSplitk }
         if g.xreg == true { return family == .gemvQ4Xreg }
         if g.sg == true { return family == .gemvQ4Sg || family == .gemvDq }
@@ -267,7 +267,7 @@ public enum Tuner {
     /// written) instead of being killed with nothing saved.
     public static func run(_ ctx: QLinearContext, kernel: KernelKind, ops: [Op], shapes: [(m: Int, n: Int, k: Int)], group: Int,
                            settings: BenchSettings, varieties: Set<GemvVariety> = Set(GemvVariety.allCases), timeLimitS: Double? = nil,
-                           againstCurrent: Bool = false, progress: (String) -> Void) throws -> [TuneMeasurement] {
+                           againstCurrent: Bool = false, only: [GemvConfig]? = nil, progress: (String) -> Void) throws -> [TuneMeasurement] {
         let start = DispatchTime.now().uptimeNanoseconds
         var announced = false
         func outOfTime() -> Bool {
@@ -277,7 +277,8 @@ public enum Tuner {
             return over
         }
         func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int?, halfMath: Bool, op: Op) -> [TuneCandidate] {
-            Tuner.candidates(kernel, floatOps: floatOps, m: m, halfMath: halfMath, tensorCores: op == .fp16 || op == .q4gsw, varieties: varieties)
+            if kernel == .gemv, let only, !only.isEmpty { return only.map { TuneCandidate(kernel: .gemv, gemv: $0) } }
+            return Tuner.candidates(kernel, floatOps: floatOps, m: m, halfMath: halfMath, tensorCores: op == .fp16 || op == .q4gsw, varieties: varieties)
         }
         var out: [TuneMeasurement] = []
         let pool = try ActivationPool(context: ctx, act: .f16)

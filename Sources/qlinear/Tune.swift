@@ -31,7 +31,8 @@ struct Tune: ParsableCommand {
     @Option(help: "Write every measurement (JSON) here.") var report: String?
     @Option(help: "Name of the table (default: the device's built-in table name).") var name: String?
     @Option(help: "Build the table from these saved --report files instead of running (repeatable; reports of the same device, each M's candidates from one run). No GPU work.") var from: [String] = []
-    @Option(help: "Matrix–vector kernels to try (repeatable: column, xreg, sg, mma, frag, fragxs, fraggemm; default all but fraggemm… see below).") var variety: [GemvVariety] = []
+    @Option(help: "Matrix–vector kernels to try (repeatable: column, xreg, sg, mma, frag, fragxs, fraggemm; default all).") var variety: [GemvVariety] = []
+    @Option(help: "With --kernel gemv: time only these matrix–vector configurations (repeatable, the --gemv form, e.g. 2x512x1ft64l) instead of the varieties' candidates.") var only: [String] = []
     @Flag(help: "Refine the base table: new rules cover only the measured M values (smallest to largest) and the base table's rules follow them; an M measured on one shape only gets no any-shape rule.") var keepBase = false
     @Flag(name: .customLong("extend-up"), help: "With --keep-base: each op's rules for its largest measured M also cover every larger M.") var extendUp = false
     @Option(name: .customLong("extend-down-to"), help: "With --keep-base: each op's rules for its smallest measured M also cover the M values from this one up (e.g. a sweep at M = 16 for M = 9…16).") var extendDownTo: Int?
@@ -48,6 +49,12 @@ struct Tune: ParsableCommand {
             if !(1...1_000_000).contains(d) { throw ValidationError("--extend-down-to must be in 1…1000000, got \(d)") }
         }
         if let t = timeLimit, !(t > 0 && t.isFinite && t <= 86_400) { throw ValidationError("--time-limit must be in (0, 86400] seconds, got \(t)") }
+        if !only.isEmpty {
+            if kernel != .gemv { throw ValidationError("--only names matrix–vector configurations: it needs --kernel gemv") }
+            if !variety.isEmpty { throw ValidationError("--only and --variety both choose the candidates: give one") }
+            if !from.isEmpty { throw ValidationError("--only applies to a sweep, not to --from") }
+            for o in only { _ = try DeviceOptions.parseGemv(o) }
+        }
         if timeLimit != nil && !from.isEmpty { throw ValidationError("--time-limit applies to a sweep, not to --from") }
         if !from.isEmpty && (report != nil || againstCurrent) {
             throw ValidationError("--report and --against-current apply to a sweep; --from rebuilds a table from saved reports")
@@ -75,7 +82,7 @@ struct Tune: ParsableCommand {
         stderrPrint("tune: \(kernel.rawValue) on \(ctx.capabilities.name), \(ops.count) ops × \(shapes.count) shapes × ≤ \(Tuner.candidates(kernel, floatOps: true).count) candidates")
         let ms = try Tuner.run(ctx, kernel: kernel, ops: ops, shapes: shapes, group: group, settings: settings,
                                varieties: variety.isEmpty ? Set(GemvVariety.allCases) : Set(variety), timeLimitS: timeLimit,
-                               againstCurrent: againstCurrent) { stderrPrint($0) }
+                               againstCurrent: againstCurrent, only: try only.map { try DeviceOptions.parseGemv($0) }) { stderrPrint($0) }
         let base = ctx.tuningTable
         let caps = ctx.capabilities
         let table = Tuner.table(from: ms, kernel: kernel, base: base, name: name ?? base.name,
