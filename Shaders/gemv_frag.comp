@@ -5,7 +5,8 @@
 // (16 K × 8 rows of x: M pads to 8; TN = 16 or 32: two or four B fragments, rows 8b … 8b + 7).
 // M > TN: the grid holds ⌈M / TN⌉ workgroups per row group, x row tiles of TN, adjacent in
 // dispatch order so the weight rows they share come from L2 the second time. Nothing is staged: each lane loads the weight and activation values its own fragment
-// elements hold, straight into registers, so the main loop has no shared memory and no barrier.
+// elements hold, straight into registers, so the main loop has no shared memory and no barrier
+// (except the XSMEM and GEMM forms below, which stage x in shared memory).
 // Weights: INT4 (q4gsw, dq8ca_q4gsw), fp16 (WEIGHT_F16: exact, no scales) or int8 (WEIGHT_Q8,
 // dq8ca_q8csw: q exact in fp16; each block's integer sum added exactly in int32, × the row's scale
 // at the end). K must be a multiple of 128 (whole blocks).
@@ -33,11 +34,9 @@
 //
 // Work: subgroup sg of a workgroup takes row group sg / KS (R tiles of 16 rows) and K part
 // sg % KS (blocks p, p + KS, …); PD blocks of loads are issued before their MMAs. The KS parts'
-// accumulators are added in shared memory at the end (bias fused): every subgroup stores its own
-// as bit patterns in a uint array (float or int32 sums; no float loads of int bits), part 0 adds
-// the other parts'. The array is declared for all NSG subgroups even when KS = 1: sized for parts
-// 1 … KS − 1 only, the H100's compiler capped several configurations at 64 / 96 / 128 registers
-// and spilled into shared memory, 4–14% slower (docs/results/h100-ab-frag-spills-s11-2026-11-26.json). Edges: rows past N load row
+// accumulators are added in shared memory at the end (bias fused), as bit patterns in a uint array
+// (float or int32 sums; no float loads of int bits); part 0 adds the other parts'. The array's
+// size depends on XT (RCOMPACT below: the allocation each table rule was measured with). Edges: rows past N load row
 // N − 1 and are not written; x rows ≥ M are zeros; K is a multiple of G and so of 128 (whole
 // blocks); an activation row stride that is not a multiple of 16 bytes takes scalar loads.
 //

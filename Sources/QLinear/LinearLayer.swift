@@ -37,7 +37,10 @@ public final class LinearLayer: @unchecked Sendable {
     let biasBuf: Buffer
     /// q4gsw: every group scale is an fp16 value (finite), so `gemv_mma` may dequantize in packed
     /// fp16 with one rounding, as the fp32 product rounded to fp16.
-    let scalesAreHalf: Bool
+    /// Whether every INT4 group scale is exactly an fp16 value (fp16-scale formats, GGUF). `gemm_frag`
+    /// multiplies in fp16 by the scale, so it runs only then (`plan(m:)` takes the next kernel kind
+    /// otherwise, and `encode` refuses it).
+    public let scalesAreHalf: Bool
 
     /// Uploads `weights` (prepacked for the kernels) and `bias` ([N], held in `act` precision).
     /// `dynamicActivations` selects the dq8ca op for INT4 weights (INT8 weights always use it).
@@ -104,6 +107,19 @@ public final class LinearLayer: @unchecked Sendable {
         try p.validate()
         let decision = context.decide(p, force: kernel)
         guard let plan = decision.chosen else { throw QLinearError.unsupported(decision.why.joined(separator: "; ")) }
+        if plan.shader.origin.family == .gemmFrag && !scalesAreHalf {
+            // The prefill form rounds the scale to fp16: with scales that are not fp16 values, the
+            // next kind the dispatcher would choose (a forced matrix–vector kind has none).
+            let why = "gemm_frag needs every group scale to be an fp16 value; this layer's are not"
+            guard kernel == nil else { throw QLinearError.unsupported("\(why) (gemv was forced)") }
+            for kind in [KernelKind.coopmat, .tiled] {
+                if case .success(var other)? = decision.candidates[kind] {
+                    other.reasons.append("\(why): \(kind.rawValue) instead")
+                    return other
+                }
+            }
+            throw QLinearError.unsupported("\(why), and no other kernel can run: \(decision.why.joined(separator: "; "))")
+        }
         return plan
     }
 
@@ -230,6 +246,9 @@ public final class LinearLayer: @unchecked Sendable {
             let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged, gemm: gemm), weight: op.weightFormat, act: act))
             let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm, bLoad: t.bLoad != 0)
             // (gemm_frag: 32 or 64 x rows, one block in flight, K not split, float ops.)
+            if gemm && !scalesAreHalf {
+                throw QLinearError.invalidShape("\(plan.shader.rawValue): the prefill form multiplies by the group scale in fp16 and needs every scale to be an fp16 value; this layer's are not (plan with LinearLayer.plan, which picks another kernel)")
+            }
             let tnOK = gemm ? [32, 64].contains(t.tn) && t.prefetch == 1 && t.subgroupSplit == 1 && !dq && [0, 1].contains(t.bLoad) && (0...7).contains(t.xStoreStep) : [8, 16, 32].contains(t.tn) && t.bLoad == 0 && t.xStoreStep == 0
             let ok = (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && tnOK && t.xTiles == (m > t.tn ? 1 : 0) && t.bm == t.tn && t.tm == 16 && t.tk == 16 && t.subgroupSize == 32
                 && FragmentLayout.runsAt32(caps) && t.requireSubgroupSize == caps.canRequireSubgroupSize

@@ -137,7 +137,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
         self.mma = mma; self.splitK = splitK; self.prefetch = prefetch; self.sg = sg; self.l1 = l1; self.frag = frag; self.xs = xs; self.xRows = xRows; self.xLoad = xLoad; self.xStore = xStore
     }
     public var description: String {
-        if frag == true, let xRows { return "tensor cores, fragments built in registers, prefill form: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(xRows) x rows per workgroup staged in two buffers\(xLoad == true ? ", B fragments by coopMatLoad" : "")" }
+        if frag == true, let xRows { return "tensor cores, fragments built in registers, prefill form: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(xRows) x rows per workgroup staged in two buffers\(xLoad == true ? ", B fragments by coopMatLoad" : "")\(xStore.map { ", next x stored after MMA step \($0)" } ?? "")" }
         if frag == true { return "tensor cores, fragments built in registers: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(unroll) 128-value K block(s) in flight\((splitK ?? 1) > 1 ? ", K split over \(splitK!) subgroups" : "")" }
         if mma == true { return "tensor cores: \(columns) columns × \(threads) threads, K step \(32 * unroll)\((prefetch ?? 1) > 1 ? ", \(prefetch!) steps in flight" : "")\((splitK ?? 1) > 1 ? ", split-K \(splitK!)" : "")" }
         if xreg == true { return "\(columns) columns × \(threads) threads, activations in registers, \(unroll) columns in flight, packed fp16 math" }

@@ -43,8 +43,8 @@ public struct Tolerance: Sendable {
         if (kernel == .coopmat || mmaGemv) && (p.op == .fp16 || p.op == .q4gsw) {
             if p.act == .f32 { r += 1 }
             if p.op == .q4gsw { r += 1 }
-            // gemm_frag: the group scale rounded to fp16 before (q − 8)·scale is (one more rounding).
-            if p.op == .q4gsw && shader?.origin.family == .gemmFrag { r += 1 }
+            // (gemm_frag: (q − 8) and the scale are exact fp16 values — it runs only where every
+            // scale is one — so (q − 8)·scale is one rounding, as the cooperative-matrix dequantization.)
         }
         // Packed-fp16 matrix–vector kernel: 8 products and 7 fp16 additions per 8-term partial:
         // γ_8 = 8·u16/(1 − 8·u16) < 9·u16 relative to Σ|x·w|.
@@ -148,6 +148,10 @@ public struct CheckCase: Sendable {
         }
         let layer = try LinearLayer(context: context, weights: weights, bias: bias, act: p.act,
                                     dynamicActivations: p.op == .dq8ca_q4gsw)
+        if plan.shader.origin.family == .gemmFrag && !layer.scalesAreHalf {
+            return CheckResult(problem: p, kernel: kernel, shader: plan.shader.rawValue, status: .skipped, maxAbsError: 0, worstRatio: 0,
+                               summary: "gemm_frag needs fp16-valued group scales (LinearLayer.plan takes another kernel for these weights)")
+        }
         let dev = context.device
         let xb = try Buffer(device: dev, size: try layer.inputBytes(m: p.m))
         try xb.write(array: p.act.encode(x))
