@@ -258,6 +258,7 @@ public enum Dispatcher {
             var config = GemvConfig.standard
             var tuning: String?
             if let forced = options.gemvConfig {
+                if let problem = forced.problem { return no(problem) }
                 config = forced
                 reasons.append("configuration forced by the caller")
             } else {

@@ -374,6 +374,9 @@ struct FragmentTests {
         #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xLoad: true).problem != nil)
         options.gemvConfig = GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64, xLoad: true)
         #expect(try Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options).get().tile.bLoad == 1)
+        // A configuration that can never be meant is refused when forced, not silently read in part.
+        options.gemvConfig = GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xLoad: true)
+        #expect((try? Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 64, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options).get()) == nil)
         // A forced matrix–vector configuration past M = 256 is refused, as before.
         options.gemvConfig = GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true)
         #expect((try? Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options).get()) == nil)
