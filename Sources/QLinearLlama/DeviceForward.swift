@@ -107,9 +107,7 @@ final class DeviceForward {
     }
 
     private func plan(_ l: LinearLayer, m: Int) throws -> KernelPlan {
-        let d = ctx.decide(l.problem(m: m))
-        guard let p = d.chosen else { throw QLinearError.unsupported(d.why.joined(separator: "; ")) }
-        return p
+        try l.plan(m: m)   // (the layer's own plan: it knows its weights, e.g. whether gemm_frag may run)
     }
 
     private func dispatch(_ s: CommandStream, _ shader: RunnerShader, _ buffers: [Buffer], push: [UInt32], groups: (Int, Int, Int)) throws {

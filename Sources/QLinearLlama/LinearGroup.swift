@@ -55,11 +55,7 @@ final class LinearGroup: @unchecked Sendable {
         if let other, other.m == m { return other }
         let dev = ctx.device
         var plans = [KernelPlan]()
-        for l in layers {
-            let d = ctx.decide(l.problem(m: m))
-            guard let p = d.chosen else { throw QLinearError.unsupported(d.why.joined(separator: "; ")) }
-            plans.append(p)
-        }
+        for l in layers { plans.append(try l.plan(m: m)) }   // the layer's own plan (it knows its weights)
         let g = 2 * guardBytes
         let x = try Buffer(device: dev, size: xBytes(m) + g, placement: .host)
         let ys = try layers.map { try Buffer(device: dev, size: (yBytes(m, $0) + 15) / 16 * 16 + g, placement: .host) }
