@@ -139,6 +139,9 @@ shared uint Red[RCOMPACT ? RG * (KS - 1u) * R * NB * 4u * 32u + 1u : NSG * R * N
 #define MatA coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA>
 #define MatB coopmat<float16_t, gl_ScopeSubgroup, 16, 8, gl_MatrixUseB>
 #define MatC coopmat<float, gl_ScopeSubgroup, 16, 8, gl_MatrixUseAccumulator>
+#ifdef GEMM
+MatC acc[R * NB];   // the accumulators (gemmBlock adds into them)
+#endif
 
 // 16-byte loads per weight row per block: the lane's 32 values.
 #if defined(WEIGHT_F16)
@@ -336,6 +339,57 @@ void aPairs(uint wi, uint q, uint j, out f16vec2 p0, out f16vec2 p1) {
 #endif
 }
 
+#ifdef GEMM
+// Block bb of the prefill form: its weights in register set par, its x rows in buffer par; loads
+// block bb + 1 into the other set and buffer. A function called with a literal par (main's loop
+// below), not a loop over par: the H100's compiler did not unroll a two-iteration loop around this
+// body, so the register sets were indexed at run time and placed in local memory (the driver's
+// "Local Memory Size" statistic equalled the size of wr and sr for every configuration, s12).
+void gemmBlock(const uint par, const uint bb, const uint nb, const uint lane, const uint n0, const uint m0) {
+    const uint g = lane >> 2, t = lane & 3u;
+    const bool more = bb + 1u < nb;
+    if (more && (ABL & 1u) == 0u) {
+        fetch(1u - par, lane, n0, m0, 128u * (bb + 1u));
+        gemmLoadX(m0, bb + 1u);
+    }
+#ifndef WEIGHT_F16
+    f16vec2 sc[R * 2u];
+    [[unroll]] for (uint i = 0; i < R * 2u; ++i) sc[i] = f16vec2(float16_t(sr[par * R * 2u + i]));
+#endif
+    if ((ABL & 2u) == 0u)
+    [[unroll]] for (uint s = 0; s < 8u; ++s) {
+        const uint q = s >> 1, j = 2u * (s & 1u);
+        MatB bm[NB];
+        [[unroll]] for (uint b = 0; b < NB; ++b) {
+            if (BL != 0u) {
+                coopMatLoad(bm[b], Xd, (par * TN + 8u * b) * XRG + 2u * s, XRG, gl_CooperativeMatrixLayoutColumnMajor);
+            } else {
+                const uvec4 xv = Xd[(par * TN + g + 8u * b) * XRG + q * 4u + t];
+                const f16vec2 e01 = unpackFloat2x16(xv[j]), e23 = unpackFloat2x16(xv[j + 1u]);
+                bm[b][0] = e01.x; bm[b][1] = e01.y; bm[b][2] = e23.x; bm[b][3] = e23.y;
+            }
+        }
+        [[unroll]] for (uint r = 0; r < R; ++r) {
+            f16vec2 a0, a1, b0v, b1v;
+            aPairs(((par * R + r) * 2u) * WL, q, j, a0, a1);
+            aPairs(((par * R + r) * 2u + 1u) * WL, q, j, b0v, b1v);
+#ifndef WEIGHT_F16
+            a0 *= sc[2u * r]; a1 *= sc[2u * r]; b0v *= sc[2u * r + 1u]; b1v *= sc[2u * r + 1u];
+#endif
+            MatA am;
+            am[0] = a0.x; am[1] = a0.y; am[2] = a1.x; am[3] = a1.y;
+            am[4] = b0v.x; am[5] = b0v.y; am[6] = b1v.x; am[7] = b1v.y;
+            [[unroll]] for (uint b = 0; b < NB; ++b) acc[r * NB + b] = coopMatMulAdd(am, bm[b], acc[r * NB + b]);
+        }
+        if (XE != 0u && s + 1u == XE && more && (ABL & 4u) == 0u) gemmStoreX(1u - par);
+    }
+    if ((ABL & 4u) == 0u) {
+        if (more && (XE == 0u || (ABL & 2u) != 0u)) gemmStoreX(1u - par);
+        barrier();   // buffer 1 − par is complete; every subgroup is done with buffer par
+    }
+}
+#endif
+
 void main() {
     const uint lane = gl_SubgroupInvocationID;
     const uint sg = gl_SubgroupID;
@@ -351,8 +405,10 @@ void main() {
     const uint g = lane >> 2, t = lane & 3u;
     const uint nb = (pc.K + 127u) / 128u;
 
-    // acc[r * NB + b]: tile r (16 weight rows) × x rows 8b … 8b + 7.
+    // acc[r * NB + b]: tile r (16 weight rows) × x rows 8b … 8b + 7 (GEMM: declared above).
+#ifndef GEMM
     MatC acc[R * NB];
+#endif
     [[unroll]] for (uint i = 0; i < R * NB; ++i) acc[i] = MatC(0.0);
 #ifdef WEIGHT_Q8
     ivec4 iacc[R * NB];
@@ -365,52 +421,8 @@ void main() {
     gemmStoreX(0u);
     barrier();
     for (uint bp = 0; bp < nb; bp += 2u) {
-        // Block bp + par: weights in register set par, x in buffer par (constants once unrolled).
-        [[unroll]] for (uint par = 0; par < 2u; ++par) {
-            const uint bb = bp + par;
-            if (bb < nb) {
-                const bool more = bb + 1u < nb;
-                if (more && (ABL & 1u) == 0u) {
-                    fetch(1u - par, lane, n0, m0, 128u * (bb + 1u));
-                    gemmLoadX(m0, bb + 1u);
-                }
-#ifndef WEIGHT_F16
-                f16vec2 sc[R * 2u];
-                [[unroll]] for (uint i = 0; i < R * 2u; ++i) sc[i] = f16vec2(float16_t(sr[par * R * 2u + i]));
-#endif
-                if ((ABL & 2u) == 0u)
-                [[unroll]] for (uint s = 0; s < 8u; ++s) {
-                    const uint q = s >> 1, j = 2u * (s & 1u);
-                    MatB bm[NB];
-                    [[unroll]] for (uint b = 0; b < NB; ++b) {
-                        if (BL != 0u) {
-                            coopMatLoad(bm[b], Xd, (par * TN + 8u * b) * XRG + 2u * s, XRG, gl_CooperativeMatrixLayoutColumnMajor);
-                        } else {
-                            const uvec4 xv = Xd[(par * TN + g + 8u * b) * XRG + q * 4u + t];
-                            const f16vec2 e01 = unpackFloat2x16(xv[j]), e23 = unpackFloat2x16(xv[j + 1u]);
-                            bm[b][0] = e01.x; bm[b][1] = e01.y; bm[b][2] = e23.x; bm[b][3] = e23.y;
-                        }
-                    }
-                    [[unroll]] for (uint r = 0; r < R; ++r) {
-                        f16vec2 a0, a1, b0v, b1v;
-                        aPairs(((par * R + r) * 2u) * WL, q, j, a0, a1);
-                        aPairs(((par * R + r) * 2u + 1u) * WL, q, j, b0v, b1v);
-#ifndef WEIGHT_F16
-                        a0 *= sc[2u * r]; a1 *= sc[2u * r]; b0v *= sc[2u * r + 1u]; b1v *= sc[2u * r + 1u];
-#endif
-                        MatA am;
-                        am[0] = a0.x; am[1] = a0.y; am[2] = a1.x; am[3] = a1.y;
-                        am[4] = b0v.x; am[5] = b0v.y; am[6] = b1v.x; am[7] = b1v.y;
-                        [[unroll]] for (uint b = 0; b < NB; ++b) acc[r * NB + b] = coopMatMulAdd(am, bm[b], acc[r * NB + b]);
-                    }
-                    if (XE != 0u && s + 1u == XE && more && (ABL & 4u) == 0u) gemmStoreX(1u - par);
-                }
-                if ((ABL & 4u) == 0u) {
-                    if (more && (XE == 0u || (ABL & 2u) != 0u)) gemmStoreX(1u - par);
-                    barrier();   // buffer 1 − par is complete; every subgroup is done with buffer par
-                }
-            }
-        }
+        gemmBlock(0u, bp, nb, lane, n0, m0);
+        if (bp + 1u < nb) gemmBlock(1u, bp + 1u, nb, lane, n0, m0);
     }
 #else
 #ifdef XSMEM
