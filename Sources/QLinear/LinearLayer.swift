@@ -41,6 +41,9 @@ public final class LinearLayer: @unchecked Sendable {
     /// multiplies in fp16 by the scale, so it runs only then (`plan(m:)` takes the next kernel kind
     /// otherwise, and `encode` refuses it).
     public let scalesAreHalf: Bool
+    /// Whether `gemm_frag` may run on these weights: fp16 weights (no scales), or INT4 weights whose
+    /// group scales are all fp16 values (`scalesAreHalf`).
+    public var prefillFormAllowed: Bool { op.weightFormat == .f16 || scalesAreHalf }
 
     /// Uploads `weights` (prepacked for the kernels) and `bias` ([N], held in `act` precision).
     /// `dynamicActivations` selects the dq8ca op for INT4 weights (INT8 weights always use it).
@@ -107,7 +110,7 @@ public final class LinearLayer: @unchecked Sendable {
         try p.validate()
         let decision = context.decide(p, force: kernel)
         guard let plan = decision.chosen else { throw QLinearError.unsupported(decision.why.joined(separator: "; ")) }
-        if plan.shader.origin.family == .gemmFrag && !scalesAreHalf {
+        if plan.shader.origin.family == .gemmFrag && !prefillFormAllowed {
             // The prefill form rounds the scale to fp16: with scales that are not fp16 values, the
             // next kind the dispatcher would choose (a forced matrix–vector kind has none).
             let why = "gemm_frag needs every group scale to be an fp16 value; this layer's are not"
@@ -246,7 +249,7 @@ public final class LinearLayer: @unchecked Sendable {
             let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged, gemm: gemm), weight: op.weightFormat, act: act))
             let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm, bLoad: t.bLoad != 0)
             // (gemm_frag: 32 or 64 x rows, one block in flight, K not split, float ops.)
-            if gemm && !scalesAreHalf {
+            if gemm && !prefillFormAllowed {
                 throw QLinearError.invalidShape("\(plan.shader.rawValue): the prefill form multiplies by the group scale in fp16 and needs every scale to be an fp16 value; this layer's are not (plan with LinearLayer.plan, which picks another kernel)")
             }
             let tnOK = gemm ? [32, 64].contains(t.tn) && t.prefetch == 1 && t.subgroupSplit == 1 && !dq && [0, 1].contains(t.bLoad) && (0...7).contains(t.xStoreStep) : [8, 16, 32].contains(t.tn) && t.bLoad == 0 && t.xStoreStep == 0

@@ -88,7 +88,9 @@ public struct CheckCase: Sendable {
     /// Fresh random data: activations uniform in ±1 with per-row ranges spread over 10^±1 (for
     /// dq8ca also one all-positive row and one all-zero row when M ≥ 3), weights from a
     /// random-normal-ish fp32 matrix quantized with the library's quantizers (fp16 scales), bias in ±1.
-    public static func random(problem p: Problem, rng: inout SplitMix64) throws -> CheckCase {
+    /// `scales`: the INT4 group scales' dtype (nil: fp16 without bias, fp32 with bias, so both are
+    /// covered across a sweep).
+    public static func random(problem p: Problem, rng: inout SplitMix64, scales: DType? = nil) throws -> CheckCase {
         try p.validate()
         func u() -> Float { Float(Double(rng.next() >> 11) * 0x1p-53 * 2 - 1) }
         var x = [Float](repeating: 0, count: p.m * p.k)
@@ -108,7 +110,7 @@ public struct CheckCase: Sendable {
         case .q4gsw, .dq8ca_q4gsw:
             // fp16 scales (what model files hold) on odd cases, fp32 on even ones: kernels that
             // treat fp16-valued scales specially (gemv_mma's packed dequantization) see both.
-            weights = .q4gsw(try Q4GSWWeights.quantize(wf, n: p.n, k: p.k, groupSize: p.groupSize, scaleDType: p.bias ? .f32 : .f16))
+            weights = .q4gsw(try Q4GSWWeights.quantize(wf, n: p.n, k: p.k, groupSize: p.groupSize, scaleDType: scales ?? (p.bias ? .f32 : .f16)))
         case .dq8ca_q8csw: weights = .q8csw(try Q8CSWWeights.quantize(wf, n: p.n, k: p.k, scaleDType: .f16))
         }
         let bias: [Float]? = p.bias ? (0..<p.n).map { _ in
@@ -148,7 +150,7 @@ public struct CheckCase: Sendable {
         }
         let layer = try LinearLayer(context: context, weights: weights, bias: bias, act: p.act,
                                     dynamicActivations: p.op == .dq8ca_q4gsw)
-        if plan.shader.origin.family == .gemmFrag && !layer.scalesAreHalf {
+        if plan.shader.origin.family == .gemmFrag && !layer.prefillFormAllowed {
             return CheckResult(problem: p, kernel: kernel, shader: plan.shader.rawValue, status: .skipped, maxAbsError: 0, worstRatio: 0,
                                summary: "gemm_frag needs fp16-valued group scales (LinearLayer.plan takes another kernel for these weights)")
         }

@@ -305,7 +305,9 @@ public enum Tuner {
                     case .success:
                         let t0 = DispatchTime.now().uptimeNanoseconds
                         do {
-                            let r = try CheckCase.random(problem: small, rng: &rng).run(on: ctx, kernel: kernel, options: options)
+                            // The prefill form runs only on fp16-valued scales (LinearLayer.plan).
+                            let scales: DType? = c.gemv?.xRows != nil ? .f16 : nil
+                            let r = try CheckCase.random(problem: small, rng: &rng, scales: scales).run(on: ctx, kernel: kernel, options: options)
                             verdicts[vkey] = r.passed ? "ok" : "wrong: \(r.summary)"
                         } catch { verdicts[vkey] = "error: \(error)" }
                         // Pipeline compiles dominate here: show each, so a slow one is visible.
