@@ -58,6 +58,8 @@
 // whole words (no repacking per MMA). INT4 weights are multiplied by their fp16 group scale as
 // they are dequantized (q − 8 exact, × scale: two fp16 roundings), so the MMAs accumulate straight
 // into the accumulators (no per-block temporaries: TN = 64 fits the registers).
+// With DQ (family gemm_frag_dq, dq8ca_q4gsw): the x rows are the quantization pass's int8 rows
+// as xq − zp (exact in fp16), staged like x; × the row's activation scale at the end.
 #include "common.glsl"
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require

@@ -93,6 +93,10 @@ FAMILIES = {
     # per workgroup in two buffers, weights in two register sets, INT4 scaled as it is dequantized.
     "gemm_frag": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], defines=["GEMM"], grid="columns",
                       name=lambda v: f"gemm_frag_{v['weight']}_{v['act']}"),
+    # … and for dq8ca_q4gsw: B = the integers xq − zp of the quantization pass's int8 rows (exact in
+    # fp16), A = (q − 8) × the fp16 group scale; × the row's activation scale at the end.
+    "gemm_frag_dq": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[("weight", [("q4", ["WEIGHT_Q4"])]), ACT], defines=["GEMM", "DQ"], grid="columns",
+                         name=lambda v: f"gemm_frag_dq_{v['weight']}_{v['act']}"),
     # Fused decode for the dq8ca ops (M ≤ 8): each workgroup quantizes the rows itself (no quant pass).
     "gemv_dq": dict(src="gemv_dq.comp", env="vulkan1.2", axes=[INT_W, ACT, ("dot", [(True, ["DOT"])]), FP64], grid="columns", max_m=8,
                     name=lambda v: f"gemv_dq_{'f64_' if v['fp64'] else ''}{v['weight']}_{v['act']}"),

@@ -701,7 +701,7 @@ extension Dispatcher {
         let gemm = config.xRows != nil
         if gemm {
             guard config.problem == nil else { return no(config.problem!) }
-            guard !dq else { return nil }   // fp16 and q4gsw only
+            guard p.op != .dq8ca_q8csw else { return nil }   // fp16, q4gsw, dq8ca_q4gsw
         }
         let tn = config.xRows ?? (p.m <= 8 ? 8 : p.m <= 16 ? 16 : 32)
         let bn = (wg / 32 / ks) * r * 16
@@ -730,6 +730,7 @@ extension Dispatcher {
         switch p.op {
         case .fp16: rs.append("fp16 operands, fp32 accumulation")
         case .q4gsw: rs.append(gemm ? "INT4 dequantized to (q − 8)·scale in fp16, fp32 accumulation" : "INT4 dequantized exactly to q − 8 in fp16, Σ (q − 8)·x accumulated in fp32 per 128-value block, then × the fp32 group scale")
+        case .dq8ca_q4gsw where gemm: rs.append("int8 activations as xq − zp (exact in fp16), INT4 dequantized to (q − 8)·scale in fp16, fp32 accumulation, × the row's scale at the end")
         case .dq8ca_q4gsw: rs.append("INT4 as q − 8 and int8 activations as xq − zp, both exact in fp16: each 128-value block's Σ (q − 8)(xq − zp) is an exact integer in fp32, × the group scale, × the row's scale at the end")
         case .dq8ca_q8csw: rs.append("int8 weights and xq − zp exact in fp16: each 128-value block's sum an exact integer, added in int32; × the weight row's and the activation row's scales at the end")
         }

@@ -95,7 +95,7 @@ extension KernelFamily {
     /// `mma16816` layout, x-row tiles past TN rows.
     public var isRegisterFragment: Bool {
         switch self {
-        case .gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs, .gemmFrag: return true
+        case .gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq: return true
         default: return false
         }
     }
@@ -103,8 +103,10 @@ extension KernelFamily {
     /// the x rows staged per workgroup (`staged`) or loaded by each lane; `gemm`: the prefill form
     /// (`gemm_frag`, float ops only — the caller refuses dq).
     public static func registerFragment(dq: Bool, staged: Bool, gemm: Bool = false) -> KernelFamily {
-        gemm ? .gemmFrag : staged ? (dq ? .gemvFragDqXs : .gemvFragXs) : (dq ? .gemvFragDq : .gemvFrag)
+        gemm ? (dq ? .gemmFragDq : .gemmFrag) : staged ? (dq ? .gemvFragDqXs : .gemvFragXs) : (dq ? .gemvFragDq : .gemvFrag)
     }
     /// Whether this register-fragment family stages its x rows per workgroup (XSMEM).
     public var stagesX: Bool { self == .gemvFragXs || self == .gemvFragDqXs }
+    /// The prefill form of the register-fragment kernel (`gemm_frag`, `gemm_frag_dq`).
+    public var isPrefillForm: Bool { self == .gemmFrag || self == .gemmFragDq }
 }

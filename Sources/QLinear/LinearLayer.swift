@@ -110,7 +110,7 @@ public final class LinearLayer: @unchecked Sendable {
         try p.validate()
         let decision = context.decide(p, force: kernel)
         guard let plan = decision.chosen else { throw QLinearError.unsupported(decision.why.joined(separator: "; ")) }
-        if plan.shader.origin.family == .gemmFrag && !prefillFormAllowed {
+        if plan.shader.origin.family.isPrefillForm && !prefillFormAllowed {
             // The prefill form rounds the scale to fp16: with scales that are not fp16 values, the
             // next kind the dispatcher would choose (a forced matrix–vector kind has none).
             let why = "gemm_frag needs every group scale to be an fp16 value; this layer's are not"
@@ -197,7 +197,7 @@ public final class LinearLayer: @unchecked Sendable {
         switch plan.kernel {
         case .tiled: expected = [.tiledFloat, .tiledInt]
         case .coopmat: expected = plan.splitK > 1 ? [.coopmatFloatSplitk, .coopmatIntSplitk] : [.coopmatFloat, .coopmatInt]
-        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma, .gemvDq, .gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs, .gemmFrag]
+        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma, .gemvDq, .gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq]
         }
         guard expected.contains(family) else { throw QLinearError.invalidShape("plan's shader \(plan.shader.rawValue) is not a \(plan.kernel.rawValue) kernel") }
         if let maxM = family.maxM, m > maxM {
@@ -245,14 +245,14 @@ public final class LinearLayer: @unchecked Sendable {
             let nsg = t.workgroupSize / 32
             let dq = op.quantizesActivations
             let staged = family.stagesX
-            let gemm = family == .gemmFrag
+            let gemm = family.isPrefillForm
             let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged, gemm: gemm), weight: op.weightFormat, act: act))
             let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm, bLoad: t.bLoad != 0)
             // (gemm_frag: 32 or 64 x rows, one block in flight, K not split, float ops.)
             if gemm && !prefillFormAllowed {
                 throw QLinearError.invalidShape("\(plan.shader.rawValue): the prefill form multiplies by the group scale in fp16 and needs every scale to be an fp16 value; this layer's are not (plan with LinearLayer.plan, which picks another kernel)")
             }
-            let tnOK = gemm ? [32, 64].contains(t.tn) && t.prefetch == 1 && t.subgroupSplit == 1 && !dq && [0, 1].contains(t.bLoad) && (0...7).contains(t.xStoreStep) : [8, 16, 32].contains(t.tn) && t.bLoad == 0 && t.xStoreStep == 0
+            let tnOK = gemm ? [32, 64].contains(t.tn) && t.prefetch == 1 && t.subgroupSplit == 1 && op != .dq8ca_q8csw && [0, 1].contains(t.bLoad) && (0...7).contains(t.xStoreStep) : [8, 16, 32].contains(t.tn) && t.bLoad == 0 && t.xStoreStep == 0
             let ok = (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && tnOK && t.xTiles == (m > t.tn ? 1 : 0) && t.bm == t.tn && t.tm == 16 && t.tk == 16 && t.subgroupSize == 32
                 && FragmentLayout.runsAt32(caps) && t.requireSubgroupSize == caps.canRequireSubgroupSize
                 && [1, 2, 4].contains(t.subgroupColumns) && [1, 2].contains(t.prefetch) && [32, 64, 128, 256, 512].contains(t.workgroupSize)

@@ -40,6 +40,9 @@ public struct Tolerance: Sendable {
     public static func model(problem p: Problem, kernel: KernelKind, shader: ShaderID? = nil, splitK: Int = 1) -> Tolerance {
         var r = 0
         let mmaGemv = kernel == .gemv && [KernelFamily.gemvMma, .gemvMmaSplitk, .gemvFrag, .gemvFragXs, .gemmFrag].contains(shader?.origin.family)
+        // gemm_frag_dq: (q − 8)·scale rounded to fp16 once (B = xq − zp is exact), all K products
+        // accumulated in fp32 (no exact per-block integer).
+        let prefillDq = kernel == .gemv && shader?.origin.family == .gemmFragDq
         if (kernel == .coopmat || mmaGemv) && (p.op == .fp16 || p.op == .q4gsw) {
             if p.act == .f32 { r += 1 }
             if p.op == .q4gsw { r += 1 }
@@ -49,6 +52,7 @@ public struct Tolerance: Sendable {
         // Packed-fp16 matrix–vector kernel: 8 products and 7 fp16 additions per 8-term partial:
         // γ_8 = 8·u16/(1 − 8·u16) < 9·u16 relative to Σ|x·w|.
         if kernel == .gemv, shader?.origin.defines.contains("F16_MATH") == true { r += 9 }
+        if prefillDq { r += 1 }
         let t: Int
         switch p.op {
         case .fp16, .q4gsw: t = p.k
@@ -56,7 +60,7 @@ public struct Tolerance: Sendable {
             switch kernel {
             case .tiled: t = p.k / p.groupSize
             case .coopmat: t = p.k / p.groupSize + 1
-            case .gemv: t = (p.k + 31) / 32 + 1
+            case .gemv: t = prefillDq ? p.k : (p.k + 31) / 32 + 1
             }
         case .dq8ca_q8csw: t = kernel == .tiled ? 1 : 2
         }
@@ -150,7 +154,7 @@ public struct CheckCase: Sendable {
         }
         let layer = try LinearLayer(context: context, weights: weights, bias: bias, act: p.act,
                                     dynamicActivations: p.op == .dq8ca_q4gsw)
-        if plan.shader.origin.family == .gemmFrag && !layer.prefillFormAllowed {
+        if plan.shader.origin.family.isPrefillForm && !layer.prefillFormAllowed {
             return CheckResult(problem: p, kernel: kernel, shader: plan.shader.rawValue, status: .skipped, maxAbsError: 0, worstRatio: 0,
                                summary: "gemm_frag needs fp16-valued group scales (LinearLayer.plan takes another kernel for these weights)")
         }

@@ -48,7 +48,7 @@ public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertibl
 /// Which matrix–vector kernels a gemv sweep tries: the column kernels (fp32 or packed-fp16
 /// math), q4gsw's activations-in-registers and subgroup-split kernels, the tensor-core kernel
 /// (fp16, q4gsw), the register-fragment kernels (every op), their x-staged form (`fragxs`,
-/// M > 32) and their prefill form (`fraggemm`: fp16 and q4gsw, M > 32, any M).
+/// M > 32) and their prefill form (`fraggemm`: fp16, q4gsw and dq8ca_q4gsw, M > 32, any M).
 public enum GemvVariety: String, CaseIterable, Codable, Sendable {
     case column, xreg, sg, mma, frag, fragxs, fraggemm
 }
@@ -95,8 +95,9 @@ public enum Tuner {
     /// ones a device cannot run). Cooperative-matrix candidates are pruned by M so a full sweep
     /// fits one GPU call: small M gets small tiles and split-K, large M big tiles and every K
     /// step and buffering.
+    /// `prefillForm`: whether the op has the prefill form (fp16, q4gsw, dq8ca_q4gsw; nil: `tensorCores`).
     public static func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int? = nil, halfMath: Bool = false, tensorCores: Bool = false,
-                                  varieties: Set<GemvVariety> = Set(GemvVariety.allCases)) -> [TuneCandidate] {
+                                  varieties: Set<GemvVariety> = Set(GemvVariety.allCases), prefillForm: Bool? = nil) -> [TuneCandidate] {
         switch kernel {
         case .gemv:
             var out: [TuneCandidate] = []
@@ -135,9 +136,9 @@ public enum Tuner {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true, xs: true)))
                 } } } }
             }
-            // The prefill form (gemm_frag; fp16 and q4gsw, any M past 32): tiles per subgroup,
+            // The prefill form (gemm_frag, gemm_frag_dq; fp16, q4gsw, dq8ca_q4gsw; any M past 32): tiles per subgroup,
             // threads, x rows per workgroup (the accumulators are tiles × x rows / 8 fragments).
-            if tensorCores && varieties.contains(.fraggemm) && (m ?? 33) > 32 {
+            if (prefillForm ?? tensorCores) && varieties.contains(.fraggemm) && (m ?? 33) > 32 {
                 for c in [1, 2, 4] { for t in [128, 256, 512] { for xr in [32, 64] { for ld in [false, true] {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: 1, frag: true, xRows: xr, xLoad: ld ? true : nil)))
                 } } } }
@@ -246,7 +247,7 @@ public enum Tuner {
     static func runs(_ c: TuneCandidate, _ plan: KernelPlan) -> Bool {
         guard let g = c.gemv else { return true }
         let family = plan.shader.origin.family
-        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) && (family == .gemmFrag) == (g.xRows != nil) && (plan.tile.bLoad != 0) == (g.xLoad == true) && plan.tile.xStoreStep == (g.xStore ?? 0) }
+        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) && family.isPrefillForm == (g.xRows != nil) && (plan.tile.bLoad != 0) == (g.xLoad == true) && plan.tile.xStoreStep == (g.xStore ?? 0) }
         if g.mma == true { return family == .gemvMma || family == .gemvMmaSplitk }
         if g.xreg == true { return family == .gemvQ4Xreg }
         if g.sg == true { return family == .gemvQ4Sg || family == .gemvDq }
@@ -278,7 +279,8 @@ public enum Tuner {
         }
         func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int?, halfMath: Bool, op: Op) -> [TuneCandidate] {
             if kernel == .gemv, let only, !only.isEmpty { return only.map { TuneCandidate(kernel: .gemv, gemv: $0) } }
-            return Tuner.candidates(kernel, floatOps: floatOps, m: m, halfMath: halfMath, tensorCores: op == .fp16 || op == .q4gsw, varieties: varieties)
+            return Tuner.candidates(kernel, floatOps: floatOps, m: m, halfMath: halfMath, tensorCores: op == .fp16 || op == .q4gsw, varieties: varieties,
+                                    prefillForm: op != .dq8ca_q8csw)
         }
         var out: [TuneMeasurement] = []
         let pool = try ActivationPool(context: ctx, act: .f16)

@@ -345,7 +345,7 @@ struct FragmentTests {
         } } }
     }
 
-    @Test("gemm_frag plans: any M for fp16 and q4gsw where forced or a rule names it; never for dq8ca; matrix–vector rules stop at M = 256")
+    @Test("gemm_frag plans: any M for fp16, q4gsw (gemm_frag) and dq8ca_q4gsw (gemm_frag_dq) where forced or a rule names it; never for dq8ca_q8csw; matrix–vector rules stop at M = 256")
     func gemmPlans() throws {
         let caps = h100Caps()
         var options = DispatchOptions()
@@ -359,12 +359,13 @@ struct FragmentTests {
         options.gemvConfig = gemm
         for op in Op.allCases { for act in [DType.f16, .f32] { for m in [33, 2048, 8191] {
             let r = Dispatcher.plan(.gemv, Problem(op: op, m: m, n: 4096, k: 4096, groupSize: 128, act: act), caps: caps, options: options)
-            if op.quantizesActivations {
-                if m > 256 { #expect((try? r.get()) == nil) } else { #expect((try? r.get())?.shader.origin.family != .gemmFrag) }
+            if op == .dq8ca_q8csw {
+                if m > 256 { #expect((try? r.get()) == nil) } else { #expect((try? r.get())?.shader.origin.family.isPrefillForm != true) }
             } else {
                 let plan = try r.get()
-                #expect(plan.shader.origin.family == .gemmFrag && plan.tile.tn == 64 && plan.tile.bm == 64 && plan.tile.xTiles == (m > 64 ? 1 : 0) && plan.tile.bn == 256)
-                #expect(plan.shader.origin.defines.contains("GEMM"))
+                #expect(plan.shader.origin.family == (op == .dq8ca_q4gsw ? .gemmFragDq : .gemmFrag) && plan.tile.tn == 64 && plan.tile.bm == 64 && plan.tile.xTiles == (m > 64 ? 1 : 0) && plan.tile.bn == 256)
+                #expect(plan.shader.origin.defines.contains("GEMM") && plan.shader.origin.defines.contains("DQ") == (op == .dq8ca_q4gsw))
+                #expect((plan.quantShader != nil) == (op == .dq8ca_q4gsw))
             }
         } } }
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 64, split: 1, gemm: true) == 2 * 64 * 20 * 16 + 4)
@@ -395,6 +396,9 @@ struct FragmentTests {
         // The tuner offers the prefill form for fp16 and q4gsw past 32 rows, only when asked for.
         #expect(Tuner.candidates(.gemv, floatOps: true, m: 2048, tensorCores: true, varieties: [.fraggemm]).count == 36)
         #expect(Tuner.candidates(.gemv, floatOps: true, m: 32, tensorCores: true, varieties: [.fraggemm]).isEmpty)
+        // … and for dq8ca_q4gsw (no tensor-core matrix–vector candidates of its own) when it has the prefill form.
+        #expect(Tuner.candidates(.gemv, floatOps: false, m: 2048, varieties: [.fraggemm], prefillForm: true).count == 36)
+        #expect(Tuner.candidates(.gemv, floatOps: false, m: 2048, varieties: [.fraggemm]).isEmpty)
     }
 
     @Test("32-lane subgroups: required where the device can, or fixed at 32; a varying size that cannot be required is refused")
