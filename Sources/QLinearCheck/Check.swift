@@ -20,7 +20,9 @@ import QLinearReference
 ///   matrix–vector kernel scales each 32-value chunk, so for dq8ca_q4gsw its S uses chunk sums
 ///   (ReferenceResult.chunkMagnitude) and t = K/32 + 1. Split-K plans (slices of whole 32-value
 ///   chunks, each converted and scaled on its own, then added) use the chunk magnitude and add
-///   splitK + 1 to t.
+///   splitK + 1 to t. The prefill form for dq8ca_q4gsw (`gemm_frag_dq`) rounds each (q − 8)·scale to
+///   fp16 and sums every product in fp32: S = |sx|·Σ_k |ws·qw·(qx − zp)| + |b|
+///   (ReferenceResult.termMagnitude), r = 1, t = K.
 /// - t is the number of fp32 additions in the longest accumulation chain: K for float ops
 ///   (any summation order: recursive-summation bound), the number of groups for dq8ca ops.
 ///   The +3 covers the dequantization product, the multiply and the bias add.
@@ -207,6 +209,7 @@ public struct CheckCase: Sendable {
             switch kernel {
             case .tiled: mag = ref.result.magnitude[i]
             case .coopmat: mag = (plan.splitK > 1 ? ref.result.chunkMagnitude?[i] : ref.result.splitMagnitude?[i]) ?? ref.result.magnitude[i]
+            case .gemv where plan.shader.origin.family == .gemmFragDq: mag = ref.result.termMagnitude?[i] ?? ref.result.magnitude[i]
             case .gemv: mag = (p.op == .dq8ca_q4gsw ? ref.result.chunkMagnitude?[i] : ref.result.splitMagnitude?[i]) ?? ref.result.magnitude[i]
             }
             let bound = tol.bound(reference: r, magnitude: mag, out: p.act)

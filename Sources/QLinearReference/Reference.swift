@@ -15,9 +15,13 @@ public struct ReferenceResult: Sendable {
     /// than per group (|sx|·(Σ_chunks|ws·Σqx·qw| + |zp|·Σ_g|ws·Σqw|) + |b|), as the
     /// matrix–vector kernel does.
     public var chunkMagnitude: [Double]? = nil
+    /// dq8ca only: the magnitude of the individual terms, |sx|·Σ_k |ws·qw·(qx − zp)| + |b|, for a
+    /// kernel that rounds each weight × scale product and sums in floating point (`gemm_frag_dq`).
+    public var termMagnitude: [Double]? = nil
 
-    public init(y: [Double], magnitude: [Double], splitMagnitude: [Double]? = nil, chunkMagnitude: [Double]? = nil) {
+    public init(y: [Double], magnitude: [Double], splitMagnitude: [Double]? = nil, chunkMagnitude: [Double]? = nil, termMagnitude: [Double]? = nil) {
         self.y = y; self.magnitude = magnitude; self.splitMagnitude = splitMagnitude; self.chunkMagnitude = chunkMagnitude
+        self.termMagnitude = termMagnitude
     }
 }
 
@@ -145,14 +149,16 @@ public enum Reference {
         var mag = [Double](repeating: 0, count: m * n)
         var split = [Double](repeating: 0, count: m * n)
         var chunked = [Double](repeating: 0, count: m * n)
+        var terms = [Double](repeating: 0, count: m * n)
         for i in 0..<m {
             let s = Double(sx[i]), z = Int(zp[i])
             for j in 0..<n {
-                var acc = 0.0, a = 0.0, a1 = 0.0, a2 = 0.0, ac = 0.0
+                var acc = 0.0, a = 0.0, a1 = 0.0, a2 = 0.0, ac = 0.0, at = 0.0
                 for g in 0..<groups {
-                    var isum = 0, csum = 0
+                    var isum = 0, csum = 0, tsum = 0
                     for kk in (g * groupSize)..<((g + 1) * groupSize) {
                         let p = Int(xq[i * k + kk]) * wq[j * k + kk]
+                        tsum += abs((Int(xq[i * k + kk]) - z) * wq[j * k + kk])
                         isum += p
                         csum += p
                         if (kk + 1) % 32 == 0 || kk + 1 == (g + 1) * groupSize {
@@ -164,17 +170,19 @@ public enum Reference {
                     a += abs(t)
                     a1 += abs(Double(ws[j * groups + g]) * Double(isum))
                     a2 += abs(Double(ws[j * groups + g]) * Double(wsum[j * groups + g]))
+                    at += abs(Double(ws[j * groups + g])) * Double(tsum)
                 }
                 var v = s * acc, av = abs(s) * a, sv = abs(s) * (a1 + abs(Double(z)) * a2)
-                var cv = abs(s) * (ac + abs(Double(z)) * a2)
-                if let bias { v += Double(bias[j]); av += abs(Double(bias[j])); sv += abs(Double(bias[j])); cv += abs(Double(bias[j])) }
+                var cv = abs(s) * (ac + abs(Double(z)) * a2), tv = abs(s) * at
+                if let bias { v += Double(bias[j]); av += abs(Double(bias[j])); sv += abs(Double(bias[j])); cv += abs(Double(bias[j])); tv += abs(Double(bias[j])) }
                 y[i * n + j] = v
                 mag[i * n + j] = av
                 split[i * n + j] = sv
                 chunked[i * n + j] = cv
+                terms[i * n + j] = tv
             }
         }
-        return ReferenceResult(y: y, magnitude: mag, splitMagnitude: split, chunkMagnitude: chunked)
+        return ReferenceResult(y: y, magnitude: mag, splitMagnitude: split, chunkMagnitude: chunked, termMagnitude: terms)
     }
 
     /// dq8ca_q4gsw from already-quantized activations.
