@@ -6,6 +6,20 @@ import QLinearReference
 
 @Suite("Weight formats")
 struct FormatTests {
+    @Test("dq8ca reference: the term magnitude (gemm_frag_dq's bound) is |sx|·Σ_k |ws·qw·(qx − zp)| + |b|, at least the chunk magnitude, and grows with cancellation")
+    func dq8caTermMagnitude() {
+        // One row, one output, K = 64 (two chunks, one group): q − 8 = ±1 alternating, xq = 3, zp = 1.
+        let k = 64
+        var packed = [UInt8](repeating: 0, count: k / 2)
+        for c in 0..<k { let q = UInt8(c % 2 == 0 ? 9 : 7); packed[c / 2] |= c % 2 == 0 ? q : q << 4 }
+        let r = Reference.dq8caQ4gsw(xq: [Int8](repeating: 3, count: k), sx: [0.5], zp: [1], packed: packed, scales: [0.25],
+                                     bias: [-1], m: 1, n: 1, k: k, groupSize: 64)
+        // Every term is ±0.25·(3 − 1): Σ|terms| = 64·0.5, × |sx| = 16, + |b| = 17; the terms cancel (y = −1).
+        #expect(r.y[0] == -1)
+        #expect(r.termMagnitude?[0] == 17)
+        #expect((r.chunkMagnitude?[0] ?? .infinity) < 17 && (r.termMagnitude?[0] ?? 0) >= (r.chunkMagnitude?[0] ?? .infinity))
+    }
+
     func randomWeights(_ n: Int, _ k: Int, seed: UInt64) -> [Float] {
         var rng = SplitMix64(seed: seed)
         return (0..<(n * k)).map { _ in Float(Double(rng.next() >> 11) * 0x1p-53 * 2 - 1) }
