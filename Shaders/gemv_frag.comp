@@ -91,10 +91,7 @@ layout(constant_id = 12) const uint ABL = 0;
 const uint XRG = BL != 0u ? 17u : 20u;         // uvec4 per staged x row and buffer
 shared uvec4 Xd[2u * TN * XRG];
 const uint QPT = (TN * 4u + WG - 1u) / WG;     // 32-value quarters of x each invocation stages per block
-// PD (the prefill form's lookahead): block b + PD's weights and x are loaded before block b's MMAs
-// (PD + 1 weight register sets, PD sets of x registers; the x rows still go through two shared
-// buffers, stored one block ahead).
-const uint NSLOT = PD + 1u;                    // weight register sets
+const uint NSLOT = 2u;                         // weight register sets
 #else
 const uint NSLOT = PD;
 #endif
@@ -159,7 +156,7 @@ const uint WL = 1u;
 uvec4 wr[NSLOT * R * 2 * WL];   // weights of rows g, g + 8 of each tile, per block in flight
 float sr[NSLOT * R * 2];        // INT4: their group scales
 #ifdef GEMM
-uvec4 xr[PD * QPT * 4u];        // the x quarters this invocation stages, for blocks b + 1 … b + PD
+uvec4 xr[QPT * 4u];             // the x quarters this invocation stages for the next block
 #else
 uvec4 xr[PD * NB * 4];  // 32 halves of x rows g (and g + 8) per block in flight
 #endif
@@ -256,12 +253,11 @@ void fetch(uint slot, uint lane, uint n0, uint m0, uint kb) {
 }
 
 #ifdef GEMM
-// Block b's x quarters (row idx / 4, values 32·(idx % 4) …) this invocation stages, into x
-// register set xs.
-void gemmLoadX(uint m0, uint b, uint xs) {
+// Block b's x quarters (row idx / 4, values 32·(idx % 4) …) this invocation stages, into xr.
+void gemmLoadX(uint m0, uint b) {
     [[unroll]] for (uint i = 0; i < QPT; ++i) {
         const uint idx = gl_LocalInvocationIndex + i * WG;
-        if (idx < TN * 4u) loadX((xs * QPT + i) * 4u, m0 + (idx >> 2), 128u * b + 32u * (idx & 3u));
+        if (idx < TN * 4u) loadX(i * 4u, m0 + (idx >> 2), 128u * b + 32u * (idx & 3u));
     }
 }
 
@@ -269,12 +265,12 @@ void gemmLoadX(uint m0, uint b, uint xs) {
 // (0,4) (1,5) (2,6) (3,7). Slot of piece c of row r, quarter tq: r·XRG + 4c + tq (an 8-lane phase
 // of 16-byte accesses — two rows × four quarters — covers 32 distinct banks, for these stores and
 // for the MMA loop's loads alike).
-void gemmStoreX(uint buf, uint xs) {
+void gemmStoreX(uint buf) {
     [[unroll]] for (uint i = 0; i < QPT; ++i) {
         const uint idx = gl_LocalInvocationIndex + i * WG;
         if (idx < TN * 4u) {
             [[unroll]] for (uint c = 0; c < 4u; ++c) {
-                const uvec4 v = xr[(xs * QPT + i) * 4u + c];
+                const uvec4 v = xr[i * 4u + c];
                 const uvec4 w = uvec4((v.x & 0xFFFFu) | (v.z << 16), (v.x >> 16) | (v.z & 0xFFFF0000u),
                                       (v.y & 0xFFFFu) | (v.w << 16), (v.y >> 16) | (v.w & 0xFFFF0000u));
                 const uint row = (buf * TN + (idx >> 2)) * XRG, tq = idx & 3u;
@@ -346,24 +342,21 @@ void aPairs(uint wi, uint q, uint j, out f16vec2 p0, out f16vec2 p1) {
 }
 
 #ifdef GEMM
-// Block bb = 6j + i of the prefill form: its weights in register set i % (PD + 1), its x rows in
-// shared buffer i % 2; loads block bb + PD's weights into set (i + PD) % (PD + 1) and its x into x
-// register set i % PD, and after the MMAs stores block bb + 1's x (register set (i + 1) % PD) into
-// the other buffer. A function called with a literal i (main's loop below; 6 is a multiple of 2, 3
-// and PD + 1), not a loop: the H100's compiler did not unroll a two-iteration loop around this body,
-// so the register sets were indexed at run time and placed in local memory (the driver's "Local
-// Memory Size" statistic equalled the size of wr and sr for every configuration, s12).
-void gemmBlock(const uint i, const uint bb, const uint nb, const uint lane, const uint n0, const uint m0) {
+// Block bb of the prefill form: its weights in register set par, its x rows in buffer par; loads
+// block bb + 1 into the other set and buffer. A function called with a literal par (main's loop
+// below), not a loop over par: the H100's compiler did not unroll a two-iteration loop around this
+// body, so the register sets were indexed at run time and placed in local memory (the driver's
+// "Local Memory Size" statistic equalled the size of wr and sr for every configuration, s12).
+void gemmBlock(const uint par, const uint bb, const uint nb, const uint lane, const uint n0, const uint m0) {
     const uint g = lane >> 2, t = lane & 3u;
-    const uint par = i & 1u, ws = i % NSLOT;
     const bool more = bb + 1u < nb;
-    if (bb + PD < nb && (ABL & 1u) == 0u) {
-        fetch((i + PD) % NSLOT, lane, n0, m0, 128u * (bb + PD));
-        gemmLoadX(m0, bb + PD, i % PD);
+    if (more && (ABL & 1u) == 0u) {
+        fetch(1u - par, lane, n0, m0, 128u * (bb + 1u));
+        gemmLoadX(m0, bb + 1u);
     }
 #ifndef WEIGHT_F16
     f16vec2 sc[R * 2u];
-    [[unroll]] for (uint e = 0; e < R * 2u; ++e) sc[e] = f16vec2(float16_t(sr[ws * R * 2u + e]));
+    [[unroll]] for (uint i = 0; i < R * 2u; ++i) sc[i] = f16vec2(float16_t(sr[par * R * 2u + i]));
 #endif
     if ((ABL & 2u) == 0u)
     [[unroll]] for (uint s = 0; s < 8u; ++s) {
@@ -380,8 +373,8 @@ void gemmBlock(const uint i, const uint bb, const uint nb, const uint lane, cons
         }
         [[unroll]] for (uint r = 0; r < R; ++r) {
             f16vec2 a0, a1, b0v, b1v;
-            aPairs(((ws * R + r) * 2u) * WL, q, j, a0, a1);
-            aPairs(((ws * R + r) * 2u + 1u) * WL, q, j, b0v, b1v);
+            aPairs(((par * R + r) * 2u) * WL, q, j, a0, a1);
+            aPairs(((par * R + r) * 2u + 1u) * WL, q, j, b0v, b1v);
 #ifndef WEIGHT_F16
             a0 *= sc[2u * r]; a1 *= sc[2u * r]; b0v *= sc[2u * r + 1u]; b1v *= sc[2u * r + 1u];
 #endif
@@ -390,10 +383,10 @@ void gemmBlock(const uint i, const uint bb, const uint nb, const uint lane, cons
             am[4] = b0v.x; am[5] = b0v.y; am[6] = b1v.x; am[7] = b1v.y;
             [[unroll]] for (uint b = 0; b < NB; ++b) acc[r * NB + b] = coopMatMulAdd(am, bm[b], acc[r * NB + b]);
         }
-        if (XE != 0u && s + 1u == XE && more && (ABL & 4u) == 0u) gemmStoreX(1u - par, (i + 1u) % PD);
+        if (XE != 0u && s + 1u == XE && more && (ABL & 4u) == 0u) gemmStoreX(1u - par);
     }
     if ((ABL & 4u) == 0u) {
-        if (more && (XE == 0u || (ABL & 2u) != 0u)) gemmStoreX(1u - par, (i + 1u) % PD);
+        if (more && (XE == 0u || (ABL & 2u) != 0u)) gemmStoreX(1u - par);
         barrier();   // buffer 1 − par is complete; every subgroup is done with buffer par
     }
 }
@@ -425,31 +418,13 @@ void main() {
 #endif
 
 #ifdef GEMM
-    // Prologue: weights of blocks 0 … PD − 1 into sets 0 … PD − 1; block 0's x into buffer 0
-    // (through x register set 0); blocks 1 … PD − 1's x into x register sets 1 … PD − 1.
-    [[unroll]] for (uint u = 0; u < PD; ++u) {
-        if (u < nb) fetch(u, lane, n0, m0, 128u * u);
-    }
-    gemmLoadX(m0, 0u, 0u);
-    gemmStoreX(0u, 0u);
-    [[unroll]] for (uint u = 1; u < PD; ++u) {
-        if (u < nb) gemmLoadX(m0, u, u);
-    }
+    fetch(0u, lane, n0, m0, 0u);
+    gemmLoadX(m0, 0u);
+    gemmStoreX(0u);
     barrier();
-    if (PD == 1u) {
-        for (uint bp = 0; bp < nb; bp += 2u) {
-            gemmBlock(0u, bp, nb, lane, n0, m0);
-            if (bp + 1u < nb) gemmBlock(1u, bp + 1u, nb, lane, n0, m0);
-        }
-    } else {
-        for (uint bp = 0; bp < nb; bp += 6u) {
-            gemmBlock(0u, bp, nb, lane, n0, m0);
-            if (bp + 1u < nb) gemmBlock(1u, bp + 1u, nb, lane, n0, m0);
-            if (bp + 2u < nb) gemmBlock(2u, bp + 2u, nb, lane, n0, m0);
-            if (bp + 3u < nb) gemmBlock(3u, bp + 3u, nb, lane, n0, m0);
-            if (bp + 4u < nb) gemmBlock(4u, bp + 4u, nb, lane, n0, m0);
-            if (bp + 5u < nb) gemmBlock(5u, bp + 5u, nb, lane, n0, m0);
-        }
+    for (uint bp = 0; bp < nb; bp += 2u) {
+        gemmBlock(0u, bp, nb, lane, n0, m0);
+        if (bp + 1u < nb) gemmBlock(1u, bp + 1u, nb, lane, n0, m0);
     }
 #else
 #ifdef XSMEM

@@ -248,11 +248,11 @@ public final class LinearLayer: @unchecked Sendable {
             let gemm = family.isPrefillForm
             let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged, gemm: gemm), weight: op.weightFormat, act: act))
             let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm, bLoad: t.bLoad != 0)
-            // (gemm_frag: 32 or 64 x rows, blocks loaded 1 or 2 ahead, K not split; not dq8ca_q8csw.)
+            // (gemm_frag: 32 or 64 x rows, one block in flight, K not split, float ops.)
             if gemm && !prefillFormAllowed {
                 throw QLinearError.invalidShape("\(plan.shader.rawValue): the prefill form multiplies by the group scale in fp16 and needs every scale to be an fp16 value; this layer's are not (plan with LinearLayer.plan, which picks another kernel)")
             }
-            let tnOK = gemm ? [32, 64].contains(t.tn) && [1, 2].contains(t.prefetch) && t.subgroupSplit == 1 && op != .dq8ca_q8csw && [0, 1].contains(t.bLoad) && (0...7).contains(t.xStoreStep) : [8, 16, 32].contains(t.tn) && t.bLoad == 0 && t.xStoreStep == 0
+            let tnOK = gemm ? [32, 64].contains(t.tn) && t.prefetch == 1 && t.subgroupSplit == 1 && op != .dq8ca_q8csw && [0, 1].contains(t.bLoad) && (0...7).contains(t.xStoreStep) : [8, 16, 32].contains(t.tn) && t.bLoad == 0 && t.xStoreStep == 0
             let ok = (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && tnOK && t.xTiles == (m > t.tn ? 1 : 0) && t.bm == t.tn && t.tm == 16 && t.tk == 16 && t.subgroupSize == 32
                 && FragmentLayout.runsAt32(caps) && t.requireSubgroupSize == caps.canRequireSubgroupSize
                 && [1, 2, 4].contains(t.subgroupColumns) && [1, 2].contains(t.prefetch) && [32, 64, 128, 256, 512].contains(t.workgroupSize)

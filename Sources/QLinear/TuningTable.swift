@@ -137,7 +137,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
         self.mma = mma; self.splitK = splitK; self.prefetch = prefetch; self.sg = sg; self.l1 = l1; self.frag = frag; self.xs = xs; self.xRows = xRows; self.xLoad = xLoad; self.xStore = xStore
     }
     public var description: String {
-        if frag == true, let xRows { return "tensor cores, fragments built in registers, prefill form: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(xRows) x rows per workgroup staged in two buffers\(unroll > 1 ? ", loads \(unroll) blocks ahead" : "")\(xLoad == true ? ", B fragments by coopMatLoad" : "")\(xStore.map { ", next x stored after MMA step \($0)" } ?? "")" }
+        if frag == true, let xRows { return "tensor cores, fragments built in registers, prefill form: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(xRows) x rows per workgroup staged in two buffers\(xLoad == true ? ", B fragments by coopMatLoad" : "")\(xStore.map { ", next x stored after MMA step \($0)" } ?? "")" }
         if frag == true { return "tensor cores, fragments built in registers: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(unroll) 128-value K block(s) in flight\((splitK ?? 1) > 1 ? ", K split over \(splitK!) subgroups" : "")" }
         if mma == true { return "tensor cores: \(columns) columns × \(threads) threads, K step \(32 * unroll)\((prefetch ?? 1) > 1 ? ", \(prefetch!) steps in flight" : "")\((splitK ?? 1) > 1 ? ", split-K \(splitK!)" : "")" }
         if xreg == true { return "\(columns) columns × \(threads) threads, activations in registers, \(unroll) columns in flight, packed fp16 math" }
@@ -164,8 +164,8 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
         if xStore != nil && (xRows == nil || !(1...7).contains(xStore!)) { return "matrix–vector configuration \(compact): the x store step (e) is 1…7 and a choice of the prefill form (tN)" }
         if xLoad == true && xRows == nil { return "matrix–vector configuration \(compact): loading B fragments (l) is a choice of the prefill form and needs x rows per tile (tN)" }
         if let xRows {
-            guard frag == true, xs != true, [32, 64].contains(xRows), [1, 2].contains(unroll), (splitK ?? 1) == 1 else {
-                return "matrix–vector configuration \(compact): the prefill form (x rows per tile \(xRows)) is a register-fragment kernel (frag, not xs) with 32 or 64 x rows, unroll (blocks loaded ahead) 1 or 2 and K not split"
+            guard frag == true, xs != true, [32, 64].contains(xRows), unroll == 1, (splitK ?? 1) == 1 else {
+                return "matrix–vector configuration \(compact): the prefill form (x rows per tile \(xRows)) is a register-fragment kernel (frag, not xs) with 32 or 64 x rows, unroll 1 and K not split"
             }
         }
         return nil

@@ -373,11 +373,6 @@ struct FragmentTests {
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 64, split: 1, gemm: true, bLoad: true) == 2 * 64 * 17 * 16 + 4)
         #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64, xLoad: true).compact == "2x256x1ft64l")
         #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xLoad: true).problem != nil)
-        // Loads one or two blocks ahead (PD), nothing else.
-        #expect(GemvConfig(columns: 2, threads: 256, unroll: 2, frag: true, xRows: 64).problem == nil)
-        #expect(GemvConfig(columns: 2, threads: 256, unroll: 3, frag: true, xRows: 64).problem != nil)
-        options.gemvConfig = GemvConfig(columns: 2, threads: 256, unroll: 2, frag: true, xRows: 64)
-        #expect(try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q4gsw, m: 700, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options).get().tile.prefetch == 2)
         options.gemvConfig = GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64, xLoad: true)
         #expect(try Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options).get().tile.bLoad == 1)
         // A configuration that can never be meant is refused when forced, not silently read in part.
