@@ -101,7 +101,7 @@ extension KernelFamily {
     }
     /// The register-fragment family for an op that quantizes its activations (`dq`) or not, with
     /// the x rows staged per workgroup (`staged`) or loaded by each lane; `gemm`: the prefill form
-    /// (`gemm_frag`, float ops only — the caller refuses dq).
+    /// (`gemm_frag`; with `dq`, `gemm_frag_dq` — the dispatcher uses it for dq8ca_q4gsw only).
     public static func registerFragment(dq: Bool, staged: Bool, gemm: Bool = false) -> KernelFamily {
         gemm ? (dq ? .gemmFragDq : .gemmFrag) : staged ? (dq ? .gemvFragDqXs : .gemvFragXs) : (dq ? .gemvFragDq : .gemvFrag)
     }

@@ -35,15 +35,15 @@ public final class LinearLayer: @unchecked Sendable {
     let sumBuf: Buffer
     let corrBuf: Buffer
     let biasBuf: Buffer
-    /// q4gsw: every group scale is an fp16 value (finite), so `gemv_mma` may dequantize in packed
-    /// fp16 with one rounding, as the fp32 product rounded to fp16.
-    /// Whether every INT4 group scale is exactly an fp16 value (fp16-scale formats, GGUF). `gemm_frag`
-    /// multiplies in fp16 by the scale, so it runs only then (`plan(m:)` takes the next kernel kind
-    /// otherwise, and `encode` refuses it).
+    /// Whether every INT4 group scale is exactly an fp16 value (fp16-scale formats, GGUF) with
+    /// 8·|scale| finite in fp16. Then `gemv_mma` may dequantize in packed fp16 with one rounding (as
+    /// the fp32 product rounded to fp16), and the prefill forms (`gemm_frag`, `gemm_frag_dq`), which
+    /// multiply by the scale in fp16, may run (`plan(m:)` takes the next kernel kind otherwise, and
+    /// `encode` refuses them).
     public let scalesAreHalf: Bool
     /// Whether `gemm_frag` may run on these weights: fp16 weights (no scales), or INT4 weights whose
     /// group scales are all fp16 values (`scalesAreHalf`).
-    public var prefillFormAllowed: Bool { op.weightFormat == .f16 || scalesAreHalf }
+    public var prefillFormAllowed: Bool { op.weightFormat == .f16 || (op.weightFormat == .q4 && scalesAreHalf) }
 
     /// Uploads `weights` (prepacked for the kernels) and `bias` ([N], held in `act` precision).
     /// `dynamicActivations` selects the dq8ca op for INT4 weights (INT8 weights always use it).
@@ -79,9 +79,11 @@ public final class LinearLayer: @unchecked Sendable {
             throw QLinearError.unsupported("\(op.rawValue) N=\(n) K=\(k): \(total) bytes of weights exceed the device's \(caps.deviceLocalMemoryBytes) bytes of memory")
         }
         let pk = PackedWeights.pack(weights)
+        // (And 8·|scale| finite in fp16: the kernels that use this multiply (q − 8) ∈ [−8, 7] by the
+        // scale in fp16, which must not overflow.)
         scalesAreHalf = !pk.scales.isEmpty && pk.scales.allSatisfy { s in
             let h = Float16(s)
-            return h.isFinite && Float(h) == s
+            return h.isFinite && Float(h) == s && Float16(8 * s).isFinite
         }
         self.ldw = pk.ldw
         self.weightBytes = WeightBytes(format: weights.formatBytes, stored: total)
@@ -248,7 +250,7 @@ public final class LinearLayer: @unchecked Sendable {
             let gemm = family.isPrefillForm
             let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged, gemm: gemm), weight: op.weightFormat, act: act))
             let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm, bLoad: t.bLoad != 0)
-            // (gemm_frag: 32 or 64 x rows, one block in flight, K not split, float ops.)
+            // (gemm_frag / gemm_frag_dq: 32 or 64 x rows, one block in flight, K not split; not dq8ca_q8csw.)
             if gemm && !prefillFormAllowed {
                 throw QLinearError.invalidShape("\(plan.shader.rawValue): the prefill form multiplies by the group scale in fp16 and needs every scale to be an fp16 value; this layer's are not (plan with LinearLayer.plan, which picks another kernel)")
             }

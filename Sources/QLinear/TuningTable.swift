@@ -122,7 +122,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// (`gemv_frag_xs` / `gemv_frag_dq_xs`) instead of every subgroup loading them through L1.
     /// Prepared in session 11, not yet measured on a GPU. nil = false.
     public var xs: Bool?
-    /// With `frag`: the prefill form `gemm_frag` (fp16, q4gsw; any M) with this many x rows per
+    /// With `frag`: the prefill form `gemm_frag` (fp16, q4gsw; any M) or `gemm_frag_dq` (dq8ca_q4gsw) with this many x rows per
     /// workgroup tile (32 or 64), staged in two shared buffers, weights in two register sets, one
     /// barrier per 128-value K block; `unroll` 1, K not split. nil = the matrix–vector forms.
     public var xRows: Int?

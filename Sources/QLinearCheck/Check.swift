@@ -12,7 +12,7 @@ import QLinearReference
 ///
 /// The bound is deterministic (worst case), per output element, from standard floating-point
 /// error analysis with unit roundoff u32 = 2^-24 (fp32) and u16 = 2^-11 (fp16):
-///   |y_gpu − y_ref| ≤ S · (r · u16 + (t + 3) · u32) + ulp_out(|y_ref|)
+///   |y_gpu − y_ref| ≤ S · (r · u16 + (t + 3) · u32 + r · u16 · t · u32) + ulp_out(|y_ref|)
 /// - S is the reference's magnitude: Σ_k |x_k·w_k| + |b| for float ops; for dq8ca ops
 ///   |sx|·Σ_g |ws_g · (Σ qx·qw − zp·Σ qw)_g| + |b| (the integer sums themselves are exact); the
 ///   cooperative-matrix dq8ca kernels subtract zp·Σ_g ws_g·Σqw once after the K loop, so theirs is
@@ -73,7 +73,9 @@ public struct Tolerance: Sendable {
 
     public func bound(reference y: Double, magnitude s: Double, out: DType) -> Double {
         let u32 = 0x1p-24, u16 = 0x1p-11
-        return s * (Double(fp16Roundings) * u16 + Double(chainLength + 3) * u32) + ulp(abs(y), out)
+        // (+ r·u16·t·u32: the second-order term of an fp16 rounding followed by a t-term fp32 sum.)
+        let r = Double(fp16Roundings), t = Double(chainLength)
+        return s * (r * u16 + (t + 3) * u32 + r * u16 * t * u32) + ulp(abs(y), out)
     }
 
     func ulp(_ v: Double, _ t: DType) -> Double {

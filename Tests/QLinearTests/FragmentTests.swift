@@ -467,6 +467,24 @@ struct FragmentTests {
     /// A context without the probed layout (lavapipe: no cooperative matrices) refuses a hand-made
     /// gemv_frag plan at encode, with the reason — it never records a kernel written for a layout
     /// the device was not shown to have.
+    @Test("the prefill forms' weight gate: fp16 weights, or INT4 whose group scales are fp16 values with 8·|scale| finite in fp16; never int8")
+    func prefillFormGate() throws {
+        let ctx = try Shared.ctx()
+        let n = 4, k = 128
+        func q4(_ scale: Float) throws -> LinearLayer {
+            let w = try Q4GSWWeights(n: n, k: k, groupSize: 128, packed: [UInt8](repeating: 0x88, count: n * k / 2),
+                                     scales: [Float](repeating: scale, count: n), scaleDType: .f32)
+            return try LinearLayer(context: ctx, weights: .q4gsw(w), act: .f16)
+        }
+        #expect(try LinearLayer(context: ctx, weights: .fp16(n: n, k: k, values: [Float16](repeating: 0.5, count: n * k)), act: .f16).prefillFormAllowed)
+        #expect(try q4(0.25).prefillFormAllowed)
+        #expect(try !q4(0.1).prefillFormAllowed)          // not an fp16 value
+        #expect(try q4(8000).prefillFormAllowed)          // 8 · 8000 = 64000 ≤ 65504
+        #expect(try !q4(8192).prefillFormAllowed)         // an fp16 value, but −8 · 8192 overflows fp16
+        let q8 = try Q8CSWWeights(n: n, k: k, values: [Int8](repeating: 1, count: n * k), scales: [Float](repeating: 0.5, count: n))
+        #expect(try !LinearLayer(context: ctx, weights: .q8csw(q8), act: .f16).prefillFormAllowed)
+    }
+
     @Test func handMadePlanIsRefused() throws {
         let ctx = try Shared.ctx()
         let layer = try q4Layer(ctx, n: 32, k: 256, group: 128, act: .f16, dynamic: false, seed: 3)
