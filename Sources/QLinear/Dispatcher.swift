@@ -701,7 +701,7 @@ extension Dispatcher {
         let gemm = config.xRows != nil
         if gemm {
             guard config.problem == nil else { return no(config.problem!) }
-            guard p.op != .dq8ca_q8csw else { return nil }   // fp16, q4gsw, dq8ca_q4gsw
+            guard p.op != .dq8ca_q8csw else { return no("the prefill form (\(config.compact)) has no form for int8 weights (dq8ca_q8csw): fp16, q4gsw and dq8ca_q4gsw only") }
         }
         let tn = config.xRows ?? (p.m <= 8 ? 8 : p.m <= 16 ? 16 : 32)
         let bn = (wg / 32 / ks) * r * 16

@@ -368,6 +368,10 @@ struct FragmentTests {
                 #expect((plan.quantShader != nil) == (op == .dq8ca_q4gsw))
             }
         } } }
+        // int8 weights have no prefill form: a forced one says so.
+        if case .failure(let why) = Dispatcher.plan(.gemv, Problem(op: .dq8ca_q8csw, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options) {
+            #expect(why.reason.contains("int8 weights"))
+        } else { Issue.record("dq8ca_q8csw with a forced prefill form was planned") }
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 64, split: 1, gemm: true) == 2 * 64 * 20 * 16 + 4)
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 64, split: 2, gemm: true) == nil)
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 64, split: 1, gemm: true, bLoad: true) == 2 * 64 * 17 * 16 + 4)
