@@ -88,6 +88,7 @@ struct Tune: ParsableCommand {
         let table = Tuner.table(from: ms, kernel: kernel, base: base, name: name ?? base.name,
                                 match: base.match ?? DeviceMatch(vendorID: caps.vendorID, nameContains: caps.name),
                                 provenance: "qlinear tune --kernel \(kernel.rawValue) on \(caps.name), driver \(caps.driverName) \(caps.driverInfo), \(nowString()); \(ms.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(base.name)\(keepBase ? "; refines \(base.name) (its rules follow the new ones)" : "")\(extendDownTo.map { "; lowest measured M extended down to \($0)" } ?? "")", keepBase: keepBase, extendUp: extendUp, extendDownTo: extendDownTo)
+        warnReplaced(base: base, table: table)
         if let out { try writeFile(out, try jsonString(table) + "\n") }
         if let report { try writeFile(report, try jsonString(TuneReport(date: nowString(), device: caps, kernel: kernel, measurements: ms, table: table))) }
         let wrong = ms.filter { $0.status.hasPrefix("wrong") || $0.status.hasPrefix("error") }
@@ -127,7 +128,19 @@ struct Tune: ParsableCommand {
         let table = Tuner.table(from: all, kernel: kernel, base: baseTable, name: name ?? baseTable.name,
                                 match: baseTable.match ?? DeviceMatch(vendorID: caps.vendorID, nameContains: caps.name),
                                 provenance: "qlinear tune --kernel \(kernel.rawValue) --from \(from.map { String($0.split(separator: "/").last ?? Substring($0)) }.joined(separator: " ")) (\(caps.name), driver \(caps.driverName) \(caps.driverInfo)); \(all.filter { $0.medianUs != nil }.count) timed configurations; other kernels' rules kept from \(baseTable.name)\(keepBase ? "; refines \(baseTable.name) (its rules follow the new ones)" : "")\(extendDownTo.map { "; lowest measured M extended down to \($0)" } ?? "")", keepBase: keepBase, extendUp: extendUp, extendDownTo: extendDownTo)
+        warnReplaced(base: baseTable, table: table)
         if let out { try writeFile(out, try jsonString(table) + "\n") }
         print(try jsonString(table))
+    }
+
+    /// Without --keep-base the measured ops' rules of the base table are replaced, also those for M
+    /// values the sweep never measured: say how many, on stderr.
+    func warnReplaced(base: TuningTable, table: TuningTable) {
+        guard !keepBase else { return }
+        let dropped = kernel == .gemv ? (base.gemv ?? []).filter { !(table.gemv ?? []).contains($0) }.count
+                                      : base.coopmat.filter { !table.coopmat.contains($0) }.count
+        if dropped > 0 {
+            stderrPrint("tune: \(dropped) of the base table's \(kernel.rawValue) rules were replaced (the measured ops' rules, for every M); pass --keep-base to keep them after the new ones")
+        }
     }
 }

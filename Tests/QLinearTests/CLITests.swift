@@ -43,6 +43,28 @@ struct CLITests {
         #expect(r.status == 1 && r.err.contains("is not UTF-8 text (invalid byte at offset 3)"), "\(r.err)")
     }
 
+    @Test("tune --from without --keep-base says on stderr how many of the base table's rules it replaced; with it, nothing")
+    func tuneFromWarnsOfReplacedRules() throws {
+        func meas(_ m: Int, _ bm: Int, _ us: Double) -> String {
+            #"{"op":"fp16","m":\#(m),"n":4096,"k":4096,"candidate":{"kernel":"coopmat","tile":{"bm":\#(bm),"bn":128,"wm":2,"wn":2},"kStep":32,"buffers":1},"medianUs":\#(us),"minUs":\#(us),"flags":[],"status":"ok"}"#
+        }
+        let device = String(decoding: try JSONEncoder().encode(h100Caps()), as: UTF8.self)
+        let base = TuningTable(name: "base", match: nil, provenance: "test", coopmat: [TuningRule(tile: TileShape(bm: 32, bn: 64, wm: 2, wn: 2)),
+                                                                                         TuningRule(ops: [.fp16], tile: TileShape(bm: 64, bn: 64, wm: 2, wn: 2))])
+        let table = String(decoding: try JSONEncoder().encode(base), as: UTF8.self)
+        let report = #"{"tool":"qlinear tune","date":"test","device":\#(device),"kernel":"coopmat","measurements":[\#(meas(2048, 128, 100)),\#(meas(2048, 64, 120))],"table":\#(table)}"#
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qlinear-cli-\(getpid())-tune")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let rp = dir.appendingPathComponent("report.json").path, bp = dir.appendingPathComponent("base.json").path
+        _ = FileManager.default.createFile(atPath: rp, contents: Data(report.utf8))
+        _ = FileManager.default.createFile(atPath: bp, contents: Data(table.utf8))
+        let replaced = try run(["tune", "--kernel", "coopmat", "--from", rp, "--tuning", bp, "--out", dir.appendingPathComponent("t1.json").path])
+        #expect(replaced.status == 0 && replaced.err.contains("of the base table's coopmat rules were replaced"), "\(replaced.err)")
+        let kept = try run(["tune", "--kernel", "coopmat", "--from", rp, "--tuning", bp, "--keep-base", "--out", dir.appendingPathComponent("t2.json").path])
+        #expect(kept.status == 0 && !kept.err.contains("were replaced"), "\(kept.err)")
+    }
+
     @Test func badShapeIsAClearError() throws {
         let r = try run(["explain", "--op", "q4gsw", "--shape", "4x4x100", "--group", "32"])
         #expect(r.status == 1)
