@@ -44,6 +44,8 @@ public final class LinearLayer: @unchecked Sendable {
     /// Whether `gemm_frag` may run on these weights: fp16 weights (no scales), or INT4 weights whose
     /// group scales are all fp16 values (`scalesAreHalf`).
     public var prefillFormAllowed: Bool { op.weightFormat == .f16 || (op.weightFormat == .q4 && scalesAreHalf) }
+    /// What the prefill forms need of the weights (`prefillFormAllowed`), for messages.
+    public static let prefillFormCondition = "the prefill form (gemm_frag, gemm_frag_dq) multiplies by the group scale in fp16: it needs fp16 or INT4 weights whose every group scale is an fp16 value with 8·|scale| finite in fp16"
 
     /// Uploads `weights` (prepacked for the kernels) and `bias` ([N], held in `act` precision).
     /// `dynamicActivations` selects the dq8ca op for INT4 weights (INT8 weights always use it).
@@ -115,7 +117,7 @@ public final class LinearLayer: @unchecked Sendable {
         if plan.shader.origin.family.isPrefillForm && !prefillFormAllowed {
             // The prefill form rounds the scale to fp16: with scales that are not fp16 values, the
             // next kind the dispatcher would choose (a forced matrix–vector kind has none).
-            let why = "gemm_frag needs every group scale to be an fp16 value; this layer's are not"
+            let why = "\(LinearLayer.prefillFormCondition); this layer's weights are not such"
             guard kernel == nil else { throw QLinearError.unsupported("\(why) (gemv was forced)") }
             for kind in [KernelKind.coopmat, .tiled] {
                 if case .success(var other)? = decision.candidates[kind] {
@@ -252,7 +254,7 @@ public final class LinearLayer: @unchecked Sendable {
             let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm, bLoad: t.bLoad != 0)
             // (gemm_frag / gemm_frag_dq: 32 or 64 x rows, one block in flight, K not split; not dq8ca_q8csw.)
             if gemm && !prefillFormAllowed {
-                throw QLinearError.invalidShape("\(plan.shader.rawValue): the prefill form multiplies by the group scale in fp16 and needs every scale to be an fp16 value; this layer's are not (plan with LinearLayer.plan, which picks another kernel)")
+                throw QLinearError.invalidShape("\(plan.shader.rawValue): \(LinearLayer.prefillFormCondition); this layer's weights are not such (plan with LinearLayer.plan, which picks another kernel)")
             }
             let tnOK = gemm ? [32, 64].contains(t.tn) && t.prefetch == 1 && t.subgroupSplit == 1 && op != .dq8ca_q8csw && [0, 1].contains(t.bLoad) && (0...7).contains(t.xStoreStep) : [8, 16, 32].contains(t.tn) && t.bLoad == 0 && t.xStoreStep == 0
             let ok = (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && tnOK && t.xTiles == (m > t.tn ? 1 : 0) && t.bm == t.tn && t.tm == 16 && t.tk == 16 && t.subgroupSize == 32

@@ -160,7 +160,7 @@ public struct CheckCase: Sendable {
                                     dynamicActivations: p.op == .dq8ca_q4gsw)
         if plan.shader.origin.family.isPrefillForm && !layer.prefillFormAllowed {
             return CheckResult(problem: p, kernel: kernel, shader: plan.shader.rawValue, status: .skipped, maxAbsError: 0, worstRatio: 0,
-                               summary: "gemm_frag needs fp16-valued group scales (LinearLayer.plan takes another kernel for these weights)")
+                               summary: "\(LinearLayer.prefillFormCondition) (LinearLayer.plan takes another kernel for these weights)")
         }
         let dev = context.device
         let xb = try Buffer(device: dev, size: try layer.inputBytes(m: p.m))
