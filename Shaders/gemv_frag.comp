@@ -83,8 +83,20 @@ shared uvec4 Xs[TN * XROW];
 layout(constant_id = 16) const uint BL = 0;
 // XE = 1…7: the next block's x rows are stored into the other buffer after MMA step XE of this
 // block (free since the last barrier), so the compiler cannot hold their loads back to the end of
-// the block; 0: after all eight steps.
+// the block; 0: after all eight steps. XE = 8: x a block further ahead — block b + 1's rows,
+// loaded during block b − 1, are stored at the start of block b (before its MMAs), and block
+// b + 2's loads are issued then: a whole block of MMAs between a load and its store.
 layout(constant_id = 17) const uint XE = 0;
+// WH = 1 (INT4 weights): each block's weights are loaded in two halves of 8 bytes per row and lane
+// — words 0, 1 (MMA steps 0…3) after step 3 of the previous block, words 2, 3 (steps 4…7) at the
+// start of the block — four MMA steps ahead instead of eight, so the weights take one register set
+// (wh) instead of two; 0: a whole block ahead in two sets of 16-byte loads (wr).
+layout(constant_id = 18) const uint WH = 0;
+#if !defined(WEIGHT_F16) && !defined(WEIGHT_Q8)
+const uint WHQ = WH;                           // (fp16 weights: always whole blocks)
+#else
+const uint WHQ = 0u;
+#endif
 // Diagnostics only (results are wrong): 1 = no global loads, 2 = no MMAs (nor their fragment
 // loads), 4 = no shared stores and barriers.
 layout(constant_id = 12) const uint ABL = 0;
@@ -156,6 +168,7 @@ const uint WL = 1u;
 uvec4 wr[NSLOT * R * 2 * WL];   // weights of rows g, g + 8 of each tile, per block in flight
 float sr[NSLOT * R * 2];        // INT4: their group scales
 #ifdef GEMM
+uvec2 wh[2u * R * 2u];          // WH: half h (words 2h, 2h + 1) of rows g, g + 8 of each tile
 uvec4 xr[QPT * 4u];             // the x quarters this invocation stages for the next block
 #else
 uvec4 xr[PD * NB * 4];  // 32 halves of x rows g (and g + 8) per block in flight
@@ -253,6 +266,20 @@ void fetch(uint slot, uint lane, uint n0, uint m0, uint kb) {
 }
 
 #ifdef GEMM
+// WH: half h of block kb's weights (and with h = 0 the block's group scales, into set slot).
+void fetchHalf(uint h, uint slot, uint lane, uint n0, uint kb) {
+    const uint g = lane >> 2, t = lane & 3u;
+    const uint k = kb + 32u * t;
+    [[unroll]] for (uint r = 0; r < R; ++r) {
+        [[unroll]] for (uint hr = 0; hr < 2u; ++hr) {
+            const uint n = min(n0 + 16u * r + g + 8u * hr, pc.N - 1u);
+            const uint i = (n * pc.ldw + k / 8u) >> 2;
+            wh[(h * R + r) * 2u + hr] = h == 0u ? W4[i].xy : W4[i].zw;
+            if (h == 0u) sr[(slot * R + r) * 2u + hr] = S[n * (pc.K / pc.G) + kb / pc.G];
+        }
+    }
+}
+
 // Block b's x quarters (row idx / 4, values 32·(idx % 4) …) this invocation stages, into xr.
 void gemmLoadX(uint m0, uint b) {
     [[unroll]] for (uint i = 0; i < QPT; ++i) {
@@ -342,6 +369,12 @@ void aPairs(uint wi, uint q, uint j, out f16vec2 p0, out f16vec2 p1) {
 }
 
 #ifdef GEMM
+// Word q (0…3) of the lane's 32 INT4 values of tile r, row half hr (g or g + 8), block set par.
+uint q4Word(uint par, uint r, uint hr, uint q) {
+    if (WHQ != 0u) return wh[((q >> 1) * R + r) * 2u + hr][q & 1u];
+    return wr[(par * R + r) * 2u + hr][q];
+}
+
 // Block bb of the prefill form: its weights in register set par, its x rows in buffer par; loads
 // block bb + 1 into the other set and buffer. A function called with a literal par (main's loop
 // below), not a loop over par: the H100's compiler did not unroll a two-iteration loop around this
@@ -350,8 +383,17 @@ void aPairs(uint wi, uint q, uint j, out f16vec2 p0, out f16vec2 p1) {
 void gemmBlock(const uint par, const uint bb, const uint nb, const uint lane, const uint n0, const uint m0) {
     const uint g = lane >> 2, t = lane & 3u;
     const bool more = bb + 1u < nb;
-    if (more && (ABL & 1u) == 0u) {
-        fetch(1u - par, lane, n0, m0, 128u * (bb + 1u));
+#if !defined(WEIGHT_F16) && !defined(WEIGHT_Q8)
+    if (WHQ != 0u && (ABL & 1u) == 0u) fetchHalf(1u, par, lane, n0, 128u * bb);   // steps 4…7's words
+#endif
+    if (XE == 8u) {
+        // Block bb + 1's x rows (in xr since block bb − 1) into the other buffer, free since the
+        // last barrier; then block bb + 2's x loads and block bb + 1's weights.
+        if (more && (ABL & 4u) == 0u) gemmStoreX(1u - par);
+        if (bb + 2u < nb && (ABL & 1u) == 0u) gemmLoadX(m0, bb + 2u);
+        if (more && (ABL & 1u) == 0u && WHQ == 0u) fetch(1u - par, lane, n0, m0, 128u * (bb + 1u));
+    } else if (more && (ABL & 1u) == 0u) {
+        if (WHQ == 0u) fetch(1u - par, lane, n0, m0, 128u * (bb + 1u));
         gemmLoadX(m0, bb + 1u);
     }
 #ifndef WEIGHT_F16
@@ -373,9 +415,13 @@ void gemmBlock(const uint par, const uint bb, const uint nb, const uint lane, co
         }
         [[unroll]] for (uint r = 0; r < R; ++r) {
             f16vec2 a0, a1, b0v, b1v;
+#ifdef WEIGHT_F16
             aPairs(((par * R + r) * 2u) * WL, q, j, a0, a1);
             aPairs(((par * R + r) * 2u + 1u) * WL, q, j, b0v, b1v);
-#ifndef WEIGHT_F16
+#else
+            const uint w0 = q4Word(par, r, 0u, q), w1 = q4Word(par, r, 1u, q);
+            a0 = pairOf(w0, j); a1 = pairOf(w0, j + 1u);
+            b0v = pairOf(w1, j); b1v = pairOf(w1, j + 1u);
             a0 *= sc[2u * r]; a1 *= sc[2u * r]; b0v *= sc[2u * r + 1u]; b1v *= sc[2u * r + 1u];
 #endif
             MatA am;
@@ -383,10 +429,17 @@ void gemmBlock(const uint par, const uint bb, const uint nb, const uint lane, co
             am[4] = b0v.x; am[5] = b0v.y; am[6] = b1v.x; am[7] = b1v.y;
             [[unroll]] for (uint b = 0; b < NB; ++b) acc[r * NB + b] = coopMatMulAdd(am, bm[b], acc[r * NB + b]);
         }
-        if (XE != 0u && s + 1u == XE && more && (ABL & 4u) == 0u) gemmStoreX(1u - par);
+        if (XE != 0u && XE < 8u && s + 1u == XE && more && (ABL & 4u) == 0u) gemmStoreX(1u - par);
+#if !defined(WEIGHT_F16) && !defined(WEIGHT_Q8)
+        // WH: words 0, 1 are done with; the next block's (and its scales) go into their place.
+        if (WHQ != 0u && s == 3u && more && (ABL & 1u) == 0u) fetchHalf(0u, 1u - par, lane, n0, 128u * (bb + 1u));
+#endif
     }
+#if !defined(WEIGHT_F16) && !defined(WEIGHT_Q8)
+    if (WHQ != 0u && (ABL & 2u) != 0u && more && (ABL & 1u) == 0u) fetchHalf(0u, 1u - par, lane, n0, 128u * (bb + 1u));
+#endif
     if ((ABL & 4u) == 0u) {
-        if (more && (XE == 0u || (ABL & 2u) != 0u)) gemmStoreX(1u - par);
+        if (more && XE < 8u && (XE == 0u || (ABL & 2u) != 0u)) gemmStoreX(1u - par);
         barrier();   // buffer 1 − par is complete; every subgroup is done with buffer par
     }
 }
@@ -418,9 +471,13 @@ void main() {
 #endif
 
 #ifdef GEMM
+#if !defined(WEIGHT_F16) && !defined(WEIGHT_Q8)
+    if (WHQ != 0u) fetchHalf(0u, 0u, lane, n0, 0u); else
+#endif
     fetch(0u, lane, n0, m0, 0u);
     gemmLoadX(m0, 0u);
     gemmStoreX(0u);
+    if (XE == 8u && nb > 1u) gemmLoadX(m0, 1u);   // stored at the start of block 0
     barrier();
     for (uint bp = 0; bp < nb; bp += 2u) {
         gemmBlock(0u, bp, nb, lane, n0, m0);

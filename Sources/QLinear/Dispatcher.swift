@@ -47,8 +47,12 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// `gemm_frag`: 1 = B fragments with coopMatLoad from x rows stored in the MMAs' K order
     /// (17 uvec4 per staged row); 0 = built from permuted words (20 uvec4 per row).
     public var bLoad: Int = 0
-    /// `gemm_frag`: store the next block's x rows after MMA step 1…7 of the block (0: after all 8).
+    /// `gemm_frag`: store the next block's x rows after MMA step 1…7 of the block (0: after all 8;
+    /// 8: x a block further ahead, stored at the start of the block before the one that uses them).
     public var xStoreStep: Int = 0
+    /// `gemm_frag` with INT4 weights: 1 = each block's weights loaded in two 8-byte halves, four
+    /// MMA steps ahead (one weight register set instead of two).
+    public var weightHalves: Int = 0
 
     public init(bm: Int, bn: Int, bk: Int, workgroupSize: Int) {
         self.bm = bm; self.bn = bn; self.bk = bk; self.workgroupSize = workgroupSize
@@ -64,7 +68,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     /// Values for the specialization constants, by the names the shaders declare.
     public var specValues: [String: Int] {
-        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "XG": activationsL1, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate, "QV": q4Pieces, "XT": xTiles, "BL": bLoad, "XE": xStoreStep]
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "XG": activationsL1, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate, "QV": q4Pieces, "XT": xTiles, "BL": bLoad, "XE": xStoreStep, "WH": weightHalves]
     }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
@@ -702,6 +706,7 @@ extension Dispatcher {
         if gemm {
             guard config.problem == nil else { return no(config.problem!) }
             guard p.op != .dq8ca_q8csw else { return no("the prefill form (\(config.compact)) has no form for int8 weights (dq8ca_q8csw): fp16, q4gsw and dq8ca_q4gsw only") }
+            guard config.weightHalves != true || q4 else { return no("the prefill form's half-block weight loads (\(config.compact)) are for INT4 weights (q4gsw, dq8ca_q4gsw)") }
         }
         let tn = config.xRows ?? (p.m <= 8 ? 8 : p.m <= 16 ? 16 : 32)
         let bn = (wg / 32 / ks) * r * 16
@@ -720,6 +725,7 @@ extension Dispatcher {
         if gemm {
             t.bLoad = config.xLoad == true ? 1 : 0
             t.xStoreStep = config.xStore ?? 0
+            t.weightHalves = config.weightHalves == true ? 1 : 0
             t.ablate = options.coopMatAblate   // diagnostics only (`bench --ablate`)
         }
         var rs = reasons
