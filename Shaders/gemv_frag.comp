@@ -87,13 +87,14 @@ layout(constant_id = 16) const uint BL = 0;
 // loaded during block b − 1, are stored at the start of block b (before its MMAs), and block
 // b + 2's loads are issued then: a whole block of MMAs between a load and its store.
 layout(constant_id = 17) const uint XE = 0;
-// WH = 1 (INT4 weights): each block's weights are loaded in two halves of 8 bytes per row and lane
-// — words 0, 1 (MMA steps 0…3) after step 3 of the previous block, words 2, 3 (steps 4…7) at the
-// start of the block — four MMA steps ahead instead of eight, so the weights take one register set
-// (wh) instead of two; 0: a whole block ahead in two sets of 16-byte loads (wr).
+// WH = 1 (INT4 and fp16 weights): each block's weights are loaded in two halves per row and lane
+// (INT4: 8 bytes, fp16: two 16-byte loads) — the values of MMA steps 0…3 after step 3 of the
+// previous block, those of steps 4…7 at the start of the block — four MMA steps ahead instead of
+// eight, so the weights take one register set (wh / wf) instead of two; 0: a whole block ahead in
+// two register sets (wr).
 layout(constant_id = 18) const uint WH = 0;
-#if !defined(WEIGHT_F16) && !defined(WEIGHT_Q8)
-const uint WHQ = WH;                           // (fp16 weights: always whole blocks)
+#if !defined(WEIGHT_Q8)
+const uint WHQ = WH;
 #else
 const uint WHQ = 0u;
 #endif
@@ -168,7 +169,8 @@ const uint WL = 1u;
 uvec4 wr[NSLOT * R * 2 * WL];   // weights of rows g, g + 8 of each tile, per block in flight
 float sr[NSLOT * R * 2];        // INT4: their group scales
 #ifdef GEMM
-uvec2 wh[2u * R * 2u];          // WH: half h (words 2h, 2h + 1) of rows g, g + 8 of each tile
+uvec2 wh[2u * R * 2u];          // WH, INT4: half h (words 2h, 2h + 1) of rows g, g + 8 of each tile
+uvec4 wf[2u * R * 2u * 2u];     // WH, fp16: half h (16-byte loads 2h, 2h + 1) of the same rows
 uvec4 xr[QPT * 4u];             // the x quarters this invocation stages for the next block
 #else
 uvec4 xr[PD * NB * 4];  // 32 halves of x rows g (and g + 8) per block in flight
@@ -273,9 +275,14 @@ void fetchHalf(uint h, uint slot, uint lane, uint n0, uint kb) {
     [[unroll]] for (uint r = 0; r < R; ++r) {
         [[unroll]] for (uint hr = 0; hr < 2u; ++hr) {
             const uint n = min(n0 + 16u * r + g + 8u * hr, pc.N - 1u);
+#ifdef WEIGHT_F16
+            const uint i = (n * pc.ldw + k) >> 3;                    // halves
+            [[unroll]] for (uint c = 0; c < 2u; ++c) wf[((h * R + r) * 2u + hr) * 2u + c] = W4[i + 2u * h + c];
+#else
             const uint i = (n * pc.ldw + k / 8u) >> 2;
             wh[(h * R + r) * 2u + hr] = h == 0u ? W4[i].xy : W4[i].zw;
             if (h == 0u) sr[(slot * R + r) * 2u + hr] = S[n * (pc.K / pc.G) + kb / pc.G];
+#endif
         }
     }
 }
@@ -348,14 +355,18 @@ f16vec2 bytePair(uint a, uint b, uint j) {
     return unpackFloat2x16((v ^ 0x00800080u) | 0x64006400u) - f16vec2(1152.0hf);
 }
 
+// fp16: the pairs (j, j + 4) and (j + 1, j + 5) of the 8 halves in v.
+void f16Pairs(uvec4 v, uint j, out f16vec2 p0, out f16vec2 p1) {
+    const f16vec2 lo = unpackFloat2x16(v[j >> 1]), hi = unpackFloat2x16(v[(j >> 1) + 2u]);
+    p0 = f16vec2(lo.x, hi.x);
+    p1 = f16vec2(lo.y, hi.y);
+}
+
 // The A operand's two element pairs of row slot wi for MMA (q, j): the values at the lane's K
 // offsets (8q + j, 8q + j + 4) and (8q + j + 1, 8q + j + 5).
 void aPairs(uint wi, uint q, uint j, out f16vec2 p0, out f16vec2 p1) {
 #if defined(WEIGHT_F16)
-    const uvec4 v = wr[wi + q];
-    const f16vec2 lo = unpackFloat2x16(v[j >> 1]), hi = unpackFloat2x16(v[(j >> 1) + 2u]);
-    p0 = f16vec2(lo.x, hi.x);
-    p1 = f16vec2(lo.y, hi.y);
+    f16Pairs(wr[wi + q], j, p0, p1);
 #elif defined(WEIGHT_Q8)
     // Offsets 8q … 8q + 3 are word 2q, 8q + 4 … 8q + 7 word 2q + 1.
     const uvec4 v = wr[wi + (q >> 1)];
@@ -383,7 +394,7 @@ uint q4Word(uint par, uint r, uint hr, uint q) {
 void gemmBlock(const uint par, const uint bb, const uint nb, const uint lane, const uint n0, const uint m0) {
     const uint g = lane >> 2, t = lane & 3u;
     const bool more = bb + 1u < nb;
-#if !defined(WEIGHT_F16) && !defined(WEIGHT_Q8)
+#if !defined(WEIGHT_Q8)
     if (WHQ != 0u && (ABL & 1u) == 0u) fetchHalf(1u, par, lane, n0, 128u * bb);   // steps 4…7's words
 #endif
     if (XE == 8u) {
@@ -416,8 +427,13 @@ void gemmBlock(const uint par, const uint bb, const uint nb, const uint lane, co
         [[unroll]] for (uint r = 0; r < R; ++r) {
             f16vec2 a0, a1, b0v, b1v;
 #ifdef WEIGHT_F16
-            aPairs(((par * R + r) * 2u) * WL, q, j, a0, a1);
-            aPairs(((par * R + r) * 2u + 1u) * WL, q, j, b0v, b1v);
+            if (WHQ != 0u) {
+                f16Pairs(wf[((((q >> 1) * R + r) * 2u) * 2u) + (q & 1u)], j, a0, a1);
+                f16Pairs(wf[((((q >> 1) * R + r) * 2u + 1u) * 2u) + (q & 1u)], j, b0v, b1v);
+            } else {
+                aPairs(((par * R + r) * 2u) * WL, q, j, a0, a1);
+                aPairs(((par * R + r) * 2u + 1u) * WL, q, j, b0v, b1v);
+            }
 #else
             const uint w0 = q4Word(par, r, 0u, q), w1 = q4Word(par, r, 1u, q);
             a0 = pairOf(w0, j); a1 = pairOf(w0, j + 1u);
@@ -430,12 +446,12 @@ void gemmBlock(const uint par, const uint bb, const uint nb, const uint lane, co
             [[unroll]] for (uint b = 0; b < NB; ++b) acc[r * NB + b] = coopMatMulAdd(am, bm[b], acc[r * NB + b]);
         }
         if (XE != 0u && XE < 8u && s + 1u == XE && more && (ABL & 4u) == 0u) gemmStoreX(1u - par);
-#if !defined(WEIGHT_F16) && !defined(WEIGHT_Q8)
+#if !defined(WEIGHT_Q8)
         // WH: words 0, 1 are done with; the next block's (and its scales) go into their place.
         if (WHQ != 0u && s == 3u && more && (ABL & 1u) == 0u) fetchHalf(0u, 1u - par, lane, n0, 128u * (bb + 1u));
 #endif
     }
-#if !defined(WEIGHT_F16) && !defined(WEIGHT_Q8)
+#if !defined(WEIGHT_Q8)
     if (WHQ != 0u && (ABL & 2u) != 0u && more && (ABL & 1u) == 0u) fetchHalf(0u, 1u - par, lane, n0, 128u * (bb + 1u));
 #endif
     if ((ABL & 4u) == 0u) {
@@ -471,7 +487,7 @@ void main() {
 #endif
 
 #ifdef GEMM
-#if !defined(WEIGHT_F16) && !defined(WEIGHT_Q8)
+#if !defined(WEIGHT_Q8)
     if (WHQ != 0u) fetchHalf(0u, 0u, lane, n0, 0u); else
 #endif
     fetch(0u, lane, n0, m0, 0u);

@@ -50,8 +50,8 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// `gemm_frag`: store the next block's x rows after MMA step 1…7 of the block (0: after all 8;
     /// 8: x a block further ahead, stored at the start of the block before the one that uses them).
     public var xStoreStep: Int = 0
-    /// `gemm_frag` with INT4 weights: 1 = each block's weights loaded in two 8-byte halves, four
-    /// MMA steps ahead (one weight register set instead of two).
+    /// `gemm_frag`: 1 = each block's weights loaded in two halves, four MMA steps ahead (one weight
+    /// register set instead of two).
     public var weightHalves: Int = 0
 
     public init(bm: Int, bn: Int, bk: Int, workgroupSize: Int) {
@@ -706,7 +706,6 @@ extension Dispatcher {
         if gemm {
             guard config.problem == nil else { return no(config.problem!) }
             guard p.op != .dq8ca_q8csw else { return no("the prefill form (\(config.compact)) has no form for int8 weights (dq8ca_q8csw): fp16, q4gsw and dq8ca_q4gsw only") }
-            guard config.weightHalves != true || q4 else { return no("the prefill form's half-block weight loads (\(config.compact)) are for INT4 weights (q4gsw, dq8ca_q4gsw)") }
         }
         let tn = config.xRows ?? (p.m <= 8 ? 8 : p.m <= 16 ? 16 : 32)
         let bn = (wg / 32 / ks) * r * 16

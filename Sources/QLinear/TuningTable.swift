@@ -132,8 +132,8 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// With `xRows`: store the next block's x rows after MMA step 1…7 of a block (nil: after all 8);
     /// 8: x a block further ahead (stored at the start of the block before the one that uses them).
     public var xStore: Int?
-    /// With `xRows` (INT4 weights): each block's weights loaded in two 8-byte halves four MMA steps
-    /// ahead, one weight register set instead of two. nil = false.
+    /// With `xRows`: each block's weights loaded in two halves four MMA steps ahead, one weight
+    /// register set instead of two. nil = false.
     public var weightHalves: Bool?
     public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil, mma: Bool? = nil, splitK: Int? = nil, prefetch: Int? = nil,
                 sg: Bool? = nil, l1: Bool? = nil, frag: Bool? = nil, xs: Bool? = nil, xRows: Int? = nil, xLoad: Bool? = nil, xStore: Int? = nil, weightHalves: Bool? = nil) {
