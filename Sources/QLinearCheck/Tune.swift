@@ -137,10 +137,12 @@ public enum Tuner {
                 } } } }
             }
             // The prefill form (gemm_frag, gemm_frag_dq; fp16, q4gsw, dq8ca_q4gsw; any M past 32): tiles per subgroup,
-            // threads, x rows per workgroup (the accumulators are tiles × x rows / 8 fragments).
+            // threads, x rows per workgroup (the accumulators are tiles × x rows / 8 fragments), B
+            // fragments built or loaded, and with loaded ones the weights in half blocks (H100,
+            // session 14: 2x512x1ft64lh best for INT4 at M ≥ 1024 on every suite shape).
             if (prefillForm ?? tensorCores) && varieties.contains(.fraggemm) && (m ?? 33) > 32 {
-                for c in [1, 2, 4] { for t in [128, 256, 512] { for xr in [32, 64] { for ld in [false, true] {
-                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: 1, frag: true, xRows: xr, xLoad: ld ? true : nil)))
+                for c in [1, 2, 4] { for t in [128, 256, 512] { for xr in [32, 64] { for (ld, wh) in [(false, false), (true, false), (true, true)] {
+                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: 1, frag: true, xRows: xr, xLoad: ld ? true : nil, weightHalves: wh ? true : nil)))
                 } } } }
             }
             if halfMath && varieties.contains(.xreg) && (m ?? 1) <= 8 {
@@ -247,7 +249,7 @@ public enum Tuner {
     static func runs(_ c: TuneCandidate, _ plan: KernelPlan) -> Bool {
         guard let g = c.gemv else { return true }
         let family = plan.shader.origin.family
-        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) && family.isPrefillForm == (g.xRows != nil) && (plan.tile.bLoad != 0) == (g.xLoad == true) && plan.tile.xStoreStep == (g.xStore ?? 0) && plan.tile.weightHalves == (g.weightHalves == true ? 1 : 0) }
+        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) && family.isPrefillForm == (g.xRows != nil) && (plan.tile.bLoad != 0) == (g.xLoad == true) && plan.tile.xStoreStep == (g.xStore ?? 0) && plan.tile.weightHalves == (g.weightHalves == true ? 1 : 0) && plan.tile.xHalfPieces == (g.xHalfPieces == true ? 1 : 0) }
         if g.mma == true { return family == .gemvMma || family == .gemvMmaSplitk }
         if g.xreg == true { return family == .gemvQ4Xreg }
         if g.sg == true { return family == .gemvQ4Sg || family == .gemvDq }
