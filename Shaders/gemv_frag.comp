@@ -103,14 +103,7 @@ const uint WHQ = 0u;
 layout(constant_id = 12) const uint ABL = 0;
 const uint XRG = BL != 0u ? 17u : 20u;         // uvec4 per staged x row and buffer
 shared uvec4 Xd[2u * TN * XRG];
-// XQ = 1: x staged in 16-value pieces (TN · 8 per block: at TN = 64 and 512 threads one per
-// invocation — half the registers of a 32-value quarter, and no invocation idle) instead of
-// 32-value quarters; with WH also one set of scale registers (a block's fp16 scales are taken from
-// it at the block's start, before MMA step 3 loads the next block's into it).
-layout(constant_id = 19) const uint XQ = 0;
-const uint XPC = XQ != 0u ? 2u : 4u;           // 8-value pieces (uvec4 of halves) per staged x piece
-const uint XPR = 16u / XPC;                    // staged x pieces per row and block
-const uint QPT = (TN * XPR + WG - 1u) / WG;    // staged x pieces each invocation handles per block
+const uint QPT = (TN * 4u + WG - 1u) / WG;     // 32-value quarters of x each invocation stages per block
 const uint NSLOT = 2u;                         // weight register sets
 #else
 const uint NSLOT = PD;
@@ -178,21 +171,21 @@ float sr[NSLOT * R * 2];        // INT4: their group scales
 #ifdef GEMM
 uvec2 wh[2u * R * 2u];          // WH, INT4: half h (words 2h, 2h + 1) of rows g, g + 8 of each tile
 uvec4 wf[2u * R * 2u * 2u];     // WH, fp16: half h (16-byte loads 2h, 2h + 1) of the same rows
-uvec4 xr[QPT * XPC];            // the x pieces this invocation stages for the next block
+uvec4 xr[QPT * 4u];             // the x quarters this invocation stages for the next block
 #else
 uvec4 xr[PD * NB * 4];  // 32 halves of x rows g (and g + 8) per block in flight
 #endif
 
 #ifdef DQ
-// 8·n8 (32 or 16) int8 values of row m from k as n8 × 8 halves xq − zp (exact). Rows ≥ M load row
-// M − 1 and are zeroed (no divergent loads). The int8 rows are zero-padded to whole 32-value chunks.
-void loadX(uint dst, uint m, uint k, const uint n8) {
+// 32 int8 values of row m from k as 4 × 8 halves xq − zp (exact). Rows ≥ M load row M − 1 and
+// are zeroed (no divergent loads). The int8 rows are zero-padded to whole 32-value chunks.
+void loadX(uint dst, uint m, uint k) {
     const uint row = min(m, pc.M - 1u);
     const uint keep = m < pc.M ? 0xFFFFFFFFu : 0u;
     const uint zp = uint(1152 + int(XP[2u * row + 1u]));   // 1024 + 128 + zp, as fp16 below
     const f16vec2 off = f16vec2(float16_t(float(zp)));
     const uint base = (row * pc.ldx + k / 4u) >> 2;
-    [[unroll]] for (uint h = 0; h < n8 / 2u; ++h) {
+    [[unroll]] for (uint h = 0; h < 2u; ++h) {
         const uvec4 v = XQ4[base + h] ^ uvec4(0x80808080u);   // u = xq + 128 in each byte
         [[unroll]] for (uint c = 0; c < 4u; ++c) {
             const uint w = v[c];
@@ -214,19 +207,19 @@ float xAt(uint i) {
 #endif
 }
 
-// 8·n8 (32 or 16) activations of row m from k (zeros past K or for m ≥ M) as n8 × 8 halves. Lanes
-// of rows ≥ M load row M − 1 like the others and zero it afterwards, so the loads do not diverge.
-void loadX(uint dst, uint m, uint k, const uint n8) {
+// 32 activations of row m from k (zeros past K or for m ≥ M) as 4 × 8 halves. Lanes of rows
+// ≥ M load row M − 1 like the others and zero it afterwards, so the loads do not diverge.
+void loadX(uint dst, uint m, uint k) {
     const uint base = min(m, pc.M - 1u) * pc.ldx + k;
     const uvec4 keep = uvec4(m < pc.M ? 0xFFFFFFFFu : 0u);
 #ifdef ACT_F16
-    if (k + 8u * n8 <= pc.K && (pc.ldx % 8u) == 0u) {
-        [[unroll]] for (uint c = 0; c < n8; ++c) xr[dst + c] = X4[(base >> 3) + c] & keep;
+    if (k + 32u <= pc.K && (pc.ldx % 8u) == 0u) {
+        [[unroll]] for (uint c = 0; c < 4u; ++c) xr[dst + c] = X4[(base >> 3) + c] & keep;
         return;
     }
 #else
-    if (k + 8u * n8 <= pc.K && (pc.ldx % 4u) == 0u) {
-        [[unroll]] for (uint c = 0; c < n8; ++c) {
+    if (k + 32u <= pc.K && (pc.ldx % 4u) == 0u) {
+        [[unroll]] for (uint c = 0; c < 4u; ++c) {
             const vec4 a = X4[(base >> 2) + 2u * c], b = X4[(base >> 2) + 2u * c + 1u];
             xr[dst + c] = uvec4(packFloat2x16(f16vec2(a.xy)), packFloat2x16(f16vec2(a.zw)),
                                       packFloat2x16(f16vec2(b.xy)), packFloat2x16(f16vec2(b.zw))) & keep;
@@ -234,7 +227,7 @@ void loadX(uint dst, uint m, uint k, const uint n8) {
         return;
     }
 #endif
-    [[unroll]] for (uint c = 0; c < n8; ++c) {
+    [[unroll]] for (uint c = 0; c < 4u; ++c) {
         uint h[4];
         [[unroll]] for (uint e = 0; e < 4u; ++e) {
             const uint kk = k + 8u * c + 2u * e;
@@ -270,7 +263,7 @@ void fetch(uint slot, uint lane, uint n0, uint m0, uint kb) {
         }
     }
 #if !defined(XSMEM) && !defined(GEMM)
-    [[unroll]] for (uint b = 0; b < NB; ++b) loadX((slot * NB + b) * 4u, m0 + g + 8u * b, k, 4u);
+    [[unroll]] for (uint b = 0; b < NB; ++b) loadX((slot * NB + b) * 4u, m0 + g + 8u * b, k);
 #endif
 }
 
@@ -294,23 +287,11 @@ void fetchHalf(uint h, uint slot, uint lane, uint n0, uint kb) {
     }
 }
 
-// Staged x piece idx: its row, quarter tq (values 32·tq …) and, with XQ, which half hh of the
-// quarter (16·hh …). XQ: idx = ((row / 8 · 2 + hh) · 8 + row % 8) · 4 + tq, so the 32 pieces of a
-// subgroup are 8 rows × 4 quarters of one half (conflict-free stores, FragmentTests).
-void pieceOf(uint idx, out uint row, out uint tq, out uint hh) {
-    tq = idx & 3u;
-    if (XQ == 0u) { row = idx >> 2; hh = 0u; return; }
-    row = (idx >> 6) * 8u + ((idx >> 2) & 7u);
-    hh = (idx >> 5) & 1u;
-}
-
-// Block b's x pieces this invocation stages, into xr.
+// Block b's x quarters (row idx / 4, values 32·(idx % 4) …) this invocation stages, into xr.
 void gemmLoadX(uint m0, uint b) {
     [[unroll]] for (uint i = 0; i < QPT; ++i) {
         const uint idx = gl_LocalInvocationIndex + i * WG;
-        uint row, tq, hh;
-        pieceOf(idx, row, tq, hh);
-        if (idx < TN * XPR) loadX(i * XPC, m0 + row, 128u * b + 32u * tq + 16u * hh, XPC);
+        if (idx < TN * 4u) loadX(i * 4u, m0 + (idx >> 2), 128u * b + 32u * (idx & 3u));
     }
 }
 
@@ -321,15 +302,12 @@ void gemmLoadX(uint m0, uint b) {
 void gemmStoreX(uint buf) {
     [[unroll]] for (uint i = 0; i < QPT; ++i) {
         const uint idx = gl_LocalInvocationIndex + i * WG;
-        uint xrow, tq, hh;
-        pieceOf(idx, xrow, tq, hh);
-        if (idx < TN * XPR) {
-            [[unroll]] for (uint ci = 0; ci < XPC; ++ci) {
-                const uint c = hh * 2u + ci;       // the 8-value piece of the quarter
-                const uvec4 v = xr[i * XPC + ci];
+        if (idx < TN * 4u) {
+            [[unroll]] for (uint c = 0; c < 4u; ++c) {
+                const uvec4 v = xr[i * 4u + c];
                 const uvec4 w = uvec4((v.x & 0xFFFFu) | (v.z << 16), (v.x >> 16) | (v.z & 0xFFFF0000u),
                                       (v.y & 0xFFFFu) | (v.w << 16), (v.y >> 16) | (v.w & 0xFFFF0000u));
-                const uint row = (buf * TN + xrow) * XRG;
+                const uint row = (buf * TN + (idx >> 2)) * XRG, tq = idx & 3u;
                 if (BL != 0u) {
                     // The MMAs' K order: step s = 2c + (j / 2) holds, at K columns 2t, 2t + 1 (word
                     // 8s + t) and 2t + 8, 2t + 9 (word 8s + t + 4), lane t's words j and j + 1.
@@ -355,7 +333,7 @@ void stageX(uint j, uint m0, uint nb) {
         const uint row = idx / per, rem = idx % per, blk = rem >> 2, tq = rem & 3u;
         const uint b = j * KS * PD + blk;
         if (b < nb) {
-            loadX(0u, m0 + row, 128u * b + 32u * tq, 4u);
+            loadX(0u, m0 + row, 128u * b + 32u * tq);
         } else {
             [[unroll]] for (uint c = 0; c < 4u; ++c) xr[c] = uvec4(0u);
         }
@@ -402,9 +380,6 @@ void aPairs(uint wi, uint q, uint j, out f16vec2 p0, out f16vec2 p1) {
 }
 
 #ifdef GEMM
-// The scale register set of block parity p: with WH and XQ one set (taken at the block's start).
-#define SSET(p) ((WHQ != 0u && XQ != 0u) ? 0u : (p))
-
 // Word q (0…3) of the lane's 32 INT4 values of tile r, row half hr (g or g + 8), block set par.
 uint q4Word(uint par, uint r, uint hr, uint q) {
     if (WHQ != 0u) return wh[((q >> 1) * R + r) * 2u + hr][q & 1u];
@@ -434,7 +409,7 @@ void gemmBlock(const uint par, const uint bb, const uint nb, const uint lane, co
     }
 #ifndef WEIGHT_F16
     f16vec2 sc[R * 2u];
-    [[unroll]] for (uint i = 0; i < R * 2u; ++i) sc[i] = f16vec2(float16_t(sr[SSET(par) * R * 2u + i]));
+    [[unroll]] for (uint i = 0; i < R * 2u; ++i) sc[i] = f16vec2(float16_t(sr[par * R * 2u + i]));
 #endif
     if ((ABL & 2u) == 0u)
     [[unroll]] for (uint s = 0; s < 8u; ++s) {
@@ -473,11 +448,11 @@ void gemmBlock(const uint par, const uint bb, const uint nb, const uint lane, co
         if (XE != 0u && XE < 8u && s + 1u == XE && more && (ABL & 4u) == 0u) gemmStoreX(1u - par);
 #if !defined(WEIGHT_Q8)
         // WH: words 0, 1 are done with; the next block's (and its scales) go into their place.
-        if (WHQ != 0u && s == 3u && more && (ABL & 1u) == 0u) fetchHalf(0u, SSET(1u - par), lane, n0, 128u * (bb + 1u));
+        if (WHQ != 0u && s == 3u && more && (ABL & 1u) == 0u) fetchHalf(0u, 1u - par, lane, n0, 128u * (bb + 1u));
 #endif
     }
 #if !defined(WEIGHT_Q8)
-    if (WHQ != 0u && (ABL & 2u) != 0u && more && (ABL & 1u) == 0u) fetchHalf(0u, SSET(1u - par), lane, n0, 128u * (bb + 1u));
+    if (WHQ != 0u && (ABL & 2u) != 0u && more && (ABL & 1u) == 0u) fetchHalf(0u, 1u - par, lane, n0, 128u * (bb + 1u));
 #endif
     if ((ABL & 4u) == 0u) {
         if (more && XE < 8u && (XE == 0u || (ABL & 2u) != 0u)) gemmStoreX(1u - par);

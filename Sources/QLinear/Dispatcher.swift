@@ -53,9 +53,6 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// `gemm_frag`: 1 = each block's weights loaded in two halves, four MMA steps ahead (one weight
     /// register set instead of two).
     public var weightHalves: Int = 0
-    /// `gemm_frag`: 1 = x staged in 16-value pieces (one per invocation at 64 x rows and 512
-    /// threads) and, with `weightHalves`, one set of scale registers.
-    public var xHalfPieces: Int = 0
 
     public init(bm: Int, bn: Int, bk: Int, workgroupSize: Int) {
         self.bm = bm; self.bn = bn; self.bk = bk; self.workgroupSize = workgroupSize
@@ -71,7 +68,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     /// Values for the specialization constants, by the names the shaders declare.
     public var specValues: [String: Int] {
-        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "XG": activationsL1, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate, "QV": q4Pieces, "XT": xTiles, "BL": bLoad, "XE": xStoreStep, "WH": weightHalves, "XQ": xHalfPieces]
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "XG": activationsL1, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate, "QV": q4Pieces, "XT": xTiles, "BL": bLoad, "XE": xStoreStep, "WH": weightHalves]
     }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
@@ -728,7 +725,6 @@ extension Dispatcher {
             t.bLoad = config.xLoad == true ? 1 : 0
             t.xStoreStep = config.xStore ?? 0
             t.weightHalves = config.weightHalves == true ? 1 : 0
-            t.xHalfPieces = config.xHalfPieces == true ? 1 : 0
             t.ablate = options.coopMatAblate   // diagnostics only (`bench --ablate`)
         }
         var rs = reasons

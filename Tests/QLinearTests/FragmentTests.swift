@@ -302,46 +302,6 @@ struct FragmentTests {
         } }
     }
 
-    @Test("gemm_frag's 16-value x pieces (XQ): every (row, quarter, half) staged once; a subgroup's stores conflict-free in both stagings", arguments: [32, 64])
-    func gemmHalfPieces(tn: Int) {
-        typealias Piece = (row: Int, tq: Int, hh: Int)
-        // Whether a mapping of piece indices covers every (row, quarter, half) once, and whether each
-        // store instruction of a subgroup (32 pieces) hits 32 distinct banks in both stagings.
-        func properties(_ pieceOf: (Int) -> Piece) -> (covers: Bool, conflictFree: Bool) {
-            var seen = Set<Int>()
-            for idx in 0..<(tn * 8) { let p = pieceOf(idx); if p.row < tn { seen.insert((p.row * 4 + p.tq) * 2 + p.hh) } }
-            var free = true
-            for first in stride(from: 0, to: tn * 8, by: 32) {
-                for ci in 0..<2 {
-                    for h in 0..<4 {   // BL = 1: 32-bit stores, 17 uvec4 per row
-                        let banks = Set((first..<(first + 32)).map { idx -> Int in
-                            let p = pieceOf(idx), c = 2 * p.hh + ci
-                            return (p.row * 17 * 4 + 8 * (2 * c + (h >> 1)) + p.tq + 4 * (h & 1)) % 32
-                        })
-                        if banks.count != 32 { free = false }
-                    }
-                    for phase in 0..<4 {   // BL = 0: 16-byte stores, 20 uvec4 per row, 8 lanes a phase
-                        var banks = Set<Int>()
-                        for idx in (first + 8 * phase)..<(first + 8 * phase + 8) {
-                            let p = pieceOf(idx), c = 2 * p.hh + ci
-                            for w in 0..<4 { banks.insert(((p.row * 20 + 4 * c + p.tq) * 4 + w) % 32) }
-                        }
-                        if banks.count != 32 { free = false }
-                    }
-                }
-            }
-            return (seen.count == tn * 8, free)
-        }
-        // pieceOf in gemv_frag.comp: idx = ((row / 8 · 2 + hh) · 8 + row % 8) · 4 + tq.
-        let shader = properties { idx in ((idx >> 6) * 8 + ((idx >> 2) & 7), idx & 3, (idx >> 5) & 1) }
-        #expect(shader.covers && shader.conflictFree)
-        // The checks can fail: the half in the lowest bit covers every piece but conflicts; a mapping
-        // without the half misses half the pieces.
-        let lowHalf = properties { idx in (idx >> 3, (idx >> 1) & 3, idx & 1) }
-        #expect(lowHalf.covers && !lowHalf.conflictFree)
-        #expect(!properties { idx in (idx >> 2, idx & 3, 0) }.covers)
-    }
-
     @Test("gemm_frag's staging in the MMAs' K order (BL = 1): coopMatLoad's B elements (mma16816) are the lane's x values; stores conflict-free", arguments: [32, 64])
     func gemmStagingLoad(tn: Int) {
         let xrg = 17   // uvec4 per row: 16 + 1 padding
@@ -423,17 +383,12 @@ struct FragmentTests {
         let halves = GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64, xLoad: true, xStore: 8, weightHalves: true)
         #expect(halves.compact == "2x256x1ft64lhe8" && halves.problem == nil)
         #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, weightHalves: true).problem != nil)
-        #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xHalfPieces: true).problem != nil)
-        let pieces = GemvConfig(columns: 2, threads: 512, unroll: 1, frag: true, xRows: 64, xLoad: true, weightHalves: true, xHalfPieces: true)
-        #expect(pieces.compact == "2x512x1ft64lhq" && pieces.problem == nil)
         #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64, xStore: 9).problem != nil)
         options.gemvConfig = halves
         for op in [Op.fp16, .q4gsw, .dq8ca_q4gsw] {
             let t = try Dispatcher.plan(.gemv, Problem(op: op, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options).get().tile
             #expect(t.weightHalves == 1 && t.xStoreStep == 8 && t.specValues["WH"] == 1 && t.specValues["XE"] == 8)
         }
-        options.gemvConfig = pieces
-        #expect(try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q4gsw, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options).get().tile.specValues["XQ"] == 1)
         // A configuration that can never be meant is refused when forced, not silently read in part.
         options.gemvConfig = GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xLoad: true)
         #expect((try? Dispatcher.plan(.gemv, Problem(op: .q4gsw, m: 64, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options).get()) == nil)
