@@ -51,7 +51,8 @@
 //
 // GEMM (family gemm_frag: fp16 and INT4 weights, any M; prefill): the register-fragment kernel
 // for many x rows. K is not split (KS = 1) and one block is in flight; instead, two register sets
-// of weights (block b + 1's loads issued before block b's MMAs) and two shared buffers of the
+// of weights (block b + 1's loads issued before block b's MMAs; WH below: one set, each block in
+// two halves four MMA steps ahead) and two shared buffers of the
 // workgroup's TN x rows (block b + 1 loaded into registers before block b's MMAs, stored after
 // them into the other buffer): one barrier per 128-K block. The x rows are stored permuted — word
 // e of a lane's 8-value piece is (x[8q + e], x[8q + e + 4]) — so a B fragment's element pairs are
@@ -386,8 +387,10 @@ uint q4Word(uint par, uint r, uint hr, uint q) {
     return wr[(par * R + r) * 2u + hr][q];
 }
 
-// Block bb of the prefill form: its weights in register set par, its x rows in buffer par; loads
-// block bb + 1 into the other set and buffer. A function called with a literal par (main's loop
+// Block bb of the prefill form: its weights in register set par (WH: in wh / wf, the second half
+// loaded at the block's start, the next block's first half after MMA step 3), its x rows in buffer
+// par; loads block bb + 1 into the other set and buffer (XE = 8: stores block bb + 1's x, loaded
+// during block bb − 1, and loads block bb + 2's). A function called with a literal par (main's loop
 // below), not a loop over par: the H100's compiler did not unroll a two-iteration loop around this
 // body, so the register sets were indexed at run time and placed in local memory (the driver's
 // "Local Memory Size" statistic equalled the size of wr and sr for every configuration, s12).

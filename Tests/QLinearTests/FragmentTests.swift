@@ -382,6 +382,8 @@ struct FragmentTests {
         // Half-block weight loads (h) and x a block further ahead (e8).
         let halves = GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64, xLoad: true, xStore: 8, weightHalves: true)
         #expect(halves.compact == "2x256x1ft64lhe8" && halves.problem == nil)
+        #expect(halves.description.contains("weights in half blocks") && halves.description.contains("x loaded a block further ahead"))
+        #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64, xStore: 2).description.contains("after MMA step 2"))
         #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, weightHalves: true).problem != nil)
         #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64, xStore: 9).problem != nil)
         options.gemvConfig = halves
@@ -408,7 +410,11 @@ struct FragmentTests {
         let f16 = Dispatcher.decide(Problem(op: .fp16, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options)
         #expect(f16.chosen != nil && f16.chosen?.kernel != .gemv)
         // The tuner offers the prefill form for fp16 and q4gsw past 32 rows, only when asked for.
-        #expect(Tuner.candidates(.gemv, floatOps: true, m: 2048, tensorCores: true, varieties: [.fraggemm]).count == 54)
+        let gemmCandidates = Tuner.candidates(.gemv, floatOps: true, m: 2048, tensorCores: true, varieties: [.fraggemm])
+        #expect(gemmCandidates.count == 54)
+        // A third of them load B by coopMatLoad with the weights in half blocks (H100, session 14's winner).
+        #expect(gemmCandidates.filter { $0.gemv?.xLoad == true && $0.gemv?.weightHalves == true }.count == 18)
+        #expect(gemmCandidates.filter { $0.gemv?.weightHalves == true && $0.gemv?.xLoad != true }.isEmpty)
         #expect(Tuner.candidates(.gemv, floatOps: true, m: 32, tensorCores: true, varieties: [.fraggemm]).isEmpty)
         // … and for dq8ca_q4gsw (no tensor-core matrix–vector candidates of its own) when it has the prefill form.
         #expect(Tuner.candidates(.gemv, floatOps: false, m: 2048, varieties: [.fraggemm], prefillForm: true).count == 54)
