@@ -85,6 +85,10 @@ public struct BenchResult: Codable, Sendable {
     /// Seconds of sustained work of this case before timing; whether two batches agreed.
     public var warmupS: Double
     public var warmupStable: Bool
+    /// Seconds spent building the plan's pipelines (recording the case once, unsubmitted) before
+    /// the warm-up. Over `Bench.longIdleS` the GPU sat idle meanwhile and the warm-up was at least
+    /// `Bench.rewarmS` (a driver compile can take a second, and clocks fall while it runs).
+    public var prepareS: Double?
     /// "spread": min is more than 10% below the median; "unstable": warm-up hit its cap;
     /// "forced-config-not-used": a forced matrix–vector configuration could not run here and the
     /// dispatcher's fallback kernel was timed (the row's shader says which).
@@ -106,7 +110,7 @@ public struct BenchResult: Codable, Sendable {
         case medianUs = "median_us", minUs = "min_us", maxUs = "max_us"
         case flops, rate, rateUnit = "rate_unit", bytes, gbps
         case rooflineUs = "roofline_us", pctRoofline = "pct_roofline", bound
-        case sets, rotatedBytes = "rotated_bytes", warmupS = "warmup_s", warmupStable = "warmup_stable", flags
+        case sets, rotatedBytes = "rotated_bytes", warmupS = "warmup_s", warmupStable = "warmup_stable", prepareS = "prepare_s", flags
         case streamUs = "stream_us", streamMinUs = "stream_min_us", streamLayers = "stream_layers", streamBatches = "stream_batches"
     }
 }
@@ -406,6 +410,11 @@ extension Bench {
         return s
     }
 
+    /// Host work longer than this before a case (a pipeline build, say) counts as the GPU going idle.
+    public static let longIdleS = 0.05
+    /// The least warm-up after such idle time (bounded by the settings' first warm-up).
+    public static let rewarmS = 0.5
+
     /// Times `weights` at M rows with `kernel` (nil: the dispatcher's choice): allocates rotated
     /// activation/output/scratch sets (activations filled on the GPU), records the case once,
     /// warms up with the case itself until two batches agree, then times ≥ `settings.timedS`.
@@ -421,7 +430,18 @@ extension Bench {
         let bufs = try buffers ?? CaseBuffers(weights, m: m, settings: settings, pool: pool)
         let sets = bufs.sets, xs = bufs.xs, ys = bufs.ys, scratch = bufs.scratch, userBytes = bufs.userBytes
         let perIteration = plan.dispatches
-        let t = try sustainAndTime(dev, settings, minWarm: minWarmS ?? settings.warmupS, capWarm: max(settings.warmupCapS, minWarmS ?? 0),
+        // The plan's pipelines are built on first use, and a driver compile can take a second with
+        // the GPU idle and its clocks falling: record the case once (never submitted) before the
+        // warm-up, and after a long build warm up as after preparing weights (a tuner's short
+        // re-warm alone measured a plan compiled just before it 5× slow on the H100).
+        let prepareStart = monotonicSeconds()
+        do {
+            let dry = try CommandStream(device: dev, maxDispatches: perIteration + 2)
+            try weights.layers[0].encode(dry, plan: plan, x: BufferBinding(xs[0]), y: BufferBinding(ys[0]), scratch: scratch[0])
+        }
+        let prepareS = monotonicSeconds() - prepareStart
+        let minWarm = max(minWarmS ?? settings.warmupS, prepareS > longIdleS ? min(rewarmS, settings.firstWarmupS) : 0)
+        let t = try sustainAndTime(dev, settings, minWarm: minWarm, capWarm: max(settings.warmupCapS, minWarm),
                                    dispatchesPerIteration: perIteration) { st, i in
             let j = i % sets
             try weights.layers[j].encode(st, plan: plan, x: BufferBinding(xs[j]), y: BufferBinding(ys[j]), scratch: scratch[j])
@@ -441,7 +461,7 @@ extension Bench {
                             shader: plan.shader.rawValue, tile: compactTile(plan.tile), iterations: times.count,
                             medianUs: med, minUs: lo, maxUs: hi, flops: p.flops, rate: p.flops / med / 1e6,
                             rateUnit: p.op.quantizesActivations ? "TOP/s" : "TFLOP/s", bytes: bytes, gbps: bytes / med / 1e3,
-                            sets: sets, rotatedBytes: Double(sets * userBytes), warmupS: t.warmupS, warmupStable: t.stable, flags: flags)
+                            sets: sets, rotatedBytes: Double(sets * userBytes), warmupS: t.warmupS, warmupStable: t.stable, prepareS: prepareS, flags: flags)
         if let batches = settings.streamBatches, batches > 0 {
             // Back to back, right after the timed runs (clocks still warm): about half a batch of
             // runs per submission, whole rotations of the sets.

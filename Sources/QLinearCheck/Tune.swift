@@ -364,12 +364,17 @@ public enum Tuner {
                         case .success(let plan) where !Tuner.runs(c, plan):
                             meas.status = "rejected: the dispatcher fell back to \(plan.shader.rawValue) here"
                         case .success(let plan):
+                            // The statistics first: their capture pipeline compiles with the GPU
+                            // idle, so a long compile gets the longer re-warm before the timing
+                            // (after the timing it left the next candidate to start cold).
+                            let t0 = DispatchTime.now().uptimeNanoseconds
+                            meas.statistics = try? ctx.statisticsSummary(for: plan)
+                            let idle = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                             do {
-                                let r = try Bench.run(weights, m: s.m, kernel: kernel, settings: settings, ceilings: nil, pool: pool, plan: plan, buffers: buffers)
+                                let r = try Bench.run(weights, m: s.m, kernel: kernel, settings: settings, ceilings: nil, pool: pool,
+                                                      minWarmS: idle > Bench.longIdleS ? min(Bench.rewarmS, settings.firstWarmupS) : nil, plan: plan, buffers: buffers)
                                 meas.medianUs = r.medianUs; meas.minUs = r.minUs; meas.flags = r.flags
                             } catch { meas.status = "error: \(error)" }
-                            // After the timing (a capture pipeline compiles: the GPU must not idle before it).
-                            meas.statistics = try? ctx.statisticsSummary(for: plan)
                         }
                     }
                     out.append(meas)

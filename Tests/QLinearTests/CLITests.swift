@@ -125,9 +125,12 @@ struct CLITests {
         #expect(rows.count == 4)
         for row in rows {
             for key in ["op", "m", "n", "k", "group", "kernel", "shader", "tile", "median_us", "min_us", "max_us", "flops", "rate", "rate_unit",
-                        "bytes", "gbps", "iterations", "sets", "flags", "stream_us", "stream_min_us", "stream_layers", "stream_batches"] {
+                        "bytes", "gbps", "iterations", "sets", "flags", "stream_us", "stream_min_us", "stream_layers", "stream_batches", "prepare_s"] {
                 #expect(row[key] != nil, "row lacks \(key)")
             }
+            // Pipelines are built before the warm-up; a long build lengthens it (quick settings: to 0.05 s).
+            let prepare = row["prepare_s"] as? Double ?? -1, warm = row["warmup_s"] as? Double ?? -1
+            #expect(prepare >= 0 && (prepare <= 0.05 || warm >= 0.05), "prepare \(prepare) s, warm-up \(warm) s")
             // Back to back: a time per run from whole rotations of the sets, 3 submissions.
             #expect((row["stream_us"] as? Double).map { $0 > 0 } == true && row["stream_batches"] as? Int == 3)
             #expect((row["stream_layers"] as? Int).map { $0 >= 1 && $0 % (row["sets"] as? Int ?? 1) == 0 } == true)
