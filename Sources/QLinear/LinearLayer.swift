@@ -256,7 +256,7 @@ public final class LinearLayer: @unchecked Sendable {
             if gemm && !prefillFormAllowed {
                 throw QLinearError.invalidShape("\(plan.shader.rawValue): \(LinearLayer.prefillFormCondition); this layer's weights are not such (plan with LinearLayer.plan, which picks another kernel)")
             }
-            let tnOK = gemm ? [32, 64].contains(t.tn) && t.prefetch == 1 && t.subgroupSplit == 1 && op != .dq8ca_q8csw && [0, 1].contains(t.bLoad) && (0...8).contains(t.xStoreStep) && [0, 1].contains(t.weightHalves) : [8, 16, 32].contains(t.tn) && t.bLoad == 0 && t.xStoreStep == 0 && t.weightHalves == 0
+            let tnOK = gemm ? [32, 64].contains(t.tn) && t.prefetch == 1 && t.subgroupSplit == 1 && op != .dq8ca_q8csw && [0, 1].contains(t.bLoad) && (0...8).contains(t.xStoreStep) && [0, 1].contains(t.weightHalves) && (t.bLoad == 1 || (t.weightHalves == 0 && t.xStoreStep != 8)) : [8, 16, 32].contains(t.tn) && t.bLoad == 0 && t.xStoreStep == 0 && t.weightHalves == 0
             let ok = (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && tnOK && t.xTiles == (m > t.tn ? 1 : 0) && t.bm == t.tn && t.tm == 16 && t.tk == 16 && t.subgroupSize == 32
                 && FragmentLayout.runsAt32(caps) && t.requireSubgroupSize == caps.canRequireSubgroupSize
                 && [1, 2, 4].contains(t.subgroupColumns) && [1, 2].contains(t.prefetch) && [32, 64, 128, 256, 512].contains(t.workgroupSize)

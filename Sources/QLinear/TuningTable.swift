@@ -166,6 +166,8 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
         }
         if xs == true && frag != true { return "matrix–vector configuration \(compact): xs (x staged per workgroup) is a form of the register-fragment kernel and needs frag" }
         if xStore != nil && (xRows == nil || !(1...8).contains(xStore!)) { return "matrix–vector configuration \(compact): the x store step (e) is 1…8 and a choice of the prefill form (tN)" }
+        // Half-block weights and x a block ahead were verified on the H100 only with B by coopMatLoad.
+        if xRows != nil && xLoad != true && (weightHalves == true || xStore == 8) { return "matrix–vector configuration \(compact): half-block weights (h) and x a block ahead (e8) need B fragments by coopMatLoad (l) — the only form checked on a GPU" }
         if weightHalves == true && xRows == nil { return "matrix–vector configuration \(compact): half-block weight loads (h) are a choice of the prefill form and need x rows per tile (tN)" }
         if xLoad == true && xRows == nil { return "matrix–vector configuration \(compact): loading B fragments (l) is a choice of the prefill form and needs x rows per tile (tN)" }
         if let xRows {

@@ -386,6 +386,10 @@ struct FragmentTests {
         #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64, xStore: 2).description.contains("after MMA step 2"))
         #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, weightHalves: true).problem != nil)
         #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64, xStore: 9).problem != nil)
+        // Only the forms run on the H100: h and e8 with B by coopMatLoad (l).
+        #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64, weightHalves: true).problem != nil)
+        #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64, xStore: 8).problem != nil)
+        #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64, xStore: 2).problem == nil)
         options.gemvConfig = halves
         for op in [Op.fp16, .q4gsw, .dq8ca_q4gsw] {
             let t = try Dispatcher.plan(.gemv, Problem(op: op, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options).get().tile
