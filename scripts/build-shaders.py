@@ -97,6 +97,11 @@ FAMILIES = {
     # fp16), A = (q − 8) × the fp16 group scale; × the row's activation scale at the end.
     "gemm_frag_dq": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[("weight", [("q4", ["WEIGHT_Q4"])]), ACT], defines=["GEMM", "DQ"], grid="columns",
                          name=lambda v: f"gemm_frag_dq_{v['weight']}_{v['act']}"),
+    # … and for dq8ca_q8csw with int8 MMAs (16×8×32): A = the int8 weight words as loaded, B = the
+    # quantization pass's int8 rows staged in the MMAs' K order, int32 sums over all of K (the
+    # device's probed int8 fragment layout must be mma16832s8).
+    "gemm_frag_i8": dict(src="gemm_i8.comp", env="vulkan1.3", axes=[("weight", [("q8", ["WEIGHT_Q8"])]), ACT], grid="columns",
+                         name=lambda v: f"gemm_frag_i8_{v['weight']}_{v['act']}"),
     # Fused decode for the dq8ca ops (M ≤ 8): each workgroup quantizes the rows itself (no quant pass).
     "gemv_dq": dict(src="gemv_dq.comp", env="vulkan1.2", axes=[INT_W, ACT, ("dot", [(True, ["DOT"])]), FP64], grid="columns", max_m=8,
                     name=lambda v: f"gemv_dq_{'f64_' if v['fp64'] else ''}{v['weight']}_{v['act']}"),
@@ -107,6 +112,7 @@ FAMILIES = {
     "peak_bw": dict(src="peak_bw.comp", env="vulkan1.2", axes=[], grid="fixed", name=lambda v: "peak_bw"),
     # Which (row, column) each invocation's cooperative-matrix element holds (self-test, gemv_frag's gate).
     "frag_probe": dict(src="frag_probe.comp", env="vulkan1.3", axes=[], grid="fixed", name=lambda v: "frag_probe"),
+    "frag_probe_s8": dict(src="frag_probe_s8.comp", env="vulkan1.3", axes=[], grid="fixed", name=lambda v: "frag_probe_s8"),
     "peak_mma": dict(src="peak_mma.comp", env="vulkan1.3", axes=[MMA], grid="fixed", name=lambda v: f"peak_mma_{v['mma']}"),
 }
 

@@ -15,6 +15,10 @@ public final class QLinearContext: @unchecked Sendable {
     /// registers run only where `fragmentLayout?.known` matches theirs (`DispatchOptions.fragmentLayout`).
     public let fragmentLayout: FragmentLayout?
     public let fragmentProbeError: String?
+    /// The int8 fragment layout the self-test probed (16×8×32 s8; nil: not probed or not
+    /// available, `int8FragmentProbeError` says why): `DispatchOptions.int8FragmentLayout`.
+    public let int8FragmentLayout: FragmentLayout?
+    public let int8FragmentProbeError: String?
     let pipelines: PipelineCache
 
     public var capabilities: Capabilities { device.capabilities }
@@ -40,22 +44,38 @@ public final class QLinearContext: @unchecked Sendable {
             } catch {
                 probeError = "\(error)"
             }
+            var layout8: FragmentLayout?, probeError8: String?
+            if o.brokenCoopMat[.s8] == nil {
+                do {
+                    layout8 = try FragmentLayout.probeInt8(QLinearContext(unchecked: device, pipelines: pipelines, options: o))
+                } catch {
+                    probeError8 = "\(error)"
+                }
+            } else {
+                probeError8 = "s8 cooperative matrices failed the self-test"
+            }
             o.fragmentLayout = layout?.known
+            o.int8FragmentLayout = layout8?.knownInt8
             self.options = o
             self.selfTest = results
             self.fragmentLayout = layout; self.fragmentProbeError = probeError
+            self.int8FragmentLayout = layout8; self.int8FragmentProbeError = probeError8
         } else {
             var o = options
             o.fragmentLayout = nil
+            o.int8FragmentLayout = nil
             self.options = o
             self.selfTest = [:]
-            self.fragmentLayout = nil; self.fragmentProbeError = selfTest ? "cooperative matrices disabled" : "self-test not run"
+            let why = selfTest ? "cooperative matrices disabled" : "self-test not run"
+            self.fragmentLayout = nil; self.fragmentProbeError = why
+            self.int8FragmentLayout = nil; self.int8FragmentProbeError = why
         }
     }
 
     init(unchecked device: Device, pipelines: PipelineCache, options: DispatchOptions) {
         self.device = device; self.pipelines = pipelines; self.options = options; self.selfTest = [:]
         self.fragmentLayout = nil; self.fragmentProbeError = "self-test not run"
+        self.int8FragmentLayout = nil; self.int8FragmentProbeError = "self-test not run"
     }
 
     /// The dispatcher's decision for `p` on this device with this context's options.

@@ -155,6 +155,9 @@ public struct DispatchOptions: Sendable, Hashable {
     /// `QLinearContext`; nil = unknown). Kernels that build fragments in registers (`gemv_frag`)
     /// run only where it is theirs. Set it by hand only for synthetic devices in tests.
     public var fragmentLayout: FragmentLayout.Known?
+    /// The int8 fragment layout the self-test's int8 probe found (`gemm_frag_i8` runs only where
+    /// it is `mma16832s8`); set by `QLinearContext`, by hand only for synthetic devices in tests.
+    public var int8FragmentLayout: FragmentLayout.KnownInt8?
 
     public init(disableCoopMat: Bool = false, brokenCoopMat: [CoopMatFamily: String] = [:], coopMatTile: TileShape? = nil,
                 coopMatKStep: Int? = nil, tuning: TuningTable? = nil) {
@@ -693,29 +696,39 @@ extension Dispatcher {
         }
         let dq = p.op.quantizesActivations
         let q4 = p.op.weightFormat == .q4
+        let gemm = config.xRows != nil
+        // dq8ca_q8csw's prefill form multiplies with int8 MMAs (gemm_frag_i8), written for the
+        // probed int8 layout; every other register-fragment kernel with f16 MMAs (mma16816).
+        let int8 = gemm && p.op == .dq8ca_q8csw
+        if int8 && (config.xLoad != true || (config.xStore ?? 0) != 0) {
+            return no("the int8 prefill form (gemm_frag_i8, dq8ca_q8csw) loads B by coopMatLoad and stores x after the block: \(config.compact) asks for \(config.xLoad != true ? "B built from words" : "x stored at step \(config.xStore ?? 0)") (use …l, no …e)")
+        }
+        let mmaOK = int8
+            ? options.brokenCoopMat[CoopMatFamily.s8] == nil && options.int8FragmentLayout == .mma16832s8 && caps.shaderInt8
+                && caps.coopMatShapes(a: .s8, b: .s8, c: .s32, result: .s32).contains(where: { $0.m == 16 && $0.n == 8 && $0.k == 32 })
+            : options.brokenCoopMat[CoopMatFamily.f16] == nil && options.fragmentLayout == .mma16816
+                && caps.coopMatShapes(a: .f16, b: .f16, c: .f32, result: .f32).contains(where: { $0.m == 16 && $0.n == 8 && $0.k == 16 })
         // K a multiple of 128 (whole blocks; INT4: one group per block); int8: the exact int32 sums
-        // of |q·(xq − zp)| ≤ 128·255 per value stay below 2^31 for K ≤ 65536.
+        // of |q·(xq − zp)| ≤ 128·255 per value (|q·xq| ≤ 128·128 in the int8 form) stay below 2^31
+        // for K ≤ 65536.
         guard !dq || quant != nil, p.k % 128 == 0, !q4 || p.groupSize % 128 == 0, p.op != .dq8ca_q8csw || p.k <= 65536,
               !options.disableCoopMat, caps.cooperativeMatrix,
-              caps.vulkanMemoryModel, options.brokenCoopMat[CoopMatFamily.f16] == nil, options.fragmentLayout == .mma16816,
+              caps.vulkanMemoryModel, mmaOK,
               FragmentLayout.runsAt32(caps),
-              wg <= caps.maxWorkgroupInvocations, wg <= caps.maxWorkgroupSize[0],
-              caps.coopMatShapes(a: .f16, b: .f16, c: .f32, result: .f32).contains(where: { $0.m == 16 && $0.n == 8 && $0.k == 16 })
+              wg <= caps.maxWorkgroupInvocations, wg <= caps.maxWorkgroupSize[0]
         else { return nil }
-        let gemm = config.xRows != nil
         if gemm {
             guard config.problem == nil else { return no(config.problem!) }
-            guard p.op != .dq8ca_q8csw else { return no("the prefill form (\(config.compact)) has no form for int8 weights (dq8ca_q8csw): fp16, q4gsw and dq8ca_q4gsw only") }
         }
         let tn = config.xRows ?? (p.m <= 8 ? 8 : p.m <= 16 ? 16 : 32)
         let bn = (wg / 32 / ks) * r * 16
         let staged = config.xs == true
-        let family = KernelFamily.registerFragment(dq: dq, staged: staged, gemm: gemm)
+        let family = KernelFamily.registerFragment(dq: dq, staged: staged, gemm: gemm, int8: int8)
         guard let groups = try? Checked.product([(p.n + bn - 1) / bn, (p.m + tn - 1) / tn], ""), groups <= caps.maxWorkgroupCount[0],
-              let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn, split: ks, xTiles: p.m > tn, staged: staged ? pd : 0, gemm: gemm, bLoad: config.xLoad == true), shared <= caps.sharedMemoryBytes,
+              let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn, split: ks, xTiles: p.m > tn, staged: staged ? pd : 0, gemm: gemm, bLoad: config.xLoad == true, int8: int8), shared <= caps.sharedMemoryBytes,
               let shader = lookup(VariantKey(family: family, weight: p.op.weightFormat, act: p.act)) else { return nil }
         var t = TileConfig(bm: tn, bn: bn, bk: 128, workgroupSize: wg)
-        t.tm = 16; t.tn = tn; t.tk = 16
+        t.tm = 16; t.tn = tn; t.tk = int8 ? 32 : 16
         t.subgroupSize = 32
         t.requireSubgroupSize = caps.canRequireSubgroupSize
         t.subgroupColumns = r; t.subgroupSplit = ks; t.prefetch = pd
@@ -730,13 +743,15 @@ extension Dispatcher {
         var rs = reasons
         if t.ablate != 0 { rs.append("ABLATED \(t.ablate): parts of the main loop left out (diagnostics; results are wrong)") }
         if staged { rs.append("x rows staged once per workgroup in shared memory (gemv_frag_xs)") }
-        if gemm { rs.append("prefill form (\(dq ? "gemm_frag_dq" : "gemm_frag")): \(tn) x rows per workgroup staged in two shared buffers\(config.xLoad == true ? " in the MMAs' K order, B fragments by coopMatLoad" : ", B fragments built from permuted words"), \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded four MMA steps ahead" : "weights in two register sets, a block ahead")\(config.xStore == 8 ? ", x a block further ahead" : ""), one barrier per 128-value K block\(q4 ? "; INT4 × its fp16 group scale as it is dequantized" : "")") }
-        rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")\(p.m > tn ? "; \((p.m + tn - 1) / tn) tiles of \(tn) x rows, one workgroup each per row group" : "")), \(staged || gemm ? "weight fragments loaded straight into registers (probed layout mma16816)" : "fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")")
+        if int8 { rs.append("int8 prefill form (gemm_frag_i8): the int8 weight words as the MMA's A operand (16 × 32, probed layout mma16832s8), the quantization pass's int8 rows as B (32 × 8, \(tn / 8) fragments: M pads to \(tn)) by coopMatLoad from two shared buffers in the MMAs' K order, one barrier per 128-value K block, \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded two MMA steps ahead" : "weights in two register sets, a block ahead"); int32 sums over all of K, then y = sx·(ws·Σ − zp·corr)") }
+        else if gemm { rs.append("prefill form (\(dq ? "gemm_frag_dq" : "gemm_frag")): \(tn) x rows per workgroup staged in two shared buffers\(config.xLoad == true ? " in the MMAs' K order, B fragments by coopMatLoad" : ", B fragments built from permuted words"), \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded four MMA steps ahead" : "weights in two register sets, a block ahead")\(config.xStore == 8 ? ", x a block further ahead" : ""), one barrier per 128-value K block\(q4 ? "; INT4 × its fp16 group scale as it is dequantized" : "")") }
+        if !int8 { rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")\(p.m > tn ? "; \((p.m + tn - 1) / tn) tiles of \(tn) x rows, one workgroup each per row group" : "")), \(staged || gemm ? "weight fragments loaded straight into registers (probed layout mma16816)" : "fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")") }
         switch p.op {
         case .fp16: rs.append("fp16 operands, fp32 accumulation")
         case .q4gsw: rs.append(gemm ? "INT4 dequantized to (q − 8)·scale in fp16, fp32 accumulation" : "INT4 dequantized exactly to q − 8 in fp16, Σ (q − 8)·x accumulated in fp32 per 128-value block, then × the fp32 group scale")
         case .dq8ca_q4gsw where gemm: rs.append("int8 activations as xq − zp (exact in fp16), INT4 dequantized to (q − 8)·scale in fp16, fp32 accumulation, × the row's scale at the end")
         case .dq8ca_q4gsw: rs.append("INT4 as q − 8 and int8 activations as xq − zp, both exact in fp16: each 128-value block's Σ (q − 8)(xq − zp) is an exact integer in fp32, × the group scale, × the row's scale at the end")
+        case .dq8ca_q8csw where int8: break
         case .dq8ca_q8csw: rs.append("int8 weights and xq − zp exact in fp16: each 128-value block's sum an exact integer, added in int32; × the weight row's and the activation row's scales at the end")
         }
         return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: dq ? quant : nil, tile: t, tuning: tuning, reasons: rs))
@@ -752,8 +767,10 @@ extension Dispatcher {
     /// workgroup's subgroups.
     /// `gemm` (`gemm_frag`, K not split): the two x buffers, 2 · TN · (17 with `bLoad`, else 20) · 16
     /// bytes, and one word.
-    static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int, xTiles: Bool = false, staged: Int = 0, gemm: Bool = false, bLoad: Bool = false) -> Int? {
+    /// `int8` (`gemm_frag_i8`): the two x buffers of int8 rows, 2 · TN · 9 · 16 bytes.
+    static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int, xTiles: Bool = false, staged: Int = 0, gemm: Bool = false, bLoad: Bool = false, int8: Bool = false) -> Int? {
         guard workgroup >= 0, tiles >= 0, tn >= 0, split >= 1, staged >= 0, (workgroup / 32) % split == 0 else { return nil }
+        if int8 { return gemm && split == 1 ? try? Checked.product([2, tn, 9, 16], "") : nil }
         if gemm { return split == 1 ? try? Checked.add(Checked.product([2, tn, bLoad ? 17 : 20, 16], ""), 4, "") : nil }
         guard staged > 0 || xTiles else { return try? Checked.product([workgroup / 32, tiles, tn / 8, 4 * 32 * 4], "") }
         return try? Checked.add(Checked.add(Checked.product([workgroup / 32 / split, split - 1, tiles, tn / 8, 4 * 32 * 4], ""), 4, ""),

@@ -90,23 +90,74 @@ public struct FragmentLayout: Sendable, Hashable, Codable {
     }
 }
 
+extension FragmentLayout {
+    /// The int8 layouts kernels are written for.
+    public enum KnownInt8: String, Sendable, Hashable, Codable {
+        /// NVIDIA's mma.m16n8k32 s8 fragments (lane = 4g + t) in the order analogous to
+        /// `mma16816`'s: A (16×32 s8) element i at row g + 8·(i >> 3), column
+        /// 4t + (i & 3) + 16·((i >> 2) & 1); C (16×8 s32) element i at row g + 8·(i >> 1), column
+        /// 2t + (i & 1). B is not part of it: `gemm_i8.comp` loads B with coopMatLoad.
+        case mma16832s8
+    }
+
+    /// With this probe read as the int8 one (`frag_probe_s8.comp`: A 16×32 s8, B 32×8 s8, C 16×8
+    /// s32, flat indices r·cols + c): the known int8 layout it is, or nil.
+    public var knownInt8: KnownInt8? {
+        let ref = FragmentLayout.mma16832s8
+        guard subgroupSize == 32, a == ref.a, c == ref.c else { return nil }
+        return .mma16832s8
+    }
+
+    /// The int8 layout `mma16832s8` describes (tests, synthetic devices; B as PTX orders it, which
+    /// `knownInt8` does not check).
+    public static var mma16832s8: FragmentLayout {
+        let a = (0..<32).map { l in (0..<16).map { i in ((l >> 2) + 8 * (i >> 3)) * 32 + 4 * (l & 3) + (i & 3) + 16 * ((i >> 2) & 1) } }
+        let b = (0..<32).map { l in (0..<8).map { i in (4 * (l & 3) + (i & 3) + 16 * (i >> 2)) * 8 + (l >> 2) } }
+        let c = (0..<32).map { l in (0..<4).map { i in ((l >> 2) + 8 * (i >> 1)) * 8 + 2 * (l & 3) + (i & 1) } }
+        return FragmentLayout(subgroupSize: 32, a: a, b: b, c: c)
+    }
+
+    /// Runs the int8 probe on `ctx`'s device (needs 16×8×32 s8 → s32 cooperative matrices and
+    /// 32-lane subgroups).
+    static func probeInt8(_ ctx: QLinearContext) throws -> FragmentLayout {
+        let caps = ctx.capabilities
+        guard caps.cooperativeMatrix, caps.shaderInt8, runsAt32(caps),
+              caps.coopMatShapes(a: .s8, b: .s8, c: .s32, result: .s32).contains(where: { $0.m == 16 && $0.n == 8 && $0.k == 32 })
+        else { throw VulkanError.unsupported("no 16×8×32 s8→s32 cooperative matrices at 32 lanes") }
+        let pipe = try ctx.pipeline(.frag_probe_s8, specialization: ["WG": 32], requiredSubgroupSize: caps.canRequireSubgroupSize ? 32 : nil,
+                                    fullSubgroups: true)
+        let words = 4 + 3 * 512
+        let out = try Buffer(device: ctx.device, size: words * 4, placement: .deviceLocal)
+        let st = try CommandStream(device: ctx.device, maxDispatches: 2)
+        try st.fill(out, size: words * 4, value: 0xFFFF_FFFF)
+        try st.barrier()
+        try st.dispatch(pipe, buffers: [BufferBinding(out)], push: [UInt32](repeating: 0, count: 8), groups: (1, 1, 1))
+        try st.finish()
+        try st.submitAndWait()
+        return try FragmentLayout(probeWords: try out.read(as: UInt32.self, count: words))
+    }
+}
+
 extension KernelFamily {
     /// The register-fragment families (`gemv_frag*`, `gemm_frag`): written for the probed
     /// `mma16816` layout, x-row tiles past TN rows.
     public var isRegisterFragment: Bool {
         switch self {
-        case .gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq: return true
+        case .gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq, .gemmFragI8: return true
         default: return false
         }
     }
     /// The register-fragment family for an op that quantizes its activations (`dq`) or not, with
     /// the x rows staged per workgroup (`staged`) or loaded by each lane; `gemm`: the prefill form
-    /// (`gemm_frag`; with `dq`, `gemm_frag_dq` — the dispatcher uses it for dq8ca_q4gsw only).
-    public static func registerFragment(dq: Bool, staged: Bool, gemm: Bool = false) -> KernelFamily {
-        gemm ? (dq ? .gemmFragDq : .gemmFrag) : staged ? (dq ? .gemvFragDqXs : .gemvFragXs) : (dq ? .gemvFragDq : .gemvFrag)
+    /// (`gemm_frag`; with `dq`, `gemm_frag_dq` — the dispatcher uses it for dq8ca_q4gsw only;
+    /// with `int8`, dq8ca_q8csw's int8 form `gemm_frag_i8`).
+    public static func registerFragment(dq: Bool, staged: Bool, gemm: Bool = false, int8: Bool = false) -> KernelFamily {
+        gemm ? (int8 ? .gemmFragI8 : dq ? .gemmFragDq : .gemmFrag) : staged ? (dq ? .gemvFragDqXs : .gemvFragXs) : (dq ? .gemvFragDq : .gemvFrag)
     }
     /// Whether this register-fragment family stages its x rows per workgroup (XSMEM).
     public var stagesX: Bool { self == .gemvFragXs || self == .gemvFragDqXs }
-    /// The prefill form of the register-fragment kernel (`gemm_frag`, `gemm_frag_dq`).
-    public var isPrefillForm: Bool { self == .gemmFrag || self == .gemmFragDq }
+    /// The prefill form of the register-fragment kernel (`gemm_frag`, `gemm_frag_dq`, `gemm_frag_i8`).
+    public var isPrefillForm: Bool { self == .gemmFrag || self == .gemmFragDq || self == .gemmFragI8 }
+    /// The int8-MMA prefill form (`gemm_frag_i8`, dq8ca_q8csw): written for the probed int8 layout.
+    public var usesInt8Fragments: Bool { self == .gemmFragI8 }
 }

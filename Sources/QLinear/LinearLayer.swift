@@ -41,9 +41,10 @@ public final class LinearLayer: @unchecked Sendable {
     /// multiply by the scale in fp16, may run (`plan(m:)` takes the next kernel kind otherwise, and
     /// `encode` refuses them).
     public let scalesAreHalf: Bool
-    /// Whether `gemm_frag` may run on these weights: fp16 weights (no scales), or INT4 weights whose
-    /// group scales are all fp16 values (`scalesAreHalf`).
-    public var prefillFormAllowed: Bool { op.weightFormat == .f16 || (op.weightFormat == .q4 && scalesAreHalf) }
+    /// Whether the prefill forms may run on these weights: fp16 weights (no scales), int8 weights
+    /// (`gemm_frag_i8` applies the fp32 row scale after its int32 sums), or INT4 weights whose group
+    /// scales are all fp16 values (`scalesAreHalf`).
+    public var prefillFormAllowed: Bool { op.weightFormat == .f16 || op.weightFormat == .q8 || (op.weightFormat == .q4 && scalesAreHalf) }
     /// What the prefill forms need of the weights (`prefillFormAllowed`), for messages.
     public static let prefillFormCondition = "the prefill form (gemm_frag, gemm_frag_dq) multiplies by the group scale in fp16: it needs fp16 or INT4 weights whose every group scale is an fp16 value with 8·|scale| finite in fp16"
 
@@ -201,7 +202,7 @@ public final class LinearLayer: @unchecked Sendable {
         switch plan.kernel {
         case .tiled: expected = [.tiledFloat, .tiledInt]
         case .coopmat: expected = plan.splitK > 1 ? [.coopmatFloatSplitk, .coopmatIntSplitk] : [.coopmatFloat, .coopmatInt]
-        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma, .gemvDq, .gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq]
+        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma, .gemvDq, .gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq, .gemmFragI8]
         }
         guard expected.contains(family) else { throw QLinearError.invalidShape("plan's shader \(plan.shader.rawValue) is not a \(plan.kernel.rawValue) kernel") }
         if let maxM = family.maxM, m > maxM {
@@ -250,22 +251,27 @@ public final class LinearLayer: @unchecked Sendable {
             let dq = op.quantizesActivations
             let staged = family.stagesX
             let gemm = family.isPrefillForm
-            let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged, gemm: gemm), weight: op.weightFormat, act: act))
-            let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm, bLoad: t.bLoad != 0)
-            // (gemm_frag / gemm_frag_dq: 32 or 64 x rows, one block in flight, K not split; not dq8ca_q8csw.)
+            let int8 = gemm && op == .dq8ca_q8csw
+            let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged, gemm: gemm, int8: int8), weight: op.weightFormat, act: act))
+            let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm, bLoad: t.bLoad != 0, int8: int8)
+            // (gemm_frag / gemm_frag_dq / gemm_frag_i8: 32 or 64 x rows, one block in flight, K not
+            // split; gemm_frag_i8 — dq8ca_q8csw — B by coopMatLoad, x stored after the block, the
+            // probed int8 layout.)
             if gemm && !prefillFormAllowed {
                 throw QLinearError.invalidShape("\(plan.shader.rawValue): \(LinearLayer.prefillFormCondition); this layer's weights are not such (plan with LinearLayer.plan, which picks another kernel)")
             }
-            let tnOK = gemm ? [32, 64].contains(t.tn) && t.prefetch == 1 && t.subgroupSplit == 1 && op != .dq8ca_q8csw && [0, 1].contains(t.bLoad) && (0...8).contains(t.xStoreStep) && [0, 1].contains(t.weightHalves) && (t.bLoad == 1 || (t.weightHalves == 0 && t.xStoreStep != 8)) : [8, 16, 32].contains(t.tn) && t.bLoad == 0 && t.xStoreStep == 0 && t.weightHalves == 0
-            let ok = (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && tnOK && t.xTiles == (m > t.tn ? 1 : 0) && t.bm == t.tn && t.tm == 16 && t.tk == 16 && t.subgroupSize == 32
+            let layoutOK = int8 ? context.options.int8FragmentLayout == .mma16832s8 && t.tk == 32 && t.bLoad == 1 && t.xStoreStep == 0
+                                : context.options.fragmentLayout == .mma16816 && t.tk == 16
+            let tnOK = gemm ? [32, 64].contains(t.tn) && t.prefetch == 1 && t.subgroupSplit == 1 && [0, 1].contains(t.bLoad) && (0...8).contains(t.xStoreStep) && [0, 1].contains(t.weightHalves) && (t.bLoad == 1 || (t.weightHalves == 0 && t.xStoreStep != 8)) : [8, 16, 32].contains(t.tn) && t.bLoad == 0 && t.xStoreStep == 0 && t.weightHalves == 0
+            let ok = (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && tnOK && t.xTiles == (m > t.tn ? 1 : 0) && t.bm == t.tn && t.tm == 16 && layoutOK && t.subgroupSize == 32
                 && FragmentLayout.runsAt32(caps) && t.requireSubgroupSize == caps.canRequireSubgroupSize
                 && [1, 2, 4].contains(t.subgroupColumns) && [1, 2].contains(t.prefetch) && [32, 64, 128, 256, 512].contains(t.workgroupSize)
                 && t.workgroupSize <= caps.maxWorkgroupInvocations && t.workgroupSize <= caps.maxWorkgroupSize[0]
                 && t.subgroupSplit >= 1 && nsg % t.subgroupSplit == 0 && t.bn == (nsg / t.subgroupSplit) * t.subgroupColumns * 16
                 && k % 128 == 0 && (shared.map { $0 <= caps.sharedMemoryBytes } ?? false)
-                && context.options.fragmentLayout == .mma16816 && plan.shader == variant && plan.splitK == 1
+                && plan.shader == variant && plan.splitK == 1
             guard ok else {
-                throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn), \(t.subgroupColumns) tiles per subgroup, \(t.workgroupSize) threads, K over \(t.subgroupSplit) subgroups cannot compute \(op.rawValue) M = \(m), K = \(k), group \(groupSize) here (needs 32-lane subgroups, the probed mma16816 fragment layout, groups of a multiple of 128, the variant for this op and dtype)")
+                throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn), \(t.subgroupColumns) tiles per subgroup, \(t.workgroupSize) threads, K over \(t.subgroupSplit) subgroups cannot compute \(op.rawValue) M = \(m), K = \(k), group \(groupSize) here (needs 32-lane subgroups, the probed fragment layout — mma16816, or mma16832s8 for the int8 form —, groups of a multiple of 128, the variant for this op and dtype)")
             }
         }
         guard t.bm >= 1, t.bn >= 1 else { throw QLinearError.invalidShape("plan's tile \(t.bm)x\(t.bn) has a dimension below 1") }

@@ -97,7 +97,7 @@ public enum Tuner {
     /// step and buffering.
     /// `prefillForm`: whether the op has the prefill form (fp16, q4gsw, dq8ca_q4gsw; nil: `tensorCores`).
     public static func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int? = nil, halfMath: Bool = false, tensorCores: Bool = false,
-                                  varieties: Set<GemvVariety> = Set(GemvVariety.allCases), prefillForm: Bool? = nil) -> [TuneCandidate] {
+                                  varieties: Set<GemvVariety> = Set(GemvVariety.allCases), prefillForm: Bool? = nil, int8Prefill: Bool = false) -> [TuneCandidate] {
         switch kernel {
         case .gemv:
             var out: [TuneCandidate] = []
@@ -140,8 +140,9 @@ public enum Tuner {
             // threads, x rows per workgroup (the accumulators are tiles × x rows / 8 fragments), B
             // fragments built or loaded, and with loaded ones the weights in half blocks (H100,
             // session 14: 2x512x1ft64lh best for INT4 in 22 of 24 suite cases at M ≥ 1024).
+            // With `int8Prefill` (dq8ca_q8csw: gemm_frag_i8, B always by coopMatLoad) the loaded forms only.
             if (prefillForm ?? tensorCores) && varieties.contains(.fraggemm) && (m ?? 33) > 32 {
-                for c in [1, 2, 4] { for t in [128, 256, 512] { for xr in [32, 64] { for (ld, wh) in [(false, false), (true, false), (true, true)] {
+                for c in [1, 2, 4] { for t in [128, 256, 512] { for xr in [32, 64] { for (ld, wh) in int8Prefill ? [(true, false), (true, true)] : [(false, false), (true, false), (true, true)] {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: 1, frag: true, xRows: xr, xLoad: ld ? true : nil, weightHalves: wh ? true : nil)))
                 } } } }
             }
@@ -282,7 +283,7 @@ public enum Tuner {
         func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int?, halfMath: Bool, op: Op) -> [TuneCandidate] {
             if kernel == .gemv, let only, !only.isEmpty { return only.map { TuneCandidate(kernel: .gemv, gemv: $0) } }
             return Tuner.candidates(kernel, floatOps: floatOps, m: m, halfMath: halfMath, tensorCores: op == .fp16 || op == .q4gsw, varieties: varieties,
-                                    prefillForm: op != .dq8ca_q8csw)
+                                    prefillForm: true, int8Prefill: op == .dq8ca_q8csw)
         }
         var out: [TuneMeasurement] = []
         let pool = try ActivationPool(context: ctx, act: .f16)

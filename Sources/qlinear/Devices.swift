@@ -16,6 +16,9 @@ struct DeviceReport: Codable {
     var fragmentLayout: String?
     /// The probe's raw answer (per matrix, per lane, the flat index of each element).
     var fragmentProbe: FragmentLayout?
+    /// The same for the int8 probe (16×8×32 s8: `frag_probe_s8.comp`).
+    var int8FragmentLayout: String?
+    var int8FragmentProbe: FragmentLayout?
 }
 
 struct Devices: ParsableCommand {
@@ -39,6 +42,9 @@ struct Devices: ParsableCommand {
                 r.fragmentProbe = ctx.fragmentLayout
                 r.fragmentLayout = ctx.fragmentLayout.map { $0.known?.rawValue ?? "unknown (not a layout any kernel is written for)" }
                     ?? ctx.fragmentProbeError.map { "not probed: \($0)" }
+                r.int8FragmentProbe = ctx.int8FragmentLayout
+                r.int8FragmentLayout = ctx.int8FragmentLayout.map { $0.knownInt8?.rawValue ?? "unknown (not a layout any kernel is written for)" }
+                    ?? ctx.int8FragmentProbeError.map { "not probed: \($0)" }
             }
             reports.append(r)
         }
@@ -61,6 +67,7 @@ struct Devices: ParsableCommand {
                 }
                 for (fam, res) in (r.selfTest ?? [:]).sorted(by: { $0.key < $1.key }) { print("    self-test \(fam) cooperative matrices: \(res)") }
                 if let f = r.fragmentLayout { print("    fragment layout (16×8×16 f16): \(f)") }
+                if let f = r.int8FragmentLayout { print("    fragment layout (16×8×32 s8): \(f)") }
             } else {
                 print("    cooperative matrix: not supported (tiled and matrix–vector kernels only)")
             }

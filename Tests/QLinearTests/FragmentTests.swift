@@ -345,7 +345,7 @@ struct FragmentTests {
         } } }
     }
 
-    @Test("gemm_frag plans: any M for fp16, q4gsw (gemm_frag) and dq8ca_q4gsw (gemm_frag_dq) where forced or a rule names it; never for dq8ca_q8csw; matrix–vector rules stop at M = 256")
+    @Test("gemm_frag plans: any M for fp16, q4gsw (gemm_frag) and dq8ca_q4gsw (gemm_frag_dq) where forced or a rule names it; not for dq8ca_q8csw (gemm_frag_i8's); matrix–vector rules stop at M = 256")
     func gemmPlans() throws {
         let caps = h100Caps()
         var options = DispatchOptions()
@@ -368,10 +368,11 @@ struct FragmentTests {
                 #expect((plan.quantShader != nil) == (op == .dq8ca_q4gsw))
             }
         } } }
-        // int8 weights have no prefill form: a forced one says so.
+        // int8 weights' prefill form (gemm_frag_i8) loads B by coopMatLoad: a forced form without
+        // it says so (its plans: Int8FragmentTests).
         if case .failure(let why) = Dispatcher.plan(.gemv, Problem(op: .dq8ca_q8csw, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16), caps: caps, options: options) {
-            #expect(why.reason.contains("int8 weights"))
-        } else { Issue.record("dq8ca_q8csw with a forced prefill form was planned") }
+            #expect(why.reason.contains("coopMatLoad"))
+        } else { Issue.record("dq8ca_q8csw with a forced prefill form building B from words was planned") }
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 64, split: 1, gemm: true) == 2 * 64 * 20 * 16 + 4)
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 64, split: 2, gemm: true) == nil)
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 64, split: 1, gemm: true, bLoad: true) == 2 * 64 * 17 * 16 + 4)
@@ -492,7 +493,7 @@ struct FragmentTests {
     /// A context without the probed layout (lavapipe: no cooperative matrices) refuses a hand-made
     /// gemv_frag plan at encode, with the reason — it never records a kernel written for a layout
     /// the device was not shown to have.
-    @Test("the prefill forms' weight gate: fp16 weights, or INT4 whose group scales are fp16 values with 8·|scale| finite in fp16; never int8")
+    @Test("the prefill forms' weight gate: fp16 and int8 weights, or INT4 whose group scales are fp16 values with 8·|scale| finite in fp16")
     func prefillFormGate() throws {
         let ctx = try Shared.ctx()
         let n = 4, k = 128
@@ -507,7 +508,7 @@ struct FragmentTests {
         #expect(try q4(8000).prefillFormAllowed)          // 8 · 8000 = 64000 ≤ 65504
         #expect(try !q4(8192).prefillFormAllowed)         // an fp16 value, but −8 · 8192 overflows fp16
         let q8 = try Q8CSWWeights(n: n, k: k, values: [Int8](repeating: 1, count: n * k), scales: [Float](repeating: 0.5, count: n))
-        #expect(try !LinearLayer(context: ctx, weights: .q8csw(q8), act: .f16).prefillFormAllowed)
+        #expect(try LinearLayer(context: ctx, weights: .q8csw(q8), act: .f16).prefillFormAllowed)   // gemm_frag_i8: fp32 row scales after int32 sums
     }
 
     @Test func handMadePlanIsRefused() throws {

@@ -20,10 +20,13 @@ public enum ShaderID: String, CaseIterable, Sendable, Codable {
     case coopmat_int_splitk_q8_f16
     case coopmat_int_splitk_q8_f32
     case frag_probe
+    case frag_probe_s8
     case gemm_frag_dq_q4_f16
     case gemm_frag_dq_q4_f32
     case gemm_frag_f16_f16
     case gemm_frag_f16_f32
+    case gemm_frag_i8_q8_f16
+    case gemm_frag_i8_q8_f32
     case gemm_frag_q4_f16
     case gemm_frag_q4_f32
     case gemv_dq_f64_q4_f16
@@ -120,11 +123,13 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
     case gemvFragDqXs = "gemv_frag_dq_xs"
     case gemmFrag = "gemm_frag"
     case gemmFragDq = "gemm_frag_dq"
+    case gemmFragI8 = "gemm_frag_i8"
     case gemvDq = "gemv_dq"
     case gemvInt = "gemv_int"
     case quantAct = "quant_act"
     case peakBw = "peak_bw"
     case fragProbe = "frag_probe"
+    case fragProbeS8 = "frag_probe_s8"
     case peakMma = "peak_mma"
 
     /// How a dispatch of this family is sized.
@@ -150,11 +155,13 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
         case .gemvFragDqXs: return .columns
         case .gemmFrag: return .columns
         case .gemmFragDq: return .columns
+        case .gemmFragI8: return .columns
         case .gemvDq: return .columns
         case .gemvInt: return .columns
         case .quantAct: return .rows
         case .peakBw: return .fixed
         case .fragProbe: return .fixed
+        case .fragProbeS8: return .fixed
         case .peakMma: return .fixed
         }
     }
@@ -182,11 +189,13 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
         case .gemvFragDqXs: return 256
         case .gemmFrag: return nil
         case .gemmFragDq: return nil
+        case .gemmFragI8: return nil
         case .gemvDq: return 8
         case .gemvInt: return 16
         case .quantAct: return nil
         case .peakBw: return nil
         case .fragProbe: return nil
+        case .fragProbeS8: return nil
         case .peakMma: return nil
         }
     }
@@ -212,10 +221,13 @@ extension VariantKey {
         VariantKey(family: .coopmatIntSplitk, weight: .q8, act: .f16): .coopmat_int_splitk_q8_f16,
         VariantKey(family: .coopmatIntSplitk, weight: .q8, act: .f32): .coopmat_int_splitk_q8_f32,
         VariantKey(family: .fragProbe): .frag_probe,
+        VariantKey(family: .fragProbeS8): .frag_probe_s8,
         VariantKey(family: .gemmFragDq, weight: .q4, act: .f16): .gemm_frag_dq_q4_f16,
         VariantKey(family: .gemmFragDq, weight: .q4, act: .f32): .gemm_frag_dq_q4_f32,
         VariantKey(family: .gemmFrag, weight: .f16, act: .f16): .gemm_frag_f16_f16,
         VariantKey(family: .gemmFrag, weight: .f16, act: .f32): .gemm_frag_f16_f32,
+        VariantKey(family: .gemmFragI8, weight: .q8, act: .f16): .gemm_frag_i8_q8_f16,
+        VariantKey(family: .gemmFragI8, weight: .q8, act: .f32): .gemm_frag_i8_q8_f32,
         VariantKey(family: .gemmFrag, weight: .q4, act: .f16): .gemm_frag_q4_f16,
         VariantKey(family: .gemmFrag, weight: .q4, act: .f32): .gemm_frag_q4_f32,
         VariantKey(family: .gemvDq, weight: .q4, act: .f16, features: [.dot, .fp64]): .gemv_dq_f64_q4_f16,
@@ -312,10 +324,13 @@ extension ShaderID {
         case .coopmat_int_splitk_q8_f16: return (.coopmatIntSplitk, "coopmat_int.comp", ["SPLITK", "WEIGHT_Q8", "ACT_F16"], "vulkan1.3")
         case .coopmat_int_splitk_q8_f32: return (.coopmatIntSplitk, "coopmat_int.comp", ["SPLITK", "WEIGHT_Q8"], "vulkan1.3")
         case .frag_probe: return (.fragProbe, "frag_probe.comp", [], "vulkan1.3")
+        case .frag_probe_s8: return (.fragProbeS8, "frag_probe_s8.comp", [], "vulkan1.3")
         case .gemm_frag_dq_q4_f16: return (.gemmFragDq, "gemv_frag.comp", ["GEMM", "DQ", "WEIGHT_Q4", "ACT_F16"], "vulkan1.3")
         case .gemm_frag_dq_q4_f32: return (.gemmFragDq, "gemv_frag.comp", ["GEMM", "DQ", "WEIGHT_Q4"], "vulkan1.3")
         case .gemm_frag_f16_f16: return (.gemmFrag, "gemv_frag.comp", ["GEMM", "WEIGHT_F16", "ACT_F16"], "vulkan1.3")
         case .gemm_frag_f16_f32: return (.gemmFrag, "gemv_frag.comp", ["GEMM", "WEIGHT_F16"], "vulkan1.3")
+        case .gemm_frag_i8_q8_f16: return (.gemmFragI8, "gemm_i8.comp", ["WEIGHT_Q8", "ACT_F16"], "vulkan1.3")
+        case .gemm_frag_i8_q8_f32: return (.gemmFragI8, "gemm_i8.comp", ["WEIGHT_Q8"], "vulkan1.3")
         case .gemm_frag_q4_f16: return (.gemmFrag, "gemv_frag.comp", ["GEMM", "WEIGHT_Q4", "ACT_F16"], "vulkan1.3")
         case .gemm_frag_q4_f32: return (.gemmFrag, "gemv_frag.comp", ["GEMM", "WEIGHT_Q4"], "vulkan1.3")
         case .gemv_dq_f64_q4_f16: return (.gemvDq, "gemv_dq.comp", ["WEIGHT_Q4", "ACT_F16", "DOT", "Q_F64"], "vulkan1.3")
@@ -411,10 +426,13 @@ extension ShaderID {
         case .coopmat_int_splitk_q8_f16: return KernelSignature(family: .coopmatIntSplitk, bindings: [.init(index: 0, block: "XQBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XPBuf", element: "uint", access: .readonly), .init(index: 2, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 3, block: "SBuf", element: "float", access: .readonly), .init(index: 4, block: "CorrBuf", element: "float", access: .readonly), .init(index: 5, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 6, block: "PBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 128), .init(id: 1, name: "BN", defaultValue: 64), .init(id: 2, name: "BK", defaultValue: 32), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "WM", defaultValue: 2), .init(id: 5, name: "WN", defaultValue: 2), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 16), .init(id: 8, name: "TK", defaultValue: 32), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 10, name: "NBUF", defaultValue: 2), .init(id: 11, name: "SWZ", defaultValue: 1), .init(id: 12, name: "ABL", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .coopmat_int_splitk_q8_f32: return KernelSignature(family: .coopmatIntSplitk, bindings: [.init(index: 0, block: "XQBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XPBuf", element: "uint", access: .readonly), .init(index: 2, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 3, block: "SBuf", element: "float", access: .readonly), .init(index: 4, block: "CorrBuf", element: "float", access: .readonly), .init(index: 5, block: "BiasBuf", element: "float", access: .readonly), .init(index: 6, block: "PBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 128), .init(id: 1, name: "BN", defaultValue: 64), .init(id: 2, name: "BK", defaultValue: 32), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "WM", defaultValue: 2), .init(id: 5, name: "WN", defaultValue: 2), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 16), .init(id: 8, name: "TK", defaultValue: 32), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 10, name: "NBUF", defaultValue: 2), .init(id: 11, name: "SWZ", defaultValue: 1), .init(id: 12, name: "ABL", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .frag_probe: return KernelSignature(family: .fragProbe, bindings: [.init(index: 0, block: "OBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 3, name: "WG", defaultValue: 32)], workgroupSizeConstant: "WG")
+        case .frag_probe_s8: return KernelSignature(family: .fragProbeS8, bindings: [.init(index: 0, block: "OBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 3, name: "WG", defaultValue: 32)], workgroupSizeConstant: "WG")
         case .gemm_frag_dq_q4_f16: return KernelSignature(family: .gemmFragDq, bindings: [.init(index: 0, block: "XQBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XPBuf", element: "uint", access: .readonly), .init(index: 2, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 3, block: "SBuf", element: "float", access: .readonly), .init(index: 4, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 5, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "R", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "KS", defaultValue: 1), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 12, name: "ABL", defaultValue: 0), .init(id: 14, name: "PD", defaultValue: 1), .init(id: 15, name: "XT", defaultValue: 0), .init(id: 16, name: "BL", defaultValue: 0), .init(id: 17, name: "XE", defaultValue: 0), .init(id: 18, name: "WH", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .gemm_frag_dq_q4_f32: return KernelSignature(family: .gemmFragDq, bindings: [.init(index: 0, block: "XQBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XPBuf", element: "uint", access: .readonly), .init(index: 2, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 3, block: "SBuf", element: "float", access: .readonly), .init(index: 4, block: "BiasBuf", element: "float", access: .readonly), .init(index: 5, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "R", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "KS", defaultValue: 1), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 12, name: "ABL", defaultValue: 0), .init(id: 14, name: "PD", defaultValue: 1), .init(id: 15, name: "XT", defaultValue: 0), .init(id: 16, name: "BL", defaultValue: 0), .init(id: 17, name: "XE", defaultValue: 0), .init(id: 18, name: "WH", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .gemm_frag_f16_f16: return KernelSignature(family: .gemmFrag, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "R", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "KS", defaultValue: 1), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 12, name: "ABL", defaultValue: 0), .init(id: 14, name: "PD", defaultValue: 1), .init(id: 15, name: "XT", defaultValue: 0), .init(id: 16, name: "BL", defaultValue: 0), .init(id: 17, name: "XE", defaultValue: 0), .init(id: 18, name: "WH", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .gemm_frag_f16_f32: return KernelSignature(family: .gemmFrag, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float", access: .readonly), .init(index: 4, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "R", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "KS", defaultValue: 1), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 12, name: "ABL", defaultValue: 0), .init(id: 14, name: "PD", defaultValue: 1), .init(id: 15, name: "XT", defaultValue: 0), .init(id: 16, name: "BL", defaultValue: 0), .init(id: 17, name: "XE", defaultValue: 0), .init(id: 18, name: "WH", defaultValue: 0)], workgroupSizeConstant: "WG")
+        case .gemm_frag_i8_q8_f16: return KernelSignature(family: .gemmFragI8, bindings: [.init(index: 0, block: "XQBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XPBuf", element: "uint", access: .readonly), .init(index: 2, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 3, block: "SBuf", element: "float", access: .readonly), .init(index: 4, block: "CorrBuf", element: "float", access: .readonly), .init(index: 5, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 6, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "R", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 256), .init(id: 7, name: "TN", defaultValue: 64), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 12, name: "ABL", defaultValue: 0), .init(id: 15, name: "XT", defaultValue: 1), .init(id: 18, name: "WH", defaultValue: 0)], workgroupSizeConstant: "WG")
+        case .gemm_frag_i8_q8_f32: return KernelSignature(family: .gemmFragI8, bindings: [.init(index: 0, block: "XQBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "XPBuf", element: "uint", access: .readonly), .init(index: 2, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 3, block: "SBuf", element: "float", access: .readonly), .init(index: 4, block: "CorrBuf", element: "float", access: .readonly), .init(index: 5, block: "BiasBuf", element: "float", access: .readonly), .init(index: 6, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "R", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 256), .init(id: 7, name: "TN", defaultValue: 64), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 12, name: "ABL", defaultValue: 0), .init(id: 15, name: "XT", defaultValue: 1), .init(id: 18, name: "WH", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .gemm_frag_q4_f16: return KernelSignature(family: .gemmFrag, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "R", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "KS", defaultValue: 1), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 12, name: "ABL", defaultValue: 0), .init(id: 14, name: "PD", defaultValue: 1), .init(id: 15, name: "XT", defaultValue: 0), .init(id: 16, name: "BL", defaultValue: 0), .init(id: 17, name: "XE", defaultValue: 0), .init(id: 18, name: "WH", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .gemm_frag_q4_f32: return KernelSignature(family: .gemmFrag, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float", access: .readonly), .init(index: 4, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 1, name: "R", defaultValue: 2), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "KS", defaultValue: 1), .init(id: 7, name: "TN", defaultValue: 8), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 12, name: "ABL", defaultValue: 0), .init(id: 14, name: "PD", defaultValue: 1), .init(id: 15, name: "XT", defaultValue: 0), .init(id: 16, name: "BL", defaultValue: 0), .init(id: 17, name: "XE", defaultValue: 0), .init(id: 18, name: "WH", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .gemv_dq_f64_q4_f16: return KernelSignature(family: .gemvDq, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "CorrBuf", element: "float", access: .readonly), .init(index: 4, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 5, block: "YBuf", element: "float16_t", access: .writeonly), .init(index: 6, block: "XQBuf", element: "uint", access: .writeonly), .init(index: 7, block: "XPBuf", element: "uint", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 1), .init(id: 1, name: "BN", defaultValue: 8), .init(id: 2, name: "BK", defaultValue: 4), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "GS", defaultValue: 0), .init(id: 5, name: "KC", defaultValue: 128), .init(id: 6, name: "R", defaultValue: 2), .init(id: 7, name: "KS", defaultValue: 1), .init(id: 8, name: "SGS", defaultValue: 32)], workgroupSizeConstant: "WG")

@@ -1,0 +1,181 @@
+import Testing
+@testable import QLinear
+import QLinearCheck
+import VulkanRuntime
+
+/// `gemm_frag_i8` (dq8ca_q8csw's prefill form with int8 MMAs): the int8 weight words as A
+/// fragments in registers, for one probed int8 layout, and the x rows staged in the MMAs' K order
+/// for coopMatLoad. lavapipe has no cooperative matrices, so the kernel runs only on the GPU
+/// (`qlinear check --gemv …`); here: the layout's recognition, the kernel's K permutation replayed
+/// element by element, the shared-memory banks, the dispatcher's and the tuner's gates.
+@Suite("int8 prefill form (gemm_frag_i8)")
+struct Int8FragmentTests {
+    func words(_ l: FragmentLayout) -> [UInt32] {
+        var o = [UInt32](repeating: 0xFFFF_FFFF, count: 4 + 3 * 512)
+        o[0] = UInt32(l.subgroupSize)
+        for (j, mat) in [l.a, l.b, l.c].enumerated() {
+            o[1 + j] = UInt32(mat[0].count)
+            for lane in 0..<32 { for (i, v) in mat[lane].enumerated() { o[4 + j * 512 + lane * 16 + i] = UInt32(v) } }
+        }
+        return o
+    }
+
+    @Test("the int8 layout is recognised from the probe's words; another A or C order or subgroup size is not; B is not relied on")
+    func recognition() throws {
+        let nv = FragmentLayout.mma16832s8
+        #expect(nv.knownInt8 == .mma16832s8)
+        #expect(try FragmentLayout(probeWords: words(nv)).knownInt8 == .mma16832s8)
+        // PTX register order for A (a0 … a3: rows g, g + 8 before the K halves).
+        var ptx = nv
+        ptx.a = (0..<32).map { l in (0..<16).map { i in ((l >> 2) + 8 * ((i >> 2) & 1)) * 32 + 4 * (l & 3) + (i & 3) + 16 * (i >> 3) } }
+        #expect(ptx.knownInt8 == nil)
+        var c = nv
+        c.c.swapAt(3, 4)
+        #expect(c.knownInt8 == nil)
+        var wave64 = nv
+        wave64.subgroupSize = 64
+        #expect(wave64.knownInt8 == nil)
+        var b = nv
+        b.b = b.b.reversed()
+        #expect(b.knownInt8 == .mma16832s8)
+        // The f16 layout is not an int8 one and vice versa.
+        #expect(FragmentLayout.mma16816.knownInt8 == nil && nv.known == nil)
+    }
+
+    /// The shader's loads, staging and fragment assembly replayed on the CPU for one 128-value
+    /// block: lane (g, t) holds words w0 … w7 of weight rows g and g + 8 (bytes 32t … 32t + 31);
+    /// `storeX` puts x row r's word 4p + e (piece p) at word `pos(p, e)` of the row's staged block;
+    /// coopMatLoad (column-major, one 32-byte column per x row and step) gives B(k, n) = byte k of
+    /// step s's column n; A element i of a lane (through the layout) is byte i & 3 of word
+    /// 2s + ((i >> 2) & 1) of row half i >> 3. Returns C through the C layout and the exact sums.
+    func emulate(seed: UInt64, pos: (_ p: Int, _ e: Int) -> Int) -> (got: [Int], want: [Int], placed: Bool) {
+        var rng = SplitMix64(seed: seed)
+        let layout = FragmentLayout.mma16832s8
+        let w = (0..<(16 * 128)).map { _ in Int(Int8(truncatingIfNeeded: rng.next())) }
+        let x = (0..<(8 * 128)).map { _ in Int(Int8(truncatingIfNeeded: rng.next())) }
+        // Staged rows: 32 words of 4 bytes per x row.
+        var staged = [[Int?]](repeating: [Int?](repeating: nil, count: 128), count: 8)
+        var placed = true
+        for r in 0..<8 { for p in 0..<8 { for e in 0..<4 {
+            let at = pos(p, e)
+            for byte in 0..<4 {
+                if staged[r][4 * at + byte] != nil { placed = false }
+                staged[r][4 * at + byte] = x[r * 128 + 4 * (4 * p + e) + byte]
+            }
+        } } }
+        var cm = [Int](repeating: 0, count: 16 * 8)
+        for s in 0..<4 {
+            var a = [Int?](repeating: nil, count: 16 * 32)
+            for lane in 0..<32 {
+                let g = lane >> 2, t = lane & 3
+                for i in 0..<16 {
+                    let row = g + 8 * (i >> 3), word = 2 * s + ((i >> 2) & 1)
+                    let flat = layout.a[lane][i]
+                    if a[flat] != nil { placed = false }
+                    a[flat] = w[row * 128 + 32 * t + 4 * word + (i & 3)]
+                }
+            }
+            for r in 0..<16 { for n in 0..<8 { for k in 0..<32 {
+                guard let av = a[r * 32 + k], let bv = staged[n][32 * s + k] else { placed = false; continue }
+                cm[r * 8 + n] += av * bv
+            } } }
+        }
+        var got: [Int] = [], want: [Int] = []
+        for lane in 0..<32 { for i in 0..<4 {
+            let flat = layout.c[lane][i]
+            got.append(cm[flat])
+            let r = flat / 8, n = flat % 8
+            want.append((0..<128).reduce(0) { $0 + w[r * 128 + $1] * x[n * 128 + $1] })
+        } }
+        return (got, want, placed)
+    }
+
+    /// gemm_i8.comp's storeX: the piece's word e is the row's word 8t + w (t = p / 2,
+    /// w = 4(p & 1) + e), which step w / 2 takes at word 8(w / 2) + t + 4(w & 1).
+    static func shaderPos(_ p: Int, _ e: Int) -> Int {
+        let t = p >> 1, w = 4 * (p & 1) + e
+        return 8 * (w >> 1) + t + 4 * (w & 1)
+    }
+
+    @Test("the K permutation pairs every int8 weight with its own activation (exact int32 sums)", arguments: [UInt64(1), 2, 3])
+    func permutation(seed: UInt64) {
+        let r = emulate(seed: seed, pos: Int8FragmentTests.shaderPos)
+        #expect(r.placed)
+        #expect(r.got == r.want)
+    }
+
+    @Test("the replay can fail: x staged in natural order does not pair with the weights")
+    func permutationCanFail() {
+        let r = emulate(seed: 1, pos: { p, e in 4 * p + e })
+        #expect(r.placed)
+        #expect(r.got != r.want)
+    }
+
+    @Test("staging banks: each store instruction of a warp (4 rows × 8 pieces) and each 8-row phase of coopMatLoad's 16-byte reads hit 32 distinct banks", arguments: [32, 64])
+    func banks(tn: Int) {
+        let xrg = 9 * 4   // words per staged row: 8 uvec4 + 1 padding
+        for e in 0..<4 { for first in stride(from: 0, to: tn * 8, by: 32) {
+            var banks = Set<Int>()
+            for idx in first..<(first + 32) { banks.insert(((idx >> 3) * xrg + Int8FragmentTests.shaderPos(idx & 7, e)) % 32) }
+            #expect(banks.count == 32)
+        } }
+        for s in 0..<4 { for half in 0..<2 {
+            var banks = Set<Int>()
+            for r in 0..<8 { for w in 0..<4 { banks.insert((r * xrg + 8 * s + 4 * half + w) % 32) } }
+            #expect(banks.count == 32)
+        } }
+    }
+
+    @Test("plans: dq8ca_q8csw's forced or ruled prefill form is gemm_frag_i8 with the probed int8 layout, B by coopMatLoad and x stored after the block; otherwise refused or another kernel")
+    func plans() throws {
+        let caps = h100Caps()
+        var options = DispatchOptions()
+        options.fragmentLayout = .mma16816
+        options.int8FragmentLayout = .mma16832s8
+        let p = Problem(op: .dq8ca_q8csw, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16)
+        for (cfg, halves) in [(GemvConfig(columns: 2, threads: 512, unroll: 1, frag: true, xRows: 64, xLoad: true, weightHalves: true), true),
+                              (GemvConfig(columns: 1, threads: 256, unroll: 1, frag: true, xRows: 32, xLoad: true), false)] {
+            options.gemvConfig = cfg
+            for act in [DType.f16, .f32] {
+                var q = p
+                q.act = act
+                let plan = try Dispatcher.plan(.gemv, q, caps: caps, options: options).get()
+                #expect(plan.shader.origin.family == .gemmFragI8 && plan.shader.origin.source == "gemm_i8.comp")
+                #expect(plan.tile.tk == 32 && plan.tile.bLoad == 1 && plan.tile.xStoreStep == 0 && plan.tile.weightHalves == (halves ? 1 : 0))
+                #expect(plan.tile.xTiles == 1 && plan.quantShader != nil && plan.reasons.contains { $0.contains("gemm_frag_i8") })
+            }
+        }
+        #expect(Dispatcher.fragSharedBytes(workgroup: 512, tiles: 2, tn: 64, split: 1, gemm: true, bLoad: true, int8: true) == 2 * 64 * 9 * 16)
+        // x stored mid-block or B built from words: refused with a reason.
+        for cfg in [GemvConfig(columns: 2, threads: 512, unroll: 1, frag: true, xRows: 64, xLoad: true, xStore: 2),
+                    GemvConfig(columns: 2, threads: 512, unroll: 1, frag: true, xRows: 64)] {
+            options.gemvConfig = cfg
+            if case .failure(let why) = Dispatcher.plan(.gemv, p, caps: caps, options: options) {
+                #expect(why.reason.contains("gemm_frag_i8"))
+            } else { Issue.record("\(cfg.compact) was planned for dq8ca_q8csw") }
+        }
+        // Without the probed int8 layout, without 16×8×32 s8 matrices, with s8 fenced off, or with
+        // K past 65536 (int32 sums): not planned.
+        options.gemvConfig = GemvConfig(columns: 2, threads: 512, unroll: 1, frag: true, xRows: 64, xLoad: true, weightHalves: true)
+        var noLayout = options
+        noLayout.int8FragmentLayout = nil
+        var noShape = caps
+        noShape.coopMatConfigs.removeAll { $0.a == .s8 && $0.n == 8 }
+        var fenced = options
+        fenced.brokenCoopMat[.s8] = "test"
+        var bigK = p
+        bigK.k = 65536 + 128
+        for (c, o, q) in [(caps, noLayout, p), (noShape, options, p), (caps, fenced, p), (caps, options, bigK)] {
+            #expect((try? Dispatcher.plan(.gemv, q, caps: c, options: o).get()) == nil)
+        }
+        // The f16 layout is not needed by the int8 form, nor the int8 one by the others.
+        var noF16 = options
+        noF16.fragmentLayout = nil
+        #expect((try? Dispatcher.plan(.gemv, p, caps: caps, options: noF16).get())?.shader.origin.family == .gemmFragI8)
+        let q4 = Problem(op: .q4gsw, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16)
+        #expect((try? Dispatcher.plan(.gemv, q4, caps: caps, options: noLayout).get())?.shader.origin.family == .gemmFrag)
+        // The tuner's int8 prefill candidates: the loaded forms only (B by coopMatLoad).
+        let cands = Tuner.candidates(.gemv, floatOps: false, m: 2048, varieties: [.fraggemm], prefillForm: true, int8Prefill: true)
+        #expect(cands.count == 36 && cands.allSatisfy { $0.gemv?.xLoad == true && $0.gemv?.xStore == nil })
+    }
+}
