@@ -30,8 +30,10 @@ public final class QLinearContext: @unchecked Sendable {
     /// a CPU computation: a family that returns wrong answers is disabled, with the reason kept.
     /// The library reads no environment variables; the CLI maps QLINEAR_DEVICE and friends here
     /// (and QLINEAR_VALIDATION=1 to `instance: InstanceOptions(validation: log)`).
+    /// `int8Probe` false skips the int8 fragment probe (a driver whose compiler fails on it):
+    /// `gemm_frag_i8` then never runs.
     public init(device selector: String? = nil, options: DispatchOptions = DispatchOptions(), selfTest: Bool = true,
-                instance: InstanceOptions = InstanceOptions()) throws {
+                instance: InstanceOptions = InstanceOptions(), int8Probe: Bool = true) throws {
         self.device = try Device.open(selector, instance: instance)
         self.pipelines = PipelineCache(device: device)
         if selfTest && !options.disableCoopMat {
@@ -45,7 +47,9 @@ public final class QLinearContext: @unchecked Sendable {
                 probeError = "\(error)"
             }
             var layout8: FragmentLayout?, probeError8: String?
-            if o.brokenCoopMat[.s8] == nil {
+            if !int8Probe {
+                probeError8 = "skipped by the caller"
+            } else if o.brokenCoopMat[.s8] == nil {
                 do {
                     layout8 = try FragmentLayout.probeInt8(QLinearContext(unchecked: device, pipelines: pipelines, options: o))
                 } catch {

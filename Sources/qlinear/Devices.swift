@@ -37,7 +37,7 @@ struct Devices: ParsableCommand {
                                  tuningTable: TuningTable.forDevice(d.capabilities).name)
             if selected == nil || selected?.index == d.index, d.capabilities.cooperativeMatrix {
                 // Self-test each device's cooperative matrices the way a real run would.
-                let ctx = try QLinearContext(device: String(d.index), instance: CLIValidation.instance)
+                let ctx = try QLinearContext(device: String(d.index), instance: CLIValidation.instance, int8Probe: DeviceOptions.int8Probe)
                 r.selfTest = Dictionary(uniqueKeysWithValues: ctx.selfTest.map { ($0.key.rawValue, $0.value) })
                 r.fragmentProbe = ctx.fragmentLayout
                 r.fragmentLayout = ctx.fragmentLayout.map { $0.known?.rawValue ?? "unknown (not a layout any kernel is written for)" }

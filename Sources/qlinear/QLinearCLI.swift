@@ -15,6 +15,7 @@ struct QLinearCLI: ParsableCommand {
             Ops: fp16, q4gsw, dq8ca_q4gsw, dq8ca_q8csw. Kernels: tiled (any device), coopmat \
             (VK_KHR_cooperative_matrix), gemv (decode batches). Environment: QLINEAR_DEVICE, \
             QLINEAR_DISABLE_COOPMAT=1, QLINEAR_TILE, QLINEAR_BK (see each command's --help); \
+            QLINEAR_INT8_PROBE=0 skips the int8 fragment probe (its kernel then never runs); \
             QLINEAR_VALIDATION=1 runs with the Vulkan validation layers and fails on any message.
             Exit status: 0 success, 1 runtime failure, 2 usage error.
             """,

@@ -66,6 +66,9 @@ struct DeviceOptions: ParsableArguments {
     @Option(help: "Tuning table (JSON, as `qlinear tune` writes) instead of the built-in one (or QLINEAR_TUNING).")
     var tuning: String?
 
+    /// QLINEAR_INT8_PROBE=0: open contexts without the int8 fragment probe.
+    static var int8Probe: Bool { env("QLINEAR_INT8_PROBE") != "0" }
+
     static func env(_ name: String) -> String? {
         guard let p = getenv(name) else { return nil }
         let s = String(cString: p)
@@ -163,7 +166,7 @@ struct DeviceOptions: ParsableArguments {
     var selector: String? { device ?? DeviceOptions.env("QLINEAR_DEVICE") }
 
     func open() throws -> QLinearContext {
-        try QLinearContext(device: selector, options: try dispatchOptions(), instance: CLIValidation.instance)
+        try QLinearContext(device: selector, options: try dispatchOptions(), instance: CLIValidation.instance, int8Probe: DeviceOptions.int8Probe)
     }
 }
 
