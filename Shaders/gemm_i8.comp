@@ -1,7 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Prefill with int8 tensor cores and register-built weight fragments (dq8ca_q8csw; any M, K a
-// multiple of 128): y = sx[m] · (ws[n] · Σ_k qw·xq − zp[m] · corr[n]) (+ bias[n]), the epilogue
+// multiple of the block BK = 128 or 256): y = sx[m] · (ws[n] · Σ_k qw·xq − zp[m] · corr[n]) (+ bias[n]), the epilogue
 // of coopmat_int.comp. The weights are the MMA's A operand (16 rows × 32 K, int8), the
 // quantization pass's int8 rows the B operand (32 K × 8 x rows), int32 accumulators over all of K
 // (per-channel weight scales: nothing to fold per block; |Σ| ≤ K·128·128 < 2^31 for K ≤ 65536).
@@ -13,23 +13,25 @@
 // driver's business.
 //
 // K permutation (a dot product does not change when K is permuted the same way in both
-// operands): per block of 128 K values (4 MMAs of 32), lane (g, t) owns K values kb + 32t …
-// kb + 32t + 31 of its weight rows g and g + 8 of each 16-row tile — two 16-byte loads per row,
-// the format's own words w0 … w7 — and MMA step s (0…3) takes words 2s (A columns 4t … 4t + 3)
-// and 2s + 1 (columns 16 + 4t …): A is the loaded words, no conversion at all. The x rows are
-// staged in two shared buffers in that order: word 8s + t + 4h of a row's block holds the row's
-// word 8t + 2s + h, so one coopMatLoad per B fragment (column-major, 32 bytes per step per row,
-// rows 9 uvec4 apart: an 8-row phase of 16-byte reads covers 32 distinct banks) pairs every
-// weight with its own activation.
+// operands): a block of BK K values is BK / 128 sub-blocks of 128 (4 MMAs of 32 each); in
+// sub-block j lane (g, t) owns K values 128j + 32t … 128j + 32t + 31 of its weight rows g and
+// g + 8 of each 16-row tile — two 16-byte loads per row, the format's own words w0 … w7 — and MMA
+// step s = 4j + s' takes words 2s' (A columns 4t … 4t + 3) and 2s' + 1 (columns 16 + 4t …): A is
+// the loaded words, no conversion at all. The x rows are staged in two shared buffers in that
+// order: word 8s + t + 4h of a row's block holds the row's word 32j + 8t + 2s' + h, so one
+// coopMatLoad per B fragment (column-major, 32 bytes per step per row, rows BK/16 + 1 uvec4 apart:
+// an 8-row phase of 16-byte reads covers 32 distinct banks) pairs every weight with its own
+// activation.
 //
 // Work: subgroup sg takes R tiles of 16 weight rows; the workgroup TN x rows (TN / 8 B fragments
 // per step; M > TN: ⌈M / TN⌉ x-row tiles along the grid, adjacent in dispatch order). One
 // barrier per block: block b + 1's x rows are loaded (16 bytes per invocation and piece) before
 // block b's MMAs and stored into the other buffer after them. Weights: WH = 0, two register sets,
 // block b + 1's loads issued before block b's MMAs; WH = 1, one set, each block in two halves
-// (words 0…3 for steps 0, 1 after step 1 of the previous block; words 4…7 at the block's start).
+// (the first half's words after step BK/64 − 1 of the previous block, the second half's at the
+// block's start: BK/64 MMA steps ahead).
 // Edges: weight rows past N load row N − 1 and are not written; x rows ≥ M are zeros (their
-// outputs are not written); K (the padded row length, a multiple of 128) is whole blocks whose
+// outputs are not written); K (the padded row length, a multiple of BK) is whole blocks whose
 // padding is zeros in both operands.
 #include "common.glsl"
 #extension GL_KHR_cooperative_matrix : require
@@ -38,8 +40,9 @@
 
 layout(local_size_x_id = 3) in;
 layout(constant_id = 1) const uint R = 2;      // 16-row tiles per subgroup
+layout(constant_id = 2) const uint BK = 128;   // K values per block (one barrier each): 128 or 256
 layout(constant_id = 3) const uint WG = 256;
-layout(constant_id = 7) const uint TN = 64;    // x rows per workgroup: 32 or 64
+layout(constant_id = 7) const uint TN = 64;    // x rows per workgroup: 32, 64 or 128
 layout(constant_id = 9) const uint SGS = 32;
 layout(constant_id = 15) const uint XT = 1;    // 1: ⌈M / TN⌉ x-row tiles along the grid
 layout(constant_id = 18) const uint WH = 0;    // 1: weights in half blocks, one register set
@@ -48,10 +51,13 @@ layout(constant_id = 18) const uint WH = 0;    // 1: weights in half blocks, one
 layout(constant_id = 12) const uint ABL = 0;
 
 const uint NB = TN / 8u;                       // B fragments per K step
+const uint NS = BK / 32u;                      // MMA steps per block
+const uint CH = BK / 64u;                      // 16-byte loads of a lane per row and block
 const uint NSG = WG / SGS;
 const uint BN = NSG * R * 16u;                 // weight rows per workgroup
-const uint XRG = 9u;                           // uvec4 per staged x row and buffer (8 + 1 padding)
-const uint QP = (TN * 8u + WG - 1u) / WG;      // 16-byte x pieces each invocation stages per block
+const uint XRG = BK / 16u + 1u;                // uvec4 per staged x row and buffer (+ 1 padding)
+const uint PR = BK / 16u;                      // 16-byte x pieces per row and block
+const uint QP = (TN * PR + WG - 1u) / WG;      // x pieces each invocation stages per block
 shared uvec4 Xd[2u * TN * XRG];
 
 layout(binding = 0) readonly buffer XQBuf { uvec4 XQ4[]; };   // int8 rows, pc.ldx words apart
@@ -67,73 +73,83 @@ layout(binding = 6) writeonly buffer YBuf { ACT_T Y[]; };
 #define MatC coopmat<int, gl_ScopeSubgroup, 16, 8, gl_MatrixUseAccumulator>
 MatC acc[R * NB];
 
-uvec4 wr[2u * R * 2u * 2u];   // WH = 0: set, tile, row half (g, g + 8), 16-byte load
-uvec4 wh[2u * R * 2u];        // WH = 1: half, tile, row half
+uvec4 wr[2u * R * 2u * CH];        // WH = 0: set, tile, row half (g, g + 8), 16-byte load
+uvec4 wh[2u * R * 2u * (CH / 2u)];  // WH = 1: half, tile, row half, 16-byte load
 uvec4 xr[QP];                 // the x pieces this invocation stages for the next block
 
-uint wordAt(uint lane, uint n0, uint r, uint hr, uint kb) {
+// The uvec4 index of the lane's 16-byte load c (0 … CH − 1: sub-block c / 2, its half c & 1) of
+// tile r's row half hr in the block at kb.
+uint wordAt(uint lane, uint n0, uint r, uint hr, uint kb, uint c) {
     const uint n = min(n0 + 16u * r + (lane >> 2) + 8u * hr, pc.N - 1u);
-    return (n * pc.ldw + (kb + 32u * (lane & 3u)) / 4u) >> 2;   // uvec4 index of word 0
+    return ((n * pc.ldw + (kb + 128u * (c >> 1) + 32u * (lane & 3u)) / 4u) >> 2) + (c & 1u);
 }
 
 void fetch(uint slot, uint lane, uint n0, uint kb) {
     [[unroll]] for (uint r = 0; r < R; ++r) {
         [[unroll]] for (uint hr = 0; hr < 2u; ++hr) {
-            const uint i = wordAt(lane, n0, r, hr, kb);
-            wr[((slot * R + r) * 2u + hr) * 2u] = W4[i];
-            wr[((slot * R + r) * 2u + hr) * 2u + 1u] = W4[i + 1u];
+            [[unroll]] for (uint c = 0; c < CH; ++c) wr[((slot * R + r) * 2u + hr) * CH + c] = W4[wordAt(lane, n0, r, hr, kb, c)];
         }
     }
 }
 
 void fetchHalf(uint h, uint lane, uint n0, uint kb) {
     [[unroll]] for (uint r = 0; r < R; ++r) {
-        [[unroll]] for (uint hr = 0; hr < 2u; ++hr) wh[(h * R + r) * 2u + hr] = W4[wordAt(lane, n0, r, hr, kb) + h];
+        [[unroll]] for (uint hr = 0; hr < 2u; ++hr) {
+            [[unroll]] for (uint c = 0; c < CH / 2u; ++c) wh[((h * R + r) * 2u + hr) * (CH / 2u) + c] = W4[wordAt(lane, n0, r, hr, kb, h * (CH / 2u) + c)];
+        }
     }
 }
 
-// Block b's 16-byte x pieces (row idx / 8, piece idx % 8) this invocation stages, into xr.
+// Piece idx of a block's TN·PR 16-byte x pieces: sub-block idx / (8·TN), row (idx / 8) % TN,
+// piece 8·(sub-block) + idx % 8 of the row (a warp: 4 rows × one sub-block's 8 pieces).
+uint pieceRow(uint idx) { return (idx >> 3) % TN; }
+uint pieceOf(uint idx) { return 8u * (idx / (8u * TN)) + (idx & 7u); }
+
+// Block b's x pieces this invocation stages, into xr.
 void loadX(uint m0, uint b) {
     [[unroll]] for (uint i = 0; i < QP; ++i) {
         const uint idx = gl_LocalInvocationIndex + i * WG;
-        const uint m = m0 + (idx >> 3);
-        if (idx < TN * 8u) xr[i] = m < pc.M ? XQ4[((m * pc.ldx + 32u * b) >> 2) + (idx & 7u)] : uvec4(0u);
+        const uint m = m0 + pieceRow(idx);
+        if (idx < TN * PR) xr[i] = m < pc.M ? XQ4[((m * pc.ldx + (BK / 4u) * b) >> 2) + pieceOf(idx)] : uvec4(0u);
     }
 }
 
-// xr into buffer buf in the MMAs' K order: the piece's word e is the row's word 4p + e = 8t + w
-// (t = p / 2, w = 4(p & 1) + e), which step s = w / 2 takes at word 8s + t + 4(w & 1).
+// xr into buffer buf in the MMAs' K order: the piece's word e is the row's word
+// a = 4p + e = 32j + 8t + w (sub-block j, lane t's chunk, its word w), which step s = 4j + w / 2
+// takes at word 8s + t + 4(w & 1).
 void storeX(uint buf) {
     [[unroll]] for (uint i = 0; i < QP; ++i) {
         const uint idx = gl_LocalInvocationIndex + i * WG;
-        if (idx < TN * 8u) {
-            const uint p = idx & 7u, t = p >> 1, row = (buf * TN + (idx >> 3)) * XRG;
+        if (idx < TN * PR) {
+            const uint p = pieceOf(idx), row = (buf * TN + pieceRow(idx)) * XRG;
             [[unroll]] for (uint e = 0; e < 4u; ++e) {
-                const uint w = 4u * (p & 1u) + e;
-                const uint pos = 8u * (w >> 1) + t + 4u * (w & 1u);
+                const uint a = 4u * p + e, t = (a & 31u) >> 3, w = a & 7u;
+                const uint pos = 32u * (a >> 5) + 8u * (w >> 1) + t + 4u * (w & 1u);
                 Xd[row + (pos >> 2)][pos & 3u] = xr[i][e];
             }
         }
     }
 }
 
-// Word h (0: A columns 4t…, 1: 16 + 4t…) of step s for tile r, row half hr.
+// Word h (0: A columns 4t…, 1: 16 + 4t…) of step s for tile r, row half hr: word 2(s % 4) + h
+// of the lane's chunk of sub-block s / 4, in its 16-byte load u.
 uint aWord(uint par, uint r, uint hr, uint s, uint h) {
-    if (WH != 0u) return wh[((s >> 1) * R + r) * 2u + hr][2u * (s & 1u) + h];
-    return wr[((par * R + r) * 2u + hr) * 2u + (s >> 1)][2u * (s & 1u) + h];
+    const uint wd = 2u * (s & 3u) + h, u = 2u * (s >> 2) + (wd >> 2), c = wd & 3u;
+    if (WH != 0u) return wh[(((u / (CH / 2u)) * R + r) * 2u + hr) * (CH / 2u) + u % (CH / 2u)][c];
+    return wr[((par * R + r) * 2u + hr) * CH + u][c];
 }
 
 // Block bb: weights in set par (WH: wh), x in buffer par; loads block bb + 1 into the others.
 // Called with a literal par (main's loop), so the register sets are indexed at compile time.
 void gemmBlock(const uint par, const uint bb, const uint nb, const uint lane, const uint n0, const uint m0) {
     const bool more = bb + 1u < nb;
-    if (WH != 0u && (ABL & 1u) == 0u) fetchHalf(1u, lane, n0, 128u * bb);
+    if (WH != 0u && (ABL & 1u) == 0u) fetchHalf(1u, lane, n0, BK * bb);
     if (more && (ABL & 1u) == 0u) {
-        if (WH == 0u) fetch(1u - par, lane, n0, 128u * (bb + 1u));
+        if (WH == 0u) fetch(1u - par, lane, n0, BK * (bb + 1u));
         loadX(m0, bb + 1u);
     }
     if ((ABL & 2u) == 0u)
-    [[unroll]] for (uint s = 0; s < 4u; ++s) {
+    [[unroll]] for (uint s = 0; s < NS; ++s) {
         MatB bm[NB];
         [[unroll]] for (uint b = 0; b < NB; ++b)
             coopMatLoad(bm[b], Xd, (par * TN + 8u * b) * XRG + 2u * s, XRG, gl_CooperativeMatrixLayoutColumnMajor);
@@ -145,10 +161,10 @@ void gemmBlock(const uint par, const uint bb, const uint nb, const uint lane, co
             }
             [[unroll]] for (uint b = 0; b < NB; ++b) acc[r * NB + b] = coopMatMulAdd(am, bm[b], acc[r * NB + b]);
         }
-        // WH: words 0…3 are done with; the next block's go into their place.
-        if (WH != 0u && s == 1u && more && (ABL & 1u) == 0u) fetchHalf(0u, lane, n0, 128u * (bb + 1u));
+        // WH: the first half's words are done with; the next block's go into their place.
+        if (WH != 0u && s + 1u == NS / 2u && more && (ABL & 1u) == 0u) fetchHalf(0u, lane, n0, BK * (bb + 1u));
     }
-    if (WH != 0u && (ABL & 2u) != 0u && more && (ABL & 1u) == 0u) fetchHalf(0u, lane, n0, 128u * (bb + 1u));
+    if (WH != 0u && (ABL & 2u) != 0u && more && (ABL & 1u) == 0u) fetchHalf(0u, lane, n0, BK * (bb + 1u));
     if ((ABL & 4u) == 0u) {
         if (more) storeX(1u - par);
         barrier();   // buffer 1 − par is complete; every subgroup is done with buffer par
@@ -162,7 +178,7 @@ void main() {
     const uint n0 = (XT != 0u ? gl_WorkGroupID.x / mt : gl_WorkGroupID.x) * BN + sg * R * 16u;
     const uint m0 = XT != 0u ? (gl_WorkGroupID.x % mt) * TN : 0u;
     const uint g = lane >> 2, t = lane & 3u;
-    const uint nb = pc.K / 128u;
+    const uint nb = pc.K / BK;
 
     [[unroll]] for (uint i = 0; i < R * NB; ++i) acc[i] = MatC(0);
     if (WH != 0u) fetchHalf(0u, lane, n0, 0u); else fetch(0u, lane, n0, 0u);

@@ -703,6 +703,10 @@ extension Dispatcher {
         if int8 && (config.xLoad != true || (config.xStore ?? 0) != 0) {
             return no("the int8 prefill form (gemm_frag_i8, dq8ca_q8csw) loads B by coopMatLoad and stores x after the block: \(config.compact) asks for \(config.xLoad != true ? "B built from words" : "x stored at step \(config.xStore ?? 0)") (use …l, no …e)")
         }
+        if !int8 && (config.kBlock != nil || config.xRows == 128) {
+            return no("\(config.compact): 128 x rows and 256-value K blocks are choices of the int8 prefill form (gemm_frag_i8, dq8ca_q8csw) only")
+        }
+        let kBlock = config.kBlock ?? 128
         let mmaOK = int8
             ? options.brokenCoopMat[CoopMatFamily.s8] == nil && options.int8FragmentLayout == .mma16832s8 && caps.shaderInt8
                 && caps.coopMatShapes(a: .s8, b: .s8, c: .s32, result: .s32).contains(where: { $0.m == 16 && $0.n == 8 && $0.k == 32 })
@@ -711,7 +715,7 @@ extension Dispatcher {
         // K a multiple of 128 (whole blocks; INT4: one group per block); int8: the exact int32 sums
         // of |q·(xq − zp)| ≤ 128·255 per value (|q·xq| ≤ 128·128 in the int8 form) stay below 2^31
         // for K ≤ 65536.
-        guard !dq || quant != nil, p.k % 128 == 0, !q4 || p.groupSize % 128 == 0, p.op != .dq8ca_q8csw || p.k <= 65536,
+        guard !dq || quant != nil, p.k % 128 == 0, p.k % kBlock == 0, !q4 || p.groupSize % 128 == 0, p.op != .dq8ca_q8csw || p.k <= 65536,
               !options.disableCoopMat, caps.cooperativeMatrix,
               caps.vulkanMemoryModel, mmaOK,
               FragmentLayout.runsAt32(caps),
@@ -725,9 +729,9 @@ extension Dispatcher {
         let staged = config.xs == true
         let family = KernelFamily.registerFragment(dq: dq, staged: staged, gemm: gemm, int8: int8)
         guard let groups = try? Checked.product([(p.n + bn - 1) / bn, (p.m + tn - 1) / tn], ""), groups <= caps.maxWorkgroupCount[0],
-              let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn, split: ks, xTiles: p.m > tn, staged: staged ? pd : 0, gemm: gemm, bLoad: config.xLoad == true, int8: int8), shared <= caps.sharedMemoryBytes,
+              let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn, split: ks, xTiles: p.m > tn, staged: staged ? pd : 0, gemm: gemm, bLoad: config.xLoad == true, int8: int8, kBlock: kBlock), shared <= caps.sharedMemoryBytes,
               let shader = lookup(VariantKey(family: family, weight: p.op.weightFormat, act: p.act)) else { return nil }
-        var t = TileConfig(bm: tn, bn: bn, bk: 128, workgroupSize: wg)
+        var t = TileConfig(bm: tn, bn: bn, bk: kBlock, workgroupSize: wg)
         t.tm = 16; t.tn = tn; t.tk = int8 ? 32 : 16
         t.subgroupSize = 32
         t.requireSubgroupSize = caps.canRequireSubgroupSize
@@ -743,7 +747,7 @@ extension Dispatcher {
         var rs = reasons
         if t.ablate != 0 { rs.append("ABLATED \(t.ablate): parts of the main loop left out (diagnostics; results are wrong)") }
         if staged { rs.append("x rows staged once per workgroup in shared memory (gemv_frag_xs)") }
-        if int8 { rs.append("int8 prefill form (gemm_frag_i8): the int8 weight words as the MMA's A operand (16 × 32, probed layout mma16832s8), the quantization pass's int8 rows as B (32 × 8, \(tn / 8) fragments: M pads to \(tn)) by coopMatLoad from two shared buffers in the MMAs' K order, one barrier per 128-value K block, \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded two MMA steps ahead" : "weights in two register sets, a block ahead"); int32 sums over all of K, then y = sx·(ws·Σ − zp·corr)") }
+        if int8 { rs.append("int8 prefill form (gemm_frag_i8): the int8 weight words as the MMA's A operand (16 × 32, probed layout mma16832s8), the quantization pass's int8 rows as B (32 × 8, \(tn / 8) fragments: M pads to \(tn)) by coopMatLoad from two shared buffers in the MMAs' K order, one barrier per \(kBlock)-value K block, \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded \(kBlock / 64) MMA steps ahead" : "weights in two register sets, a block ahead"); int32 sums over all of K, then y = sx·(ws·Σ − zp·corr)") }
         else if gemm { rs.append("prefill form (\(dq ? "gemm_frag_dq" : "gemm_frag")): \(tn) x rows per workgroup staged in two shared buffers\(config.xLoad == true ? " in the MMAs' K order, B fragments by coopMatLoad" : ", B fragments built from permuted words"), \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded four MMA steps ahead" : "weights in two register sets, a block ahead")\(config.xStore == 8 ? ", x a block further ahead" : ""), one barrier per 128-value K block\(q4 ? "; INT4 × its fp16 group scale as it is dequantized" : "")") }
         if !int8 { rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")\(p.m > tn ? "; \((p.m + tn - 1) / tn) tiles of \(tn) x rows, one workgroup each per row group" : "")), \(staged || gemm ? "weight fragments loaded straight into registers (probed layout mma16816)" : "fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")") }
         switch p.op {
@@ -767,10 +771,11 @@ extension Dispatcher {
     /// workgroup's subgroups.
     /// `gemm` (`gemm_frag`, K not split): the two x buffers, 2 · TN · (17 with `bLoad`, else 20) · 16
     /// bytes, and one word.
-    /// `int8` (`gemm_frag_i8`): the two x buffers of int8 rows, 2 · TN · 9 · 16 bytes.
-    static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int, xTiles: Bool = false, staged: Int = 0, gemm: Bool = false, bLoad: Bool = false, int8: Bool = false) -> Int? {
-        guard workgroup >= 0, tiles >= 0, tn >= 0, split >= 1, staged >= 0, (workgroup / 32) % split == 0 else { return nil }
-        if int8 { return gemm && split == 1 ? try? Checked.product([2, tn, 9, 16], "") : nil }
+    /// `int8` (`gemm_frag_i8`): the two x buffers of int8 rows, 2 · TN · (kBlock / 16 + 1) · 16 bytes.
+    static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int, xTiles: Bool = false, staged: Int = 0, gemm: Bool = false, bLoad: Bool = false, int8: Bool = false,
+                                kBlock: Int = 128) -> Int? {
+        guard workgroup >= 0, tiles >= 0, tn >= 0, split >= 1, staged >= 0, (workgroup / 32) % split == 0, kBlock >= 16 else { return nil }
+        if int8 { return gemm && split == 1 ? try? Checked.product([2, tn, kBlock / 16 + 1, 16], "") : nil }
         if gemm { return split == 1 ? try? Checked.add(Checked.product([2, tn, bLoad ? 17 : 20, 16], ""), 4, "") : nil }
         guard staged > 0 || xTiles else { return try? Checked.product([workgroup / 32, tiles, tn / 8, 4 * 32 * 4], "") }
         return try? Checked.add(Checked.add(Checked.product([workgroup / 32 / split, split - 1, tiles, tn / 8, 4 * 32 * 4], ""), 4, ""),

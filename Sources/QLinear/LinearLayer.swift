@@ -253,7 +253,7 @@ public final class LinearLayer: @unchecked Sendable {
             let gemm = family.isPrefillForm
             let int8 = gemm && op == .dq8ca_q8csw
             let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged, gemm: gemm, int8: int8), weight: op.weightFormat, act: act))
-            let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm, bLoad: t.bLoad != 0, int8: int8)
+            let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm, bLoad: t.bLoad != 0, int8: int8, kBlock: t.bk)
             // (gemm_frag / gemm_frag_dq / gemm_frag_i8: 32 or 64 x rows, one block in flight, K not
             // split; gemm_frag_i8 — dq8ca_q8csw — B by coopMatLoad, x stored after the block, the
             // probed int8 layout.)
@@ -261,8 +261,9 @@ public final class LinearLayer: @unchecked Sendable {
                 throw QLinearError.invalidShape("\(plan.shader.rawValue): \(LinearLayer.prefillFormCondition); this layer's weights are not such (plan with LinearLayer.plan, which picks another kernel)")
             }
             let layoutOK = int8 ? context.options.int8FragmentLayout == .mma16832s8 && t.tk == 32 && t.bLoad == 1 && t.xStoreStep == 0
-                                : context.options.fragmentLayout == .mma16816 && t.tk == 16
-            let tnOK = gemm ? [32, 64].contains(t.tn) && t.prefetch == 1 && t.subgroupSplit == 1 && [0, 1].contains(t.bLoad) && (0...8).contains(t.xStoreStep) && [0, 1].contains(t.weightHalves) && (t.bLoad == 1 || (t.weightHalves == 0 && t.xStoreStep != 8)) : [8, 16, 32].contains(t.tn) && t.bLoad == 0 && t.xStoreStep == 0 && t.weightHalves == 0
+                                    && [128, 256].contains(t.bk) && kp % t.bk == 0
+                                : context.options.fragmentLayout == .mma16816 && t.tk == 16 && t.bk == 128
+            let tnOK = gemm ? (int8 ? [32, 64, 128] : [32, 64]).contains(t.tn) && t.prefetch == 1 && t.subgroupSplit == 1 && [0, 1].contains(t.bLoad) && (0...8).contains(t.xStoreStep) && [0, 1].contains(t.weightHalves) && (t.bLoad == 1 || (t.weightHalves == 0 && t.xStoreStep != 8)) : [8, 16, 32].contains(t.tn) && t.bLoad == 0 && t.xStoreStep == 0 && t.weightHalves == 0
             let ok = (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && tnOK && t.xTiles == (m > t.tn ? 1 : 0) && t.bm == t.tn && t.tm == 16 && layoutOK && t.subgroupSize == 32
                 && FragmentLayout.runsAt32(caps) && t.requireSubgroupSize == caps.canRequireSubgroupSize
                 && [1, 2, 4].contains(t.subgroupColumns) && [1, 2].contains(t.prefetch) && [32, 64, 128, 256, 512].contains(t.workgroupSize)

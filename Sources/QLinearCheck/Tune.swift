@@ -143,8 +143,17 @@ public enum Tuner {
             // With `int8Prefill` (dq8ca_q8csw: gemm_frag_i8, B always by coopMatLoad) the loaded forms only.
             if (prefillForm ?? tensorCores) && varieties.contains(.fraggemm) && (m ?? 33) > 32 {
                 for c in [1, 2, 4] { for t in [128, 256, 512] { for xr in [32, 64] { for (ld, wh) in int8Prefill ? [(true, false), (true, true)] : [(false, false), (true, false), (true, true)] {
-                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: 1, frag: true, xRows: xr, xLoad: ld ? true : nil, weightHalves: wh ? true : nil)))
+                    for kb in int8Prefill ? [nil, 256] : [nil] {
+                        out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: 1, frag: true, xRows: xr, xLoad: ld ? true : nil, weightHalves: wh ? true : nil, kBlock: kb)))
+                    }
                 } } } }
+                // The int8 form also takes 128 x rows (half the weight traffic through L2 per MMA;
+                // one or two tiles: the accumulators are tiles × 64 registers), 128-value blocks.
+                if int8Prefill {
+                    for c in [1, 2] { for t in [128, 256, 512] { for wh in [false, true] {
+                        out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: 1, frag: true, xRows: 128, xLoad: true, weightHalves: wh ? true : nil)))
+                    } } }
+                }
             }
             if halfMath && varieties.contains(.xreg) && (m ?? 1) <= 8 {
                 let bm = m.map { $0 <= 1 ? 1 : $0 <= 2 ? 2 : $0 <= 4 ? 4 : 8 } ?? 1

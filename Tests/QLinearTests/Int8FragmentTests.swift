@@ -42,37 +42,38 @@ struct Int8FragmentTests {
         #expect(FragmentLayout.mma16816.knownInt8 == nil && nv.known == nil)
     }
 
-    /// The shader's loads, staging and fragment assembly replayed on the CPU for one 128-value
-    /// block: lane (g, t) holds words w0 … w7 of weight rows g and g + 8 (bytes 32t … 32t + 31);
-    /// `storeX` puts x row r's word 4p + e (piece p) at word `pos(p, e)` of the row's staged block;
-    /// coopMatLoad (column-major, one 32-byte column per x row and step) gives B(k, n) = byte k of
-    /// step s's column n; A element i of a lane (through the layout) is byte i & 3 of word
-    /// 2s + ((i >> 2) & 1) of row half i >> 3. Returns C through the C layout and the exact sums.
-    func emulate(seed: UInt64, pos: (_ p: Int, _ e: Int) -> Int) -> (got: [Int], want: [Int], placed: Bool) {
+    /// The shader's loads, staging and fragment assembly replayed on the CPU for one block of `bk`
+    /// K values: lane (g, t) holds the words of its chunk (bytes (bk/4)·t …) of weight rows g and
+    /// g + 8; `storeX` puts x row r's word 4p + e (piece p) at word `pos(p, e)` of the row's staged
+    /// block; coopMatLoad (column-major, one 32-byte column per x row and step) gives B(k, n) =
+    /// byte k of step s's column n; A element i of a lane (through the layout) is byte i & 3 of
+    /// word 2(s % 4) + ((i >> 2) & 1) of sub-block s / 4's chunk of row half i >> 3. Returns C through the C layout and the
+    /// exact sums.
+    func emulate(seed: UInt64, bk: Int = 128, pos: (_ p: Int, _ e: Int) -> Int) -> (got: [Int], want: [Int], placed: Bool) {
         var rng = SplitMix64(seed: seed)
         let layout = FragmentLayout.mma16832s8
-        let w = (0..<(16 * 128)).map { _ in Int(Int8(truncatingIfNeeded: rng.next())) }
-        let x = (0..<(8 * 128)).map { _ in Int(Int8(truncatingIfNeeded: rng.next())) }
-        // Staged rows: 32 words of 4 bytes per x row.
-        var staged = [[Int?]](repeating: [Int?](repeating: nil, count: 128), count: 8)
+        let w = (0..<(16 * bk)).map { _ in Int(Int8(truncatingIfNeeded: rng.next())) }
+        let x = (0..<(8 * bk)).map { _ in Int(Int8(truncatingIfNeeded: rng.next())) }
+        var staged = [[Int?]](repeating: [Int?](repeating: nil, count: bk), count: 8)
         var placed = true
-        for r in 0..<8 { for p in 0..<8 { for e in 0..<4 {
+        for r in 0..<8 { for p in 0..<(bk / 16) { for e in 0..<4 {
             let at = pos(p, e)
+            guard at >= 0, at < bk / 4 else { placed = false; continue }
             for byte in 0..<4 {
                 if staged[r][4 * at + byte] != nil { placed = false }
-                staged[r][4 * at + byte] = x[r * 128 + 4 * (4 * p + e) + byte]
+                staged[r][4 * at + byte] = x[r * bk + 4 * (4 * p + e) + byte]
             }
         } } }
         var cm = [Int](repeating: 0, count: 16 * 8)
-        for s in 0..<4 {
+        for s in 0..<(bk / 32) {
             var a = [Int?](repeating: nil, count: 16 * 32)
             for lane in 0..<32 {
                 let g = lane >> 2, t = lane & 3
                 for i in 0..<16 {
-                    let row = g + 8 * (i >> 3), word = 2 * s + ((i >> 2) & 1)
+                    let row = g + 8 * (i >> 3), word = 2 * (s % 4) + ((i >> 2) & 1)   // of sub-block s / 4
                     let flat = layout.a[lane][i]
                     if a[flat] != nil { placed = false }
-                    a[flat] = w[row * 128 + 32 * t + 4 * word + (i & 3)]
+                    a[flat] = w[row * bk + 128 * (s / 4) + 32 * t + 4 * word + (i & 3)]
                 }
             }
             for r in 0..<16 { for n in 0..<8 { for k in 0..<32 {
@@ -85,21 +86,30 @@ struct Int8FragmentTests {
             let flat = layout.c[lane][i]
             got.append(cm[flat])
             let r = flat / 8, n = flat % 8
-            want.append((0..<128).reduce(0) { $0 + w[r * 128 + $1] * x[n * 128 + $1] })
+            want.append((0..<bk).reduce(0) { $0 + w[r * bk + $1] * x[n * bk + $1] })
         } }
         return (got, want, placed)
     }
 
-    /// gemm_i8.comp's storeX: the piece's word e is the row's word 8t + w (t = p / 2,
-    /// w = 4(p & 1) + e), which step w / 2 takes at word 8(w / 2) + t + 4(w & 1).
-    static func shaderPos(_ p: Int, _ e: Int) -> Int {
-        let t = p >> 1, w = 4 * (p & 1) + e
-        return 8 * (w >> 1) + t + 4 * (w & 1)
+    /// gemm_i8.comp's storeX: the piece's word e is the row's word a = 4p + e = 32j + 8t + w
+    /// (sub-block j, lane t's chunk, its word w), which step 4j + w / 2 takes at word
+    /// 32j + 8(w / 2) + t + 4(w & 1). (`natural`: the chunk of lane t is (bk/16)·t …, the other
+    /// order a 256-value block could have used: it pairs the wrong words with the kernel's A.)
+    static func shaderPos(bk: Int, natural: Bool = false) -> (Int, Int) -> Int {
+        { p, e in
+            let a = 4 * p + e
+            if natural {
+                let t = a / (bk / 16), w = a % (bk / 16)
+                return 8 * (w >> 1) + t + 4 * (w & 1)
+            }
+            let t = (a & 31) >> 3, w = a & 7
+            return 32 * (a >> 5) + 8 * (w >> 1) + t + 4 * (w & 1)
+        }
     }
 
-    @Test("the K permutation pairs every int8 weight with its own activation (exact int32 sums)", arguments: [UInt64(1), 2, 3])
-    func permutation(seed: UInt64) {
-        let r = emulate(seed: seed, pos: Int8FragmentTests.shaderPos)
+    @Test("the K permutation pairs every int8 weight with its own activation (exact int32 sums)", arguments: [(UInt64(1), 128), (2, 128), (3, 256), (4, 256)])
+    func permutation(seed: UInt64, bk: Int) {
+        let r = emulate(seed: seed, bk: bk, pos: Int8FragmentTests.shaderPos(bk: bk))
         #expect(r.placed)
         #expect(r.got == r.want)
     }
@@ -109,17 +119,22 @@ struct Int8FragmentTests {
         let r = emulate(seed: 1, pos: { p, e in 4 * p + e })
         #expect(r.placed)
         #expect(r.got != r.want)
+        // … and 256-value blocks staged with the 128-value chunk size.
+        let r2 = emulate(seed: 1, bk: 256, pos: Int8FragmentTests.shaderPos(bk: 256, natural: true))
+        #expect(!r2.placed || r2.got != r2.want)
     }
 
-    @Test("staging banks: each store instruction of a warp (4 rows × 8 pieces) and each 8-row phase of coopMatLoad's 16-byte reads hit 32 distinct banks", arguments: [32, 64])
-    func banks(tn: Int) {
-        let xrg = 9 * 4   // words per staged row: 8 uvec4 + 1 padding
-        for e in 0..<4 { for first in stride(from: 0, to: tn * 8, by: 32) {
+    @Test("staging banks: each store instruction of a warp and each 8-row phase of coopMatLoad's 16-byte reads hit 32 distinct banks", arguments: [(32, 128), (64, 128), (128, 128), (32, 256), (64, 256)])
+    func banks(tn: Int, bk: Int) {
+        let xrg = (bk / 16 + 1) * 4   // words per staged row: bk / 16 uvec4 + 1 padding
+        let pr = bk / 16, pos = Int8FragmentTests.shaderPos(bk: bk)
+        for e in 0..<4 { for first in stride(from: 0, to: tn * pr, by: 32) {
             var banks = Set<Int>()
-            for idx in first..<(first + 32) { banks.insert(((idx >> 3) * xrg + Int8FragmentTests.shaderPos(idx & 7, e)) % 32) }
+            // gemm_i8.comp's pieceRow / pieceOf: a warp stages 4 rows × one sub-block's 8 pieces.
+            for idx in first..<(first + 32) { banks.insert((((idx >> 3) % tn) * xrg + pos(8 * (idx / (8 * tn)) + (idx & 7), e)) % 32) }
             #expect(banks.count == 32)
         } }
-        for s in 0..<4 { for half in 0..<2 {
+        for s in 0..<(bk / 32) { for half in 0..<2 {
             var banks = Set<Int>()
             for r in 0..<8 { for w in 0..<4 { banks.insert((r * xrg + 8 * s + 4 * half + w) % 32) } }
             #expect(banks.count == 32)
@@ -176,6 +191,23 @@ struct Int8FragmentTests {
         #expect((try? Dispatcher.plan(.gemv, q4, caps: caps, options: noLayout).get())?.shader.origin.family == .gemmFrag)
         // The tuner's int8 prefill candidates: the loaded forms only (B by coopMatLoad).
         let cands = Tuner.candidates(.gemv, floatOps: false, m: 2048, varieties: [.fraggemm], prefillForm: true, int8Prefill: true)
-        #expect(cands.count == 36 && cands.allSatisfy { $0.gemv?.xLoad == true && $0.gemv?.xStore == nil })
+        #expect(cands.count == 84 && cands.allSatisfy { $0.gemv?.xLoad == true && $0.gemv?.xStore == nil && $0.gemv?.problem == nil })
+        #expect(cands.filter { $0.gemv?.kBlock == 256 }.count == 36 && cands.filter { $0.gemv?.xRows == 128 }.count == 12)
+        // 256-value blocks and 128 x rows: int8 form only, K a multiple of the block.
+        options.gemvConfig = GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xRows: 64, xLoad: true, weightHalves: true, kBlock: 256)
+        #expect(options.gemvConfig?.compact == "1x512x1ft64lhk256")
+        let k256 = try Dispatcher.plan(.gemv, p, caps: caps, options: options).get()
+        #expect(k256.tile.bk == 256 && k256.tile.specValues["BK"] == 256 && k256.reasons.contains { $0.contains("256-value K block") })
+        #expect(Dispatcher.fragSharedBytes(workgroup: 512, tiles: 1, tn: 64, split: 1, gemm: true, bLoad: true, int8: true, kBlock: 256) == 2 * 64 * 17 * 16)
+        #expect((try? Dispatcher.plan(.gemv, Problem(op: .dq8ca_q8csw, m: 2048, n: 4096, k: 4096 + 128, act: .f16), caps: caps, options: options).get()) == nil)
+        #expect((try? Dispatcher.plan(.gemv, q4, caps: caps, options: options).get()) == nil)
+        options.gemvConfig = GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xRows: 128, xLoad: true)
+        #expect(try Dispatcher.plan(.gemv, p, caps: caps, options: options).get().tile.tn == 128)
+        #expect((try? Dispatcher.plan(.gemv, q4, caps: caps, options: options).get()) == nil)
+        // 128 x rows with 256-value blocks need 69 632 bytes of shared memory: over the H100's 48 KB.
+        options.gemvConfig = GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xRows: 128, xLoad: true, kBlock: 256)
+        #expect((try? Dispatcher.plan(.gemv, p, caps: caps, options: options).get()) == nil)
+        #expect(GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xRows: 64, kBlock: 192).problem != nil)
+        #expect(GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, kBlock: 256).problem != nil)
     }
 }
