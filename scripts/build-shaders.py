@@ -97,10 +97,11 @@ FAMILIES = {
     # fp16), A = (q − 8) × the fp16 group scale; × the row's activation scale at the end.
     "gemm_frag_dq": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[("weight", [("q4", ["WEIGHT_Q4"])]), ACT], defines=["GEMM", "DQ"], grid="columns",
                          name=lambda v: f"gemm_frag_dq_{v['weight']}_{v['act']}"),
-    # … and for dq8ca_q8csw with int8 MMAs (16×8×32): A = the int8 weight words as loaded, B = the
-    # quantization pass's int8 rows staged in the MMAs' K order, int32 sums over all of K (the
-    # device's probed int8 fragment layout must be mma16832s8).
-    "gemm_frag_i8": dict(src="gemm_i8.comp", env="vulkan1.3", axes=[("weight", [("q8", ["WEIGHT_Q8"])]), ACT], grid="columns",
+    # … and for the dq8ca ops with int8 MMAs (16×8×32): A = the int8 weight words as loaded (INT4:
+    # 16·(q − 8) bytes by two operations per word), B = the quantization pass's int8 rows staged in
+    # the MMAs' K order, int32 sums (over K; INT4: per group, × the scale into fp32) — the device's
+    # probed int8 fragment layout must be mma16832s8.
+    "gemm_frag_i8": dict(src="gemm_i8.comp", env="vulkan1.3", axes=[INT_W, ACT], grid="columns",
                          name=lambda v: f"gemm_frag_i8_{v['weight']}_{v['act']}"),
     # Fused decode for the dq8ca ops (M ≤ 8): each workgroup quantizes the rows itself (no quant pass).
     "gemv_dq": dict(src="gemv_dq.comp", env="vulkan1.2", axes=[INT_W, ACT, ("dot", [(True, ["DOT"])]), FP64], grid="columns", max_m=8,

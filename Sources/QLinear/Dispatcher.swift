@@ -699,9 +699,14 @@ extension Dispatcher {
         let gemm = config.xRows != nil
         // dq8ca_q8csw's prefill form multiplies with int8 MMAs (gemm_frag_i8), written for the
         // probed int8 layout; every other register-fragment kernel with f16 MMAs (mma16816).
-        let int8 = gemm && p.op == .dq8ca_q8csw
-        if int8 && (config.xLoad != true || (config.xStore ?? 0) != 0) {
-            return no("the int8 prefill form (gemm_frag_i8, dq8ca_q8csw) loads B by coopMatLoad and stores x after the block: \(config.compact) asks for \(config.xLoad != true ? "B built from words" : "x stored at step \(config.xStore ?? 0)") (use …l, no …e)")
+        // dq8ca_q4gsw takes it where the configuration says so (…i), with one weight register set
+        // per block in flight (no …h).
+        let int8 = gemm && (p.op == .dq8ca_q8csw || (p.op == .dq8ca_q4gsw && config.int8 == true))
+        if config.int8 == true && gemm && !int8 {
+            return no("\(config.compact): int8 MMAs (i) are a form of the dq8ca ops' prefill kernel (gemm_frag_i8), not \(p.op.rawValue)'s")
+        }
+        if int8 && (config.xLoad != true || (config.xStore ?? 0) != 0 || (q4 && config.weightHalves == true)) {
+            return no("the int8 prefill form (gemm_frag_i8) loads B by coopMatLoad, stores x after the block and, for INT4 weights, keeps whole blocks: \(config.compact) asks for \(config.xLoad != true ? "B built from words" : config.weightHalves == true && q4 ? "INT4 weights in half blocks" : "x stored at step \(config.xStore ?? 0)") (use …l, no …e; INT4: no …h)")
         }
         if !int8 && (config.kBlock != nil || config.xRows == 128) {
             return no("\(config.compact): 128 x rows and 256-value K blocks are choices of the int8 prefill form (gemm_frag_i8, dq8ca_q8csw) only")
@@ -747,12 +752,13 @@ extension Dispatcher {
         var rs = reasons
         if t.ablate != 0 { rs.append("ABLATED \(t.ablate): parts of the main loop left out (diagnostics; results are wrong)") }
         if staged { rs.append("x rows staged once per workgroup in shared memory (gemv_frag_xs)") }
-        if int8 { rs.append("int8 prefill form (gemm_frag_i8): the int8 weight words as the MMA's A operand (16 × 32, probed layout mma16832s8), the quantization pass's int8 rows as B (32 × 8, \(tn / 8) fragments: M pads to \(tn)) by coopMatLoad from two shared buffers in the MMAs' K order, one barrier per \(kBlock)-value K block, \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded \(kBlock / 64) MMA steps ahead" : "weights in two register sets, a block ahead"); int32 sums over all of K, then y = sx·(ws·Σ − zp·corr)") }
+        if int8 { rs.append("int8 prefill form (gemm_frag_i8): the int8 weight words as the MMA's A operand (16 × 32, probed layout mma16832s8), the quantization pass's int8 rows as B (32 × 8, \(tn / 8) fragments: M pads to \(tn)) by coopMatLoad from two shared buffers in the MMAs' K order, one barrier per \(kBlock)-value K block, \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded \(kBlock / 64) MMA steps ahead" : "weights in two register sets, a block ahead"); \(q4 ? "INT4 as 16·(q − 8) int8 bytes (two operations per word, x bytes regrouped alike when staged), exact int32 sums per 128-value group, × the fp32 group scale / 16 into fp32 accumulators" : "int32 sums over all of K"), then y = sx·(Σ − zp·corr)") }
         else if gemm { rs.append("prefill form (\(dq ? "gemm_frag_dq" : "gemm_frag")): \(tn) x rows per workgroup staged in two shared buffers\(config.xLoad == true ? " in the MMAs' K order, B fragments by coopMatLoad" : ", B fragments built from permuted words"), \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded four MMA steps ahead" : "weights in two register sets, a block ahead")\(config.xStore == 8 ? ", x a block further ahead" : ""), one barrier per 128-value K block\(q4 ? "; INT4 × its fp16 group scale as it is dequantized" : "")") }
         if !int8 { rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")\(p.m > tn ? "; \((p.m + tn - 1) / tn) tiles of \(tn) x rows, one workgroup each per row group" : "")), \(staged || gemm ? "weight fragments loaded straight into registers (probed layout mma16816)" : "fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")") }
         switch p.op {
         case .fp16: rs.append("fp16 operands, fp32 accumulation")
         case .q4gsw: rs.append(gemm ? "INT4 dequantized to (q − 8)·scale in fp16, fp32 accumulation" : "INT4 dequantized exactly to q − 8 in fp16, Σ (q − 8)·x accumulated in fp32 per 128-value block, then × the fp32 group scale")
+        case .dq8ca_q4gsw where int8: break
         case .dq8ca_q4gsw where gemm: rs.append("int8 activations as xq − zp (exact in fp16), INT4 dequantized to (q − 8)·scale in fp16, fp32 accumulation, × the row's scale at the end")
         case .dq8ca_q4gsw: rs.append("INT4 as q − 8 and int8 activations as xq − zp, both exact in fp16: each 128-value block's Σ (q − 8)(xq − zp) is an exact integer in fp32, × the group scale, × the row's scale at the end")
         case .dq8ca_q8csw where int8: break

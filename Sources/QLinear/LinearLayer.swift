@@ -115,7 +115,7 @@ public final class LinearLayer: @unchecked Sendable {
         try p.validate()
         let decision = context.decide(p, force: kernel)
         guard let plan = decision.chosen else { throw QLinearError.unsupported(decision.why.joined(separator: "; ")) }
-        if plan.shader.origin.family.isPrefillForm && !prefillFormAllowed {
+        if plan.shader.origin.family.isPrefillForm && !plan.shader.origin.family.usesInt8Fragments && !prefillFormAllowed {
             // The prefill form rounds the scale to fp16: with scales that are not fp16 values, the
             // next kind the dispatcher would choose (a forced matrix–vector kind has none).
             let why = "\(LinearLayer.prefillFormCondition); this layer's weights are not such"
@@ -251,17 +251,18 @@ public final class LinearLayer: @unchecked Sendable {
             let dq = op.quantizesActivations
             let staged = family.stagesX
             let gemm = family.isPrefillForm
-            let int8 = gemm && op == .dq8ca_q8csw
+            let int8 = family == .gemmFragI8
             let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged, gemm: gemm, int8: int8), weight: op.weightFormat, act: act))
             let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm, bLoad: t.bLoad != 0, int8: int8, kBlock: t.bk)
             // (gemm_frag / gemm_frag_dq / gemm_frag_i8: 32 or 64 x rows, one block in flight, K not
             // split; gemm_frag_i8 — dq8ca_q8csw — B by coopMatLoad, x stored after the block, the
             // probed int8 layout.)
-            if gemm && !prefillFormAllowed {
+            if gemm && !int8 && !prefillFormAllowed {
                 throw QLinearError.invalidShape("\(plan.shader.rawValue): \(LinearLayer.prefillFormCondition); this layer's weights are not such (plan with LinearLayer.plan, which picks another kernel)")
             }
             let layoutOK = int8 ? context.options.int8FragmentLayout == .mma16832s8 && t.tk == 32 && t.bLoad == 1 && t.xStoreStep == 0
-                                    && [128, 256].contains(t.bk) && kp % t.bk == 0
+                                    && [128, 256].contains(t.bk) && (op == .dq8ca_q8csw ? kp : k) % t.bk == 0
+                                    && (op == .dq8ca_q8csw || (op == .dq8ca_q4gsw && t.weightHalves == 0))
                                 : context.options.fragmentLayout == .mma16816 && t.tk == 16 && t.bk == 128
             let tnOK = gemm ? (int8 ? [32, 64, 128] : [32, 64]).contains(t.tn) && t.prefetch == 1 && t.subgroupSplit == 1 && [0, 1].contains(t.bLoad) && (0...8).contains(t.xStoreStep) && [0, 1].contains(t.weightHalves) && (t.bLoad == 1 || (t.weightHalves == 0 && t.xStoreStep != 8)) : [8, 16, 32].contains(t.tn) && t.bLoad == 0 && t.xStoreStep == 0 && t.weightHalves == 0
             let ok = (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && tnOK && t.xTiles == (m > t.tn ? 1 : 0) && t.bm == t.tn && t.tm == 16 && layoutOK && t.subgroupSize == 32

@@ -138,15 +138,19 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// With `xRows`, the int8 prefill form only (`gemm_frag_i8`, dq8ca_q8csw): K values per block
     /// and barrier, 128 or 256. nil = 128.
     public var kBlock: Int?
+    /// With `xRows`, dq8ca_q4gsw: the int8 prefill form (`gemm_frag_i8`: INT4 as 16·(q − 8) int8
+    /// bytes, int8 MMAs, exact int32 sums per group) instead of `gemm_frag_dq`'s f16 MMAs;
+    /// dq8ca_q8csw's prefill form is always the int8 one. nil = false.
+    public var int8: Bool?
     public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil, mma: Bool? = nil, splitK: Int? = nil, prefetch: Int? = nil,
                 sg: Bool? = nil, l1: Bool? = nil, frag: Bool? = nil, xs: Bool? = nil, xRows: Int? = nil, xLoad: Bool? = nil, xStore: Int? = nil, weightHalves: Bool? = nil,
-                kBlock: Int? = nil) {
+                kBlock: Int? = nil, int8: Bool? = nil) {
         self.columns = columns; self.threads = threads; self.unroll = unroll; self.halfMath = halfMath; self.xreg = xreg
         self.mma = mma; self.splitK = splitK; self.prefetch = prefetch; self.sg = sg; self.l1 = l1; self.frag = frag; self.xs = xs; self.xRows = xRows; self.xLoad = xLoad; self.xStore = xStore; self.weightHalves = weightHalves
-        self.kBlock = kBlock
+        self.kBlock = kBlock; self.int8 = int8
     }
     public var description: String {
-        if frag == true, let xRows { return "tensor cores, fragments built in registers, prefill form: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(xRows) x rows per workgroup staged in two buffers\(xLoad == true ? ", B fragments by coopMatLoad" : "")\(weightHalves == true ? ", weights in half blocks four MMA steps ahead" : "")\(kBlock.map { ", \($0)-value K blocks" } ?? "")\(xStore.map { $0 == 8 ? ", x loaded a block further ahead" : ", next x stored after MMA step \($0)" } ?? "")" }
+        if frag == true, let xRows { return "tensor cores, fragments built in registers, prefill form: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(xRows) x rows per workgroup staged in two buffers\(xLoad == true ? ", B fragments by coopMatLoad" : "")\(weightHalves == true ? ", weights in half blocks four MMA steps ahead" : "")\(int8 == true ? ", int8 MMAs" : "")\(kBlock.map { ", \($0)-value K blocks" } ?? "")\(xStore.map { $0 == 8 ? ", x loaded a block further ahead" : ", next x stored after MMA step \($0)" } ?? "")" }
         if frag == true { return "tensor cores, fragments built in registers: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(unroll) 128-value K block(s) in flight\((splitK ?? 1) > 1 ? ", K split over \(splitK!) subgroups" : "")" }
         if mma == true { return "tensor cores: \(columns) columns × \(threads) threads, K step \(32 * unroll)\((prefetch ?? 1) > 1 ? ", \(prefetch!) steps in flight" : "")\((splitK ?? 1) > 1 ? ", split-K \(splitK!)" : "")" }
         if xreg == true { return "\(columns) columns × \(threads) threads, activations in registers, \(unroll) columns in flight, packed fp16 math" }
@@ -158,7 +162,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// or `f` (tensor cores, fragments in registers); `m` and `g` take `pN` (prefetch / column
     /// groups per subgroup), `m`, `g` and `f` take `sN` (split-K).
     public var compact: String {
-        "\(columns)x\(threads)x\(unroll)\(frag == true ? (xs == true ? "fw" : xRows.map { "ft\($0)\(xLoad == true ? "l" : "")\(weightHalves == true ? "h" : "")\(kBlock.map { "k\($0)" } ?? "")\(xStore.map { "e\($0)" } ?? "")" } ?? "f") : mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 && frag != true ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
+        "\(columns)x\(threads)x\(unroll)\(frag == true ? (xs == true ? "fw" : xRows.map { "ft\($0)\(xLoad == true ? "l" : "")\(weightHalves == true ? "h" : "")\(int8 == true ? "i" : "")\(kBlock.map { "k\($0)" } ?? "")\(xStore.map { "e\($0)" } ?? "")" } ?? "f") : mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 && frag != true ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
     }
     /// The configuration used when no rule applies.
     public static let standard = GemvConfig(columns: 2, threads: 128, unroll: 2)
@@ -175,6 +179,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
         if xRows != nil && xLoad != true && (weightHalves == true || xStore == 8) { return "matrix–vector configuration \(compact): half-block weights (h) and x a block ahead (e8) need B fragments by coopMatLoad (l) — the only form checked on a GPU" }
         if weightHalves == true && xRows == nil { return "matrix–vector configuration \(compact): half-block weight loads (h) are a choice of the prefill form and need x rows per tile (tN)" }
         if xLoad == true && xRows == nil { return "matrix–vector configuration \(compact): loading B fragments (l) is a choice of the prefill form and needs x rows per tile (tN)" }
+        if int8 == true && (xRows == nil || xLoad != true) { return "matrix–vector configuration \(compact): int8 MMAs (i) are a choice of the prefill form (tN) with B by coopMatLoad (l)" }
         if kBlock != nil && (xRows == nil || ![128, 256].contains(kBlock!)) { return "matrix–vector configuration \(compact): the K block (k) is 128 or 256 and a choice of the prefill form (tN)" }
         if let xRows {
             guard frag == true, xs != true, [32, 64, 128].contains(xRows), unroll == 1, (splitK ?? 1) == 1 else {

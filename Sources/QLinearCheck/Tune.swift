@@ -97,7 +97,7 @@ public enum Tuner {
     /// step and buffering.
     /// `prefillForm`: whether the op has the prefill form (fp16, q4gsw, dq8ca_q4gsw; nil: `tensorCores`).
     public static func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int? = nil, halfMath: Bool = false, tensorCores: Bool = false,
-                                  varieties: Set<GemvVariety> = Set(GemvVariety.allCases), prefillForm: Bool? = nil, int8Prefill: Bool = false) -> [TuneCandidate] {
+                                  varieties: Set<GemvVariety> = Set(GemvVariety.allCases), prefillForm: Bool? = nil, int8Prefill: Bool = false, int8Q4: Bool = false) -> [TuneCandidate] {
         switch kernel {
         case .gemv:
             var out: [TuneCandidate] = []
@@ -152,6 +152,13 @@ public enum Tuner {
                 if int8Prefill {
                     for c in [1, 2] { for t in [128, 256, 512] { for wh in [false, true] {
                         out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: 1, frag: true, xRows: 128, xLoad: true, weightHalves: wh ? true : nil)))
+                    } } }
+                }
+                // dq8ca_q4gsw (`int8Q4`): its int8 form too (…i; whole blocks, 64 or 128 x rows,
+                // 128- or 256-value blocks).
+                if int8Q4 {
+                    for c in [1, 2] { for t in [256, 512] { for (xr, kb) in [(64, nil), (64, 256), (128, nil)] as [(Int, Int?)] {
+                        out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: 1, frag: true, xRows: xr, xLoad: true, kBlock: kb, int8: true)))
                     } } }
                 }
             }
@@ -292,7 +299,7 @@ public enum Tuner {
         func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int?, halfMath: Bool, op: Op) -> [TuneCandidate] {
             if kernel == .gemv, let only, !only.isEmpty { return only.map { TuneCandidate(kernel: .gemv, gemv: $0) } }
             return Tuner.candidates(kernel, floatOps: floatOps, m: m, halfMath: halfMath, tensorCores: op == .fp16 || op == .q4gsw, varieties: varieties,
-                                    prefillForm: true, int8Prefill: op == .dq8ca_q8csw)
+                                    prefillForm: true, int8Prefill: op == .dq8ca_q8csw, int8Q4: op == .dq8ca_q4gsw)
         }
         var out: [TuneMeasurement] = []
         let pool = try ActivationPool(context: ctx, act: .f16)

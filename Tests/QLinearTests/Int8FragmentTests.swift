@@ -124,6 +124,65 @@ struct Int8FragmentTests {
         #expect(!r2.placed || r2.got != r2.want)
     }
 
+    /// The INT4 form replayed: lane t's word s' of sub-block j holds values 128j + 32t + 8s' … + 7
+    /// (nibble i = value i); A word h of step s = 4j + s' is ((w << 4) & 0xF0F0F0F0) ^ 0x80808080
+    /// (h = 0) or (w & 0xF0F0F0F0) ^ 0x80808080 (h = 1); x pairs of words are regrouped into even
+    /// and odd bytes (`regroup`) before the int8 form's staging. Returns C and 16·Σ (q − 8)·x.
+    func emulateQ4(seed: UInt64, bk: Int, regroup: Bool) -> (got: [Int], want: [Int]) {
+        var rng = SplitMix64(seed: seed)
+        let layout = FragmentLayout.mma16832s8
+        let q = (0..<(16 * bk)).map { _ in Int(rng.next() & 15) }
+        let x = (0..<(8 * bk)).map { _ in Int(Int8(truncatingIfNeeded: rng.next())) }
+        func word(_ n: Int, _ k0: Int) -> UInt32 {   // 8 nibbles of row n from value k0
+            (0..<8).reduce(UInt32(0)) { $0 | (UInt32(q[n * bk + k0 + $1]) << UInt32(4 * $1)) }
+        }
+        func bytes(_ w: UInt32) -> [Int] { (0..<4).map { Int(Int8(truncatingIfNeeded: w >> UInt32(8 * $0))) } }
+        func xword(_ r: Int, _ a: Int) -> UInt32 {   // the x row's word a (4 int8 values)
+            (0..<4).reduce(UInt32(0)) { $0 | (UInt32(UInt8(bitPattern: Int8(x[r * bk + 4 * a + $1]))) << UInt32(8 * $1)) }
+        }
+        var staged = [[Int]](repeating: [Int](repeating: 0, count: bk), count: 8)
+        let pos = Int8FragmentTests.shaderPos(bk: bk)
+        for r in 0..<8 { for p in 0..<(bk / 16) {
+            var v = (0..<4).map { xword(r, 4 * p + $0) }
+            if regroup {   // gemm_i8.comp's storeX for WEIGHT_Q4
+                for e in stride(from: 0, to: 4, by: 2) {
+                    let a = v[e], b = v[e + 1]
+                    v[e] = (a & 0xFF) | ((a >> 8) & 0xFF00) | ((b << 16) & 0xFF0000) | ((b << 8) & 0xFF00_0000)
+                    v[e + 1] = ((a >> 8) & 0xFF) | ((a >> 16) & 0xFF00) | ((b << 8) & 0xFF0000) | (b & 0xFF00_0000)
+                }
+            }
+            for e in 0..<4 { for (i, b) in bytes(v[e]).enumerated() { staged[r][4 * pos(p, e) + i] = b } }
+        } }
+        var cm = [Int](repeating: 0, count: 16 * 8)
+        for s in 0..<(bk / 32) {
+            var a = [Int](repeating: 0, count: 16 * 32)
+            for lane in 0..<32 {
+                let g = lane >> 2, t = lane & 3
+                for i in 0..<16 {
+                    let row = g + 8 * (i >> 3), h = (i >> 2) & 1
+                    let w = word(row, 128 * (s / 4) + 32 * t + 8 * (s % 4))
+                    let aw = (h == 0 ? (w << 4) & 0xF0F0_F0F0 : w & 0xF0F0_F0F0) ^ 0x8080_8080
+                    a[layout.a[lane][i]] = bytes(aw)[i & 3]
+                }
+            }
+            for r in 0..<16 { for n in 0..<8 { for k in 0..<32 { cm[r * 8 + n] += a[r * 32 + k] * staged[n][32 * s + k] } } }
+        }
+        var got: [Int] = [], want: [Int] = []
+        for lane in 0..<32 { for i in 0..<4 {
+            let flat = layout.c[lane][i], r = flat / 8, n = flat % 8
+            got.append(cm[flat])
+            want.append(16 * (0..<bk).reduce(0) { $0 + (q[r * bk + $1] - 8) * x[n * bk + $1] })
+        } }
+        return (got, want)
+    }
+
+    @Test("INT4 as int8 bytes: 16·(q − 8) by two operations per word, x regrouped alike — exact sums", arguments: [(UInt64(5), 128), (6, 256)])
+    func int4Form(seed: UInt64, bk: Int) {
+        let r = emulateQ4(seed: seed, bk: bk, regroup: true)
+        #expect(r.got == r.want)
+        #expect(emulateQ4(seed: seed, bk: bk, regroup: false).got != r.want, "the replay can fail: x not regrouped")
+    }
+
     @Test("staging banks: each store instruction of a warp and each 8-row phase of coopMatLoad's 16-byte reads hit 32 distinct banks", arguments: [(32, 128), (64, 128), (128, 128), (32, 256), (64, 256)])
     func banks(tn: Int, bk: Int) {
         let xrg = (bk / 16 + 1) * 4   // words per staged row: bk / 16 uvec4 + 1 padding
@@ -189,6 +248,26 @@ struct Int8FragmentTests {
         #expect((try? Dispatcher.plan(.gemv, p, caps: caps, options: noF16).get())?.shader.origin.family == .gemmFragI8)
         let q4 = Problem(op: .q4gsw, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16)
         #expect((try? Dispatcher.plan(.gemv, q4, caps: caps, options: noLayout).get())?.shader.origin.family == .gemmFrag)
+        // dq8ca_q4gsw: the int8 form where the configuration says so (…i), whole blocks only; its
+        // f16 form otherwise; int8 MMAs refused for the float ops.
+        let dq4 = Problem(op: .dq8ca_q4gsw, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16)
+        options.gemvConfig = GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xRows: 64, xLoad: true, int8: true)
+        #expect(options.gemvConfig?.compact == "1x512x1ft64li" && options.gemvConfig?.problem == nil)
+        let i4 = try Dispatcher.plan(.gemv, dq4, caps: caps, options: options).get()
+        #expect(i4.shader == .gemm_frag_i8_q4_f16 && i4.tile.tk == 32 && i4.reasons.contains { $0.contains("16·(q − 8)") })
+        var g256 = dq4
+        g256.groupSize = 256
+        #expect(try Dispatcher.plan(.gemv, g256, caps: caps, options: options).get().shader == .gemm_frag_i8_q4_f16)
+        var g64 = dq4
+        g64.groupSize = 64
+        #expect((try? Dispatcher.plan(.gemv, g64, caps: caps, options: options).get()) == nil)
+        #expect((try? Dispatcher.plan(.gemv, q4, caps: caps, options: options).get()) == nil)
+        options.gemvConfig = GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xRows: 64, xLoad: true, weightHalves: true, int8: true)
+        #expect((try? Dispatcher.plan(.gemv, dq4, caps: caps, options: options).get()) == nil)
+        options.gemvConfig = GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xRows: 64, xLoad: true)
+        #expect(try Dispatcher.plan(.gemv, dq4, caps: caps, options: options).get().shader.origin.family == .gemmFragDq)
+        #expect(GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xRows: 64, int8: true).problem != nil)
+        #expect(Tuner.candidates(.gemv, floatOps: false, m: 2048, varieties: [.fraggemm], prefillForm: true, int8Q4: true).filter { $0.gemv?.int8 == true }.count == 12)
         // The tuner's int8 prefill candidates: the loaded forms only (B by coopMatLoad).
         let cands = Tuner.candidates(.gemv, floatOps: false, m: 2048, varieties: [.fraggemm], prefillForm: true, int8Prefill: true)
         #expect(cands.count == 84 && cands.allSatisfy { $0.gemv?.xLoad == true && $0.gemv?.xStore == nil && $0.gemv?.problem == nil })
