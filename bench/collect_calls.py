@@ -2,7 +2,7 @@
 """Collect the results of GPU calls (bench/gpu_*.sh work folders) into one evidence file.
 
 Usage: collect_calls.py --out FILE --description TEXT [--scripts S ...] NAME=FOLDER ...
-Per call: commit and date (steps.txt), the steps' exit codes and seconds, the driver's
+Per call: commit and date (steps.txt), the steps' exit codes and seconds, the conformance sweep's and torch_check's summaries, the driver's
 statistics (stats-*.log: registers, local memory — its low 32 bits —, shared memory), forced
 checks (check-*.log: passed / failed cases and shaders), ablations (abl-*.json medians), tune
 reports (tune-*.json: median µs by shape and configuration, the plan before, flags) and the
@@ -46,6 +46,8 @@ def call(folder):
         out["statistics (Local Memory Size: low 32 bits; the driver's high bits are not a size)"] = stats
     checks = {}
     for f in sorted(glob.glob(os.path.join(folder, "check-*.log"))):
+        if os.path.basename(f) == "check-all-kernels.log":
+            continue
         t = open(f).read()
         shaders = sorted(set(re.findall(r"(?:PASSED|FAILED)\s+\S+\s+\S+\s+(\S+)", t)))
         checks[os.path.basename(f)[6:-4]] = {"passed": t.count("PASSED"), "failed": t.count("FAILED"), "shaders": shaders}
@@ -72,6 +74,11 @@ def call(folder):
             if r.get("flags"):
                 e.setdefault("flags", {})[n or "plan_before"] = r["flags"]
         out[os.path.basename(f)[:-5]] = {"device": d.get("device"), "date": d.get("date"), "median_us": by}
+    for log, key in (("check.log", "check_all (qlinear check --kernel all)"), ("torch-check.log", "torch_check")):
+        f = os.path.join(folder, log)
+        if os.path.exists(f):
+            lines = [l for l in open(f).read().splitlines() if l.strip()]
+            out[key] = lines[-1] if lines else None
     dev = os.path.join(folder, "devices.json")
     if os.path.exists(dev):
         d = json.load(open(dev))
