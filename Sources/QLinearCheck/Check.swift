@@ -22,7 +22,9 @@ import QLinearReference
 ///   chunks, each converted and scaled on its own, then added) use the chunk magnitude and add
 ///   splitK + 1 to t. The prefill form for dq8ca_q4gsw (`gemm_frag_dq`) rounds each (q − 8)·scale to
 ///   fp16 and sums every product in fp32: S = |sx|·Σ_k |ws·qw·(qx − zp)| + |b|
-///   (ReferenceResult.termMagnitude), r = 1, t = K.
+///   (ReferenceResult.termMagnitude), r = 1, t = K. The int8 prefill form (`gemm_frag_i8`) sums
+///   exactly in int32 (INT4: per group, then × the scale and added over groups in fp32) and
+///   subtracts the correction at the end: the cooperative-matrix kernel's S and t.
 /// - t is the number of fp32 additions in the longest accumulation chain: K for float ops
 ///   (any summation order: recursive-summation bound), the number of groups for dq8ca ops.
 ///   The +3 covers the dequantization product, the multiply and the bias add.
@@ -45,6 +47,10 @@ public struct Tolerance: Sendable {
         // gemm_frag_dq: (q − 8)·scale rounded to fp16 once (B = xq − zp is exact), all K products
         // accumulated in fp32 (no exact per-block integer).
         let prefillDq = kernel == .gemv && shader?.origin.family == .gemmFragDq
+        // gemm_frag_i8: exact int32 sums (INT4: per 128-value group, then × the fp32 scale and
+        // added over groups in fp32; int8: over all of K), the zero point's correction at the end
+        // — the cooperative-matrix int8 kernel's arithmetic.
+        let int8Prefill = kernel == .gemv && shader?.origin.family == .gemmFragI8
         if (kernel == .coopmat || mmaGemv) && (p.op == .fp16 || p.op == .q4gsw) {
             if p.act == .f32 { r += 1 }
             if p.op == .q4gsw { r += 1 }
@@ -62,7 +68,7 @@ public struct Tolerance: Sendable {
             switch kernel {
             case .tiled: t = p.k / p.groupSize
             case .coopmat: t = p.k / p.groupSize + 1
-            case .gemv: t = prefillDq ? p.k : (p.k + 31) / 32 + 1
+            case .gemv: t = int8Prefill ? p.k / p.groupSize + 1 : prefillDq ? p.k : (p.k + 31) / 32 + 1
             }
         case .dq8ca_q8csw: t = kernel == .tiled ? 1 : 2
         }
@@ -158,7 +164,7 @@ public struct CheckCase: Sendable {
         }
         let layer = try LinearLayer(context: context, weights: weights, bias: bias, act: p.act,
                                     dynamicActivations: p.op == .dq8ca_q4gsw)
-        if plan.shader.origin.family.isPrefillForm && !layer.prefillFormAllowed {
+        if plan.shader.origin.family.isPrefillForm && !plan.shader.origin.family.usesInt8Fragments && !layer.prefillFormAllowed {
             return CheckResult(problem: p, kernel: kernel, shader: plan.shader.rawValue, status: .skipped, maxAbsError: 0, worstRatio: 0,
                                summary: "\(LinearLayer.prefillFormCondition) (LinearLayer.plan takes another kernel for these weights)")
         }
@@ -212,6 +218,7 @@ public struct CheckCase: Sendable {
             case .tiled: mag = ref.result.magnitude[i]
             case .coopmat: mag = (plan.splitK > 1 ? ref.result.chunkMagnitude?[i] : ref.result.splitMagnitude?[i]) ?? ref.result.magnitude[i]
             case .gemv where plan.shader.origin.family == .gemmFragDq: mag = ref.result.termMagnitude?[i] ?? ref.result.magnitude[i]
+            case .gemv where plan.shader.origin.family == .gemmFragI8: mag = ref.result.splitMagnitude?[i] ?? ref.result.magnitude[i]
             case .gemv: mag = (p.op == .dq8ca_q4gsw ? ref.result.chunkMagnitude?[i] : ref.result.splitMagnitude?[i]) ?? ref.result.magnitude[i]
             }
             let bound = tol.bound(reference: r, magnitude: mag, out: p.act)

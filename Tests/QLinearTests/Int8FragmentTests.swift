@@ -200,6 +200,18 @@ struct Int8FragmentTests {
         } }
     }
 
+    @Test("tolerance: the int8 form gets the cooperative-matrix int8 kernel's model (no fp16 rounding; t = groups + 1 for INT4, 2 for int8), not gemm_frag_dq's")
+    func tolerance() {
+        let p4 = Problem(op: .dq8ca_q4gsw, m: 300, n: 64, k: 4096, groupSize: 128, act: .f16)
+        let i8 = Tolerance.model(problem: p4, kernel: .gemv, shader: .gemm_frag_i8_q4_f16)
+        let cm = Tolerance.model(problem: p4, kernel: .coopmat, shader: .coopmat_int_q4_f16)
+        #expect(i8.fp16Roundings == 0 && i8.chainLength == 4096 / 128 + 1 && i8.chainLength == cm.chainLength)
+        let dq = Tolerance.model(problem: p4, kernel: .gemv, shader: .gemm_frag_dq_q4_f16)
+        #expect(dq.fp16Roundings == 1 && dq.chainLength == 4096)
+        let p8 = Problem(op: .dq8ca_q8csw, m: 300, n: 64, k: 4096, act: .f32)
+        #expect(Tolerance.model(problem: p8, kernel: .gemv, shader: .gemm_frag_i8_q8_f32).chainLength == 2)
+    }
+
     @Test("plans: dq8ca_q8csw's forced or ruled prefill form is gemm_frag_i8 with the probed int8 layout, B by coopMatLoad and x stored after the block; otherwise refused or another kernel")
     func plans() throws {
         let caps = h100Caps()
