@@ -23,8 +23,10 @@ import QLinearReference
 ///   splitK + 1 to t. The prefill form for dq8ca_q4gsw (`gemm_frag_dq`) rounds each (q − 8)·scale to
 ///   fp16 and sums every product in fp32: S = |sx|·Σ_k |ws·qw·(qx − zp)| + |b|
 ///   (ReferenceResult.termMagnitude), r = 1, t = K. The int8 prefill form (`gemm_frag_i8`) sums
-///   exactly in int32 (INT4: per group, then × the scale and added over groups in fp32) and
-///   subtracts the correction at the end: the cooperative-matrix kernel's S and t.
+///   exactly in int32 and subtracts the correction at the end: for int8 weights over all of K (the
+///   split magnitude, t = 2); for INT4 per 128-value block, × the scale and added in fp32 (t =
+///   K/128 + 1, the chunk magnitude: a group of 256 is two blocks, and when their sums cancel the
+///   group magnitude does not bound the two roundings — H100, session 15).
 /// - t is the number of fp32 additions in the longest accumulation chain: K for float ops
 ///   (any summation order: recursive-summation bound), the number of groups for dq8ca ops.
 ///   The +3 covers the dequantization product, the multiply and the bias add.
@@ -68,7 +70,8 @@ public struct Tolerance: Sendable {
             switch kernel {
             case .tiled: t = p.k / p.groupSize
             case .coopmat: t = p.k / p.groupSize + 1
-            case .gemv: t = int8Prefill ? p.k / p.groupSize + 1 : prefillDq ? p.k : (p.k + 31) / 32 + 1
+            // (gemm_frag_i8 scales each 128-value block: groups of 256 and more are two or more.)
+            case .gemv: t = int8Prefill ? p.k / 128 + 1 : prefillDq ? p.k : (p.k + 31) / 32 + 1
             }
         case .dq8ca_q8csw: t = kernel == .tiled ? 1 : 2
         }
@@ -218,7 +221,10 @@ public struct CheckCase: Sendable {
             case .tiled: mag = ref.result.magnitude[i]
             case .coopmat: mag = (plan.splitK > 1 ? ref.result.chunkMagnitude?[i] : ref.result.splitMagnitude?[i]) ?? ref.result.magnitude[i]
             case .gemv where plan.shader.origin.family == .gemmFragDq: mag = ref.result.termMagnitude?[i] ?? ref.result.magnitude[i]
-            case .gemv where plan.shader.origin.family == .gemmFragI8: mag = ref.result.splitMagnitude?[i] ?? ref.result.magnitude[i]
+            // gemm_frag_i8: int8 sums over all of K (the split magnitude); INT4 sums scaled per
+            // 128-value block — bounded by the 32-value chunk magnitude (|Σ_block| ≤ Σ_chunks |Σ|).
+            case .gemv where plan.shader.origin.family == .gemmFragI8:
+                mag = (p.op == .dq8ca_q4gsw ? ref.result.chunkMagnitude?[i] : ref.result.splitMagnitude?[i]) ?? ref.result.magnitude[i]
             case .gemv: mag = (p.op == .dq8ca_q4gsw ? ref.result.chunkMagnitude?[i] : ref.result.splitMagnitude?[i]) ?? ref.result.magnitude[i]
             }
             let bound = tol.bound(reference: r, magnitude: mag, out: p.act)

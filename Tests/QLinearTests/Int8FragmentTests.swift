@@ -200,12 +200,15 @@ struct Int8FragmentTests {
         } }
     }
 
-    @Test("tolerance: the int8 form gets the cooperative-matrix int8 kernel's model (no fp16 rounding; t = groups + 1 for INT4, 2 for int8), not gemm_frag_dq's")
+    @Test("tolerance: the int8 form rounds once per 128-value block (t = K/128 + 1 for INT4 at any group size, 2 for int8), no fp16 rounding; not gemm_frag_dq's model")
     func tolerance() {
         let p4 = Problem(op: .dq8ca_q4gsw, m: 300, n: 64, k: 4096, groupSize: 128, act: .f16)
         let i8 = Tolerance.model(problem: p4, kernel: .gemv, shader: .gemm_frag_i8_q4_f16)
         let cm = Tolerance.model(problem: p4, kernel: .coopmat, shader: .coopmat_int_q4_f16)
         #expect(i8.fp16Roundings == 0 && i8.chainLength == 4096 / 128 + 1 && i8.chainLength == cm.chainLength)
+        var g256 = p4
+        g256.groupSize = 256
+        #expect(Tolerance.model(problem: g256, kernel: .gemv, shader: .gemm_frag_i8_q4_f16).chainLength == 4096 / 128 + 1)
         let dq = Tolerance.model(problem: p4, kernel: .gemv, shader: .gemm_frag_dq_q4_f16)
         #expect(dq.fp16Roundings == 1 && dq.chainLength == 4096)
         let p8 = Problem(op: .dq8ca_q8csw, m: 300, n: 64, k: 4096, act: .f32)
