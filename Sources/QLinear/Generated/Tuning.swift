@@ -6585,6 +6585,286 @@ enum EmbeddedTuning {
       "config": {
         "columns": 1,
         "frag": true,
+        "kBlock": 256,
+        "threads": 512,
+        "unroll": 1,
+        "weightHalves": true,
+        "xLoad": true,
+        "xRows": 64
+      },
+      "note": "161.5 \u00b5s at M=192",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          129,
+          192
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 1,
+        "frag": true,
+        "kBlock": 256,
+        "threads": 256,
+        "unroll": 1,
+        "weightHalves": true,
+        "xLoad": true,
+        "xRows": 64
+      },
+      "note": "130.5 \u00b5s at M=192",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          129,
+          192
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 1,
+        "frag": true,
+        "kBlock": 256,
+        "threads": 256,
+        "unroll": 1,
+        "weightHalves": true,
+        "xLoad": true,
+        "xRows": 64
+      },
+      "note": "47.6 \u00b5s at M=192",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          129,
+          192
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 1,
+        "frag": true,
+        "threads": 512,
+        "unroll": 1,
+        "weightHalves": true,
+        "xLoad": true,
+        "xRows": 64
+      },
+      "note": "59.9 \u00b5s at M=192",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          129,
+          192
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 1,
+        "frag": true,
+        "threads": 256,
+        "unroll": 1,
+        "weightHalves": true,
+        "xLoad": true,
+        "xRows": 64
+      },
+      "note": "fallback: geometric-mean slowdown 8.9% over 4 shapes at M=192",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "when": {
+        "m": [
+          129,
+          192
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 1,
+        "frag": true,
+        "threads": 512,
+        "unroll": 1,
+        "weightHalves": true,
+        "xLoad": true,
+        "xRows": 128
+      },
+      "note": "186.1 \u00b5s at M=255",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          193,
+          255
+        ],
+        "n": [
+          28672,
+          28672
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 1,
+        "frag": true,
+        "kBlock": 256,
+        "threads": 256,
+        "unroll": 1,
+        "weightHalves": true,
+        "xLoad": true,
+        "xRows": 64
+      },
+      "note": "134.1 \u00b5s at M=255",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "when": {
+        "k": [
+          14336,
+          14336
+        ],
+        "m": [
+          193,
+          255
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 1,
+        "frag": true,
+        "kBlock": 256,
+        "threads": 256,
+        "unroll": 1,
+        "weightHalves": true,
+        "xLoad": true,
+        "xRows": 64
+      },
+      "note": "49.4 \u00b5s at M=255",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          193,
+          255
+        ],
+        "n": [
+          4096,
+          4096
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 1,
+        "frag": true,
+        "kBlock": 256,
+        "threads": 512,
+        "unroll": 1,
+        "weightHalves": true,
+        "xLoad": true,
+        "xRows": 64
+      },
+      "note": "59.9 \u00b5s at M=255",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "when": {
+        "k": [
+          4096,
+          4096
+        ],
+        "m": [
+          193,
+          255
+        ],
+        "n": [
+          6144,
+          6144
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 1,
+        "frag": true,
+        "threads": 256,
+        "unroll": 1,
+        "weightHalves": true,
+        "xLoad": true,
+        "xRows": 64
+      },
+      "note": "fallback: geometric-mean slowdown 10.9% over 4 shapes at M=255",
+      "ops": [
+        "dq8ca_q8csw"
+      ],
+      "when": {
+        "m": [
+          193,
+          255
+        ]
+      }
+    },
+    {
+      "config": {
+        "columns": 1,
+        "frag": true,
         "threads": 512,
         "unroll": 1,
         "weightHalves": true,
@@ -15940,7 +16220,7 @@ enum EmbeddedTuning {
     "vendorID": 4318
   },
   "name": "nvidia-hopper",
-  "provenance": "Session 15 (2026-11-27, H100 80GB HBM3, driver 580.159.04): dq8ca_q8csw's prefill rules (M = 256 \u2026 8192) from `qlinear tune --kernel gemv` sweeps of the int8 prefill form gemm_frag_i8 (7 configurations \u00d7 24 shapes against the plans before, one call: docs/results/h100-tune-gemm-i8-s15-2026-11-27.json, bench/gpu_s15c.sh); every other rule kept. Before: Session 14 (H100, 2026-11-27): q4gsw and dq8ca_q4gsw prefill-form rules at M = 129 and up with the new half-block weight loads (`\u2026lh`: each 128-value block's weights loaded in two halves four MMA steps ahead, one weight register set instead of two; 2x512x1ft64lh went from 128 registers with its weight sets in local memory to 128 with 80 bytes) \u2014 6 configurations at every suite M from 256 to 8192 on the four shapes against today's plans in one call; rules only where the sweep's best beat the current plan (q4gsw 2048x4096x4096 251.1 vs 289.5 \u00b5s, 2048x28672x4096 1770 vs 2063, 8192x4096x4096 1005 vs 1249; dq8ca_q4gsw 2048x28672x4096 1661 vs 1796, 2048x4096x14336 858 vs 978). dq8ca_q4gsw M = 4096 and 8192 were not reached (the sweep's time limit): its M = 2048 rules are extended up (--extend-up), not measured there. From `qlinear tune --kernel gemv --only {6 configurations} --op q4gsw|dq8ca_q4gsw --shape {256\u20268192}x{suite shapes} --against-current`, commit 78370d6, bench/gpu_s14b.sh, docs/results/h100-tune-gemm-frag-halves-s14-2026-11-27.json; table built with `tune --from tune-q4-suite.json --from tune-dq-suite.json --keep-base --extend-up --extend-down-to 129` (no hand edits). Before: Session 13 (H100, 2026-11-27), second sweep: dq8ca_q4gsw prefill-form (gemm_frag_dq, new) rules at M = 129 and up \u2014 9 configurations at every suite M from 256 to 8192 on the four shapes against today's plans (coopmat_int) in one call; rules only where the sweep's best beat the current plan: 1.11\u20131.31\u00d7 at M \u2265 512 and at M = 256 on 6144x4096 / 28672x4096 (e.g. 2048x28672x4096 1809 vs 2359 \u00b5s, 2048x4096x4096 285.4 vs 368.1; 256x4096x4096 72.4 vs 72.7; 256x4096x14336 keeps its rule). From `qlinear tune --kernel gemv --only {9 configurations} --op dq8ca_q4gsw --shape {256\u20268192}x{suite shapes} --against-current`, commit 4348dcd, bench/gpu_s13e.sh, docs/results/h100-tune-gemm-frag-dq-s13-2026-11-27.json; table built with `tune --from \u2026 --keep-base --extend-up --extend-down-to 129` (no hand edits). Before: Session 13 (H100, 2026-11-27): q4gsw prefill-form (gemm_frag) rules at M = 129 and up, re-swept after the kernel's register sets stopped going through local memory (f07a4892: the block body is a function called with a literal register-set index) \u2014 9 configurations at every suite M from 256 to 8192 on the four shapes against today's plans in one call; rules only where the sweep's best beat the current plan (e.g. 512x28672x4096 537.3 vs 607.5 \u00b5s, 1024x28672x4096 1012.4 vs 1059.5, 8192x28672x4096 7764 vs 8481, 2048x4096x4096 295.7 vs 305.4; M = 256 at 4096x4096 and 4096x14336 keep theirs). From `qlinear tune --kernel gemv --only {9 configurations} --op q4gsw --shape {256\u20268192}x{suite shapes} --against-current`, commit ec789ca, bench/gpu_s13c.sh, docs/results/h100-tune-gemm-frag-s13-2026-11-27.json; table built with `tune --from \u2026 --keep-base --extend-up --extend-down-to 129` (no hand edits). Before: Session 12 (H100, 2026-11-27), last sweep: gemv_frag_xs / gemv_frag_dq_xs (x rows staged per workgroup) at M = 33\u2026128 where they beat today's plans in one call (q4gsw 64x28672x4096 87.8 vs 127.0 \u00b5s, 128x28672x4096 162.0 vs 201.0, 128x4096x14336 148.4 vs 160.5, 128x4096x4096 46.8 vs 53.2; dq8ca_q4gsw 64/128x28672x4096 99.0 / 171.7 vs 111.6 / 177.2), and two register-fragment rules for dq8ca_q4gsw 4096x4096 (30.2 vs 30.5, 46.3 vs 46.6). From `qlinear tune --kernel gemv --variety frag --variety fragxs --variety fraggemm --op q4gsw --op dq8ca_q4gsw --shape {64,128}x{suite shapes} --against-current`, commit 188fdf7, bench/gpu_s12f.sh, docs/results/h100-tune-frag-xs-gemm-m64-128-s12-2026-11-27.json; `tune --from \u2026 --keep-base --extend-down-to 33` (no hand edits). Before: Session 12 (H100, 2026-11-27): gemm_frag, the register-fragment kernel's prefill form, for q4gsw at M = 129 and up, where the sweep beat today's cooperative-matrix plans at every measured case (M = 256, 512, 1024, 2048, 4096, 8192 \u00d7 the suite's four shapes: 1.06\u20131.33\u00d7; e.g. 2048x4096x4096 305.9 vs 331.0 \u00b5s, 8192x28672x4096 8100 vs 8904, 256x28672x4096 307.7 vs 409.1). From `qlinear tune --kernel gemv --only {10 prefill-form configurations} --op q4gsw --shape {256\u20268192}x{suite shapes} --against-current`, commit 0b2a415, bench/gpu_s12d.sh, docs/results/h100-gemm-frag-s12-2026-11-27.json; table built there with `tune --from \u2026 --keep-base --extend-up --extend-down-to 129` (M = 129\u2026255 take the M = 256 rules; M > 8192 the M = 8192 ones; no hand edits). Before: Session 11 (H100, 2026-11-26), second sweep: gemv_frag / gemv_frag_dq at M = 65\u2026128 where they beat the cooperative-matrix plans at M = 128 in the same call (fp16 4096x4096 56.3 vs 59.9 \u00b5s; q4gsw 4096x4096 / 6144x4096 / 4096x14336 53.7 / 57.3 / 162.0 vs 69.6 / 72.7 / 217.6; dq8ca_q4gsw 4096x4096 / 6144x4096 46.5 / 60.9 vs 48.8 / 73.2; they lost at 28672x4096 and on fp16's other shapes; dq8ca_q8csw not reached). From `qlinear tune --kernel gemv --variety frag --op fp16 --op q4gsw --op dq8ca_q4gsw --op dq8ca_q8csw --shape 128x{suite shapes} --against-current`, commit 645872f, bench/gpu_s11c.sh (docs/results/h100-tune-gemv-frag-m128-suite-b2b-s11-2026-11-26.json), built with `qlinear tune --from \u2026 --keep-base --extend-down-to 65` (no hand edit). Earlier: Session 11 (H100, 2026-11-26): gemv_frag / gemv_frag_dq past M = 32 (x-row tiles of 32) for every op at M = 33\u202664 (the first rules there), measured at M = 64: 1.04\u20131.72\u00d7 the cooperative-matrix plans of the previous table in the same call (q4gsw 30.9 / 33.5 / 131.0 / 89.3 \u00b5s vs 39.9 / 57.3 / 225.7 / 115.4 on the four suite shapes). From `qlinear tune --kernel gemv --variety frag --op fp16 --op q4gsw --op dq8ca_q4gsw --op dq8ca_q8csw --shape 64x{suite shapes} --against-current`, commit 102b508, bench/gpu_s11b.sh (docs/results/h100-tune-gemv-frag-m64-s11-2026-11-26.json), built with `qlinear tune --from \u2026 --keep-base --extend-down-to 33` (no hand edit). Earlier: Session 10 (H100, 2026-11-26), fourth sweep: gemv_frag / gemv_frag_dq for every op at M = 17\u202632 (the first rules), measured at M = 32: 1.37\u20132.74\u00d7 the cooperative-matrix plans of the previous rules in the same call (q4gsw 20.2 / 30.0 / 91.9 / 49.9 \u00b5s vs 37.1 / 50.9 / 216.3 / 106.5 on the four suite shapes). From `qlinear tune --kernel gemv --variety frag --op fp16 --op q4gsw --op dq8ca_q4gsw --op dq8ca_q8csw --shape 32x{suite shapes} --against-current`, commit a3f36ee, bench/gpu_s10g.sh (docs/results/h100-tune-gemv-frag-m32-s10-2026-11-26.json), built with `qlinear tune --from \u2026 --keep-base`; the M range widened by hand from [32, 32] to [17, 32]. Earlier: Session 10 (H100, 2026-11-26), third sweep: gemv_frag for fp16 M = 2\u202616 and gemv_frag_dq for dq8ca_q8csw M = 3\u202616 (the first rules): fp16 M = 8 at 4096x4096 / 6144x4096 / 28672x4096 / 4096x14336 17.2 / 22.8 / 83.5 / 45.1 \u00b5s against 21.5 / 31.0 / 106.8 / 56.3, dq8ca_q8csw M = 8 17.7 / 20.7 / 52.2 / 34.6 against 21.5 / 26.6 / 72.4 / 44.8, in the same call (M = 1 keeps the column kernels; dq8ca_q8csw M = 2 too). From `qlinear tune --kernel gemv --variety frag --op fp16 --op dq8ca_q8csw --shape {1,4,8,16}x{suite shapes} --against-current`, commit 43a3589, bench/gpu_s10e.sh (docs/results/h100-tune-gemv-frag-fp16-q8-s10-2026-11-26.json), built with `qlinear tune --from \u2026 --keep-base`; the dq8ca_q8csw M = 4 rules' range narrowed by hand from [2, 4] to [3, 4]. Earlier: Session 10 (H100, 2026-11-26), second sweep: gemv_frag for q4gsw M = 9\u202616 (rules 0\u20134) and gemv_frag_dq for dq8ca_q4gsw M = 2\u202616 (rules 5\u201319): dq8ca_q4gsw M = 8 at 4096x4096 / 6144x4096 / 28672x4096 / 4096x14336 15.6 / 17.9 / 36.6 / 27.6 \u00b5s against 21.5 / 26.1 / 67.3 / 42.8 with the previous rules, q4gsw M = 16 13.3 / 15.9 / 42.2 / 27.6 against 30.2 / 40.7 / 128.8 / 84.7, in the same call (dq8ca_q4gsw M = 1 keeps gemv_dq, faster there). From `qlinear tune --kernel gemv --variety frag --op dq8ca_q4gsw --shape {1,4,8,16}x{suite shapes} --against-current` and `\u2026 --op q4gsw --shape 16x{suite shapes} --against-current`, commit 5d3ed76, bench/gpu_s10d.sh (docs/results/h100-tune-gemv-frag-m16-dq-s10-2026-11-26.json), built with `qlinear tune --from \u2026 --keep-base`; the q4gsw M = 16 rules' M range widened by hand from [16, 16] to [9, 16]. Earlier: Session 10 (H100, 2026-11-26): q4gsw M = 2\u20268 (and M = 1 at 4096x4096) \u2192 gemv_frag, tensor cores with register-built fragments (rules 0\u201315): M = 8 at 4096x4096 / 6144x4096 / 28672x4096 / 4096x14336 10.5 / 12.8 / 30.2 / 21.0 \u00b5s against the previous rules' 21.8 / 23.0 / 69.4 / 65.3 in the same call (M = 1 keeps gemv_q4_sg except at 4096x4096, 9.5 vs 10.2). From `qlinear tune --kernel gemv --variety frag --op q4gsw --shape {1,2,4,8}x{4096x4096,6144x4096,28672x4096,4096x14336} --against-current`, commit e97b4d6, bench/gpu_s10c.sh (docs/results/h100-tune-gemv-frag-s10-2026-11-26.json), built with `qlinear tune --from \u2026 --keep-base`. Earlier rules: Session 9 (H100, 2026-11-26): dq8ca_q4gsw M = 2 rules \u2192 gemv_dq at 28672x4096, 4096x4096 and 6144x4096 (37.4 / 15.9 / 18.2 \u00b5s against the current plan's 42.2 / 16.4 / 18.4 in the same call; at 4096x14336 the int8 column kernel with its pass stayed faster, 30.2 vs 33.8, and keeps its rule \u2014 the sweep's any-shape M = 2 fallback rule was left out for that reason) from `qlinear tune --kernel gemv --variety sg --op dq8ca_q4gsw --shape 2x{4096x4096,6144x4096,28672x4096,4096x14336}` filtered by bench/pick_faster.py, commit dbb6859, bench/gpu_s9e.sh (docs/results/h100-tune-gemv-dq-m2-s9-2026-11-26.json). Session 9 (H100, 2026-11-26): dq8ca_q4gsw M = 1 rules \u2192 gemv_dq (the activations quantized inside the kernel, no quantization pass) from `qlinear tune --kernel gemv --variety sg --op dq8ca_q4gsw --op dq8ca_q8csw --shape 1x{4096x4096,6144x4096,28672x4096,4096x14336} --shape 8x{4096x4096,6144x4096,28672x4096}`, commit a0b2106, bench/gpu_s9b.sh (docs/results/h100-tune-gemv-dq-s9-2026-11-26.json); only the dq8ca_q4gsw M = 1 measurements were made rules: in the same call's bench the fused kernel was 1.09\u20131.15\u00d7 the int8 column kernel with its pass at M = 1 for dq8ca_q4gsw, 0.95\u20130.96\u00d7 for dq8ca_q8csw and 0.40\u20131.16\u00d7 at M = 2\u20268 (faster only at 28672x4096, twice) (docs/results/h100-bench-gemv-dq-s9-2026-11-26.json), so those keep their rules. Session 9 (H100, 2026-11-26): activation-quantization rules (`quant`) from a forced sweep of the pass's workgroup size (64\u20261024 threads) at M = 1, 8, 2048 on the suite's shapes, commit 0a959e0, bench/gpu_s9a.sh (docs/results/h100-bench-quant-threads-s9-2026-11-26.json). Session 8 (H100, 2026-11-26), last refinement (the table the final suite ran with): dq8ca_q4gsw and dq8ca_q8csw int8 column-kernel rules for M = 16 from `qlinear tune --kernel gemv --variety column --op dq8ca_q4gsw --op dq8ca_q8csw --shape 16x{4096x4096,6144x4096,28672x4096,4096x14336}`, commit 2a68f46 (the kernel takes M \u2264 16 where a rule covers it), built on the GPU machine by bench/gpu_s8k.sh (docs/results/h100-tune-gemv-dq8ca-m16-s8-2026-11-26.json). Session 8 (H100, 2026-11-26), final refinement (the table the final suite ran with): q4gsw cooperative-matrix rules for M = 16 and 17\u201364 from `qlinear tune --kernel coopmat --op q4gsw --shape {16,64}x{4096x4096,6144x4096,28672x4096,4096x14336}`, commit fcfee3a, built on the GPU machine by bench/gpu_s8i.sh (docs/results/h100-tune-coopmat-q4gsw-small-m-s8-2026-11-26.json; at M = 16 the suite's shapes keep the tensor-core matrix\u2013vector rules, which come first and were faster than the sweep's best on 4096\u00d74096 (30.5 vs 31.0 \u00b5s) and 28672\u00d74096 (129.3 vs 135.4 \u00b5s); the new M = 16 rules apply where no matrix\u2013vector rule does; M = 64: 1.00\u20131.06\u00d7). Session 8 (H100, 2026-11-26), third refinement: q4gsw cooperative-matrix rules for M = 128, 129\u2013256, 257\u2013512 from `qlinear tune --kernel coopmat --op q4gsw --shape {128,256,512}x{4096x4096,6144x4096,28672x4096,4096x14336}` after coopmat_float's INT4 path gained 32-value loads (QV, where every thread gets one), commit ff9b57f, docs/results/h100-tune-coopmat-q4gsw-mid-m-s8-2026-11-26.json (480 timed configurations; winners up to 1.42\u00d7 the previous rules measured in the same call); built here with `qlinear tune --kernel coopmat --from \u2026 --tuning Tuning/nvidia-hopper.json --keep-base`. Session 8 (H100, 2026-11-26), second refinement: dq8ca_q4gsw cooperative-matrix rules for M = 16, 17\u201364, 65\u2013128, 129\u2013256 from `qlinear tune --kernel coopmat --op dq8ca_q4gsw --shape {16,64,128,256}x{4096x4096,6144x4096,28672x4096,4096x14336}` with the reworked INT4 path, commit 5cafabc, docs/results/h100-tune-coopmat-dq8ca_q4gsw-small-m-s8-2026-11-26.json (416 timed configurations; winners 1.15\u20131.87\u00d7 the previous rules measured in the same call); built here with `qlinear tune --kernel coopmat --from \u2026 --tuning Tuning/nvidia-hopper.json --keep-base`. Session 8 (H100, 2026-11-26): dq8ca_q4gsw cooperative-matrix rules for M = 512 and \u2265 513 from `qlinear tune --kernel coopmat --op dq8ca_q4gsw --shape {512,2048}x{4096x4096,6144x4096,28672x4096,4096x14336}` after coopmat_int.comp's INT4 path was reworked (16-byte loads, prefetched group scales), commit 0be8e02, docs/results/h100-tune-coopmat-dq8ca_q4gsw-s8-2026-11-26.json (172 timed configurations; the winner, 128\u00d7128 over 2\u00d74 subgroups at K step 64, beat the previous rules measured in the same call by 1.5\u20131.8\u00d7); table built here with `qlinear tune --kernel coopmat --from \u2026 --tuning Tuning/nvidia-hopper.json --keep-base --extend-up`. Previous table: Cooperative-matrix rules for M = 512, 513\u20131024, 1025\u20132048 (all four ops; int8 ops to any larger M) and \u2265 2049 (fp16, q4gsw): qlinear tune --kernel coopmat --from h100-tune-coopmat-dq8ca_q4gsw-m2048-2026-11-26.json h100-tune-coopmat-dq8ca_q8csw-m2048-2026-11-26.json h100-tune-coopmat-fp16-m2048-2026-11-26.json h100-tune-coopmat-q4gsw-m2048-2026-11-26.json h100-tune-coopmat-dq8ca_q4gsw-m512-m1024-2026-11-26.json h100-tune-coopmat-dq8ca_q8csw-m512-m1024-2026-11-26.json h100-tune-coopmat-fp16-m512-m1024-2026-11-26.json h100-tune-coopmat-q4gsw-m512-m1024-2026-11-26.json tune-m8192.json (NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04); 1488 timed configurations; other kernels' rules kept from nvidia-hopper; refines nvidia-hopper (its rules follow the new ones). Sweeps on NVIDIA H100 80GB HBM3, driver 580.159.04, 2026-11-26: M = 2048 at commit 43a382b, M = 512/1024 at 16d0e76, M = 8192 at e13e107 (docs/results/h100-tune-coopmat-*-2026-11-26.json); the table was built on the GPU machine by bench/gpu_large_m.sh and the suite in docs/results/h100-suite.json ran with it. Previous table: q4gsw M = 2 rules: `qlinear tune --kernel gemv --op q4gsw --shape 2x{4096x4096,6144x4096,28672x4096,4096x14336} --keep-base` (column, activations-in-registers and tensor-core kernels in one sweep) on NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04, 2026-11-26, commit c6b1331 (docs/results/h100-tune-gemv-q4gsw-m2-2026-11-26.json); the rules below them are the previous table's. Previous table: Tensor-core matrix\u2013vector rules (gemv_mma; fp16 and q4gsw, M = 2\u202616): `qlinear tune --kernel gemv --op fp16 --op q4gsw --variety mma --shape {2,8,16}x{4096x4096,6144x4096,28672x4096,4096x14336} --keep-base` on NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04, 2026-11-26, commit 9a25093 (docs/results/h100-tune-gemv-mma-2026-11-26.json; the rules below them are the previous table's). Previous table: qlinear tune on NVIDIA H200, driver NVIDIA 580.159.04, 2026-11-26 (three GPU calls). Cooperative-matrix rules: `qlinear tune --kernel coopmat --from h200-tune-coopmat-small-m-2026-11-26.json --from h200-tune-coopmat-large-m-2026-11-26.json --from h200-tune-coopmat-m128-m512-2026-11-26.json` (M = 16, 64, 256 | 2048 | 128, 512; each M from one call). Matrix\u2013vector q4gsw rules: `qlinear tune --kernel gemv --from h200-tune-gemv-q4gsw-xreg-m1-2026-11-26.json --from h200-tune-gemv-q4gsw-f16math-m8-2026-11-26.json` (M = 1: packed-fp16 column and activations-in-registers candidates, session 3 of 2026-11-26, commit 14d431f; M = 8: the earlier packed-fp16 sweep; configurations with more than 32 accumulators per thread excluded, Tuner.allowed). Other ops' matrix\u2013vector rules kept from the previous table. Session 7 (H100, 2026-11-26): q4gsw M = 1 (4096\u00d74096, 6144\u00d74096, 28672\u00d74096) and M = 2 (6144\u00d74096, 28672\u00d74096) rules replaced by gemv_q4_sg configurations from the sweeps in docs/results/h100-tune-gemv-q4gsw-sg-2026-11-26.json (the winners beat the previous rules measured in the same calls). q4gsw M = 1 and 2 at 4096\u00d714336 \u2192 gemv_q4_sg reading activations through L1 with K split over 4 subgroups (docs/results/h100-bench-gemv-sg-l1-ks-2026-11-26.json).",
+  "provenance": "Session 15 (2026-11-27, H100 80GB HBM3, driver 580.159.04): dq8ca_q8csw's prefill rules on the int8 form gemm_frag_i8 \u2014 M = 129 \u2026 255 from a sweep at M = 192 and 255 (5 configurations \u00d7 8 shapes against the plans before; bench/gpu_s15g.sh, the call whose check, torch_check and suite ran with exactly this table) and M = 256 \u2026 8192 from `qlinear tune --kernel gemv` sweeps of 7 configurations \u00d7 24 shapes (bench/gpu_s15c.sh); docs/results/h100-tune-gemm-i8-s15-2026-11-27.json, h100-evidence-final-s15-2026-11-27.json; every other rule kept. Before: Session 14 (H100, 2026-11-27): q4gsw and dq8ca_q4gsw prefill-form rules at M = 129 and up with the new half-block weight loads (`\u2026lh`: each 128-value block's weights loaded in two halves four MMA steps ahead, one weight register set instead of two; 2x512x1ft64lh went from 128 registers with its weight sets in local memory to 128 with 80 bytes) \u2014 6 configurations at every suite M from 256 to 8192 on the four shapes against today's plans in one call; rules only where the sweep's best beat the current plan (q4gsw 2048x4096x4096 251.1 vs 289.5 \u00b5s, 2048x28672x4096 1770 vs 2063, 8192x4096x4096 1005 vs 1249; dq8ca_q4gsw 2048x28672x4096 1661 vs 1796, 2048x4096x14336 858 vs 978). dq8ca_q4gsw M = 4096 and 8192 were not reached (the sweep's time limit): its M = 2048 rules are extended up (--extend-up), not measured there. From `qlinear tune --kernel gemv --only {6 configurations} --op q4gsw|dq8ca_q4gsw --shape {256\u20268192}x{suite shapes} --against-current`, commit 78370d6, bench/gpu_s14b.sh, docs/results/h100-tune-gemm-frag-halves-s14-2026-11-27.json; table built with `tune --from tune-q4-suite.json --from tune-dq-suite.json --keep-base --extend-up --extend-down-to 129` (no hand edits). Before: Session 13 (H100, 2026-11-27), second sweep: dq8ca_q4gsw prefill-form (gemm_frag_dq, new) rules at M = 129 and up \u2014 9 configurations at every suite M from 256 to 8192 on the four shapes against today's plans (coopmat_int) in one call; rules only where the sweep's best beat the current plan: 1.11\u20131.31\u00d7 at M \u2265 512 and at M = 256 on 6144x4096 / 28672x4096 (e.g. 2048x28672x4096 1809 vs 2359 \u00b5s, 2048x4096x4096 285.4 vs 368.1; 256x4096x4096 72.4 vs 72.7; 256x4096x14336 keeps its rule). From `qlinear tune --kernel gemv --only {9 configurations} --op dq8ca_q4gsw --shape {256\u20268192}x{suite shapes} --against-current`, commit 4348dcd, bench/gpu_s13e.sh, docs/results/h100-tune-gemm-frag-dq-s13-2026-11-27.json; table built with `tune --from \u2026 --keep-base --extend-up --extend-down-to 129` (no hand edits). Before: Session 13 (H100, 2026-11-27): q4gsw prefill-form (gemm_frag) rules at M = 129 and up, re-swept after the kernel's register sets stopped going through local memory (f07a4892: the block body is a function called with a literal register-set index) \u2014 9 configurations at every suite M from 256 to 8192 on the four shapes against today's plans in one call; rules only where the sweep's best beat the current plan (e.g. 512x28672x4096 537.3 vs 607.5 \u00b5s, 1024x28672x4096 1012.4 vs 1059.5, 8192x28672x4096 7764 vs 8481, 2048x4096x4096 295.7 vs 305.4; M = 256 at 4096x4096 and 4096x14336 keep theirs). From `qlinear tune --kernel gemv --only {9 configurations} --op q4gsw --shape {256\u20268192}x{suite shapes} --against-current`, commit ec789ca, bench/gpu_s13c.sh, docs/results/h100-tune-gemm-frag-s13-2026-11-27.json; table built with `tune --from \u2026 --keep-base --extend-up --extend-down-to 129` (no hand edits). Before: Session 12 (H100, 2026-11-27), last sweep: gemv_frag_xs / gemv_frag_dq_xs (x rows staged per workgroup) at M = 33\u2026128 where they beat today's plans in one call (q4gsw 64x28672x4096 87.8 vs 127.0 \u00b5s, 128x28672x4096 162.0 vs 201.0, 128x4096x14336 148.4 vs 160.5, 128x4096x4096 46.8 vs 53.2; dq8ca_q4gsw 64/128x28672x4096 99.0 / 171.7 vs 111.6 / 177.2), and two register-fragment rules for dq8ca_q4gsw 4096x4096 (30.2 vs 30.5, 46.3 vs 46.6). From `qlinear tune --kernel gemv --variety frag --variety fragxs --variety fraggemm --op q4gsw --op dq8ca_q4gsw --shape {64,128}x{suite shapes} --against-current`, commit 188fdf7, bench/gpu_s12f.sh, docs/results/h100-tune-frag-xs-gemm-m64-128-s12-2026-11-27.json; `tune --from \u2026 --keep-base --extend-down-to 33` (no hand edits). Before: Session 12 (H100, 2026-11-27): gemm_frag, the register-fragment kernel's prefill form, for q4gsw at M = 129 and up, where the sweep beat today's cooperative-matrix plans at every measured case (M = 256, 512, 1024, 2048, 4096, 8192 \u00d7 the suite's four shapes: 1.06\u20131.33\u00d7; e.g. 2048x4096x4096 305.9 vs 331.0 \u00b5s, 8192x28672x4096 8100 vs 8904, 256x28672x4096 307.7 vs 409.1). From `qlinear tune --kernel gemv --only {10 prefill-form configurations} --op q4gsw --shape {256\u20268192}x{suite shapes} --against-current`, commit 0b2a415, bench/gpu_s12d.sh, docs/results/h100-gemm-frag-s12-2026-11-27.json; table built there with `tune --from \u2026 --keep-base --extend-up --extend-down-to 129` (M = 129\u2026255 take the M = 256 rules; M > 8192 the M = 8192 ones; no hand edits). Before: Session 11 (H100, 2026-11-26), second sweep: gemv_frag / gemv_frag_dq at M = 65\u2026128 where they beat the cooperative-matrix plans at M = 128 in the same call (fp16 4096x4096 56.3 vs 59.9 \u00b5s; q4gsw 4096x4096 / 6144x4096 / 4096x14336 53.7 / 57.3 / 162.0 vs 69.6 / 72.7 / 217.6; dq8ca_q4gsw 4096x4096 / 6144x4096 46.5 / 60.9 vs 48.8 / 73.2; they lost at 28672x4096 and on fp16's other shapes; dq8ca_q8csw not reached). From `qlinear tune --kernel gemv --variety frag --op fp16 --op q4gsw --op dq8ca_q4gsw --op dq8ca_q8csw --shape 128x{suite shapes} --against-current`, commit 645872f, bench/gpu_s11c.sh (docs/results/h100-tune-gemv-frag-m128-suite-b2b-s11-2026-11-26.json), built with `qlinear tune --from \u2026 --keep-base --extend-down-to 65` (no hand edit). Earlier: Session 11 (H100, 2026-11-26): gemv_frag / gemv_frag_dq past M = 32 (x-row tiles of 32) for every op at M = 33\u202664 (the first rules there), measured at M = 64: 1.04\u20131.72\u00d7 the cooperative-matrix plans of the previous table in the same call (q4gsw 30.9 / 33.5 / 131.0 / 89.3 \u00b5s vs 39.9 / 57.3 / 225.7 / 115.4 on the four suite shapes). From `qlinear tune --kernel gemv --variety frag --op fp16 --op q4gsw --op dq8ca_q4gsw --op dq8ca_q8csw --shape 64x{suite shapes} --against-current`, commit 102b508, bench/gpu_s11b.sh (docs/results/h100-tune-gemv-frag-m64-s11-2026-11-26.json), built with `qlinear tune --from \u2026 --keep-base --extend-down-to 33` (no hand edit). Earlier: Session 10 (H100, 2026-11-26), fourth sweep: gemv_frag / gemv_frag_dq for every op at M = 17\u202632 (the first rules), measured at M = 32: 1.37\u20132.74\u00d7 the cooperative-matrix plans of the previous rules in the same call (q4gsw 20.2 / 30.0 / 91.9 / 49.9 \u00b5s vs 37.1 / 50.9 / 216.3 / 106.5 on the four suite shapes). From `qlinear tune --kernel gemv --variety frag --op fp16 --op q4gsw --op dq8ca_q4gsw --op dq8ca_q8csw --shape 32x{suite shapes} --against-current`, commit a3f36ee, bench/gpu_s10g.sh (docs/results/h100-tune-gemv-frag-m32-s10-2026-11-26.json), built with `qlinear tune --from \u2026 --keep-base`; the M range widened by hand from [32, 32] to [17, 32]. Earlier: Session 10 (H100, 2026-11-26), third sweep: gemv_frag for fp16 M = 2\u202616 and gemv_frag_dq for dq8ca_q8csw M = 3\u202616 (the first rules): fp16 M = 8 at 4096x4096 / 6144x4096 / 28672x4096 / 4096x14336 17.2 / 22.8 / 83.5 / 45.1 \u00b5s against 21.5 / 31.0 / 106.8 / 56.3, dq8ca_q8csw M = 8 17.7 / 20.7 / 52.2 / 34.6 against 21.5 / 26.6 / 72.4 / 44.8, in the same call (M = 1 keeps the column kernels; dq8ca_q8csw M = 2 too). From `qlinear tune --kernel gemv --variety frag --op fp16 --op dq8ca_q8csw --shape {1,4,8,16}x{suite shapes} --against-current`, commit 43a3589, bench/gpu_s10e.sh (docs/results/h100-tune-gemv-frag-fp16-q8-s10-2026-11-26.json), built with `qlinear tune --from \u2026 --keep-base`; the dq8ca_q8csw M = 4 rules' range narrowed by hand from [2, 4] to [3, 4]. Earlier: Session 10 (H100, 2026-11-26), second sweep: gemv_frag for q4gsw M = 9\u202616 (rules 0\u20134) and gemv_frag_dq for dq8ca_q4gsw M = 2\u202616 (rules 5\u201319): dq8ca_q4gsw M = 8 at 4096x4096 / 6144x4096 / 28672x4096 / 4096x14336 15.6 / 17.9 / 36.6 / 27.6 \u00b5s against 21.5 / 26.1 / 67.3 / 42.8 with the previous rules, q4gsw M = 16 13.3 / 15.9 / 42.2 / 27.6 against 30.2 / 40.7 / 128.8 / 84.7, in the same call (dq8ca_q4gsw M = 1 keeps gemv_dq, faster there). From `qlinear tune --kernel gemv --variety frag --op dq8ca_q4gsw --shape {1,4,8,16}x{suite shapes} --against-current` and `\u2026 --op q4gsw --shape 16x{suite shapes} --against-current`, commit 5d3ed76, bench/gpu_s10d.sh (docs/results/h100-tune-gemv-frag-m16-dq-s10-2026-11-26.json), built with `qlinear tune --from \u2026 --keep-base`; the q4gsw M = 16 rules' M range widened by hand from [16, 16] to [9, 16]. Earlier: Session 10 (H100, 2026-11-26): q4gsw M = 2\u20268 (and M = 1 at 4096x4096) \u2192 gemv_frag, tensor cores with register-built fragments (rules 0\u201315): M = 8 at 4096x4096 / 6144x4096 / 28672x4096 / 4096x14336 10.5 / 12.8 / 30.2 / 21.0 \u00b5s against the previous rules' 21.8 / 23.0 / 69.4 / 65.3 in the same call (M = 1 keeps gemv_q4_sg except at 4096x4096, 9.5 vs 10.2). From `qlinear tune --kernel gemv --variety frag --op q4gsw --shape {1,2,4,8}x{4096x4096,6144x4096,28672x4096,4096x14336} --against-current`, commit e97b4d6, bench/gpu_s10c.sh (docs/results/h100-tune-gemv-frag-s10-2026-11-26.json), built with `qlinear tune --from \u2026 --keep-base`. Earlier rules: Session 9 (H100, 2026-11-26): dq8ca_q4gsw M = 2 rules \u2192 gemv_dq at 28672x4096, 4096x4096 and 6144x4096 (37.4 / 15.9 / 18.2 \u00b5s against the current plan's 42.2 / 16.4 / 18.4 in the same call; at 4096x14336 the int8 column kernel with its pass stayed faster, 30.2 vs 33.8, and keeps its rule \u2014 the sweep's any-shape M = 2 fallback rule was left out for that reason) from `qlinear tune --kernel gemv --variety sg --op dq8ca_q4gsw --shape 2x{4096x4096,6144x4096,28672x4096,4096x14336}` filtered by bench/pick_faster.py, commit dbb6859, bench/gpu_s9e.sh (docs/results/h100-tune-gemv-dq-m2-s9-2026-11-26.json). Session 9 (H100, 2026-11-26): dq8ca_q4gsw M = 1 rules \u2192 gemv_dq (the activations quantized inside the kernel, no quantization pass) from `qlinear tune --kernel gemv --variety sg --op dq8ca_q4gsw --op dq8ca_q8csw --shape 1x{4096x4096,6144x4096,28672x4096,4096x14336} --shape 8x{4096x4096,6144x4096,28672x4096}`, commit a0b2106, bench/gpu_s9b.sh (docs/results/h100-tune-gemv-dq-s9-2026-11-26.json); only the dq8ca_q4gsw M = 1 measurements were made rules: in the same call's bench the fused kernel was 1.09\u20131.15\u00d7 the int8 column kernel with its pass at M = 1 for dq8ca_q4gsw, 0.95\u20130.96\u00d7 for dq8ca_q8csw and 0.40\u20131.16\u00d7 at M = 2\u20268 (faster only at 28672x4096, twice) (docs/results/h100-bench-gemv-dq-s9-2026-11-26.json), so those keep their rules. Session 9 (H100, 2026-11-26): activation-quantization rules (`quant`) from a forced sweep of the pass's workgroup size (64\u20261024 threads) at M = 1, 8, 2048 on the suite's shapes, commit 0a959e0, bench/gpu_s9a.sh (docs/results/h100-bench-quant-threads-s9-2026-11-26.json). Session 8 (H100, 2026-11-26), last refinement (the table the final suite ran with): dq8ca_q4gsw and dq8ca_q8csw int8 column-kernel rules for M = 16 from `qlinear tune --kernel gemv --variety column --op dq8ca_q4gsw --op dq8ca_q8csw --shape 16x{4096x4096,6144x4096,28672x4096,4096x14336}`, commit 2a68f46 (the kernel takes M \u2264 16 where a rule covers it), built on the GPU machine by bench/gpu_s8k.sh (docs/results/h100-tune-gemv-dq8ca-m16-s8-2026-11-26.json). Session 8 (H100, 2026-11-26), final refinement (the table the final suite ran with): q4gsw cooperative-matrix rules for M = 16 and 17\u201364 from `qlinear tune --kernel coopmat --op q4gsw --shape {16,64}x{4096x4096,6144x4096,28672x4096,4096x14336}`, commit fcfee3a, built on the GPU machine by bench/gpu_s8i.sh (docs/results/h100-tune-coopmat-q4gsw-small-m-s8-2026-11-26.json; at M = 16 the suite's shapes keep the tensor-core matrix\u2013vector rules, which come first and were faster than the sweep's best on 4096\u00d74096 (30.5 vs 31.0 \u00b5s) and 28672\u00d74096 (129.3 vs 135.4 \u00b5s); the new M = 16 rules apply where no matrix\u2013vector rule does; M = 64: 1.00\u20131.06\u00d7). Session 8 (H100, 2026-11-26), third refinement: q4gsw cooperative-matrix rules for M = 128, 129\u2013256, 257\u2013512 from `qlinear tune --kernel coopmat --op q4gsw --shape {128,256,512}x{4096x4096,6144x4096,28672x4096,4096x14336}` after coopmat_float's INT4 path gained 32-value loads (QV, where every thread gets one), commit ff9b57f, docs/results/h100-tune-coopmat-q4gsw-mid-m-s8-2026-11-26.json (480 timed configurations; winners up to 1.42\u00d7 the previous rules measured in the same call); built here with `qlinear tune --kernel coopmat --from \u2026 --tuning Tuning/nvidia-hopper.json --keep-base`. Session 8 (H100, 2026-11-26), second refinement: dq8ca_q4gsw cooperative-matrix rules for M = 16, 17\u201364, 65\u2013128, 129\u2013256 from `qlinear tune --kernel coopmat --op dq8ca_q4gsw --shape {16,64,128,256}x{4096x4096,6144x4096,28672x4096,4096x14336}` with the reworked INT4 path, commit 5cafabc, docs/results/h100-tune-coopmat-dq8ca_q4gsw-small-m-s8-2026-11-26.json (416 timed configurations; winners 1.15\u20131.87\u00d7 the previous rules measured in the same call); built here with `qlinear tune --kernel coopmat --from \u2026 --tuning Tuning/nvidia-hopper.json --keep-base`. Session 8 (H100, 2026-11-26): dq8ca_q4gsw cooperative-matrix rules for M = 512 and \u2265 513 from `qlinear tune --kernel coopmat --op dq8ca_q4gsw --shape {512,2048}x{4096x4096,6144x4096,28672x4096,4096x14336}` after coopmat_int.comp's INT4 path was reworked (16-byte loads, prefetched group scales), commit 0be8e02, docs/results/h100-tune-coopmat-dq8ca_q4gsw-s8-2026-11-26.json (172 timed configurations; the winner, 128\u00d7128 over 2\u00d74 subgroups at K step 64, beat the previous rules measured in the same call by 1.5\u20131.8\u00d7); table built here with `qlinear tune --kernel coopmat --from \u2026 --tuning Tuning/nvidia-hopper.json --keep-base --extend-up`. Previous table: Cooperative-matrix rules for M = 512, 513\u20131024, 1025\u20132048 (all four ops; int8 ops to any larger M) and \u2265 2049 (fp16, q4gsw): qlinear tune --kernel coopmat --from h100-tune-coopmat-dq8ca_q4gsw-m2048-2026-11-26.json h100-tune-coopmat-dq8ca_q8csw-m2048-2026-11-26.json h100-tune-coopmat-fp16-m2048-2026-11-26.json h100-tune-coopmat-q4gsw-m2048-2026-11-26.json h100-tune-coopmat-dq8ca_q4gsw-m512-m1024-2026-11-26.json h100-tune-coopmat-dq8ca_q8csw-m512-m1024-2026-11-26.json h100-tune-coopmat-fp16-m512-m1024-2026-11-26.json h100-tune-coopmat-q4gsw-m512-m1024-2026-11-26.json tune-m8192.json (NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04); 1488 timed configurations; other kernels' rules kept from nvidia-hopper; refines nvidia-hopper (its rules follow the new ones). Sweeps on NVIDIA H100 80GB HBM3, driver 580.159.04, 2026-11-26: M = 2048 at commit 43a382b, M = 512/1024 at 16d0e76, M = 8192 at e13e107 (docs/results/h100-tune-coopmat-*-2026-11-26.json); the table was built on the GPU machine by bench/gpu_large_m.sh and the suite in docs/results/h100-suite.json ran with it. Previous table: q4gsw M = 2 rules: `qlinear tune --kernel gemv --op q4gsw --shape 2x{4096x4096,6144x4096,28672x4096,4096x14336} --keep-base` (column, activations-in-registers and tensor-core kernels in one sweep) on NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04, 2026-11-26, commit c6b1331 (docs/results/h100-tune-gemv-q4gsw-m2-2026-11-26.json); the rules below them are the previous table's. Previous table: Tensor-core matrix\u2013vector rules (gemv_mma; fp16 and q4gsw, M = 2\u202616): `qlinear tune --kernel gemv --op fp16 --op q4gsw --variety mma --shape {2,8,16}x{4096x4096,6144x4096,28672x4096,4096x14336} --keep-base` on NVIDIA H100 80GB HBM3, driver NVIDIA 580.159.04, 2026-11-26, commit 9a25093 (docs/results/h100-tune-gemv-mma-2026-11-26.json; the rules below them are the previous table's). Previous table: qlinear tune on NVIDIA H200, driver NVIDIA 580.159.04, 2026-11-26 (three GPU calls). Cooperative-matrix rules: `qlinear tune --kernel coopmat --from h200-tune-coopmat-small-m-2026-11-26.json --from h200-tune-coopmat-large-m-2026-11-26.json --from h200-tune-coopmat-m128-m512-2026-11-26.json` (M = 16, 64, 256 | 2048 | 128, 512; each M from one call). Matrix\u2013vector q4gsw rules: `qlinear tune --kernel gemv --from h200-tune-gemv-q4gsw-xreg-m1-2026-11-26.json --from h200-tune-gemv-q4gsw-f16math-m8-2026-11-26.json` (M = 1: packed-fp16 column and activations-in-registers candidates, session 3 of 2026-11-26, commit 14d431f; M = 8: the earlier packed-fp16 sweep; configurations with more than 32 accumulators per thread excluded, Tuner.allowed). Other ops' matrix\u2013vector rules kept from the previous table. Session 7 (H100, 2026-11-26): q4gsw M = 1 (4096\u00d74096, 6144\u00d74096, 28672\u00d74096) and M = 2 (6144\u00d74096, 28672\u00d74096) rules replaced by gemv_q4_sg configurations from the sweeps in docs/results/h100-tune-gemv-q4gsw-sg-2026-11-26.json (the winners beat the previous rules measured in the same calls). q4gsw M = 1 and 2 at 4096\u00d714336 \u2192 gemv_q4_sg reading activations through L1 with K split over 4 subgroups (docs/results/h100-bench-gemv-sg-l1-ks-2026-11-26.json).",
   "quant": [
     {
       "maxThreads": 1024,
