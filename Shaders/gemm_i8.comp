@@ -9,8 +9,9 @@
 // WEIGHT_Q4 (dq8ca_q4gsw, groups a multiple of 128): the INT4 words become the A operand by two
 // operations per word — ((w << 4) & 0xF0F0F0F0) ^ 0x80808080 holds the even values' 16·(q − 8) as
 // int8 bytes, (w & 0xF0F0F0F0) ^ 0x80808080 the odd values' — and the x bytes are regrouped the
-// same way when staged; each 128-value sub-block (one group) sums exactly in int32 (|Σ| ≤
-// 128·128·128), then × the fp32 group scale / 16 into fp32 accumulators; the zero point's term
+// same way when staged; each 128-value sub-block (inside one group: groups are multiples of 128)
+// sums exactly in int32 (|Σ| ≤ 128·128·128), then × the fp32 group scale / 16 into fp32
+// accumulators — one rounding per sub-block, also where a group of 256 is two of them; the zero point's term
 // zp[m] · corr[n] (corr = Σ_g scale·Σ(q − 8), from packing) once at the end, as coopmat_int.comp.
 //
 // Written for the int8 fragment layout `FragmentLayout.KnownInt8.mma16832s8` (lane = 4g + t): A
@@ -96,8 +97,8 @@ uvec4 wr[2u * R * 2u * CH];        // WH = 0: set, tile, row half (g, g + 8), 16
 uvec4 wh[2u * R * 2u * ((CH + 1u) / 2u)];  // WH = 1: half, tile, row half, 16-byte load
 uvec4 xr[QP];                 // the x pieces this invocation stages for the next block
 
-// The uvec4 index of the lane's 16-byte load c (0 … CH − 1: sub-block c / 2, its half c & 1) of
-// tile r's row half hr in the block at kb.
+// The uvec4 index of the lane's 16-byte load c of tile r's row half hr in the block at kb: int8,
+// c = 0 … CH − 1 is sub-block c / 2, its half c & 1; INT4 (32 nibbles per load), sub-block c.
 uint rowOf(uint lane, uint n0, uint r, uint hr) { return min(n0 + 16u * r + (lane >> 2) + 8u * hr, pc.N - 1u); }
 
 uint wordAt(uint lane, uint n0, uint r, uint hr, uint kb, uint c) {
@@ -199,7 +200,7 @@ void gemmBlock(const uint par, const uint bb, const uint nb, const uint lane, co
         loadX(m0, bb + 1u);
     }
 #ifdef WEIGHT_Q4
-    MatC tmp[R * NB];   // one sub-block's exact sums (one group each), folded into acc after it
+    MatC tmp[R * NB];   // one sub-block's exact sums (inside one group), folded into acc after it
 #else
 #define tmp acc
 #endif

@@ -702,14 +702,20 @@ extension Dispatcher {
         // dq8ca_q4gsw takes it where the configuration says so (…i), with one weight register set
         // per block in flight (no …h).
         let int8 = gemm && (p.op == .dq8ca_q8csw || (p.op == .dq8ca_q4gsw && config.int8 == true))
+        // (These depend on the op, so a table's rule can name them for another op: a rule gives way
+        // to the next one — `tuning` names it —, a forced configuration gets the reason.)
+        let forced = tuning == nil
         if config.int8 == true && gemm && !int8 {
+            guard forced else { return nil }
             return no("\(config.compact): int8 MMAs (i) are a form of the dq8ca ops' prefill kernel (gemm_frag_i8), not \(p.op.rawValue)'s")
         }
         if int8 && (config.xLoad != true || (config.xStore ?? 0) != 0 || (q4 && config.weightHalves == true)) {
+            guard forced else { return nil }
             return no("the int8 prefill form (gemm_frag_i8) loads B by coopMatLoad, stores x after the block and, for INT4 weights, keeps whole blocks: \(config.compact) asks for \(config.xLoad != true ? "B built from words" : config.weightHalves == true && q4 ? "INT4 weights in half blocks" : "x stored at step \(config.xStore ?? 0)") (use …l, no …e; INT4: no …h)")
         }
         if !int8 && (config.kBlock != nil || config.xRows == 128) {
-            return no("\(config.compact): 128 x rows and 256-value K blocks are choices of the int8 prefill form (gemm_frag_i8, dq8ca_q8csw) only")
+            guard forced else { return nil }
+            return no("\(config.compact): 128 x rows and 256-value K blocks are choices of the int8 prefill form (gemm_frag_i8: dq8ca_q8csw, and dq8ca_q4gsw with …i) only")
         }
         let kBlock = config.kBlock ?? 128
         let mmaOK = int8
@@ -717,7 +723,8 @@ extension Dispatcher {
                 && caps.coopMatShapes(a: .s8, b: .s8, c: .s32, result: .s32).contains(where: { $0.m == 16 && $0.n == 8 && $0.k == 32 })
             : options.brokenCoopMat[CoopMatFamily.f16] == nil && options.fragmentLayout == .mma16816
                 && caps.coopMatShapes(a: .f16, b: .f16, c: .f32, result: .f32).contains(where: { $0.m == 16 && $0.n == 8 && $0.k == 16 })
-        // K a multiple of 128 (whole blocks; INT4: one group per block); int8: the exact int32 sums
+        // K a multiple of 128 and of the block (INT4: groups a multiple of 128, so a 128-value
+        // block or sub-block lies in one group); int8: the exact int32 sums
         // of |q·(xq − zp)| ≤ 128·255 per value (|q·xq| ≤ 128·128 in the int8 form) stay below 2^31
         // for K ≤ 65536.
         guard !dq || quant != nil, p.k % 128 == 0, p.k % kBlock == 0, !q4 || p.groupSize % 128 == 0, p.op != .dq8ca_q8csw || p.k <= 65536,

@@ -158,6 +158,7 @@ extension KernelFamily {
     public var stagesX: Bool { self == .gemvFragXs || self == .gemvFragDqXs }
     /// The prefill form of the register-fragment kernel (`gemm_frag`, `gemm_frag_dq`, `gemm_frag_i8`).
     public var isPrefillForm: Bool { self == .gemmFrag || self == .gemmFragDq || self == .gemmFragI8 }
-    /// The int8-MMA prefill form (`gemm_frag_i8`, dq8ca_q8csw): written for the probed int8 layout.
+    /// The int8-MMA prefill form (`gemm_frag_i8`: dq8ca_q8csw, and dq8ca_q4gsw where configured):
+    /// written for the probed int8 layout.
     public var usesInt8Fragments: Bool { self == .gemmFragI8 }
 }

@@ -46,7 +46,7 @@ public final class LinearLayer: @unchecked Sendable {
     /// scales are all fp16 values (`scalesAreHalf`).
     public var prefillFormAllowed: Bool { op.weightFormat == .f16 || op.weightFormat == .q8 || (op.weightFormat == .q4 && scalesAreHalf) }
     /// What the prefill forms need of the weights (`prefillFormAllowed`), for messages.
-    public static let prefillFormCondition = "the prefill form (gemm_frag, gemm_frag_dq) multiplies by the group scale in fp16: it needs fp16 or INT4 weights whose every group scale is an fp16 value with 8·|scale| finite in fp16"
+    public static let prefillFormCondition = "the f16 prefill forms (gemm_frag, gemm_frag_dq) multiply by the group scale in fp16: they need fp16 or INT4 weights whose every group scale is an fp16 value with 8·|scale| finite in fp16 (the int8 form gemm_frag_i8 does not)"
 
     /// Uploads `weights` (prepacked for the kernels) and `bias` ([N], held in `act` precision).
     /// `dynamicActivations` selects the dq8ca op for INT4 weights (INT8 weights always use it).
@@ -254,9 +254,9 @@ public final class LinearLayer: @unchecked Sendable {
             let int8 = family == .gemmFragI8
             let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged, gemm: gemm, int8: int8), weight: op.weightFormat, act: act))
             let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm, bLoad: t.bLoad != 0, int8: int8, kBlock: t.bk)
-            // (gemm_frag / gemm_frag_dq / gemm_frag_i8: 32 or 64 x rows, one block in flight, K not
-            // split; gemm_frag_i8 — dq8ca_q8csw — B by coopMatLoad, x stored after the block, the
-            // probed int8 layout.)
+            // (gemm_frag / gemm_frag_dq: 32 or 64 x rows, gemm_frag_i8 also 128; one block in flight,
+            // K not split; gemm_frag_i8 — dq8ca_q8csw, dq8ca_q4gsw where configured — B by
+            // coopMatLoad, x stored after the block, 128- or 256-value blocks, the probed int8 layout.)
             if gemm && !int8 && !prefillFormAllowed {
                 throw QLinearError.invalidShape("\(plan.shader.rawValue): \(LinearLayer.prefillFormCondition); this layer's weights are not such (plan with LinearLayer.plan, which picks another kernel)")
             }

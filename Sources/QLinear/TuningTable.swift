@@ -132,11 +132,11 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// With `xRows`: store the next block's x rows after MMA step 1…7 of a block (nil: after all 8);
     /// 8: x a block further ahead (stored at the start of the block before the one that uses them).
     public var xStore: Int?
-    /// With `xRows`: each block's weights loaded in two halves four MMA steps ahead, one weight
-    /// register set instead of two. nil = false.
+    /// With `xRows`: each block's weights loaded in two halves four MMA steps ahead (the int8 form:
+    /// BK/64 steps, int8 weights only), one weight register set instead of two. nil = false.
     public var weightHalves: Bool?
-    /// With `xRows`, the int8 prefill form only (`gemm_frag_i8`, dq8ca_q8csw): K values per block
-    /// and barrier, 128 or 256. nil = 128.
+    /// With `xRows`, the int8 prefill form only (`gemm_frag_i8`: dq8ca_q8csw, and dq8ca_q4gsw with
+    /// `int8`): K values per block and barrier, 128 or 256. nil = 128.
     public var kBlock: Int?
     /// With `xRows`, dq8ca_q4gsw: the int8 prefill form (`gemm_frag_i8`: INT4 as 16·(q − 8) int8
     /// bytes, int8 MMAs, exact int32 sums per group) instead of `gemm_frag_dq`'s f16 MMAs;

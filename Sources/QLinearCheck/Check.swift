@@ -221,10 +221,8 @@ public struct CheckCase: Sendable {
             case .tiled: mag = ref.result.magnitude[i]
             case .coopmat: mag = (plan.splitK > 1 ? ref.result.chunkMagnitude?[i] : ref.result.splitMagnitude?[i]) ?? ref.result.magnitude[i]
             case .gemv where plan.shader.origin.family == .gemmFragDq: mag = ref.result.termMagnitude?[i] ?? ref.result.magnitude[i]
-            // gemm_frag_i8: int8 sums over all of K (the split magnitude); INT4 sums scaled per
-            // 128-value block — bounded by the 32-value chunk magnitude (|Σ_block| ≤ Σ_chunks |Σ|).
-            case .gemv where plan.shader.origin.family == .gemmFragI8:
-                mag = (p.op == .dq8ca_q4gsw ? ref.result.chunkMagnitude?[i] : ref.result.splitMagnitude?[i]) ?? ref.result.magnitude[i]
+            // (gemm_frag_i8 too: int8 sums over all of K — the split magnitude —; INT4 sums scaled
+            // per 128-value block, bounded by the 32-value chunk magnitude: |Σ_block| ≤ Σ_chunks |Σ|.)
             case .gemv: mag = (p.op == .dq8ca_q4gsw ? ref.result.chunkMagnitude?[i] : ref.result.splitMagnitude?[i]) ?? ref.result.magnitude[i]
             }
             let bound = tol.bound(reference: r, magnitude: mag, out: p.act)

@@ -96,6 +96,9 @@ public enum Tuner {
     /// fits one GPU call: small M gets small tiles and split-K, large M big tiles and every K
     /// step and buffering.
     /// `prefillForm`: whether the op has the prefill form (fp16, q4gsw, dq8ca_q4gsw; nil: `tensorCores`).
+    /// `prefillForm`: include the prefill forms (`fraggemm`; default: with `tensorCores`);
+    /// `int8Prefill`: dq8ca_q8csw's int8 form (B loaded, 128 x rows, 256-value blocks);
+    /// `int8Q4`: dq8ca_q4gsw's int8 form (…i) beside its f16 form.
     public static func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int? = nil, halfMath: Bool = false, tensorCores: Bool = false,
                                   varieties: Set<GemvVariety> = Set(GemvVariety.allCases), prefillForm: Bool? = nil, int8Prefill: Bool = false, int8Q4: Bool = false) -> [TuneCandidate] {
         switch kernel {

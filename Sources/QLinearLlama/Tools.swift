@@ -126,13 +126,13 @@ public enum LlamaTools {
     /// (the scales were chosen when the file was written).
     public static func load(path: String, scheme: LlamaScheme? = nil, groupSize: Int? = nil, act: DType = .f32, headScheme: LlamaScheme? = nil,
                             scaleRule: Q4ScaleRule? = nil, device: String? = nil, instance: InstanceOptions = InstanceOptions(),
-                            guardBuffers: Bool = false, ops: LlamaOps? = nil, maxContext: Int? = nil,
+                            guardBuffers: Bool = false, ops: LlamaOps? = nil, maxContext: Int? = nil, int8Probe: Bool = true,
                             progress: ((String) -> Void)? = nil) throws -> Loaded {
         let t0 = monotonicSeconds()
         if isGGUF(path: path) {
             let g = try GGUFFile(path: path)
             let tok = try BPETokenizer(gguf: g)
-            let ctx = try QLinearContext(device: device, instance: instance)
+            let ctx = try QLinearContext(device: device, instance: instance, int8Probe: int8Probe)
             let m = try LlamaModel(gguf: g, context: ctx, scheme: scheme ?? .fp16, groupSize: groupSize ?? 32, act: act, headScheme: headScheme,
                                    scaleRule: scaleRule ?? .mse, guardBuffers: guardBuffers, ops: ops, maxContext: maxContext, progress: progress)
             return Loaded(file: g, modelFile: nil, tokenizer: tok, model: m, loadSeconds: monotonicSeconds() - t0)
@@ -142,7 +142,7 @@ public enum LlamaTools {
         }
         let f = try QLinearModelFile(path: path)
         let tok = try BPETokenizer(metadata: try f.ggufMetadata())
-        let ctx = try QLinearContext(device: device, instance: instance)
+        let ctx = try QLinearContext(device: device, instance: instance, int8Probe: int8Probe)
         let m = try LlamaModel(file: f, context: ctx, scheme: scheme, groupSize: groupSize, act: act, headScheme: headScheme,
                                guardBuffers: guardBuffers, ops: ops, maxContext: maxContext, progress: progress)
         return Loaded(file: nil, modelFile: f, tokenizer: tok, model: m, loadSeconds: monotonicSeconds() - t0)

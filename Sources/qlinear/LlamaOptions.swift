@@ -31,6 +31,6 @@ struct ModelOptions: ParsableArguments {
         }
         return try LlamaTools.load(path: path, scheme: scheme, groupSize: group, act: act, headScheme: headScheme, scaleRule: scaleRule,
                                    device: device, instance: CLIValidation.instance, guardBuffers: guardBuffers,
-                                   ops: ops, maxContext: ctxSize)
+                                   ops: ops, maxContext: ctxSize, int8Probe: DeviceOptions.int8Probe)
     }
 }

@@ -136,7 +136,7 @@ struct Quantize: ParsableCommand {
         let data = try readUTF8Text(text)
         let t0 = monotonicSeconds()
         stderrPrint("calibration: loading the model with fp16 weights (host ops)…")
-        let l = try LlamaTools.load(path: path, scheme: .fp16, device: device, instance: CLIValidation.instance, ops: .host)
+        let l = try LlamaTools.load(path: path, scheme: .fp16, device: device, instance: CLIValidation.instance, ops: .host, int8Probe: DeviceOptions.int8Probe)
         var tokens = l.tokenizer.encode(data, parseSpecial: false)
         if let n = calibrationTokens, tokens.count > n { tokens = Array(tokens.prefix(n)) }
         let c = try LlamaTools.calibrate(l, tokens: tokens, ctx: calibrationCtx) { i, n in stderrPrint("calibration: chunk \(i)/\(n)") }

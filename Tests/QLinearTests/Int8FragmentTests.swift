@@ -183,6 +183,32 @@ struct Int8FragmentTests {
         #expect(emulateQ4(seed: seed, bk: bk, regroup: false).got != r.want, "the replay can fail: x not regrouped")
     }
 
+    @Test("staging coverage: pieceRow / pieceOf give every (row, piece) of a block to exactly one invocation slot", arguments: [(32, 128), (64, 128), (128, 128), (32, 256), (64, 256)])
+    func stagingCoverage(tn: Int, bk: Int) {
+        let pr = bk / 16
+        var seen = Set<Int>()
+        for idx in 0..<(tn * pr) {   // gemm_i8.comp: row (idx / 8) % TN, piece 8·(idx / (8·TN)) + idx % 8
+            let row = (idx >> 3) % tn, piece = 8 * (idx / (8 * tn)) + (idx & 7)
+            #expect(row < tn && piece < pr)
+            seen.insert(row * pr + piece)
+        }
+        #expect(seen.count == tn * pr)
+    }
+
+    @Test("half-block weights (int8): the steps that read the first half are exactly those before the next block's first half is fetched (s < NS/2), and aWord's slot is the one fetchHalf filled", arguments: [128, 256])
+    func halfBlockSchedule(bk: Int) {
+        let ch = bk / 64, ns = bk / 32, half = ch / 2
+        for s in 0..<ns { for h in 0..<2 {
+            // aWord (WH): load u of the lane's chunk, in half u / (CH/2), slot u % (CH/2).
+            let wd = 2 * (s & 3) + h, u = 2 * (s >> 2) + (wd >> 2)
+            let readHalf = u / half, slot = u % half
+            // fetchHalf(h') fills slot c of half h' with load h'·(CH/2) + c.
+            #expect(readHalf * half + slot == u)
+            // Half 0 is refilled (next block) after step NS/2 − 1, half 1 at the block's start.
+            #expect((readHalf == 0) == (s < ns / 2))
+        } }
+    }
+
     @Test("staging banks: each store instruction of a warp and each 8-row phase of coopMatLoad's 16-byte reads hit 32 distinct banks", arguments: [(32, 128), (64, 128), (128, 128), (32, 256), (64, 256)])
     func banks(tn: Int, bk: Int) {
         let xrg = (bk / 16 + 1) * 4   // words per staged row: bk / 16 uvec4 + 1 padding
@@ -208,7 +234,9 @@ struct Int8FragmentTests {
         #expect(i8.fp16Roundings == 0 && i8.chainLength == 4096 / 128 + 1 && i8.chainLength == cm.chainLength)
         var g256 = p4
         g256.groupSize = 256
+        // (Per 128-value block, not per group: the coopmat kernel's model counts groups.)
         #expect(Tolerance.model(problem: g256, kernel: .gemv, shader: .gemm_frag_i8_q4_f16).chainLength == 4096 / 128 + 1)
+        #expect(Tolerance.model(problem: g256, kernel: .coopmat, shader: .coopmat_int_q4_f16).chainLength == 4096 / 256 + 1)
         let dq = Tolerance.model(problem: p4, kernel: .gemv, shader: .gemm_frag_dq_q4_f16)
         #expect(dq.fp16Roundings == 1 && dq.chainLength == 4096)
         let p8 = Problem(op: .dq8ca_q8csw, m: 300, n: 64, k: 4096, act: .f32)
@@ -303,5 +331,13 @@ struct Int8FragmentTests {
         #expect((try? Dispatcher.plan(.gemv, p, caps: caps, options: options).get()) == nil)
         #expect(GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xRows: 64, kBlock: 192).problem != nil)
         #expect(GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, kBlock: 256).problem != nil)
+        // A table rule naming an int8-form choice for an op it does not fit gives way to the next
+        // rule (a forced one is refused with a reason, above).
+        options.gemvConfig = nil
+        let everyM = TuningConditions(m: Bounds(129, nil))
+        options.tuning = TuningTable(name: "t", match: nil, provenance: "test", coopmat: [], gemv: [
+            GemvRule(ops: [.dq8ca_q4gsw], when: everyM, config: GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xRows: 128, xLoad: true), note: "ft128 without i"),
+            GemvRule(ops: [.dq8ca_q4gsw], when: everyM, config: GemvConfig(columns: 2, threads: 512, unroll: 1, frag: true, xRows: 64, xLoad: true, weightHalves: true), note: "f16 form")])
+        #expect(Dispatcher.decide(dq4, caps: caps, options: options).chosen?.shader.origin.family == .gemmFragDq)
     }
 }
