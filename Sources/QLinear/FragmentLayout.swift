@@ -68,6 +68,20 @@ public struct FragmentLayout: Sendable, Hashable, Codable {
                                     : caps.subgroupSize == 32 && caps.minSubgroupSize == 32 && caps.maxSubgroupSize == 32
     }
 
+    /// Dispatches a probe pipeline (`frag_probe.comp`'s output format, one subgroup's workgroup)
+    /// into a buffer pre-filled with 0xFFFFFFFF and decodes what it wrote.
+    static func run(_ pipe: ComputePipeline, on ctx: QLinearContext) throws -> FragmentLayout {
+        let words = 4 + 3 * 512
+        let out = try Buffer(device: ctx.device, size: words * 4, placement: .deviceLocal)
+        let st = try CommandStream(device: ctx.device, maxDispatches: 2)
+        try st.fill(out, size: words * 4, value: 0xFFFF_FFFF)
+        try st.barrier()
+        try st.dispatch(pipe, buffers: [BufferBinding(out)], push: [UInt32](repeating: 0, count: 8), groups: (1, 1, 1))
+        try st.finish()
+        try st.submitAndWait()
+        return try FragmentLayout(probeWords: try out.read(as: UInt32.self, count: words))
+    }
+
     /// Runs the probe on `ctx`'s device (needs 16×8×16 f16 → f32 cooperative matrices), with
     /// 32-lane subgroups where the device can run them (`runsAt32`), else at its default size.
     static func probe(_ ctx: QLinearContext) throws -> FragmentLayout {
@@ -78,15 +92,7 @@ public struct FragmentLayout: Sendable, Hashable, Codable {
         let sgs = runsAt32(caps) ? 32 : caps.subgroupSize
         let pipe = try ctx.pipeline(.frag_probe, specialization: ["WG": sgs], requiredSubgroupSize: caps.canRequireSubgroupSize && runsAt32(caps) ? 32 : nil,
                                     fullSubgroups: true)
-        let words = 4 + 3 * 512
-        let out = try Buffer(device: ctx.device, size: words * 4, placement: .deviceLocal)
-        let st = try CommandStream(device: ctx.device, maxDispatches: 2)
-        try st.fill(out, size: words * 4, value: 0xFFFF_FFFF)
-        try st.barrier()
-        try st.dispatch(pipe, buffers: [BufferBinding(out)], push: [UInt32](repeating: 0, count: 8), groups: (1, 1, 1))
-        try st.finish()
-        try st.submitAndWait()
-        return try FragmentLayout(probeWords: try out.read(as: UInt32.self, count: words))
+        return try run(pipe, on: ctx)
     }
 }
 
@@ -126,15 +132,7 @@ extension FragmentLayout {
         else { throw VulkanError.unsupported("no 16×8×32 s8→s32 cooperative matrices at 32 lanes") }
         let pipe = try ctx.pipeline(.frag_probe_s8, specialization: ["WG": 32], requiredSubgroupSize: caps.canRequireSubgroupSize ? 32 : nil,
                                     fullSubgroups: true)
-        let words = 4 + 3 * 512
-        let out = try Buffer(device: ctx.device, size: words * 4, placement: .deviceLocal)
-        let st = try CommandStream(device: ctx.device, maxDispatches: 2)
-        try st.fill(out, size: words * 4, value: 0xFFFF_FFFF)
-        try st.barrier()
-        try st.dispatch(pipe, buffers: [BufferBinding(out)], push: [UInt32](repeating: 0, count: 8), groups: (1, 1, 1))
-        try st.finish()
-        try st.submitAndWait()
-        return try FragmentLayout(probeWords: try out.read(as: UInt32.self, count: words))
+        return try run(pipe, on: ctx)
     }
 }
 

@@ -10,17 +10,6 @@ import VulkanRuntime
 /// by element through the layout), the dispatcher's and encode's gates.
 @Suite("Register-built fragments (gemv_frag)")
 struct FragmentTests {
-    /// The probe's words for a layout (frag_probe.comp's output format).
-    func words(_ l: FragmentLayout) -> [UInt32] {
-        var o = [UInt32](repeating: 0xFFFF_FFFF, count: 4 + 3 * 512)
-        o[0] = UInt32(l.subgroupSize)
-        for (j, mat) in [l.a, l.b, l.c].enumerated() {
-            o[1 + j] = UInt32(mat[0].count)
-            for lane in 0..<32 { for (i, v) in mat[lane].enumerated() { o[4 + j * 512 + lane * 16 + i] = UInt32(v) } }
-        }
-        return o
-    }
-
     @Test("the probed H100 layout is recognised; any other element order, lane order or subgroup size is not")
     func recognition() throws {
         let nv = FragmentLayout.mma16816

@@ -10,16 +10,6 @@ import VulkanRuntime
 /// element by element, the shared-memory banks, the dispatcher's and the tuner's gates.
 @Suite("int8 prefill form (gemm_frag_i8)")
 struct Int8FragmentTests {
-    func words(_ l: FragmentLayout) -> [UInt32] {
-        var o = [UInt32](repeating: 0xFFFF_FFFF, count: 4 + 3 * 512)
-        o[0] = UInt32(l.subgroupSize)
-        for (j, mat) in [l.a, l.b, l.c].enumerated() {
-            o[1 + j] = UInt32(mat[0].count)
-            for lane in 0..<32 { for (i, v) in mat[lane].enumerated() { o[4 + j * 512 + lane * 16 + i] = UInt32(v) } }
-        }
-        return o
-    }
-
     @Test("the int8 layout is recognised from the probe's words; another A or C order or subgroup size is not; B is not relied on")
     func recognition() throws {
         let nv = FragmentLayout.mma16832s8

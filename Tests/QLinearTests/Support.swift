@@ -38,3 +38,14 @@ func amdCaps() -> Capabilities {
                                   CoopMatConfig(m: 16, n: 16, k: 16, a: .s8, b: .s8, c: .s32, result: .s32)])
 }
 
+
+/// A fragment probe's output words for a layout (frag_probe.comp's and frag_probe_s8.comp's format).
+func words(_ l: FragmentLayout) -> [UInt32] {
+    var o = [UInt32](repeating: 0xFFFF_FFFF, count: 4 + 3 * 512)
+    o[0] = UInt32(l.subgroupSize)
+    for (j, mat) in [l.a, l.b, l.c].enumerated() {
+        o[1 + j] = UInt32(mat[0].count)
+        for lane in 0..<32 { for (i, v) in mat[lane].enumerated() { o[4 + j * 512 + lane * 16 + i] = UInt32(v) } }
+    }
+    return o
+}
