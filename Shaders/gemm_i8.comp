@@ -31,8 +31,11 @@
 // an 8-row phase of 16-byte reads covers 32 distinct banks) pairs every weight with its own
 // activation.
 //
-// Work: subgroup sg takes R tiles of 16 weight rows; the workgroup TN x rows (TN / 8 B fragments
-// per step; M > TN: ⌈M / TN⌉ x-row tiles along the grid, adjacent in dispatch order). One
+// Work: KS subgroups share R tiles of 16 weight rows — subgroup sg takes tile group sg / KS and
+// x rows (sg % KS)·TN/KS … of the workgroup's TN (TN / (8·KS) B fragments per step; M > TN:
+// ⌈M / TN⌉ x-row tiles along the grid, adjacent in dispatch order). With KS > 1 each B fragment
+// read from shared memory feeds R MMAs with R·TN/(8·KS) accumulators — the KS subgroups of a tile
+// group load the same weight words (the second load of a word meets the first in L1). One
 // barrier per block: block b + 1's x rows are loaded (16 bytes per invocation and piece) before
 // block b's MMAs and stored into the other buffer after them. Weights: WH = 0, two register sets,
 // block b + 1's loads issued before block b's MMAs; WH = 1, one set, each block in two halves
@@ -50,6 +53,7 @@ layout(local_size_x_id = 3) in;
 layout(constant_id = 1) const uint R = 2;      // 16-row tiles per subgroup
 layout(constant_id = 2) const uint BK = 128;   // K values per block (one barrier each): 128 or 256
 layout(constant_id = 3) const uint WG = 256;
+layout(constant_id = 4) const uint KS = 1;     // subgroups sharing one tile group (splitting its x rows)
 layout(constant_id = 7) const uint TN = 64;    // x rows per workgroup: 32, 64 or 128
 layout(constant_id = 9) const uint SGS = 32;
 layout(constant_id = 15) const uint XT = 1;    // 1: ⌈M / TN⌉ x-row tiles along the grid
@@ -58,7 +62,7 @@ layout(constant_id = 18) const uint WH = 0;    // 1: weights in half blocks, one
 // 4 = no shared stores and barriers.
 layout(constant_id = 12) const uint ABL = 0;
 
-const uint NB = TN / 8u;                       // B fragments per K step
+const uint NB = TN / (8u * KS);                // B fragments per K step and subgroup
 const uint NS = BK / 32u;                      // MMA steps per block
 #ifdef WEIGHT_Q4
 const uint CH = BK / 128u;                     // 16-byte loads (32 nibbles) of a lane per row and block
@@ -68,7 +72,7 @@ const uint CH = BK / 64u;                      // 16-byte loads of a lane per ro
 const uint WHQ = WH;
 #endif
 const uint NSG = WG / SGS;
-const uint BN = NSG * R * 16u;                 // weight rows per workgroup
+const uint BN = (NSG / KS) * R * 16u;          // weight rows per workgroup
 const uint XRG = BK / 16u + 1u;                // uvec4 per staged x row and buffer (+ 1 padding)
 const uint PR = BK / 16u;                      // 16-byte x pieces per row and block
 const uint QP = (TN * PR + WG - 1u) / WG;      // x pieces each invocation stages per block
@@ -192,7 +196,7 @@ uint aWord(uint par, uint r, uint hr, uint s, uint h) {
 
 // Block bb: weights in set par (WH: wh), x in buffer par; loads block bb + 1 into the others.
 // Called with a literal par (main's loop), so the register sets are indexed at compile time.
-void gemmBlock(const uint par, const uint bb, const uint nb, const uint lane, const uint n0, const uint m0) {
+void gemmBlock(const uint par, const uint bb, const uint nb, const uint lane, const uint n0, const uint m0, const uint xb0) {
     const bool more = bb + 1u < nb;
     if (WHQ != 0u && (ABL & 1u) == 0u) fetchHalf(1u, lane, n0, BK * bb);
     if (more && (ABL & 1u) == 0u) {
@@ -211,7 +215,7 @@ void gemmBlock(const uint par, const uint bb, const uint nb, const uint lane, co
 #endif
         MatB bm[NB];
         [[unroll]] for (uint b = 0; b < NB; ++b)
-            coopMatLoad(bm[b], Xd, (par * TN + 8u * b) * XRG + 2u * s, XRG, gl_CooperativeMatrixLayoutColumnMajor);
+            coopMatLoad(bm[b], Xd, (par * TN + 8u * (xb0 + b)) * XRG + 2u * s, XRG, gl_CooperativeMatrixLayoutColumnMajor);
         [[unroll]] for (uint r = 0; r < R; ++r) {
             MatA am;
             [[unroll]] for (uint e = 0; e < 4u; ++e) {
@@ -251,7 +255,8 @@ void main() {
     const uint lane = gl_SubgroupInvocationID;
     const uint sg = gl_SubgroupID;
     const uint mt = XT != 0u ? (pc.M + TN - 1u) / TN : 1u;
-    const uint n0 = (XT != 0u ? gl_WorkGroupID.x / mt : gl_WorkGroupID.x) * BN + sg * R * 16u;
+    const uint n0 = (XT != 0u ? gl_WorkGroupID.x / mt : gl_WorkGroupID.x) * BN + (sg / KS) * R * 16u;
+    const uint xb0 = (sg % KS) * NB;             // this subgroup's first B fragment (8 x rows each)
     const uint m0 = XT != 0u ? (gl_WorkGroupID.x % mt) * TN : 0u;
     const uint g = lane >> 2, t = lane & 3u;
     const uint nb = pc.K / BK;
@@ -266,8 +271,8 @@ void main() {
     storeX(0u);
     barrier();
     for (uint bp = 0; bp < nb; bp += 2u) {
-        gemmBlock(0u, bp, nb, lane, n0, m0);
-        if (bp + 1u < nb) gemmBlock(1u, bp + 1u, nb, lane, n0, m0);
+        gemmBlock(0u, bp, nb, lane, n0, m0, xb0);
+        if (bp + 1u < nb) gemmBlock(1u, bp + 1u, nb, lane, n0, m0, xb0);
     }
 
     [[unroll]] for (uint r = 0; r < R; ++r) {
@@ -275,7 +280,7 @@ void main() {
             [[unroll]] for (uint i = 0; i < 4u; ++i) {
                 // C element i: weight row g + 8(i >> 1) of the tile, x row 8b + 2t + (i & 1).
                 const uint n = n0 + 16u * r + g + 8u * (i >> 1);
-                const uint m = m0 + 8u * b + 2u * t + (i & 1u);
+                const uint m = m0 + 8u * (xb0 + b) + 2u * t + (i & 1u);
                 if (n < pc.N && m < pc.M) {
 #ifdef WEIGHT_Q4
                     const float cs = acc[r * NB + b][i];

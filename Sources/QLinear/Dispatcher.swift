@@ -713,9 +713,9 @@ extension Dispatcher {
             guard forced else { return nil }
             return no("the int8 prefill form (gemm_frag_i8) loads B by coopMatLoad, stores x after the block and, for INT4 weights, keeps whole blocks: \(config.compact) asks for \(config.xLoad != true ? "B built from words" : config.weightHalves == true && q4 ? "INT4 weights in half blocks" : "x stored at step \(config.xStore ?? 0)") (use …l, no …e; INT4: no …h)")
         }
-        if !int8 && (config.kBlock != nil || config.xRows == 128) {
+        if gemm && !int8 && (config.kBlock != nil || config.xRows == 128 || ks > 1) {
             guard forced else { return nil }
-            return no("\(config.compact): 128 x rows and 256-value K blocks are choices of the int8 prefill form (gemm_frag_i8: dq8ca_q8csw, and dq8ca_q4gsw with …i) only")
+            return no("\(config.compact): 128 x rows, 256-value K blocks and x rows split over subgroups (s) are choices of the int8 prefill form (gemm_frag_i8: dq8ca_q8csw, and dq8ca_q4gsw with …i) only")
         }
         let kBlock = config.kBlock ?? 128
         let mmaOK = int8
@@ -759,7 +759,7 @@ extension Dispatcher {
         var rs = reasons
         if t.ablate != 0 { rs.append("ABLATED \(t.ablate): parts of the main loop left out (diagnostics; results are wrong)") }
         if staged { rs.append("x rows staged once per workgroup in shared memory (gemv_frag_xs)") }
-        if int8 { rs.append("int8 prefill form (gemm_frag_i8): the int8 weight words as the MMA's A operand (16 × 32, probed layout mma16832s8), the quantization pass's int8 rows as B (32 × 8, \(tn / 8) fragments: M pads to \(tn)) by coopMatLoad from two shared buffers in the MMAs' K order, one barrier per \(kBlock)-value K block, \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded \(kBlock / 64) MMA steps ahead" : "weights in two register sets, a block ahead"); \(q4 ? "INT4 as 16·(q − 8) int8 bytes (two operations per word, x bytes regrouped alike when staged), exact int32 sums per 128-value block, × the fp32 group scale / 16 into fp32 accumulators" : "int32 sums over all of K"), then y = sx·(Σ − zp·corr)") }
+        if int8 { rs.append("int8 prefill form (gemm_frag_i8): the int8 weight words as the MMA's A operand (16 × 32, probed layout mma16832s8), the quantization pass's int8 rows as B (32 × 8, \(tn / 8) fragments: M pads to \(tn)) by coopMatLoad from two shared buffers in the MMAs' K order\(ks > 1 ? ", each tile group's x rows split over \(ks) subgroups (\(tn / 8 / ks) B fragments per subgroup and step, each feeding \(r) MMA(s))" : ""), one barrier per \(kBlock)-value K block, \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded \(kBlock / 64) MMA steps ahead" : "weights in two register sets, a block ahead"); \(q4 ? "INT4 as 16·(q − 8) int8 bytes (two operations per word, x bytes regrouped alike when staged), exact int32 sums per 128-value block, × the fp32 group scale / 16 into fp32 accumulators" : "int32 sums over all of K"), then y = sx·(Σ − zp·corr)") }
         else if gemm { rs.append("prefill form (\(dq ? "gemm_frag_dq" : "gemm_frag")): \(tn) x rows per workgroup staged in two shared buffers\(config.xLoad == true ? " in the MMAs' K order, B fragments by coopMatLoad" : ", B fragments built from permuted words"), \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded four MMA steps ahead" : "weights in two register sets, a block ahead")\(config.xStore == 8 ? ", x a block further ahead" : ""), one barrier per 128-value K block\(q4 ? "; INT4 × its fp16 group scale as it is dequantized" : "")") }
         if !int8 { rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")\(p.m > tn ? "; \((p.m + tn - 1) / tn) tiles of \(tn) x rows, one workgroup each per row group" : "")), \(staged || gemm ? "weight fragments loaded straight into registers (probed layout mma16816)" : "fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")") }
         switch p.op {
@@ -784,11 +784,12 @@ extension Dispatcher {
     /// workgroup's subgroups.
     /// `gemm` (`gemm_frag`, K not split): the two x buffers, 2 · TN · (17 with `bLoad`, else 20) · 16
     /// bytes, and one word.
-    /// `int8` (`gemm_frag_i8`): the two x buffers of int8 rows, 2 · TN · (kBlock / 16 + 1) · 16 bytes.
+    /// `int8` (`gemm_frag_i8`; `split` = subgroups sharing a tile group, dividing TN / 8): the two
+    /// x buffers of int8 rows, 2 · TN · (kBlock / 16 + 1) · 16 bytes.
     static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int, xTiles: Bool = false, staged: Int = 0, gemm: Bool = false, bLoad: Bool = false, int8: Bool = false,
                                 kBlock: Int = 128) -> Int? {
         guard workgroup >= 0, tiles >= 0, tn >= 0, split >= 1, staged >= 0, (workgroup / 32) % split == 0, kBlock >= 16 else { return nil }
-        if int8 { return gemm && split == 1 ? try? Checked.product([2, tn, kBlock / 16 + 1, 16], "") : nil }
+        if int8 { return gemm && [1, 2, 4].contains(split) && (tn / 8) % split == 0 ? try? Checked.product([2, tn, kBlock / 16 + 1, 16], "") : nil }
         if gemm { return split == 1 ? try? Checked.add(Checked.product([2, tn, bLoad ? 17 : 20, 16], ""), 4, "") : nil }
         guard staged > 0 || xTiles else { return try? Checked.product([workgroup / 32, tiles, tn / 8, 4 * 32 * 4], "") }
         return try? Checked.add(Checked.add(Checked.product([workgroup / 32 / split, split - 1, tiles, tn / 8, 4 * 32 * 4], ""), 4, ""),

@@ -264,7 +264,7 @@ public final class LinearLayer: @unchecked Sendable {
                                     && [128, 256].contains(t.bk) && (op == .dq8ca_q8csw ? kp : k) % t.bk == 0
                                     && (op == .dq8ca_q8csw || (op == .dq8ca_q4gsw && t.weightHalves == 0))
                                 : context.options.fragmentLayout == .mma16816 && t.tk == 16 && t.bk == 128
-            let tnOK = gemm ? (int8 ? [32, 64, 128] : [32, 64]).contains(t.tn) && t.prefetch == 1 && t.subgroupSplit == 1 && [0, 1].contains(t.bLoad) && (0...8).contains(t.xStoreStep) && [0, 1].contains(t.weightHalves) && (t.bLoad == 1 || (t.weightHalves == 0 && t.xStoreStep != 8)) : [8, 16, 32].contains(t.tn) && t.bLoad == 0 && t.xStoreStep == 0 && t.weightHalves == 0
+            let tnOK = gemm ? (int8 ? [32, 64, 128] : [32, 64]).contains(t.tn) && t.prefetch == 1 && (t.subgroupSplit == 1 || (int8 && [2, 4].contains(t.subgroupSplit) && (t.tn / 8) % t.subgroupSplit == 0)) && [0, 1].contains(t.bLoad) && (0...8).contains(t.xStoreStep) && [0, 1].contains(t.weightHalves) && (t.bLoad == 1 || (t.weightHalves == 0 && t.xStoreStep != 8)) : [8, 16, 32].contains(t.tn) && t.bLoad == 0 && t.xStoreStep == 0 && t.weightHalves == 0
             let ok = (op.weightFormat != .q4 || groupSize % 128 == 0) && (op != .dq8ca_q8csw || k <= 65536) && tnOK && t.xTiles == (m > t.tn ? 1 : 0) && t.bm == t.tn && t.tm == 16 && layoutOK && t.subgroupSize == 32
                 && FragmentLayout.runsAt32(caps) && t.requireSubgroupSize == caps.canRequireSubgroupSize
                 && [1, 2, 4].contains(t.subgroupColumns) && [1, 2].contains(t.prefetch) && [32, 64, 128, 256, 512].contains(t.workgroupSize)
@@ -273,7 +273,7 @@ public final class LinearLayer: @unchecked Sendable {
                 && k % 128 == 0 && (shared.map { $0 <= caps.sharedMemoryBytes } ?? false)
                 && plan.shader == variant && plan.splitK == 1
             guard ok else {
-                throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn), \(t.subgroupColumns) tiles per subgroup, \(t.workgroupSize) threads, K over \(t.subgroupSplit) subgroups cannot compute \(op.rawValue) M = \(m), K = \(k), group \(groupSize) here (needs 32-lane subgroups, the probed fragment layout — mma16816, or mma16832s8 for the int8 form —, groups of a multiple of 128, the variant for this op and dtype)")
+                throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn), \(t.subgroupColumns) tiles per subgroup, \(t.workgroupSize) threads, \(t.subgroupSplit) subgroup(s) per tile group (K or x rows split) cannot compute \(op.rawValue) M = \(m), K = \(k), group \(groupSize) here (needs 32-lane subgroups, the probed fragment layout — mma16816, or mma16832s8 for the int8 form —, groups of a multiple of 128, the variant for this op and dtype)")
             }
         }
         guard t.bm >= 1, t.bn >= 1 else { throw QLinearError.invalidShape("plan's tile \(t.bm)x\(t.bn) has a dimension below 1") }

@@ -103,8 +103,10 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// 32·`unroll` values. nil = false.
     public var mma: Bool?
     /// `gemv_mma`: split K over this many workgroup layers (fp32 partials and a reduction pass);
-    /// `gemv_q4_sg`: over this many subgroups of the workgroup (shared memory, one barrier).
-    /// nil = 1.
+    /// `gemv_q4_sg`: over this many subgroups of the workgroup (shared memory, one barrier);
+    /// `gemv_frag`: K over this many subgroups; the int8 prefill form (`gemm_frag_i8`, with
+    /// `xRows`): this many subgroups share each tile group, each taking 1/`splitK` of the x rows
+    /// (1, 2 or 4). nil = 1.
     public var splitK: Int?
     /// `gemv_mma`: K steps of loads in flight per subgroup (1…4); `gemv_q4_sg`: column groups each
     /// subgroup takes in turn (1…16: the workgroup covers that many times its subgroups' columns,
@@ -150,7 +152,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
         self.kBlock = kBlock; self.int8 = int8
     }
     public var description: String {
-        if frag == true, let xRows { return "tensor cores, fragments built in registers, prefill form: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(xRows) x rows per workgroup staged in two buffers\(xLoad == true ? ", B fragments by coopMatLoad" : "")\(weightHalves == true ? ", weights in half blocks four MMA steps ahead" : "")\(int8 == true ? ", int8 MMAs" : "")\(kBlock.map { ", \($0)-value K blocks" } ?? "")\(xStore.map { $0 == 8 ? ", x loaded a block further ahead" : ", next x stored after MMA step \($0)" } ?? "")" }
+        if frag == true, let xRows { return "tensor cores, fragments built in registers, prefill form: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(xRows) x rows per workgroup staged in two buffers\(xLoad == true ? ", B fragments by coopMatLoad" : "")\(weightHalves == true ? ", weights in half blocks four MMA steps ahead" : "")\(int8 == true ? ", int8 MMAs" : "")\(kBlock.map { ", \($0)-value K blocks" } ?? "")\(xStore.map { $0 == 8 ? ", x loaded a block further ahead" : ", next x stored after MMA step \($0)" } ?? "")\((splitK ?? 1) > 1 ? ", each tile group's x rows split over \(splitK!) subgroups" : "")" }
         if frag == true { return "tensor cores, fragments built in registers: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(unroll) 128-value K block(s) in flight\((splitK ?? 1) > 1 ? ", K split over \(splitK!) subgroups" : "")" }
         if mma == true { return "tensor cores: \(columns) columns × \(threads) threads, K step \(32 * unroll)\((prefetch ?? 1) > 1 ? ", \(prefetch!) steps in flight" : "")\((splitK ?? 1) > 1 ? ", split-K \(splitK!)" : "")" }
         if xreg == true { return "\(columns) columns × \(threads) threads, activations in registers, \(unroll) columns in flight, packed fp16 math" }
@@ -182,8 +184,8 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
         if int8 == true && (xRows == nil || xLoad != true) { return "matrix–vector configuration \(compact): int8 MMAs (i) are a choice of the prefill form (tN) with B by coopMatLoad (l)" }
         if kBlock != nil && (xRows == nil || ![128, 256].contains(kBlock!)) { return "matrix–vector configuration \(compact): the K block (k) is 128 or 256 and a choice of the prefill form (tN)" }
         if let xRows {
-            guard frag == true, xs != true, [32, 64, 128].contains(xRows), unroll == 1, (splitK ?? 1) == 1 else {
-                return "matrix–vector configuration \(compact): the prefill form (x rows per tile \(xRows)) is a register-fragment kernel (frag, not xs) with 32, 64 or 128 x rows (128: the int8 form only), unroll 1 and K not split"
+            guard frag == true, xs != true, [32, 64, 128].contains(xRows), unroll == 1, [1, 2, 4].contains(splitK ?? 1), (xRows / 8) % (splitK ?? 1) == 0 else {
+                return "matrix–vector configuration \(compact): the prefill form (x rows per tile \(xRows)) is a register-fragment kernel (frag, not xs) with 32, 64 or 128 x rows (128: the int8 form only), unroll 1, and its x rows split over 1, 2 or 4 subgroups (s, the int8 form only) in whole 8-row fragments"
             }
         }
         return nil

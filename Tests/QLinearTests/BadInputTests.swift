@@ -501,6 +501,7 @@ let cliCases: [CLICase] = {
         c(2, "the K block (k) is 128 or 256", "explain", "--op", "dq8ca_q8csw", "--shape", "512x64x512", "--gemv", "1x512x1ft64lk200"),
         c(2, "int8 MMAs (i) are a choice of the prefill form (tN) with B by coopMatLoad (l)", "explain", "--op", "dq8ca_q4gsw", "--shape", "512x64x512", "--gemv", "1x512x1ft64i"),
         c(2, "t must be followed by 32…128", "explain", "--op", "dq8ca_q8csw", "--shape", "512x64x512", "--gemv", "1x512x1ft256l"),
+        c(2, "x rows split over 1, 2 or 4 subgroups", "explain", "--op", "dq8ca_q8csw", "--shape", "512x64x512", "--gemv", "1x512x1ft128lhs3"),
         c(1, "subgroups per column (1, 2, 4, 8 or 16) must divide", "bench", "--quick", "--op", "q4gsw", "--shape", "1x64x256", "--kernel", "gemv", "--gemv", "1x128x1gs3"),
         c(2, "Unexpected argument 'frobnicate'", "frobnicate"),
         c(2, "Unknown option '--jsn'", "devices", "--jsn"),

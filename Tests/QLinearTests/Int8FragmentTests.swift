@@ -303,8 +303,11 @@ struct Int8FragmentTests {
         #expect(Tuner.candidates(.gemv, floatOps: false, m: 2048, varieties: [.fraggemm], prefillForm: true, int8Q4: true).filter { $0.gemv?.int8 == true }.count == 12)
         // The tuner's int8 prefill candidates: the loaded forms only (B by coopMatLoad).
         let cands = Tuner.candidates(.gemv, floatOps: false, m: 2048, varieties: [.fraggemm], prefillForm: true, int8Prefill: true)
-        #expect(cands.count == 84 && cands.allSatisfy { $0.gemv?.xLoad == true && $0.gemv?.xStore == nil && $0.gemv?.problem == nil })
-        #expect(cands.filter { $0.gemv?.kBlock == 256 }.count == 36 && cands.filter { $0.gemv?.xRows == 128 }.count == 12)
+        func withConfig(_ g: GemvConfig?) -> DispatchOptions { var o = options; o.gemvConfig = g; return o }
+        #expect(cands.count == 114 && cands.allSatisfy { $0.gemv?.xLoad == true && $0.gemv?.xStore == nil && $0.gemv?.problem == nil })
+        #expect(cands.filter { $0.gemv?.kBlock == 256 }.count == 46 && cands.filter { $0.gemv?.xRows == 128 }.count == 22)
+        #expect(cands.filter { ($0.gemv?.splitK ?? 1) > 1 }.count == 30)
+        for c in cands { #expect((try? Dispatcher.plan(.gemv, p, caps: caps, options: withConfig(c.gemv)).get()) != nil, "\(c.gemv!.compact)") }
         // 256-value blocks and 128 x rows: int8 form only, K a multiple of the block.
         options.gemvConfig = GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xRows: 64, xLoad: true, weightHalves: true, kBlock: 256)
         #expect(options.gemvConfig?.compact == "1x512x1ft64lhk256")
@@ -329,5 +332,51 @@ struct Int8FragmentTests {
             GemvRule(ops: [.dq8ca_q4gsw], when: everyM, config: GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xRows: 128, xLoad: true), note: "ft128 without i"),
             GemvRule(ops: [.dq8ca_q4gsw], when: everyM, config: GemvConfig(columns: 2, threads: 512, unroll: 1, frag: true, xRows: 64, xLoad: true, weightHalves: true), note: "f16 form")])
         #expect(Dispatcher.decide(dq4, caps: caps, options: options).chosen?.shader.origin.family == .gemmFragDq)
+    }
+
+    @Test("x rows split over subgroups (…sN, the int8 form): the plan's tile and constants; every (weight row, x row) of a workgroup's tile belongs to exactly one subgroup's accumulators", arguments: [(2, 512, 128, 2), (4, 512, 128, 4), (1, 256, 128, 2), (4, 512, 64, 2), (2, 256, 64, 4)])
+    func xSplit(r: Int, wg: Int, tn: Int, ks: Int) throws {
+        let caps = h100Caps()
+        var options = DispatchOptions()
+        options.int8FragmentLayout = .mma16832s8
+        options.gemvConfig = GemvConfig(columns: r, threads: wg, unroll: 1, splitK: ks, frag: true, xRows: tn, xLoad: true, weightHalves: true)
+        #expect(options.gemvConfig?.compact == "\(r)x\(wg)x1ft\(tn)lhs\(ks)" && options.gemvConfig?.problem == nil)
+        let plan = try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q8csw, m: 2048, n: 4096, k: 4096, act: .f16), caps: caps, options: options).get()
+        let t = plan.tile
+        #expect(t.bn == (wg / 32 / ks) * r * 16 && t.tn == tn && t.specValues["KS"] == ks && t.specValues["R"] == r)
+        #expect(plan.reasons.contains { $0.contains("split over \(ks) subgroups") })
+        // The shader's mapping (gemm_i8.comp main): subgroup sg → tile group sg / KS (rows
+        // (sg / KS)·R·16 …), B fragments (sg % KS)·NB … with NB = TN / (8·KS); tile r, fragment b.
+        var owner = [Int](repeating: 0, count: t.bn * tn)
+        let nb = tn / (8 * ks)
+        for sg in 0..<(wg / 32) {
+            let n0 = (sg / ks) * r * 16, xb0 = (sg % ks) * nb
+            for rr in 0..<r { for b in 0..<nb { for row in 0..<16 { for col in 0..<8 {
+                let n = n0 + 16 * rr + row, m = 8 * (xb0 + b) + col
+                if n < t.bn && m < tn { owner[n * tn + m] += 1 }
+            } } } }
+        }
+        #expect(owner.allSatisfy { $0 == 1 })
+    }
+
+    @Test("x rows split over subgroups: refused for the f16 prefill forms (forced: a reason; a rule gives way) and where the split does not divide the fragments")
+    func xSplitRefused() throws {
+        let caps = h100Caps()
+        var options = DispatchOptions()
+        options.fragmentLayout = .mma16816
+        options.int8FragmentLayout = .mma16832s8
+        let q4 = Problem(op: .q4gsw, m: 2048, n: 4096, k: 4096, groupSize: 128, act: .f16)
+        options.gemvConfig = GemvConfig(columns: 2, threads: 512, unroll: 1, splitK: 2, frag: true, xRows: 64, xLoad: true, weightHalves: true)
+        if case .failure(let why) = Dispatcher.plan(.gemv, q4, caps: caps, options: options) {
+            #expect(why.reason.contains("int8 prefill form"))
+        } else { Issue.record("x split planned for q4gsw") }
+        options.gemvConfig = nil
+        options.tuning = TuningTable(name: "t", match: nil, provenance: "test", coopmat: [], gemv: [
+            GemvRule(ops: [.q4gsw], when: TuningConditions(m: Bounds(129, nil)), config: GemvConfig(columns: 2, threads: 512, unroll: 1, splitK: 2, frag: true, xRows: 64, xLoad: true, weightHalves: true), note: "split"),
+            GemvRule(ops: [.q4gsw], when: TuningConditions(m: Bounds(129, nil)), config: GemvConfig(columns: 2, threads: 512, unroll: 1, frag: true, xRows: 64, xLoad: true, weightHalves: true), note: "plain")])
+        #expect(Dispatcher.decide(q4, caps: caps, options: options).chosen?.tile.subgroupSplit == 1)
+        for (xr, ks) in [(32, 8), (128, 3), (64, 16), (32, 8)] {
+            #expect(GemvConfig(columns: 1, threads: 512, unroll: 1, splitK: ks, frag: true, xRows: xr, xLoad: true).problem != nil)
+        }
     }
 }
