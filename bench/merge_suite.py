@@ -49,7 +49,7 @@ def merge(bench, peers, commit):
     }
     for r in bench.get("rows", []):
         row = {k: r.get(k) for k in ("op", "m", "n", "k", "group", "kernel", "median_us", "min_us", "max_us", "bytes", "flops")}
-        row.update({k: r[k] for k in ("stream_us", "stream_min_us") if r.get(k) is not None})
+        row.update({k: r[k] for k in ("stream_us", "stream_min_us", "read_floor_us", "read_floor_stream_us") if r.get(k) is not None})
         out["rows"].append(row)
     for p in (peers or {}).get("peers", []):
         if p.get("name") in PEER_NAMES:
@@ -105,8 +105,30 @@ def markdown(suite, peers_raw):
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
     lines.append("! = min more than 10% below the median.")
-    lines += [""] + targets(suite)
+    lines += [""] + decode_floor(suite) + targets(suite)
     return "\n".join(lines) + "\n"
+
+
+def decode_floor(suite):
+    """M = 1 rows against a streaming read of the same bytes timed the same two ways (read_floor_us):
+    the launch, ramp and tail no kernel moving those bytes avoids are in both."""
+    rows = [r for r in suite["rows"] if r["m"] == 1 and r.get("read_floor_us")]
+    if not rows:
+        return []
+    read = suite["ceilings"].get("read_GBps") or float("nan")
+    out = ["## Decode (M = 1) against a same-size read", "",
+           "A streaming read of exactly the row's bytes (`qlinear bench`: peak_bw.comp, 16-byte loads, buffers rotated past "
+           "the L2, the faster of two grids), timed as the case is — isolated and back to back. **of read = read µs / ours µs**: "
+           "the share of the best this API gives for these bytes; **bytes at read BW** = bytes / the read bandwidth measured over 512 MiB "
+           f"({fmt(read, 0)} GB/s: the issue's method).", "",
+           "| op | N×K | MB | ours µs | read µs | of read | ours b2b µs | read b2b µs | of read (b2b) | bytes at read BW µs |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    order = ["fp16", "q4gsw", "dq8ca_q4gsw", "dq8ca_q8csw"]
+    for r in sorted(rows, key=lambda r: (order.index(r["op"]) if r["op"] in order else 9, r["n"], r["k"])):
+        f, fb, o, ob = r["read_floor_us"], r.get("read_floor_stream_us"), r["median_us"], r.get("stream_us")
+        out.append(f"| {r['op']} | {r['n']}x{r['k']} | {r['bytes'] / 1e6:.1f} | {fmt(o, 1)} | {fmt(f, 1)} | {100 * f / o:.0f}% | "
+                   f"{fmt(ob, 1)} | {fmt(fb, 1)} | {f'{100 * fb / ob:.0f}%' if fb and ob else '-'} | {fmt(r['bytes'] / read / 1e3, 1)} |")
+    return out + [""]
 
 
 def targets(suite):

@@ -104,6 +104,13 @@ public struct BenchResult: Codable, Sendable {
     public var streamMinUs: Double?
     public var streamLayers: Int?
     public var streamBatches: Int?
+    /// Decode rows (M = 1; `qlinear bench` measures them after the case): a streaming read of
+    /// exactly `bytes` (peak_bw.comp, 16-byte loads, buffers rotated past the cache like the
+    /// case's sets, the faster of two grids), timed the same two ways — the time no kernel moving
+    /// these bytes beats through this API, launch and ramp included; `medianUs` / `streamUs`
+    /// over these say how far a kernel is from it. nil where not measured.
+    public var readFloorUs: Double?
+    public var readFloorStreamUs: Double?
 
     enum CodingKeys: String, CodingKey {
         case op, m, n, k, group, act, kernel, shader, tile, iterations
@@ -112,6 +119,7 @@ public struct BenchResult: Codable, Sendable {
         case rooflineUs = "roofline_us", pctRoofline = "pct_roofline", bound
         case sets, rotatedBytes = "rotated_bytes", warmupS = "warmup_s", warmupStable = "warmup_stable", prepareS = "prepare_s", flags
         case streamUs = "stream_us", streamMinUs = "stream_min_us", streamLayers = "stream_layers", streamBatches = "stream_batches"
+        case readFloorUs = "read_floor_us", readFloorStreamUs = "read_floor_stream_us"
     }
 }
 
@@ -234,6 +242,40 @@ public enum Bench {
         _ = try sustainAndTime(dev, settings, minWarm: seconds, capWarm: max(seconds, 3 * seconds), dispatchesPerIteration: 1) { st, _ in
             try st.dispatch(pipe, buffers: [BufferBinding(a), BufferBinding(o)], push: [UInt32(size / 16), 0, 0, 0, 0, 0, 0, 0], groups: (groups, 1, 1))
         }
+    }
+
+    /// A streaming read of exactly `bytes` (peak_bw.comp, 16-byte loads, grid-stride), timed as a
+    /// case is: sustained warm-up, GPU timestamps around each run (median µs), then back to back
+    /// (µs per run, nil when `settings.streamBatches` is off). Buffers of `bytes` are rotated so
+    /// they total more than `settings.rotateBytes`; of two grids (1056 and 4224 workgroups of 256)
+    /// the faster median counts.
+    public static func readFloor(_ ctx: QLinearContext, bytes: Int, settings: BenchSettings) throws -> (medianUs: Double, streamUs: Double?) {
+        let dev = ctx.device
+        let words = (try Checked.add(bytes, 15, "read bytes")) / 16
+        guard words > 0, words <= Int(UInt32.max) else { throw QLinearError.invalidShape("read floor: \(bytes) bytes is outside 1…\(16 * Int(UInt32.max))") }
+        let size = try Checked.mul(words, 16, "read bytes")
+        let sets = BenchWeights.sets(formatBytes: size, settings: settings)
+        let bufs = try (0..<sets).map { _ in try Buffer(device: dev, size: size) }
+        let pipe = try ctx.pipeline(.peak_bw, specialization: [:])
+        let grids = ctx.capabilities.kind == .cpu ? [16] : [1056, 4224]
+        let o = try Buffer(device: dev, size: grids.max()! * 256 * 4)
+        var best: (Double, Int)?
+        for g in grids {
+            let t = try sustainAndTime(dev, settings, minWarm: settings.warmupS, capWarm: settings.warmupCapS, dispatchesPerIteration: 1) { st, i in
+                try st.dispatch(pipe, buffers: [BufferBinding(bufs[i % sets]), BufferBinding(o)], push: [UInt32(words), 0, 0, 0, 0, 0, 0, 0], groups: (g, 1, 1))
+            }
+            let med = median(t.times) * 1e6
+            if best == nil || med < best!.0 { best = (med, g) }
+        }
+        let (med, g) = best!
+        guard let batches = settings.streamBatches, batches > 0 else { return (med, nil) }
+        let wanted = (Int((settings.batchS / 2 / max(med * 1e-6, 1e-7)).rounded(.up)) + sets - 1) / sets * sets
+        let runs = max(sets, min(settings.maxBatchIterations / sets * sets, wanted))
+        let b2b = try BackToBackStream(dev, iterations: runs, dispatchesPerIteration: 1) { st, i in
+            try st.dispatch(pipe, buffers: [BufferBinding(bufs[i % sets]), BufferBinding(o)], push: [UInt32(words), 0, 0, 0, 0, 0, 0, 0], groups: (g, 1, 1))
+        }
+        let per = try (0..<batches).map { _ in try b2b.run() * 1e6 }
+        return (med, median(per))
     }
 
     /// Measures copy and streaming-read bandwidth and (with cooperative matrices) MMA peaks, each

@@ -156,13 +156,8 @@ public enum Tuner {
                     for c in [1, 2] { for t in [128, 256, 512] { for wh in [false, true] {
                         out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: 1, frag: true, xRows: 128, xLoad: true, weightHalves: wh ? true : nil)))
                     } } }
-                    // x rows split over 2 or 4 subgroups sharing a tile group (…sN): each B fragment
-                    // from shared memory feeds `columns` MMAs; 16…64 accumulator registers.
-                    for c in [1, 2, 4] { for t in [256, 512] { for xr in [64, 128] { for ks in [2, 4] where c * xr / ks <= 128 && c * xr / ks >= 32 {
-                        for kb in xr == 64 ? [nil, 256] : [nil] {
-                            out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: 1, splitK: ks, frag: true, xRows: xr, xLoad: true, weightHalves: true, kBlock: kb)))
-                        }
-                    } } } }
+                    // (x rows split over subgroups, …sN: 1.2–2.4× slower than 1x512x1ft128lh in every
+                    // case of session 16's sweep — not offered; `--only` times them.)
                 }
                 // dq8ca_q4gsw (`int8Q4`): its int8 form too (…i; whole blocks, 64 or 128 x rows,
                 // 128- or 256-value blocks).

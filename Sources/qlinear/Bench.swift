@@ -58,6 +58,7 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("rotate-mb"), help: "Rotate weight/activation/output sets totalling more than this many MB (default 256; 0 with --quick or on a CPU device).")
     var rotateMB: Int?
     @Flag(name: .customLong("no-back-to-back"), help: "Skip the back-to-back measurement after each case's timed runs.") var noBackToBack = false
+    @Flag(name: .customLong("no-read-floor"), help: "Skip timing a streaming read of each M = 1 row's bytes (read_floor_us: what no kernel moving those bytes beats here).") var noReadFloor = false
     @Option(help: "Output format: md (default), json or csv.") var format: OutputFormat?
     @Flag(help: "Same as --format json.") var json = false
     @Option(help: "Write the JSON report here too.") var out: String?
@@ -143,15 +144,22 @@ struct Bench: ParsableCommand {
 
         var rows: [BenchResult] = []
         var notRun: [String] = []
+        var floors: [Int: (medianUs: Double, streamUs: Double?)] = [:]
         let width = String(cases.count).count
         for (i, c) in cases.enumerated() {
             let key = GroupKey(op: c.op, n: c.shape.n, k: c.shape.k)
             let tag = "[\(lpad(String(i + 1), width))/\(cases.count)] \(c.op.rawValue) \(c.shape) \(c.kernel?.rawValue ?? "auto")"
             do {
                 let w = try prepare(key)
-                let r = try QLinearCheck.Bench.run(w, m: c.shape.m, kernel: c.kernel, settings: settings, ceilings: ceil, pool: pool)
+                var r = try QLinearCheck.Bench.run(w, m: c.shape.m, kernel: c.kernel, settings: settings, ceilings: ceil, pool: pool)
+                if c.shape.m == 1 && !noReadFloor {
+                    let key = Int(r.bytes)
+                    let f = try floors[key] ?? QLinearCheck.Bench.readFloor(ctx, bytes: key, settings: settings)
+                    floors[key] = f
+                    r.readFloorUs = f.medianUs; r.readFloorStreamUs = f.streamUs
+                }
                 rows.append(r)
-                stderrPrint("\(tag) \(r.kernel.rawValue) \(r.shader): \(fmt(r.medianUs, 1)) µs (min \(fmt(r.minUs, 1)), \(r.iterations) runs, \(r.sets) sets, warm-up \(fmt(r.warmupS, 2)) s)\(r.streamUs.map { "; back to back \(fmt($0, 1)) µs" } ?? "")\(r.flags.isEmpty ? "" : " ! " + r.flags.joined(separator: ","))")
+                stderrPrint("\(tag) \(r.kernel.rawValue) \(r.shader): \(fmt(r.medianUs, 1)) µs (min \(fmt(r.minUs, 1)), \(r.iterations) runs, \(r.sets) sets, warm-up \(fmt(r.warmupS, 2)) s)\(r.streamUs.map { "; back to back \(fmt($0, 1)) µs" } ?? "")\(r.readFloorUs.map { "; a same-size read \(fmt($0, 1)) µs" } ?? "")\(r.readFloorStreamUs.map { " (b2b \(fmt($0, 1)))" } ?? "")\(r.flags.isEmpty ? "" : " ! " + r.flags.joined(separator: ","))")
             } catch {
                 notRun.append("\(c.op.rawValue) \(c.shape) \(c.kernel?.rawValue ?? "auto"): \(error)")
                 stderrPrint("\(tag): not run: \(error)")
@@ -198,13 +206,14 @@ struct Bench: ParsableCommand {
 
     func csvTable(_ rows: [BenchResult]) -> String {
         func q(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingAll("\"", "\"\"") + "\"" : s }
-        var s = "op,m,n,k,group,act,kernel,shader,tile,iterations,median_us,min_us,max_us,flops,rate,rate_unit,bytes,gbps,roofline_us,pct_roofline,bound,sets,rotated_bytes,warmup_s,warmup_stable,flags,stream_us,stream_min_us\n"
+        var s = "op,m,n,k,group,act,kernel,shader,tile,iterations,median_us,min_us,max_us,flops,rate,rate_unit,bytes,gbps,roofline_us,pct_roofline,bound,sets,rotated_bytes,warmup_s,warmup_stable,flags,stream_us,stream_min_us,read_floor_us,read_floor_stream_us\n"
         for r in rows {
             let f: [String] = [r.op.rawValue, "\(r.m)", "\(r.n)", "\(r.k)", "\(r.group)", r.act.rawValue, r.kernel.rawValue, r.shader, r.tile, "\(r.iterations)",
                                fmt(r.medianUs, 3), fmt(r.minUs, 3), fmt(r.maxUs, 3), "\(r.flops)", "\(r.rate)", r.rateUnit, "\(r.bytes)", "\(r.gbps)",
                                r.rooflineUs.map { fmt($0, 3) } ?? "", r.pctRoofline.map { fmt($0, 2) } ?? "", r.bound ?? "", "\(r.sets)", "\(r.rotatedBytes)",
                                fmt(r.warmupS, 3), r.warmupStable ? "true" : "false", r.flags.joined(separator: ";"),
-                               r.streamUs.map { fmt($0, 3) } ?? "", r.streamMinUs.map { fmt($0, 3) } ?? ""]
+                               r.streamUs.map { fmt($0, 3) } ?? "", r.streamMinUs.map { fmt($0, 3) } ?? "",
+                               r.readFloorUs.map { fmt($0, 3) } ?? "", r.readFloorStreamUs.map { fmt($0, 3) } ?? ""]
             s += f.map(q).joined(separator: ",") + "\n"
         }
         return s

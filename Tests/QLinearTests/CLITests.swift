@@ -134,7 +134,15 @@ struct CLITests {
             // Back to back: a time per run from whole rotations of the sets, 3 submissions.
             #expect((row["stream_us"] as? Double).map { $0 > 0 } == true && row["stream_batches"] as? Int == 3)
             #expect((row["stream_layers"] as? Int).map { $0 >= 1 && $0 % (row["sets"] as? Int ?? 1) == 0 } == true)
+            // Decode rows carry a same-size streaming read, timed both ways; other rows do not.
+            let decode = row["m"] as? Int == 1
+            #expect((row["read_floor_us"] as? Double).map { $0 > 0 } == (decode ? true : nil), "read_floor_us of M = \(row["m"] ?? "?")")
+            #expect((row["read_floor_stream_us"] as? Double).map { $0 > 0 } == (decode ? true : nil))
         }
+        #expect(rows.filter { $0["m"] as? Int == 1 }.count == 2)
+        let noFloor = try run(["bench", "--quick", "--op", "q4gsw", "--shape", "1x64x256", "--no-read-floor", "--format", "json"])
+        let nrow = try #require(((try JSONSerialization.jsonObject(with: Data(noFloor.out.utf8)) as? [String: Any])?["rows"] as? [[String: Any]])?.first)
+        #expect(nrow["read_floor_us"] == nil && nrow["stream_us"] != nil)
         // A forced configuration the dispatcher cannot use here (register fragments on lavapipe) is flagged.
         for (gemv, flagged) in [("2x256x1fs2", true), ("2x128x2", false)] {
             let f = try run(["bench", "--quick", "--op", "q4gsw", "--shape", "1x64x256", "--kernel", "gemv", "--gemv", gemv, "--no-back-to-back", "--format", "json"])
@@ -154,7 +162,7 @@ struct CLITests {
         let csv = try run(["bench", "--quick", "--op", "fp16", "--shape", "3x16x32", "--format", "csv"])
         #expect(csv.status == 0)
         let lines = csv.out.split(separator: "\n")
-        #expect(lines.count == 2 && lines[0].hasPrefix("op,m,n,k,") && lines[0].hasSuffix(",stream_us,stream_min_us"))
+        #expect(lines.count == 2 && lines[0].hasPrefix("op,m,n,k,") && lines[0].hasSuffix(",stream_us,stream_min_us,read_floor_us,read_floor_stream_us"))
         #expect(try run(["bench", "--quick", "--format", "xml"]).status == 2)
         #expect(try run(["bench", "--rotate-mb", "-1"]).status == 2)
     }

@@ -304,9 +304,8 @@ struct Int8FragmentTests {
         // The tuner's int8 prefill candidates: the loaded forms only (B by coopMatLoad).
         let cands = Tuner.candidates(.gemv, floatOps: false, m: 2048, varieties: [.fraggemm], prefillForm: true, int8Prefill: true)
         func withConfig(_ g: GemvConfig?) -> DispatchOptions { var o = options; o.gemvConfig = g; return o }
-        #expect(cands.count == 114 && cands.allSatisfy { $0.gemv?.xLoad == true && $0.gemv?.xStore == nil && $0.gemv?.problem == nil })
-        #expect(cands.filter { $0.gemv?.kBlock == 256 }.count == 46 && cands.filter { $0.gemv?.xRows == 128 }.count == 22)
-        #expect(cands.filter { ($0.gemv?.splitK ?? 1) > 1 }.count == 30)
+        #expect(cands.count == 84 && cands.allSatisfy { $0.gemv?.xLoad == true && $0.gemv?.xStore == nil && $0.gemv?.problem == nil })
+        #expect(cands.filter { $0.gemv?.kBlock == 256 }.count == 36 && cands.filter { $0.gemv?.xRows == 128 }.count == 12)
         for c in cands { #expect((try? Dispatcher.plan(.gemv, p, caps: caps, options: withConfig(c.gemv)).get()) != nil, "\(c.gemv!.compact)") }
         // 256-value blocks and 128 x rows: int8 form only, K a multiple of the block.
         options.gemvConfig = GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xRows: 64, xLoad: true, weightHalves: true, kBlock: 256)
