@@ -406,7 +406,14 @@ public enum Tuner {
                 let best = out.filter { $0.op == op && $0.m == s.m && $0.n == s.n && $0.k == s.k && $0.medianUs != nil && $0.current != true }
                     .min { $0.medianUs! < $1.medianUs! }
                 var against = ""
-                if againstCurrent && !outOfTime() {
+                if againstCurrent && outOfTime() {
+                    // Not timed: recorded, so the table gives this case no rule (a sweep cut short
+                    // cannot claim it beat today's plan — session 16 committed no such rule after a
+                    // time-limited sweep's best, 1.8× slower than today's plan, became one on the GPU).
+                    out.append(TuneMeasurement(op: op, m: s.m, n: s.n, k: s.k, candidate: TuneCandidate(kernel: kernel), medianUs: nil, minUs: nil, flags: [],
+                                               status: "skipped: time limit (today's plan not timed: no rule for this case)", current: true))
+                    against = "; today's plan not timed (time limit): no rule"
+                } else if againstCurrent {
                     // Today's plan (base table, any kernel kind), timed the same way right after.
                     var meas = TuneMeasurement(op: op, m: s.m, n: s.n, k: s.k, candidate: TuneCandidate(kernel: kernel), medianUs: nil, minUs: nil, flags: [], status: "", current: true)
                     let decision = ctx.decide(p)
@@ -449,8 +456,14 @@ public enum Tuner {
         var gemv: [GemvRule] = kernel == .gemv ? [] : (base.gemv ?? [])
         // `--against-current` entries: today's plan per case. A case whose best candidate did not
         // beat it gets no rule, and its M gets no any-shape fallback rule (the sweep lost there).
+        // A case whose entry has no time (time limit, error) gets no rule either: nothing says the
+        // sweep beat today's plan there.
         var currentUs: [String: Double] = [:]
-        for c in ms where c.current == true { if let t = c.medianUs { currentUs["\(c.op.rawValue)|\(c.m)|\(c.n)x\(c.k)"] = t } }
+        var currentSeen = Set<String>()
+        for c in ms where c.current == true {
+            currentSeen.insert("\(c.op.rawValue)|\(c.m)|\(c.n)x\(c.k)")
+            if let t = c.medianUs { currentUs["\(c.op.rawValue)|\(c.m)|\(c.n)x\(c.k)"] = t }
+        }
         let ok = ms.filter { $0.medianUs != nil && $0.current != true && allowed($0.candidate, m: $0.m) }
         for op in Op.allCases {
             let mine = ok.filter { $0.op == op }
@@ -466,7 +479,9 @@ public enum Tuner {
                     let rows = atM.filter { "\($0.n)x\($0.k)" == sh }
                     guard let best = rows.min(by: { ($0.medianUs!, $0.candidate.description) < ($1.medianUs!, $1.candidate.description) }) else { continue }
                     bestPer[sh] = best.medianUs!
-                    if let cur = currentUs["\(op.rawValue)|\(m)|\(sh)"], best.medianUs! >= cur { lostSomewhere = true; continue }
+                    let key = "\(op.rawValue)|\(m)|\(sh)"
+                    if let cur = currentUs[key], best.medianUs! >= cur { lostSomewhere = true; continue }
+                    if currentSeen.contains(key) && currentUs[key] == nil { lostSomewhere = true; continue }
                     let cond = TuningConditions(m: Bounds(lo, hi), n: Bounds(best.n, best.n), k: Bounds(best.k, best.k))
                     let note = "\(fmtUs(best.medianUs!)) µs at M=\(m)"
                     if kernel == .gemv, let g = best.candidate.gemv { gemv.append(GemvRule(ops: [op], when: cond, config: g, note: note)) }

@@ -155,6 +155,14 @@ struct CoopMatKnobTests {
         #expect(newRules.allSatisfy { $0.when?.n != nil }, "no any-shape fallback when the sweep lost somewhere")
         #expect(newRules.first { $0.when?.n == Bounds(28672, 28672) }?.config.columns == 2)
         #expect(against.gemv!.last == base.gemv!.last)   // the base rules follow
+        // Today's plan not timed (a sweep cut short by its time limit, or an error): no rule for
+        // that case and no fallback — the sweep's best there may be slower than today's plan.
+        func untimed(_ n: Int) -> String {
+            #"{"op":"dq8ca_q4gsw","m":2,"n":\#(n),"k":4096,"candidate":{"kernel":"gemv"},"flags":[],"status":"skipped: time limit","current":true}"#
+        }
+        let cut = try table(sweep + [current(4096, 16.4), untimed(28672), current(6144, 21.0)])
+        let cutRules = cut.gemv!.filter { $0.when?.m == Bounds(2, 2) }
+        #expect(Set(cutRules.compactMap { $0.when?.n?.min }) == [4096, 6144] && cutRules.allSatisfy { $0.when?.n != nil })
         // A one-shape sweep refining a base table gets its shape's rule but no any-shape fallback
         // (it would shadow the base's rules for every other shape); two shapes do get one.
         let one = try table([meas(4096, 1, 15.9), meas(4096, 2, 17.0)])
