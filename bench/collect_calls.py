@@ -19,7 +19,8 @@ def name_of(c):
     if g.get("frag"):
         if g.get("xRows"):
             s += f"ft{g['xRows']}" + ("l" if g.get("xLoad") else "") + ("h" if g.get("weightHalves") else "") \
-                + (f"k{g['kBlock']}" if g.get("kBlock") else "") + (f"e{g['xStore']}" if g.get("xStore") else "")
+                + ("i" if g.get("int8") else "") + (f"k{g['kBlock']}" if g.get("kBlock") else "") + (f"e{g['xStore']}" if g.get("xStore") else "") \
+                + (f"s{g['splitK']}" if (g.get("splitK") or 1) > 1 else "")
         else:
             s += "f" + (f"s{g['splitK']}" if g.get("splitK", 1) > 1 else "")
     return s
