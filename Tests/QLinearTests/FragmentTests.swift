@@ -342,7 +342,12 @@ struct FragmentTests {
         let gemm = GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 64)
         #expect(gemm.compact == "2x256x1ft64" && gemm.problem == nil)
         #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xRows: 48).problem != nil)
-        #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, splitK: 2, frag: true, xRows: 64).problem != nil)
+        // x rows split over subgroups (…s2) is a configuration of the int8 form only: a valid
+        // configuration, refused by the dispatcher for the f16 forms (Int8FragmentTests.xSplitRefused);
+        // a split that does not divide the 8-row fragments is never valid.
+        #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, splitK: 2, frag: true, xRows: 64).problem == nil)
+        #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, splitK: 3, frag: true, xRows: 64).problem != nil)
+        #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, splitK: 8, frag: true, xRows: 32).problem != nil)
         #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, frag: true, xs: true, xRows: 64).problem != nil)
         #expect(GemvConfig(columns: 2, threads: 256, unroll: 1, xRows: 64).problem != nil)
         options.gemvConfig = gemm
