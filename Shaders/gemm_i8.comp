@@ -278,7 +278,7 @@ void main() {
     [[unroll]] for (uint r = 0; r < R; ++r) {
         [[unroll]] for (uint b = 0; b < NB; ++b) {
             [[unroll]] for (uint i = 0; i < 4u; ++i) {
-                // C element i: weight row g + 8(i >> 1) of the tile, x row 8b + 2t + (i & 1).
+                // C element i: weight row g + 8(i >> 1) of the tile, x row 8(xb0 + b) + 2t + (i & 1) of the workgroup's TN.
                 const uint n = n0 + 16u * r + g + 8u * (i >> 1);
                 const uint m = m0 + 8u * (xb0 + b) + 2u * t + (i & 1u);
                 if (n < pc.N && m < pc.M) {

@@ -6,7 +6,7 @@ Writes RESULTS/<prefix>-suite.json:
   {"device", "driver", "date", "commit",
    "ceilings": {"read_GBps", "f16_TFLOPs", "s8_TOPs"},
    "rows": [{"op", "m", "n", "k", "group", "kernel", "median_us", "min_us", "max_us", "bytes", "flops"
-             [, "stream_us", "stream_min_us"]}],
+             [, "stream_us", "stream_min_us", "read_floor_us", "read_floor_stream_us"]}],
    "peers": [{"name", "m", "n", "k", "median_us", "min_us", "max_us" [, "graph_us", "graph_min_us"]}]}
 (the bracketed back-to-back fields where the inputs have them: ours recorded back to back in one
 submission, the peers replayed from a CUDA graph — both without per-call timestamps or host launch

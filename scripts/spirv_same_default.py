@@ -5,7 +5,8 @@ Usage: spirv_same_default.py --old REV --variant NAME --specs "0:1 1:16 …" [--
 For each spec set, the variant's SPIR-V at git revision REV and in the working tree
 (Sources/QLinear/Generated/Shaders.swift) are specialized with spirv-opt (set defaults, freeze,
 fold, -O) — the new one with --new-specs added (the new constant at its default) — and their
-function bodies compared opcode by opcode (ids and declaration order aside). Exit 1 on a
+function bodies compared instruction by instruction with operands — constants, types and
+variables by what they declare (ids, names and declaration order aside). Exit 1 on a
 difference. A check for the host (no GPU): the driver compiles what it is given, but the same
 specialized SPIR-V is the strongest same-code evidence available without one.
 """
@@ -22,13 +23,48 @@ def spirv(text, name):
 
 
 def body_ops(blob, specs, tmp):
+    """The specialized module's function bodies, each instruction with its operands: ids declared
+    before the first function (types, constants, globals) replaced by what they declare, resolved
+    recursively (a constant by its type and value, a variable by its type, storage class and
+    decorations), ids of the bodies numbered by first appearance. Declaration order, names and
+    debug lines do not count; a different constant, type or binding does."""
     src, opt = os.path.join(tmp, "in.spv"), os.path.join(tmp, "out.spv")
     open(src, "wb").write(blob)
     subprocess.run(["spirv-opt", "--set-spec-const-default-value", specs, "--freeze-spec-const",
                     "--fold-spec-const-op-composite", "-O", src, "-o", opt], check=True)
     dis = subprocess.run(["spirv-dis", "--raw-id", opt], capture_output=True, text=True, check=True).stdout.splitlines()
+    dis = [l.split(";")[0].strip() for l in dis if not re.search(r"Op(Name|MemberName|Line|NoLine|String|Source\w*|ModuleProcessed)\b", l)]
+    dis = [l for l in dis if l]
     start = next(i for i, l in enumerate(dis) if "OpFunction " in l)
-    return [re.search(r"\b(Op\w+)", l).group(1) for l in dis[start:] if re.search(r"\bOp\w+", l)]
+    decl, deco = {}, {}
+    for l in dis[:start]:
+        t = l.split()
+        if len(t) >= 3 and t[1] == "=":
+            decl[t[0]] = t[2:]
+        elif t[0] in ("OpDecorate", "OpMemberDecorate"):
+            deco.setdefault(t[1], []).append(" ".join(t[2:]))
+    memo = {}
+
+    def canon(i, depth=0):
+        if i not in decl or depth > 64:
+            return i
+        if i not in memo:
+            op, *args = decl[i]
+            parts = [canon(a, depth + 1) if a.startswith("%") else a for a in args]
+            extra = sorted(deco.get(i, [])) if op in ("OpVariable", "OpTypeStruct", "OpTypeArray", "OpTypeRuntimeArray") else []
+            memo[i] = f"{op}({' '.join(parts)}){extra if extra else ''}"
+        return memo[i]
+
+    local, out = {}, []
+    for l in dis[start:]:
+        def sub(m):
+            k = m.group(0)
+            if k in decl:
+                return canon(k)
+            local.setdefault(k, f"%L{len(local)}")
+            return local[k]
+        out.append(re.sub(r"%\w+", sub, l))
+    return out
 
 
 def main():
@@ -45,7 +81,9 @@ def main():
         for v in a.variant:
             for s in a.specs:
                 x = body_ops(spirv(old, v), s, tmp)
-                y = body_ops(spirv(new, v), (s + " " + a.new_specs).strip(), tmp)
+                merged = dict(kv.split(":") for kv in s.split())
+                merged.update(dict(kv.split(":") for kv in a.new_specs.split()))   # --new-specs win
+                y = body_ops(spirv(new, v), " ".join(f"{k}:{w}" for k, w in merged.items()), tmp)
                 same = x == y
                 bad += not same
                 print(f"{v} [{s}]: {'same' if same else 'DIFFERENT'} ({len(x)} vs {len(y)} instructions)")

@@ -247,17 +247,23 @@ public enum Bench {
     /// A streaming read of exactly `bytes` (peak_bw.comp, 16-byte loads, grid-stride), timed as a
     /// case is: sustained warm-up, GPU timestamps around each run (median µs), then back to back
     /// (µs per run, nil when `settings.streamBatches` is off). Buffers of `bytes` are rotated so
-    /// they total more than `settings.rotateBytes`; of two grids (1056 and 4224 workgroups of 256)
-    /// the faster median counts.
+    /// they total more than `settings.rotateBytes` — at most `settings.maxSets` of them, so below
+    /// about rotateBytes / maxSets (4 MiB by default) the read partly comes from the L2; of two
+    /// grids (1056 and 4224 workgroups of 256) the faster median counts.
     public static func readFloor(_ ctx: QLinearContext, bytes: Int, settings: BenchSettings) throws -> (medianUs: Double, streamUs: Double?) {
         let dev = ctx.device
         let words = (try Checked.add(bytes, 15, "read bytes")) / 16
-        guard words > 0, words <= Int(UInt32.max) else { throw QLinearError.invalidShape("read floor: \(bytes) bytes is outside 1…\(16 * Int(UInt32.max))") }
+        let grids = ctx.capabilities.kind == .cpu ? [16] : [1056, 4224]
+        // The shader's grid-stride index is 32-bit: i + stride must not wrap past the last word.
+        let maxWords = Int(UInt32.max) - grids.max()! * 256
+        guard words > 0, words <= maxWords else { throw QLinearError.invalidShape("read floor: \(bytes) bytes is outside 1…\(16 * maxWords)") }
         let size = try Checked.mul(words, 16, "read bytes")
+        guard UInt64(size) <= ctx.capabilities.maxStorageBufferRange else {
+            throw QLinearError.unsupported("read floor: \(size) bytes is more than the device's maxStorageBufferRange (\(ctx.capabilities.maxStorageBufferRange))")
+        }
         let sets = BenchWeights.sets(formatBytes: size, settings: settings)
         let bufs = try (0..<sets).map { _ in try Buffer(device: dev, size: size) }
         let pipe = try ctx.pipeline(.peak_bw, specialization: [:])
-        let grids = ctx.capabilities.kind == .cpu ? [16] : [1056, 4224]
         let o = try Buffer(device: dev, size: grids.max()! * 256 * 4)
         var best: (Double, Int)?
         for g in grids {

@@ -357,6 +357,10 @@ public enum Tuner {
                     for c in candidates(kernel, floatOps: op.floatMath, m: s.m, halfMath: op == .q4gsw, op: op) {
                         out.append(TuneMeasurement(op: op, m: s.m, n: s.n, k: s.k, candidate: c, medianUs: nil, minUs: nil, flags: [], status: "skipped: time limit"))
                     }
+                    if againstCurrent {
+                        out.append(TuneMeasurement(op: op, m: s.m, n: s.n, k: s.k, candidate: TuneCandidate(kernel: kernel), medianUs: nil, minUs: nil, flags: [],
+                                                   status: "skipped: time limit (today's plan not timed: no rule for this case)", current: true))
+                    }
                     progress("[\(done)/\(total)] \(op.rawValue) \(s.m)x\(s.n)x\(s.k): skipped (time limit)")
                     continue
                 }
@@ -474,7 +478,9 @@ public enum Tuner {
                 let atM = mine.filter { $0.m == m }
                 let shapes = Array(Set(atM.map { "\($0.n)x\($0.k)" })).sorted()
                 var bestPer: [String: Double] = [:]
-                var lostSomewhere = false
+                // A case of this M whose current plan went untimed — with or without candidates
+                // timed — keeps any-shape rules from being written over it.
+                var lostSomewhere = currentSeen.contains { $0.hasPrefix("\(op.rawValue)|\(m)|") && currentUs[$0] == nil }
                 for sh in shapes {
                     let rows = atM.filter { "\($0.n)x\($0.k)" == sh }
                     guard let best = rows.min(by: { ($0.medianUs!, $0.candidate.description) < ($1.medianUs!, $1.candidate.description) }) else { continue }

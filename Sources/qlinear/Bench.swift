@@ -153,10 +153,14 @@ struct Bench: ParsableCommand {
                 let w = try prepare(key)
                 var r = try QLinearCheck.Bench.run(w, m: c.shape.m, kernel: c.kernel, settings: settings, ceilings: ceil, pool: pool)
                 if c.shape.m == 1 && !noReadFloor {
+                    // The case is timed: a read that cannot run (memory, limits) leaves its fields
+                    // empty and says why, it does not cost the row.
                     let key = Int(r.bytes)
-                    let f = try floors[key] ?? QLinearCheck.Bench.readFloor(ctx, bytes: key, settings: settings)
-                    floors[key] = f
-                    r.readFloorUs = f.medianUs; r.readFloorStreamUs = f.streamUs
+                    do {
+                        let f = try floors[key] ?? QLinearCheck.Bench.readFloor(ctx, bytes: key, settings: settings)
+                        floors[key] = f
+                        r.readFloorUs = f.medianUs; r.readFloorStreamUs = f.streamUs
+                    } catch { stderrPrint("\(tag): the same-size read could not run: \(error)") }
                 }
                 rows.append(r)
                 stderrPrint("\(tag) \(r.kernel.rawValue) \(r.shader): \(fmt(r.medianUs, 1)) µs (min \(fmt(r.minUs, 1)), \(r.iterations) runs, \(r.sets) sets, warm-up \(fmt(r.warmupS, 2)) s)\(r.streamUs.map { "; back to back \(fmt($0, 1)) µs" } ?? "")\(r.readFloorUs.map { "; a same-size read \(fmt($0, 1)) µs" } ?? "")\(r.readFloorStreamUs.map { " (b2b \(fmt($0, 1)))" } ?? "")\(r.flags.isEmpty ? "" : " ! " + r.flags.joined(separator: ","))")

@@ -163,6 +163,11 @@ struct CoopMatKnobTests {
         let cut = try table(sweep + [current(4096, 16.4), untimed(28672), current(6144, 21.0)])
         let cutRules = cut.gemv!.filter { $0.when?.m == Bounds(2, 2) }
         #expect(Set(cutRules.compactMap { $0.when?.n?.min }) == [4096, 6144] && cutRules.allSatisfy { $0.when?.n != nil })
+        // A shape skipped whole (no candidate timed either): its shape-specific rule cannot exist,
+        // and no any-shape rule may cover it (two shapes alone would get one, as `two` below shows).
+        let skipped = try table([meas(4096, 1, 15.9), meas(4096, 2, 17.0), meas(6144, 1, 20.0), meas(6144, 2, 19.0), untimed(28672)])
+        #expect(!skipped.gemv!.contains { $0.when == TuningConditions(m: Bounds(2, 2)) })
+        #expect(skipped.gemv!.filter { $0.when?.m == Bounds(2, 2) }.count == 2)
         // A one-shape sweep refining a base table gets its shape's rule but no any-shape fallback
         // (it would shadow the base's rules for every other shape); two shapes do get one.
         let one = try table([meas(4096, 1, 15.9), meas(4096, 2, 17.0)])

@@ -333,7 +333,7 @@ struct Int8FragmentTests {
         #expect(Dispatcher.decide(dq4, caps: caps, options: options).chosen?.shader.origin.family == .gemmFragDq)
     }
 
-    @Test("x rows split over subgroups (…sN, the int8 form): the plan's tile and constants; every (weight row, x row) of a workgroup's tile belongs to exactly one subgroup's accumulators", arguments: [(2, 512, 128, 2), (4, 512, 128, 4), (1, 256, 128, 2), (4, 512, 64, 2), (2, 256, 64, 4)])
+    @Test("x rows split over subgroups (…sN, the int8 form): the plan's tile and constants; with the shader's mapping (restated here) every (weight row, x row) of the plan's BN × TN tile belongs to exactly one subgroup", arguments: [(2, 512, 128, 2), (4, 512, 128, 4), (1, 256, 128, 2), (4, 512, 64, 2), (2, 256, 64, 4)])
     func xSplit(r: Int, wg: Int, tn: Int, ks: Int) throws {
         let caps = h100Caps()
         var options = DispatchOptions()
@@ -358,7 +358,7 @@ struct Int8FragmentTests {
         #expect(owner.allSatisfy { $0 == 1 })
     }
 
-    @Test("x rows split over subgroups: refused for the f16 prefill forms (forced: a reason; a rule gives way) and where the split does not divide the fragments")
+    @Test("x rows split over subgroups: refused for the f16 prefill forms (forced: a reason; a rule gives way); splits other than 1, 2, 4 are not configurations")
     func xSplitRefused() throws {
         let caps = h100Caps()
         var options = DispatchOptions()
@@ -374,7 +374,7 @@ struct Int8FragmentTests {
             GemvRule(ops: [.q4gsw], when: TuningConditions(m: Bounds(129, nil)), config: GemvConfig(columns: 2, threads: 512, unroll: 1, splitK: 2, frag: true, xRows: 64, xLoad: true, weightHalves: true), note: "split"),
             GemvRule(ops: [.q4gsw], when: TuningConditions(m: Bounds(129, nil)), config: GemvConfig(columns: 2, threads: 512, unroll: 1, frag: true, xRows: 64, xLoad: true, weightHalves: true), note: "plain")])
         #expect(Dispatcher.decide(q4, caps: caps, options: options).chosen?.tile.subgroupSplit == 1)
-        for (xr, ks) in [(32, 8), (128, 3), (64, 16), (32, 8)] {
+        for (xr, ks) in [(32, 8), (128, 3), (64, 16), (128, 8)] {
             #expect(GemvConfig(columns: 1, threads: 512, unroll: 1, splitK: ks, frag: true, xRows: xr, xLoad: true).problem != nil)
         }
     }
