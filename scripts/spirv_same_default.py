@@ -30,8 +30,10 @@ def body_ops(blob, specs, tmp):
     debug lines do not count; a different constant, type or binding does."""
     src, opt = os.path.join(tmp, "in.spv"), os.path.join(tmp, "out.spv")
     open(src, "wb").write(blob)
-    subprocess.run(["spirv-opt", "--set-spec-const-default-value", specs, "--freeze-spec-const",
-                    "--fold-spec-const-op-composite", "-O", src, "-o", opt], check=True)
+    r = subprocess.run(["spirv-opt", "--set-spec-const-default-value", specs, "--freeze-spec-const",
+                        "--fold-spec-const-op-composite", "-O", src, "-o", opt], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"spirv-opt refused the constants \"{specs}\": {r.stderr.strip()}")
     dis = subprocess.run(["spirv-dis", "--raw-id", opt], capture_output=True, text=True, check=True).stdout.splitlines()
     dis = [l.split(";")[0].strip() for l in dis if not re.search(r"Op(Name|MemberName|Line|NoLine|String|Source\w*|ModuleProcessed)\b", l)]
     dis = [l for l in dis if l]
@@ -74,7 +76,10 @@ def main():
     ap.add_argument("--specs", action="append", required=True)
     ap.add_argument("--new-specs", default="")
     a = ap.parse_args()
-    old = subprocess.run(["git", "show", f"{a.old}:{GEN}"], capture_output=True, text=True, check=True).stdout
+    got = subprocess.run(["git", "show", f"{a.old}:{GEN}"], capture_output=True, text=True)
+    if got.returncode != 0:
+        sys.exit(f"no {GEN} at revision {a.old}: {got.stderr.strip()}")
+    old = got.stdout
     new = open(GEN).read()
     bad = 0
     with tempfile.TemporaryDirectory() as tmp:

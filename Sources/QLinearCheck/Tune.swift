@@ -95,8 +95,7 @@ public enum Tuner {
     /// ones a device cannot run). Cooperative-matrix candidates are pruned by M so a full sweep
     /// fits one GPU call: small M gets small tiles and split-K, large M big tiles and every K
     /// step and buffering.
-    /// `prefillForm`: whether the op has the prefill form (fp16, q4gsw, dq8ca_q4gsw; nil: `tensorCores`).
-    /// `prefillForm`: include the prefill forms (`fraggemm`; default: with `tensorCores`);
+    /// `prefillForm`: include the prefill forms (`fraggemm`; nil: with `tensorCores`);
     /// `int8Prefill`: dq8ca_q8csw's int8 form (B loaded, 128 x rows, 256-value blocks);
     /// `int8Q4`: dq8ca_q4gsw's int8 form (…i) beside its f16 form.
     public static func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int? = nil, halfMath: Bool = false, tensorCores: Bool = false,
@@ -307,6 +306,12 @@ public enum Tuner {
                                     prefillForm: true, int8Prefill: op == .dq8ca_q8csw, int8Q4: op == .dq8ca_q4gsw)
         }
         var out: [TuneMeasurement] = []
+        // `--against-current` when the time limit leaves today's plan untimed: recorded, so the
+        // table gives the case no rule.
+        func untimedCurrent(_ op: Op, _ s: (m: Int, n: Int, k: Int)) -> TuneMeasurement {
+            TuneMeasurement(op: op, m: s.m, n: s.n, k: s.k, candidate: TuneCandidate(kernel: kernel), medianUs: nil, minUs: nil, flags: [],
+                            status: "skipped: time limit (today's plan not timed: no rule for this case)", current: true)
+        }
         let pool = try ActivationPool(context: ctx, act: .f16)
         try Bench.warmUp(ctx, seconds: settings.firstWarmupS, settings: settings)
         var verdicts: [String: String] = [:]   // (op, check M, candidate) → "ok" / failure
@@ -357,10 +362,7 @@ public enum Tuner {
                     for c in candidates(kernel, floatOps: op.floatMath, m: s.m, halfMath: op == .q4gsw, op: op) {
                         out.append(TuneMeasurement(op: op, m: s.m, n: s.n, k: s.k, candidate: c, medianUs: nil, minUs: nil, flags: [], status: "skipped: time limit"))
                     }
-                    if againstCurrent {
-                        out.append(TuneMeasurement(op: op, m: s.m, n: s.n, k: s.k, candidate: TuneCandidate(kernel: kernel), medianUs: nil, minUs: nil, flags: [],
-                                                   status: "skipped: time limit (today's plan not timed: no rule for this case)", current: true))
-                    }
+                    if againstCurrent { out.append(untimedCurrent(op, s)) }
                     progress("[\(done)/\(total)] \(op.rawValue) \(s.m)x\(s.n)x\(s.k): skipped (time limit)")
                     continue
                 }
@@ -414,8 +416,7 @@ public enum Tuner {
                     // Not timed: recorded, so the table gives this case no rule (a sweep cut short
                     // cannot claim it beat today's plan — session 16 committed no such rule after a
                     // time-limited sweep's best, 1.8× slower than today's plan, became one on the GPU).
-                    out.append(TuneMeasurement(op: op, m: s.m, n: s.n, k: s.k, candidate: TuneCandidate(kernel: kernel), medianUs: nil, minUs: nil, flags: [],
-                                               status: "skipped: time limit (today's plan not timed: no rule for this case)", current: true))
+                    out.append(untimedCurrent(op, s))
                     against = "; today's plan not timed (time limit): no rule"
                 } else if againstCurrent {
                     // Today's plan (base table, any kernel kind), timed the same way right after.
