@@ -70,7 +70,10 @@ shared int XSUM[BM * KC];                      // Σ xq over each chunk (the q �
 #endif
 shared float smin[BM * NSG];
 shared float smax[BM * NSG];
-shared float sdlo[BM], sdhi[BM], sscale[BM];
+shared float sscale[BM], szp[BM];
+#ifndef Q_F64
+shared float sdlo[BM], sdhi[BM];
+#endif
 #ifdef Q_F64
 shared uvec2 sinv[BM];
 #else
@@ -99,11 +102,21 @@ void load8(uint m, uint i, out float v[8]) {
     [[unroll]] for (uint e = 0; e < 8; ++e) v[e] = k0 + e < pc.K ? xAt(base + k0 + e) : 0.0;
 }
 
-// Quantizes the M rows into XS (and XSUM); workgroup 0 also writes XQ and XP.
+// Quantizes the M rows into XS (and XSUM); workgroup 0 also writes XQ and XP. Three phases, two
+// barriers: (1) every thread loads 8-value steps of x and reduces their range; (2) one thread per
+// row combines the subgroups' ranges and computes the row's parameters (with Q_F64 all of them,
+// quant_common.glsl's qParams; without, the three long divisions on three threads of different
+// subgroups, a third barrier between); (3) every thread quantizes 8-value steps again — one step
+// per thread where K ≤ 8·WG — into its half of a chunk's 16-byte slot, and adds the step's Σ xq
+// to the chunk's (shared atomics, XSUM zeroed in phase 1).
 void stage(uint M) {
     const uint t = gl_LocalInvocationID.x;
     const uint steps = (pc.K + 7u) / 8u;
     const uint chunks = (pc.K + 31u) / 32u;
+    const uint qsteps = 4u * chunks;               // steps padded to whole chunks
+#ifdef WEIGHT_Q4
+    for (uint i = t; i < BM * chunks; i += WG) XSUM[(i / chunks) * KC + i % chunks] = 0;
+#endif
     // The rows' ranges (always including 0): each subgroup's, then combined per row below.
     for (uint m = 0; m < BM; ++m) {
         float lo = 0.0, hi = 0.0;
@@ -119,9 +132,23 @@ void stage(uint M) {
         if (subgroupElect() && gl_SubgroupID < NSG) { smin[m * NSG + gl_SubgroupID] = lo; smax[m * NSG + gl_SubgroupID] = hi; }
     }
     barrier();
+    const uint nsg = min(gl_NumSubgroups, NSG);
+#ifdef Q_F64
+    // Row m's parameters on thread m.
+    for (uint m = t; m < M; m += WG) {
+        float lo = smin[m * NSG], hi = smax[m * NSG];
+        for (uint s = 1; s < nsg; ++s) { lo = min(lo, smin[m * NSG + s]); hi = max(hi, smax[m * NSG + s]); }
+        float scale, zp;
+        double inv;
+        qParams(lo, hi, scale, inv, zp);
+        sinv[m] = unpackDouble2x32(inv);
+        sscale[m] = scale;
+        szp[m] = zp;
+        if (gl_WorkGroupID.x == 0u) { XP[2u * m] = floatBitsToUint(scale); XP[2u * m + 1u] = uint(int(zp)); }
+    }
+#else
     // Per row: dlo = lo/scale (job 0), dhi = hi/scale (job 1), 1/scale (job 2) — jobs 32 threads
     // apart, so with ≥ 96 threads they run side by side in different subgroups.
-    const uint nsg = min(gl_NumSubgroups, NSG);
     for (uint j = t; j < 96u; j += WG) {
         const uint m = j % 32u, job = j / 32u;
         if (m < M) {
@@ -131,63 +158,56 @@ void stage(uint M) {
             if (job == 0u) sdlo[m] = div_rn(lo, scale);
             else if (job == 1u) sdhi[m] = div_rn(hi, scale);
             else {
-#ifdef Q_F64
-                sinv[m] = unpackDouble2x32(qInverse(scale));
-#else
                 sinv[m] = qInverse(scale);
-#endif
                 sscale[m] = scale;
                 if (gl_WorkGroupID.x == 0u) XP[2u * m] = floatBitsToUint(scale);
             }
         }
     }
     barrier();
-    // Quantize chunk by chunk (4 steps of 8 values), zero past K.
-    for (uint i = t; i < BM * chunks; i += WG) {
-        const uint m = i / chunks, c = i % chunks;
-        uint nat[8];                               // the chunk's words in k order (XQ's layout)
-        [[unroll]] for (uint w = 0; w < 8; ++w) nat[w] = 0u;
+    for (uint m = t; m < M; m += WG) {
+        szp[m] = qZeroPoint(sdlo[m], sdhi[m]);
+        if (gl_WorkGroupID.x == 0u) XP[2u * m + 1u] = uint(int(szp[m]));
+    }
+#endif
+    barrier();
+    // Quantize step by step (8 values, zero past K): step s of row m is half s % 2 of the 16-byte
+    // slot of chunk s / 4 in XS row half (s % 4) / 2.
+    const uint xqw = chunks * 8u;                  // XQ row: K padded to 32, 4 values per word
+    for (uint i = t; i < BM * qsteps; i += WG) {
+        const uint m = i / qsteps, st = i % qsteps, c = st / 4u, q = st % 4u;
+        uint nat[2] = uint[2](0u, 0u);             // the step's words in k order (XQ's layout)
         int sum = 0;
         if (m < M) {
-            const float zp = qZeroPoint(sdlo[m], sdhi[m]);
+            const float zp = szp[m];
 #ifdef Q_F64
             const double inv = packDouble2x32(sinv[m]);
 #else
             const float inv = sinv[m];
 #endif
             const float inv32 = float(inv);
-            [[unroll]] for (uint q = 0; q < 4; ++q) {
-                float v[8];
-                load8(m, 4u * c + q, v);
-                [[unroll]] for (uint e = 0; e < 8; ++e) {
-                    if (32u * c + 8u * q + e < pc.K) {
-                        const int x = quantize1(v[e], inv, inv32, zp);
-                        sum += x;
-                        nat[2u * q + e / 4u] |= (uint(x) & 255u) << (8u * (e % 4u));
-                    }
+            float v[8];
+            load8(m, st, v);
+            [[unroll]] for (uint e = 0; e < 8; ++e) {
+                if (8u * st + e < pc.K) {
+                    const int x = quantize1(v[e], inv, inv32, zp);
+                    sum += x;
+                    nat[e / 4u] |= (uint(x) & 255u) << (8u * (e % 4u));
                 }
             }
-            if (gl_WorkGroupID.x == 0u) {
-                const uint xqw = chunks * 8u;          // XQ row: K padded to 32, 4 values per word
-                [[unroll]] for (uint w = 0; w < 8; ++w) XQ[m * xqw + 8u * c + w] = nat[w];
-                if (c == 0u) XP[2u * m + 1u] = uint(int(zp));
-            }
+            if (gl_WorkGroupID.x == 0u) { XQ[m * xqw + 2u * st] = nat[0]; XQ[m * xqw + 2u * st + 1u] = nat[1]; }
         }
+        const uint slot = (m * 2u + q / 2u) * KC + c;
 #ifdef WEIGHT_Q4
         // Word q of the weights holds k = 8q … 8q + 7; its even nibbles pair with E_q = (x0, x2,
         // x4, x6), its odd ones with O_q = (x1, x3, x5, x7) of those 8 values.
-        uint ord[8];
-        [[unroll]] for (uint q = 0; q < 4; ++q) {
-            const uint a = nat[2u * q], b = nat[2u * q + 1u];   // (x0 x1 x2 x3), (x4 x5 x6 x7)
-            ord[2u * q] = (a & 0xFFu) | ((a >> 8) & 0xFF00u) | ((b & 0xFFu) << 16) | ((b & 0xFF0000u) << 8);
-            ord[2u * q + 1u] = ((a >> 8) & 0xFFu) | ((a >> 16) & 0xFF00u) | ((b & 0xFF00u) << 8) | (b & 0xFF000000u);
-        }
-        XS[(m * 2u) * KC + c] = uvec4(ord[0], ord[1], ord[2], ord[3]);
-        XS[(m * 2u + 1u) * KC + c] = uvec4(ord[4], ord[5], ord[6], ord[7]);
-        XSUM[m * KC + c] = sum;
+        const uint a = nat[0], b = nat[1];          // (x0 x1 x2 x3), (x4 x5 x6 x7)
+        const uvec2 ord = uvec2((a & 0xFFu) | ((a >> 8) & 0xFF00u) | ((b & 0xFFu) << 16) | ((b & 0xFF0000u) << 8),
+                                ((a >> 8) & 0xFFu) | ((a >> 16) & 0xFF00u) | ((b & 0xFF00u) << 8) | (b & 0xFF000000u));
+        if ((q & 1u) == 0u) XS[slot].xy = ord; else XS[slot].zw = ord;
+        if (sum != 0) atomicAdd(XSUM[m * KC + c], sum);
 #else
-        XS[(m * 2u) * KC + c] = uvec4(nat[0], nat[1], nat[2], nat[3]);
-        XS[(m * 2u + 1u) * KC + c] = uvec4(nat[4], nat[5], nat[6], nat[7]);
+        if ((q & 1u) == 0u) XS[slot].xy = uvec2(nat[0], nat[1]); else XS[slot].zw = uvec2(nat[0], nat[1]);
 #endif
     }
     barrier();
@@ -266,7 +286,7 @@ void store(uint n0, uint M) {
 #else
                 const float tf = acc[m][r];
 #endif
-                float v = sscale[m] * (tf - qZeroPoint(sdlo[m], sdhi[m]) * CORR[n]);
+                float v = sscale[m] * (tf - szp[m] * CORR[n]);
                 if (pc.hasBias != 0u) v += float(BIAS[n]);
                 Y[m * pc.N + n] = ACT_T(v);
             }

@@ -16,7 +16,9 @@
 // arithmetic lives in quant_common.glsl (shared with gemv_dq.comp); with Q_F64 each value is first
 // estimated in fp32 and only values within 2⁻¹⁰ of a rounding tie take the fp64 path (same bits).
 // One workgroup per row (WG up to 1024 threads, 16-byte loads; the range reduced with subgroup
-// operations, the three divisions that follow the scale computed side by side). CH > 0: each
+// operations; with Q_F64 one thread then computes the row's parameters with quant_common.glsl's
+// fp64 forms of the divisions, without it the three divisions that follow the scale run side by
+// side). CH > 0: each
 // thread's first CH 8-value steps (t, t + WG, …) are loaded at once, before any reduction, and
 // kept in registers for the quantization pass (one load latency per pass instead of one per step
 // and a second read of x); steps past CH·WG, if any, are loaded in a loop as with CH = 0. Output: XQ[row, 0..ldw) packed 4 int8 per word (zero past K), and
@@ -45,7 +47,7 @@ layout(binding = 2) writeonly buffer XPBuf { uint XP[]; };
 
 shared float smin[WG];                          // per subgroup (at most WG of them)
 shared float smax[WG];
-shared float sparams[4];                        // lo, hi, dlo, dhi
+shared float sparams[4];                        // Q_F64: scale, zp; else lo, hi, dlo, dhi
 #ifdef Q_F64
 shared uvec2 sinv;                              // fl64(1/scale) as two words
 #else
@@ -117,31 +119,40 @@ void main() {
     hi = subgroupMax(hi);
     if (subgroupElect()) { smin[gl_SubgroupID] = lo; smax[gl_SubgroupID] = hi; }
     barrier();
+    // The row's parameters. With Q_F64 one thread computes them all (qParams: a few dozen fp64
+    // operations) and one barrier publishes them. Without, every thread computes the scale (the
+    // same value) and the three divisions that depend only on it run side by side — lo/scale and
+    // hi/scale on threads 0 and 1, 1/scale on the last thread (another subgroup when WG ≥ 64).
     if (tid == 0) {
         // From subgroup 0's entry: invocation 0 need not be in subgroup 0 (no full subgroups asked).
         lo = smin[0];
         hi = smax[0];
         for (uint s = 1; s < gl_NumSubgroups; ++s) { lo = min(lo, smin[s]); hi = max(hi, smax[s]); }
+#ifdef Q_F64
+        float scale, zp;
+        double inv;
+        qParams(lo, hi, scale, inv, zp);
+        sparams[0] = scale;
+        sparams[1] = zp;
+        sinv = unpackDouble2x32(inv);
+#else
         sparams[0] = lo;
         sparams[1] = hi;
+#endif
     }
     barrier();
-    // Parameters: every thread computes the scale (the same value); then the three divisions
-    // that depend only on it run side by side instead of one after another — lo/scale and
-    // hi/scale on threads 0 and 1, 1/scale on the last thread (another subgroup when WG ≥ 64).
+#ifdef Q_F64
+    const float scale = sparams[0];
+    const float zp = sparams[1];
+#else
     lo = sparams[0];
     hi = sparams[1];
     const float scale = qScale(lo, hi);
     for (uint j = tid; j < 2u; j += WG) sparams[2u + j] = div_rn(j == 0u ? lo : hi, scale);   // (WG = 1: both)
-    if (tid == WG - 1u) {
-#ifdef Q_F64
-        sinv = unpackDouble2x32(qInverse(scale));
-#else
-        sinv = qInverse(scale);
-#endif
-    }
+    if (tid == WG - 1u) sinv = qInverse(scale);
     barrier();
     const float zp = qZeroPoint(sparams[2], sparams[3]);
+#endif
     if (tid == 0) {
         XP[2 * row] = floatBitsToUint(scale);
         XP[2 * row + 1] = uint(int(zp));

@@ -77,6 +77,73 @@ float qScale(float lo, float hi) {
     return max(div_rn(range, 255.0), 1.1920928955078125e-07);
 }
 
+#ifdef Q_F64
+// The same bits as the long divisions above in a few dozen fp64 operations instead of 26 and 55
+// dependent integer steps (those steps sat on every dq8ca dispatch's critical path, between the
+// range reduction and the first quantized value). Proved on the host, bit for bit against
+// div_rn / recip64: scripts/verify_quant_div.c (every divisor mantissa with every first estimate
+// the guard admits; div_fast over sampled and structured dividends). fp64 mul/add/sub are
+// correctly rounded by the Vulkan spec; `precise` keeps them from being fused.
+
+// fl64(1/s) for a normal fp32 s > 0 (other s: recip64). With d = s's 24-bit mantissa: an fp32
+// estimate y0 of 1/d (Vulkan allows 2.5 ULP; the guard |1 − d·y0| < 2⁻²⁰ sends anything worse to
+// the long division), one Newton step (d·y0 is exact: 24 × 24 bits) to y1 (error ≈ 2⁻⁴²), the
+// residual 1 − d·y1 exactly (y1 split into 24 + 29 bits so both products are exact), a second step
+// rounded once: within 2⁻⁸⁴ of 1/d, which is never nearer than 2⁻⁷⁹ to a rounding midpoint.
+double recip64fast(float s) {
+    if (!(s <= 3.4028234663852886e38)) return recip64(s);
+    const uint us = floatBitsToUint(s);
+    const int es = int((us >> 23) & 255u);
+    const uint ms = (us & 0x7fffffu) | 0x800000u;
+    const double d = double(ms);
+    const double y0 = double(1.0 / float(ms));
+    precise double e0 = 1.0LF - d * y0;
+    if (!(abs(e0) < 9.5367431640625e-07LF)) return recip64(s);
+    precise double y1 = y0 + y0 * e0;
+    const uvec2 b1 = unpackDouble2x32(y1);
+    const double yh = packDouble2x32(uvec2(b1.x & 0xE0000000u, b1.y));
+    precise double yl = y1 - yh;
+    precise double t = 1.0LF - d * yh;
+    precise double e1 = t - d * yl;
+    precise double y2 = y1 + y1 * e1;
+    // 1/s = (1/d) · 2^(150 − es): a power of two, exact.
+    precise double r = y2 * packDouble2x32(uvec2(0u, uint(1023 + 150 - es) << 20));
+    return r;
+}
+
+// div_rn(a, b) given inv = fl64(1/b), for finite a and normal b > 0: q0 = fl32(|a|·inv) is within
+// one ULP of |a|/b whatever the conversion's rounding; of q0 and its two neighbours the one with
+// the smallest exact remainder |a| − q·b (24 × 24-bit products and a nearby difference: no
+// rounding) is the correctly rounded quotient — never a tie, as a quotient of two fp32 values is
+// never a midpoint. Quotients that are not normal floats, and b = ∞ (a scale from an overflowed
+// range), take div_rn (it flushes subnormals).
+float div_fast(float a, float b, double inv) {
+    if (a == 0.0) return 0.0;
+    if (!(b <= 3.4028234663852886e38)) return div_rn(a, b);
+    precise double qd = abs(double(a)) * inv;
+    const float q0 = float(qd);
+    if (!(q0 >= 2.350988701644575e-38 && q0 <= 1.7014118346046923e38)) return div_rn(a, b);
+    const uint u = floatBitsToUint(q0);
+    const float qm = uintBitsToFloat(u - 1u), qp = uintBitsToFloat(u + 1u);
+    const double A = abs(double(a)), B = double(b);
+    precise double r0 = A - double(qm) * B;
+    precise double r1 = A - double(q0) * B;
+    precise double r2 = A - double(qp) * B;
+    float q = q0;
+    if (abs(r0) < abs(r1)) q = qm;
+    else if (abs(r2) < abs(r1)) q = qp;
+    return a < 0.0 ? -q : q;
+}
+
+// qScale with div_fast (a range that overflowed, or NaN, takes qScale).
+float qScaleFast(float lo, float hi) {
+    precise float range = hi - lo;
+    if (!(range <= 3.4028234663852886e38)) return qScale(lo, hi);
+    const double inv255 = packDouble2x32(uvec2(0x10101010u, 0x3f701010u));   // fl64(1/255)
+    return max(div_fast(range, 255.0, inv255), 1.1920928955078125e-07);
+}
+#endif
+
 // The zero point from dlo = lo / scale and dhi = hi / scale.
 float qZeroPoint(float dlo, float dhi) {
     precise float zmin = -128.0 + dlo;
@@ -88,14 +155,26 @@ float qZeroPoint(float dlo, float dhi) {
     return roundEven(clamp(zp, -128.0, 127.0));
 }
 
-// 1/scale: fl64 by exact long division with Q_F64, else correctly rounded fp32.
+// 1/scale: fl64 with Q_F64 (recip64fast: the bits of the exact long division), else correctly
+// rounded fp32.
 QINV_T qInverse(float scale) {
 #ifdef Q_F64
-    return recip64(scale);
+    return recip64fast(scale);
 #else
     return div_rn(1.0, scale);
 #endif
 }
+
+// One row's parameters from its range (lo ≤ 0 ≤ hi): scale, 1/scale and the zero point. With
+// Q_F64 one thread computes them all (about 40 dependent fp64 operations); without, the callers
+// spread the three long divisions over three threads (qScale, div_rn, qInverse).
+#ifdef Q_F64
+void qParams(float lo, float hi, out float scale, out double inv, out float zp) {
+    scale = qScaleFast(lo, hi);
+    inv = qInverse(scale);
+    zp = qZeroPoint(div_fast(lo, scale, inv), div_fast(hi, scale, inv));
+}
+#endif
 
 // q = clamp(roundEven(v · inv + zp), −128, 127) for one value. With Q_F64 the sum is PyTorch's
 // fp64 one; it is first estimated in fp32 (inv32 = fl32(inv)): |v·inv| ≤ 255 and |zp| ≤ 128, so

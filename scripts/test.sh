@@ -8,6 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 python3 scripts/build-shaders.py --check
+# The fast fp64 divisions of the activation quantization (quant_common.glsl) against the long ones,
+# bit for bit: every divisor mantissa with every first estimate the shader admits (~35 s).
+mkdir -p .build
+"${CC:-$(command -v cc || command -v clang)}" -O2 -ffp-contract=off -std=c11 scripts/verify_quant_div.c -o .build/verify_quant_div -lm
+.build/verify_quant_div
 swift build --build-tests -Xswiftc -warnings-as-errors
 # The whole suite (and `qlinear check --quick`) runs once, under VK_LAYER_KHRONOS_validation: a failing
 # test or any validation message fails CI (a plain second run would only repeat it).

@@ -300,6 +300,15 @@ struct ActivationQuantTests {
         // Extremes mid-row, in other threads' (and subgroups') steps than thread 0's: the
         // cross-subgroup combine of the range must see them.
         rows.append((0..<k).map { $0 == k / 2 + 3 ? 7.5 : $0 == (3 * k) / 4 ? -6.25 : Float($0 % 7) * 0.01 })
+        if act == .f32 {
+            // Subnormal and near-FLT_MIN activations: scale clamps to FLT_EPSILON and lo/scale,
+            // hi/scale land at the edge of the normal range (the fast divisions' fallback).
+            let tiny = Float.leastNonzeroMagnitude
+            rows.append((0..<k).map { (i: Int) -> Float in i % 2 == 0 ? -tiny * Float(i % 9) : tiny * Float(i % 5) })
+            rows.append((0..<k).map { (i: Int) -> Float in i == 1 ? -1.5e-38 : (i == 2 ? tiny : 0) })
+            // Large magnitudes: a range near FLT_MAX / 2, quotients far from 1.
+            rows.append((0..<k).map { (i: Int) -> Float in i == 3 ? -1.6e38 : (i == 5 ? 1.0e38 : Float(i % 11) * 1e30) })
+        }
         let x = rows.flatMap { $0 }
         let m = rows.count
         var rng = SplitMix64(seed: 11)
