@@ -61,6 +61,11 @@ layout(binding = 7) writeonly buffer XPBuf { uint XP[]; };
 #endif
 
 const uint NSG = WG / SGS;                     // subgroups the range reduction provides for
+// One row (BM = 1): thread t keeps its steps t, t + WG, … (at most 4) in registers from the range
+// pass to the quantization, so each pass issues all its loads at once instead of one after another.
+const uint CHS = (4u * KC + WG - 1u) / WG;
+const uint CH = BM == 1u ? (CHS < 4u ? CHS : 4u) : 0u;
+const uint CHA = CH > 0u ? CH : 1u;
 // The int8 rows: row m, half h (words 4h … 4h + 3 of the chunk, in the kernel's order), chunk c at
 // XS[(m·2 + h)·KC + c] — consecutive chunks in consecutive 16-byte slots (the lanes of a subgroup
 // read consecutive chunks).
@@ -102,8 +107,49 @@ void load8(uint m, uint i, out float v[8]) {
     [[unroll]] for (uint e = 0; e < 8; ++e) v[e] = k0 + e < pc.K ? xAt(base + k0 + e) : 0.0;
 }
 
+// Quantizes step st (8 values v = x[m, 8st .. 8st + 8), zero past K) of row m: half st % 2 of the
+// 16-byte slot of chunk st / 4 in XS row half (st % 4) / 2, its Σ xq added to the chunk's XSUM;
+// workgroup 0 also writes the two XQ words. Rows m ≥ M get zeros.
+void quantStep(uint M, uint m, uint st, float v[8]) {
+    const uint chunks = (pc.K + 31u) / 32u;
+    const uint xqw = chunks * 8u;                  // XQ row: K padded to 32, 4 values per word
+    const uint c = st / 4u, q = st % 4u;
+    uint nat[2] = uint[2](0u, 0u);                 // the step's words in k order (XQ's layout)
+    int sum = 0;
+    if (m < M) {
+        const float zp = szp[m];
+#ifdef Q_F64
+        const double inv = packDouble2x32(sinv[m]);
+#else
+        const float inv = sinv[m];
+#endif
+        const float inv32 = float(inv);
+        [[unroll]] for (uint e = 0; e < 8; ++e) {
+            if (8u * st + e < pc.K) {
+                const int x = quantize1(v[e], inv, inv32, zp);
+                sum += x;
+                nat[e / 4u] |= (uint(x) & 255u) << (8u * (e % 4u));
+            }
+        }
+        if (gl_WorkGroupID.x == 0u) { XQ[m * xqw + 2u * st] = nat[0]; XQ[m * xqw + 2u * st + 1u] = nat[1]; }
+    }
+    const uint slot = (m * 2u + q / 2u) * KC + c;
+#ifdef WEIGHT_Q4
+    // Word q of the weights holds k = 8q … 8q + 7; its even nibbles pair with E_q = (x0, x2,
+    // x4, x6), its odd ones with O_q = (x1, x3, x5, x7) of those 8 values.
+    const uint a = nat[0], b = nat[1];              // (x0 x1 x2 x3), (x4 x5 x6 x7)
+    const uvec2 ord = uvec2((a & 0xFFu) | ((a >> 8) & 0xFF00u) | ((b & 0xFFu) << 16) | ((b & 0xFF0000u) << 8),
+                            ((a >> 8) & 0xFFu) | ((a >> 16) & 0xFF00u) | ((b & 0xFF00u) << 8) | (b & 0xFF000000u));
+    if ((q & 1u) == 0u) XS[slot].xy = ord; else XS[slot].zw = ord;
+    if (sum != 0) atomicAdd(XSUM[m * KC + c], sum);
+#else
+    if ((q & 1u) == 0u) XS[slot].xy = uvec2(nat[0], nat[1]); else XS[slot].zw = uvec2(nat[0], nat[1]);
+#endif
+}
+
 // Quantizes the M rows into XS (and XSUM); workgroup 0 also writes XQ and XP. Three phases, two
-// barriers: (1) every thread loads 8-value steps of x and reduces their range; (2) one thread per
+// barriers: (1) every thread loads 8-value steps of x (one row: up to 4 held in registers, CH) and
+// reduces their range; (2) one thread per
 // row combines the subgroups' ranges and computes the row's parameters (with Q_F64 all of them,
 // quant_common.glsl's qParams; without, the three long divisions on three threads of different
 // subgroups, a third barrier between); (3) every thread quantizes 8-value steps again — one step
@@ -118,10 +164,19 @@ void stage(uint M) {
     for (uint i = t; i < BM * chunks; i += WG) XSUM[(i / chunks) * KC + i % chunks] = 0;
 #endif
     // The rows' ranges (always including 0): each subgroup's, then combined per row below.
+    float kv[CHA][8];                              // (CH > 0: BM = 1) steps t + c·WG, zero past K
+    [[unroll]] for (uint c = 0; c < CH; ++c) {
+        const uint i = t + c * WG;
+        if (i < steps) load8(0u, i, kv[c]);
+        else { [[unroll]] for (uint e = 0; e < 8; ++e) kv[c][e] = 0.0; }
+    }
     for (uint m = 0; m < BM; ++m) {
         float lo = 0.0, hi = 0.0;
         if (m < M) {
-            for (uint i = t; i < steps; i += WG) {
+            [[unroll]] for (uint c = 0; c < CH; ++c) {
+                [[unroll]] for (uint e = 0; e < 8; ++e) { lo = min(lo, kv[c][e]); hi = max(hi, kv[c][e]); }
+            }
+            for (uint i = t + CH * WG; i < steps; i += WG) {
                 float v[8];
                 load8(m, i, v);
                 [[unroll]] for (uint e = 0; e < 8; ++e) { lo = min(lo, v[e]); hi = max(hi, v[e]); }
@@ -171,44 +226,17 @@ void stage(uint M) {
     }
 #endif
     barrier();
-    // Quantize step by step (8 values, zero past K): step s of row m is half s % 2 of the 16-byte
-    // slot of chunk s / 4 in XS row half (s % 4) / 2.
-    const uint xqw = chunks * 8u;                  // XQ row: K padded to 32, 4 values per word
-    for (uint i = t; i < BM * qsteps; i += WG) {
-        const uint m = i / qsteps, st = i % qsteps, c = st / 4u, q = st % 4u;
-        uint nat[2] = uint[2](0u, 0u);             // the step's words in k order (XQ's layout)
-        int sum = 0;
-        if (m < M) {
-            const float zp = szp[m];
-#ifdef Q_F64
-            const double inv = packDouble2x32(sinv[m]);
-#else
-            const float inv = sinv[m];
-#endif
-            const float inv32 = float(inv);
-            float v[8];
-            load8(m, st, v);
-            [[unroll]] for (uint e = 0; e < 8; ++e) {
-                if (8u * st + e < pc.K) {
-                    const int x = quantize1(v[e], inv, inv32, zp);
-                    sum += x;
-                    nat[e / 4u] |= (uint(x) & 255u) << (8u * (e % 4u));
-                }
-            }
-            if (gl_WorkGroupID.x == 0u) { XQ[m * xqw + 2u * st] = nat[0]; XQ[m * xqw + 2u * st + 1u] = nat[1]; }
-        }
-        const uint slot = (m * 2u + q / 2u) * KC + c;
-#ifdef WEIGHT_Q4
-        // Word q of the weights holds k = 8q … 8q + 7; its even nibbles pair with E_q = (x0, x2,
-        // x4, x6), its odd ones with O_q = (x1, x3, x5, x7) of those 8 values.
-        const uint a = nat[0], b = nat[1];          // (x0 x1 x2 x3), (x4 x5 x6 x7)
-        const uvec2 ord = uvec2((a & 0xFFu) | ((a >> 8) & 0xFF00u) | ((b & 0xFFu) << 16) | ((b & 0xFF0000u) << 8),
-                                ((a >> 8) & 0xFFu) | ((a >> 16) & 0xFF00u) | ((b & 0xFF00u) << 8) | (b & 0xFF000000u));
-        if ((q & 1u) == 0u) XS[slot].xy = ord; else XS[slot].zw = ord;
-        if (sum != 0) atomicAdd(XSUM[m * KC + c], sum);
-#else
-        if ((q & 1u) == 0u) XS[slot].xy = uvec2(nat[0], nat[1]); else XS[slot].zw = uvec2(nat[0], nat[1]);
-#endif
+    // Quantize step by step (8 values, zero past K): the held steps first, then the rest.
+    [[unroll]] for (uint c = 0; c < CH; ++c) {
+        const uint st = t + c * WG;
+        if (st < qsteps) quantStep(M, 0u, st, kv[c]);
+    }
+    for (uint i = t + CH * WG; i < BM * qsteps; i += WG) {
+        const uint m = i / qsteps, st = i % qsteps;
+        float v[8];
+        if (m < M) load8(m, st, v);
+        else { [[unroll]] for (uint e = 0; e < 8; ++e) v[e] = 0.0; }
+        quantStep(M, m, st, v);
     }
     barrier();
 }
