@@ -5,7 +5,8 @@ Usage: collect_calls.py --out FILE --description TEXT [--scripts S ...] NAME=FOL
 Per call: commit and date (steps.txt), the steps' exit codes and seconds, the conformance sweep's and torch_check's summaries, the driver's
 statistics (stats-*.log: registers, local memory — its low 32 bits —, shared memory), forced
 checks (check-*.log: passed / failed cases and shaders), ablations (abl-*.json medians), tune
-reports (tune-*.json: median µs by shape and configuration, the plan before, flags) and the
+reports (tune-*.json: median µs by shape and configuration, the plan before, flags), bench
+reports other than the suite (bench-*.json: median, min and back-to-back µs per row) and the
 fragment probes (devices.json).
 """
 import argparse, glob, json, os, re
@@ -23,6 +24,9 @@ def name_of(c):
                 + (f"s{g['splitK']}" if (g.get("splitK") or 1) > 1 else "")
         else:
             s += "f" + (f"s{g['splitK']}" if g.get("splitK", 1) > 1 else "")
+    elif g.get("sg"):
+        s += ("gl" if g.get("l1") else "g") + (f"p{g['prefetch']}" if (g.get("prefetch") or 1) > 1 else "") \
+            + (f"s{g['splitK']}" if (g.get("splitK") or 1) > 1 else "")
     return s
 
 
@@ -75,6 +79,15 @@ def call(folder):
             if r.get("flags"):
                 e.setdefault("flags", {})[n or "plan_before"] = r["flags"]
         out[os.path.basename(f)[:-5]] = {"device": d.get("device"), "date": d.get("date"), "median_us": by}
+    # `qlinear bench` reports other than the suite (A/B comparisons): median and back-to-back µs per row.
+    for f in sorted(glob.glob(os.path.join(folder, "bench-*.json"))):
+        if os.path.basename(f) == "bench-suite.json":
+            continue
+        d = json.load(open(f))
+        out[os.path.basename(f)[:-5]] = {f"{r['op']} {r['m']}x{r['n']}x{r['k']}": {
+            "median_us": round(r["median_us"], 2), "min_us": round(r["min_us"], 2),
+            "b2b_us": round(r["stream_us"], 2) if r.get("stream_us") else None, "shader": r.get("shader"), "tile": r.get("tile")}
+            for r in d.get("rows", [])}
     for log, key in (("check.log", "check_all (qlinear check --kernel all)"), ("torch-check.log", "torch_check")):
         f = os.path.join(folder, log)
         if os.path.exists(f):
