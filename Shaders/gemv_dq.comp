@@ -140,6 +140,9 @@ void quantStep(uint M, uint m, uint st, float v[8]) {
     const uint a = nat[0], b = nat[1];              // (x0 x1 x2 x3), (x4 x5 x6 x7)
     const uvec2 ord = uvec2((a & 0xFFu) | ((a >> 8) & 0xFF00u) | ((b & 0xFFu) << 16) | ((b & 0xFF0000u) << 8),
                             ((a >> 8) & 0xFFu) | ((a >> 16) & 0xFF00u) | ((b & 0xFF00u) << 8) | (b & 0xFF000000u));
+    // Two threads write the two halves of one slot: glslang 13.1.1 (the version build-shaders.py
+    // requires) stores a swizzled half as one OpStore per component — no read-modify-write of the
+    // vector, so no race (checked in the SPIR-V; this is the form verified on the H100).
     if ((q & 1u) == 0u) XS[slot].xy = ord; else XS[slot].zw = ord;
     if (sum != 0) atomicAdd(XSUM[m * KC + c], sum);
 #else
@@ -147,8 +150,8 @@ void quantStep(uint M, uint m, uint st, float v[8]) {
 #endif
 }
 
-// Quantizes the M rows into XS (and XSUM); workgroup 0 also writes XQ and XP. Three phases, two
-// barriers: (1) every thread loads 8-value steps of x (one row: up to 4 held in registers, CH) and
+// Quantizes the M rows into XS (and XSUM); workgroup 0 also writes XQ and XP. Three phases, each
+// ended by a barrier (without Q_F64 phase 2 holds one more): (1) every thread loads 8-value steps of x (one row: up to 4 held in registers, CH) and
 // reduces their range; (2) one thread per
 // row combines the subgroups' ranges and computes the row's parameters (with Q_F64 all of them,
 // quant_common.glsl's qParams; without, the three long divisions on three threads of different

@@ -80,10 +80,13 @@ float qScale(float lo, float hi) {
 #ifdef Q_F64
 // The same bits as the long divisions above in a few dozen fp64 operations instead of 26 and 55
 // dependent integer steps (those steps sat on every dq8ca dispatch's critical path, between the
-// range reduction and the first quantized value). Proved on the host, bit for bit against
-// div_rn / recip64: scripts/verify_quant_div.c (every divisor mantissa with every first estimate
-// the guard admits; div_fast over sampled and structured dividends). fp64 mul/add/sub are
-// correctly rounded by the Vulkan spec; `precise` keeps them from being fused.
+// range reduction and the first quantized value). Checked on the host, bit for bit against
+// div_rn / recip64, by scripts/verify_quant_div.c: recip64fast exhaustively (every divisor
+// mantissa with every first estimate the guard admits), div_fast and the whole chain over sampled
+// and structured cases. The Vulkan spec promises fp64 operations only fp32's precision and no
+// rounding mode: like quantize1's fp64 path, this relies on IEEE round-to-nearest fp64
+// mul/add/sub (H100, llvmpipe: the conformance sweep and the tests compare every int8 value and
+// parameter with the CPU reference bit for bit); `precise` keeps them from being fused.
 
 // fl64(1/s) for a normal fp32 s > 0 (other s: recip64). With d = s's 24-bit mantissa: an fp32
 // estimate y0 of 1/d (Vulkan allows 2.5 ULP; the guard |1 − d·y0| < 2⁻²⁰ sends anything worse to
