@@ -24,6 +24,7 @@
 #include "int_dot.glsl"
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_memory_scope_semantics : require
 
 layout(local_size_x_id = 3) in;
 layout(constant_id = 0) const uint BM = 1;
@@ -144,7 +145,9 @@ void quantStep(uint M, uint m, uint st, float v[8]) {
     // requires) stores a swizzled half as one OpStore per component — no read-modify-write of the
     // vector, so no race (checked in the SPIR-V; this is the form verified on the H100).
     if ((q & 1u) == 0u) XS[slot].xy = ord; else XS[slot].zw = ord;
-    if (sum != 0) atomicAdd(XSUM[m * KC + c], sum);
+    // Workgroup scope (shared memory): a Device-scope atomic would need vulkanMemoryModelDeviceScope
+    // wherever the memory model is enabled (VUID-RuntimeSpirv-vulkanMemoryModel-06265).
+    if (sum != 0) atomicAdd(XSUM[m * KC + c], sum, gl_ScopeWorkgroup, gl_StorageSemanticsNone, gl_SemanticsRelaxed);
 #else
     if ((q & 1u) == 0u) XS[slot].xy = uvec2(nat[0], nat[1]); else XS[slot].zw = uvec2(nat[0], nat[1]);
 #endif
