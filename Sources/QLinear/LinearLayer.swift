@@ -500,6 +500,9 @@ public final class LinearLayer: @unchecked Sendable {
         let need = try Checked.mul(try Checked.mul(m, k, "M·K"), act.bytes, "activation bytes")
         guard bytes.count == need else { throw QLinearError.invalidShape("x has \(bytes.count) bytes, M·K·\(act.bytes) = \(need) expected") }
         if let bad = act.firstNonFinite(bytes) { throw QLinearError.nonFinite("x[\(bad.index / k), \(bad.index % k)] = \(bad.value)") }
+        if op.quantizesActivations, act == .f32, let row = DType.firstRangeOverflow(bytes, m: m, k: k) {
+            throw QLinearError.nonFinite("x row \(row): max − min (with 0 included) overflows fp32, so the row's dq8ca scale (max − min)/255 would be infinite")
+        }
         let plan = try plan(m: m, kernel: kernel)
         let dev = context.device
         let xb = try Buffer(device: dev, size: try inputBytes(m: m))
@@ -554,6 +557,25 @@ extension DType {
                     let v = Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
                     if !v.isFinite { return (i, Float(v)) }
                 }
+            }
+            return nil
+        }
+    }
+
+    /// The first of `m` rows of `k` finite fp32 values (little-endian bytes) whose range
+    /// max(max x, 0) − min(min x, 0) overflows fp32, or nil. The dq8ca quantization divides that
+    /// range by 255; an infinite range has no meaningful scale (the GPU's exact division and the
+    /// reference would disagree), so such rows are rejected (fp16 rows cannot overflow).
+    public static func firstRangeOverflow(_ bytes: [UInt8], m: Int, k: Int) -> Int? {
+        bytes.withUnsafeBytes { raw in
+            guard m >= 1, k >= 1, raw.count / 4 / k >= m else { return nil }
+            for r in 0..<m {
+                var lo: Float = 0, hi: Float = 0
+                for i in (r * k)..<(r * k + k) {
+                    let v = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                    lo = Swift.min(lo, v); hi = Swift.max(hi, v)
+                }
+                if !(hi - lo).isFinite { return r }
             }
             return nil
         }

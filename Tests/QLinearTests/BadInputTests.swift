@@ -117,6 +117,10 @@ enum Layers {
     static let fp16: Result<LinearLayer, any Error> = Result {
         try LinearLayer(context: try Shared.ctx(), weights: .fp16(n: 4, k: 8, values: [Float16](repeating: 0.5, count: 32)), act: .f16)
     }
+    static let dqf32: Result<LinearLayer, any Error> = Result {
+        let w = try Q8CSWWeights.quantize([Float](repeating: 0.25, count: 2 * 8), n: 2, k: 8)
+        return try LinearLayer(context: try Shared.ctx(), weights: .q8csw(w), act: .f32)
+    }
     static let q4f32: Result<LinearLayer, any Error> = Result {
         let w = try Q4GSWWeights(n: 2, k: 32, groupSize: 32, packed: [UInt8](repeating: 0x98, count: 32), scales: [0.5, -0.25])
         return try LinearLayer(context: try Shared.ctx(), weights: .q4gsw(w), act: .f32)
@@ -236,6 +240,10 @@ let libraryCases: [LibCase] = [
     LibCase(name: "fp32 x bytes holding +inf", kind: "nonFinite", fragment: "x[0, 31] = inf") {
         var b = [UInt8](repeating: 0, count: 128); b[124...127] = [0, 0, 0x80, 0x7F]
         _ = try Layers.q4f32.get().forward(bytes: b, m: 1)
+    },
+    LibCase(name: "dq8ca fp32 row whose range overflows fp32", kind: "nonFinite", fragment: "x row 1: max − min (with 0 included) overflows fp32") {
+        var x = [Float](repeating: 1, count: 24); x[9] = -3e38; x[13] = 2e38
+        _ = try Layers.dqf32.get().forward(x, m: 3)
     },
     LibCase(name: "fp16 weights with inf", kind: "nonFinite", fragment: "fp16 weight [1, 0] is inf") {
         var v = [Float16](repeating: 0, count: 8); v[4] = .infinity
