@@ -9,6 +9,9 @@ echo "commit $(cat .gpu/commit.txt 2>/dev/null || echo unknown); $(date -u +%Y-%
 dmon_pid=
 if command -v nvidia-smi > /dev/null; then nvidia-smi dmon -s pc -d 1 > "$work/clocks-dmon.txt" 2>&1 & dmon_pid=$!; fi
 stop_dmon() { [ -n "$dmon_pid" ] && kill "$dmon_pid" 2> /dev/null; dmon_pid=; }
+# `pack`: WORK as a gzip'ed tarball at TARBALL (set before sourcing), written to a temporary name
+# and renamed, so a call cut short still leaves the last complete one.
+pack() { tar -czf "$tarball.tmp" -C "$(dirname "$work")" "$(basename "$work")" && mv "$tarball.tmp" "$tarball"; }
 # `suite_and_peers [TIMEOUT_S]`: the standard suite (clocks recorded; a dmon already running is
 # restarted), the CUDA peers, merge into WORK/results (the committed h100 files first, so the
 # previous suite moves to history/) and the plot. QLINEAR_TUNING, if set, is the table used.

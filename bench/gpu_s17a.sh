@@ -12,7 +12,6 @@ set -uo pipefail
 work=${1:?work folder}
 tarball=${2:-$work.tar.gz}
 source "$(dirname "$0")/gpu_common.sh"
-pack() { tar -czf "$tarball.tmp" -C "$(dirname "$work")" "$(basename "$work")" && mv "$tarball.tmp" "$tarball"; }
 ops=(--op dq8ca_q4gsw --op dq8ca_q8csw)
 m1=(); m14=()
 for nk in 4096x4096 6144x4096 28672x4096 4096x14336; do m1+=(--shape 1x$nk); m14+=(--shape 1x$nk --shape 4x$nk); done

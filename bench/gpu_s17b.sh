@@ -8,7 +8,6 @@ set -uo pipefail
 work=${1:?work folder}
 tarball=${2:-$work.tar.gz}
 source "$(dirname "$0")/gpu_common.sh"
-pack() { tar -czf "$tarball.tmp" -C "$(dirname "$work")" "$(basename "$work")" && mv "$tarball.tmp" "$tarball"; }
 m1=(); for nk in 4096x4096 6144x4096 28672x4096 4096x14336; do m1+=(--shape 1x$nk); done
 step bench-C timeout 60 qlinear-C bench --op dq8ca_q4gsw "${m1[@]}" --no-read-floor --format json --out "$work/bench-C.json"
 step bench-D timeout 60 qlinear bench --op dq8ca_q4gsw "${m1[@]}" --no-read-floor --format json --out "$work/bench-D.json"

@@ -6,7 +6,6 @@ set -uo pipefail
 work=${1:?work folder}
 tarball=${2:-$work.tar.gz}
 source "$(dirname "$0")/gpu_common.sh"
-pack() { tar -czf "$tarball.tmp" -C "$(dirname "$work")" "$(basename "$work")" && mv "$tarball.tmp" "$tarball"; }
 check_torch
 pack
 suite_and_peers 300

@@ -9,7 +9,6 @@ set -uo pipefail
 work=${1:?work folder}
 tarball=${2:-$work.tar.gz}
 source "$(dirname "$0")/gpu_common.sh"
-pack() { tar -czf "$tarball.tmp" -C "$(dirname "$work")" "$(basename "$work")" && mv "$tarball.tmp" "$tarball"; }
 only=(); for g in 1x512x2g 1x512x1g 2x512x1g 1x256x2g 1x512x2gp2; do only+=(--only $g); done
 s4=(); s8=(); for nk in 4096x4096 6144x4096 28672x4096 4096x14336; do s4+=(--shape 2x$nk --shape 4x$nk --shape 8x$nk); s8+=(--shape 8x$nk); done
 step tune-q4 timeout 110 qlinear tune --kernel gemv --op dq8ca_q4gsw "${s4[@]}" "${only[@]}" --against-current --time-limit 100 --report "$work/tune-q4-m2-8.json"
