@@ -61,7 +61,24 @@
 // into the accumulators (no per-block temporaries: TN = 64 fits the registers).
 // With DQ (family gemm_frag_dq, dq8ca_q4gsw): the x rows are the quantization pass's int8 rows
 // as xq − zp (exact in fp16), staged like x; × the row's activation scale at the end.
+//
+// QFUSE (with DQ; family gemv_frag_dqf, M ≤ 256 — used for decode batches): no quantization pass.
+// Each workgroup first reduces its TN x rows' ranges (WG / TN threads per row, 8-value steps;
+// subgroupMin/Max where a row has whole subgroups, else one partial per thread), then one thread
+// per row computes the row's scale, 1/scale and zero point (quant_common.glsl: the bits
+// quant_act.comp computes) into shared memory — two barriers, before the first weight load. loadX
+// then quantizes its 32 fp16/fp32 values per row and block from x itself (quantize1) and forms
+// xq − zp exactly as from the pass's int8 rows, so B, every sum and y are the bits gemv_frag_dq
+// gives after quant_act. The first workgroup along N (its row group 0) also writes the int8 rows
+// and their parameters (XQ, XP, as quant_act lays them out) for layers sharing the scratch.
 #include "common.glsl"
+#ifdef QFUSE
+#if !defined(DQ) || defined(XSMEM) || defined(GEMM)
+#error QFUSE is a form of the DQ matrix-vector kernel (not XSMEM, not GEMM)
+#endif
+#include "quant_common.glsl"
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -116,7 +133,19 @@ const uint NSG = WG / SGS;
 const uint RG = NSG / KS;                      // row groups per workgroup
 const uint BN = RG * R * 16;                   // rows per workgroup
 
-#ifdef DQ
+#if defined(DQ) && defined(QFUSE)
+#ifdef ACT_F16
+layout(binding = 0) readonly buffer XBuf { uvec4 X4[]; };
+#else
+layout(binding = 0) readonly buffer XBuf { vec4 X4[]; };
+#endif
+layout(binding = 1) readonly buffer WBuf { uvec4 W4[]; };
+layout(binding = 2) readonly buffer SBuf { float S[]; };
+layout(binding = 3) readonly buffer BiasBuf { ACT_T BIAS[]; };
+layout(binding = 4) writeonly buffer YBuf { ACT_T Y[]; };
+layout(binding = 5) writeonly buffer XQBuf { uvec4 XQW[]; };  // int8 rows, K / 16 uvec4 apart
+layout(binding = 6) writeonly buffer XPBuf { uint XP[]; };     // per row: scale bits, zero point
+#elif defined(DQ)
 layout(binding = 0) readonly buffer XQBuf { uvec4 XQ4[]; };   // int8 rows, pc.ldx words apart
 layout(binding = 1) readonly buffer XPBuf { uint XP[]; };     // per row: scale bits, zero point
 layout(binding = 2) readonly buffer WBuf { uvec4 W4[]; };
@@ -177,7 +206,116 @@ uvec4 xr[QPT * 4u];             // the x quarters this invocation stages for the
 uvec4 xr[PD * NB * 4];  // 32 halves of x rows g (and g + 8) per block in flight
 #endif
 
-#ifdef DQ
+#if defined(DQ) && defined(QFUSE)
+// The tile's row parameters (row m0 + r at index r), computed by quantPrologue.
+const uint QTPR = WG / TN;                               // threads per x row in the range pass
+const uint QPART = QTPR >= SGS ? QTPR / SGS : QTPR;      // partial ranges per row
+shared float qlo[TN * QPART], qhi[TN * QPART];
+shared float qsc[TN], qzp[TN];
+#ifdef Q_F64
+shared uvec2 qinv[TN];
+#else
+shared float qinv[TN];
+#endif
+bool xqWriter = false;   // this invocation writes XQ (first workgroup along N, row group 0)
+
+// x[m, 8i … 8i + 8) as floats (K and the row stride pc.ldx = K are multiples of 128).
+void load8(uint m, uint i, out float v[8]) {
+    const uint e0 = m * pc.ldx + 8u * i;
+#ifdef ACT_F16
+    const uvec4 r = X4[e0 >> 3];
+    [[unroll]] for (uint h = 0; h < 4u; ++h) { const vec2 p = unpackHalf2x16(r[h]); v[2u * h] = p.x; v[2u * h + 1u] = p.y; }
+#else
+    const vec4 a = X4[e0 >> 2], b = X4[(e0 >> 2) + 1u];
+    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+#endif
+}
+
+// The parameters of rows m0 … m0 + TN − 1 (those < M) into qsc, qinv, qzp (the first workgroup
+// along N also into XP). Every invocation calls it (two barriers).
+void quantPrologue(uint m0, bool xpWriter) {
+    // (Numbered by subgroup, so a row with QTPR ≥ SGS threads holds whole subgroups.)
+    const uint t = gl_SubgroupID * SGS + gl_SubgroupInvocationID;
+    const uint r = t / QTPR, j = t % QTPR;
+    const uint m = m0 + r;
+    const uint steps = pc.K / 8u;
+    float lo = 0.0, hi = 0.0;                    // the range always includes 0
+    if (m < pc.M) {
+        // Four 16-byte loads in flight per invocation.
+        for (uint i = j; i < steps; i += 4u * QTPR) {
+            [[unroll]] for (uint u = 0; u < 4u; ++u) {
+                if (i + u * QTPR < steps) {
+                    float v[8];
+                    load8(m, i + u * QTPR, v);
+                    [[unroll]] for (uint e = 0; e < 8u; ++e) { lo = min(lo, v[e]); hi = max(hi, v[e]); }
+                }
+            }
+        }
+    }
+    if (QTPR >= SGS) {
+        // A row spans whole subgroups: reduce each, one partial per subgroup.
+        lo = subgroupMin(lo);
+        hi = subgroupMax(hi);
+        if (subgroupElect()) { qlo[r * QPART + j / SGS] = lo; qhi[r * QPART + j / SGS] = hi; }
+    } else {
+        qlo[r * QPART + j] = lo;
+        qhi[r * QPART + j] = hi;
+    }
+    barrier();
+    if (t < TN && m0 + t < pc.M) {
+        float a = qlo[t * QPART], b = qhi[t * QPART];
+        for (uint p = 1; p < QPART; ++p) { a = min(a, qlo[t * QPART + p]); b = max(b, qhi[t * QPART + p]); }
+        float scale, zp;
+#ifdef Q_F64
+        double inv;
+        qParams(a, b, scale, inv, zp);
+        qinv[t] = unpackDouble2x32(inv);
+#else
+        scale = qScale(a, b);
+        qinv[t] = qInverse(scale);
+        zp = qZeroPoint(div_rn(a, scale), div_rn(b, scale));
+#endif
+        qsc[t] = scale;
+        qzp[t] = zp;
+        if (xpWriter) { XP[2u * (m0 + t)] = floatBitsToUint(scale); XP[2u * (m0 + t) + 1u] = uint(int(zp)); }
+    }
+    barrier();
+}
+
+// 32 activations of row m from k, quantized with the row's parameters, as 4 × 8 halves xq − zp
+// (exact); rows ≥ M load row M − 1 and are zeroed (no divergent loads). xqWriter: the int8 values
+// also into XQ.
+void loadX(uint dst, uint m, uint k) {
+    const uint row = min(m, pc.M - 1u);
+    const uint lr = row % TN;                    // the tile's rows are m0 … m0 + TN − 1, m0 % TN = 0
+    const uvec4 keep = uvec4(m < pc.M ? 0xFFFFFFFFu : 0u);
+    const float zp = qzp[lr];
+#ifdef Q_F64
+    const double inv = packDouble2x32(qinv[lr]);
+#else
+    const float inv = qinv[lr];
+#endif
+    const float inv32 = float(inv);
+    uint q8[8];                                  // the int8 values, four per word in k order
+    [[unroll]] for (uint c = 0; c < 4u; ++c) {
+        float v[8];
+        load8(row, (k >> 3) + c, v);
+        uint h[4];
+        [[unroll]] for (uint e = 0; e < 4u; ++e) {
+            const int a = quantize1(v[2u * e], inv, inv32, zp), b = quantize1(v[2u * e + 1u], inv, inv32, zp);
+            h[e] = packFloat2x16(f16vec2(float(a) - zp, float(b) - zp));   // |xq − zp| ≤ 255: exact
+            const uint pair = (uint(a) & 0xFFu) | ((uint(b) & 0xFFu) << 8);
+            if ((e & 1u) == 0u) q8[2u * c + (e >> 1)] = pair; else q8[2u * c + (e >> 1)] |= pair << 16;
+        }
+        xr[dst + c] = uvec4(h[0], h[1], h[2], h[3]) & keep;
+    }
+    if (xqWriter && m < pc.M) {
+        const uint o = (row * pc.ldx + k) >> 4;  // uvec4 of 16 int8 values
+        XQW[o] = uvec4(q8[0], q8[1], q8[2], q8[3]);
+        XQW[o + 1u] = uvec4(q8[4], q8[5], q8[6], q8[7]);
+    }
+}
+#elif defined(DQ)
 // 32 int8 values of row m from k as 4 × 8 halves xq − zp (exact). Rows ≥ M load row M − 1 and
 // are zeroed (no divergent loads). The int8 rows are zero-padded to whole 32-value chunks.
 void loadX(uint dst, uint m, uint k) {
@@ -478,6 +616,13 @@ void main() {
     const uint m0 = XT != 0u ? (gl_WorkGroupID.x % mt) * TN : 0u;
     const uint g = lane >> 2, t = lane & 3u;
     const uint nb = (pc.K + 127u) / 128u;
+#if defined(DQ) && defined(QFUSE)
+    {
+        const bool first = (XT != 0u ? gl_WorkGroupID.x / mt : gl_WorkGroupID.x) == 0u;
+        xqWriter = first && rg == 0u;
+        quantPrologue(m0, first);
+    }
+#endif
 
     // acc[r * NB + b]: tile r (16 weight rows) × x rows 8b … 8b + 7 (GEMM: declared above).
 #ifndef GEMM
@@ -611,7 +756,9 @@ void main() {
 #else
                     float v = acc[r * NB + b][i];
 #endif
-#ifdef DQ
+#if defined(DQ) && defined(QFUSE)
+                    v *= qsc[m - m0];
+#elif defined(DQ)
                     v *= uintBitsToFloat(XP[2u * m]);
 #endif
                     if (pc.hasBias != 0u) v += float(BIAS[n]);

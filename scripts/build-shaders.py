@@ -84,6 +84,10 @@ FAMILIES = {
     # … and for the dq8ca ops: B = the integers xq − zp of the quantization pass's int8 rows.
     "gemv_frag_dq": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[INT_W, ACT], defines=["DQ"], grid="columns", max_m=256,
                          name=lambda v: f"gemv_frag_dq_{v['weight']}_{v['act']}"),
+    # … with the activation quantization inside (QFUSE: each workgroup computes its x rows'
+    # parameters and quantizes the values it loads; no quantization pass, one dispatch).
+    "gemv_frag_dqf": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[INT_W, ACT, FP64], defines=["DQ", "QFUSE"], grid="columns", max_m=256,
+                          name=lambda v: f"gemv_frag_dqf_{'f64_' if v['fp64'] else ''}{v['weight']}_{v['act']}"),
     # The same with the x rows staged once per workgroup in shared memory (XSMEM; mid-size M).
     "gemv_frag_xs": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], defines=["XSMEM"], grid="columns", max_m=256,
                          name=lambda v: f"gemv_frag_xs_{v['weight']}_{v['act']}"),

@@ -717,6 +717,12 @@ extension Dispatcher {
             guard forced else { return nil }
             return no("\(config.compact): 128 x rows, 256-value K blocks and x rows split over subgroups (s) are choices of the int8 prefill form (gemm_frag_i8: dq8ca_q8csw, and dq8ca_q4gsw with …i) only")
         }
+        // The fused quantization (gemv_frag_dqf): the dq8ca ops' matrix–vector form only.
+        let fused = config.fuseQuant == true
+        if fused && (!dq || gemm || config.xs == true) {
+            guard forced else { return nil }
+            return no("\(config.compact): the fused quantization (fq) is a form of the dq8ca ops' matrix–vector kernel (not \(p.op.rawValue)\(gemm ? ", not the prefill form" : config.xs == true ? ", not the x-staged form" : ""))")
+        }
         let kBlock = config.kBlock ?? 128
         let mmaOK = int8
             ? options.brokenCoopMat[CoopMatFamily.s8] == nil && options.int8FragmentLayout == .mma16832s8 && caps.shaderInt8
@@ -727,7 +733,7 @@ extension Dispatcher {
         // block or sub-block lies in one group); int8: the exact int32 sums
         // of |q·(xq − zp)| ≤ 128·255 per value (|q·xq| ≤ 128·128 in the int8 form) stay below 2^31
         // for K ≤ 65536.
-        guard !dq || quant != nil, p.k % 128 == 0, p.k % kBlock == 0, !q4 || p.groupSize % 128 == 0, p.op != .dq8ca_q8csw || p.k <= 65536,
+        guard !dq || quant != nil || fused, !fused || caps.subgroupArithmetic, p.k % 128 == 0, p.k % kBlock == 0, !q4 || p.groupSize % 128 == 0, p.op != .dq8ca_q8csw || p.k <= 65536,
               !options.disableCoopMat, caps.cooperativeMatrix,
               caps.vulkanMemoryModel, mmaOK,
               FragmentLayout.runsAt32(caps),
@@ -739,10 +745,11 @@ extension Dispatcher {
         let tn = config.xRows ?? (p.m <= 8 ? 8 : p.m <= 16 ? 16 : 32)
         let bn = (wg / 32 / ks) * r * 16
         let staged = config.xs == true
-        let family = KernelFamily.registerFragment(dq: dq, staged: staged, gemm: gemm, int8: int8)
+        let family = KernelFamily.registerFragment(dq: dq, staged: staged, gemm: gemm, int8: int8, fused: fused)
+        let features: Set<VariantFeature> = fused && caps.shaderFloat64 ? [.fp64] : []
         guard let groups = try? Checked.product([(p.n + bn - 1) / bn, (p.m + tn - 1) / tn], ""), groups <= caps.maxWorkgroupCount[0],
-              let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn, split: ks, xTiles: p.m > tn, staged: staged ? pd : 0, gemm: gemm, bLoad: config.xLoad == true, int8: int8, kBlock: kBlock), shared <= caps.sharedMemoryBytes,
-              let shader = lookup(VariantKey(family: family, weight: p.op.weightFormat, act: p.act)) else { return nil }
+              let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn, split: ks, xTiles: p.m > tn, staged: staged ? pd : 0, gemm: gemm, bLoad: config.xLoad == true, int8: int8, kBlock: kBlock, fused: fused), shared <= caps.sharedMemoryBytes,
+              let shader = lookup(VariantKey(family: family, weight: p.op.weightFormat, act: p.act, features: features)) else { return nil }
         var t = TileConfig(bm: tn, bn: bn, bk: kBlock, workgroupSize: wg)
         t.tm = 16; t.tn = tn; t.tk = int8 ? 32 : 16
         t.subgroupSize = 32
@@ -759,6 +766,7 @@ extension Dispatcher {
         var rs = reasons
         if t.ablate != 0 { rs.append("ABLATED \(t.ablate): parts of the main loop left out (diagnostics; results are wrong)") }
         if staged { rs.append("x rows staged once per workgroup in shared memory (gemv_frag_xs)") }
+        if fused { rs.append("activations quantized inside the kernel (gemv_frag_dqf; no quantization pass, one dispatch): each workgroup reduces its \(min(tn, p.m)) x row(s)' ranges and computes their parameters\(features.contains(.fp64) ? " (fp64)" : "") in a prologue (two barriers), then quantizes the values each lane loads") }
         if int8 { rs.append("int8 prefill form (gemm_frag_i8): the int8 weight words as the MMA's A operand (16 × 32, probed layout mma16832s8), the quantization pass's int8 rows as B (32 × 8, \(tn / 8) fragments: M pads to \(tn)) by coopMatLoad from two shared buffers in the MMAs' K order\(ks > 1 ? ", each tile group's x rows split over \(ks) subgroups (\(tn / 8 / ks) B fragments per subgroup and step, each feeding \(r) MMA(s))" : ""), one barrier per \(kBlock)-value K block, \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded \(kBlock / 64) MMA steps ahead" : "weights in two register sets, a block ahead"); \(q4 ? "INT4 as 16·(q − 8) int8 bytes (two operations per word, x bytes regrouped alike when staged), exact int32 sums per 128-value block, × the fp32 group scale / 16 into fp32 accumulators" : "int32 sums over all of K"), then y = sx·(Σ − zp·corr)") }
         else if gemm { rs.append("prefill form (\(dq ? "gemm_frag_dq" : "gemm_frag")): \(tn) x rows per workgroup staged in two shared buffers\(config.xLoad == true ? " in the MMAs' K order, B fragments by coopMatLoad" : ", B fragments built from permuted words"), \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded four MMA steps ahead" : "weights in two register sets, a block ahead")\(config.xStore == 8 ? ", x a block further ahead" : ""), one barrier per 128-value K block\(q4 ? "; INT4 × its fp16 group scale as it is dequantized" : "")") }
         if !int8 { rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")\(p.m > tn ? "; \((p.m + tn - 1) / tn) tiles of \(tn) x rows, one workgroup each per row group" : "")), \(staged || gemm ? "weight fragments loaded straight into registers (probed layout mma16816)" : "fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")") }
@@ -771,7 +779,9 @@ extension Dispatcher {
         case .dq8ca_q8csw where int8: break
         case .dq8ca_q8csw: rs.append("int8 weights and xq − zp exact in fp16: each 128-value block's sum an exact integer, added in int32; × the weight row's and the activation row's scales at the end")
         }
-        return .success(KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: dq ? quant : nil, tile: t, tuning: tuning, reasons: rs))
+        var plan = KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: dq && !fused ? quant : nil, tile: t, tuning: tuning, reasons: rs)
+        plan.quantFused = fused
+        return .success(plan)
     }
 
     /// Shared memory `gemv_frag` declares: the K parts' accumulators, R·(TN/8)·4·32 words per slot —
@@ -786,9 +796,19 @@ extension Dispatcher {
     /// bytes, and one word.
     /// `int8` (`gemm_frag_i8`; `split` = subgroups sharing a tile group, dividing TN / 8): the two
     /// x buffers of int8 rows, 2 · TN · (kBlock / 16 + 1) · 16 bytes.
+    /// `fused` (`gemv_frag_dqf`, neither staged nor gemm): plus the quantization prologue's arrays —
+    /// two floats per row and partial range (WG/TN threads per row: one partial per subgroup where
+    /// that is ≥ 32, else per thread), and per row the scale, zero point and 1/scale (8 bytes).
     static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int, xTiles: Bool = false, staged: Int = 0, gemm: Bool = false, bLoad: Bool = false, int8: Bool = false,
-                                kBlock: Int = 128) -> Int? {
+                                kBlock: Int = 128, fused: Bool = false) -> Int? {
         guard workgroup >= 0, tiles >= 0, tn >= 0, split >= 1, staged >= 0, (workgroup / 32) % split == 0, kBlock >= 16 else { return nil }
+        if fused {
+            guard !gemm, !int8, staged == 0, tn >= 1, workgroup >= tn,
+                  let base = fragSharedBytes(workgroup: workgroup, tiles: tiles, tn: tn, split: split, xTiles: xTiles, kBlock: kBlock) else { return nil }
+            let perRow = workgroup / tn
+            let parts = perRow >= 32 ? perRow / 32 : perRow
+            return try? Checked.add(base, Checked.product([tn, Checked.add(Checked.product([parts, 8], ""), 16, "")], ""), "")
+        }
         if int8 { return gemm && [1, 2, 4].contains(split) && (tn / 8) % split == 0 ? try? Checked.product([2, tn, kBlock / 16 + 1, 16], "") : nil }
         if gemm { return split == 1 ? try? Checked.add(Checked.product([2, tn, bLoad ? 17 : 20, 16], ""), 4, "") : nil }
         guard staged > 0 || xTiles else { return try? Checked.product([workgroup / 32, tiles, tn / 8, 4 * 32 * 4], "") }

@@ -141,17 +141,20 @@ extension KernelFamily {
     /// `mma16816` layout, x-row tiles past TN rows.
     public var isRegisterFragment: Bool {
         switch self {
-        case .gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq, .gemmFragI8: return true
+        case .gemvFrag, .gemvFragDq, .gemvFragDqf, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq, .gemmFragI8: return true
         default: return false
         }
     }
     /// The register-fragment family for an op that quantizes its activations (`dq`) or not, with
     /// the x rows staged per workgroup (`staged`) or loaded by each lane; `gemm`: the prefill form
     /// (`gemm_frag`; with `dq`, `gemm_frag_dq` — the dispatcher uses it for dq8ca_q4gsw only;
-    /// with `int8`, dq8ca_q8csw's int8 form `gemm_frag_i8`).
-    public static func registerFragment(dq: Bool, staged: Bool, gemm: Bool = false, int8: Bool = false) -> KernelFamily {
-        gemm ? (int8 ? .gemmFragI8 : dq ? .gemmFragDq : .gemmFrag) : staged ? (dq ? .gemvFragDqXs : .gemvFragXs) : (dq ? .gemvFragDq : .gemvFrag)
+    /// with `int8`, dq8ca_q8csw's int8 form `gemm_frag_i8`); `fused` (with `dq`, the matrix–vector
+    /// form): `gemv_frag_dqf`, the activation quantization inside the kernel.
+    public static func registerFragment(dq: Bool, staged: Bool, gemm: Bool = false, int8: Bool = false, fused: Bool = false) -> KernelFamily {
+        gemm ? (int8 ? .gemmFragI8 : dq ? .gemmFragDq : .gemmFrag) : staged ? (dq ? .gemvFragDqXs : .gemvFragXs) : (dq ? (fused ? .gemvFragDqf : .gemvFragDq) : .gemvFrag)
     }
+    /// Whether this family quantizes the activations itself (no quantization pass before it).
+    public var quantizesInKernel: Bool { self == .gemvDq || self == .gemvFragDqf }
     /// Whether this register-fragment family stages its x rows per workgroup (XSMEM).
     public var stagesX: Bool { self == .gemvFragXs || self == .gemvFragDqXs }
     /// The prefill form of the register-fragment kernel (`gemm_frag`, `gemm_frag_dq`, `gemm_frag_i8`).

@@ -202,16 +202,16 @@ public final class LinearLayer: @unchecked Sendable {
         switch plan.kernel {
         case .tiled: expected = [.tiledFloat, .tiledInt]
         case .coopmat: expected = plan.splitK > 1 ? [.coopmatFloatSplitk, .coopmatIntSplitk] : [.coopmatFloat, .coopmatInt]
-        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma, .gemvDq, .gemvFrag, .gemvFragDq, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq, .gemmFragI8]
+        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma, .gemvDq, .gemvFrag, .gemvFragDq, .gemvFragDqf, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq, .gemmFragI8]
         }
         guard expected.contains(family) else { throw QLinearError.invalidShape("plan's shader \(plan.shader.rawValue) is not a \(plan.kernel.rawValue) kernel") }
         if let maxM = family.maxM, m > maxM {
             throw QLinearError.invalidShape("\(plan.shader.rawValue) handles at most M = \(maxM) rows, plan has M = \(m)")
         }
-        guard plan.quantShader != nil || !op.quantizesActivations || (plan.quantFused && family == .gemvDq) else {
+        guard plan.quantShader != nil || !op.quantizesActivations || (plan.quantFused && family.quantizesInKernel) else {
             throw QLinearError.invalidShape("\(op.rawValue) needs an activation-quantization shader in its plan")
         }
-        guard plan.quantFused == (family == .gemvDq), !plan.quantFused || plan.quantShader == nil else {
+        guard plan.quantFused == family.quantizesInKernel, !plan.quantFused || plan.quantShader == nil else {
             throw QLinearError.invalidShape("plan's quantFused (\(plan.quantFused)) does not match its shader \(plan.shader.rawValue)")
         }
         try check(x, "x", bytes: try inputBytes(m: m))
@@ -252,8 +252,11 @@ public final class LinearLayer: @unchecked Sendable {
             let staged = family.stagesX
             let gemm = family.isPrefillForm
             let int8 = family == .gemmFragI8
-            let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged, gemm: gemm, int8: int8), weight: op.weightFormat, act: act))
-            let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm, bLoad: t.bLoad != 0, int8: int8, kBlock: t.bk)
+            let fused = family == .gemvFragDqf
+            // (gemv_frag_dqf: the fp64 variant wherever the device has fp64, as for gemv_dq.)
+            let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged, gemm: gemm, int8: int8, fused: fused), weight: op.weightFormat, act: act,
+                                                     features: fused && caps.shaderFloat64 ? [.fp64] : []))
+            let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm, bLoad: t.bLoad != 0, int8: int8, kBlock: t.bk, fused: fused)
             // (gemm_frag / gemm_frag_dq: 32 or 64 x rows, gemm_frag_i8 also 128; one block in flight,
             // K not split; gemm_frag_i8 — dq8ca_q8csw, dq8ca_q4gsw where configured — B by
             // coopMatLoad, x stored after the block, 128- or 256-value blocks, the probed int8 layout.)

@@ -48,9 +48,10 @@ public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertibl
 /// Which matrix–vector kernels a gemv sweep tries: the column kernels (fp32 or packed-fp16
 /// math), q4gsw's activations-in-registers and subgroup-split kernels, the tensor-core kernel
 /// (fp16, q4gsw), the register-fragment kernels (every op), their x-staged form (`fragxs`,
-/// M > 32) and their prefill form (`fraggemm`: fp16, q4gsw and dq8ca_q4gsw, M > 32, any M).
+/// M > 32), their prefill form (`fraggemm`: fp16, q4gsw and dq8ca_q4gsw, M > 32, any M) and the
+/// dq8ca ops' form with the quantization inside (`fragq`: `gemv_frag_dqf`, M ≤ 32).
 public enum GemvVariety: String, CaseIterable, Codable, Sendable {
-    case column, xreg, sg, mma, frag, fragxs, fraggemm
+    case column, xreg, sg, mma, frag, fragxs, fraggemm, fragq
 }
 
 /// One timed (op, shape, candidate), or why it did not run.
@@ -128,6 +129,14 @@ public enum Tuner {
                 // (H100, session 10: 64 threads never won; 2 blocks in flight only with one tile.)
                 for c in [1, 2, 4] { for t in [128, 256, 512] { for u in c == 1 ? [1, 2] : [1] { for ks in [1, 2, 4, 8, 16] where (t / 32) % ks == 0 {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true)))
+                } } } }
+            }
+            // dq8ca ops, decode batches (M ≤ 32): the same with the activation quantization inside
+            // the kernel (gemv_frag_dqf; no pass). Every workgroup quantizes all of x, so fewer,
+            // wider workgroups repeat it less: the grid leans to 256–512 threads.
+            if !floatOps && varieties.contains(.fragq) && (m ?? 1) <= 32 {
+                for c in [1, 2, 4] { for t in [128, 256, 512] { for u in c == 1 ? [1, 2] : [1] { for ks in [1, 2, 4, 8, 16] where (t / 32) % ks == 0 {
+                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true, fuseQuant: true)))
                 } } } }
             }
             // The same with the x rows staged once per workgroup (M > 32, where every subgroup
@@ -270,7 +279,7 @@ public enum Tuner {
     static func runs(_ c: TuneCandidate, _ plan: KernelPlan) -> Bool {
         guard let g = c.gemv else { return true }
         let family = plan.shader.origin.family
-        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) && family.isPrefillForm == (g.xRows != nil) && (plan.tile.bLoad != 0) == (g.xLoad == true) && plan.tile.xStoreStep == (g.xStore ?? 0) && plan.tile.weightHalves == (g.weightHalves == true ? 1 : 0) }
+        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) && (family == .gemvFragDqf) == (g.fuseQuant == true) && family.isPrefillForm == (g.xRows != nil) && (plan.tile.bLoad != 0) == (g.xLoad == true) && plan.tile.xStoreStep == (g.xStore ?? 0) && plan.tile.weightHalves == (g.weightHalves == true ? 1 : 0) }
         if g.mma == true { return family == .gemvMma || family == .gemvMmaSplitk }
         if g.xreg == true { return family == .gemvQ4Xreg }
         if g.sg == true { return family == .gemvQ4Sg || family == .gemvDq }

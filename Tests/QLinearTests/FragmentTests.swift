@@ -168,6 +168,55 @@ struct FragmentTests {
         }
     }
 
+    @Test("dispatch: the fused quantization (…fq, gemv_frag_dqf) — dq8ca ops only, no quantization pass, the fp64 variant where the device has fp64", arguments: [1, 5, 8, 16, 33])
+    func fusedDispatch(m: Int) throws {
+        var caps = h100Caps()
+        caps.shaderFloat64 = true
+        var options = DispatchOptions()
+        options.fragmentLayout = .mma16816
+        let config = GemvConfig(columns: 1, threads: 512, unroll: 1, splitK: 16, frag: true, fuseQuant: true)
+        #expect(config.compact == "1x512x1fqs16" && config.problem == nil)
+        #expect(config.description.contains("quantized inside the kernel"))
+        options.gemvConfig = config
+        for op in [Op.dq8ca_q4gsw, .dq8ca_q8csw] {
+            for act in [DType.f16, .f32] {
+                for f64 in [true, false] {
+                    var c = caps
+                    c.shaderFloat64 = f64
+                    let p = Problem(op: op, m: m, n: 4097, k: 4096, groupSize: 128, act: act, bias: true)
+                    let plan = try Dispatcher.plan(.gemv, p, caps: c, options: options).get()
+                    #expect(plan.shader.origin.family == .gemvFragDqf && plan.shader.origin.family.quantizesInKernel)
+                    #expect(plan.quantFused && plan.quantShader == nil && plan.quantizesInFP64 == f64)
+                    #expect(plan.shader == ShaderID.lookup(VariantKey(family: .gemvFragDqf, weight: op.weightFormat, act: act, features: f64 ? [.fp64] : [])))
+                    #expect(plan.tile.xTiles == (m > plan.tile.tn ? 1 : 0) && plan.tile.bn == 16 && plan.tile.subgroupSplit == 16)
+                    #expect(plan.reasons.contains { $0.contains("quantized inside the kernel") })
+                }
+            }
+        }
+        // Not a form of the float ops: a forced configuration is refused with the reason.
+        for op in [Op.fp16, .q4gsw] {
+            guard case .failure(let why) = Dispatcher.plan(.gemv, Problem(op: op, m: m, n: 64, k: 256, groupSize: 128), caps: caps, options: options) else {
+                Issue.record("\(op) accepted the fused quantization"); continue
+            }
+            #expect(why.reason.contains("fused quantization"))
+        }
+        // Without subgroup arithmetic (the range reduction) it does not apply: not the fused kernel.
+        var noArith = caps
+        noArith.subgroupArithmetic = false
+        let p = Problem(op: .dq8ca_q4gsw, m: m, n: 64, k: 256, groupSize: 128)
+        #expect((try? Dispatcher.plan(.gemv, p, caps: noArith, options: options).get())?.shader.origin.family != .gemvFragDqf)
+        // Not with the x-staged or prefill forms.
+        #expect(GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xs: true, fuseQuant: true).problem != nil)
+        #expect(GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xRows: 64, fuseQuant: true).problem != nil)
+        #expect(GemvConfig(columns: 1, threads: 512, unroll: 1, fuseQuant: true).problem != nil)
+        // The prologue's arrays on top of the accumulators' slots: TN rows × (partials · 8 + 16) bytes.
+        let base = Dispatcher.fragSharedBytes(workgroup: 512, tiles: 1, tn: 8, split: 16)!
+        #expect(Dispatcher.fragSharedBytes(workgroup: 512, tiles: 1, tn: 8, split: 16, fused: true) == base + 8 * (2 * 8 + 16))
+        let narrow = Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 4)!
+        #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 4, fused: true) == narrow + 32 * (8 * 8 + 16))
+        #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 1, staged: 1, fused: true) == nil)
+    }
+
     @Test("shared memory: a slot per subgroup at M ≤ TN; the slots of K parts 1 … KS − 1 (plus one word) with x-row tiles or staging")
     func sharedBytes() {
         #expect(Dispatcher.fragSharedBytes(workgroup: 512, tiles: 4, tn: 32, split: 1) == 16 * 4 * 4 * 128 * 4)
