@@ -71,10 +71,12 @@
 // xq − zp exactly as from the pass's int8 rows, so B, every sum and y are the bits gemv_frag_dq
 // gives after quant_act. The first workgroup along N (its row group 0) also writes the int8 rows
 // and their parameters (XQ, XP, as quant_act lays them out) for layers sharing the scratch.
+// With XSMEM (family gemv_frag_dqf_xs) the x rows are quantized once per workgroup as they are
+// staged, and each step's weight loads are issued before the staging (in flight meanwhile).
 #include "common.glsl"
 #ifdef QFUSE
-#if !defined(DQ) || defined(XSMEM) || defined(GEMM)
-#error QFUSE is a form of the DQ matrix-vector kernel (not XSMEM, not GEMM)
+#if !defined(DQ) || defined(GEMM)
+#error QFUSE is a form of the DQ matrix-vector kernel (not GEMM)
 #endif
 #include "quant_common.glsl"
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -217,7 +219,7 @@ shared uvec2 qinv[TN];
 #else
 shared float qinv[TN];
 #endif
-bool xqWriter = false;   // this invocation writes XQ (first workgroup along N, row group 0)
+bool xqWriter = false;   // this invocation writes XQ (first workgroup along N; without XSMEM its row group 0)
 
 // x[m, 8i … 8i + 8) as floats (K and the row stride pc.ldx = K are multiples of 128).
 void load8(uint m, uint i, out float v[8]) {
@@ -282,6 +284,19 @@ void quantPrologue(uint m0, bool xpWriter) {
     barrier();
 }
 
+// One value's xq as a float (quantize1's integer): an estimate u = fma(v, inv32, zp) is within
+// 255·2⁻²⁴ + 2·2⁻¹⁶ < 4.6·10⁻⁵ of quantize1's sum v·inv + zp (inv32's relative error on
+// |v·inv| ≤ 255, at most two roundings of |u| < 512 where fma is not fused), so where u is more
+// than 2⁻¹⁰ from a half-integer both round to the same integer (u − roundEven(u) is exact);
+// nearer a tie, and for non-finite values, quantize1 itself. Fewer operations than quantize1's
+// fp32 test, which matters here: every workgroup quantizes all of its x rows.
+float quantizeF(float v, QINV_T inv, float inv32, float zp) {
+    const float u = fma(v, inv32, zp);
+    const float r = roundEven(u);
+    if (abs(u - r) < 0.4990234375) return clamp(r, -128.0, 127.0);
+    return float(quantize1(v, inv, inv32, zp));
+}
+
 // 32 activations of row m from k, quantized with the row's parameters, as 4 × 8 halves xq − zp
 // (exact); rows ≥ M load row M − 1 and are zeroed (no divergent loads). xqWriter: the int8 values
 // also into XQ.
@@ -302,10 +317,12 @@ void loadX(uint dst, uint m, uint k) {
         load8(row, (k >> 3) + c, v);
         uint h[4];
         [[unroll]] for (uint e = 0; e < 4u; ++e) {
-            const int a = quantize1(v[2u * e], inv, inv32, zp), b = quantize1(v[2u * e + 1u], inv, inv32, zp);
-            h[e] = packFloat2x16(f16vec2(float(a) - zp, float(b) - zp));   // |xq − zp| ≤ 255: exact
-            const uint pair = (uint(a) & 0xFFu) | ((uint(b) & 0xFFu) << 8);
-            if ((e & 1u) == 0u) q8[2u * c + (e >> 1)] = pair; else q8[2u * c + (e >> 1)] |= pair << 16;
+            const float a = quantizeF(v[2u * e], inv, inv32, zp), b = quantizeF(v[2u * e + 1u], inv, inv32, zp);
+            h[e] = packFloat2x16(f16vec2(a - zp, b - zp));   // |xq − zp| ≤ 255: exact
+            if (xqWriter) {
+                const uint pair = (uint(int(a)) & 0xFFu) | ((uint(int(b)) & 0xFFu) << 8);
+                if ((e & 1u) == 0u) q8[2u * c + (e >> 1)] = pair; else q8[2u * c + (e >> 1)] |= pair << 16;
+            }
         }
         xr[dst + c] = uvec4(h[0], h[1], h[2], h[3]) & keep;
     }
@@ -619,7 +636,11 @@ void main() {
 #if defined(DQ) && defined(QFUSE)
     {
         const bool first = (XT != 0u ? gl_WorkGroupID.x / mt : gl_WorkGroupID.x) == 0u;
+#ifdef XSMEM
+        xqWriter = first;
+#else
         xqWriter = first && rg == 0u;
+#endif
         quantPrologue(m0, first);
     }
 #endif
@@ -652,15 +673,24 @@ void main() {
     const uint steps = (nb + KS * PD - 1u) / (KS * PD);
     for (uint jstep = 0; jstep < steps; ++jstep) {
         const uint b0 = jstep * KS * PD + part * PD;
+#ifdef QFUSE
+        // The step's weights first: in flight while the x rows are loaded and quantized.
+        [[unroll]] for (uint u = 0; u < PD; ++u) {
+            const uint b = b0 + u;
+            if (b < nb) fetch(u, lane, n0, m0, 128u * b);
+        }
+#endif
         stageX(jstep, m0, nb);
         barrier();
 #else
     for (uint b0 = part * PD; b0 < nb; b0 += KS * PD) {
 #endif
+#if !(defined(XSMEM) && defined(QFUSE))
         [[unroll]] for (uint u = 0; u < PD; ++u) {
             const uint b = b0 + u;
             if (b < nb) fetch(u, lane, n0, m0, 128u * b);
         }
+#endif
         [[unroll]] for (uint u = 0; u < PD; ++u) {
             if (b0 + u >= nb) break;
 #ifdef WEIGHT_F16

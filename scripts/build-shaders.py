@@ -88,6 +88,9 @@ FAMILIES = {
     # parameters and quantizes the values it loads; no quantization pass, one dispatch).
     "gemv_frag_dqf": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[INT_W, ACT, FP64], defines=["DQ", "QFUSE"], grid="columns", max_m=256,
                           name=lambda v: f"gemv_frag_dqf_{'f64_' if v['fp64'] else ''}{v['weight']}_{v['act']}"),
+    # … and with the x rows quantized once per workgroup as they are staged (XSMEM).
+    "gemv_frag_dqf_xs": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[INT_W, ACT, FP64], defines=["DQ", "QFUSE", "XSMEM"], grid="columns", max_m=256,
+                             name=lambda v: f"gemv_frag_dqf_xs_{'f64_' if v['fp64'] else ''}{v['weight']}_{v['act']}"),
     # The same with the x rows staged once per workgroup in shared memory (XSMEM; mid-size M).
     "gemv_frag_xs": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], defines=["XSMEM"], grid="columns", max_m=256,
                          name=lambda v: f"gemv_frag_xs_{v['weight']}_{v['act']}"),

@@ -66,12 +66,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--qlinear", default="qlinear")
     ap.add_argument("--out", default="torch_check.json")
+    ap.add_argument("--op", action="append", help="only these ops (repeatable; default all four)")
     args = ap.parse_args()
     torch.manual_seed(20261125)
     shapes = [(1, 64, 128, 32), (7, 96, 256, 64), (33, 200, 512, 128), (130, 72, 384, 128)]
     results, failures = [], 0
     tmp = tempfile.mkdtemp()
-    for op in ["fp16", "q4gsw", "dq8ca_q4gsw", "dq8ca_q8csw"]:
+    for op in args.op or ["fp16", "q4gsw", "dq8ca_q4gsw", "dq8ca_q8csw"]:
         for act in ["f32", "f16"]:
             for (m, n, k, g) in shapes:
                 x = torch.randn(m, k) * torch.exp(torch.randn(m, 1))

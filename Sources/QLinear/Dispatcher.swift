@@ -719,9 +719,9 @@ extension Dispatcher {
         }
         // The fused quantization (gemv_frag_dqf): the dq8ca ops' matrix–vector form only.
         let fused = config.fuseQuant == true
-        if fused && (!dq || gemm || config.xs == true) {
+        if fused && (!dq || gemm) {
             guard forced else { return nil }
-            return no("\(config.compact): the fused quantization (fq) is a form of the dq8ca ops' matrix–vector kernel (not \(p.op.rawValue)\(gemm ? ", not the prefill form" : config.xs == true ? ", not the x-staged form" : ""))")
+            return no("\(config.compact): the fused quantization (q) is a form of the dq8ca ops' matrix–vector kernels (not \(p.op.rawValue)\(gemm ? ", not the prefill form" : ""))")
         }
         let kBlock = config.kBlock ?? 128
         let mmaOK = int8
@@ -766,7 +766,7 @@ extension Dispatcher {
         var rs = reasons
         if t.ablate != 0 { rs.append("ABLATED \(t.ablate): parts of the main loop left out (diagnostics; results are wrong)") }
         if staged { rs.append("x rows staged once per workgroup in shared memory (gemv_frag_xs)") }
-        if fused { rs.append("activations quantized inside the kernel (gemv_frag_dqf; no quantization pass, one dispatch): each workgroup reduces its \(min(tn, p.m)) x row(s)' ranges and computes their parameters\(features.contains(.fp64) ? " (fp64)" : "") in a prologue (two barriers), then quantizes the values each lane loads") }
+        if fused { rs.append("activations quantized inside the kernel (\(staged ? "gemv_frag_dqf_xs" : "gemv_frag_dqf"); no quantization pass, one dispatch): each workgroup reduces its \(min(tn, p.m)) x row(s)' ranges and computes their parameters\(features.contains(.fp64) ? " (fp64)" : "") in a prologue (two barriers), then quantizes \(staged ? "the x rows once as it stages them, each step's weight loads issued first" : "the values each lane loads")") }
         if int8 { rs.append("int8 prefill form (gemm_frag_i8): the int8 weight words as the MMA's A operand (16 × 32, probed layout mma16832s8), the quantization pass's int8 rows as B (32 × 8, \(tn / 8) fragments: M pads to \(tn)) by coopMatLoad from two shared buffers in the MMAs' K order\(ks > 1 ? ", each tile group's x rows split over \(ks) subgroups (\(tn / 8 / ks) B fragments per subgroup and step, each feeding \(r) MMA(s))" : ""), one barrier per \(kBlock)-value K block, \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded \(kBlock / 64) MMA steps ahead" : "weights in two register sets, a block ahead"); \(q4 ? "INT4 as 16·(q − 8) int8 bytes (two operations per word, x bytes regrouped alike when staged), exact int32 sums per 128-value block, × the fp32 group scale / 16 into fp32 accumulators" : "int32 sums over all of K"), then y = sx·(Σ − zp·corr)") }
         else if gemm { rs.append("prefill form (\(dq ? "gemm_frag_dq" : "gemm_frag")): \(tn) x rows per workgroup staged in two shared buffers\(config.xLoad == true ? " in the MMAs' K order, B fragments by coopMatLoad" : ", B fragments built from permuted words"), \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded four MMA steps ahead" : "weights in two register sets, a block ahead")\(config.xStore == 8 ? ", x a block further ahead" : ""), one barrier per 128-value K block\(q4 ? "; INT4 × its fp16 group scale as it is dequantized" : "")") }
         if !int8 { rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")\(p.m > tn ? "; \((p.m + tn - 1) / tn) tiles of \(tn) x rows, one workgroup each per row group" : "")), \(staged || gemm ? "weight fragments loaded straight into registers (probed layout mma16816)" : "fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")") }
@@ -796,15 +796,15 @@ extension Dispatcher {
     /// bytes, and one word.
     /// `int8` (`gemm_frag_i8`; `split` = subgroups sharing a tile group, dividing TN / 8): the two
     /// x buffers of int8 rows, 2 · TN · (kBlock / 16 + 1) · 16 bytes.
-    /// `fused` (`gemv_frag_dqf`, neither staged nor gemm): plus the quantization prologue's arrays —
+    /// `fused` (`gemv_frag_dqf`, staged or not; not gemm): plus the quantization prologue's arrays —
     /// two floats per row and partial range (WG/TN threads per row: one partial per subgroup where
     /// that is ≥ 32, else per thread), and per row the scale, zero point and 1/scale (8 bytes).
     static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int, xTiles: Bool = false, staged: Int = 0, gemm: Bool = false, bLoad: Bool = false, int8: Bool = false,
                                 kBlock: Int = 128, fused: Bool = false) -> Int? {
         guard workgroup >= 0, tiles >= 0, tn >= 0, split >= 1, staged >= 0, (workgroup / 32) % split == 0, kBlock >= 16 else { return nil }
         if fused {
-            guard !gemm, !int8, staged == 0, tn >= 1, workgroup >= tn,
-                  let base = fragSharedBytes(workgroup: workgroup, tiles: tiles, tn: tn, split: split, xTiles: xTiles, kBlock: kBlock) else { return nil }
+            guard !gemm, !int8, tn >= 1, workgroup >= tn,
+                  let base = fragSharedBytes(workgroup: workgroup, tiles: tiles, tn: tn, split: split, xTiles: xTiles, staged: staged, kBlock: kBlock) else { return nil }
             let perRow = workgroup / tn
             let parts = perRow >= 32 ? perRow / 32 : perRow
             return try? Checked.add(base, Checked.product([tn, Checked.add(Checked.product([parts, 8], ""), 16, "")], ""), "")

@@ -202,7 +202,7 @@ public final class LinearLayer: @unchecked Sendable {
         switch plan.kernel {
         case .tiled: expected = [.tiledFloat, .tiledInt]
         case .coopmat: expected = plan.splitK > 1 ? [.coopmatFloatSplitk, .coopmatIntSplitk] : [.coopmatFloat, .coopmatInt]
-        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma, .gemvDq, .gemvFrag, .gemvFragDq, .gemvFragDqf, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq, .gemmFragI8]
+        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma, .gemvDq, .gemvFrag, .gemvFragDq, .gemvFragDqf, .gemvFragDqfXs, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq, .gemmFragI8]
         }
         guard expected.contains(family) else { throw QLinearError.invalidShape("plan's shader \(plan.shader.rawValue) is not a \(plan.kernel.rawValue) kernel") }
         if let maxM = family.maxM, m > maxM {
@@ -252,7 +252,7 @@ public final class LinearLayer: @unchecked Sendable {
             let staged = family.stagesX
             let gemm = family.isPrefillForm
             let int8 = family == .gemmFragI8
-            let fused = family == .gemvFragDqf
+            let fused = family.quantizesInKernel
             // (gemv_frag_dqf: the fp64 variant wherever the device has fp64, as for gemv_dq.)
             let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged, gemm: gemm, int8: int8, fused: fused), weight: op.weightFormat, act: act,
                                                      features: fused && caps.shaderFloat64 ? [.fp64] : []))

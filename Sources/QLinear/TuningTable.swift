@@ -144,9 +144,10 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// bytes, int8 MMAs, exact int32 sums per group) instead of `gemm_frag_dq`'s f16 MMAs;
     /// dq8ca_q8csw's prefill form is always the int8 one. nil = false.
     public var int8: Bool?
-    /// With `frag`, the dq8ca ops' matrix–vector form (not `xs`, not `xRows`): `gemv_frag_dqf` —
-    /// each workgroup computes its x rows' quantization parameters and quantizes the values it
-    /// loads (no quantization pass, one dispatch). nil = false.
+    /// With `frag`, the dq8ca ops' matrix–vector forms (not `xRows`): `gemv_frag_dqf` (with `xs`,
+    /// `gemv_frag_dqf_xs`) — each workgroup computes its x rows' quantization parameters and
+    /// quantizes the values it loads (staged: once per workgroup) — no quantization pass, one
+    /// dispatch. nil = false.
     public var fuseQuant: Bool?
     public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil, mma: Bool? = nil, splitK: Int? = nil, prefetch: Int? = nil,
                 sg: Bool? = nil, l1: Bool? = nil, frag: Bool? = nil, xs: Bool? = nil, xRows: Int? = nil, xLoad: Bool? = nil, xStore: Int? = nil, weightHalves: Bool? = nil,
@@ -166,10 +167,10 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// The compact form the CLI and reports use: COLUMNSxTHREADSxUNROLL, then `h` (packed fp16
     /// math), `x` (activations in registers), `g` (K split inside a subgroup), `m` (tensor cores)
     /// or `f` (tensor cores, fragments in registers; `fq` with the dq8ca quantization inside, `fw` x staged per
-    /// workgroup, `ftN…` the prefill form); `m` and `g` take `pN` (prefetch / column
+    /// workgroup, `fwq` both, `ftN…` the prefill form); `m` and `g` take `pN` (prefetch / column
     /// groups per subgroup), `m`, `g` and `f` take `sN` (split-K).
     public var compact: String {
-        "\(columns)x\(threads)x\(unroll)\(frag == true ? (xs == true ? "fw" : xRows.map { "ft\($0)\(xLoad == true ? "l" : "")\(weightHalves == true ? "h" : "")\(int8 == true ? "i" : "")\(kBlock.map { "k\($0)" } ?? "")\(xStore.map { "e\($0)" } ?? "")" } ?? (fuseQuant == true ? "fq" : "f")) : mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 && frag != true ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
+        "\(columns)x\(threads)x\(unroll)\(frag == true ? (xs == true ? (fuseQuant == true ? "fwq" : "fw") : xRows.map { "ft\($0)\(xLoad == true ? "l" : "")\(weightHalves == true ? "h" : "")\(int8 == true ? "i" : "")\(kBlock.map { "k\($0)" } ?? "")\(xStore.map { "e\($0)" } ?? "")" } ?? (fuseQuant == true ? "fq" : "f")) : mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 && frag != true ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
     }
     /// The configuration used when no rule applies.
     public static let standard = GemvConfig(columns: 2, threads: 128, unroll: 2)
@@ -180,7 +181,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
               splitK.map({ (1...64).contains($0) }) ?? true, prefetch.map({ (1...16).contains($0) }) ?? true else {
             return "matrix–vector configuration \(compact): columns 1…128, threads 1…4096, unroll 1…64, split 1…64, prefetch 1…16"
         }
-        if fuseQuant == true && (frag != true || xs == true || xRows != nil) { return "matrix–vector configuration \(compact): the fused quantization (q) is a form of the register-fragment matrix–vector kernel (f, not fw, not ftN)" }
+        if fuseQuant == true && (frag != true || xRows != nil) { return "matrix–vector configuration \(compact): the fused quantization (q) is a form of the register-fragment matrix–vector kernel (fq, fwq; not the prefill form ftN)" }
         if xs == true && frag != true { return "matrix–vector configuration \(compact): xs (x staged per workgroup) is a form of the register-fragment kernel and needs frag" }
         if xStore != nil && (xRows == nil || !(1...8).contains(xStore!)) { return "matrix–vector configuration \(compact): the x store step (e) is 1…8 and a choice of the prefill form (tN)" }
         // Half-block weights and x a block ahead were verified on the H100 only with B by coopMatLoad.

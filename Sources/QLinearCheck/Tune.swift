@@ -52,6 +52,10 @@ public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertibl
 /// dq8ca ops' form with the quantization inside (`fragq`: `gemv_frag_dqf`, M ≤ 32).
 public enum GemvVariety: String, CaseIterable, Codable, Sendable {
     case column, xreg, sg, mma, frag, fragxs, fraggemm, fragq
+    /// What a sweep tries unless told: every variety but `fragq` (slower than the quantization
+    /// pass + `gemv_frag_dq` in every case measured on the H100 — docs/results, session 18 —, so
+    /// swept only when asked for).
+    public static let defaults: Set<GemvVariety> = Set(allCases).subtracting([.fragq])
 }
 
 /// One timed (op, shape, candidate), or why it did not run.
@@ -100,7 +104,7 @@ public enum Tuner {
     /// `int8Prefill`: dq8ca_q8csw's int8 form (B loaded, 128 x rows, 256-value blocks);
     /// `int8Q4`: dq8ca_q4gsw's int8 form (…i) beside its f16 form.
     public static func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int? = nil, halfMath: Bool = false, tensorCores: Bool = false,
-                                  varieties: Set<GemvVariety> = Set(GemvVariety.allCases), prefillForm: Bool? = nil, int8Prefill: Bool = false, int8Q4: Bool = false) -> [TuneCandidate] {
+                                  varieties: Set<GemvVariety> = GemvVariety.defaults, prefillForm: Bool? = nil, int8Prefill: Bool = false, int8Q4: Bool = false) -> [TuneCandidate] {
         switch kernel {
         case .gemv:
             var out: [TuneCandidate] = []
@@ -137,6 +141,8 @@ public enum Tuner {
             if !floatOps && varieties.contains(.fragq) && (m ?? 1) <= 32 {
                 for c in [1, 2, 4] { for t in [128, 256, 512] { for u in c == 1 ? [1, 2] : [1] { for ks in [1, 2, 4, 8, 16] where (t / 32) % ks == 0 {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true, fuseQuant: true)))
+                    // Staged (once per workgroup), K split 1…4 as for fragxs.
+                    if ks <= 4 { out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true, xs: true, fuseQuant: true))) }
                 } } } }
             }
             // The same with the x rows staged once per workgroup (M > 32, where every subgroup
@@ -279,7 +285,7 @@ public enum Tuner {
     static func runs(_ c: TuneCandidate, _ plan: KernelPlan) -> Bool {
         guard let g = c.gemv else { return true }
         let family = plan.shader.origin.family
-        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) && (family == .gemvFragDqf) == (g.fuseQuant == true) && family.isPrefillForm == (g.xRows != nil) && (plan.tile.bLoad != 0) == (g.xLoad == true) && plan.tile.xStoreStep == (g.xStore ?? 0) && plan.tile.weightHalves == (g.weightHalves == true ? 1 : 0) }
+        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) && family.quantizesInKernel == (g.fuseQuant == true) && family.isPrefillForm == (g.xRows != nil) && (plan.tile.bLoad != 0) == (g.xLoad == true) && plan.tile.xStoreStep == (g.xStore ?? 0) && plan.tile.weightHalves == (g.weightHalves == true ? 1 : 0) }
         if g.mma == true { return family == .gemvMma || family == .gemvMmaSplitk }
         if g.xreg == true { return family == .gemvQ4Xreg }
         if g.sg == true { return family == .gemvQ4Sg || family == .gemvDq }
@@ -299,7 +305,7 @@ public enum Tuner {
     /// so a sweep that would outrun its GPU call still returns (and its report and table are
     /// written) instead of being killed with nothing saved.
     public static func run(_ ctx: QLinearContext, kernel: KernelKind, ops: [Op], shapes: [(m: Int, n: Int, k: Int)], group: Int,
-                           settings: BenchSettings, varieties: Set<GemvVariety> = Set(GemvVariety.allCases), timeLimitS: Double? = nil,
+                           settings: BenchSettings, varieties: Set<GemvVariety> = GemvVariety.defaults, timeLimitS: Double? = nil,
                            againstCurrent: Bool = false, only: [GemvConfig]? = nil, progress: (String) -> Void) throws -> [TuneMeasurement] {
         let start = DispatchTime.now().uptimeNanoseconds
         var announced = false

@@ -205,8 +205,12 @@ struct FragmentTests {
         noArith.subgroupArithmetic = false
         let p = Problem(op: .dq8ca_q4gsw, m: m, n: 64, k: 256, groupSize: 128)
         #expect((try? Dispatcher.plan(.gemv, p, caps: noArith, options: options).get())?.shader.origin.family != .gemvFragDqf)
-        // Not with the x-staged or prefill forms.
-        #expect(GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xs: true, fuseQuant: true).problem != nil)
+        // Staged: gemv_frag_dqf_xs. Not the prefill form.
+        let staged = GemvConfig(columns: 1, threads: 128, unroll: 1, splitK: 4, frag: true, xs: true, fuseQuant: true)
+        #expect(staged.problem == nil && staged.compact == "1x128x1fwqs4")
+        options.gemvConfig = staged
+        let sp = try Dispatcher.plan(.gemv, Problem(op: .dq8ca_q8csw, m: m, n: 4097, k: 4096, act: .f16), caps: caps, options: options).get()
+        #expect(sp.shader.origin.family == .gemvFragDqfXs && sp.shader.origin.family.stagesX && sp.quantFused && sp.quantShader == nil)
         #expect(GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xRows: 64, fuseQuant: true).problem != nil)
         #expect(GemvConfig(columns: 1, threads: 512, unroll: 1, fuseQuant: true).problem != nil)
         // The prologue's arrays on top of the accumulators' slots: TN rows × (partials · 8 + 16) bytes.
@@ -214,7 +218,9 @@ struct FragmentTests {
         #expect(Dispatcher.fragSharedBytes(workgroup: 512, tiles: 1, tn: 8, split: 16, fused: true) == base + 8 * (2 * 8 + 16))
         let narrow = Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 4)!
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 4, fused: true) == narrow + 32 * (8 * 8 + 16))
-        #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 1, staged: 1, fused: true) == nil)
+        let xs = Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 1, staged: 1)!
+        #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 1, staged: 1, fused: true) == xs + 32 * (8 * 8 + 16))
+        #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 1, gemm: true, fused: true) == nil)
     }
 
     @Test("shared memory: a slot per subgroup at M ≤ TN; the slots of K parts 1 … KS − 1 (plus one word) with x-row tiles or staging")
