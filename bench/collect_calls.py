@@ -4,7 +4,7 @@
 Usage: collect_calls.py --out FILE --description TEXT [--scripts S ...] NAME=FOLDER ...
 Per call: commit and date (steps.txt), the steps' exit codes and seconds, the conformance sweep's and torch_check's summaries, the driver's
 statistics (stats-*.log: registers, local memory — its low 32 bits —, shared memory), forced
-checks (check-*.log: passed / failed cases and shaders), ablations (abl-*.json medians), tune
+checks (check-*.log: passed / failed cases and shaders), torch_check with a forced configuration (torch-check-*.log), ablations (abl-*.json medians), tune
 reports (tune-*.json: median µs by shape and configuration, the plan before, flags), bench
 reports other than the suite (bench-*.json: median, min and back-to-back µs per row) and the
 fragment probes (devices.json).
@@ -23,7 +23,7 @@ def name_of(c):
                 + ("i" if g.get("int8") else "") + (f"k{g['kBlock']}" if g.get("kBlock") else "") + (f"e{g['xStore']}" if g.get("xStore") else "") \
                 + (f"s{g['splitK']}" if (g.get("splitK") or 1) > 1 else "")
         else:
-            s += "f" + (f"s{g['splitK']}" if g.get("splitK", 1) > 1 else "")
+            s += "f" + ("w" if g.get("xs") else "") + ("q" if g.get("fuseQuant") else "") + (f"s{g['splitK']}" if g.get("splitK", 1) > 1 else "")
     elif g.get("sg"):
         s += ("gl" if g.get("l1") else "g") + (f"p{g['prefetch']}" if (g.get("prefetch") or 1) > 1 else "") \
             + (f"s{g['splitK']}" if (g.get("splitK") or 1) > 1 else "")
@@ -93,6 +93,10 @@ def call(folder):
         if os.path.exists(f):
             lines = [l for l in open(f).read().splitlines() if l.strip()]
             out[key] = lines[-1] if lines else None
+    # torch_check with a forced configuration (torch-check-CONFIG.log): its summary line.
+    for f in sorted(glob.glob(os.path.join(folder, "torch-check-*.log"))):
+        lines = [l for l in open(f).read().splitlines() if l.strip()]
+        out[f"torch_check forced {os.path.basename(f)[12:-4]}"] = lines[-1] if lines else None
     dev = os.path.join(folder, "devices.json")
     if os.path.exists(dev):
         d = json.load(open(dev))
