@@ -96,7 +96,8 @@ public struct KernelPlan: Codable, Sendable, Hashable {
     /// (`QuantAct.config`; 0 without a quantization pass).
     public var quantThreads: Int = 0
     public var quantChunks: Int = 0
-    /// The kernel quantizes the activations itself (`gemv_dq`): no pass, `quantShader` nil.
+    /// The kernel quantizes the activations itself (`gemv_dq`, `gemv_frag_dqf`, `gemv_frag_dqf_xs`):
+    /// no pass, `quantShader` nil.
     public var quantFused: Bool = false
     public var tile: TileConfig
     /// Split-K (cooperative-matrix kernels): K is cut into `splitK` slices of `kSlice` values, one
@@ -733,6 +734,8 @@ extension Dispatcher {
         // block or sub-block lies in one group); int8: the exact int32 sums
         // of |q·(xq − zp)| ≤ 128·255 per value (|q·xq| ≤ 128·128 in the int8 form) stay below 2^31
         // for K ≤ 65536.
+        // (The fused prologue reduces with subgroup arithmetic; plan() refuses dq8ca ops without
+        // it before this runs — the guard is for direct callers.)
         guard !dq || quant != nil || fused, !fused || caps.subgroupArithmetic, p.k % 128 == 0, p.k % kBlock == 0, !q4 || p.groupSize % 128 == 0, p.op != .dq8ca_q8csw || p.k <= 65536,
               !options.disableCoopMat, caps.cooperativeMatrix,
               caps.vulkanMemoryModel, mmaOK,
@@ -765,7 +768,7 @@ extension Dispatcher {
         }
         var rs = reasons
         if t.ablate != 0 { rs.append("ABLATED \(t.ablate): parts of the main loop left out (diagnostics; results are wrong)") }
-        if staged { rs.append("x rows staged once per workgroup in shared memory (gemv_frag_xs)") }
+        if staged { rs.append("x rows staged once per workgroup in shared memory (\(fused ? "gemv_frag_dqf_xs" : dq ? "gemv_frag_dq_xs" : "gemv_frag_xs"))") }
         if fused { rs.append("activations quantized inside the kernel (\(staged ? "gemv_frag_dqf_xs" : "gemv_frag_dqf"); no quantization pass, one dispatch): each workgroup reduces its \(min(tn, p.m)) x row(s)' ranges and computes their parameters\(features.contains(.fp64) ? " (fp64)" : "") in a prologue (two barriers), then quantizes \(staged ? "the x rows once as it stages them, each step's weight loads issued first" : "the values each lane loads")") }
         if int8 { rs.append("int8 prefill form (gemm_frag_i8): the int8 weight words as the MMA's A operand (16 × 32, probed layout mma16832s8), the quantization pass's int8 rows as B (32 × 8, \(tn / 8) fragments: M pads to \(tn)) by coopMatLoad from two shared buffers in the MMAs' K order\(ks > 1 ? ", each tile group's x rows split over \(ks) subgroups (\(tn / 8 / ks) B fragments per subgroup and step, each feeding \(r) MMA(s))" : ""), one barrier per \(kBlock)-value K block, \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded \(kBlock / 64) MMA steps ahead" : "weights in two register sets, a block ahead"); \(q4 ? "INT4 as 16·(q − 8) int8 bytes (two operations per word, x bytes regrouped alike when staged), exact int32 sums per 128-value block, × the fp32 group scale / 16 into fp32 accumulators" : "int32 sums over all of K"), then y = sx·(Σ − zp·corr)") }
         else if gemm { rs.append("prefill form (\(dq ? "gemm_frag_dq" : "gemm_frag")): \(tn) x rows per workgroup staged in two shared buffers\(config.xLoad == true ? " in the MMAs' K order, B fragments by coopMatLoad" : ", B fragments built from permuted words"), \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded four MMA steps ahead" : "weights in two register sets, a block ahead")\(config.xStore == 8 ? ", x a block further ahead" : ""), one barrier per 128-value K block\(q4 ? "; INT4 × its fp16 group scale as it is dequantized" : "")") }

@@ -158,7 +158,8 @@ public final class LinearLayer: @unchecked Sendable {
         /// scratch, so streams recorded against them remain valid).
         private let partialBuffers = Locked<[Buffer]>([])
         /// Whether the last `encode` that wrote the int8 rows here did it inside its kernel
-        /// (`gemv_dq`), so a layer reading them through `quantizedBy` must record a barrier first.
+        /// (`gemv_dq`, `gemv_frag_dqf[_xs]`), so a layer reading them through `quantizedBy` must record
+        /// a barrier first.
         let quantizedInKernel = Locked<Bool>(false)
         init(layer: LinearLayer, m: Int) throws {
             guard m >= 1 else { throw QLinearError.invalidShape("scratch for M = \(m) rows: M must be ≥ 1") }

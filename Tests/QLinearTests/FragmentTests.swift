@@ -200,11 +200,14 @@ struct FragmentTests {
             }
             #expect(why.reason.contains("fused quantization"))
         }
-        // Without subgroup arithmetic (the range reduction) it does not apply: not the fused kernel.
+        // Without subgroup arithmetic (the prologue's range reduction) the fused form does not apply
+        // (fragPlan itself: plan() refuses dq8ca ops on such a device before it runs).
         var noArith = caps
         noArith.subgroupArithmetic = false
         let p = Problem(op: .dq8ca_q4gsw, m: m, n: 64, k: 256, groupSize: 128)
-        #expect((try? Dispatcher.plan(.gemv, p, caps: noArith, options: options).get())?.shader.origin.family != .gemvFragDqf)
+        #expect(Dispatcher.fragPlan(p, caps: caps, options: options, config: config, tuning: nil, quant: nil, reasons: [], lookup: ShaderID.lookup) != nil)
+        #expect(Dispatcher.fragPlan(p, caps: noArith, options: options, config: config, tuning: nil, quant: nil, reasons: [], lookup: ShaderID.lookup) == nil)
+        #expect(GemvConfig(columns: 1, threads: 512, unroll: 1, frag: true, xRows: 64, fuseQuant: true).compact == "1x512x1ft64q")
         // Staged: gemv_frag_dqf_xs. Not the prefill form.
         let staged = GemvConfig(columns: 1, threads: 128, unroll: 1, splitK: 4, frag: true, xs: true, fuseQuant: true)
         #expect(staged.problem == nil && staged.compact == "1x128x1fwqs4")
