@@ -243,9 +243,9 @@ void quantPrologue(uint m0, bool xpWriter) {
     const uint steps = pc.K / 8u;
     float lo = 0.0, hi = 0.0;                    // the range always includes 0
     if (m < pc.M) {
-        // Eight 16-byte loads in flight per invocation (K = 4096, 64 threads per row: all at once).
-        for (uint i = j; i < steps; i += 8u * QTPR) {
-            [[unroll]] for (uint u = 0; u < 8u; ++u) {
+        // Four 16-byte loads in flight per invocation.
+        for (uint i = j; i < steps; i += 4u * QTPR) {
+            [[unroll]] for (uint u = 0; u < 4u; ++u) {
                 if (i + u * QTPR < steps) {
                     float v[8];
                     load8(m, i + u * QTPR, v);
@@ -397,8 +397,7 @@ void loadX(uint dst, uint m, uint k) {
 
 #endif
 
-// Block kb's weights (and INT4 group scales) into register set slot.
-void fetchW(uint slot, uint lane, uint n0, uint kb) {
+void fetch(uint slot, uint lane, uint n0, uint m0, uint kb) {
     const uint g = lane >> 2, t = lane & 3u;
     const uint k = kb + 32u * t;
     [[unroll]] for (uint r = 0; r < R; ++r) {
@@ -419,13 +418,7 @@ void fetchW(uint slot, uint lane, uint n0, uint kb) {
 #endif
         }
     }
-}
-
-// Block kb's weights into register set slot and (neither staged nor GEMM) the lane's x values.
-void fetch(uint slot, uint lane, uint n0, uint m0, uint kb) {
-    fetchW(slot, lane, n0, kb);
 #if !defined(XSMEM) && !defined(GEMM)
-    const uint g = lane >> 2, k = kb + 32u * (lane & 3u);
     [[unroll]] for (uint b = 0; b < NB; ++b) loadX((slot * NB + b) * 4u, m0 + g + 8u * b, k);
 #endif
 }
@@ -647,14 +640,9 @@ void main() {
         xqWriter = first;
 #else
         xqWriter = first && rg == 0u;
-        // The first blocks' weights before the prologue: in flight while x's ranges are reduced.
-        [[unroll]] for (uint u = 0; u < PD; ++u) {
-            if (part * PD + u < nb) fetchW(u, lane, n0, 128u * (part * PD + u));
-        }
 #endif
         quantPrologue(m0, first);
     }
-    bool preloaded = true;   // (without XSMEM) the first iteration's weights are in registers
 #endif
 
     // acc[r * NB + b]: tile r (16 weight rows) × x rows 8b … 8b + 7 (GEMM: declared above).
@@ -697,16 +685,7 @@ void main() {
 #else
     for (uint b0 = part * PD; b0 < nb; b0 += KS * PD) {
 #endif
-#if defined(QFUSE) && !defined(XSMEM)
-        [[unroll]] for (uint u = 0; u < PD; ++u) {
-            const uint b = b0 + u;
-            if (b < nb) {
-                if (!preloaded) fetchW(u, lane, n0, 128u * b);
-                [[unroll]] for (uint bb = 0; bb < NB; ++bb) loadX((u * NB + bb) * 4u, m0 + g + 8u * bb, 128u * b + 32u * t);
-            }
-        }
-        preloaded = false;
-#elif !defined(QFUSE)
+#if !(defined(XSMEM) && defined(QFUSE))
         [[unroll]] for (uint u = 0; u < PD; ++u) {
             const uint b = b0 + u;
             if (b < nb) fetch(u, lane, n0, m0, 128u * b);
