@@ -194,8 +194,9 @@ public enum Tuner {
                 // slowest everywhere, 128 threads and 4 columns per subgroup never fastest at M = 1.)
                 // Subgroups splitting K for M = 1; column groups per subgroup (activations staged
                 // once for more columns).
+                // (H100, session 18: 1024 threads won at M = 1, K = 14336 — 18.4 µs against 19.2.)
                 let one = (m ?? 1) <= 1
-                for c in one ? [1, 2] : [1, 2, 4, 8] { for t in one ? [256, 512] : [256, 512] { for u in one ? [1, 2, 4] : [1, 2] {
+                for c in one ? [1, 2] : [1, 2, 4, 8] { for t in one ? [256, 512, 1024] : [256, 512] { for u in one ? [1, 2, 4] : [1, 2] {
                     for ks in one ? [1, 2] : [1] { for ps in one ? [1, 2, 4, 8] : [1, 2, 4] where c * (m ?? 1) <= 32 {
                         out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, splitK: ks == 1 ? nil : ks,
                                                                                  prefetch: ps == 1 ? nil : ps, sg: true)))
@@ -213,7 +214,9 @@ public enum Tuner {
             // many workgroups repeat the quantization (16 → 112 workgroups at N = 28672).
             if !floatOps && varieties.contains(.sg) && (m ?? 1) <= 8 {
                 let few = (m ?? 1) <= 2
-                for c in [1, 2] { for t in few ? [512] : [256, 512] { for u in few ? [2, 4] : [1, 2] {
+                // (H100, session 18: 1024 threads won at M = 1, K = 14336 for both ops — 20.4 against
+                // 23.0 µs and 28.6 against the pass + column kernel's 30.7.)
+                for c in [1, 2] { for t in few ? [512, 1024] : [256, 512] { for u in few ? [2, 4] : [1, 2] {
                     for ks in few ? [1, 4] : [1, 2] { for ps in few ? [1, 2, 4, 8, 16] : [1, 4] where c * (m ?? 1) <= 32 {
                         out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks,
                                                                                  prefetch: ps == 1 ? nil : ps, sg: true)))
