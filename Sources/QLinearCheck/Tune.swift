@@ -215,8 +215,9 @@ public enum Tuner {
             if !floatOps && varieties.contains(.sg) && (m ?? 1) <= 8 {
                 let few = (m ?? 1) <= 2
                 // (H100, session 18: 1024 threads won at M = 1, K = 14336 for both ops — 20.4 against
-                // 23.0 µs and 28.6 against the pass + column kernel's 30.7.)
-                for c in [1, 2] { for t in few ? [512, 1024] : [256, 512] { for u in few ? [2, 4] : [1, 2] {
+                // 23.0 µs and 28.6 against the pass + column kernel's 30.7 — and at M = 2 on three
+                // shapes per op, at M = 3 once.)
+                for c in [1, 2] { for t in few ? [512, 1024] : [256, 512, 1024] { for u in few ? [2, 4] : [1, 2] {
                     for ks in few ? [1, 4] : [1, 2] { for ps in few ? [1, 2, 4, 8, 16] : [1, 4] where c * (m ?? 1) <= 32 {
                         out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks,
                                                                                  prefetch: ps == 1 ? nil : ps, sg: true)))
