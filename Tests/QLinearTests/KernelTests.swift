@@ -126,7 +126,15 @@ struct KernelTests {
         let sgs = ctx.capabilities.subgroupSize
         let config = GemvConfig(columns: c.6, threads: c.7 * sgs, unroll: c.8, splitK: c.9 == 1 ? nil : c.9, prefetch: c.10 == 1 ? nil : c.10, sg: true)
         let f64 = ctx.capabilities.shaderFloat64
-        let want: ShaderID = switch (c.0, c.1, f64) {
+        let plan = try Self.runForced(p, config, shader: Self.dqVariant(c.0, c.1, f64: f64), seed: 17)
+        #expect(plan.quantFused && plan.quantShader == nil && plan.dispatches == 1)
+        #expect(plan.quantizesInFP64 == f64)
+        #expect(plan.tile.bn == c.6 * c.7 / c.9 * c.10 && plan.tile.subgroupSplit == c.9 && plan.tile.stagedChunks == (c.4 + 31) / 32)
+    }
+
+    /// The gemv_dq variant for an op, activation dtype and fp64 support.
+    static func dqVariant(_ op: Op, _ act: DType, f64: Bool) -> ShaderID {
+        switch (op, act, f64) {
         case (.dq8ca_q4gsw, .f16, true): .gemv_dq_f64_q4_f16
         case (.dq8ca_q4gsw, .f32, true): .gemv_dq_f64_q4_f32
         case (.dq8ca_q4gsw, .f16, false): .gemv_dq_q4_f16
@@ -136,10 +144,27 @@ struct KernelTests {
         case (_, .f16, false): .gemv_dq_q8_f16
         default: .gemv_dq_q8_f32
         }
-        let plan = try Self.runForced(p, config, shader: want, seed: 17)
-        #expect(plan.quantFused && plan.quantShader == nil && plan.dispatches == 1)
-        #expect(plan.quantizesInFP64 == f64)
-        #expect(plan.tile.bn == c.6 * c.7 / c.9 * c.10 && plan.tile.subgroupSplit == c.9 && plan.tile.stagedChunks == (c.4 + 31) / 32)
+    }
+
+    /// The H100 table's 1024-thread gemv_dq configurations (session 18: M = 1…3, K = 4096 and
+    /// 14336) near the K they were chosen for, on this device's subgroups (M = 2 at K = 7168: two
+    /// rows of 14336 int8 values exceed lavapipe's shared memory; the H100 ran K = 14336): every thread's steps past
+    /// the registers' four (none at 1024 threads and K = 14336), column groups per subgroup (p8),
+    /// N odd and past the workgroup, groups 128 and 256, both activation dtypes.
+    @Test("dq8ca decode with 1024-thread workgroups (the H100 table's gemv_dq rules) matches the reference",
+          arguments: [
+            // (op, act, M, N, K, group, columns per subgroup, chunks in flight, column groups per subgroup)
+            (Op.dq8ca_q4gsw, DType.f16, 1, 97, 14336, 128, 1, 2, 1), (.dq8ca_q8csw, .f32, 1, 33, 14336, 0, 1, 4, 1),
+            (.dq8ca_q4gsw, .f32, 2, 65, 7168, 256, 1, 2, 1), (.dq8ca_q8csw, .f16, 3, 17, 4096, 0, 1, 1, 1),
+            (.dq8ca_q4gsw, .f16, 1, 301, 4096, 128, 1, 2, 8),
+          ] as [(Op, DType, Int, Int, Int, Int, Int, Int, Int)])
+    func dqDecode1024(_ c: (Op, DType, Int, Int, Int, Int, Int, Int, Int)) throws {
+        let ctx = try Shared.ctx()
+        guard ctx.capabilities.maxWorkgroupInvocations >= 1024, ctx.capabilities.maxWorkgroupSize[0] >= 1024 else { return }
+        let p = Problem(op: c.0, m: c.2, n: c.3, k: c.4, groupSize: c.0 == .dq8ca_q4gsw ? c.5 : 0, act: c.1, bias: c.2 != 2)
+        let config = GemvConfig(columns: c.6, threads: 1024, unroll: c.7, prefetch: c.8 == 1 ? nil : c.8, sg: true)
+        let plan = try Self.runForced(p, config, shader: Self.dqVariant(c.0, c.1, f64: ctx.capabilities.shaderFloat64), seed: 19)
+        #expect(plan.quantFused && plan.tile.workgroupSize == 1024)
     }
 
     /// Runs one gemv_q4_sg case (forced configuration) against the reference and checks the plan.
