@@ -153,6 +153,12 @@ final class PipelineCache: @unchecked Sendable {
     /// statistics capture, cached apart).
     func pipeline(for plan: KernelPlan, captureStatistics: Bool = false) throws -> ComputePipeline {
         let t = plan.tile
+        // A required subgroup size S limits the workgroup to S × maxComputeWorkgroupSubgroups
+        // invocations (VUID-VkPipelineShaderStageCreateInfo-pNext-02756).
+        let limit = device.capabilities.maxWorkgroupInvocations(requiredSubgroupSize: t.requireSubgroupSize ? t.subgroupSize : nil)
+        guard t.workgroupSize <= limit else {
+            throw QLinearError.unsupported("\(plan.shader.rawValue): \(t.workgroupSize)-invocation workgroups with the required subgroup size \(t.subgroupSize) exceed the device's \(limit) (subgroup size × maxComputeWorkgroupSubgroups)")
+        }
         return try pipeline(plan.shader, values: t.specValues, requiredSubgroupSize: t.requireSubgroupSize ? t.subgroupSize : nil,
                             fullSubgroups: t.tm > 0 || plan.kernel == .gemv, captureStatistics: captureStatistics)
     }

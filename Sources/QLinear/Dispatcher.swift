@@ -355,7 +355,8 @@ public enum Dispatcher {
             guard sgs >= 4, wg >= sgs, wg % sgs == 0, wg <= 1024 else {
                 return no("\(wg)-thread workgroups are not a multiple of the subgroup size \(sgs) (≥ 4)")
             }
-            if wg > caps.maxWorkgroupInvocations { return no("\(wg)-invocation workgroups exceed the device's \(caps.maxWorkgroupInvocations)") }
+            let wgLimit = caps.maxWorkgroupInvocations(requiredSubgroupSize: caps.canRequireSubgroupSize ? sgs : nil)
+            if wg > wgLimit { return no("\(wg)-invocation workgroups exceed the device's \(wgLimit)") }
             var t = TileConfig(bm: p.m, bn: config.columns, bk: config.unroll, workgroupSize: wg)
             t.subgroupSize = sgs
             t.requireSubgroupSize = caps.canRequireSubgroupSize
@@ -450,7 +451,8 @@ public enum Dispatcher {
                 if p.op == .dq8ca_q4gsw && p.groupSize % t.bk != 0 { return "K step \(t.bk) does not divide the group size \(p.groupSize)" }
                 // The int8 kernels read whole K steps of the zero-padded rows (K padded to 32).
                 if p.op == .dq8ca_q8csw && roundUp(p.k, 32) % t.bk != 0 { return "K step \(t.bk) does not divide the padded K \(roundUp(p.k, 32))" }
-                if t.workgroupSize > caps.maxWorkgroupInvocations { return "\(t.workgroupSize)-invocation workgroups exceed the device's \(caps.maxWorkgroupInvocations)" }
+                let wgLimit = caps.maxWorkgroupInvocations(requiredSubgroupSize: t.requireSubgroupSize ? t.subgroupSize : nil)
+                if t.workgroupSize > wgLimit { return "\(t.workgroupSize)-invocation workgroups exceed the device's \(wgLimit)" }
                 if t.sharedBytes(kind: .coopmat, op: p.op) > caps.sharedMemoryBytes { return "needs \(t.sharedBytes(kind: .coopmat, op: p.op)) bytes of shared memory, device has \(caps.sharedMemoryBytes)" }
                 if max(t.bm, t.bn) * t.bk / chunk > 8 * t.workgroupSize { return "more than 8 prefetch slots per thread" }
                 return nil
@@ -563,8 +565,10 @@ extension Dispatcher {
         guard (1...64).contains(config.columns), [1, 2, 4, 8].contains(config.unroll), config.columns % config.unroll == 0 else {
             return no("matrix–vector configuration \(config): columns 1…64, a multiple of the columns in flight (1, 2, 4 or 8)")
         }
-        guard sgs >= 4, wg >= sgs, wg % sgs == 0, wg <= 1024, wg <= caps.maxWorkgroupInvocations, wg <= caps.maxWorkgroupSize[0] else {
-            return no("\(wg)-thread workgroups: not a multiple of the subgroup size \(sgs) (≥ 4) or over the device's \(caps.maxWorkgroupInvocations) (x ≤ \(caps.maxWorkgroupSize[0]))")
+        // (With a required subgroup size the limit is also sgs × maxComputeWorkgroupSubgroups.)
+        let wgLimit = caps.maxWorkgroupInvocations(requiredSubgroupSize: caps.canRequireSubgroupSize ? sgs : nil)
+        guard sgs >= 4, wg >= sgs, wg % sgs == 0, wg <= 1024, wg <= wgLimit, wg <= caps.maxWorkgroupSize[0] else {
+            return no("\(wg)-thread workgroups: not a multiple of the subgroup size \(sgs) (≥ 4) or over the device's \(wgLimit) (x ≤ \(caps.maxWorkgroupSize[0]))")
         }
         // Limits that depend on M fall back to the column kernel instead of failing.
         guard bm * config.unroll <= 32 else { return nil }
@@ -600,8 +604,10 @@ extension Dispatcher {
         guard [1, 2, 4, 8].contains(config.columns), [1, 2, 4, 8].contains(config.unroll) else {
             return no("matrix–vector configuration \(config): columns per subgroup and chunks in flight must be 1, 2, 4 or 8")
         }
-        guard sgs >= 4, wg >= sgs, wg % sgs == 0, wg <= 1024, wg <= caps.maxWorkgroupInvocations, wg <= caps.maxWorkgroupSize[0] else {
-            return no("\(wg)-thread workgroups: not a multiple of the subgroup size \(sgs) (≥ 4) or over the device's \(caps.maxWorkgroupInvocations) (x ≤ \(caps.maxWorkgroupSize[0]))")
+        // (With a required subgroup size the limit is also sgs × maxComputeWorkgroupSubgroups.)
+        let wgLimit = caps.maxWorkgroupInvocations(requiredSubgroupSize: caps.canRequireSubgroupSize ? sgs : nil)
+        guard sgs >= 4, wg >= sgs, wg % sgs == 0, wg <= 1024, wg <= wgLimit, wg <= caps.maxWorkgroupSize[0] else {
+            return no("\(wg)-thread workgroups: not a multiple of the subgroup size \(sgs) (≥ 4) or over the device's \(wgLimit) (x ≤ \(caps.maxWorkgroupSize[0]))")
         }
         let ks = config.splitK ?? 1, passes = config.prefetch ?? 1
         guard [1, 2, 4, 8, 16].contains(ks), (wg / sgs) % ks == 0, (1...16).contains(passes) else {
@@ -740,7 +746,7 @@ extension Dispatcher {
               !options.disableCoopMat, caps.cooperativeMatrix,
               caps.vulkanMemoryModel, mmaOK,
               FragmentLayout.runsAt32(caps),
-              wg <= caps.maxWorkgroupInvocations, wg <= caps.maxWorkgroupSize[0]
+              wg <= caps.maxWorkgroupInvocations(requiredSubgroupSize: caps.canRequireSubgroupSize ? 32 : nil), wg <= caps.maxWorkgroupSize[0]
         else { return nil }
         if gemm {
             guard config.problem == nil else { return no(config.problem!) }

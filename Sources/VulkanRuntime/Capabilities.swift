@@ -101,6 +101,16 @@ public struct Capabilities: Codable, Sendable, Hashable {
     /// it was recorded: read as supported).
     public var subgroupShuffleSupport: Bool?
     public var subgroupShuffle: Bool { subgroupShuffleSupport ?? true }
+    /// maxComputeWorkgroupSubgroups (Vulkan 1.3): with a required subgroup size S a compute
+    /// pipeline's workgroup may hold at most S × this many invocations (nil: not reported, e.g. in
+    /// reports written before it was recorded).
+    public var maxComputeWorkgroupSubgroups: Int?
+    /// The most invocations a workgroup may have with `requiredSubgroupSize` (nil: none required).
+    public func maxWorkgroupInvocations(requiredSubgroupSize s: Int?) -> Int {
+        guard let s, let n = maxComputeWorkgroupSubgroups, s >= 1, n >= 1 else { return maxWorkgroupInvocations }
+        let (p, over) = s.multipliedReportingOverflow(by: n)
+        return over ? maxWorkgroupInvocations : min(maxWorkgroupInvocations, p)
+    }
     /// Memory types as "heap N (size MiB): FLAGS", in the driver's order.
     public var memoryTypes: [String] = []
     /// Required alignment of a storage-buffer binding's offset (≤ 256 by the spec).

@@ -307,6 +307,7 @@ public final class Instance: @unchecked Sendable {
         caps.memoryTypes = memTypes
         caps.minStorageBufferOffsetAlignment = Int(limits.minStorageBufferOffsetAlignment)
         caps.shaderFloat64 = hasFloat64
+        if is13 && p13v.maxComputeWorkgroupSubgroups > 0 { caps.maxComputeWorkgroupSubgroups = Int(p13v.maxComputeWorkgroupSubgroups) }
         caps.pipelineStatisticsSupport = pipelineStatistics
         let subgroupsInCompute = (p11v.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT.rawValue) != 0
         caps.subgroupArithmetic = (p11v.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT.rawValue) != 0 && subgroupsInCompute

@@ -175,6 +175,26 @@ struct DispatcherTests {
         #expect(!nd.quantFused && nd.quantShader != nil)
     }
 
+    @Test("a required subgroup size S caps workgroups at S × maxComputeWorkgroupSubgroups: the dispatcher refuses more, with the limit")
+    func workgroupSubgroupLimit() throws {
+        var caps = h100Caps()
+        caps.maxWorkgroupInvocations = 1024
+        #expect(caps.maxWorkgroupInvocations(requiredSubgroupSize: 32) == 1024)   // not reported: the plain limit
+        caps.maxComputeWorkgroupSubgroups = 16
+        #expect(caps.maxWorkgroupInvocations(requiredSubgroupSize: 32) == 512 && caps.maxWorkgroupInvocations(requiredSubgroupSize: nil) == 1024)
+        var options = DispatchOptions()
+        for (op, group) in [(Op.dq8ca_q4gsw, 128), (.q4gsw, 128)] {
+            let p = Problem(op: op, m: 1, n: 64, k: 4096, groupSize: group, act: .f16)
+            options.gemvConfig = GemvConfig(columns: 1, threads: 1024, unroll: 2, halfMath: true, sg: true)
+            guard case .failure(let why) = Dispatcher.plan(.gemv, p, caps: caps, options: options) else {
+                Issue.record("\(op): 1024 threads planned with a 512-invocation limit"); continue
+            }
+            #expect(why.reason.contains("over the device's 512"), "\(why.reason)")
+            options.gemvConfig = GemvConfig(columns: 1, threads: 512, unroll: 2, halfMath: true, sg: true)
+            #expect((try? Dispatcher.plan(.gemv, p, caps: caps, options: options).get())?.tile.workgroupSize == 512)
+        }
+    }
+
     @Test("wave64 device: 64-lane subgroups required, 16x16x16 int8 accepted")
     func amd() throws {
         let caps = amdCaps()

@@ -160,9 +160,22 @@ struct KernelTests {
           ] as [(Op, DType, Int, Int, Int, Int, Int, Int, Int)])
     func dqDecode1024(_ c: (Op, DType, Int, Int, Int, Int, Int, Int, Int)) throws {
         let ctx = try Shared.ctx()
-        guard ctx.capabilities.maxWorkgroupInvocations >= 1024, ctx.capabilities.maxWorkgroupSize[0] >= 1024 else { return }
+        let caps = ctx.capabilities
         let p = Problem(op: c.0, m: c.2, n: c.3, k: c.4, groupSize: c.0 == .dq8ca_q4gsw ? c.5 : 0, act: c.1, bias: c.2 != 2)
         let config = GemvConfig(columns: c.6, threads: 1024, unroll: c.7, prefetch: c.8 == 1 ? nil : c.8, sg: true)
+        // gemv_dq requires its subgroup size, which caps a workgroup at that size ×
+        // maxComputeWorkgroupSubgroups (lavapipe: 8 × 32 = 256): there the forced configuration is
+        // refused with the limit, not run (the validation layers caught it running before the fix).
+        let limit = caps.maxWorkgroupInvocations(requiredSubgroupSize: caps.subgroupSize)
+        guard limit >= 1024, caps.maxWorkgroupSize[0] >= 1024 else {
+            var options = ctx.options
+            options.gemvConfig = config
+            guard case .failure(let why) = Dispatcher.plan(.gemv, p, caps: caps, options: options) else {
+                Issue.record("1024-thread workgroups planned where the device allows \(limit)"); return
+            }
+            #expect(why.reason.contains("over the device's \(limit)"), "\(why.reason)")
+            return
+        }
         let plan = try Self.runForced(p, config, shader: Self.dqVariant(c.0, c.1, f64: ctx.capabilities.shaderFloat64), seed: 19)
         #expect(plan.quantFused && plan.tile.workgroupSize == 1024)
     }
