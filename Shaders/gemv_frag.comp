@@ -73,10 +73,21 @@
 // and their parameters (XQ, XP, as quant_act lays them out) for layers sharing the scratch.
 // With XSMEM (family gemv_frag_dqf_xs) the x rows are quantized once per workgroup as they are
 // staged, and each step's weight loads are issued before the staging (in flight meanwhile).
+//
+// QSYNC (with DQ; family gemv_frag_dqs, M ≤ 256 — decode batches): the quantization pass inside
+// the same dispatch. Each workgroup takes a ticket (an atomic counter in SyncBuf) as it starts;
+// the workgroups with tickets t < M quantize x rows t, t + (workgroups), … exactly as
+// quant_act.comp does (the same bits, into the same XQ / XP layout — the layer's scratch, so
+// layers sharing it read them as from the pass) and publish them (device-scope release of a
+// second counter). Every workgroup issues its first blocks' weight loads, then waits until all M
+// rows are published (device-scope acquire) and runs as gemv_frag_dq. A workgroup waits only on
+// workgroups that took earlier tickets — which have started, so it cannot wait on one that never
+// runs (the same forward-progress argument as single-pass scans with decoupled look-back). The
+// last workgroup past the wait (a third counter) resets the counters for the next dispatch.
 #include "common.glsl"
-#ifdef QFUSE
-#if !defined(DQ) || defined(GEMM)
-#error QFUSE is a form of the DQ matrix-vector kernel (not GEMM)
+#if defined(QFUSE) || defined(QSYNC)
+#if !defined(DQ) || defined(GEMM) || (defined(QFUSE) && defined(QSYNC)) || (defined(QSYNC) && defined(XSMEM))
+#error QFUSE and QSYNC are forms of the DQ matrix-vector kernel (not GEMM; QSYNC not staged; not both)
 #endif
 #include "quant_common.glsl"
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -135,7 +146,21 @@ const uint NSG = WG / SGS;
 const uint RG = NSG / KS;                      // row groups per workgroup
 const uint BN = RG * R * 16;                   // rows per workgroup
 
-#if defined(DQ) && defined(QFUSE)
+#if defined(DQ) && defined(QSYNC)
+#ifdef ACT_F16
+layout(binding = 0) readonly buffer XBuf { uvec4 X4[]; };
+#else
+layout(binding = 0) readonly buffer XBuf { vec4 X4[]; };
+#endif
+layout(binding = 1) readonly buffer WBuf { uvec4 W4[]; };
+layout(binding = 2) readonly buffer SBuf { float S[]; };
+layout(binding = 3) readonly buffer BiasBuf { ACT_T BIAS[]; };
+layout(binding = 4) writeonly buffer YBuf { ACT_T Y[]; };
+// Written by this dispatch's quantizing workgroups and read by all of them: coherent.
+layout(binding = 5) coherent buffer XQBuf { uvec4 XQ4[]; };   // int8 rows, K / 16 uvec4 apart
+layout(binding = 6) coherent buffer XPBuf { uint XP[]; };     // per row: scale bits, zero point
+layout(binding = 7) coherent buffer SyncBuf { uint SYNC[]; }; // tickets, rows published, workgroups past the wait
+#elif defined(DQ) && defined(QFUSE)
 #ifdef ACT_F16
 layout(binding = 0) readonly buffer XBuf { uvec4 X4[]; };
 #else
@@ -208,6 +233,132 @@ uvec4 xr[QPT * 4u];             // the x quarters this invocation stages for the
 uvec4 xr[PD * NB * 4];  // 32 halves of x rows g (and g + 8) per block in flight
 #endif
 
+#if defined(DQ) && (defined(QFUSE) || defined(QSYNC))
+// x[m, 8i … 8i + 8) as floats (K and the row stride pc.ldx = K are multiples of 128).
+void load8(uint m, uint i, out float v[8]) {
+    const uint e0 = m * pc.ldx + 8u * i;
+#ifdef ACT_F16
+    const uvec4 r = X4[e0 >> 3];
+    [[unroll]] for (uint h = 0; h < 4u; ++h) { const vec2 p = unpackHalf2x16(r[h]); v[2u * h] = p.x; v[2u * h + 1u] = p.y; }
+#else
+    const vec4 a = X4[e0 >> 2], b = X4[(e0 >> 2) + 1u];
+    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+#endif
+}
+
+// One value's xq as a float (quantize1's integer): an estimate u = fma(v, inv32, zp) is within
+// 255·2⁻²⁴ + 2·2⁻¹⁶ < 4.6·10⁻⁵ of quantize1's sum v·inv + zp (inv32's relative error on
+// |v·inv| ≤ 255, at most two roundings of |u| < 512 where fma is not fused), so where u is more
+// than 2⁻¹⁰ from a half-integer both round to the same integer (u − roundEven(u) is exact);
+// nearer a tie, and for non-finite values, quantize1 itself. Fewer operations than quantize1's
+// fp32 test, which matters where every workgroup quantizes all of its x rows (QFUSE).
+float quantizeF(float v, QINV_T inv, float inv32, float zp) {
+    const float u = fma(v, inv32, zp);
+    const float r = roundEven(u);
+    if (abs(u - r) < 0.4990234375) return clamp(r, -128.0, 127.0);
+    return float(quantize1(v, inv, inv32, zp));
+}
+
+#endif
+
+#if defined(DQ) && defined(QSYNC)
+shared uint qsTicket;
+shared float qsLo[NSG], qsHi[NSG];
+shared float qsParam[2];                         // the row's scale and zero point
+#ifdef Q_F64
+shared uvec2 qsInv;
+#else
+shared float qsInv;
+#endif
+
+// x row `row` into XQ (16 int8 values per uvec4, in k order) and XP (scale bits, zero point), the
+// bits quant_act.comp writes (K is a multiple of 128: no padding). Every invocation of the
+// workgroup calls it (two barriers).
+void quantizeRow(uint row) {
+    const uint tid = gl_LocalInvocationIndex;
+    const uint steps = pc.K / 8u;
+    float lo = 0.0, hi = 0.0;                    // the range always includes 0
+    for (uint i = tid; i < steps; i += WG) {
+        float v[8];
+        load8(row, i, v);
+        [[unroll]] for (uint e = 0; e < 8u; ++e) { lo = min(lo, v[e]); hi = max(hi, v[e]); }
+    }
+    lo = subgroupMin(lo);
+    hi = subgroupMax(hi);
+    if (subgroupElect()) { qsLo[gl_SubgroupID] = lo; qsHi[gl_SubgroupID] = hi; }
+    barrier();
+    if (tid == 0u) {
+        float a = qsLo[0], b = qsHi[0];
+        for (uint s = 1; s < NSG; ++s) { a = min(a, qsLo[s]); b = max(b, qsHi[s]); }
+        float scale, zp;
+#ifdef Q_F64
+        double inv;
+        qParams(a, b, scale, inv, zp);
+        qsInv = unpackDouble2x32(inv);
+#else
+        scale = qScale(a, b);
+        qsInv = qInverse(scale);
+        zp = qZeroPoint(div_rn(a, scale), div_rn(b, scale));
+#endif
+        qsParam[0] = scale;
+        qsParam[1] = zp;
+        XP[2u * row] = floatBitsToUint(scale);
+        XP[2u * row + 1u] = uint(int(zp));
+    }
+    barrier();
+    const float zp = qsParam[1];
+#ifdef Q_F64
+    const double inv = packDouble2x32(qsInv);
+#else
+    const float inv = qsInv;
+#endif
+    const float inv32 = float(inv);
+    for (uint i = tid; i < steps / 2u; i += WG) {
+        float a[8], b[8];
+        load8(row, 2u * i, a);
+        load8(row, 2u * i + 1u, b);
+        uint q[4];
+        [[unroll]] for (uint c = 0; c < 4u; ++c) {
+            q[c] = 0u;
+            [[unroll]] for (uint e = 0; e < 4u; ++e) {
+                const uint j = 4u * c + e;
+                const float x = j < 8u ? a[j] : b[j - 8u];
+                q[c] |= (uint(int(quantizeF(x, inv, inv32, zp))) & 0xFFu) << (8u * e);
+            }
+        }
+        XQ4[row * (pc.K / 16u) + i] = uvec4(q[0], q[1], q[2], q[3]);
+    }
+}
+
+// With the workgroup's ticket in qsTicket (invocation 0 took it; main issues the first blocks'
+// weight loads in between): quantizes and publishes the rows the ticket gives (t < M: rows t,
+// t + workgroups, …), then waits until all M rows are published. Every invocation calls it.
+void quantizeAndWait() {
+    const uint tid = gl_LocalInvocationIndex;
+    barrier();
+    const uint nwg = gl_NumWorkGroups.x * gl_NumWorkGroups.y;
+    uint rows = 0u;
+    for (uint row = qsTicket; row < pc.M; row += nwg) { quantizeRow(row); ++rows; }   // uniform
+    if (rows > 0u) {
+        // Every invocation's XQ / XP stores before the workgroup's release.
+        controlBarrier(gl_ScopeWorkgroup, gl_ScopeDevice, gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
+        if (tid == 0u) atomicAdd(SYNC[1], rows, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelease);
+    }
+    if (tid == 0u) {
+        while (atomicLoad(SYNC[1], gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsAcquire) < pc.M) { }
+        // The last workgroup past the wait resets the counters (every workgroup has taken its
+        // ticket and no one reads them again in this dispatch).
+        if (atomicAdd(SYNC[2], 1u, gl_ScopeDevice, 0, gl_SemanticsRelaxed) == nwg - 1u) {
+            atomicStore(SYNC[0], 0u, gl_ScopeDevice, 0, gl_SemanticsRelaxed);
+            atomicStore(SYNC[1], 0u, gl_ScopeDevice, 0, gl_SemanticsRelaxed);
+            atomicStore(SYNC[2], 0u, gl_ScopeDevice, 0, gl_SemanticsRelaxed);
+        }
+    }
+    // Invocation 0's acquire, passed on to the workgroup.
+    controlBarrier(gl_ScopeWorkgroup, gl_ScopeDevice, gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
+}
+#endif
+
 #if defined(DQ) && defined(QFUSE)
 // The tile's row parameters (row m0 + r at index r), computed by quantPrologue.
 const uint QTPR = WG / TN;                               // threads per x row in the range pass
@@ -220,18 +371,6 @@ shared uvec2 qinv[TN];
 shared float qinv[TN];
 #endif
 bool xqWriter = false;   // this invocation writes XQ (first workgroup along N; without XSMEM its row group 0)
-
-// x[m, 8i … 8i + 8) as floats (K and the row stride pc.ldx = K are multiples of 128).
-void load8(uint m, uint i, out float v[8]) {
-    const uint e0 = m * pc.ldx + 8u * i;
-#ifdef ACT_F16
-    const uvec4 r = X4[e0 >> 3];
-    [[unroll]] for (uint h = 0; h < 4u; ++h) { const vec2 p = unpackHalf2x16(r[h]); v[2u * h] = p.x; v[2u * h + 1u] = p.y; }
-#else
-    const vec4 a = X4[e0 >> 2], b = X4[(e0 >> 2) + 1u];
-    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
-#endif
-}
 
 // The parameters of rows m0 … m0 + TN − 1 (those < M) into qsc, qinv, qzp (the first workgroup
 // along N also into XP). Every invocation calls it (two barriers).
@@ -284,19 +423,6 @@ void quantPrologue(uint m0, bool xpWriter) {
     barrier();
 }
 
-// One value's xq as a float (quantize1's integer): an estimate u = fma(v, inv32, zp) is within
-// 255·2⁻²⁴ + 2·2⁻¹⁶ < 4.6·10⁻⁵ of quantize1's sum v·inv + zp (inv32's relative error on
-// |v·inv| ≤ 255, at most two roundings of |u| < 512 where fma is not fused), so where u is more
-// than 2⁻¹⁰ from a half-integer both round to the same integer (u − roundEven(u) is exact);
-// nearer a tie, and for non-finite values, quantize1 itself. Fewer operations than quantize1's
-// fp32 test, which matters here: every workgroup quantizes all of its x rows.
-float quantizeF(float v, QINV_T inv, float inv32, float zp) {
-    const float u = fma(v, inv32, zp);
-    const float r = roundEven(u);
-    if (abs(u - r) < 0.4990234375) return clamp(r, -128.0, 127.0);
-    return float(quantize1(v, inv, inv32, zp));
-}
-
 // 32 activations of row m from k, quantized with the row's parameters, as 4 × 8 halves xq − zp
 // (exact); rows ≥ M load row M − 1 and are zeroed (no divergent loads). xqWriter: the int8 values
 // also into XQ.
@@ -340,7 +466,11 @@ void loadX(uint dst, uint m, uint k) {
     const uint keep = m < pc.M ? 0xFFFFFFFFu : 0u;
     const uint zp = uint(1152 + int(XP[2u * row + 1u]));   // 1024 + 128 + zp, as fp16 below
     const f16vec2 off = f16vec2(float16_t(float(zp)));
+#ifdef QSYNC
+    const uint base = (row * pc.K + k) >> 4;             // rows K bytes apart (pc.ldx is x's stride)
+#else
     const uint base = (row * pc.ldx + k / 4u) >> 2;
+#endif
     [[unroll]] for (uint h = 0; h < 2u; ++h) {
         const uvec4 v = XQ4[base + h] ^ uvec4(0x80808080u);   // u = xq + 128 in each byte
         [[unroll]] for (uint c = 0; c < 4u; ++c) {
@@ -418,10 +548,19 @@ void fetch(uint slot, uint lane, uint n0, uint m0, uint kb) {
 #endif
         }
     }
-#if !defined(XSMEM) && !defined(GEMM)
+#if !defined(XSMEM) && !defined(GEMM) && !defined(QSYNC)
     [[unroll]] for (uint b = 0; b < NB; ++b) loadX((slot * NB + b) * 4u, m0 + g + 8u * b, k);
 #endif
 }
+
+#ifdef QSYNC
+// (QSYNC: fetch loads the weights only — the first blocks' before the wait —, this the lane's x
+// values of one block, rows g + 8b, into slot `slot`.)
+void fetchX(uint slot, uint lane, uint m0, uint kb) {
+    const uint g = lane >> 2, t = lane & 3u;
+    [[unroll]] for (uint b = 0; b < NB; ++b) loadX((slot * NB + b) * 4u, m0 + g + 8u * b, kb + 32u * t);
+}
+#endif
 
 #ifdef GEMM
 // WH: half h of block kb's weights (and with h = 0 the block's group scales, into set slot).
@@ -644,6 +783,16 @@ void main() {
         quantPrologue(m0, first);
     }
 #endif
+#if defined(DQ) && defined(QSYNC)
+    // The ticket, the first blocks' weights in flight meanwhile, the rows (quantized here or by
+    // other workgroups).
+    if (gl_LocalInvocationIndex == 0u) qsTicket = atomicAdd(SYNC[0], 1u, gl_ScopeDevice, 0, gl_SemanticsRelaxed);
+    [[unroll]] for (uint u = 0; u < PD; ++u) {
+        const uint b = part * PD + u;
+        if (b < nb) fetch(u, lane, n0, m0, 128u * b);
+    }
+    quantizeAndWait();
+#endif
 
     // acc[r * NB + b]: tile r (16 weight rows) × x rows 8b … 8b + 7 (GEMM: declared above).
 #ifndef GEMM
@@ -685,7 +834,15 @@ void main() {
 #else
     for (uint b0 = part * PD; b0 < nb; b0 += KS * PD) {
 #endif
-#if !(defined(XSMEM) && defined(QFUSE))
+#if defined(QSYNC)
+        [[unroll]] for (uint u = 0; u < PD; ++u) {
+            const uint b = b0 + u;
+            if (b < nb) {
+                if (b0 != part * PD) fetch(u, lane, n0, m0, 128u * b);   // (the first blocks' before the wait)
+                fetchX(u, lane, m0, 128u * b);
+            }
+        }
+#elif !(defined(XSMEM) && defined(QFUSE))
         [[unroll]] for (uint u = 0; u < PD; ++u) {
             const uint b = b0 + u;
             if (b < nb) fetch(u, lane, n0, m0, 128u * b);

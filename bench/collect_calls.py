@@ -23,7 +23,7 @@ def name_of(c):
                 + ("i" if g.get("int8") else "") + (f"k{g['kBlock']}" if g.get("kBlock") else "") + (f"e{g['xStore']}" if g.get("xStore") else "") \
                 + (f"s{g['splitK']}" if (g.get("splitK") or 1) > 1 else "")
         else:
-            s += "f" + ("w" if g.get("xs") else "") + ("q" if g.get("fuseQuant") else "") + (f"s{g['splitK']}" if g.get("splitK", 1) > 1 else "")
+            s += "f" + ("w" if g.get("xs") else "") + ("q" if g.get("fuseQuant") else "") + ("d" if g.get("quantInDispatch") else "") + (f"s{g['splitK']}" if g.get("splitK", 1) > 1 else "")
     elif g.get("sg"):
         s += ("gl" if g.get("l1") else "g") + (f"p{g['prefetch']}" if (g.get("prefetch") or 1) > 1 else "") \
             + (f"s{g['splitK']}" if (g.get("splitK") or 1) > 1 else "")

@@ -91,6 +91,11 @@ FAMILIES = {
     # … and with the x rows quantized once per workgroup as they are staged (XSMEM).
     "gemv_frag_dqf_xs": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[INT_W, ACT, FP64], defines=["DQ", "QFUSE", "XSMEM"], grid="columns", max_m=256,
                              name=lambda v: f"gemv_frag_dqf_xs_{'f64_' if v['fp64'] else ''}{v['weight']}_{v['act']}"),
+    # … with the quantization pass inside the same dispatch (QSYNC: the first M workgroups to start
+    # quantize one row each and publish it; every workgroup waits for all M rows, then runs as
+    # gemv_frag_dq — one dispatch, no per-workgroup quantization work).
+    "gemv_frag_dqs": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[INT_W, ACT, FP64], defines=["DQ", "QSYNC"], grid="columns", max_m=256,
+                          name=lambda v: f"gemv_frag_dqs_{'f64_' if v['fp64'] else ''}{v['weight']}_{v['act']}"),
     # The same with the x rows staged once per workgroup in shared memory (XSMEM; mid-size M).
     "gemv_frag_xs": dict(src="gemv_frag.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], defines=["XSMEM"], grid="columns", max_m=256,
                          name=lambda v: f"gemv_frag_xs_{v['weight']}_{v['act']}"),
@@ -157,7 +162,7 @@ def tool(name):
     return path, os.path.join(prefix, "lib")
 
 
-BINDING = re.compile(r"layout\s*\(\s*binding\s*=\s*(\d+)\s*\)\s*(readonly|writeonly)?\s*buffer\s+(\w+)\s*\{\s*(\w+)\s+(\w+)\s*\[\s*\]\s*;\s*\}")
+BINDING = re.compile(r"layout\s*\(\s*binding\s*=\s*(\d+)\s*\)\s*(?:coherent\s+)?(readonly|writeonly)?\s*buffer\s+(\w+)\s*\{\s*(\w+)\s+(\w+)\s*\[\s*\]\s*;\s*\}")
 SPEC = re.compile(r"layout\s*\(\s*constant_id\s*=\s*(\d+)\s*\)\s*const\s+uint\s+(\w+)\s*=\s*(\d+)u?\s*;")
 PUSH = re.compile(r"layout\s*\(\s*push_constant\s*\)\s*uniform\s+\w+\s*\{([^}]*)\}")
 LOCAL = re.compile(r"layout\s*\(\s*local_size_x_id\s*=\s*(\d+)\s*\)\s*in\s*;")

@@ -730,6 +730,12 @@ extension Dispatcher {
             guard forced else { return nil }
             return no("\(config.compact): the fused quantization (q) is a form of the dq8ca ops' matrix–vector kernels (not \(p.op.rawValue)\(gemm ? ", not the prefill form" : ""))")
         }
+        // The quantization by the dispatch's first workgroups (gemv_frag_dqs): the same, not staged.
+        let sync = config.quantInDispatch == true
+        if sync && (!dq || gemm || config.xs == true || fused) {
+            guard forced else { return nil }
+            return no("\(config.compact): the quantization by the dispatch's first workgroups (d) is a form of the dq8ca ops' unstaged matrix–vector kernel (not \(p.op.rawValue)\(gemm ? ", not the prefill form" : "")\(config.xs == true ? ", not staged" : ""))")
+        }
         let kBlock = config.kBlock ?? 128
         let mmaOK = int8
             ? options.brokenCoopMat[CoopMatFamily.s8] == nil && options.int8FragmentLayout == .mma16832s8 && caps.shaderInt8
@@ -742,7 +748,7 @@ extension Dispatcher {
         // for K ≤ 65536.
         // (The fused prologue reduces with subgroup arithmetic; plan() refuses dq8ca ops without
         // it before this runs — the guard is for direct callers.)
-        guard !dq || quant != nil || fused, !fused || caps.subgroupArithmetic, p.k % 128 == 0, p.k % kBlock == 0, !q4 || p.groupSize % 128 == 0, p.op != .dq8ca_q8csw || p.k <= 65536,
+        guard !dq || quant != nil || fused || sync, !(fused || sync) || caps.subgroupArithmetic, p.k % 128 == 0, p.k % kBlock == 0, !q4 || p.groupSize % 128 == 0, p.op != .dq8ca_q8csw || p.k <= 65536,
               !options.disableCoopMat, caps.cooperativeMatrix,
               caps.vulkanMemoryModel, mmaOK,
               FragmentLayout.runsAt32(caps),
@@ -754,10 +760,10 @@ extension Dispatcher {
         let tn = config.xRows ?? (p.m <= 8 ? 8 : p.m <= 16 ? 16 : 32)
         let bn = (wg / 32 / ks) * r * 16
         let staged = config.xs == true
-        let family = KernelFamily.registerFragment(dq: dq, staged: staged, gemm: gemm, int8: int8, fused: fused)
-        let features: Set<VariantFeature> = fused && caps.shaderFloat64 ? [.fp64] : []
+        let family = KernelFamily.registerFragment(dq: dq, staged: staged, gemm: gemm, int8: int8, fused: fused, sync: sync)
+        let features: Set<VariantFeature> = (fused || sync) && caps.shaderFloat64 ? [.fp64] : []
         guard let groups = try? Checked.product([(p.n + bn - 1) / bn, (p.m + tn - 1) / tn], ""), groups <= caps.maxWorkgroupCount[0],
-              let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn, split: ks, xTiles: p.m > tn, staged: staged ? pd : 0, gemm: gemm, bLoad: config.xLoad == true, int8: int8, kBlock: kBlock, fused: fused), shared <= caps.sharedMemoryBytes,
+              let shared = Dispatcher.fragSharedBytes(workgroup: wg, tiles: r, tn: tn, split: ks, xTiles: p.m > tn, staged: staged ? pd : 0, gemm: gemm, bLoad: config.xLoad == true, int8: int8, kBlock: kBlock, fused: fused, sync: sync), shared <= caps.sharedMemoryBytes,
               let shader = lookup(VariantKey(family: family, weight: p.op.weightFormat, act: p.act, features: features)) else { return nil }
         var t = TileConfig(bm: tn, bn: bn, bk: kBlock, workgroupSize: wg)
         t.tm = 16; t.tn = tn; t.tk = int8 ? 32 : 16
@@ -776,6 +782,7 @@ extension Dispatcher {
         if t.ablate != 0 { rs.append("ABLATED \(t.ablate): parts of the main loop left out (diagnostics; results are wrong)") }
         if staged { rs.append("x rows staged once per workgroup in shared memory (\(fused ? "gemv_frag_dqf_xs" : dq ? "gemv_frag_dq_xs" : "gemv_frag_xs"))") }
         if fused { rs.append("activations quantized inside the kernel (\(staged ? "gemv_frag_dqf_xs" : "gemv_frag_dqf"); no quantization pass, one dispatch): each workgroup reduces its \(min(tn, p.m)) x row(s)' ranges and computes their parameters\(features.contains(.fp64) ? " (fp64)" : "") in a prologue (two barriers), then quantizes \(staged ? "the x rows once as it stages them, each step's weight loads issued first" : "the values each lane loads")") }
+        if sync { rs.append("activations quantized by the dispatch's first workgroups (gemv_frag_dqs; no quantization pass, one dispatch): the first \(p.m) workgroup(s) to start quantize one x row each as the pass would\(features.contains(.fp64) ? " (fp64 parameters)" : "") and publish it (device-scope counters in the scratch); every workgroup issues its first weight loads, waits for all \(p.m) row(s), then reads the int8 rows as gemv_frag_dq") }
         if int8 { rs.append("int8 prefill form (gemm_frag_i8): the int8 weight words as the MMA's A operand (16 × 32, probed layout mma16832s8), the quantization pass's int8 rows as B (32 × 8, \(tn / 8) fragments: M pads to \(tn)) by coopMatLoad from two shared buffers in the MMAs' K order\(ks > 1 ? ", each tile group's x rows split over \(ks) subgroups (\(tn / 8 / ks) B fragments per subgroup and step, each feeding \(r) MMA(s))" : ""), one barrier per \(kBlock)-value K block, \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded \(kBlock / 64) MMA steps ahead" : "weights in two register sets, a block ahead"); \(q4 ? "INT4 as 16·(q − 8) int8 bytes (two operations per word, x bytes regrouped alike when staged), exact int32 sums per 128-value block, × the fp32 group scale / 16 into fp32 accumulators" : "int32 sums over all of K"), then y = sx·(Σ − zp·corr)") }
         else if gemm { rs.append("prefill form (\(dq ? "gemm_frag_dq" : "gemm_frag")): \(tn) x rows per workgroup staged in two shared buffers\(config.xLoad == true ? " in the MMAs' K order, B fragments by coopMatLoad" : ", B fragments built from permuted words"), \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded four MMA steps ahead" : "weights in two register sets, a block ahead")\(config.xStore == 8 ? ", x a block further ahead" : ""), one barrier per 128-value K block\(q4 ? "; INT4 × its fp16 group scale as it is dequantized" : "")") }
         if !int8 { rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")\(p.m > tn ? "; \((p.m + tn - 1) / tn) tiles of \(tn) x rows, one workgroup each per row group" : "")), \(staged || gemm ? "weight fragments loaded straight into registers (probed layout mma16816)" : "fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")") }
@@ -788,8 +795,8 @@ extension Dispatcher {
         case .dq8ca_q8csw where int8: break
         case .dq8ca_q8csw: rs.append("int8 weights and xq − zp exact in fp16: each 128-value block's sum an exact integer, added in int32; × the weight row's and the activation row's scales at the end")
         }
-        var plan = KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: dq && !fused ? quant : nil, tile: t, tuning: tuning, reasons: rs)
-        plan.quantFused = fused
+        var plan = KernelPlan(problem: p, kernel: .gemv, shader: shader, quantShader: dq && !fused && !sync ? quant : nil, tile: t, tuning: tuning, reasons: rs)
+        plan.quantFused = fused || sync
         return .success(plan)
     }
 
@@ -809,8 +816,14 @@ extension Dispatcher {
     /// two floats per row and partial range (WG/TN threads per row: one partial per subgroup where
     /// that is ≥ 32, else per thread), and per row the scale, zero point and 1/scale (8 bytes).
     static func fragSharedBytes(workgroup: Int, tiles: Int, tn: Int, split: Int, xTiles: Bool = false, staged: Int = 0, gemm: Bool = false, bLoad: Bool = false, int8: Bool = false,
-                                kBlock: Int = 128, fused: Bool = false) -> Int? {
+                                kBlock: Int = 128, fused: Bool = false, sync: Bool = false) -> Int? {
         guard workgroup >= 0, tiles >= 0, tn >= 0, split >= 1, staged >= 0, (workgroup / 32) % split == 0, kBlock >= 16 else { return nil }
+        if sync {
+            // gemv_frag_dqs: the ticket, the subgroups' partial ranges, the row's parameters.
+            guard !fused, !gemm, !int8, staged == 0,
+                  let base = fragSharedBytes(workgroup: workgroup, tiles: tiles, tn: tn, split: split, xTiles: xTiles, kBlock: kBlock) else { return nil }
+            return try? Checked.add(base, Checked.add(Checked.product([workgroup / 32, 8], ""), 20, ""), "")
+        }
         if fused {
             guard !gemm, !int8, tn >= 1, workgroup >= tn,
                   let base = fragSharedBytes(workgroup: workgroup, tiles: tiles, tn: tn, split: split, xTiles: xTiles, staged: staged, kBlock: kBlock) else { return nil }

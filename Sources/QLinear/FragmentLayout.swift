@@ -141,7 +141,7 @@ extension KernelFamily {
     /// `mma16816` layout, x-row tiles past TN rows.
     public var isRegisterFragment: Bool {
         switch self {
-        case .gemvFrag, .gemvFragDq, .gemvFragDqf, .gemvFragDqfXs, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq, .gemmFragI8: return true
+        case .gemvFrag, .gemvFragDq, .gemvFragDqf, .gemvFragDqfXs, .gemvFragDqs, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq, .gemmFragI8: return true
         default: return false
         }
     }
@@ -149,12 +149,17 @@ extension KernelFamily {
     /// the x rows staged per workgroup (`staged`) or loaded by each lane; `gemm`: the prefill form
     /// (`gemm_frag`; with `dq`, `gemm_frag_dq` — the dispatcher uses it for dq8ca_q4gsw only;
     /// with `int8`, dq8ca_q8csw's int8 form `gemm_frag_i8`); `fused` (with `dq`, the matrix–vector
-    /// form): `gemv_frag_dqf` (`gemv_frag_dqf_xs` staged), the activation quantization inside the kernel.
-    public static func registerFragment(dq: Bool, staged: Bool, gemm: Bool = false, int8: Bool = false, fused: Bool = false) -> KernelFamily {
-        gemm ? (int8 ? .gemmFragI8 : dq ? .gemmFragDq : .gemmFrag) : staged ? (dq ? (fused ? .gemvFragDqfXs : .gemvFragDqXs) : .gemvFragXs) : (dq ? (fused ? .gemvFragDqf : .gemvFragDq) : .gemvFrag)
+    /// form): `gemv_frag_dqf` (`gemv_frag_dqf_xs` staged), the activation quantization inside the kernel;
+    /// `sync` (with `dq`, the matrix–vector form, not staged): `gemv_frag_dqs`, the quantization by
+    /// the dispatch's first workgroups.
+    public static func registerFragment(dq: Bool, staged: Bool, gemm: Bool = false, int8: Bool = false, fused: Bool = false, sync: Bool = false) -> KernelFamily {
+        sync && dq && !gemm && !staged ? .gemvFragDqs : gemm ? (int8 ? .gemmFragI8 : dq ? .gemmFragDq : .gemmFrag) : staged ? (dq ? (fused ? .gemvFragDqfXs : .gemvFragDqXs) : .gemvFragXs) : (dq ? (fused ? .gemvFragDqf : .gemvFragDq) : .gemvFrag)
     }
     /// Whether this family quantizes the activations itself (no quantization pass before it).
-    public var quantizesInKernel: Bool { self == .gemvDq || self == .gemvFragDqf || self == .gemvFragDqfXs }
+    public var quantizesInKernel: Bool { self == .gemvDq || self == .gemvFragDqf || self == .gemvFragDqfXs || self == .gemvFragDqs }
+    /// Whether this family's workgroups synchronise through the layer scratch's counters
+    /// (`gemv_frag_dqs`: binding `SyncBuf`).
+    public var usesSyncCounters: Bool { self == .gemvFragDqs }
     /// Whether this register-fragment family stages its x rows per workgroup (XSMEM).
     public var stagesX: Bool { self == .gemvFragXs || self == .gemvFragDqXs || self == .gemvFragDqfXs }
     /// The prefill form of the register-fragment kernel (`gemm_frag`, `gemm_frag_dq`, `gemm_frag_i8`).

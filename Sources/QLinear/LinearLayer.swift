@@ -154,6 +154,9 @@ public final class LinearLayer: @unchecked Sendable {
         let device: Device
         let xq: Buffer?
         let xp: Buffer?
+        /// dq8ca ops: three zeroed counters `gemv_frag_dqs` synchronises its workgroups on (each
+        /// dispatch leaves them zero).
+        let sync: Buffer?
         /// Split-K partial sums, grown on demand by `encode` (older buffers stay alive with the
         /// scratch, so streams recorded against them remain valid).
         private let partialBuffers = Locked<[Buffer]>([])
@@ -167,7 +170,10 @@ public final class LinearLayer: @unchecked Sendable {
             if layer.op.quantizesActivations {
                 xq = try Buffer(device: layer.context.device, size: try Checked.mul(m, layer.kp, "scratch M·Kp"))
                 xp = try Buffer(device: layer.context.device, size: try Checked.mul(m, 8, "scratch qparams"))
-            } else { xq = nil; xp = nil }
+                let counters = try Buffer(device: layer.context.device, size: 16)
+                try counters.write(array: [UInt32](repeating: 0, count: 4))
+                sync = counters
+            } else { xq = nil; xp = nil; sync = nil }
         }
 
         /// A buffer of at least `bytes` for split-K partial sums.
@@ -203,7 +209,7 @@ public final class LinearLayer: @unchecked Sendable {
         switch plan.kernel {
         case .tiled: expected = [.tiledFloat, .tiledInt]
         case .coopmat: expected = plan.splitK > 1 ? [.coopmatFloatSplitk, .coopmatIntSplitk] : [.coopmatFloat, .coopmatInt]
-        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma, .gemvDq, .gemvFrag, .gemvFragDq, .gemvFragDqf, .gemvFragDqfXs, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq, .gemmFragI8]
+        case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma, .gemvDq, .gemvFrag, .gemvFragDq, .gemvFragDqf, .gemvFragDqfXs, .gemvFragDqs, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq, .gemmFragI8]
         }
         guard expected.contains(family) else { throw QLinearError.invalidShape("plan's shader \(plan.shader.rawValue) is not a \(plan.kernel.rawValue) kernel") }
         if let maxM = family.maxM, m > maxM {
@@ -253,11 +259,12 @@ public final class LinearLayer: @unchecked Sendable {
             let staged = family.stagesX
             let gemm = family.isPrefillForm
             let int8 = family == .gemmFragI8
-            let fused = family.quantizesInKernel
-            // (gemv_frag_dqf: the fp64 variant wherever the device has fp64, as for gemv_dq.)
-            let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged, gemm: gemm, int8: int8, fused: fused), weight: op.weightFormat, act: act,
-                                                     features: fused && caps.shaderFloat64 ? [.fp64] : []))
-            let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm, bLoad: t.bLoad != 0, int8: int8, kBlock: t.bk, fused: fused)
+            let sync = family.usesSyncCounters
+            let fused = family.quantizesInKernel && !sync
+            // (gemv_frag_dqf / gemv_frag_dqs: the fp64 variant wherever the device has fp64, as for gemv_dq.)
+            let variant = ShaderID.lookup(VariantKey(family: .registerFragment(dq: dq, staged: staged, gemm: gemm, int8: int8, fused: fused, sync: sync), weight: op.weightFormat, act: act,
+                                                     features: (fused || sync) && caps.shaderFloat64 ? [.fp64] : []))
+            let shared = Dispatcher.fragSharedBytes(workgroup: t.workgroupSize, tiles: t.subgroupColumns, tn: t.tn, split: t.subgroupSplit, xTiles: t.xTiles != 0, staged: staged ? t.prefetch : 0, gemm: gemm, bLoad: t.bLoad != 0, int8: int8, kBlock: t.bk, fused: fused, sync: sync)
             // (gemm_frag / gemm_frag_dq: 32 or 64 x rows, gemm_frag_i8 also 128; one block in flight,
             // K not split; gemm_frag_i8 — dq8ca_q8csw, dq8ca_q4gsw where configured — B by
             // coopMatLoad, x stored after the block, 128- or 256-value blocks, the probed int8 layout.)
@@ -410,6 +417,12 @@ public final class LinearLayer: @unchecked Sendable {
             guard let xq = scratch.xq, let xp = scratch.xp else { throw QLinearError.invalidShape("scratch lacks int8 activation buffers") }
             named["XBuf"] = x
             named["XQBuf"] = BufferBinding(xq); named["XPBuf"] = BufferBinding(xp)
+            if family.usesSyncCounters {
+                // gemv_frag_dqs: its workgroups' counters (zero between dispatches: the last
+                // workgroup of each dispatch resets them).
+                guard let sync = scratch.sync else { throw QLinearError.invalidShape("scratch lacks the counters \(plan.shader.rawValue) synchronises on") }
+                named["SyncBuf"] = BufferBinding(sync)
+            }
             push = LinearPush(m: m, n: n, k: k, g: op == .dq8ca_q4gsw ? groupSize : 0, hasBias: hasBias, ldx: k, ldw: ldw)
         } else if op.quantizesActivations {
             guard let xq = quantSource.xq, let xp = quantSource.xp, let qs = plan.quantShader else { throw QLinearError.invalidShape("scratch lacks int8 activation buffers") }

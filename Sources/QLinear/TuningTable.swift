@@ -149,16 +149,22 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// quantizes the values it loads (staged: once per workgroup) — no quantization pass, one
     /// dispatch. nil = false.
     public var fuseQuant: Bool?
+    /// With `frag`, the dq8ca ops' matrix–vector form (not `xs`, not `xRows`): `gemv_frag_dqs` —
+    /// the quantization pass inside the same dispatch: the first M workgroups to start quantize
+    /// one x row each (the pass's bits, into the layer's scratch) and publish it, every workgroup
+    /// issues its first weight loads and waits for all M rows, then runs as `gemv_frag_dq`. One
+    /// dispatch, no quantization work per workgroup. Compact form `fd`. nil = false.
+    public var quantInDispatch: Bool?
     public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil, mma: Bool? = nil, splitK: Int? = nil, prefetch: Int? = nil,
                 sg: Bool? = nil, l1: Bool? = nil, frag: Bool? = nil, xs: Bool? = nil, xRows: Int? = nil, xLoad: Bool? = nil, xStore: Int? = nil, weightHalves: Bool? = nil,
-                kBlock: Int? = nil, int8: Bool? = nil, fuseQuant: Bool? = nil) {
+                kBlock: Int? = nil, int8: Bool? = nil, fuseQuant: Bool? = nil, quantInDispatch: Bool? = nil) {
         self.columns = columns; self.threads = threads; self.unroll = unroll; self.halfMath = halfMath; self.xreg = xreg
         self.mma = mma; self.splitK = splitK; self.prefetch = prefetch; self.sg = sg; self.l1 = l1; self.frag = frag; self.xs = xs; self.xRows = xRows; self.xLoad = xLoad; self.xStore = xStore; self.weightHalves = weightHalves
-        self.kBlock = kBlock; self.int8 = int8; self.fuseQuant = fuseQuant
+        self.kBlock = kBlock; self.int8 = int8; self.fuseQuant = fuseQuant; self.quantInDispatch = quantInDispatch
     }
     public var description: String {
         if frag == true, let xRows { return "tensor cores, fragments built in registers, prefill form: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(xRows) x rows per workgroup staged in two buffers\(xLoad == true ? ", B fragments by coopMatLoad" : "")\(weightHalves == true ? ", weights in half blocks four MMA steps ahead" : "")\(int8 == true ? ", int8 MMAs" : "")\(kBlock.map { ", \($0)-value K blocks" } ?? "")\(xStore.map { $0 == 8 ? ", x loaded a block further ahead" : ", next x stored after MMA step \($0)" } ?? "")\((splitK ?? 1) > 1 ? ", each tile group's x rows split over \(splitK!) subgroups" : "")" }
-        if frag == true { return "tensor cores, fragments built in registers: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(unroll) 128-value K block(s) in flight\((splitK ?? 1) > 1 ? ", K split over \(splitK!) subgroups" : "")\(fuseQuant == true ? ", activations quantized inside the kernel" : "")" }
+        if frag == true { return "tensor cores, fragments built in registers: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(unroll) 128-value K block(s) in flight\((splitK ?? 1) > 1 ? ", K split over \(splitK!) subgroups" : "")\(fuseQuant == true ? ", activations quantized inside the kernel" : "")\(quantInDispatch == true ? ", activations quantized by the dispatch's first workgroups" : "")" }
         if mma == true { return "tensor cores: \(columns) columns × \(threads) threads, K step \(32 * unroll)\((prefetch ?? 1) > 1 ? ", \(prefetch!) steps in flight" : "")\((splitK ?? 1) > 1 ? ", split-K \(splitK!)" : "")" }
         if xreg == true { return "\(columns) columns × \(threads) threads, activations in registers, \(unroll) columns in flight, packed fp16 math" }
         if sg == true { return "\(columns) columns per subgroup × \(threads) threads, K split inside \((splitK ?? 1) > 1 ? "\(splitK!) subgroups" : "the subgroup"), activations \(l1 == true ? "through L1" : "in shared memory"), \(unroll) chunks in flight per column\((prefetch ?? 1) > 1 ? ", \(prefetch!) column groups per subgroup" : ""), packed fp16 math" }
@@ -166,11 +172,12 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     }
     /// The compact form the CLI and reports use: COLUMNSxTHREADSxUNROLL, then `h` (packed fp16
     /// math), `x` (activations in registers), `g` (K split inside a subgroup), `m` (tensor cores)
-    /// or `f` (tensor cores, fragments in registers; `fq` with the dq8ca quantization inside, `fw` x staged per
+    /// or `f` (tensor cores, fragments in registers; `fq` with the dq8ca quantization inside, `fd` with
+    /// it done by the dispatch's first workgroups, `fw` x staged per
     /// workgroup, `fwq` both, `ftN…` the prefill form); `m` and `g` take `pN` (prefetch / column
     /// groups per subgroup), `m`, `g` and `f` take `sN` (split-K).
     public var compact: String {
-        "\(columns)x\(threads)x\(unroll)\(frag == true ? (xs == true ? (fuseQuant == true ? "fwq" : "fw") : xRows.map { "ft\($0)\(xLoad == true ? "l" : "")\(weightHalves == true ? "h" : "")\(int8 == true ? "i" : "")\(kBlock.map { "k\($0)" } ?? "")\(xStore.map { "e\($0)" } ?? "")\(fuseQuant == true ? "q" : "")" } ?? (fuseQuant == true ? "fq" : "f")) : mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 && frag != true ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
+        "\(columns)x\(threads)x\(unroll)\(frag == true ? (xs == true ? (fuseQuant == true ? "fwq" : "fw") : xRows.map { "ft\($0)\(xLoad == true ? "l" : "")\(weightHalves == true ? "h" : "")\(int8 == true ? "i" : "")\(kBlock.map { "k\($0)" } ?? "")\(xStore.map { "e\($0)" } ?? "")\(fuseQuant == true ? "q" : "")" } ?? (fuseQuant == true ? "fq" : quantInDispatch == true ? "fd" : "f")) : mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 && frag != true ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
     }
     /// The configuration used when no rule applies.
     public static let standard = GemvConfig(columns: 2, threads: 128, unroll: 2)
@@ -182,6 +189,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
             return "matrix–vector configuration \(compact): columns 1…128, threads 1…4096, unroll 1…64, split 1…64, prefetch 1…16"
         }
         if fuseQuant == true && (frag != true || xRows != nil) { return "matrix–vector configuration \(compact): the fused quantization (q) is a form of the register-fragment matrix–vector kernel (fq, fwq; not the prefill form ftN)" }
+        if quantInDispatch == true && (frag != true || xRows != nil || xs == true || fuseQuant == true) { return "matrix–vector configuration \(compact): the quantization by the dispatch's first workgroups (fd) is a form of the register-fragment matrix–vector kernel (not staged fw, not the prefill form ftN, not with fq)" }
         if xs == true && frag != true { return "matrix–vector configuration \(compact): xs (x staged per workgroup) is a form of the register-fragment kernel and needs frag" }
         if xStore != nil && (xRows == nil || !(1...8).contains(xStore!)) { return "matrix–vector configuration \(compact): the x store step (e) is 1…8 and a choice of the prefill form (tN)" }
         // Half-block weights and x a block ahead were verified on the H100 only with B by coopMatLoad.

@@ -181,6 +181,16 @@ public struct CheckCase: Sendable {
         let s = try CommandStream(device: dev)
         try s.fill(yb, size: yb.size, value: 0xFFFF_FFFF)      // NaN in fp16 and fp32: never a real result
         try s.barrier()
+        if plan.shader.origin.family.usesSyncCounters {
+            // gemv_frag_dqs synchronises its workgroups on counters in the scratch that each
+            // dispatch must leave zero: run it first on other activations (x reversed) through the
+            // same scratch, so the checked run fails if it finds them set (stale rows, or a wait).
+            let xd = try Buffer(device: dev, size: try layer.inputBytes(m: p.m))
+            try xd.write(array: p.act.encode(Array(x.reversed())))
+            let yd = try Buffer(device: dev, size: max(yBytes, 4))
+            try layer.encode(s, plan: plan, x: BufferBinding(xd), y: BufferBinding(yd, offset: 0, size: p.m * p.n * p.act.bytes), scratch: scratch)
+            try s.barrier()
+        }
         try layer.encode(s, plan: plan, x: BufferBinding(xb), y: BufferBinding(yb, offset: guardBytes, size: p.m * p.n * p.act.bytes), scratch: scratch)
         try s.submitAndWait()
 

@@ -49,13 +49,14 @@ public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertibl
 /// math), q4gsw's activations-in-registers and subgroup-split kernels, the tensor-core kernel
 /// (fp16, q4gsw), the register-fragment kernels (every op), their x-staged form (`fragxs`,
 /// M > 32), their prefill form (`fraggemm`: fp16, q4gsw and dq8ca_q4gsw, M > 32, any M) and the
-/// dq8ca ops' form with the quantization inside (`fragq`: `gemv_frag_dqf`, M ≤ 32).
+/// dq8ca ops' form with the quantization inside (`fragq`: `gemv_frag_dqf`, M ≤ 32) or done by
+/// the dispatch's first workgroups (`fragd`: `gemv_frag_dqs`, M ≤ 32).
 public enum GemvVariety: String, CaseIterable, Codable, Sendable {
-    case column, xreg, sg, mma, frag, fragxs, fraggemm, fragq
+    case column, xreg, sg, mma, frag, fragxs, fraggemm, fragq, fragd
     /// What a sweep tries unless told: every variety but `fragq` (slower than the quantization
     /// pass + `gemv_frag_dq` in every case measured on the H100 — docs/results, session 18 —, so
-    /// swept only when asked for).
-    public static let defaults: Set<GemvVariety> = Set(allCases).subtracting([.fragq])
+    /// swept only when asked for) and `fragd` (session 19: not yet measured on a GPU).
+    public static let defaults: Set<GemvVariety> = Set(allCases).subtracting([.fragq, .fragd])
 }
 
 /// One timed (op, shape, candidate), or why it did not run.
@@ -143,6 +144,14 @@ public enum Tuner {
                     out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true, fuseQuant: true)))
                     // Staged (once per workgroup), K split 1…4 as for fragxs.
                     if ks <= 4 { out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true, xs: true, fuseQuant: true))) }
+                } } } }
+            }
+            // dq8ca ops, decode batches (M ≤ 32): the quantization by the dispatch's first
+            // workgroups (gemv_frag_dqs; one dispatch, no per-workgroup quantization work) — the
+            // frag grid.
+            if !floatOps && varieties.contains(.fragd) && (m ?? 1) <= 32 {
+                for c in [1, 2, 4] { for t in [128, 256, 512] { for u in c == 1 ? [1, 2] : [1] { for ks in [1, 2, 4, 8, 16] where (t / 32) % ks == 0 {
+                    out.append(TuneCandidate(kernel: .gemv, gemv: GemvConfig(columns: c, threads: t, unroll: u, splitK: ks == 1 ? nil : ks, frag: true, quantInDispatch: true)))
                 } } } }
             }
             // The same with the x rows staged once per workgroup (M > 32, where every subgroup
@@ -289,7 +298,7 @@ public enum Tuner {
     static func runs(_ c: TuneCandidate, _ plan: KernelPlan) -> Bool {
         guard let g = c.gemv else { return true }
         let family = plan.shader.origin.family
-        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) && family.quantizesInKernel == (g.fuseQuant == true) && family.isPrefillForm == (g.xRows != nil) && (plan.tile.bLoad != 0) == (g.xLoad == true) && plan.tile.xStoreStep == (g.xStore ?? 0) && plan.tile.weightHalves == (g.weightHalves == true ? 1 : 0) }
+        if g.frag == true { return family.isRegisterFragment && family.stagesX == (g.xs == true) && family.quantizesInKernel == (g.fuseQuant == true || g.quantInDispatch == true) && family.usesSyncCounters == (g.quantInDispatch == true) && family.isPrefillForm == (g.xRows != nil) && (plan.tile.bLoad != 0) == (g.xLoad == true) && plan.tile.xStoreStep == (g.xStore ?? 0) && plan.tile.weightHalves == (g.weightHalves == true ? 1 : 0) }
         if g.mma == true { return family == .gemvMma || family == .gemvMmaSplitk }
         if g.xreg == true { return family == .gemvQ4Xreg }
         if g.sg == true { return family == .gemvQ4Sg || family == .gemvDq }

@@ -93,7 +93,7 @@ struct DeviceOptions: ParsableArguments {
 
     static func parseGemv(_ text: String) throws -> GemvConfig {
         var body = Substring(text)
-        var split: Int?, prefetch: Int?, l1: Bool?, staged = false, xRows: Int?, xLoad: Bool?, xStore: Int?, weightHalves: Bool?, kBlock: Int?, int8: Bool?, fused: Bool?
+        var split: Int?, prefetch: Int?, l1: Bool?, staged = false, xRows: Int?, xLoad: Bool?, xStore: Int?, weightHalves: Bool?, kBlock: Int?, int8: Bool?, fused: Bool?, inDispatch: Bool?
         // Tensor-core form: COLUMNSxTHREADSxUNROLLm, then optionally pPREFETCH and sSPLIT; the
         // subgroup-split form COLUMNSxTHREADSxUNROLLg, then optionally l (activations through L1),
         // pCOLUMN_GROUPS and sSUBGROUPS.
@@ -102,6 +102,7 @@ struct DeviceOptions: ParsableArguments {
             if body[mIdx] == "g" && tail.first == "l" { l1 = true; tail = tail.dropFirst() }
             if body[mIdx] == "f" && tail.first == "w" { staged = true; tail = tail.dropFirst() }
             if body[mIdx] == "f" && tail.first == "q" { fused = true; tail = tail.dropFirst() }
+            if body[mIdx] == "f" && !staged && fused == nil && tail.first == "d" { inDispatch = true; tail = tail.dropFirst() }
             func take(_ c: Character, _ range: ClosedRange<Int>) throws -> Int? {
                 guard tail.first == c else { return nil }
                 let digits = tail.dropFirst().prefix(while: \.isNumber)
@@ -129,12 +130,12 @@ struct DeviceOptions: ParsableArguments {
         let s = suffix != nil ? body.dropLast() : body
         let v = s.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
         guard v.count == 3, let c = v[0], let t = v[1], let u = v[2], c > 0, t > 0, u > 0, c <= 128, t <= 4096, u <= 64 else {
-            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, 2x128x2h for packed fp16 math, 16x128x4x for activations in registers, 2x128x4g for K split inside a subgroup (2x128x4glp4s2: activations through L1, four column groups per subgroup, two subgroups per column), 32x128x2m for tensor cores, 32x128x2mp2s4 with 2 steps in flight and split-K 4, 2x256x1fs2 for tensor cores with register-built fragments, 2 tiles per subgroup, K over 2 subgroups, 2x256x1fws2 with the x rows staged per workgroup, 1x512x1fqs16 (dq8ca ops) with the activations quantized inside the kernel (1x512x1fwqs4 quantized as they are staged), 2x256x1ft64 for the prefill form with 64 x rows per workgroup, 2x256x1ft64l with its B fragments loaded by coopMatLoad, 2x256x1ft64le4 storing the next block's x rows after MMA step 4, 2x256x1ft64lhe8 with the weights in half blocks and x a block further ahead, 1x512x1ft64lhk256 — dq8ca_q8csw's int8 form — with 256-value K blocks, 1x512x1ft64li for dq8ca_q4gsw's int8 form)")
+            throw ValidationError("matrix–vector configuration \"\(text)\" is not COLUMNSxTHREADSxUNROLL (e.g. 2x128x2, 2x128x2h for packed fp16 math, 16x128x4x for activations in registers, 2x128x4g for K split inside a subgroup (2x128x4glp4s2: activations through L1, four column groups per subgroup, two subgroups per column), 32x128x2m for tensor cores, 32x128x2mp2s4 with 2 steps in flight and split-K 4, 2x256x1fs2 for tensor cores with register-built fragments, 2 tiles per subgroup, K over 2 subgroups, 2x256x1fws2 with the x rows staged per workgroup, 1x512x1fqs16 (dq8ca ops) with the activations quantized inside the kernel (1x512x1fwqs4 quantized as they are staged; 1x512x1fds16 by the dispatch's first workgroups), 2x256x1ft64 for the prefill form with 64 x rows per workgroup, 2x256x1ft64l with its B fragments loaded by coopMatLoad, 2x256x1ft64le4 storing the next block's x rows after MMA step 4, 2x256x1ft64lhe8 with the weights in half blocks and x a block further ahead, 1x512x1ft64lhk256 — dq8ca_q8csw's int8 form — with 256-value K blocks, 1x512x1ft64li for dq8ca_q4gsw's int8 form)")
         }
         switch suffix {
         case "m": return GemvConfig(columns: c, threads: t, unroll: u, mma: true, splitK: split, prefetch: prefetch)
         case "f":
-            let config = GemvConfig(columns: c, threads: t, unroll: u, splitK: split, frag: true, xs: staged ? true : nil, xRows: xRows, xLoad: xLoad, xStore: xStore, weightHalves: weightHalves, kBlock: kBlock, int8: int8, fuseQuant: fused)
+            let config = GemvConfig(columns: c, threads: t, unroll: u, splitK: split, frag: true, xs: staged ? true : nil, xRows: xRows, xLoad: xLoad, xStore: xStore, weightHalves: weightHalves, kBlock: kBlock, int8: int8, fuseQuant: fused, quantInDispatch: inDispatch)
             if let p = config.problem { throw ValidationError(p) }
             return config
         case "x": return GemvConfig(columns: c, threads: t, unroll: u, halfMath: true, xreg: true)

@@ -31,7 +31,7 @@ struct Tune: ParsableCommand {
     @Option(help: "Write every measurement (JSON) here.") var report: String?
     @Option(help: "Name of the table (default: the device's built-in table name).") var name: String?
     @Option(help: "Build the table from these saved --report files instead of running (repeatable; reports of the same device, each M's candidates from one run). No GPU work.") var from: [String] = []
-    @Option(help: "Matrix–vector kernels to try (repeatable: column, xreg, sg, mma, frag, fragxs, fraggemm, fragq; default all but fragq).") var variety: [GemvVariety] = []
+    @Option(help: "Matrix–vector kernels to try (repeatable: column, xreg, sg, mma, frag, fragxs, fraggemm, fragq, fragd; default all but fragq and fragd).") var variety: [GemvVariety] = []
     @Option(help: "With --kernel gemv: time only these matrix–vector configurations (repeatable, the --gemv form, e.g. 2x512x1ft64l) instead of the varieties' candidates.") var only: [String] = []
     @Flag(help: "Refine the base table: new rules cover only the measured M values (smallest to largest) and the base table's rules follow them; an M measured on one shape only gets no any-shape rule.") var keepBase = false
     @Flag(name: .customLong("extend-up"), help: "With --keep-base: each op's rules for its largest measured M also cover every larger M.") var extendUp = false

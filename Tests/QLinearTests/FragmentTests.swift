@@ -226,6 +226,52 @@ struct FragmentTests {
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 1, gemm: true, fused: true) == nil)
     }
 
+    @Test("dispatch: the quantization by the dispatch's first workgroups (…fd, gemv_frag_dqs) — dq8ca ops only, not staged, one dispatch, the counters bound", arguments: [1, 5, 8, 16, 33])
+    func inDispatchQuant(m: Int) throws {
+        var caps = h100Caps()
+        caps.shaderFloat64 = true
+        var options = DispatchOptions()
+        options.fragmentLayout = .mma16816
+        let config = GemvConfig(columns: 1, threads: 512, unroll: 1, splitK: 16, frag: true, quantInDispatch: true)
+        #expect(config.compact == "1x512x1fds16" && config.problem == nil)
+        #expect(config.description.contains("first workgroups"))
+        options.gemvConfig = config
+        for op in [Op.dq8ca_q4gsw, .dq8ca_q8csw] {
+            for act in [DType.f16, .f32] {
+                for f64 in [true, false] {
+                    var c = caps
+                    c.shaderFloat64 = f64
+                    let p = Problem(op: op, m: m, n: 4097, k: 4096, groupSize: 128, act: act, bias: true)
+                    let plan = try Dispatcher.plan(.gemv, p, caps: c, options: options).get()
+                    let family = plan.shader.origin.family
+                    #expect(family == .gemvFragDqs && family.quantizesInKernel && family.usesSyncCounters && !family.stagesX)
+                    #expect(plan.quantFused && plan.quantShader == nil && plan.quantizesInFP64 == f64)
+                    #expect(plan.shader == ShaderID.lookup(VariantKey(family: .gemvFragDqs, weight: op.weightFormat, act: act, features: f64 ? [.fp64] : [])))
+                    #expect(plan.shader.signature.bindings.map(\.block).contains("SyncBuf"))
+                    #expect(plan.reasons.contains { $0.contains("first \(m) workgroup(s)") })
+                }
+            }
+        }
+        // Not a form of the float ops, nor staged, nor with …q: refused with the reason when forced.
+        for op in [Op.fp16, .q4gsw] {
+            guard case .failure(let why) = Dispatcher.plan(.gemv, Problem(op: op, m: m, n: 64, k: 256, groupSize: 128), caps: caps, options: options) else {
+                Issue.record("\(op) accepted the quantization by the first workgroups"); continue
+            }
+            #expect(why.reason.contains("first workgroups"))
+        }
+        #expect(GemvConfig(columns: 1, threads: 128, unroll: 1, frag: true, xs: true, quantInDispatch: true).problem != nil)
+        #expect(GemvConfig(columns: 1, threads: 128, unroll: 1, frag: true, fuseQuant: true, quantInDispatch: true).problem != nil)
+        #expect(GemvConfig(columns: 1, threads: 128, unroll: 1, frag: true, xRows: 64, quantInDispatch: true).problem != nil)
+        #expect(GemvConfig(columns: 1, threads: 128, unroll: 1, quantInDispatch: true).problem != nil)
+        // Shared memory: the accumulators' slots + the ticket, the subgroups' ranges, the parameters.
+        let base = Dispatcher.fragSharedBytes(workgroup: 512, tiles: 1, tn: 8, split: 16)!
+        #expect(Dispatcher.fragSharedBytes(workgroup: 512, tiles: 1, tn: 8, split: 16, sync: true) == base + 16 * 8 + 20)
+        #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 1, tn: 8, split: 1, staged: 1, sync: true) == nil)
+        // A table rule naming it for a float op gives way (no failure).
+        #expect(Dispatcher.fragPlan(Problem(op: .q4gsw, m: m, n: 64, k: 256, groupSize: 128), caps: caps, options: options, config: config, tuning: "rule",
+                                    quant: nil, reasons: [], lookup: ShaderID.lookup) == nil)
+    }
+
     @Test("shared memory: a slot per subgroup at M ≤ TN; the slots of K parts 1 … KS − 1 (plus one word) with x-row tiles or staging")
     func sharedBytes() {
         #expect(Dispatcher.fragSharedBytes(workgroup: 512, tiles: 4, tn: 32, split: 1) == 16 * 4 * 4 * 128 * 4)
