@@ -138,6 +138,15 @@ const uint QPT = (TN * 4u + WG - 1u) / WG;     // 32-value quarters of x each in
 const uint NSLOT = 2u;                         // weight register sets
 #else
 const uint NSLOT = PD;
+#ifdef QSYNC
+// Diagnostics only (`QLINEAR_ABLATE`): 8 = the first blocks' weights not loaded before the wait;
+// 16 = a workgroup-scope barrier after the wait (no device-scope fence in every invocation);
+// 32 = rows published before they are quantized (results are wrong); 64 = tickets from the
+// workgroup ID instead of the counter (no atomic; relies on workgroups starting in order).
+layout(constant_id = 12) const uint ABL = 0;
+#else
+const uint ABL = 0u;
+#endif
 #endif
 
 const uint NB = TN / 8u;                       // B fragments per K step
@@ -337,12 +346,17 @@ void quantizeAndWait() {
     const uint tid = gl_LocalInvocationIndex;
     barrier();
     const uint nwg = gl_NumWorkGroups.x * gl_NumWorkGroups.y;
-    uint rows = 0u;
-    for (uint row = qsTicket; row < pc.M; row += nwg) { quantizeRow(row); ++rows; }   // uniform
+    const uint rows = qsTicket < pc.M ? (pc.M - qsTicket + nwg - 1u) / nwg : 0u;   // rows t, t + nwg, … < M
+    if ((ABL & 32u) == 0u) {
+        for (uint row = qsTicket; row < pc.M; row += nwg) quantizeRow(row);   // (uniform)
+    }
     if (rows > 0u) {
         // Every invocation's XQ / XP stores before the workgroup's release.
         controlBarrier(gl_ScopeWorkgroup, gl_ScopeDevice, gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
         if (tid == 0u) atomicAdd(SYNC[1], rows, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelease);
+    }
+    if ((ABL & 32u) != 0u) {
+        for (uint row = qsTicket; row < pc.M; row += nwg) quantizeRow(row);   // (diagnostics: after publishing)
     }
     if (tid == 0u) {
         while (atomicLoad(SYNC[1], gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsAcquire) < pc.M) { }
@@ -355,7 +369,8 @@ void quantizeAndWait() {
         }
     }
     // Invocation 0's acquire, passed on to the workgroup.
-    controlBarrier(gl_ScopeWorkgroup, gl_ScopeDevice, gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
+    if ((ABL & 16u) != 0u) barrier();   // (diagnostics: workgroup scope only; the reads are coherent)
+    else controlBarrier(gl_ScopeWorkgroup, gl_ScopeDevice, gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
 }
 #endif
 
@@ -786,10 +801,14 @@ void main() {
 #if defined(DQ) && defined(QSYNC)
     // The ticket, the first blocks' weights in flight meanwhile, the rows (quantized here or by
     // other workgroups).
-    if (gl_LocalInvocationIndex == 0u) qsTicket = atomicAdd(SYNC[0], 1u, gl_ScopeDevice, 0, gl_SemanticsRelaxed);
-    [[unroll]] for (uint u = 0; u < PD; ++u) {
-        const uint b = part * PD + u;
-        if (b < nb) fetch(u, lane, n0, m0, 128u * b);
+    if (gl_LocalInvocationIndex == 0u) {
+        qsTicket = (ABL & 64u) != 0u ? gl_WorkGroupID.x : atomicAdd(SYNC[0], 1u, gl_ScopeDevice, 0, gl_SemanticsRelaxed);
+    }
+    if ((ABL & 8u) == 0u) {
+        [[unroll]] for (uint u = 0; u < PD; ++u) {
+            const uint b = part * PD + u;
+            if (b < nb) fetch(u, lane, n0, m0, 128u * b);
+        }
     }
     quantizeAndWait();
 #endif
@@ -838,7 +857,7 @@ void main() {
         [[unroll]] for (uint u = 0; u < PD; ++u) {
             const uint b = b0 + u;
             if (b < nb) {
-                if (b0 != part * PD) fetch(u, lane, n0, m0, 128u * b);   // (the first blocks' before the wait)
+                if (b0 != part * PD || (ABL & 8u) != 0u) fetch(u, lane, n0, m0, 128u * b);   // (the first blocks' before the wait)
                 fetchX(u, lane, m0, 128u * b);
             }
         }

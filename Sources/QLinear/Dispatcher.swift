@@ -778,6 +778,7 @@ extension Dispatcher {
             t.weightHalves = config.weightHalves == true ? 1 : 0
             t.ablate = options.coopMatAblate   // diagnostics only (`bench --ablate`)
         }
+        if sync { t.ablate = options.coopMatAblate }   // (gemv_frag_dqs: 8, 16, 32, 64 — see the shader)
         var rs = reasons
         if t.ablate != 0 { rs.append("ABLATED \(t.ablate): parts of the main loop left out (diagnostics; results are wrong)") }
         if staged { rs.append("x rows staged once per workgroup in shared memory (\(fused ? "gemv_frag_dqf_xs" : dq ? "gemv_frag_dq_xs" : "gemv_frag_xs"))") }
