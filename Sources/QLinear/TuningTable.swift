@@ -153,7 +153,9 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// the quantization pass inside the same dispatch: the first M workgroups to start quantize
     /// one x row each (the pass's bits, into the layer's scratch) and publish it, every workgroup
     /// issues its first weight loads and waits for all M rows, then runs as `gemv_frag_dq`. One
-    /// dispatch, no quantization work per workgroup. Compact form `fd`. nil = false.
+    /// dispatch, no quantization work per workgroup. Compact form `fd`. Correct on the H100 and
+    /// slower than the pass + `gemv_frag_dq` in every case measured (session 19; docs/DESIGN.md):
+    /// no table rule uses it. nil = false.
     public var quantInDispatch: Bool?
     public init(columns: Int, threads: Int, unroll: Int, halfMath: Bool? = nil, xreg: Bool? = nil, mma: Bool? = nil, splitK: Int? = nil, prefetch: Int? = nil,
                 sg: Bool? = nil, l1: Bool? = nil, frag: Bool? = nil, xs: Bool? = nil, xRows: Int? = nil, xLoad: Bool? = nil, xStore: Int? = nil, weightHalves: Bool? = nil,

@@ -55,7 +55,8 @@ public enum GemvVariety: String, CaseIterable, Codable, Sendable {
     case column, xreg, sg, mma, frag, fragxs, fraggemm, fragq, fragd
     /// What a sweep tries unless told: every variety but `fragq` (slower than the quantization
     /// pass + `gemv_frag_dq` in every case measured on the H100 — docs/results, session 18 —, so
-    /// swept only when asked for) and `fragd` (session 19: not yet measured on a GPU).
+    /// swept only when asked for) and `fragd` (the same in session 19: 11–34% slower at M = 2…16 on
+    /// the four shapes, both dq8ca ops).
     public static let defaults: Set<GemvVariety> = Set(allCases).subtracting([.fragq, .fragd])
 }
 
