@@ -75,15 +75,15 @@
 // staged, and each step's weight loads are issued before the staging (in flight meanwhile).
 //
 // QSYNC (with DQ; family gemv_frag_dqs, M ≤ 256 — decode batches): the quantization pass inside
-// the same dispatch. Each workgroup takes a ticket (an atomic counter in SyncBuf) as it starts;
-// the workgroups with tickets t < M quantize x rows t, t + (workgroups), … exactly as
-// quant_act.comp does (the same bits, into the same XQ / XP layout — the layer's scratch, so
-// layers sharing it read them as from the pass) and publish them (device-scope release of a
-// second counter). Every workgroup issues its first blocks' weight loads, then waits until all M
-// rows are published (device-scope acquire) and runs as gemv_frag_dq. A workgroup waits only on
-// workgroups that took earlier tickets — which have started, so it cannot wait on one that never
-// runs (the same forward-progress argument as single-pass scans with decoupled look-back). The
-// last workgroup past the wait (a third counter) resets the counters for the next dispatch.
+// the same dispatch. Workgroups claim x rows from an atomic counter in SyncBuf, one at a time
+// until none are left, quantize each exactly as quant_act.comp does (the same bits, into the same
+// XQ / XP layout — the layer's scratch, so layers sharing it read them as from the pass) and
+// publish it (queue-family-scope release on a second counter). Every workgroup issues its first
+// blocks' weight loads, makes its claims, then waits until all M rows are published (acquire) and
+// runs as gemv_frag_dq. Rows are claimed only by running workgroups, which publish before they
+// wait, so a wait never depends on a workgroup that has not started (Vulkan promises no forward
+// progress between workgroups; this assumes only that started ones keep running). The last
+// workgroup past the wait (a third counter) resets the counters for the next dispatch.
 #include "common.glsl"
 #if defined(QFUSE) || defined(QSYNC)
 #if !defined(DQ) || defined(GEMM) || (defined(QFUSE) && defined(QSYNC)) || (defined(QSYNC) && defined(XSMEM))
@@ -140,9 +140,8 @@ const uint NSLOT = 2u;                         // weight register sets
 const uint NSLOT = PD;
 #ifdef QSYNC
 // Diagnostics only (`QLINEAR_ABLATE`): 8 = the first blocks' weights not loaded before the wait;
-// 16 = a workgroup-scope barrier after the wait (no device-scope fence in every invocation);
-// 32 = rows published before they are quantized (results are wrong); 64 = tickets from the
-// workgroup ID instead of the counter (no atomic; relies on workgroups starting in order).
+// 16 = a workgroup-scope barrier after the wait (no queue-family-scope fence in every invocation);
+// 32 = rows published before they are quantized (results are wrong).
 layout(constant_id = 12) const uint ABL = 0;
 #else
 const uint ABL = 0u;
@@ -168,7 +167,7 @@ layout(binding = 4) writeonly buffer YBuf { ACT_T Y[]; };
 // Written by this dispatch's quantizing workgroups and read by all of them: coherent.
 layout(binding = 5) coherent buffer XQBuf { uvec4 XQ4[]; };   // int8 rows, K / 16 uvec4 apart
 layout(binding = 6) coherent buffer XPBuf { uint XP[]; };     // per row: scale bits, zero point
-layout(binding = 7) coherent buffer SyncBuf { uint SYNC[]; }; // tickets, rows published, workgroups past the wait
+layout(binding = 7) coherent buffer SyncBuf { uint SYNC[]; }; // rows claimed, rows published, workgroups past the wait
 #elif defined(DQ) && defined(QFUSE)
 #ifdef ACT_F16
 layout(binding = 0) readonly buffer XBuf { uvec4 X4[]; };
@@ -271,7 +270,7 @@ float quantizeF(float v, QINV_T inv, float inv32, float zp) {
 #endif
 
 #if defined(DQ) && defined(QSYNC)
-shared uint qsTicket;
+shared uint qsRow;                               // the row this workgroup claimed
 shared float qsLo[NSG], qsHi[NSG];
 shared float qsParam[2];                         // the row's scale and zero point
 #ifdef Q_F64
@@ -339,38 +338,42 @@ void quantizeRow(uint row) {
     }
 }
 
-// With the workgroup's ticket in qsTicket (invocation 0 took it; main issues the first blocks'
-// weight loads in between): quantizes and publishes the rows the ticket gives (t < M: rows t,
-// t + workgroups, …), then waits until all M rows are published. Every invocation calls it.
+// Claims x rows from the counter SYNC[0] one at a time, quantizes and publishes each (SYNC[1]),
+// until none are left, then waits until all M rows are published. Every row is claimed by a
+// workgroup that is running and publishes it before it waits, so no workgroup waits on a row no
+// running workgroup holds, however few workgroups fit the device at once. Every invocation calls it.
 void quantizeAndWait() {
     const uint tid = gl_LocalInvocationIndex;
-    barrier();
     const uint nwg = gl_NumWorkGroups.x * gl_NumWorkGroups.y;
-    const uint rows = qsTicket < pc.M ? (pc.M - qsTicket + nwg - 1u) / nwg : 0u;   // rows t, t + nwg, … < M
-    if ((ABL & 32u) == 0u) {
-        for (uint row = qsTicket; row < pc.M; row += nwg) quantizeRow(row);   // (uniform)
-    }
-    if (rows > 0u) {
-        // Every invocation's XQ / XP stores before the workgroup's release.
-        controlBarrier(gl_ScopeWorkgroup, gl_ScopeDevice, gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
-        if (tid == 0u) atomicAdd(SYNC[1], rows, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelease);
-    }
-    if ((ABL & 32u) != 0u) {
-        for (uint row = qsTicket; row < pc.M; row += nwg) quantizeRow(row);   // (diagnostics: after publishing)
+    for (;;) {
+        if (tid == 0u) qsRow = atomicAdd(SYNC[0], 1u, gl_ScopeQueueFamily, 0, gl_SemanticsRelaxed);
+        barrier();
+        const uint row = qsRow;   // (invocation 0 rewrites it only after quantizeRow's barriers)
+        if (row >= pc.M) break;   // (uniform)
+        if ((ABL & 32u) != 0u) {
+            // Diagnostics: published before it is quantized (results are wrong).
+            if (tid == 0u) atomicAdd(SYNC[1], 1u, gl_ScopeQueueFamily, gl_StorageSemanticsBuffer, gl_SemanticsRelease);
+            quantizeRow(row);
+        } else {
+            quantizeRow(row);
+            // Every invocation's XQ / XP stores before the workgroup's release.
+            controlBarrier(gl_ScopeWorkgroup, gl_ScopeQueueFamily, gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
+            if (tid == 0u) atomicAdd(SYNC[1], 1u, gl_ScopeQueueFamily, gl_StorageSemanticsBuffer, gl_SemanticsRelease);
+        }
     }
     if (tid == 0u) {
-        while (atomicLoad(SYNC[1], gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsAcquire) < pc.M) { }
-        // The last workgroup past the wait resets the counters (every workgroup has taken its
-        // ticket and no one reads them again in this dispatch).
-        if (atomicAdd(SYNC[2], 1u, gl_ScopeDevice, 0, gl_SemanticsRelaxed) == nwg - 1u) {
-            atomicStore(SYNC[0], 0u, gl_ScopeDevice, 0, gl_SemanticsRelaxed);
-            atomicStore(SYNC[1], 0u, gl_ScopeDevice, 0, gl_SemanticsRelaxed);
-            atomicStore(SYNC[2], 0u, gl_ScopeDevice, 0, gl_SemanticsRelaxed);
+        while (atomicLoad(SYNC[1], gl_ScopeQueueFamily, gl_StorageSemanticsBuffer, gl_SemanticsAcquire) < pc.M) { }
+        // The last workgroup past the wait resets the counters (every workgroup has made its last
+        // claim and no one reads them again in this dispatch).
+        if (atomicAdd(SYNC[2], 1u, gl_ScopeQueueFamily, gl_StorageSemanticsBuffer, gl_SemanticsAcquireRelease) == nwg - 1u) {
+            atomicStore(SYNC[0], 0u, gl_ScopeQueueFamily, 0, gl_SemanticsRelaxed);
+            atomicStore(SYNC[1], 0u, gl_ScopeQueueFamily, 0, gl_SemanticsRelaxed);
+            atomicStore(SYNC[2], 0u, gl_ScopeQueueFamily, 0, gl_SemanticsRelaxed);
         }
     }
     // Invocation 0's acquire, passed on to the workgroup.
     if ((ABL & 16u) != 0u) barrier();   // (diagnostics: workgroup scope only; the reads are coherent)
-    else controlBarrier(gl_ScopeWorkgroup, gl_ScopeDevice, gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
+    else controlBarrier(gl_ScopeWorkgroup, gl_ScopeQueueFamily, gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
 }
 #endif
 
@@ -799,11 +802,7 @@ void main() {
     }
 #endif
 #if defined(DQ) && defined(QSYNC)
-    // The ticket, the first blocks' weights in flight meanwhile, the rows (quantized here or by
-    // other workgroups).
-    if (gl_LocalInvocationIndex == 0u) {
-        qsTicket = (ABL & 64u) != 0u ? gl_WorkGroupID.x : atomicAdd(SYNC[0], 1u, gl_ScopeDevice, 0, gl_SemanticsRelaxed);
-    }
+    // The first blocks' weights in flight, then the rows (quantized here or by other workgroups).
     if ((ABL & 8u) == 0u) {
         [[unroll]] for (uint u = 0; u < PD; ++u) {
             const uint b = part * PD + u;

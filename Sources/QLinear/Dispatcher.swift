@@ -96,8 +96,8 @@ public struct KernelPlan: Codable, Sendable, Hashable {
     /// (`QuantAct.config`; 0 without a quantization pass).
     public var quantThreads: Int = 0
     public var quantChunks: Int = 0
-    /// The kernel quantizes the activations itself (`gemv_dq`, `gemv_frag_dqf`, `gemv_frag_dqf_xs`):
-    /// no pass, `quantShader` nil.
+    /// The kernel quantizes the activations itself (`gemv_dq`, `gemv_frag_dqf`, `gemv_frag_dqf_xs`,
+    /// `gemv_frag_dqs`): no pass, `quantShader` nil.
     public var quantFused: Bool = false
     public var tile: TileConfig
     /// Split-K (cooperative-matrix kernels): K is cut into `splitK` slices of `kSlice` values, one
@@ -730,11 +730,11 @@ extension Dispatcher {
             guard forced else { return nil }
             return no("\(config.compact): the fused quantization (q) is a form of the dq8ca ops' matrix–vector kernels (not \(p.op.rawValue)\(gemm ? ", not the prefill form" : ""))")
         }
-        // The quantization by the dispatch's first workgroups (gemv_frag_dqs): the same, not staged.
+        // The quantization pass inside the dispatch (gemv_frag_dqs): the same, not staged.
         let sync = config.quantInDispatch == true
         if sync && (!dq || gemm || config.xs == true || fused) {
             guard forced else { return nil }
-            return no("\(config.compact): the quantization by the dispatch's first workgroups (d) is a form of the dq8ca ops' unstaged matrix–vector kernel (not \(p.op.rawValue)\(gemm ? ", not the prefill form" : "")\(config.xs == true ? ", not staged" : ""))")
+            return no("\(config.compact): the quantization pass inside the dispatch (d) is a form of the dq8ca ops' unstaged matrix–vector kernel (not \(p.op.rawValue)\(gemm ? ", not the prefill form" : "")\(config.xs == true ? ", not staged" : ""))")
         }
         let kBlock = config.kBlock ?? 128
         let mmaOK = int8
@@ -778,12 +778,12 @@ extension Dispatcher {
             t.weightHalves = config.weightHalves == true ? 1 : 0
             t.ablate = options.coopMatAblate   // diagnostics only (`bench --ablate`)
         }
-        if sync { t.ablate = options.coopMatAblate }   // (gemv_frag_dqs: 8, 16, 32, 64 — see the shader)
+        if sync { t.ablate = options.coopMatAblate }   // (gemv_frag_dqs: 8, 16, 32 — see the shader)
         var rs = reasons
-        if t.ablate != 0 { rs.append("ABLATED \(t.ablate): parts of the main loop left out (diagnostics; results are wrong)") }
+        if t.ablate != 0 { rs.append(sync ? "DIAGNOSTICS \(t.ablate) (gemv_frag_dqs: 8 no weight loads before the wait, 16 a workgroup-scope barrier after it, 32 rows published before they are quantized — wrong results)" : "ABLATED \(t.ablate): parts of the main loop left out (diagnostics; results are wrong)") }
         if staged { rs.append("x rows staged once per workgroup in shared memory (\(fused ? "gemv_frag_dqf_xs" : dq ? "gemv_frag_dq_xs" : "gemv_frag_xs"))") }
         if fused { rs.append("activations quantized inside the kernel (\(staged ? "gemv_frag_dqf_xs" : "gemv_frag_dqf"); no quantization pass, one dispatch): each workgroup reduces its \(min(tn, p.m)) x row(s)' ranges and computes their parameters\(features.contains(.fp64) ? " (fp64)" : "") in a prologue (two barriers), then quantizes \(staged ? "the x rows once as it stages them, each step's weight loads issued first" : "the values each lane loads")") }
-        if sync { rs.append("activations quantized by the dispatch's first workgroups (gemv_frag_dqs; no quantization pass, one dispatch): the first \(p.m) workgroup(s) to start quantize one x row each as the pass would\(features.contains(.fp64) ? " (fp64 parameters)" : "") and publish it (device-scope counters in the scratch); every workgroup issues its first weight loads, waits for all \(p.m) row(s), then reads the int8 rows as gemv_frag_dq") }
+        if sync { rs.append("activations quantized inside the dispatch (gemv_frag_dqs; no quantization pass, one dispatch): workgroups claim the \(p.m) x row(s) one at a time from a counter in the scratch, quantize each as the pass would\(features.contains(.fp64) ? " (fp64 parameters)" : "") and publish it; every workgroup issues its first weight loads, makes its claims, waits for all \(p.m) row(s), then reads the int8 rows as gemv_frag_dq") }
         if int8 { rs.append("int8 prefill form (gemm_frag_i8): the int8 weight words as the MMA's A operand (16 × 32, probed layout mma16832s8), the quantization pass's int8 rows as B (32 × 8, \(tn / 8) fragments: M pads to \(tn)) by coopMatLoad from two shared buffers in the MMAs' K order\(ks > 1 ? ", each tile group's x rows split over \(ks) subgroups (\(tn / 8 / ks) B fragments per subgroup and step, each feeding \(r) MMA(s))" : ""), one barrier per \(kBlock)-value K block, \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded \(kBlock / 64) MMA steps ahead" : "weights in two register sets, a block ahead"); \(q4 ? "INT4 as 16·(q − 8) int8 bytes (two operations per word, x bytes regrouped alike when staged), exact int32 sums per 128-value block, × the fp32 group scale / 16 into fp32 accumulators" : "int32 sums over all of K"), then y = sx·(Σ − zp·corr)") }
         else if gemm { rs.append("prefill form (\(dq ? "gemm_frag_dq" : "gemm_frag")): \(tn) x rows per workgroup staged in two shared buffers\(config.xLoad == true ? " in the MMAs' K order, B fragments by coopMatLoad" : ", B fragments built from permuted words"), \(config.weightHalves == true ? "weights in one register set, each block in two halves loaded four MMA steps ahead" : "weights in two register sets, a block ahead")\(config.xStore == 8 ? ", x a block further ahead" : ""), one barrier per 128-value K block\(q4 ? "; INT4 × its fp16 group scale as it is dequantized" : "")") }
         if !int8 { rs.append("\(config): the weights as the MMA's A operand (16 × 16), x as B (16 × 8\(tn > 8 ? ", \(tn / 8) fragments: M pads to \(tn)" : ": M pads to 8")\(p.m > tn ? "; \((p.m + tn - 1) / tn) tiles of \(tn) x rows, one workgroup each per row group" : "")), \(staged || gemm ? "weight fragments loaded straight into registers (probed layout mma16816)" : "fragments loaded straight into registers (probed layout mma16816): no staging, no barrier in the loop")") }

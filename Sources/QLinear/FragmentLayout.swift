@@ -151,7 +151,7 @@ extension KernelFamily {
     /// with `int8`, dq8ca_q8csw's int8 form `gemm_frag_i8`); `fused` (with `dq`, the matrix–vector
     /// form): `gemv_frag_dqf` (`gemv_frag_dqf_xs` staged), the activation quantization inside the kernel;
     /// `sync` (with `dq`, the matrix–vector form, not staged): `gemv_frag_dqs`, the quantization by
-    /// the dispatch's first workgroups.
+    /// the quantization pass inside the dispatch.
     public static func registerFragment(dq: Bool, staged: Bool, gemm: Bool = false, int8: Bool = false, fused: Bool = false, sync: Bool = false) -> KernelFamily {
         sync && dq && !gemm && !staged ? .gemvFragDqs : gemm ? (int8 ? .gemmFragI8 : dq ? .gemmFragDq : .gemmFrag) : staged ? (dq ? (fused ? .gemvFragDqfXs : .gemvFragDqXs) : .gemvFragXs) : (dq ? (fused ? .gemvFragDqf : .gemvFragDq) : .gemvFrag)
     }

@@ -154,14 +154,15 @@ public final class LinearLayer: @unchecked Sendable {
         let device: Device
         let xq: Buffer?
         let xp: Buffer?
-        /// dq8ca ops: three zeroed counters `gemv_frag_dqs` synchronises its workgroups on (each
-        /// dispatch leaves them zero).
-        let sync: Buffer?
+        /// dq8ca ops: the zeroed counters `gemv_frag_dqs` synchronises its workgroups on (each
+        /// dispatch leaves them zero), made on its first use (`syncCounters()`).
+        private let syncBuffer = Locked<Buffer?>(nil)
+        let dynamicActivations: Bool
         /// Split-K partial sums, grown on demand by `encode` (older buffers stay alive with the
         /// scratch, so streams recorded against them remain valid).
         private let partialBuffers = Locked<[Buffer]>([])
         /// Whether the last `encode` that wrote the int8 rows here did it inside its kernel
-        /// (`gemv_dq`, `gemv_frag_dqf[_xs]`), so a layer reading them through `quantizedBy` must record
+        /// (`gemv_dq`, `gemv_frag_dqf[_xs]`, `gemv_frag_dqs`), so a layer reading them through `quantizedBy` must record
         /// a barrier first.
         let quantizedInKernel = Locked<Bool>(false)
         init(layer: LinearLayer, m: Int) throws {
@@ -170,10 +171,20 @@ public final class LinearLayer: @unchecked Sendable {
             if layer.op.quantizesActivations {
                 xq = try Buffer(device: layer.context.device, size: try Checked.mul(m, layer.kp, "scratch M·Kp"))
                 xp = try Buffer(device: layer.context.device, size: try Checked.mul(m, 8, "scratch qparams"))
-                let counters = try Buffer(device: layer.context.device, size: 16)
+            } else { xq = nil; xp = nil }
+            dynamicActivations = layer.op.quantizesActivations
+        }
+
+        /// The counters of `gemv_frag_dqs` (16 bytes, zeroed by a host write when first made).
+        func syncCounters() throws -> Buffer {
+            guard dynamicActivations else { throw QLinearError.invalidShape("scratch of a layer that does not quantize its activations has no counters") }
+            return try syncBuffer.withLock { b in
+                if let b { return b }
+                let counters = try Buffer(device: device, size: 16)
                 try counters.write(array: [UInt32](repeating: 0, count: 4))
-                sync = counters
-            } else { xq = nil; xp = nil; sync = nil }
+                b = counters
+                return counters
+            }
         }
 
         /// A buffer of at least `bytes` for split-K partial sums.
@@ -412,16 +423,16 @@ public final class LinearLayer: @unchecked Sendable {
         var quantPass: (pipe: ComputePipeline, buffers: [BufferBinding], push: LinearPush)?
         var barrierFirst = false
         if plan.quantFused {
-            // The kernel quantizes x itself and (workgroup 0) leaves the int8 rows in this
-            // layer's scratch for layers that share it; a shared scratch is not read.
+            // The kernel quantizes x itself and leaves the int8 rows in this layer's scratch for
+            // layers that share it (gemv_dq and gemv_frag_dqf: its first workgroup along N;
+            // gemv_frag_dqs: the workgroups that claim them); a shared scratch is not read.
             guard let xq = scratch.xq, let xp = scratch.xp else { throw QLinearError.invalidShape("scratch lacks int8 activation buffers") }
             named["XBuf"] = x
             named["XQBuf"] = BufferBinding(xq); named["XPBuf"] = BufferBinding(xp)
             if family.usesSyncCounters {
                 // gemv_frag_dqs: its workgroups' counters (zero between dispatches: the last
                 // workgroup of each dispatch resets them).
-                guard let sync = scratch.sync else { throw QLinearError.invalidShape("scratch lacks the counters \(plan.shader.rawValue) synchronises on") }
-                named["SyncBuf"] = BufferBinding(sync)
+                named["SyncBuf"] = BufferBinding(try scratch.syncCounters())
             }
             push = LinearPush(m: m, n: n, k: k, g: op == .dq8ca_q4gsw ? groupSize : 0, hasBias: hasBias, ldx: k, ldw: ldw)
         } else if op.quantizesActivations {

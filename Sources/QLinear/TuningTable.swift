@@ -150,10 +150,10 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// dispatch. nil = false.
     public var fuseQuant: Bool?
     /// With `frag`, the dq8ca ops' matrix–vector form (not `xs`, not `xRows`): `gemv_frag_dqs` —
-    /// the quantization pass inside the same dispatch: the first M workgroups to start quantize
-    /// one x row each (the pass's bits, into the layer's scratch) and publish it, every workgroup
-    /// issues its first weight loads and waits for all M rows, then runs as `gemv_frag_dq`. One
-    /// dispatch, no quantization work per workgroup. Compact form `fd`. Correct on the H100 and
+    /// the quantization pass inside the same dispatch: workgroups claim the M x rows one at a time
+    /// from a counter, quantize each (the pass's bits, into the layer's scratch) and publish it;
+    /// every workgroup issues its first weight loads, makes its claims, waits for all M rows, then
+    /// runs as `gemv_frag_dq`. One dispatch, no quantization work per workgroup. Compact form `fd`. Correct on the H100 and
     /// slower than the pass + `gemv_frag_dq` in every case measured (session 19; docs/DESIGN.md):
     /// no table rule uses it. nil = false.
     public var quantInDispatch: Bool?
@@ -166,7 +166,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     }
     public var description: String {
         if frag == true, let xRows { return "tensor cores, fragments built in registers, prefill form: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(xRows) x rows per workgroup staged in two buffers\(xLoad == true ? ", B fragments by coopMatLoad" : "")\(weightHalves == true ? ", weights in half blocks four MMA steps ahead" : "")\(int8 == true ? ", int8 MMAs" : "")\(kBlock.map { ", \($0)-value K blocks" } ?? "")\(xStore.map { $0 == 8 ? ", x loaded a block further ahead" : ", next x stored after MMA step \($0)" } ?? "")\((splitK ?? 1) > 1 ? ", each tile group's x rows split over \(splitK!) subgroups" : "")" }
-        if frag == true { return "tensor cores, fragments built in registers: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(unroll) 128-value K block(s) in flight\((splitK ?? 1) > 1 ? ", K split over \(splitK!) subgroups" : "")\(fuseQuant == true ? ", activations quantized inside the kernel" : "")\(quantInDispatch == true ? ", activations quantized by the dispatch's first workgroups" : "")" }
+        if frag == true { return "tensor cores, fragments built in registers: \(columns) 16-row tile(s) per subgroup × \(threads) threads, \(unroll) 128-value K block(s) in flight\((splitK ?? 1) > 1 ? ", K split over \(splitK!) subgroups" : "")\(fuseQuant == true ? ", activations quantized inside the kernel" : "")\(quantInDispatch == true ? ", the quantization pass inside the dispatch" : "")" }
         if mma == true { return "tensor cores: \(columns) columns × \(threads) threads, K step \(32 * unroll)\((prefetch ?? 1) > 1 ? ", \(prefetch!) steps in flight" : "")\((splitK ?? 1) > 1 ? ", split-K \(splitK!)" : "")" }
         if xreg == true { return "\(columns) columns × \(threads) threads, activations in registers, \(unroll) columns in flight, packed fp16 math" }
         if sg == true { return "\(columns) columns per subgroup × \(threads) threads, K split inside \((splitK ?? 1) > 1 ? "\(splitK!) subgroups" : "the subgroup"), activations \(l1 == true ? "through L1" : "in shared memory"), \(unroll) chunks in flight per column\((prefetch ?? 1) > 1 ? ", \(prefetch!) column groups per subgroup" : ""), packed fp16 math" }
@@ -175,7 +175,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// The compact form the CLI and reports use: COLUMNSxTHREADSxUNROLL, then `h` (packed fp16
     /// math), `x` (activations in registers), `g` (K split inside a subgroup), `m` (tensor cores)
     /// or `f` (tensor cores, fragments in registers; `fq` with the dq8ca quantization inside, `fd` with
-    /// it done by the dispatch's first workgroups, `fw` x staged per
+    /// the pass inside the dispatch, `fw` x staged per
     /// workgroup, `fwq` both, `ftN…` the prefill form); `m` and `g` take `pN` (prefetch / column
     /// groups per subgroup), `m`, `g` and `f` take `sN` (split-K).
     public var compact: String {
@@ -191,7 +191,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
             return "matrix–vector configuration \(compact): columns 1…128, threads 1…4096, unroll 1…64, split 1…64, prefetch 1…16"
         }
         if fuseQuant == true && (frag != true || xRows != nil) { return "matrix–vector configuration \(compact): the fused quantization (q) is a form of the register-fragment matrix–vector kernel (fq, fwq; not the prefill form ftN)" }
-        if quantInDispatch == true && (frag != true || xRows != nil || xs == true || fuseQuant == true) { return "matrix–vector configuration \(compact): the quantization by the dispatch's first workgroups (fd) is a form of the register-fragment matrix–vector kernel (not staged fw, not the prefill form ftN, not with fq)" }
+        if quantInDispatch == true && (frag != true || xRows != nil || xs == true || fuseQuant == true) { return "matrix–vector configuration \(compact): the pass inside the dispatch (fd) is a form of the register-fragment matrix–vector kernel (not staged fw, not the prefill form ftN, not with fq)" }
         if xs == true && frag != true { return "matrix–vector configuration \(compact): xs (x staged per workgroup) is a form of the register-fragment kernel and needs frag" }
         if xStore != nil && (xRows == nil || !(1...8).contains(xStore!)) { return "matrix–vector configuration \(compact): the x store step (e) is 1…8 and a choice of the prefill form (tN)" }
         // Half-block weights and x a block ahead were verified on the H100 only with B by coopMatLoad.

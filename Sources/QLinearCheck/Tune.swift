@@ -50,7 +50,7 @@ public struct TuneCandidate: Codable, Sendable, Hashable, CustomStringConvertibl
 /// (fp16, q4gsw), the register-fragment kernels (every op), their x-staged form (`fragxs`,
 /// M > 32), their prefill form (`fraggemm`: fp16, q4gsw and dq8ca_q4gsw, M > 32, any M) and the
 /// dq8ca ops' form with the quantization inside (`fragq`: `gemv_frag_dqf`, M ≤ 32) or done by
-/// the dispatch's first workgroups (`fragd`: `gemv_frag_dqs`, M ≤ 32).
+/// inside the dispatch (`fragd`: `gemv_frag_dqs`, M ≤ 32).
 public enum GemvVariety: String, CaseIterable, Codable, Sendable {
     case column, xreg, sg, mma, frag, fragxs, fraggemm, fragq, fragd
     /// What a sweep tries unless told: every variety but `fragq` (slower than the quantization
@@ -104,9 +104,12 @@ public enum Tuner {
     /// step and buffering.
     /// `prefillForm`: include the prefill forms (`fraggemm`; nil: with `tensorCores`);
     /// `int8Prefill`: dq8ca_q8csw's int8 form (B loaded, 128 x rows, 256-value blocks);
-    /// `int8Q4`: dq8ca_q4gsw's int8 form (…i) beside its f16 form.
+    /// `int8Q4`: dq8ca_q4gsw's int8 form (…i) beside its f16 form; `extraSplits`: split-K factors
+    /// also offered with every cooperative-matrix tile of the mid and large M classes (the
+    /// default grids split K only with small tiles).
     public static func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int? = nil, halfMath: Bool = false, tensorCores: Bool = false,
-                                  varieties: Set<GemvVariety> = GemvVariety.defaults, prefillForm: Bool? = nil, int8Prefill: Bool = false, int8Q4: Bool = false) -> [TuneCandidate] {
+                                  varieties: Set<GemvVariety> = GemvVariety.defaults, prefillForm: Bool? = nil, int8Prefill: Bool = false, int8Q4: Bool = false,
+                                  extraSplits: [Int] = []) -> [TuneCandidate] {
         switch kernel {
         case .gemv:
             var out: [TuneCandidate] = []
@@ -258,7 +261,9 @@ public enum Tuner {
             // Float kernels: one or two K steps of loads in flight (int8 kernels keep one).
             let pds = floatOps ? [1, 2] : [1]
             let forSmall = grid(small, [32, 64], [2], [1, 2, 4, 8, 16])
+            let splits = extraSplits.filter { $0 > 1 }
             let forMid = grid(mid, [32, 64], [1, 2], [1], [1], pds) + grid(Array(mid.prefix(3)), [32, 64], [2], [2, 4])
+                + (splits.isEmpty ? [] : grid(mid + (floatOps ? Array(big.prefix(5)) : []), [32], [1], splits, [1], pds))
             // Large M (H100, docs/results/h100-tune-coopmat-*-2026-11-26.json): K step 16 was slower
             // than 32 single-buffered, K step 64 slower still, raster groups of 8 tile rows within 1%.
             // Float kernels: K step 32 single-buffered with prefetch distance 1 and 2 (double
@@ -268,8 +273,8 @@ public enum Tuner {
             let intBig = [big[4], TileShape(bm: 192, bn: 128, wm: 3, wn: 2), big[1], big[0], big[2], big[6], TileShape(bm: 128, bn: 192, wm: 2, wn: 3),
                           big[7], big[9], big[8]]
             let forBig = floatOps
-                ? grid(big, [32], [1], [1], [1], pds)
-                : grid(intBig, [32, 64], [1], [1]) + grid([big[0], big[1]], [32], [2], [1])
+                ? grid(big, [32], [1], [1] + splits, [1], pds)
+                : grid(intBig, [32, 64], [1], [1]) + grid([big[0], big[1]], [32], [2], [1]) + grid(intBig, [32], [1], splits)
             var out: [TuneCandidate]
             switch m {
             case .some(let m) where m <= 64: out = forSmall
@@ -320,7 +325,7 @@ public enum Tuner {
     /// written) instead of being killed with nothing saved.
     public static func run(_ ctx: QLinearContext, kernel: KernelKind, ops: [Op], shapes: [(m: Int, n: Int, k: Int)], group: Int,
                            settings: BenchSettings, varieties: Set<GemvVariety> = GemvVariety.defaults, timeLimitS: Double? = nil,
-                           againstCurrent: Bool = false, only: [GemvConfig]? = nil, progress: (String) -> Void) throws -> [TuneMeasurement] {
+                           againstCurrent: Bool = false, only: [GemvConfig]? = nil, extraSplits: [Int] = [], progress: (String) -> Void) throws -> [TuneMeasurement] {
         let start = DispatchTime.now().uptimeNanoseconds
         var announced = false
         func outOfTime() -> Bool {
@@ -332,7 +337,7 @@ public enum Tuner {
         func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int?, halfMath: Bool, op: Op) -> [TuneCandidate] {
             if kernel == .gemv, let only, !only.isEmpty { return only.map { TuneCandidate(kernel: .gemv, gemv: $0) } }
             return Tuner.candidates(kernel, floatOps: floatOps, m: m, halfMath: halfMath, tensorCores: op == .fp16 || op == .q4gsw, varieties: varieties,
-                                    prefillForm: true, int8Prefill: op == .dq8ca_q8csw, int8Q4: op == .dq8ca_q4gsw)
+                                    prefillForm: true, int8Prefill: op == .dq8ca_q8csw, int8Q4: op == .dq8ca_q4gsw, extraSplits: extraSplits)
         }
         var out: [TuneMeasurement] = []
         // `--against-current` when the time limit leaves today's plan untimed: recorded, so the

@@ -452,6 +452,27 @@ struct RegistryContractTests {
                 == "invalid shape: tiled_float: specialization constant BM = -1 is not a 32-bit unsigned value")
     }
 
+    @Test("no kernel declares a SPIR-V capability the device is not created with (VulkanMemoryModelDeviceScope: only vulkanMemoryModel is enabled)")
+    func noDeviceScopeCapability() {
+        // OpCapability = opcode 17, one operand; VulkanMemoryModelDeviceScope = 5346. A shader
+        // using gl_ScopeDevice declares it (session 17's gemv_dq atomic, session 19's first
+        // gemv_frag_dqs) — invalid without the feature, and lavapipe never runs the coopmat ones.
+        var memoryModel = 0   // shaders declaring VulkanMemoryModel (5345): the scan sees capabilities
+        for s in ShaderID.allCases {
+            let w = s.spirv
+            var i = 5, found = false
+            while i < w.count {
+                let count = Int(w[i] >> 16), op = w[i] & 0xFFFF
+                if count == 0 { break }
+                if op == 17, i + 1 < w.count, w[i + 1] == 5346 { found = true }
+                if op == 17, i + 1 < w.count, w[i + 1] == 5345 { memoryModel += 1 }
+                i += count
+            }
+            #expect(!found, "\(s) declares VulkanMemoryModelDeviceScope")
+        }
+        #expect(memoryModel >= 8)
+    }
+
     @Test("linear kernels bind only buffers encode provides and take its 32-byte push constants")
     func linearBindings() {
         let provided: Set<String> = ["XBuf", "WBuf", "SBuf", "BiasBuf", "YBuf", "SumBuf", "CorrBuf", "XQBuf", "XPBuf", "PBuf"]

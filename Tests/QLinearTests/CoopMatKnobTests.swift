@@ -104,6 +104,20 @@ struct CoopMatKnobTests {
         #expect(Set(f).count == f.count && Set(i).count == i.count)
     }
 
+    @Test("tune --offer-split: split-K factors with every tile of the mid and large M classes; none there without it", arguments: [512, 1024, 2048])
+    func offeredSplits(m: Int) {
+        for floatOps in [true, false] {
+            let base = Tuner.candidates(.coopmat, floatOps: floatOps, m: m)
+            let more = Tuner.candidates(.coopmat, floatOps: floatOps, m: m, extraSplits: [2, 4])
+            let bigTile = { (c: TuneCandidate) in (c.tile.map { $0.bm * $0.bn } ?? 0) >= 128 * 128 }
+            #expect(!base.contains { bigTile($0) && ($0.splitK ?? 1) > 1 })
+            #expect(more.contains { bigTile($0) && $0.splitK == 2 } && more.contains { bigTile($0) && $0.splitK == 4 })
+            #expect(Set(base).isSubset(of: Set(more)) && Set(more).count == more.count)
+            if floatOps && m > 512 { #expect(more.contains { $0.tile == TileShape(bm: 128, bn: 256, wm: 4, wn: 4) && $0.splitK == 2 && $0.prefetch == 2 }) }
+        }
+        #expect(Tuner.candidates(.coopmat, floatOps: true, m: 2048, extraSplits: [1]) == Tuner.candidates(.coopmat, floatOps: true, m: 2048))
+    }
+
     @Test("tune --extend-up / --extend-down-to: the largest measured M's rules cover every larger M, the smallest's reach down to a given M; without them they stop at those Ms")
     func extendUp() throws {
         func meas(_ m: Int, _ n: Int, _ bm: Int, _ us: Double) -> String {

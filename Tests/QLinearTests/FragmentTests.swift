@@ -226,7 +226,7 @@ struct FragmentTests {
         #expect(Dispatcher.fragSharedBytes(workgroup: 256, tiles: 2, tn: 32, split: 1, gemm: true, fused: true) == nil)
     }
 
-    @Test("dispatch: the quantization by the dispatch's first workgroups (…fd, gemv_frag_dqs) — dq8ca ops only, not staged, one dispatch, the counters bound", arguments: [1, 5, 8, 16, 33])
+    @Test("dispatch: the quantization pass inside the dispatch (…fd, gemv_frag_dqs) — dq8ca ops only, not staged, one dispatch, the counters bound", arguments: [1, 5, 8, 16, 33])
     func inDispatchQuant(m: Int) throws {
         var caps = h100Caps()
         caps.shaderFloat64 = true
@@ -234,7 +234,7 @@ struct FragmentTests {
         options.fragmentLayout = .mma16816
         let config = GemvConfig(columns: 1, threads: 512, unroll: 1, splitK: 16, frag: true, quantInDispatch: true)
         #expect(config.compact == "1x512x1fds16" && config.problem == nil)
-        #expect(config.description.contains("first workgroups"))
+        #expect(config.description.contains("pass inside the dispatch"))
         options.gemvConfig = config
         for op in [Op.dq8ca_q4gsw, .dq8ca_q8csw] {
             for act in [DType.f16, .f32] {
@@ -248,16 +248,16 @@ struct FragmentTests {
                     #expect(plan.quantFused && plan.quantShader == nil && plan.quantizesInFP64 == f64)
                     #expect(plan.shader == ShaderID.lookup(VariantKey(family: .gemvFragDqs, weight: op.weightFormat, act: act, features: f64 ? [.fp64] : [])))
                     #expect(plan.shader.signature.bindings.map(\.block).contains("SyncBuf"))
-                    #expect(plan.reasons.contains { $0.contains("first \(m) workgroup(s)") })
+                    #expect(plan.reasons.contains { $0.contains("claim the \(m) x row(s)") })
                 }
             }
         }
         // Not a form of the float ops, nor staged, nor with …q: refused with the reason when forced.
         for op in [Op.fp16, .q4gsw] {
             guard case .failure(let why) = Dispatcher.plan(.gemv, Problem(op: op, m: m, n: 64, k: 256, groupSize: 128), caps: caps, options: options) else {
-                Issue.record("\(op) accepted the quantization by the first workgroups"); continue
+                Issue.record("\(op) accepted the pass inside the dispatch"); continue
             }
-            #expect(why.reason.contains("first workgroups"))
+            #expect(why.reason.contains("pass inside the dispatch"))
         }
         #expect(GemvConfig(columns: 1, threads: 128, unroll: 1, frag: true, xs: true, quantInDispatch: true).problem != nil)
         #expect(GemvConfig(columns: 1, threads: 128, unroll: 1, frag: true, fuseQuant: true, quantInDispatch: true).problem != nil)
