@@ -160,7 +160,8 @@ struct DeviceOptions: ParsableArguments {
         o.coopMatSplitK = try knob(splitK, "QLINEAR_SPLITK", Set(1...64), "split-K slices must be 1…64")
         o.coopMatSwizzle = try knob(swizzle, "QLINEAR_SWIZZLE", Set(1...64), "raster group must be 1…64 tile rows")
         o.coopMatPrefetch = try knob(prefetch, "QLINEAR_PREFETCH", [1, 2], "prefetch distance must be 1 or 2 K steps")
-        o.coopMatAblate = try knob(ablate, "QLINEAR_ABLATE", Set(0...127), "ablation flags must be 0…127 (1, 2, 4: the prefill forms' loads, MMAs, stores; 8, 16, 32: gemv_frag_dqs's weight prefetch, workgroup barrier, publish-first)") ?? 0
+        o.coopMatAblate = try knob(ablate, "QLINEAR_ABLATE", Set(0...7).union(stride(from: 8, through: 56, by: 8)),
+                                   "ablation flags must be 0…7 (1, 2, 4: the prefill forms' loads, MMAs, stores) or 8…56 in steps of 8 (8, 16, 32: gemv_frag_dqs's diagnostics)") ?? 0
         o.quantThreads = try knob(quantThreads, "QLINEAR_QUANT_THREADS", Set(1...1024), "activation-quantization threads must be 1…1024")
         if let g = gemv ?? DeviceOptions.env("QLINEAR_GEMV") { o.gemvConfig = try DeviceOptions.parseGemv(g) }
         if noF16Math || DeviceOptions.env("QLINEAR_GEMV_F16_MATH") == "0" { o.gemvHalfMath = false }
