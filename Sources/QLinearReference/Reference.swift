@@ -1,3 +1,7 @@
+#if canImport(Dispatch)
+import Dispatch
+#endif
+
 // The CPU reference: the definition of the right answer for every QLinear op.
 // Everything is computed in fp64 from exactly the values the GPU sees (fp16 inputs as their
 // exact values, quantized weights as integers and scales), except dynamic activation
@@ -32,20 +36,29 @@ public enum Reference {
         var y = [Double](repeating: 0, count: m * n)
         var mag = [Double](repeating: 0, count: m * n)
         let xd = x.map(Double.init), wd = w.map(Double.init)
+        let bd = bias.map { $0.map(Double.init) }
+        // Rows on all cores; every element is computed exactly as serially (same order of
+        // additions), so the result does not depend on the number of threads.
         xd.withUnsafeBufferPointer { xp in
             wd.withUnsafeBufferPointer { wp in
-                for i in 0..<m {
-                    for j in 0..<n {
-                        var s = 0.0, a = 0.0
-                        let xr = i * k, wr = j * k
-                        for kk in 0..<k {
-                            let p = xp[xr + kk] * wp[wr + kk]
-                            s += p
-                            a += abs(p)
+                y.withUnsafeMutableBufferPointer { yp in
+                    mag.withUnsafeMutableBufferPointer { mp in
+                        let xs = Shared(xp.baseAddress!), ws = Shared(wp.baseAddress!)
+                        let ys = SharedMutable(yp.baseAddress!), ms = SharedMutable(mp.baseAddress!)
+                        eachRow(m) { i in
+                            for j in 0..<n {
+                                var s = 0.0, a = 0.0
+                                let xr = i * k, wr = j * k
+                                for kk in 0..<k {
+                                    let p = xs.p[xr + kk] * ws.p[wr + kk]
+                                    s += p
+                                    a += abs(p)
+                                }
+                                if let bd { s += bd[j]; a += abs(bd[j]) }
+                                ys.p[i * n + j] = s
+                                ms.p[i * n + j] = a
+                            }
                         }
-                        if let bias { s += Double(bias[j]); a += abs(Double(bias[j])) }
-                        y[i * n + j] = s
-                        mag[i * n + j] = a
                     }
                 }
             }
@@ -145,44 +158,46 @@ public enum Reference {
         var wsum = [Int](repeating: 0, count: n * groups)
         var wq = [Int](repeating: 0, count: n * k)
         for j in 0..<n { for kk in 0..<k { let v = qw(j, kk); wq[j * k + kk] = v; wsum[j * groups + kk / groupSize] += v } }
-        var y = [Double](repeating: 0, count: m * n)
-        var mag = [Double](repeating: 0, count: m * n)
-        var split = [Double](repeating: 0, count: m * n)
-        var chunked = [Double](repeating: 0, count: m * n)
-        var terms = [Double](repeating: 0, count: m * n)
-        for i in 0..<m {
+        // Rows on all cores (each element computed exactly as serially; every one is written):
+        // y, magnitude, split, chunk and term magnitudes.
+        let outs = (0..<5).map { _ in UnsafeMutablePointer<Double>.allocate(capacity: max(m * n, 1)) }
+        defer { for o in outs { o.deallocate() } }
+        let (yo, mo, so, co, to) = (SharedMutable(outs[0]), SharedMutable(outs[1]), SharedMutable(outs[2]), SharedMutable(outs[3]), SharedMutable(outs[4]))
+        let wqs = wq, wsums = wsum
+        eachRow(m) { i in
             let s = Double(sx[i]), z = Int(zp[i])
             for j in 0..<n {
                 var acc = 0.0, a = 0.0, a1 = 0.0, a2 = 0.0, ac = 0.0, at = 0.0
                 for g in 0..<groups {
                     var isum = 0, csum = 0, tsum = 0
                     for kk in (g * groupSize)..<((g + 1) * groupSize) {
-                        let p = Int(xq[i * k + kk]) * wq[j * k + kk]
-                        tsum += abs((Int(xq[i * k + kk]) - z) * wq[j * k + kk])
+                        let p = Int(xq[i * k + kk]) * wqs[j * k + kk]
+                        tsum += abs((Int(xq[i * k + kk]) - z) * wqs[j * k + kk])
                         isum += p
                         csum += p
                         if (kk + 1) % 32 == 0 || kk + 1 == (g + 1) * groupSize {
                             ac += abs(Double(ws[j * groups + g]) * Double(csum)); csum = 0
                         }
                     }
-                    let t = Double(ws[j * groups + g]) * Double(isum - z * wsum[j * groups + g])
+                    let t = Double(ws[j * groups + g]) * Double(isum - z * wsums[j * groups + g])
                     acc += t
                     a += abs(t)
                     a1 += abs(Double(ws[j * groups + g]) * Double(isum))
-                    a2 += abs(Double(ws[j * groups + g]) * Double(wsum[j * groups + g]))
+                    a2 += abs(Double(ws[j * groups + g]) * Double(wsums[j * groups + g]))
                     at += abs(Double(ws[j * groups + g])) * Double(tsum)
                 }
                 var v = s * acc, av = abs(s) * a, sv = abs(s) * (a1 + abs(Double(z)) * a2)
                 var cv = abs(s) * (ac + abs(Double(z)) * a2), tv = abs(s) * at
                 if let bias { v += Double(bias[j]); av += abs(Double(bias[j])); sv += abs(Double(bias[j])); cv += abs(Double(bias[j])); tv += abs(Double(bias[j])) }
-                y[i * n + j] = v
-                mag[i * n + j] = av
-                split[i * n + j] = sv
-                chunked[i * n + j] = cv
-                terms[i * n + j] = tv
+                yo.p[i * n + j] = v
+                mo.p[i * n + j] = av
+                so.p[i * n + j] = sv
+                co.p[i * n + j] = cv
+                to.p[i * n + j] = tv
             }
         }
-        return ReferenceResult(y: y, magnitude: mag, splitMagnitude: split, chunkMagnitude: chunked, termMagnitude: terms)
+        let r = outs.map { Array(UnsafeBufferPointer(start: $0, count: m * n)) }
+        return ReferenceResult(y: r[0], magnitude: r[1], splitMagnitude: r[2], chunkMagnitude: r[3], termMagnitude: r[4])
     }
 
     /// dq8ca_q4gsw from already-quantized activations.
@@ -199,3 +214,21 @@ public enum Reference {
                   m: m, n: n, k: k, groupSize: k)
     }
 }
+
+/// Runs `body(i)` for every row i < `count` on all cores (Dispatch's concurrentPerform, rows in
+/// chunks), serially without Dispatch.
+func eachRow(_ count: Int, _ body: @Sendable (Int) -> Void) {
+    #if canImport(Dispatch)
+    let chunk = max(1, count / 64)
+    let chunks = (count + chunk - 1) / chunk
+    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        for i in (c * chunk)..<min(count, (c + 1) * chunk) { body(i) }
+    }
+    #else
+    for i in 0..<count { body(i) }
+    #endif
+}
+
+/// Pointers handed to row workers that read shared inputs or write disjoint elements.
+struct Shared<T>: @unchecked Sendable { let p: UnsafePointer<T>; init(_ p: UnsafePointer<T>) { self.p = p } }
+struct SharedMutable<T>: @unchecked Sendable { let p: UnsafeMutablePointer<T>; init(_ p: UnsafeMutablePointer<T>) { self.p = p } }

@@ -20,6 +20,42 @@ struct FormatTests {
         #expect((r.chunkMagnitude?[0] ?? .infinity) < 17 && (r.termMagnitude?[0] ?? 0) >= (r.chunkMagnitude?[0] ?? .infinity))
     }
 
+    @Test("the reference (rows on all cores) gives the bits of a serial loop, over many rows", arguments: [1, 37, 130])
+    func referenceRowsParallel(m: Int) {
+        let n = 29, k = 96, g = 32
+        var rng = SplitMix64(seed: UInt64(m))
+        func r() -> Float { Float(Double(rng.next() >> 11) * 0x1p-53 * 2 - 1) }
+        let x = (0..<(m * k)).map { _ in r() }, w = (0..<(n * k)).map { _ in r() }, b = (0..<n).map { _ in r() }
+        let lin = Reference.linear(x: x, w: w, bias: b, m: m, n: n, k: k)
+        for i in 0..<m { for j in 0..<n {
+            var s = 0.0, a = 0.0
+            for kk in 0..<k { let p = Double(x[i * k + kk]) * Double(w[j * k + kk]); s += p; a += abs(p) }
+            s += Double(b[j]); a += abs(Double(b[j]))
+            #expect(lin.y[i * n + j] == s && lin.magnitude[i * n + j] == a, "linear [\(i),\(j)]")
+        } }
+        let xq = (0..<(m * k)).map { _ in Int8(truncatingIfNeeded: Int(rng.next() % 256) - 128) }
+        let sx = (0..<m).map { _ in Float(rng.next() % 1000 + 1) * 1e-4 }, zp = (0..<m).map { _ in Int32(rng.next() % 256) - 128 }
+        let wq = (0..<(n * k)).map { _ in Int8(truncatingIfNeeded: Int(rng.next() % 255) - 127) }
+        let ws = (0..<(n * k / g)).map { _ in Float(rng.next() % 1000 + 1) * 1e-3 }
+        var packed = [UInt8](repeating: 0, count: n * k / 2)
+        let q4 = (0..<(n * k)).map { _ in Int(rng.next() % 16) }
+        for (e, q) in q4.enumerated() { packed[e / 2] |= UInt8(q) << (e % 2 == 0 ? 0 : 4) }
+        let r4 = Reference.dq8caQ4gsw(xq: xq, sx: sx, zp: zp, packed: packed, scales: ws, bias: b, m: m, n: n, k: k, groupSize: g)
+        let r8 = Reference.dq8caQ8csw(xq: xq, sx: sx, zp: zp, weights: wq, scales: Array(ws.prefix(n)), bias: b, m: m, n: n, k: k)
+        for i in 0..<m { for j in 0..<n {
+            var acc4 = 0.0, isum8 = 0, wsum8 = 0
+            for gg in 0..<(k / g) {
+                var isum = 0, wsum = 0
+                for kk in (gg * g)..<((gg + 1) * g) { let q = q4[j * k + kk] - 8; isum += Int(xq[i * k + kk]) * q; wsum += q }
+                acc4 += Double(ws[j * (k / g) + gg]) * Double(isum - Int(zp[i]) * wsum)
+            }
+            for kk in 0..<k { isum8 += Int(xq[i * k + kk]) * Int(wq[j * k + kk]); wsum8 += Int(wq[j * k + kk]) }
+            let y4 = Double(sx[i]) * acc4 + Double(b[j])
+            let y8 = Double(sx[i]) * (Double(ws[j]) * Double(isum8 - Int(zp[i]) * wsum8)) + Double(b[j])
+            #expect(r4.y[i * n + j] == y4 && r8.y[i * n + j] == y8, "dq8ca [\(i),\(j)]")
+        } }
+    }
+
     func randomWeights(_ n: Int, _ k: Int, seed: UInt64) -> [Float] {
         var rng = SplitMix64(seed: seed)
         return (0..<(n * k)).map { _ in Float(Double(rng.next() >> 11) * 0x1p-53 * 2 - 1) }
