@@ -179,7 +179,7 @@ public struct GemvConfig: Codable, Sendable, Hashable, CustomStringConvertible {
     /// workgroup, `fwq` both, `ftN…` the prefill form); `m` and `g` take `pN` (prefetch / column
     /// groups per subgroup), `m`, `g` and `f` take `sN` (split-K).
     public var compact: String {
-        "\(columns)x\(threads)x\(unroll)\(frag == true ? (xs == true ? (fuseQuant == true ? "fwq" : "fw") : xRows.map { "ft\($0)\(xLoad == true ? "l" : "")\(weightHalves == true ? "h" : "")\(int8 == true ? "i" : "")\(kBlock.map { "k\($0)" } ?? "")\(xStore.map { "e\($0)" } ?? "")\(fuseQuant == true ? "q" : "")" } ?? (fuseQuant == true ? "fq" : quantInDispatch == true ? "fd" : "f")) : mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 && frag != true ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
+        "\(columns)x\(threads)x\(unroll)\(frag == true ? (xs == true ? (fuseQuant == true ? "fwq" : "fw") : xRows.map { "ft\($0)\(xLoad == true ? "l" : "")\(weightHalves == true ? "h" : "")\(int8 == true ? "i" : "")\(kBlock.map { "k\($0)" } ?? "")\(xStore.map { "e\($0)" } ?? "")\(fuseQuant == true ? "q" : "")\(quantInDispatch == true ? "d" : "")" } ?? (fuseQuant == true ? "fq" : quantInDispatch == true ? "fd" : "f")) : mma == true ? "m" : xreg == true ? "x" : sg == true ? (l1 == true ? "gl" : "g") : halfMath == true ? "h" : "")\((prefetch ?? 1) > 1 && frag != true ? "p\(prefetch!)" : "")\((splitK ?? 1) > 1 ? "s\(splitK!)" : "")"
     }
     /// The configuration used when no rule applies.
     public static let standard = GemvConfig(columns: 2, threads: 128, unroll: 2)

@@ -262,6 +262,7 @@ struct FragmentTests {
         #expect(GemvConfig(columns: 1, threads: 128, unroll: 1, frag: true, xs: true, quantInDispatch: true).problem != nil)
         #expect(GemvConfig(columns: 1, threads: 128, unroll: 1, frag: true, fuseQuant: true, quantInDispatch: true).problem != nil)
         #expect(GemvConfig(columns: 1, threads: 128, unroll: 1, frag: true, xRows: 64, quantInDispatch: true).problem != nil)
+        #expect(GemvConfig(columns: 1, threads: 128, unroll: 1, frag: true, xRows: 64, quantInDispatch: true).compact == "1x128x1ft64d")
         #expect(GemvConfig(columns: 1, threads: 128, unroll: 1, quantInDispatch: true).problem != nil)
         // Shared memory: the accumulators' slots + the ticket, the subgroups' ranges, the parameters.
         let base = Dispatcher.fragSharedBytes(workgroup: 512, tiles: 1, tn: 8, split: 16)!
