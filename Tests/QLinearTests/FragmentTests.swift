@@ -168,6 +168,21 @@ struct FragmentTests {
         }
     }
 
+    /// The plan for both dq8ca ops × both activation dtypes × fp64 or not (M rows, N = 4097,
+    /// K = 4096, group 128, bias) under `options`' forced configuration, handed to `check`.
+    func eachDq8caPlan(m: Int, caps: Capabilities, options: DispatchOptions, _ check: (Op, DType, Bool, KernelPlan) throws -> Void) throws {
+        for op in [Op.dq8ca_q4gsw, .dq8ca_q8csw] {
+            for act in [DType.f16, .f32] {
+                for f64 in [true, false] {
+                    var c = caps
+                    c.shaderFloat64 = f64
+                    let p = Problem(op: op, m: m, n: 4097, k: 4096, groupSize: 128, act: act, bias: true)
+                    try check(op, act, f64, try Dispatcher.plan(.gemv, p, caps: c, options: options).get())
+                }
+            }
+        }
+    }
+
     @Test("dispatch: the fused quantization (…fq, gemv_frag_dqf) — dq8ca ops only, no quantization pass, the fp64 variant where the device has fp64", arguments: [1, 5, 8, 16, 33])
     func fusedDispatch(m: Int) throws {
         var caps = h100Caps()
@@ -178,20 +193,12 @@ struct FragmentTests {
         #expect(config.compact == "1x512x1fqs16" && config.problem == nil)
         #expect(config.description.contains("quantized inside the kernel"))
         options.gemvConfig = config
-        for op in [Op.dq8ca_q4gsw, .dq8ca_q8csw] {
-            for act in [DType.f16, .f32] {
-                for f64 in [true, false] {
-                    var c = caps
-                    c.shaderFloat64 = f64
-                    let p = Problem(op: op, m: m, n: 4097, k: 4096, groupSize: 128, act: act, bias: true)
-                    let plan = try Dispatcher.plan(.gemv, p, caps: c, options: options).get()
-                    #expect(plan.shader.origin.family == .gemvFragDqf && plan.shader.origin.family.quantizesInKernel)
-                    #expect(plan.quantFused && plan.quantShader == nil && plan.quantizesInFP64 == f64)
-                    #expect(plan.shader == ShaderID.lookup(VariantKey(family: .gemvFragDqf, weight: op.weightFormat, act: act, features: f64 ? [.fp64] : [])))
-                    #expect(plan.tile.xTiles == (m > plan.tile.tn ? 1 : 0) && plan.tile.bn == 16 && plan.tile.subgroupSplit == 16)
-                    #expect(plan.reasons.contains { $0.contains("quantized inside the kernel") })
-                }
-            }
+        try eachDq8caPlan(m: m, caps: caps, options: options) { op, act, f64, plan in
+            #expect(plan.shader.origin.family == .gemvFragDqf && plan.shader.origin.family.quantizesInKernel)
+            #expect(plan.quantFused && plan.quantShader == nil && plan.quantizesInFP64 == f64)
+            #expect(plan.shader == ShaderID.lookup(VariantKey(family: .gemvFragDqf, weight: op.weightFormat, act: act, features: f64 ? [.fp64] : [])))
+            #expect(plan.tile.xTiles == (m > plan.tile.tn ? 1 : 0) && plan.tile.bn == 16 && plan.tile.subgroupSplit == 16)
+            #expect(plan.reasons.contains { $0.contains("quantized inside the kernel") })
         }
         // Not a form of the float ops: a forced configuration is refused with the reason.
         for op in [Op.fp16, .q4gsw] {
@@ -236,21 +243,13 @@ struct FragmentTests {
         #expect(config.compact == "1x512x1fds16" && config.problem == nil)
         #expect(config.description.contains("pass inside the dispatch"))
         options.gemvConfig = config
-        for op in [Op.dq8ca_q4gsw, .dq8ca_q8csw] {
-            for act in [DType.f16, .f32] {
-                for f64 in [true, false] {
-                    var c = caps
-                    c.shaderFloat64 = f64
-                    let p = Problem(op: op, m: m, n: 4097, k: 4096, groupSize: 128, act: act, bias: true)
-                    let plan = try Dispatcher.plan(.gemv, p, caps: c, options: options).get()
-                    let family = plan.shader.origin.family
-                    #expect(family == .gemvFragDqs && family.quantizesInKernel && family.usesSyncCounters && !family.stagesX)
-                    #expect(plan.quantFused && plan.quantShader == nil && plan.quantizesInFP64 == f64)
-                    #expect(plan.shader == ShaderID.lookup(VariantKey(family: .gemvFragDqs, weight: op.weightFormat, act: act, features: f64 ? [.fp64] : [])))
-                    #expect(plan.shader.signature.bindings.map(\.block).contains("SyncBuf"))
-                    #expect(plan.reasons.contains { $0.contains("claim the \(m) x row(s)") })
-                }
-            }
+        try eachDq8caPlan(m: m, caps: caps, options: options) { op, act, f64, plan in
+            let family = plan.shader.origin.family
+            #expect(family == .gemvFragDqs && family.quantizesInKernel && family.usesSyncCounters && !family.stagesX)
+            #expect(plan.quantFused && plan.quantShader == nil && plan.quantizesInFP64 == f64)
+            #expect(plan.shader == ShaderID.lookup(VariantKey(family: .gemvFragDqs, weight: op.weightFormat, act: act, features: f64 ? [.fp64] : [])))
+            #expect(plan.shader.signature.bindings.map(\.block).contains("SyncBuf"))
+            #expect(plan.reasons.contains { $0.contains("claim the \(m) x row(s)") })
         }
         // Not a form of the float ops, nor staged, nor with …q: refused with the reason when forced.
         for op in [Op.fp16, .q4gsw] {
