@@ -53,6 +53,10 @@ FAMILIES = {
                           name=lambda v: f"coopmat_float_{v['weight']}_{v['act']}"),
     "coopmat_int": dict(src="coopmat_int.comp", env="vulkan1.3", axes=[INT_W, ACT], grid="tiles",
                         name=lambda v: f"coopmat_int_{v['weight']}_{v['act']}"),
+    # fp16 weights with no shared memory (a cooperative-matrix plan with `buffers` 0): each lane loads
+    # the values its own fragment elements hold (probed layout mma16816), no barrier in the loop.
+    "coopmat_direct": dict(src="gemm_direct.comp", env="vulkan1.3", axes=[("weight", [("f16", ["WEIGHT_F16"])]), ACT], grid="tiles",
+                           name=lambda v: f"coopmat_direct_{v['weight']}_{v['act']}"),
     "coopmat_float_splitk": dict(src="coopmat_float.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], defines=["SPLITK"], grid="tiles",
                                  name=lambda v: f"coopmat_float_splitk_{v['weight']}_{v['act']}"),
     "coopmat_int_splitk": dict(src="coopmat_int.comp", env="vulkan1.3", axes=[INT_W, ACT], defines=["SPLITK"], grid="tiles",

@@ -60,7 +60,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         var s = "tile \(bm)x\(bn)x\(bk), \(workgroupSize) threads"
-        if tm > 0 { s += ", \(wm)x\(wn) subgroups of \(subgroupSize)\(requireSubgroupSize ? " (required)" : ""), MMA \(tm)x\(tn)x\(tk), \(buffers == 2 ? "double" : "single")-buffered" }
+        if tm > 0 { s += ", \(wm)x\(wn) subgroups of \(subgroupSize)\(requireSubgroupSize ? " (required)" : ""), MMA \(tm)x\(tn)x\(tk), \(buffers == 0 ? "no shared memory (direct)" : buffers == 2 ? "double-buffered" : "single-buffered")" }
         if swizzle > 1 { s += ", raster groups of \(swizzle) tile rows" }
         if ablate != 0 { s += ", ABLATED \(ablate) (diagnostics: wrong results)" }
         return s
@@ -76,7 +76,7 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
         case (.tiled, true): return (bm + 4 + bn + 4) * bk * 4
         case (.tiled, false): return (bm + bn) * (bk / 4) * 4
         // Float kernels: the epilogue's staging tiles reuse the A buffers.
-        case (.coopmat, true): return max(buffers * bm * (bk + 8) * 2, (wm * wn) * tm * tn * 4) + buffers * bn * (bk + 8) * 2
+        case (.coopmat, true): return buffers == 0 ? 0 : max(buffers * bm * (bk + 8) * 2, (wm * wn) * tm * tn * 4) + buffers * bn * (bk + 8) * 2
         case (.coopmat, false): return buffers * (bm + bn) * (bk + 16) + 2 * tm * bn * 4 + (wm * wn) * tm * tn * 4
         case (.gemv, _): return 0
         }
@@ -417,7 +417,7 @@ public enum Dispatcher {
             if let k = options.coopMatKStep, !allowedK.contains(k) {
                 return no("K step \(k) is not one the kernel supports (\(allowedK.map(String.init).joined(separator: ", ")))")
             }
-            if let b = options.coopMatBuffers, ![1, 2].contains(b) { return no("shared-memory buffers must be 1 or 2, got \(b)") }
+            if let b = options.coopMatBuffers, ![0, 1, 2].contains(b) { return no("shared-memory buffers must be 0, 1 or 2, got \(b)") }
             if let s = options.coopMatSplitK, !(1...64).contains(s) { return no("split-K slices must be 1…64, got \(s)") }
             if let s = options.coopMatSwizzle, !(1...64).contains(s) { return no("raster group must be 1…64 tile rows, got \(s)") }
             if let d = options.coopMatPrefetch, ![1, 2].contains(d) { return no("prefetch distance must be 1 or 2 K steps, got \(d)") }
@@ -435,9 +435,22 @@ public enum Dispatcher {
             let key = VariantKey(family: p.op.floatMath ? .coopmatFloat : .coopmatInt, weight: p.op.weightFormat, act: p.act)
             guard let shader = variant(key) else { return no("no variant compiled for \(key)") }
 
+            // buffers 0: the direct kernel (coopmat_direct: fp16 weights, no shared memory, fragments
+            // built in registers for the probed layout mma16816 — MMA 16×8×16 whatever the largest
+            // reported shape).
+            let direct = variant(VariantKey(family: .coopmatDirect, weight: p.op.weightFormat, act: p.act))
+            func directRefusal() -> String? {
+                if p.op != .fp16 { return "the direct kernel (buffers 0) is for fp16 weights only, not \(p.op.rawValue)" }
+                if options.fragmentLayout != .mma16816 { return "the direct kernel (buffers 0) builds fragments for the layout mma16816, which the device's self-test did not find" }
+                if sgs != 32 { return "the direct kernel (buffers 0) is written for subgroups of 32, the device runs \(sgs)" }
+                if !shapes.contains(where: { $0.m == 16 && $0.n == 8 && $0.k == 16 }) { return "the direct kernel (buffers 0) needs the 16×8×16 MMA, which the device does not report" }
+                if direct == nil { return "no direct variant compiled for \(p.op.rawValue) × \(p.act.rawValue)" }
+                return nil
+            }
             func config(_ s: TileShape, _ bk: Int, _ buffers: Int) -> TileConfig {
                 var t = TileConfig(bm: s.bm, bn: s.bn, bk: bk, workgroupSize: s.wm * s.wn * sgs)
                 t.wm = s.wm; t.wn = s.wn; t.tm = mma.m; t.tn = mma.n; t.tk = mma.k
+                if buffers == 0 { t.tm = 16; t.tn = 8; t.tk = 16 }
                 t.subgroupSize = sgs; t.requireSubgroupSize = caps.canRequireSubgroupSize
                 t.buffers = buffers
                 return t
@@ -448,6 +461,14 @@ public enum Dispatcher {
                     return "tile \(t.bm)x\(t.bn) over \(t.wm)x\(t.wn) subgroups is not a multiple of the MMA shape \(t.tm)x\(t.tn)"
                 }
                 if t.bk % t.tk != 0 || t.bk % chunk != 0 { return "K step \(t.bk) is not a multiple of the MMA K \(t.tk) and the \(chunk)-value load" }
+                if t.buffers == 0 {
+                    if let why = directRefusal() { return why }
+                    if t.bk % 32 != 0 { return "the direct kernel's K step (\(t.bk)) is whole 32-value blocks" }
+                    if directRegisters(t, sets: 1) > 240 { return "the direct kernel's \(t.bm / t.wm)×\(t.bn / t.wn) subgroup tile at K step \(t.bk) holds \(directRegisters(t, sets: 1)) registers per lane in its arrays (more than 240 would spill)" }
+                    let wgLimit = caps.maxWorkgroupInvocations(requiredSubgroupSize: t.requireSubgroupSize ? t.subgroupSize : nil)
+                    if t.workgroupSize > wgLimit { return "\(t.workgroupSize)-invocation workgroups exceed the device's \(wgLimit)" }
+                    return nil
+                }
                 if p.op == .dq8ca_q4gsw && p.groupSize % t.bk != 0 { return "K step \(t.bk) does not divide the group size \(p.groupSize)" }
                 // The int8 kernels read whole K steps of the zero-padded rows (K padded to 32).
                 if p.op == .dq8ca_q8csw && roundUp(p.k, 32) % t.bk != 0 { return "K step \(t.bk) does not divide the padded K \(roundUp(p.k, 32))" }
@@ -463,7 +484,7 @@ public enum Dispatcher {
                 // Tables come from files: every dimension is checked before any arithmetic on it.
                 guard [s.bm, s.bn, s.wm, s.wn].allSatisfy({ (1...1024).contains($0) }) else { return (nil, "tile \(s) has a dimension outside 1…1024") }
                 guard allowedK.contains(bk) else { return (nil, "K step \(bk) is not one the kernel supports (\(allowedK.map(String.init).joined(separator: ", ")))") }
-                guard [1, 2].contains(buffers) else { return (nil, "shared-memory buffers must be 1 or 2, got \(buffers)") }
+                guard [0, 1, 2].contains(buffers) else { return (nil, "shared-memory buffers must be 0, 1 or 2, got \(buffers)") }
                 var tries = [(bk, buffers)]
                 if buffers == 2, options.coopMatBuffers == nil { tries.append((bk, 1)) }
                 if bk != 32, options.coopMatKStep == nil { tries += [(32, buffers)] + (buffers == 2 && options.coopMatBuffers == nil ? [(32, 1)] : []) }
@@ -508,9 +529,13 @@ public enum Dispatcher {
             t.swizzle = swizzle
             t.ablate = options.coopMatAblate
             // The int8 kernels keep one step in flight (no PD constant); float kernels 1 or 2 when
-            // single-buffered (their double-buffered loop has one register set, no PD).
-            t.prefetch = p.op.floatMath && t.buffers == 1 ? prefetch : 1
+            // single-buffered (their double-buffered loop has one register set, no PD); the direct
+            // kernel 1 or 2 register sets.
+            t.prefetch = p.op.floatMath && t.buffers <= 1 ? prefetch : 1
             if t.prefetch > 1 { reasons.append("\(t.prefetch) K steps of global loads in flight (register sets)") }
+            if t.buffers == 0, directRegisters(t, sets: t.prefetch) > 240 {
+                return no("the direct kernel's \(t.bm / t.wm)×\(t.bn / t.wn) subgroup tile at K step \(t.bk) with \(t.prefetch) register sets holds \(directRegisters(t, sets: t.prefetch)) registers per lane in its arrays (more than 240 would spill)")
+            }
             // 32-value INT4 loads only where every thread gets at least one per step: with fewer
             // loads than threads a quarter of them would dequantize the whole B tile (H100: 0.73–0.82×
             // at 256×128 tiles, K step 32; 1.31–1.33× at 64×64, K step 64 — bench/gpu_s8g.sh).
@@ -521,6 +546,11 @@ public enum Dispatcher {
             if swizzle > 1 { reasons.append("workgroups walk the output in groups of \(swizzle) tile rows (L2 reuse)") }
             if options.coopMatAblate != 0 { reasons.append("ABLATED main loop (\(options.coopMatAblate)): diagnostics, the results are wrong") }
             var plan = KernelPlan(problem: p, kernel: .coopmat, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: reasons)
+            if t.buffers == 0, let direct {
+                plan.shader = direct
+                plan.reasons.append("direct kernel (coopmat_direct): no shared memory and no barrier in the loop — each lane loads the x and weight values its own fragment elements hold (16-byte loads, layout mma16816), subgroups sharing rows find them in L1; MMA 16×8×16")
+                if split > 1 { return no("split-K is not offered with the direct kernel (buffers 0)") }
+            }
             if split > 1 {
                 // K loop length as the kernel sees it (int8 Q8: the padded K as one group), and the
                 // slice alignment: the K step, and for Q4 int8 whole groups (folded per group).
@@ -545,7 +575,7 @@ public enum Dispatcher {
             reasons.append("MMA \(mma.description) from the device's cooperative-matrix properties")
             reasons.append("subgroup size \(sgs)\(caps.canRequireSubgroupSize ? " required per pipeline" : " (device default)")")
             reasons.append(p.op.floatMath ? "fp16 operands, fp32 accumulation" : "int8 operands, int32 accumulation per \(p.op == .dq8ca_q4gsw ? "group" : "row"), fp32 scaling")
-            if p.m <= 8 { reasons.append("M = \(p.m) uses \(p.m) of every \(t.tm) MMA rows") }
+            if p.m <= 8 { reasons.append("M = \(p.m) uses \(p.m) of every \(plan.tile.tm) MMA rows") }
             plan.reasons = reasons
             return .success(plan)
         }
@@ -553,6 +583,13 @@ public enum Dispatcher {
 }
 
 extension Dispatcher {
+    /// Registers the direct kernel's arrays take per lane: 4 per 16×8 accumulator, and per register
+    /// set 4 per 16-byte load (two per 16-row A fragment, one per 8-row B fragment, per 32-value block).
+    static func directRegisters(_ t: TileConfig, sets: Int) -> Int {
+        let fa = t.bm / max(t.wm, 1) / 16, fb = t.bn / max(t.wn, 1) / 8
+        return fa * fb * 4 + sets * (t.bk / 32) * (2 * fa + fb) * 4
+    }
+
     /// The plan for `gemv_q4_xreg` (q4gsw × fp16 activations, packed fp16 math, activations in
     /// registers), or nil when it does not apply to `p` on this device (the caller then uses the
     /// packed-fp16 column kernel). A configuration that can never be valid is a failure.

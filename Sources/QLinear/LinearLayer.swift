@@ -219,7 +219,7 @@ public final class LinearLayer: @unchecked Sendable {
         let expected: Set<KernelFamily>
         switch plan.kernel {
         case .tiled: expected = [.tiledFloat, .tiledInt]
-        case .coopmat: expected = plan.splitK > 1 ? [.coopmatFloatSplitk, .coopmatIntSplitk] : [.coopmatFloat, .coopmatInt]
+        case .coopmat: expected = plan.splitK > 1 ? [.coopmatFloatSplitk, .coopmatIntSplitk] : [.coopmatFloat, .coopmatInt, .coopmatDirect]
         case .gemv: expected = plan.splitK > 1 ? [.gemvMmaSplitk] : [.gemvFloat, .gemvInt, .gemvQ4F16Math, .gemvQ4Xreg, .gemvQ4Sg, .gemvMma, .gemvDq, .gemvFrag, .gemvFragDq, .gemvFragDqf, .gemvFragDqfXs, .gemvFragDqs, .gemvFragXs, .gemvFragDqXs, .gemmFrag, .gemmFragDq, .gemmFragI8]
         }
         guard expected.contains(family) else { throw QLinearError.invalidShape("plan's shader \(plan.shader.rawValue) is not a \(plan.kernel.rawValue) kernel") }
@@ -361,6 +361,22 @@ public final class LinearLayer: @unchecked Sendable {
                                                   columns: t.subgroupColumns, split: t.subgroupSplit, q4: q4)
             guard shape, split, let shared, shared <= context.capabilities.sharedMemoryBytes, scratch.xq != nil, scratch.xp != nil else {
                 throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn)x\(t.bk), \(t.subgroupColumns) columns per subgroup, \(t.stagedChunks) staged chunks, group \(t.group) cannot compute M = \(m), K = \(k), group \(groupSize) within \(context.capabilities.sharedMemoryBytes) bytes of shared memory")
+            }
+        }
+        if family == .coopmatDirect {
+            // Fragments built in registers for the probed layout mma16816 (16×8×16, 32 lanes):
+            // whole 16-row A and 8-row B fragments per subgroup, whole 32-value K blocks, the
+            // variant for this layer's weights and activations, one register set or two.
+            let caps = context.capabilities
+            let variant = ShaderID.lookup(VariantKey(family: .coopmatDirect, weight: op.weightFormat, act: act))
+            let ok = op == .fp16 && context.options.fragmentLayout == .mma16816 && FragmentLayout.runsAt32(caps)
+                && t.subgroupSize == 32 && t.requireSubgroupSize == caps.canRequireSubgroupSize && t.tm == 16 && t.tn == 8 && t.tk == 16
+                && t.wm >= 1 && t.wn >= 1 && t.bm % t.wm == 0 && t.bn % t.wn == 0 && (t.bm / t.wm) % 16 == 0 && (t.bn / t.wn) % 8 == 0
+                && [32, 64].contains(t.bk) && t.buffers == 0 && [1, 2].contains(t.prefetch) && (1...64).contains(t.swizzle)
+                && t.workgroupSize == t.wm * t.wn * 32 && t.workgroupSize <= caps.maxWorkgroupInvocations && t.workgroupSize <= caps.maxWorkgroupSize[0]
+                && plan.shader == variant && plan.splitK == 1
+            guard ok else {
+                throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn)x\(t.bk) over \(t.wm)x\(t.wn) subgroups of \(t.subgroupSize), MMA \(t.tm)x\(t.tn)x\(t.tk), \(t.prefetch) register set(s) cannot compute \(op.rawValue) here (needs fp16 weights, 32-lane subgroups, the probed fragment layout mma16816, subgroup tiles of whole 16×8 fragments, a K step of 32 or 64, no split-K)")
             }
         }
         if family == .gemvQ4Xreg {

@@ -106,10 +106,11 @@ public enum Tuner {
     /// `int8Prefill`: dq8ca_q8csw's int8 form (B loaded, 128 x rows, 256-value blocks);
     /// `int8Q4`: dq8ca_q4gsw's int8 form (…i) beside its f16 form; `extraSplits`: split-K factors
     /// also offered with every cooperative-matrix tile of the mid and large M classes (the
-    /// default grids split K only with small tiles).
+    /// default grids split K only with small tiles); `direct`: fp16's direct kernel (buffers 0: no
+    /// shared memory, fragments built in registers) with its tiles, for M past 64.
     public static func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int? = nil, halfMath: Bool = false, tensorCores: Bool = false,
                                   varieties: Set<GemvVariety> = GemvVariety.defaults, prefillForm: Bool? = nil, int8Prefill: Bool = false, int8Q4: Bool = false,
-                                  extraSplits: [Int] = []) -> [TuneCandidate] {
+                                  extraSplits: [Int] = [], direct: Bool = false) -> [TuneCandidate] {
         switch kernel {
         case .gemv:
             var out: [TuneCandidate] = []
@@ -275,6 +276,15 @@ public enum Tuner {
             let forBig = floatOps
                 ? grid(big, [32], [1], [1] + splits, [1], pds)
                 : grid(intBig, [32, 64], [1], [1]) + grid([big[0], big[1]], [32], [2], [1]) + grid(intBig, [32], [1], splits)
+            // The direct kernel (fp16 weights; the dispatcher refuses it elsewhere): subgroup tiles of
+            // 64×64 (one register set: 192 registers in its arrays), 64×32 / 32×64 (one or two sets),
+            // 32×32 with 16 subgroups; K step 32 (64: two blocks per set).
+            let forDirect = !direct || !floatOps ? [] :
+                grid([TileShape(bm: 128, bn: 128, wm: 2, wn: 2), TileShape(bm: 128, bn: 256, wm: 2, wn: 4), TileShape(bm: 256, bn: 128, wm: 4, wn: 2)], [32], [0], [1])
+                + grid([TileShape(bm: 128, bn: 128, wm: 2, wn: 4), TileShape(bm: 128, bn: 128, wm: 4, wn: 2), TileShape(bm: 256, bn: 128, wm: 4, wn: 4),
+                        TileShape(bm: 128, bn: 256, wm: 4, wn: 4)], [32], [0], [1], [1], [1, 2])
+                + grid([TileShape(bm: 128, bn: 128, wm: 2, wn: 4), TileShape(bm: 128, bn: 128, wm: 4, wn: 2)], [64], [0], [1])
+                + grid([TileShape(bm: 128, bn: 128, wm: 4, wn: 4)], [32, 64], [0], [1], [1], [1, 2])
             var out: [TuneCandidate]
             switch m {
             case .some(let m) where m <= 64: out = forSmall
@@ -282,6 +292,7 @@ public enum Tuner {
             case .some: out = forBig
             case .none: out = forSmall + forMid + forBig
             }
+            if (m ?? 65) > 64 { out += forDirect }
             var seen = Set<TuneCandidate>()
             return out.filter { seen.insert($0).inserted }
         case .tiled:
@@ -325,7 +336,8 @@ public enum Tuner {
     /// written) instead of being killed with nothing saved.
     public static func run(_ ctx: QLinearContext, kernel: KernelKind, ops: [Op], shapes: [(m: Int, n: Int, k: Int)], group: Int,
                            settings: BenchSettings, varieties: Set<GemvVariety> = GemvVariety.defaults, timeLimitS: Double? = nil,
-                           againstCurrent: Bool = false, only: [GemvConfig]? = nil, extraSplits: [Int] = [], progress: (String) -> Void) throws -> [TuneMeasurement] {
+                           againstCurrent: Bool = false, only: [GemvConfig]? = nil, extraSplits: [Int] = [], direct: Bool = false,
+                           progress: (String) -> Void) throws -> [TuneMeasurement] {
         let start = DispatchTime.now().uptimeNanoseconds
         var announced = false
         func outOfTime() -> Bool {
@@ -337,7 +349,7 @@ public enum Tuner {
         func candidates(_ kernel: KernelKind, floatOps: Bool, m: Int?, halfMath: Bool, op: Op) -> [TuneCandidate] {
             if kernel == .gemv, let only, !only.isEmpty { return only.map { TuneCandidate(kernel: .gemv, gemv: $0) } }
             return Tuner.candidates(kernel, floatOps: floatOps, m: m, halfMath: halfMath, tensorCores: op == .fp16 || op == .q4gsw, varieties: varieties,
-                                    prefillForm: true, int8Prefill: op == .dq8ca_q8csw, int8Q4: op == .dq8ca_q4gsw, extraSplits: extraSplits)
+                                    prefillForm: true, int8Prefill: op == .dq8ca_q8csw, int8Q4: op == .dq8ca_q4gsw, extraSplits: extraSplits, direct: direct && op == .fp16)
         }
         var out: [TuneMeasurement] = []
         // `--against-current` when the time limit leaves today's plan untimed: recorded, so the

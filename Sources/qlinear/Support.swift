@@ -47,7 +47,7 @@ struct DeviceOptions: ParsableArguments {
     var tile: String?
     @Option(name: .customLong("k-step"), help: "Force the cooperative-matrix K step: 16, 32 or 64 (or QLINEAR_BK).")
     var kStep: Int?
-    @Option(name: .customLong("buffers"), help: "Force cooperative-matrix shared-memory buffering: 1 or 2 (or QLINEAR_BUFFERS).")
+    @Option(name: .customLong("buffers"), help: "Force cooperative-matrix shared-memory buffering: 1 or 2, or 0 for the direct kernel (fp16 weights, no shared memory; or QLINEAR_BUFFERS).")
     var buffers: Int?
     @Option(name: .customLong("split-k"), help: "Force cooperative-matrix split-K slices: 1…64 (or QLINEAR_SPLITK).")
     var splitK: Int?
@@ -156,7 +156,7 @@ struct DeviceOptions: ParsableArguments {
             return v
         }
         o.coopMatKStep = try knob(kStep, "QLINEAR_BK", [16, 32, 64], "K step must be 16, 32 or 64")
-        o.coopMatBuffers = try knob(buffers, "QLINEAR_BUFFERS", [1, 2], "shared-memory buffers must be 1 or 2")
+        o.coopMatBuffers = try knob(buffers, "QLINEAR_BUFFERS", [0, 1, 2], "shared-memory buffers must be 0 (the direct kernel: fp16, no shared memory), 1 or 2")
         o.coopMatSplitK = try knob(splitK, "QLINEAR_SPLITK", Set(1...64), "split-K slices must be 1…64")
         o.coopMatSwizzle = try knob(swizzle, "QLINEAR_SWIZZLE", Set(1...64), "raster group must be 1…64 tile rows")
         o.coopMatPrefetch = try knob(prefetch, "QLINEAR_PREFETCH", [1, 2], "prefetch distance must be 1 or 2 K steps")

@@ -34,6 +34,7 @@ struct Tune: ParsableCommand {
     @Option(help: "Matrix–vector kernels to try (repeatable: column, xreg, sg, mma, frag, fragxs, fraggemm, fragq, fragd; default all but fragq and fragd).") var variety: [GemvVariety] = []
     @Option(help: "With --kernel gemv: time only these matrix–vector configurations (repeatable, the --gemv form, e.g. 2x512x1ft64l) instead of the varieties' candidates.") var only: [String] = []
     @Option(name: .customLong("offer-split"), help: "With --kernel coopmat: also offer this split-K factor (2…16; repeatable) with every tile of the mid and large M classes (the default grids split K only with small tiles).") var offerSplit: [Int] = []
+    @Flag(name: .customLong("offer-direct"), help: "With --kernel coopmat and fp16: also offer the direct kernel (buffers 0: no shared memory, fragments built in registers; needs the probed fragment layout mma16816) with its tiles for M past 64.") var offerDirect = false
     @Flag(help: "Refine the base table: new rules cover only the measured M values (smallest to largest) and the base table's rules follow them; an M measured on one shape only gets no any-shape rule.") var keepBase = false
     @Flag(name: .customLong("extend-up"), help: "With --keep-base: each op's rules for its largest measured M also cover every larger M.") var extendUp = false
     @Option(name: .customLong("extend-down-to"), help: "With --keep-base: each op's rules for its smallest measured M also cover the M values from this one up (e.g. a sweep at M = 16 for M = 9…16).") var extendDownTo: Int?
@@ -47,6 +48,10 @@ struct Tune: ParsableCommand {
             if kernel != .coopmat { throw ValidationError("--offer-split adds cooperative-matrix split-K candidates: it needs --kernel coopmat") }
             if let bad = offerSplit.first(where: { !(2...16).contains($0) }) { throw ValidationError("--offer-split must be in 2…16, got \(bad)") }
             if !from.isEmpty { throw ValidationError("--offer-split applies to a sweep, not to --from") }
+        }
+        if offerDirect {
+            if kernel != .coopmat { throw ValidationError("--offer-direct adds cooperative-matrix candidates: it needs --kernel coopmat") }
+            if !from.isEmpty { throw ValidationError("--offer-direct applies to a sweep, not to --from") }
         }
         if group < 8 || group % 8 != 0 { throw ValidationError("--group must be a positive multiple of 8, got \(group)") }
         if extendUp && !keepBase { throw ValidationError("--extend-up refines a table: it needs --keep-base") }
@@ -88,7 +93,7 @@ struct Tune: ParsableCommand {
         stderrPrint("tune: \(kernel.rawValue) on \(ctx.capabilities.name), \(ops.count) ops × \(shapes.count) shapes × ≤ \(Tuner.candidates(kernel, floatOps: true).count) candidates")
         let ms = try Tuner.run(ctx, kernel: kernel, ops: ops, shapes: shapes, group: group, settings: settings,
                                varieties: variety.isEmpty ? GemvVariety.defaults : Set(variety), timeLimitS: timeLimit,
-                               againstCurrent: againstCurrent, only: try only.map { try DeviceOptions.parseGemv($0) }, extraSplits: offerSplit) { stderrPrint($0) }
+                               againstCurrent: againstCurrent, only: try only.map { try DeviceOptions.parseGemv($0) }, extraSplits: offerSplit, direct: offerDirect) { stderrPrint($0) }
         let base = ctx.tuningTable
         let caps = ctx.capabilities
         let table = Tuner.table(from: ms, kernel: kernel, base: base, name: name ?? base.name,

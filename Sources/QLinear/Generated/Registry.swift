@@ -3,6 +3,8 @@
 /// Every compiled kernel variant. Obtain one with `ShaderID.lookup(_:)`; the table that defines
 /// them is `scripts/build-shaders.py`.
 public enum ShaderID: String, CaseIterable, Sendable, Codable {
+    case coopmat_direct_f16_f16
+    case coopmat_direct_f16_f32
     case coopmat_float_f16_f16
     case coopmat_float_f16_f32
     case coopmat_float_q4_f16
@@ -133,6 +135,7 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
     case tiledInt = "tiled_int"
     case coopmatFloat = "coopmat_float"
     case coopmatInt = "coopmat_int"
+    case coopmatDirect = "coopmat_direct"
     case coopmatFloatSplitk = "coopmat_float_splitk"
     case coopmatIntSplitk = "coopmat_int_splitk"
     case splitkReduceFloat = "splitk_reduce_float"
@@ -168,6 +171,7 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
         case .tiledInt: return .tiles
         case .coopmatFloat: return .tiles
         case .coopmatInt: return .tiles
+        case .coopmatDirect: return .tiles
         case .coopmatFloatSplitk: return .tiles
         case .coopmatIntSplitk: return .tiles
         case .splitkReduceFloat: return .elements
@@ -205,6 +209,7 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
         case .tiledInt: return nil
         case .coopmatFloat: return nil
         case .coopmatInt: return nil
+        case .coopmatDirect: return nil
         case .coopmatFloatSplitk: return nil
         case .coopmatIntSplitk: return nil
         case .splitkReduceFloat: return nil
@@ -239,6 +244,8 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable {
 extension VariantKey {
     /// Every key the variant table compiles, with its shader.
     static let table: [VariantKey: ShaderID] = [
+        VariantKey(family: .coopmatDirect, weight: .f16, act: .f16): .coopmat_direct_f16_f16,
+        VariantKey(family: .coopmatDirect, weight: .f16, act: .f32): .coopmat_direct_f16_f32,
         VariantKey(family: .coopmatFloat, weight: .f16, act: .f16): .coopmat_float_f16_f16,
         VariantKey(family: .coopmatFloat, weight: .f16, act: .f32): .coopmat_float_f16_f32,
         VariantKey(family: .coopmatFloat, weight: .q4, act: .f16): .coopmat_float_q4_f16,
@@ -368,6 +375,8 @@ extension ShaderID {
     /// The family, GLSL source, defines and target environment this variant was compiled from.
     public var origin: (family: KernelFamily, source: String, defines: [String], target: String) {
         switch self {
+        case .coopmat_direct_f16_f16: return (.coopmatDirect, "gemm_direct.comp", ["WEIGHT_F16", "ACT_F16"], "vulkan1.3")
+        case .coopmat_direct_f16_f32: return (.coopmatDirect, "gemm_direct.comp", ["WEIGHT_F16"], "vulkan1.3")
         case .coopmat_float_f16_f16: return (.coopmatFloat, "coopmat_float.comp", ["WEIGHT_F16", "ACT_F16"], "vulkan1.3")
         case .coopmat_float_f16_f32: return (.coopmatFloat, "coopmat_float.comp", ["WEIGHT_F16"], "vulkan1.3")
         case .coopmat_float_q4_f16: return (.coopmatFloat, "coopmat_float.comp", ["WEIGHT_Q4", "ACT_F16"], "vulkan1.3")
@@ -496,6 +505,8 @@ extension ShaderID {
     /// The host contract read from this variant's source.
     public var signature: KernelSignature {
         switch self {
+        case .coopmat_direct_f16_f16: return KernelSignature(family: .coopmatDirect, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 128), .init(id: 1, name: "BN", defaultValue: 128), .init(id: 2, name: "BK", defaultValue: 32), .init(id: 3, name: "WG", defaultValue: 256), .init(id: 4, name: "WM", defaultValue: 2), .init(id: 5, name: "WN", defaultValue: 4), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 11, name: "SWZ", defaultValue: 1), .init(id: 12, name: "ABL", defaultValue: 0), .init(id: 13, name: "PD", defaultValue: 1)], workgroupSizeConstant: "WG")
+        case .coopmat_direct_f16_f32: return KernelSignature(family: .coopmatDirect, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float", access: .readonly), .init(index: 4, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 128), .init(id: 1, name: "BN", defaultValue: 128), .init(id: 2, name: "BK", defaultValue: 32), .init(id: 3, name: "WG", defaultValue: 256), .init(id: 4, name: "WM", defaultValue: 2), .init(id: 5, name: "WN", defaultValue: 4), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 11, name: "SWZ", defaultValue: 1), .init(id: 12, name: "ABL", defaultValue: 0), .init(id: 13, name: "PD", defaultValue: 1)], workgroupSizeConstant: "WG")
         case .coopmat_float_f16_f16: return KernelSignature(family: .coopmatFloat, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 128), .init(id: 1, name: "BN", defaultValue: 64), .init(id: 2, name: "BK", defaultValue: 32), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "WM", defaultValue: 2), .init(id: 5, name: "WN", defaultValue: 2), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 16), .init(id: 8, name: "TK", defaultValue: 16), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 10, name: "NBUF", defaultValue: 2), .init(id: 11, name: "SWZ", defaultValue: 1), .init(id: 12, name: "ABL", defaultValue: 0), .init(id: 13, name: "PD", defaultValue: 1), .init(id: 14, name: "QV", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .coopmat_float_f16_f32: return KernelSignature(family: .coopmatFloat, bindings: [.init(index: 0, block: "XBuf", element: "vec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float", access: .readonly), .init(index: 4, block: "YBuf", element: "float", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 128), .init(id: 1, name: "BN", defaultValue: 64), .init(id: 2, name: "BK", defaultValue: 32), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "WM", defaultValue: 2), .init(id: 5, name: "WN", defaultValue: 2), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 16), .init(id: 8, name: "TK", defaultValue: 16), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 10, name: "NBUF", defaultValue: 2), .init(id: 11, name: "SWZ", defaultValue: 1), .init(id: 12, name: "ABL", defaultValue: 0), .init(id: 13, name: "PD", defaultValue: 1), .init(id: 14, name: "QV", defaultValue: 0)], workgroupSizeConstant: "WG")
         case .coopmat_float_q4_f16: return KernelSignature(family: .coopmatFloat, bindings: [.init(index: 0, block: "XBuf", element: "uvec4", access: .readonly), .init(index: 1, block: "WBuf", element: "uvec4", access: .readonly), .init(index: 2, block: "SBuf", element: "float", access: .readonly), .init(index: 3, block: "BiasBuf", element: "float16_t", access: .readonly), .init(index: 4, block: "YBuf", element: "float16_t", access: .writeonly)], pushConstantBytes: 32, specConstants: [.init(id: 0, name: "BM", defaultValue: 128), .init(id: 1, name: "BN", defaultValue: 64), .init(id: 2, name: "BK", defaultValue: 32), .init(id: 3, name: "WG", defaultValue: 128), .init(id: 4, name: "WM", defaultValue: 2), .init(id: 5, name: "WN", defaultValue: 2), .init(id: 6, name: "TM", defaultValue: 16), .init(id: 7, name: "TN", defaultValue: 16), .init(id: 8, name: "TK", defaultValue: 16), .init(id: 9, name: "SGS", defaultValue: 32), .init(id: 10, name: "NBUF", defaultValue: 2), .init(id: 11, name: "SWZ", defaultValue: 1), .init(id: 12, name: "ABL", defaultValue: 0), .init(id: 13, name: "PD", defaultValue: 1), .init(id: 14, name: "QV", defaultValue: 0)], workgroupSizeConstant: "WG")

@@ -1,0 +1,139 @@
+import Testing
+@testable import QLinear
+import QLinearCheck
+import VulkanRuntime
+
+/// The direct kernel (`coopmat_direct`, gemm_direct.comp: a cooperative-matrix plan with buffers 0)
+/// builds its fragments in registers for the probed layout mma16816. lavapipe has no cooperative
+/// matrices, so the kernel runs only on the GPU (`qlinear check --kernel coopmat --buffers 0`);
+/// here: its K permutation replayed element by element through the layout, and the dispatcher's,
+/// encode's and the tuner's gates.
+@Suite("Direct cooperative-matrix kernel (coopmat_direct)")
+struct DirectKernelTests {
+    /// The shader's loads and element assignments for one 16 x rows × 8 weight rows fragment pair
+    /// over K = 32·blocks: lane (g, t) loads halves 8t … 8t + 7 of each 32-value block of x rows g,
+    /// g + 8 and weight row g; MMA s of a block takes halves 4s … 4s + 3 as A elements 0…3 (row g),
+    /// 4…7 (row g + 8) and as B elements 0…3 (`bOrder` permutes them). Returns y read back through
+    /// C's layout and the exact Σ_k x[m, k]·w[n, k].
+    func emulate(seed: UInt64, blocks: Int, bOrder: [Int]) -> (got: [Int], want: [Int], placed: Bool) {
+        var rng = SplitMix64(seed: seed)
+        let layout = FragmentLayout.mma16816
+        let k = 32 * blocks
+        let x = (0..<(16 * k)).map { _ in Int(rng.next() % 31) - 15 }
+        let w = (0..<(8 * k)).map { _ in Int(rng.next() % 31) - 15 }
+        var c = [Int](repeating: 0, count: 16 * 8)
+        var placed = true
+        for kb in 0..<blocks {
+            for s in 0..<2 {
+                var am = [Int?](repeating: nil, count: 256), bm = [Int?](repeating: nil, count: 128)
+                for lane in 0..<32 {
+                    let g = lane >> 2, t = lane & 3
+                    let base = 32 * kb + 8 * t + 4 * s
+                    let aElems = (0..<4).map { x[g * k + base + $0] } + (0..<4).map { x[(g + 8) * k + base + $0] }
+                    let bElems = bOrder.map { w[g * k + base + $0] }
+                    for (i, v) in aElems.enumerated() { placed = placed && am[layout.a[lane][i]] == nil; am[layout.a[lane][i]] = v }
+                    for (i, v) in bElems.enumerated() { placed = placed && bm[layout.b[lane][i]] == nil; bm[layout.b[lane][i]] = v }
+                }
+                placed = placed && !am.contains(nil) && !bm.contains(nil)
+                for r in 0..<16 { for n in 0..<8 { for kk in 0..<16 { c[r * 8 + n] += (am[r * 16 + kk] ?? 0) * (bm[kk * 8 + n] ?? 0) } } }
+            }
+        }
+        var got: [Int] = [], want: [Int] = []
+        for lane in 0..<32 {
+            for i in 0..<4 {
+                // C element i of lane (g, t): x row g + 8(i >> 1), weight row 2t + (i & 1) — as the
+                // shader's epilogue writes it.
+                let flat = layout.c[lane][i], m = flat / 8, n = flat % 8
+                placed = placed && m == (lane >> 2) + 8 * (i >> 1) && n == 2 * (lane & 3) + (i & 1)
+                var ref = 0
+                for kk in 0..<k { ref += x[m * k + kk] * w[n * k + kk] }
+                got.append(c[m * 8 + n]); want.append(ref)
+            }
+        }
+        return (got, want, placed)
+    }
+
+    @Test("the K permutation pairs every x value with its own weight (exact integer sums)", arguments: [(UInt64(1), 1), (2, 2), (3, 5)])
+    func permutation(seed: UInt64, blocks: Int) {
+        let r = emulate(seed: seed, blocks: blocks, bOrder: [0, 1, 2, 3])
+        #expect(r.placed)
+        #expect(r.got == r.want)
+    }
+
+    @Test("the replay fails when B's elements are taken in another order")
+    func permutationCanFail() {
+        let r = emulate(seed: 1, blocks: 2, bOrder: [0, 2, 1, 3])
+        #expect(r.placed)
+        #expect(r.got != r.want)
+    }
+
+    func directOptions(_ tile: TileShape, kStep: Int = 32, prefetch: Int? = nil) -> DispatchOptions {
+        var o = DispatchOptions()
+        o.fragmentLayout = .mma16816
+        o.coopMatTile = tile
+        o.coopMatBuffers = 0
+        o.coopMatKStep = kStep
+        o.coopMatPrefetch = prefetch
+        return o
+    }
+
+    @Test("dispatch: buffers 0 plans coopmat_direct for fp16 (any M, N, K; both activation dtypes): 16×8×16 MMAs, no shared memory, no split-K", arguments: [1, 17, 100, 2048])
+    func plans(m: Int) throws {
+        let caps = h100Caps()
+        for act in [DType.f16, .f32] {
+            for (n, k) in [(4096, 4096), (50, 77), (129, 1000)] {
+                let p = Problem(op: .fp16, m: m, n: n, k: k, groupSize: 0, act: act)
+                let plan = try Dispatcher.plan(.coopmat, p, caps: caps, options: directOptions(TileShape(bm: 128, bn: 128, wm: 2, wn: 2))).get()
+                #expect(plan.shader.origin.family == .coopmatDirect)
+                #expect(plan.tile.tm == 16 && plan.tile.tn == 8 && plan.tile.tk == 16 && plan.tile.buffers == 0)
+                #expect(plan.tile.sharedBytes(kind: .coopmat, op: .fp16) == 0)
+                #expect(plan.splitK == 1 && plan.quantShader == nil)
+                #expect(plan.reasons.contains { $0.contains("direct kernel") })
+            }
+        }
+        // Two register sets where the arrays fit (64×32 subgroup tiles), not for 64×64.
+        let p = Problem(op: .fp16, m: m, n: 4096, k: 4096, groupSize: 0, act: .f16)
+        #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: directOptions(TileShape(bm: 128, bn: 128, wm: 2, wn: 4), prefetch: 2)).get())?.tile.prefetch == 2)
+        #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: directOptions(TileShape(bm: 128, bn: 128, wm: 2, wn: 2), prefetch: 2)).get()) == nil)
+    }
+
+    @Test("dispatch: the direct kernel is refused for other ops, without the probed layout, with split-K, at K step 16, and for subgroup tiles that are not whole fragments or would spill")
+    func refusals() {
+        let caps = h100Caps()
+        let tile = TileShape(bm: 128, bn: 128, wm: 2, wn: 2)
+        for op in Op.allCases where op != .fp16 {
+            let p = Problem(op: op, m: 256, n: 256, k: 256, groupSize: 128, act: .f16)
+            #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: directOptions(tile)).get()) == nil)
+        }
+        let p = Problem(op: .fp16, m: 256, n: 256, k: 256, groupSize: 0, act: .f16)
+        var noLayout = directOptions(tile)
+        noLayout.fragmentLayout = nil
+        #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: noLayout).get()) == nil)
+        var split = directOptions(tile)
+        split.coopMatSplitK = 2
+        #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: split).get()) == nil)
+        #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: directOptions(tile, kStep: 16)).get()) == nil)
+        // 40-row subgroup tiles are not whole 16-row fragments; 128×128 per subgroup: 512 accumulator registers.
+        #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: directOptions(TileShape(bm: 80, bn: 128, wm: 2, wn: 2))).get()) == nil)
+        #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: directOptions(TileShape(bm: 256, bn: 256, wm: 2, wn: 2))).get()) == nil)
+        // A device without cooperative matrices never gets it.
+        var lavapipe = h100Caps()
+        lavapipe.cooperativeMatrix = false
+        #expect((try? Dispatcher.plan(.coopmat, p, caps: lavapipe, options: directOptions(tile)).get()) == nil)
+        #expect(Dispatcher.directRegisters(TileConfig(bm: 128, bn: 128, bk: 32, workgroupSize: 128).with { $0.wm = 2; $0.wn = 2 }, sets: 1) == 192)
+    }
+
+    @Test("tune offers the direct kernel only when asked, for fp16 past M = 64, with buffers 0")
+    func candidates() {
+        let plain = Tuner.candidates(.coopmat, floatOps: true, m: 2048)
+        #expect(!plain.contains { $0.buffers == 0 })
+        let offered = Tuner.candidates(.coopmat, floatOps: true, m: 2048, direct: true)
+        #expect(offered.filter { $0.buffers == 0 }.count >= 10)
+        #expect(!Tuner.candidates(.coopmat, floatOps: true, m: 64, direct: true).contains { $0.buffers == 0 })
+        #expect(!Tuner.candidates(.coopmat, floatOps: false, m: 2048, direct: true).contains { $0.buffers == 0 })
+    }
+}
+
+private extension TileConfig {
+    func with(_ f: (inout TileConfig) -> Void) -> TileConfig { var t = self; f(&t); return t }
+}
