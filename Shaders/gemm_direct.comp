@@ -28,7 +28,15 @@
 // issued before step s's MMAs). Edges: rows past M or N load row M − 1 / N − 1 (their results, which
 // depend only on their own row, are not stored); values past K, and rows whose stride is not a
 // multiple of 8, take element loads (zero past K). Bias and the conversion to y fused.
-// ABL (diagnostics, wrong results): 1 no global loads in the loop, 2 no MMAs.
+// XS = 1 (set where WM = 1: every subgroup needs all BM x rows): the x rows are staged in shared
+// memory instead — two buffers of one K step each, stored in the MMAs' K order (per 16-value MMA
+// half, the logical columns 2t, 2t + 1 and 2t + 8, 2t + 9 of lane t at words t and t + 4, so
+// coopMatLoad gives A the same permutation the weights have), one barrier per step — while each
+// subgroup still loads its own weight rows straight into registers. Each weight row then crosses
+// L2 once per workgroup and x once per workgroup, as in the staged kernels, but only x is stored
+// and waited for. The next step's x and weights are loaded before this step's MMAs.
+// ABL (diagnostics, wrong results): 1 no global loads in the loop, 2 no MMAs, 4 (XS) no x stores
+// and barriers.
 #include "common.glsl"
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -45,6 +53,7 @@ layout(constant_id = 9) const uint SGS = 32;   // subgroup size (the layout is f
 layout(constant_id = 11) const uint SWZ = 1;   // tile rows per raster group (1 = row by row)
 layout(constant_id = 12) const uint ABL = 0;   // diagnostics (0 in every real plan)
 layout(constant_id = 13) const uint PD = 1;    // register sets: 2 = the next step's loads in flight
+layout(constant_id = 15) const uint XS = 0;    // 1: x staged in shared memory (WM = 1)
 
 const uint SM = BM / WM, SN = BN / WN;
 const uint FA = SM / 16u, FB = SN / 8u;
@@ -66,8 +75,16 @@ layout(binding = 4) writeonly buffer YBuf { ACT_T Y[]; };
 #define MatC coopmat<float, gl_ScopeSubgroup, 16, 8, gl_MatrixUseAccumulator>
 
 MatC acc[FA * FB];
-uvec4 xr[NSET * KB * FA * 2u];   // set, block, A fragment, row half (g, g + 8)
+uvec4 xr[XS != 0u ? 1u : NSET * KB * FA * 2u];   // set, block, A fragment, row half (g, g + 8)
 uvec4 wr[NSET * KB * FB];        // set, block, B fragment (row g)
+
+// XS: x staged per step, BM rows × KB blocks of 16 words (two MMA halves of 8) + 4 words of padding
+// (a row is 80·KB + 16 bytes: coopMatLoad's stride is a multiple of 16 bytes and the eight rows of
+// an ldmatrix phase, like the 32 stores of a warp's word, fall on distinct banks).
+const uint XSROW = XS != 0u ? KB * 16u + 4u : 1u;                 // words per staged row
+const uint XQ = XS != 0u ? (BM * KB * 4u + WG - 1u) / WG : 1u;   // 16-byte x chunks each invocation stages per step
+shared uint Xs[XS != 0u ? 2u * BM * XSROW : 1u];
+uvec4 xq[XQ];
 
 // Half i of a uvec4 array's halves as 16 bits (element loads for tails and unaligned rows).
 #define HALF_BITS(A, i) ((A[(i) >> 3u][((i) >> 1u) & 3u] >> (16u * ((i) & 1u))) & 0xFFFFu)
@@ -120,6 +137,7 @@ void fetch(const uint set, uint s, uint lane, uint xm0, uint wn0, bool xvec, boo
     const uint g = lane >> 2, t = lane & 3u;
     [[unroll]] for (uint kb = 0; kb < KB; ++kb) {
         const uint k = BK * s + 32u * kb + 8u * t;
+        if (XS == 0u)
         [[unroll]] for (uint a = 0; a < FA; ++a) {
             [[unroll]] for (uint h = 0; h < 2u; ++h) {
                 const uint m = min(xm0 + 16u * a + g + 8u * h, pc.M - 1u);
@@ -154,6 +172,72 @@ void mmas(const uint set) {
                 [[unroll]] for (uint b = 0; b < FB; ++b) acc[a * FB + b] = coopMatMulAdd(am, bm[b], acc[a * FB + b]);
             }
         }
+    }
+}
+
+// XS: this invocation's x chunks of step s into xq (chunk idx: row idx / (4·KB), block, quarter).
+void loadXs(uint s, uint m0, bool xvec) {
+    [[unroll]] for (uint i = 0; i < XQ; ++i) {
+        const uint idx = gl_LocalInvocationIndex + i * WG;
+        if (idx < BM * KB * 4u) {
+            const uint row = idx / (KB * 4u), rem = idx % (KB * 4u);
+            xq[i] = loadX8(min(m0 + row, pc.M - 1u), BK * s + 8u * rem, xvec);
+        }
+    }
+}
+
+// XS: xq into buffer buf in the MMAs' K order: the chunk's words 0, 1 (halves 0–3: MMA half 0,
+// columns 2t', 2t' + 1 and 2t' + 8, 2t' + 9) at words t', t' + 4 of half 0; words 2, 3 at t', t' + 4
+// of half 1 (t' = the chunk's quarter of its 32-value block).
+void storeXs(uint buf) {
+    [[unroll]] for (uint i = 0; i < XQ; ++i) {
+        const uint idx = gl_LocalInvocationIndex + i * WG;
+        if (idx < BM * KB * 4u) {
+            const uint row = idx / (KB * 4u), rem = idx % (KB * 4u), kb = rem >> 2, tq = rem & 3u;
+            const uint base = (buf * BM + row) * XSROW + kb * 16u + tq;
+            Xs[base] = xq[i].x;
+            Xs[base + 4u] = xq[i].y;
+            Xs[base + 8u] = xq[i].z;
+            Xs[base + 12u] = xq[i].w;
+        }
+    }
+}
+
+// XS: the MMAs of step buffer buf with weight set `set`: A by coopMatLoad from the staged rows.
+void mmasXs(const uint set, uint buf) {
+    [[unroll]] for (uint kb = 0; kb < KB; ++kb) {
+        [[unroll]] for (uint s2 = 0; s2 < 2u; ++s2) {
+            MatB bm[FB];
+            [[unroll]] for (uint b = 0; b < FB; ++b) {
+                const uvec4 w = wr[(set * KB + kb) * FB + b];
+                const f16vec2 lo = unpackFloat2x16(w[2u * s2]), hi = unpackFloat2x16(w[2u * s2 + 1u]);
+                bm[b][0] = lo.x; bm[b][1] = lo.y; bm[b][2] = hi.x; bm[b][3] = hi.y;
+            }
+            [[unroll]] for (uint a = 0; a < FA; ++a) {
+                MatA am;
+                coopMatLoad(am, Xs, (buf * BM + 16u * a) * XSROW + kb * 16u + 8u * s2, XSROW, gl_CooperativeMatrixLayoutRowMajor);
+                [[unroll]] for (uint b = 0; b < FB; ++b) acc[a * FB + b] = coopMatMulAdd(am, bm[b], acc[a * FB + b]);
+            }
+        }
+    }
+}
+
+// XS step s: buffer and weight set `par` (literal): the next step's x and weights are loaded
+// first, then the MMAs, then the x rows go into the other buffer (free since the last barrier).
+void kstepXs(const uint par, uint s, uint steps, uint lane, uint m0, uint wn0, bool xvec, bool wvec) {
+    const bool more = s + 1u < steps;
+    if ((ABL & 1u) == 0u) {
+        if (more) loadXs(s + 1u, m0, xvec);
+        if (NSET == 2u) {
+            if (more) fetch(1u - par, s + 1u, lane, m0, wn0, xvec, wvec);
+        } else {
+            fetch(0u, s, lane, m0, wn0, xvec, wvec);
+        }
+    }
+    if ((ABL & 2u) == 0u) mmasXs(NSET == 2u ? par : 0u, par);
+    if ((ABL & 4u) == 0u) {
+        if (more) storeXs(1u - par);
+        barrier();
     }
 }
 
@@ -194,6 +278,22 @@ void main() {
     const uint steps = (pc.K + BK - 1u) / BK;
 
     [[unroll]] for (uint i = 0; i < FA * FB; ++i) acc[i] = MatC(0.0);
+    if (XS != 0u) {
+        const uint m0 = tileM * BM;
+        if ((ABL & 1u) != 0u) {
+            [[unroll]] for (uint i = 0; i < XQ; ++i) xq[i] = uvec4(0x3c003c00u);
+            [[unroll]] for (uint i = 0; i < NSET * KB * FB; ++i) wr[i] = uvec4(0x3c003c00u);
+        } else {
+            loadXs(0u, m0, xvec);
+            if (NSET == 2u) fetch(0u, 0u, lane, m0, wn0, xvec, wvec);
+        }
+        storeXs(0u);
+        barrier();
+        for (uint s = 0; s < steps; s += 2u) {
+            kstepXs(0u, s, steps, lane, m0, wn0, xvec, wvec);
+            if (s + 1u < steps) kstepXs(1u, s + 1u, steps, lane, m0, wn0, xvec, wvec);
+        }
+    } else {
     if ((ABL & 1u) != 0u) {
         [[unroll]] for (uint i = 0; i < NSET * KB * FA * 2u; ++i) xr[i] = uvec4(0x3c003c00u);
         [[unroll]] for (uint i = 0; i < NSET * KB * FB; ++i) wr[i] = uvec4(0x3c003c00u);
@@ -203,6 +303,7 @@ void main() {
     for (uint s = 0; s < steps; s += 2u) {
         kstep(0u, s, steps, lane, xm0, wn0, xvec, wvec);
         if (s + 1u < steps) kstep(1u, s + 1u, steps, lane, xm0, wn0, xvec, wvec);
+    }
     }
 
     // C element i: x row g + 8(i >> 1) of fragment a, weight row 2t + (i & 1) of fragment b.

@@ -68,15 +68,20 @@ public struct TileConfig: Codable, Sendable, Hashable, CustomStringConvertible {
 
     /// Values for the specialization constants, by the names the shaders declare.
     public var specValues: [String: Int] {
-        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "XG": activationsL1, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate, "QV": q4Pieces, "XT": xTiles, "BL": bLoad, "XE": xStoreStep, "WH": weightHalves]
+        ["BM": bm, "BN": bn, "BK": bk, "WG": workgroupSize, "WM": wm, "WN": wn, "TM": tm, "TN": tn, "TK": tk, "SGS": subgroupSize, "NBUF": buffers, "GS": group, "CPT": chunksPerThread, "R": subgroupColumns, "KC": stagedChunks, "KS": subgroupSplit, "XG": activationsL1, "HS": halfScales, "PD": prefetch, "SWZ": swizzle, "ABL": ablate, "QV": q4Pieces, "XT": xTiles, "BL": bLoad, "XE": xStoreStep, "WH": weightHalves, "XS": directStagesX ? 1 : 0]
     }
+
+    /// The direct kernel (buffers 0) with one subgroup row (WM = 1): every subgroup needs all BM x
+    /// rows, so they are staged in shared memory (two buffers of one K step in the MMAs' K order);
+    /// the weights still go straight into registers.
+    public var directStagesX: Bool { buffers == 0 && wm == 1 }
 
     func sharedBytes(kind: KernelKind, op: Op) -> Int {
         switch (kind, op.floatMath) {
         case (.tiled, true): return (bm + 4 + bn + 4) * bk * 4
         case (.tiled, false): return (bm + bn) * (bk / 4) * 4
         // Float kernels: the epilogue's staging tiles reuse the A buffers.
-        case (.coopmat, true): return buffers == 0 ? 0 : max(buffers * bm * (bk + 8) * 2, (wm * wn) * tm * tn * 4) + buffers * bn * (bk + 8) * 2
+        case (.coopmat, true): return buffers == 0 ? (directStagesX ? 2 * bm * ((bk / 32) * 16 + 4) * 4 : 0) : max(buffers * bm * (bk + 8) * 2, (wm * wn) * tm * tn * 4) + buffers * bn * (bk + 8) * 2
         case (.coopmat, false): return buffers * (bm + bn) * (bk + 16) + 2 * tm * bn * 4 + (wm * wn) * tm * tn * 4
         case (.gemv, _): return 0
         }
@@ -464,6 +469,7 @@ public enum Dispatcher {
                 if t.buffers == 0 {
                     if let why = directRefusal() { return why }
                     if t.bk % 32 != 0 { return "the direct kernel's K step (\(t.bk)) is whole 32-value blocks" }
+                    if t.sharedBytes(kind: .coopmat, op: p.op) > caps.sharedMemoryBytes { return "the direct kernel's staged x rows need \(t.sharedBytes(kind: .coopmat, op: p.op)) bytes of shared memory, device has \(caps.sharedMemoryBytes)" }
                     if directRegisters(t, sets: 1) > 240 { return "the direct kernel's \(t.bm / t.wm)×\(t.bn / t.wn) subgroup tile at K step \(t.bk) holds \(directRegisters(t, sets: 1)) registers per lane in its arrays (more than 240 would spill)" }
                     let wgLimit = caps.maxWorkgroupInvocations(requiredSubgroupSize: t.requireSubgroupSize ? t.subgroupSize : nil)
                     if t.workgroupSize > wgLimit { return "\(t.workgroupSize)-invocation workgroups exceed the device's \(wgLimit)" }
@@ -548,7 +554,9 @@ public enum Dispatcher {
             var plan = KernelPlan(problem: p, kernel: .coopmat, shader: shader, quantShader: quant, tile: t, tuning: tuning, reasons: reasons)
             if t.buffers == 0, let direct {
                 plan.shader = direct
-                plan.reasons.append("direct kernel (coopmat_direct): no shared memory and no barrier in the loop — each lane loads the x and weight values its own fragment elements hold (16-byte loads, layout mma16816), subgroups sharing rows find them in L1; MMA 16×8×16")
+                plan.reasons.append(t.directStagesX
+                    ? "direct kernel (coopmat_direct) with x staged: the workgroup's \(t.bm) x rows in two shared buffers in the MMAs' K order (one barrier per K step), each subgroup's \(t.bn / t.wn) weight rows straight into registers (16-byte loads, layout mma16816); MMA 16×8×16"
+                    : "direct kernel (coopmat_direct): no shared memory and no barrier in the loop — each lane loads the x and weight values its own fragment elements hold (16-byte loads, layout mma16816), subgroups sharing rows find them in L1; MMA 16×8×16")
                 if split > 1 { return no("split-K is not offered with the direct kernel (buffers 0)") }
             }
             if split > 1 {
@@ -585,8 +593,14 @@ public enum Dispatcher {
 extension Dispatcher {
     /// Registers the direct kernel's arrays take per lane: 4 per 16×8 accumulator, and per register
     /// set 4 per 16-byte load (two per 16-row A fragment, one per 8-row B fragment, per 32-value block).
+    /// With x staged (WM = 1): the accumulators, the weight sets, the x chunks each invocation
+    /// stages per step and one A fragment.
     static func directRegisters(_ t: TileConfig, sets: Int) -> Int {
         let fa = t.bm / max(t.wm, 1) / 16, fb = t.bn / max(t.wn, 1) / 8
+        if t.directStagesX {
+            let chunks = (t.bm * (t.bk / 32) * 4 + max(t.workgroupSize, 1) - 1) / max(t.workgroupSize, 1)
+            return fa * fb * 4 + sets * (t.bk / 32) * fb * 4 + chunks * 4 + 4
+        }
         return fa * fb * 4 + sets * (t.bk / 32) * (2 * fa + fb) * 4
     }
 

@@ -373,6 +373,7 @@ public final class LinearLayer: @unchecked Sendable {
                 && t.subgroupSize == 32 && t.requireSubgroupSize == caps.canRequireSubgroupSize && t.tm == 16 && t.tn == 8 && t.tk == 16
                 && t.wm >= 1 && t.wn >= 1 && t.bm % t.wm == 0 && t.bn % t.wn == 0 && (t.bm / t.wm) % 16 == 0 && (t.bn / t.wn) % 8 == 0
                 && [32, 64].contains(t.bk) && t.buffers == 0 && [1, 2].contains(t.prefetch) && (1...64).contains(t.swizzle)
+                && t.sharedBytes(kind: .coopmat, op: op) <= caps.sharedMemoryBytes
                 && t.workgroupSize == t.wm * t.wn * 32 && t.workgroupSize <= caps.maxWorkgroupInvocations && t.workgroupSize <= caps.maxWorkgroupSize[0]
                 && plan.shader == variant && plan.splitK == 1
             guard ok else {

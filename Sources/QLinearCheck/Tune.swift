@@ -278,13 +278,19 @@ public enum Tuner {
                 : grid(intBig, [32, 64], [1], [1]) + grid([big[0], big[1]], [32], [2], [1]) + grid(intBig, [32], [1], splits)
             // The direct kernel (fp16 weights; the dispatcher refuses it elsewhere): subgroup tiles of
             // 64×64 (one register set: 192 registers in its arrays), 64×32 / 32×64 (one or two sets),
-            // 32×32 with 16 subgroups; K step 32 (64: two blocks per set).
+            // 32×32 with 16 subgroups; K step 32 (64: two blocks per set); with x staged (WM = 1),
+            // 32 or 64 weight rows per subgroup and 64…256 x rows.
             let forDirect = !direct || !floatOps ? [] :
                 grid([TileShape(bm: 128, bn: 128, wm: 2, wn: 2), TileShape(bm: 128, bn: 256, wm: 2, wn: 4), TileShape(bm: 256, bn: 128, wm: 4, wn: 2)], [32], [0], [1])
                 + grid([TileShape(bm: 128, bn: 128, wm: 2, wn: 4), TileShape(bm: 128, bn: 128, wm: 4, wn: 2), TileShape(bm: 256, bn: 128, wm: 4, wn: 4),
                         TileShape(bm: 128, bn: 256, wm: 4, wn: 4)], [32], [0], [1], [1], [1, 2])
                 + grid([TileShape(bm: 128, bn: 128, wm: 2, wn: 4), TileShape(bm: 128, bn: 128, wm: 4, wn: 2)], [64], [0], [1])
                 + grid([TileShape(bm: 128, bn: 128, wm: 4, wn: 4)], [32, 64], [0], [1], [1], [1, 2])
+                // x staged (one subgroup row, WM = 1), weights straight into registers.
+                + grid([TileShape(bm: 128, bn: 256, wm: 1, wn: 8), TileShape(bm: 128, bn: 128, wm: 1, wn: 4), TileShape(bm: 64, bn: 256, wm: 1, wn: 4),
+                        TileShape(bm: 128, bn: 128, wm: 1, wn: 8), TileShape(bm: 256, bn: 128, wm: 1, wn: 8), TileShape(bm: 64, bn: 128, wm: 1, wn: 4)],
+                       [32], [0], [1], [1], [1, 2])
+                + grid([TileShape(bm: 128, bn: 256, wm: 1, wn: 8), TileShape(bm: 128, bn: 128, wm: 1, wn: 4)], [64], [0], [1], [1], [1, 2])
             var out: [TuneCandidate]
             switch m {
             case .some(let m) where m <= 64: out = forSmall

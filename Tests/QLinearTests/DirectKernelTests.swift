@@ -123,6 +123,45 @@ struct DirectKernelTests {
         #expect(Dispatcher.directRegisters(TileConfig(bm: 128, bn: 128, bk: 32, workgroupSize: 128).with { $0.wm = 2; $0.wn = 2 }, sets: 1) == 192)
     }
 
+    @Test("x staged where WM = 1: shared memory 2·BM·(16·K blocks + 4) words, the XS constant, registers without x fragments; direct (WM > 1) stays at 0 bytes")
+    func stagedX() throws {
+        let caps = h100Caps()
+        let p = Problem(op: .fp16, m: 2048, n: 4096, k: 4096, groupSize: 0, act: .f16)
+        let staged = try Dispatcher.plan(.coopmat, p, caps: caps, options: directOptions(TileShape(bm: 128, bn: 256, wm: 1, wn: 8), prefetch: 2)).get()
+        #expect(staged.shader.origin.family == .coopmatDirect && staged.tile.directStagesX)
+        #expect(staged.tile.specValues["XS"] == 1 && staged.tile.sharedBytes(kind: .coopmat, op: .fp16) == 2 * 128 * 20 * 4)
+        #expect(Dispatcher.directRegisters(staged.tile, sets: 2) == 128 + 32 + 8 + 4)
+        #expect(staged.reasons.contains { $0.contains("x staged") })
+        let k64 = try Dispatcher.plan(.coopmat, p, caps: caps, options: directOptions(TileShape(bm: 128, bn: 256, wm: 1, wn: 8), kStep: 64)).get()
+        #expect(k64.tile.sharedBytes(kind: .coopmat, op: .fp16) == 2 * 128 * 36 * 4)
+        // 512 x rows at K step 64 would need 2·512·36·4 bytes: refused on a 48 KB device.
+        #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: directOptions(TileShape(bm: 512, bn: 64, wm: 1, wn: 8), kStep: 64)).get()) == nil)
+        let direct = try Dispatcher.plan(.coopmat, p, caps: caps, options: directOptions(TileShape(bm: 128, bn: 128, wm: 2, wn: 2))).get()
+        #expect(!direct.tile.directStagesX && direct.tile.specValues["XS"] == 0 && direct.tile.sharedBytes(kind: .coopmat, op: .fp16) == 0)
+        // The staging order: a chunk's words 0…3 land at t', t' + 4 (MMA half 0) and 8 + t', 12 + t'
+        // (half 1) — the logical K columns 2t', 2t' + 1, 2t' + 8, 2t' + 9 of each half, which is
+        // where coopMatLoad's A element i of lane (g, t') (column 2t' + (i & 1) + 8·((i >> 1) & 1))
+        // reads them: every half of every chunk once, each at the column the weights' permutation gives it.
+        let layout = FragmentLayout.mma16816
+        for half in 0..<2 {
+            var seen = Set<Int>()
+            for lane in 0..<32 {
+                let t = lane & 3
+                for i in 0..<4 {
+                    let col = layout.a[lane][i] % 16          // natural column coopMatLoad reads
+                    let word = 8 * half + col / 2             // staged word holding it
+                    // What was stored there: chunk t' = word % 4, its word (2·half + (word % 8) / 4).
+                    let tq = word % 4, w = 2 * half + (word % 8) / 4
+                    let physical = 8 * tq + 2 * w + col % 2     // half within the 32-value block
+                    // The weights' permutation: lane t's MMA half `half`, element i ↔ physical 8t + 4·half + i.
+                    #expect(physical == 8 * t + 4 * half + i)
+                    seen.insert(physical)
+                }
+            }
+            #expect(seen.count == 16)
+        }
+    }
+
     @Test("tune offers the direct kernel only when asked, for fp16 past M = 64, with buffers 0")
     func candidates() {
         let plain = Tuner.candidates(.coopmat, floatOps: true, m: 2048)
