@@ -34,7 +34,8 @@
 // coopMatLoad gives A the same permutation the weights have), one barrier per step — while each
 // subgroup still loads its own weight rows straight into registers. Each weight row then crosses
 // L2 once per workgroup and x once per workgroup, as in the staged kernels, but only x is stored
-// and waited for. The next step's x and weights are loaded before this step's MMAs.
+// and waited for. x is loaded two steps ahead (two register sets), the next step's weights before
+// this step's MMAs.
 // ABL (diagnostics, wrong results): 1 no global loads in the loop, 2 no MMAs, 4 (XS) no x stores
 // and barriers.
 #include "common.glsl"
@@ -84,7 +85,7 @@ uvec4 wr[NSET * KB * FB];        // set, block, B fragment (row g)
 const uint XSROW = XS != 0u ? KB * 16u + 4u : 1u;                 // words per staged row
 const uint XQ = XS != 0u ? (BM * KB * 4u + WG - 1u) / WG : 1u;   // 16-byte x chunks each invocation stages per step
 shared uint Xs[XS != 0u ? 2u * BM * XSROW : 1u];
-uvec4 xq[XQ];
+uvec4 xq[2u * XQ];   // two sets: x is loaded two steps ahead (set = the step's parity)
 
 // Half i of a uvec4 array's halves as 16 bits (element loads for tails and unaligned rows).
 #define HALF_BITS(A, i) ((A[(i) >> 3u][((i) >> 1u) & 3u] >> (16u * ((i) & 1u))) & 0xFFFFu)
@@ -175,13 +176,14 @@ void mmas(const uint set) {
     }
 }
 
-// XS: this invocation's x chunks of step s into xq (chunk idx: row idx / (4·KB), block, quarter).
-void loadXs(uint s, uint m0, bool xvec) {
+// XS: this invocation's x chunks of step s into set `set` of xq (chunk idx: row idx / (4·KB),
+// block, quarter).
+void loadXs(const uint set, uint s, uint m0, bool xvec) {
     [[unroll]] for (uint i = 0; i < XQ; ++i) {
         const uint idx = gl_LocalInvocationIndex + i * WG;
         if (idx < BM * KB * 4u) {
             const uint row = idx / (KB * 4u), rem = idx % (KB * 4u);
-            xq[i] = loadX8(min(m0 + row, pc.M - 1u), BK * s + 8u * rem, xvec);
+            xq[set * XQ + i] = loadX8(min(m0 + row, pc.M - 1u), BK * s + 8u * rem, xvec);
         }
     }
 }
@@ -189,16 +191,17 @@ void loadXs(uint s, uint m0, bool xvec) {
 // XS: xq into buffer buf in the MMAs' K order: the chunk's words 0, 1 (halves 0–3: MMA half 0,
 // columns 2t', 2t' + 1 and 2t' + 8, 2t' + 9) at words t', t' + 4 of half 0; words 2, 3 at t', t' + 4
 // of half 1 (t' = the chunk's quarter of its 32-value block).
-void storeXs(uint buf) {
+void storeXs(const uint set, uint buf) {
     [[unroll]] for (uint i = 0; i < XQ; ++i) {
         const uint idx = gl_LocalInvocationIndex + i * WG;
         if (idx < BM * KB * 4u) {
             const uint row = idx / (KB * 4u), rem = idx % (KB * 4u), kb = rem >> 2, tq = rem & 3u;
             const uint base = (buf * BM + row) * XSROW + kb * 16u + tq;
-            Xs[base] = xq[i].x;
-            Xs[base + 4u] = xq[i].y;
-            Xs[base + 8u] = xq[i].z;
-            Xs[base + 12u] = xq[i].w;
+            const uvec4 v = xq[set * XQ + i];
+            Xs[base] = v.x;
+            Xs[base + 4u] = v.y;
+            Xs[base + 8u] = v.z;
+            Xs[base + 12u] = v.w;
         }
     }
 }
@@ -222,12 +225,14 @@ void mmasXs(const uint set, uint buf) {
     }
 }
 
-// XS step s: buffer and weight set `par` (literal): the next step's x and weights are loaded
-// first, then the MMAs, then the x rows go into the other buffer (free since the last barrier).
+// XS step s: buffer, x set and weight set `par` (literal): x of step s + 2 is loaded into x set
+// par (free: its rows, step s's, were stored a step ago) and the next step's weights into the other
+// weight set, then the MMAs, then x of step s + 1 (loaded a step ago, x set 1 − par) goes into the
+// other buffer (free since the last barrier) — x has two steps' MMAs to arrive.
 void kstepXs(const uint par, uint s, uint steps, uint lane, uint m0, uint wn0, bool xvec, bool wvec) {
     const bool more = s + 1u < steps;
     if ((ABL & 1u) == 0u) {
-        if (more) loadXs(s + 1u, m0, xvec);
+        if (s + 2u < steps) loadXs(par, s + 2u, m0, xvec);
         if (NSET == 2u) {
             if (more) fetch(1u - par, s + 1u, lane, m0, wn0, xvec, wvec);
         } else {
@@ -236,7 +241,7 @@ void kstepXs(const uint par, uint s, uint steps, uint lane, uint m0, uint wn0, b
     }
     if ((ABL & 2u) == 0u) mmasXs(NSET == 2u ? par : 0u, par);
     if ((ABL & 4u) == 0u) {
-        if (more) storeXs(1u - par);
+        if (more) storeXs(1u - par, 1u - par);
         barrier();
     }
 }
@@ -281,13 +286,14 @@ void main() {
     if (XS != 0u) {
         const uint m0 = tileM * BM;
         if ((ABL & 1u) != 0u) {
-            [[unroll]] for (uint i = 0; i < XQ; ++i) xq[i] = uvec4(0x3c003c00u);
+            [[unroll]] for (uint i = 0; i < 2u * XQ; ++i) xq[i] = uvec4(0x3c003c00u);
             [[unroll]] for (uint i = 0; i < NSET * KB * FB; ++i) wr[i] = uvec4(0x3c003c00u);
         } else {
-            loadXs(0u, m0, xvec);
+            loadXs(0u, 0u, m0, xvec);
+            if (steps > 1u) loadXs(1u, 1u, m0, xvec);
             if (NSET == 2u) fetch(0u, 0u, lane, m0, wn0, xvec, wvec);
         }
-        storeXs(0u);
+        storeXs(0u, 0u);
         barrier();
         for (uint s = 0; s < steps; s += 2u) {
             kstepXs(0u, s, steps, lane, m0, wn0, xvec, wvec);

@@ -593,13 +593,13 @@ public enum Dispatcher {
 extension Dispatcher {
     /// Registers the direct kernel's arrays take per lane: 4 per 16×8 accumulator, and per register
     /// set 4 per 16-byte load (two per 16-row A fragment, one per 8-row B fragment, per 32-value block).
-    /// With x staged (WM = 1): the accumulators, the weight sets, the x chunks each invocation
-    /// stages per step and one A fragment.
+    /// With x staged (WM = 1): the accumulators, the weight sets, two sets of the x chunks each
+    /// invocation stages per step and one A fragment.
     static func directRegisters(_ t: TileConfig, sets: Int) -> Int {
         let fa = t.bm / max(t.wm, 1) / 16, fb = t.bn / max(t.wn, 1) / 8
         if t.directStagesX {
             let chunks = (t.bm * (t.bk / 32) * 4 + max(t.workgroupSize, 1) - 1) / max(t.workgroupSize, 1)
-            return fa * fb * 4 + sets * (t.bk / 32) * fb * 4 + chunks * 4 + 4
+            return fa * fb * 4 + sets * (t.bk / 32) * fb * 4 + 2 * chunks * 4 + 4   // (x: two sets, two steps ahead)
         }
         return fa * fb * 4 + sets * (t.bk / 32) * (2 * fa + fb) * 4
     }

@@ -130,7 +130,7 @@ struct DirectKernelTests {
         let staged = try Dispatcher.plan(.coopmat, p, caps: caps, options: directOptions(TileShape(bm: 128, bn: 256, wm: 1, wn: 8), prefetch: 2)).get()
         #expect(staged.shader.origin.family == .coopmatDirect && staged.tile.directStagesX)
         #expect(staged.tile.specValues["XS"] == 1 && staged.tile.sharedBytes(kind: .coopmat, op: .fp16) == 2 * 128 * 20 * 4)
-        #expect(Dispatcher.directRegisters(staged.tile, sets: 2) == 128 + 32 + 8 + 4)
+        #expect(Dispatcher.directRegisters(staged.tile, sets: 2) == 128 + 32 + 16 + 4)
         #expect(staged.reasons.contains { $0.contains("x staged") })
         let k64 = try Dispatcher.plan(.coopmat, p, caps: caps, options: directOptions(TileShape(bm: 128, bn: 256, wm: 1, wn: 8), kStep: 64)).get()
         #expect(k64.tile.sharedBytes(kind: .coopmat, op: .fp16) == 2 * 128 * 36 * 4)
