@@ -101,6 +101,10 @@ public struct KernelPlan: Codable, Sendable, Hashable {
     /// (`QuantAct.config`; 0 without a quantization pass).
     public var quantThreads: Int = 0
     public var quantChunks: Int = 0
+    /// KiB of the layer's weights the quantization pass reads into L2 with extra workgroups while
+    /// its rows are quantized (the pass is latency-bound and the kernel after it streams those
+    /// weights); nil or 0 = none. Clamped to the weights' size when encoded.
+    public var quantPrefetchKB: Int?
     /// The kernel quantizes the activations itself (`gemv_dq`, `gemv_frag_dqf`, `gemv_frag_dqf_xs`,
     /// `gemv_frag_dqs`): no pass, `quantShader` nil.
     public var quantFused: Bool = false
@@ -151,6 +155,9 @@ public struct DispatchOptions: Sendable, Hashable {
     public var gemvConfig: GemvConfig?
     /// Force the activation-quantization pass's workgroup size (tests; clamped to the device).
     public var quantThreads: Int?
+    /// Force the activation-quantization pass's L2 prefetch of the layer's weights, in KiB
+    /// (`KernelPlan.quantPrefetchKB`; 0 = none), bypassing the table's quant rule.
+    public var quantPrefetchKB: Int?
     /// Allow q4gsw's matrix–vector kernel to multiply in packed fp16 where its configuration says
     /// so (`GemvConfig.halfMath`; fp16 activations, shaderFloat16). false = always the fp32 kernel
     /// (`--no-f16-math`, QLINEAR_GEMV_F16_MATH=0).
@@ -226,6 +233,11 @@ public enum Dispatcher {
             let q = QuantAct.config(k: p.k, caps: caps, rule: rule, threads: options.quantThreads)
             plan.quantThreads = q.threads
             plan.quantChunks = q.chunks
+            let pf = options.quantPrefetchKB ?? rule.prefetchKB ?? 0
+            if pf > 0 {
+                plan.quantPrefetchKB = pf
+                plan.reasons.append("the quantization pass reads the first \(pf) KiB of the weights into L2 with extra workgroups (\(options.quantPrefetchKB != nil ? "forced by the caller" : "quant rule")), so the kernel after it finds them there")
+            }
             let why = options.quantThreads != nil ? "forced by the caller"
                 : index.map { "\(table.name) quant rule \($0): \(rule.when?.text ?? "always"), ≤ \(rule.stepsPerThread) per thread, ≤ \(rule.maxThreads) threads" }
                 ?? "no quant rule: ≤ \(rule.stepsPerThread) per thread, ≤ \(rule.maxThreads) threads"
@@ -522,12 +534,17 @@ public enum Dispatcher {
                     if let sk = rule.splitK, !(1...64).contains(sk) { reasons.append("tuning rule \(i) skipped: split-K \(sk) is not in 1…64"); continue }
                     if let sw = rule.swizzle, !(1...64).contains(sw) { reasons.append("tuning rule \(i) skipped: raster group \(sw) is not in 1…64"); continue }
                     if let d = rule.prefetch, ![1, 2].contains(d) { reasons.append("tuning rule \(i) skipped: prefetch distance \(d) is not 1 or 2"); continue }
+                    if c.buffers == 0 {
+                        // The direct kernel: no split-K, and its arrays within the registers with the rule's sets.
+                        if (options.coopMatSplitK ?? rule.splitK ?? 1) > 1 { reasons.append("tuning rule \(i) skipped: split-K is not offered with the direct kernel (buffers 0)"); continue }
+                        if directRegisters(c, sets: options.coopMatPrefetch ?? rule.prefetch ?? 1) > 240 { reasons.append("tuning rule \(i) skipped: the direct kernel's arrays would take more than 240 registers"); continue }
+                    }
                     t = c
                     tuning = "\(table.name) rule \(i)"
                     if options.coopMatSplitK == nil { split = rule.splitK ?? 1 }
                     if options.coopMatSwizzle == nil { swizzle = rule.swizzle ?? 1 }
                     if options.coopMatPrefetch == nil { prefetch = rule.prefetch ?? 1 }
-                    reasons.append("\(table.name) tuning rule \(i): \(rule.when?.text ?? "always") → \(rule.tile), K step \(c.bk), \(c.buffers == 2 ? "double" : "single")-buffered\(rule.note.map { " (\($0))" } ?? "")")
+                    reasons.append("\(table.name) tuning rule \(i): \(rule.when?.text ?? "always") → \(rule.tile), K step \(c.bk), \(c.buffers == 0 ? "direct (no shared-memory staging of the weights)" : c.buffers == 2 ? "double-buffered" : "single-buffered")\(rule.note.map { " (\($0))" } ?? "")")
                     break
                 }
             }

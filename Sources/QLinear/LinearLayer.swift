@@ -369,15 +369,18 @@ public final class LinearLayer: @unchecked Sendable {
             // variant for this layer's weights and activations, one register set or two.
             let caps = context.capabilities
             let variant = ShaderID.lookup(VariantKey(family: .coopmatDirect, weight: op.weightFormat, act: act))
-            let ok = op == .fp16 && context.options.fragmentLayout == .mma16816 && FragmentLayout.runsAt32(caps)
+            // (Every dimension within 1…1024 before any arithmetic on it: a hand-made plan is input.)
+            let sane = [t.bm, t.bn, t.wm, t.wn].allSatisfy { (1...1024).contains($0) } && (1...1024).contains(t.workgroupSize)
+            let ok = sane && op == .fp16 && context.options.fragmentLayout == .mma16816 && FragmentLayout.runsAt32(caps)
                 && t.subgroupSize == 32 && t.requireSubgroupSize == caps.canRequireSubgroupSize && t.tm == 16 && t.tn == 8 && t.tk == 16
                 && t.wm >= 1 && t.wn >= 1 && t.bm % t.wm == 0 && t.bn % t.wn == 0 && (t.bm / t.wm) % 16 == 0 && (t.bn / t.wn) % 8 == 0
                 && [32, 64].contains(t.bk) && t.buffers == 0 && [1, 2].contains(t.prefetch) && (1...64).contains(t.swizzle)
                 && t.sharedBytes(kind: .coopmat, op: op) <= caps.sharedMemoryBytes
                 && t.workgroupSize == t.wm * t.wn * 32 && t.workgroupSize <= caps.maxWorkgroupInvocations && t.workgroupSize <= caps.maxWorkgroupSize[0]
+                && Dispatcher.directRegisters(t, sets: t.prefetch) <= 240
                 && plan.shader == variant && plan.splitK == 1
             guard ok else {
-                throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn)x\(t.bk) over \(t.wm)x\(t.wn) subgroups of \(t.subgroupSize), MMA \(t.tm)x\(t.tn)x\(t.tk), \(t.prefetch) register set(s) cannot compute \(op.rawValue) here (needs fp16 weights, 32-lane subgroups, the probed fragment layout mma16816, subgroup tiles of whole 16×8 fragments, a K step of 32 or 64, no split-K)")
+                throw QLinearError.invalidShape("\(plan.shader.rawValue): tile \(t.bm)x\(t.bn)x\(t.bk) over \(t.wm)x\(t.wn) subgroups of \(t.subgroupSize), MMA \(t.tm)x\(t.tn)x\(t.tk), \(t.prefetch) register set(s) cannot compute \(op.rawValue) here (needs fp16 weights, 32-lane subgroups, the probed fragment layout mma16816, subgroup tiles of whole 16×8 fragments, a K step of 32 or 64, staged x rows within shared memory, arrays within 240 registers, no split-K)")
             }
         }
         if family == .gemvQ4Xreg {
@@ -438,6 +441,7 @@ public final class LinearLayer: @unchecked Sendable {
         if let partials { named["PBuf"] = BufferBinding(partials) }
         var push: LinearPush
         var quantPass: (pipe: ComputePipeline, buffers: [BufferBinding], push: LinearPush)?
+        var quantGroups = m
         var barrierFirst = false
         if plan.quantFused {
             // The kernel quantizes x itself and leaves the int8 rows in this layer's scratch for
@@ -463,8 +467,20 @@ public final class LinearLayer: @unchecked Sendable {
                     throw QLinearError.invalidShape("plan's activation quantization (\(plan.quantThreads) threads, \(plan.quantChunks) register steps) is outside 1…\(limit) threads and 0…\(QuantAct.maxChunks) steps")
                 }
                 let qpipe = try context.pipelines.quantPipeline(qs, threads: plan.quantThreads, chunks: plan.quantChunks)
-                let qpush = LinearPush(m: m, n: 0, k: k, g: 0, hasBias: false, ldx: k, ldw: kp / 4)
-                quantPass = (qpipe, try bind(qs, ["XBuf": x, "XQBuf": BufferBinding(xq), "XPBuf": BufferBinding(xp)]), qpush)
+                // L2 prefetch: workgroups M … M + groups − 1 read the first words of the weights
+                // (16-byte words, 4096 per workgroup), at most the buffer and the device's grid.
+                let pfKB = plan.quantPrefetchKB ?? 0
+                guard (0...QuantAct.maxPrefetchKB).contains(pfKB) else {
+                    throw QLinearError.invalidShape("plan's quantization prefetch \(pfKB) KiB is outside 0…\(QuantAct.maxPrefetchKB)")
+                }
+                let pfWords = min(pfKB * 64, wBuf.size / 16)
+                let pfGroups = (pfWords + QuantAct.prefetchWordsPerGroup - 1) / QuantAct.prefetchWordsPerGroup
+                guard m + pfGroups <= context.capabilities.maxWorkgroupCount[0] else {
+                    throw QLinearError.unsupported("the quantization pass's \(m) rows and \(pfGroups) prefetching workgroups exceed the device's \(context.capabilities.maxWorkgroupCount[0]) workgroups")
+                }
+                quantGroups = m + pfGroups
+                let qpush = LinearPush(m: m, n: pfWords, k: k, g: QuantAct.prefetchWordsPerGroup, hasBias: false, ldx: k, ldw: kp / 4)
+                quantPass = (qpipe, try bind(qs, ["XBuf": x, "XQBuf": BufferBinding(xq), "XPBuf": BufferBinding(xp), "WBuf": BufferBinding(wBuf)]), qpush)
             }
             named["XQBuf"] = BufferBinding(xq); named["XPBuf"] = BufferBinding(xp)
             // Q8: one group spanning the padded K; Q4: groups of groupSize over the real K.
@@ -482,7 +498,7 @@ public final class LinearLayer: @unchecked Sendable {
         let buffers = try bind(plan.shader, named)
         if barrierFirst { try stream.barrier() }
         if let q = quantPass {
-            try stream.dispatch(q.pipe, buffers: q.buffers, push: q.push.words, groups: (m, 1, 1))
+            try stream.dispatch(q.pipe, buffers: q.buffers, push: q.push.words, groups: (quantGroups, 1, 1))
             try stream.barrier()
         }
         try stream.dispatch(pipe, buffers: buffers, push: push.words, groups: (groups.0, groups.1, plan.splitK))

@@ -290,7 +290,8 @@ public enum Tuner {
                 + grid([TileShape(bm: 128, bn: 256, wm: 1, wn: 8), TileShape(bm: 128, bn: 128, wm: 1, wn: 4), TileShape(bm: 64, bn: 256, wm: 1, wn: 4),
                         TileShape(bm: 128, bn: 128, wm: 1, wn: 8), TileShape(bm: 256, bn: 128, wm: 1, wn: 8), TileShape(bm: 64, bn: 128, wm: 1, wn: 4)],
                        [32], [0], [1], [1], [1, 2])
-                + grid([TileShape(bm: 128, bn: 256, wm: 1, wn: 8), TileShape(bm: 128, bn: 128, wm: 1, wn: 4)], [64], [0], [1], [1], [1, 2])
+                + grid([TileShape(bm: 128, bn: 256, wm: 1, wn: 8)], [64], [0], [1], [1], [1, 2])
+                + grid([TileShape(bm: 128, bn: 128, wm: 1, wn: 4)], [64], [0], [1])
             var out: [TuneCandidate]
             switch m {
             case .some(let m) where m <= 64: out = forSmall

@@ -134,8 +134,17 @@ struct DirectKernelTests {
         #expect(staged.reasons.contains { $0.contains("x staged") })
         let k64 = try Dispatcher.plan(.coopmat, p, caps: caps, options: directOptions(TileShape(bm: 128, bn: 256, wm: 1, wn: 8), kStep: 64)).get()
         #expect(k64.tile.sharedBytes(kind: .coopmat, op: .fp16) == 2 * 128 * 36 * 4)
-        // 512 x rows at K step 64 would need 2·512·36·4 bytes: refused on a 48 KB device.
-        #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: directOptions(TileShape(bm: 512, bn: 64, wm: 1, wn: 8), kStep: 64)).get()) == nil)
+        // 192 x rows at K step 64 need 2·192·36·4 = 55296 bytes: refused on a 48 KB device for that
+        // reason alone (its arrays, 108 registers, fit).
+        let tooBig = directOptions(TileShape(bm: 192, bn: 64, wm: 1, wn: 8), kStep: 64)
+        var t192 = TileConfig(bm: 192, bn: 64, bk: 64, workgroupSize: 256)
+        t192.wm = 1; t192.wn = 8; t192.buffers = 0
+        #expect(Dispatcher.directRegisters(t192, sets: 1) <= 240)
+        if case .failure(let why) = Dispatcher.plan(.coopmat, p, caps: caps, options: tooBig) {
+            #expect(why.reason.contains("shared memory"))
+        } else {
+            Issue.record("192 staged x rows at K step 64 planned on a 48 KB device")
+        }
         let direct = try Dispatcher.plan(.coopmat, p, caps: caps, options: directOptions(TileShape(bm: 128, bn: 128, wm: 2, wn: 2))).get()
         #expect(!direct.tile.directStagesX && direct.tile.specValues["XS"] == 0 && direct.tile.sharedBytes(kind: .coopmat, op: .fp16) == 0)
         // The staging order: a chunk's words 0…3 land at t', t' + 4 (MMA half 0) and 8 + t', 12 + t'
@@ -170,9 +179,91 @@ struct DirectKernelTests {
         #expect(offered.filter { $0.buffers == 0 }.count >= 10)
         #expect(!Tuner.candidates(.coopmat, floatOps: true, m: 64, direct: true).contains { $0.buffers == 0 })
         #expect(!Tuner.candidates(.coopmat, floatOps: false, m: 2048, direct: true).contains { $0.buffers == 0 })
+        // Every direct candidate plans as the direct kernel on the H100's capabilities (none falls
+        // back to another kernel in a sweep).
+        let caps = h100Caps()
+        let p = Problem(op: .fp16, m: 2048, n: 4096, k: 4096, groupSize: 0, act: .f16)
+        for c in offered where c.buffers == 0 {
+            var o = DispatchOptions()
+            o.coopMatTile = c.tile; o.coopMatKStep = c.kStep; o.coopMatBuffers = c.buffers; o.coopMatPrefetch = c.prefetch
+            o.fragmentLayout = .mma16816
+            #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: o).get())?.shader.origin.family == .coopmatDirect, "\(c)")
+        }
+    }
+}
+
+extension DirectKernelTests {
+    @Test("encode refuses a hand-made direct plan here (no probed layout) and with dimensions that would overflow — a thrown error, never a trap")
+    func handMadePlansAreRefused() throws {
+        let ctx = try Shared.ctx()
+        let layer = try fp16Layer(ctx, n: 16, k: 64, act: .f16)
+        let m = 3
+        var plan = try layer.plan(m: m)
+        plan.kernel = .coopmat
+        plan.shader = .coopmat_direct_f16_f16
+        var t = TileConfig(bm: 128, bn: 128, bk: 32, workgroupSize: 128)
+        t.wm = 2; t.wn = 2; t.tm = 16; t.tn = 8; t.tk = 16; t.subgroupSize = 32; t.buffers = 0
+        plan.tile = t
+        let xb = try Buffer(device: ctx.device, size: try layer.inputBytes(m: m))
+        let yb = try Buffer(device: ctx.device, size: try layer.outputBytes(m: m))
+        let scratch = try layer.makeScratch(m: m)
+        for edit in [{ (p: inout KernelPlan) in }, { $0.tile.bm = 1 << 58; $0.tile.wm = 1 }, { $0.tile.wm = 1 << 40; $0.tile.wn = 1 << 40 },
+                     { $0.tile.wm = 0 }, { $0.tile.bk = 48 }] as [(inout KernelPlan) -> Void] {
+            var p = plan
+            edit(&p)
+            let s = try CommandStream(device: ctx.device)
+            #expect(throws: QLinearError.self) { try layer.encode(s, plan: p, x: BufferBinding(xb), y: BufferBinding(yb), scratch: scratch) }
+        }
     }
 }
 
 private extension TileConfig {
     func with(_ f: (inout TileConfig) -> Void) -> TileConfig { var t = self; f(&t); return t }
+}
+
+/// The dq8ca quantization pass's L2 prefetch of the layer's weights: extra workgroups past the M
+/// rows that only read. The results must not change by a bit, and the pass must stay within the
+/// weights and the device's grid whatever is asked.
+@Suite("Quantization pass with L2 prefetch", .serialized)
+struct QuantPrefetchTests {
+    @Test("the same int8 rows, parameters and y with and without prefetch (none, part, more than the weights)", arguments: [(1, 64), (3, 200), (9, 1024)])
+    func sameBits(m: Int, k: Int) throws {
+        let base = try Shared.ctx()
+        var rng = SplitMix64(seed: UInt64(m * 1000 + k))
+        let x = (0..<(m * k)).map { _ in rng.symmetric() * 3 }
+        var outs: [LinearLayer.Output] = []
+        for pf in [0, 1, 64, 1 << 20] {
+            var o = base.options
+            o.quantPrefetchKB = pf
+            o.gemvConfig = nil
+            let ctx = QLinearContext(unchecked: base.device, pipelines: base.pipelines, options: o)
+            let layer = try q4Layer(ctx, n: 40, k: k, group: 8 * (k / 8 >= 32 ? 4 : 1), act: .f16, dynamic: true, seed: 7)
+            let out = try layer.forward(x, m: m, kernel: .tiled)
+            #expect(out.plan.quantPrefetchKB == (pf > 0 ? pf : nil))
+            if pf > 0 { #expect(out.plan.reasons.contains { $0.contains("into L2") }) }
+            outs.append(out)
+        }
+        for o in outs.dropFirst() {
+            #expect(o.y.map(\.bitPattern) == outs[0].y.map(\.bitPattern))
+            #expect(o.activations?.q == outs[0].activations?.q)
+            #expect(o.activations?.scale.map(\.bitPattern) == outs[0].activations?.scale.map(\.bitPattern))
+            #expect(o.activations?.zeroPoint == outs[0].activations?.zeroPoint)
+        }
+    }
+
+    @Test("a table's quant rule can ask for it; values no pass could use are refused")
+    func ruleAndLimits() throws {
+        let caps = h100Caps()
+        var table = TuningTable.forDevice(caps)
+        table.quant = [QuantRule(stepsPerThread: 1, maxThreads: 512, prefetchKB: 4096)]
+        var o = DispatchOptions()
+        o.tuning = table
+        let p = Problem(op: .dq8ca_q4gsw, m: 8, n: 4096, k: 4096, groupSize: 128, act: .f16)
+        let plan = try Dispatcher.plan(.tiled, p, caps: caps, options: o).get()
+        #expect(plan.quantPrefetchKB == 4096)
+        o.quantPrefetchKB = 0
+        #expect(try Dispatcher.plan(.tiled, p, caps: caps, options: o).get().quantPrefetchKB == nil)
+        table.quant = [QuantRule(stepsPerThread: 1, maxThreads: 512, prefetchKB: QuantAct.maxPrefetchKB + 1)]
+        #expect(table.problem != nil)
+    }
 }
