@@ -1,7 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// fp16-weight GEMM on tensor cores with no shared memory and no barrier (family coopmat_direct:
-// a cooperative-matrix plan with `buffers` 0). y[M,N] = x[M,K] · W[N,K]ᵀ (+ bias), fp32
+// fp16-weight GEMM on tensor cores with fragments built in registers (family coopmat_direct: a
+// cooperative-matrix plan with `buffers` 0) — with WM > 1 no shared memory and no barrier at all;
+// with WM = 1 (XS below) the x rows staged, one barrier per step. y[M,N] = x[M,K] · W[N,K]ᵀ (+ bias), fp32
 // accumulation. Every other cooperative-matrix kernel stages a K step of both operands in shared
 // memory and waits twice per step at a barrier; on the H100 those stores and barriers, which one
 // workgroup per SM cannot overlap with the MMAs, cost ≈ 120 of 284 µs at 2048×4096² (docs/DESIGN.md).

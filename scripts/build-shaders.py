@@ -53,8 +53,8 @@ FAMILIES = {
                           name=lambda v: f"coopmat_float_{v['weight']}_{v['act']}"),
     "coopmat_int": dict(src="coopmat_int.comp", env="vulkan1.3", axes=[INT_W, ACT], grid="tiles",
                         name=lambda v: f"coopmat_int_{v['weight']}_{v['act']}"),
-    # fp16 weights with no shared memory (a cooperative-matrix plan with `buffers` 0): each lane loads
-    # the values its own fragment elements hold (probed layout mma16816), no barrier in the loop.
+    # fp16 weights, fragments built in registers (a cooperative-matrix plan with `buffers` 0): each
+    # lane loads the values its own fragment elements hold (probed layout mma16816); WM = 1 stages x.
     "coopmat_direct": dict(src="gemm_direct.comp", env="vulkan1.3", axes=[("weight", [("f16", ["WEIGHT_F16"])]), ACT], grid="tiles",
                            name=lambda v: f"coopmat_direct_{v['weight']}_{v['act']}"),
     "coopmat_float_splitk": dict(src="coopmat_float.comp", env="vulkan1.3", axes=[FLOAT_W, ACT], defines=["SPLITK"], grid="tiles",
