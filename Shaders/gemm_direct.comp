@@ -38,7 +38,7 @@
 // and waited for. x is loaded two steps ahead (two register sets), the next step's weights before
 // this step's MMAs.
 // ABL (diagnostics, wrong results): 1 no global loads in the loop, 2 no MMAs, 4 (XS) no x stores
-// and barriers.
+// and barriers, 8 (XS) the loop's barrier without memory semantics (results not promised).
 #include "common.glsl"
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -243,7 +243,11 @@ void kstepXs(const uint par, uint s, uint steps, uint lane, uint m0, uint wn0, b
     if ((ABL & 2u) == 0u) mmasXs(NSET == 2u ? par : 0u, par);
     if ((ABL & 4u) == 0u) {
         if (more) storeXs(1u - par, 1u - par);
-        barrier();
+        // ABL 8 (diagnostics only): an execution barrier without memory semantics — what the
+        // barrier's acquire-release on workgroup memory costs beside loads in flight. The memory
+        // model does not promise that the other subgroups then see the stores.
+        if ((ABL & 8u) != 0u) controlBarrier(gl_ScopeWorkgroup, gl_ScopeWorkgroup, 0, 0);
+        else barrier();
     }
 }
 

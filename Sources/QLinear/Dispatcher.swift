@@ -438,7 +438,10 @@ public enum Dispatcher {
             if let s = options.coopMatSplitK, !(1...64).contains(s) { return no("split-K slices must be 1…64, got \(s)") }
             if let s = options.coopMatSwizzle, !(1...64).contains(s) { return no("raster group must be 1…64 tile rows, got \(s)") }
             if let d = options.coopMatPrefetch, ![1, 2].contains(d) { return no("prefetch distance must be 1 or 2 K steps, got \(d)") }
-            if !(0...7).contains(options.coopMatAblate) { return no("ablation flags must be 0…7, got \(options.coopMatAblate)") }
+            // (8: the direct kernel's staged form only — its loop barrier without memory semantics.)
+            if !(0...7).contains(options.coopMatAblate) && !(options.coopMatAblate & ~7 == 8 && options.coopMatBuffers == 0) {
+                return no("ablation flags must be 0…7 (8…15 with the direct kernel, --buffers 0), got \(options.coopMatAblate)")
+            }
             let kQuantum = p.op.floatMath ? 8 : 16     // values per 16-byte shared-memory vector
             let usable = shapes.filter { s in [8, 16, 32].contains(s.m) && [8, 16, 32].contains(s.n) && s.k % kQuantum == 0 && (p.op.floatMath ? 16 : 32) % s.k == 0 }
             guard let mma = usable.max(by: { ($0.m * $0.n * $0.k, $0.n) < ($1.m * $1.n * $1.k, $1.n) }) else {
