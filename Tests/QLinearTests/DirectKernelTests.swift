@@ -171,6 +171,20 @@ struct DirectKernelTests {
         }
     }
 
+    @Test("ablation 8 (the staged form's barrier without memory semantics) is a diagnostic of the direct kernel only")
+    func ablation8() {
+        let caps = h100Caps()
+        let p = Problem(op: .fp16, m: 256, n: 256, k: 256, groupSize: 0, act: .f16)
+        var o = directOptions(TileShape(bm: 128, bn: 256, wm: 1, wn: 8))
+        o.coopMatAblate = 8
+        #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: o).get())?.tile.ablate == 8)
+        o.coopMatBuffers = 1
+        #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: o).get()) == nil)
+        o.coopMatBuffers = 0
+        o.coopMatAblate = 16
+        #expect((try? Dispatcher.plan(.coopmat, p, caps: caps, options: o).get()) == nil)
+    }
+
     @Test("tune offers the direct kernel only when asked, for fp16 past M = 64, with buffers 0")
     func candidates() {
         let plain = Tuner.candidates(.coopmat, floatOps: true, m: 2048)
