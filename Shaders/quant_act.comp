@@ -23,12 +23,6 @@
 // kept in registers for the quantization pass (one load latency per pass instead of one per step
 // and a second read of x); steps past CH·WG, if any, are loaded in a loop as with CH = 0. Output: XQ[row, 0..ldw) packed 4 int8 per word (zero past K), and
 // XP[2 row] = scale bits, XP[2 row + 1] = zero point (int).
-// L2 prefetch (workgroups past the M rows, when the layer asks for it): the pass is a short
-// latency-bound chain during which DRAM is idle, and the kernel after it streams the layer's
-// weights. Workgroup M + j reads uvec4 words [j·G, min((j + 1)·G, N)) of the weights (push
-// constants: N = words to prefetch, G = words per workgroup; the lines stay in L2 for the kernel
-// that follows the barrier) and folds them into a value it never writes (a condition on the push
-// constants that is false in every pass keeps the compiler from dropping the loads).
 #include "common.glsl"
 #include "quant_common.glsl"
 #extension GL_KHR_shader_subgroup_basic : require
@@ -50,7 +44,6 @@ float xAt(uint i) { return X4[i >> 2][i & 3u]; }
 #endif
 layout(binding = 1) writeonly buffer XQBuf { uint XQ[]; };
 layout(binding = 2) writeonly buffer XPBuf { uint XP[]; };
-layout(binding = 3) readonly buffer WBuf { uvec4 W4[]; };
 
 shared float smin[WG];                          // per subgroup (at most WG of them)
 shared float smax[WG];
@@ -91,31 +84,9 @@ void quantize8(uint row, uint i, float v[8], QINV_T inv, float inv32, float zp) 
     if (2u * i + 1u < pc.ldw) XQ[row * pc.ldw + 2u * i + 1u] = packed[1];
 }
 
-// Workgroup M + j: prefetch its words of the weights into L2 (eight 16-byte loads per thread in
-// flight at a time).
-void prefetchWeights(uint j, uint tid) {
-    const uint first = j * pc.G;
-    const uint end = min(first + pc.G, pc.N);
-    uvec4 acc = uvec4(0u);
-    for (uint i = first + tid; i < end; i += 8u * WG) {
-        uvec4 v[8];
-        [[unroll]] for (uint u = 0; u < 8u; ++u) {
-            const uint w = i + u * WG;
-            v[u] = w < end ? W4[w] : uvec4(0u);
-        }
-        [[unroll]] for (uint u = 0; u < 8u; ++u) acc ^= v[u];
-    }
-    // hasBias is 0 in every quantization pass: never taken, but the loads must happen.
-    if (pc.hasBias == 0x5EEDu && acc.x == acc.y) XP[0] = acc.z ^ acc.w;
-}
-
 void main() {
     const uint row = gl_WorkGroupID.x;
     const uint tid = gl_LocalInvocationID.x;
-    if (row >= pc.M) {
-        prefetchWeights(row - pc.M, tid);
-        return;
-    }
     const uint base = row * pc.ldx;
 #ifdef ACT_F16
     const bool vec = (pc.ldx % 8u) == 0u;

@@ -173,10 +173,6 @@ final class PipelineCache: @unchecked Sendable {
 public enum QuantAct {
     /// Steps held in registers at most (8 values each: 32 floats per thread).
     public static let maxChunks = 4
-    /// The most a pass prefetches into L2 (KiB): 1 GiB, far past any L2.
-    public static let maxPrefetchKB = 1 << 20
-    /// 16-byte words each prefetching workgroup reads (64 KiB).
-    static let prefetchWordsPerGroup = 4096
 
     /// The largest power of two ≤ 1024 threads the device allows in one workgroup (Vulkan
     /// guarantees 128; the shader works for any size, its range reduction is per subgroup).

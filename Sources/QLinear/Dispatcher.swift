@@ -101,10 +101,6 @@ public struct KernelPlan: Codable, Sendable, Hashable {
     /// (`QuantAct.config`; 0 without a quantization pass).
     public var quantThreads: Int = 0
     public var quantChunks: Int = 0
-    /// KiB of the layer's weights the quantization pass reads into L2 with extra workgroups while
-    /// its rows are quantized (the pass is latency-bound and the kernel after it streams those
-    /// weights); nil or 0 = none. Clamped to the weights' size when encoded.
-    public var quantPrefetchKB: Int?
     /// The kernel quantizes the activations itself (`gemv_dq`, `gemv_frag_dqf`, `gemv_frag_dqf_xs`,
     /// `gemv_frag_dqs`): no pass, `quantShader` nil.
     public var quantFused: Bool = false
@@ -155,9 +151,6 @@ public struct DispatchOptions: Sendable, Hashable {
     public var gemvConfig: GemvConfig?
     /// Force the activation-quantization pass's workgroup size (tests; clamped to the device).
     public var quantThreads: Int?
-    /// Force the activation-quantization pass's L2 prefetch of the layer's weights, in KiB
-    /// (`KernelPlan.quantPrefetchKB`; 0 = none), bypassing the table's quant rule.
-    public var quantPrefetchKB: Int?
     /// Allow q4gsw's matrix–vector kernel to multiply in packed fp16 where its configuration says
     /// so (`GemvConfig.halfMath`; fp16 activations, shaderFloat16). false = always the fp32 kernel
     /// (`--no-f16-math`, QLINEAR_GEMV_F16_MATH=0).
@@ -233,11 +226,6 @@ public enum Dispatcher {
             let q = QuantAct.config(k: p.k, caps: caps, rule: rule, threads: options.quantThreads)
             plan.quantThreads = q.threads
             plan.quantChunks = q.chunks
-            let pf = options.quantPrefetchKB ?? rule.prefetchKB ?? 0
-            if pf > 0 {
-                plan.quantPrefetchKB = pf
-                plan.reasons.append("the quantization pass reads the first \(pf) KiB of the weights into L2 with extra workgroups (\(options.quantPrefetchKB != nil ? "forced by the caller" : "quant rule")), so the kernel after it finds them there")
-            }
             let why = options.quantThreads != nil ? "forced by the caller"
                 : index.map { "\(table.name) quant rule \($0): \(rule.when?.text ?? "always"), ≤ \(rule.stepsPerThread) per thread, ≤ \(rule.maxThreads) threads" }
                 ?? "no quant rule: ≤ \(rule.stepsPerThread) per thread, ≤ \(rule.maxThreads) threads"

@@ -441,7 +441,6 @@ public final class LinearLayer: @unchecked Sendable {
         if let partials { named["PBuf"] = BufferBinding(partials) }
         var push: LinearPush
         var quantPass: (pipe: ComputePipeline, buffers: [BufferBinding], push: LinearPush)?
-        var quantGroups = m
         var barrierFirst = false
         if plan.quantFused {
             // The kernel quantizes x itself and leaves the int8 rows in this layer's scratch for
@@ -467,20 +466,8 @@ public final class LinearLayer: @unchecked Sendable {
                     throw QLinearError.invalidShape("plan's activation quantization (\(plan.quantThreads) threads, \(plan.quantChunks) register steps) is outside 1…\(limit) threads and 0…\(QuantAct.maxChunks) steps")
                 }
                 let qpipe = try context.pipelines.quantPipeline(qs, threads: plan.quantThreads, chunks: plan.quantChunks)
-                // L2 prefetch: workgroups M … M + groups − 1 read the first words of the weights
-                // (16-byte words, 4096 per workgroup), at most the buffer and the device's grid.
-                let pfKB = plan.quantPrefetchKB ?? 0
-                guard (0...QuantAct.maxPrefetchKB).contains(pfKB) else {
-                    throw QLinearError.invalidShape("plan's quantization prefetch \(pfKB) KiB is outside 0…\(QuantAct.maxPrefetchKB)")
-                }
-                let pfWords = min(pfKB * 64, wBuf.size / 16)
-                let pfGroups = (pfWords + QuantAct.prefetchWordsPerGroup - 1) / QuantAct.prefetchWordsPerGroup
-                guard m + pfGroups <= context.capabilities.maxWorkgroupCount[0] else {
-                    throw QLinearError.unsupported("the quantization pass's \(m) rows and \(pfGroups) prefetching workgroups exceed the device's \(context.capabilities.maxWorkgroupCount[0]) workgroups")
-                }
-                quantGroups = m + pfGroups
-                let qpush = LinearPush(m: m, n: pfWords, k: k, g: QuantAct.prefetchWordsPerGroup, hasBias: false, ldx: k, ldw: kp / 4)
-                quantPass = (qpipe, try bind(qs, ["XBuf": x, "XQBuf": BufferBinding(xq), "XPBuf": BufferBinding(xp), "WBuf": BufferBinding(wBuf)]), qpush)
+                let qpush = LinearPush(m: m, n: 0, k: k, g: 0, hasBias: false, ldx: k, ldw: kp / 4)
+                quantPass = (qpipe, try bind(qs, ["XBuf": x, "XQBuf": BufferBinding(xq), "XPBuf": BufferBinding(xp)]), qpush)
             }
             named["XQBuf"] = BufferBinding(xq); named["XPBuf"] = BufferBinding(xp)
             // Q8: one group spanning the padded K; Q4: groups of groupSize over the real K.
@@ -498,7 +485,7 @@ public final class LinearLayer: @unchecked Sendable {
         let buffers = try bind(plan.shader, named)
         if barrierFirst { try stream.barrier() }
         if let q = quantPass {
-            try stream.dispatch(q.pipe, buffers: q.buffers, push: q.push.words, groups: (quantGroups, 1, 1))
+            try stream.dispatch(q.pipe, buffers: q.buffers, push: q.push.words, groups: (m, 1, 1))
             try stream.barrier()
         }
         try stream.dispatch(pipe, buffers: buffers, push: push.words, groups: (groups.0, groups.1, plan.splitK))

@@ -228,12 +228,9 @@ public struct QuantRule: Codable, Sendable, Hashable {
     public var when: TuningConditions?
     public var stepsPerThread: Int
     public var maxThreads: Int
-    /// KiB of the layer's weights the pass reads into L2 with extra workgroups (nil = none):
-    /// the pass is latency-bound, and the kernel after it streams those weights.
-    public var prefetchKB: Int?
     public var note: String?
-    public init(when: TuningConditions? = nil, stepsPerThread: Int, maxThreads: Int, prefetchKB: Int? = nil, note: String? = nil) {
-        self.when = when; self.stepsPerThread = stepsPerThread; self.maxThreads = maxThreads; self.prefetchKB = prefetchKB; self.note = note
+    public init(when: TuningConditions? = nil, stepsPerThread: Int, maxThreads: Int, note: String? = nil) {
+        self.when = when; self.stepsPerThread = stepsPerThread; self.maxThreads = maxThreads; self.note = note
     }
     /// Without a rule: two steps per thread, at most 256 threads (the pass's size before rules).
     public static let standard = QuantRule(stepsPerThread: 2, maxThreads: 256)
@@ -289,9 +286,8 @@ public struct TuningTable: Codable, Sendable, Hashable {
     public var problem: String? {
         for (i, r) in (gemv ?? []).enumerated() { if let p = r.config.problem { return "gemv rule \(i): \(p)" } }
         // (Cooperative-matrix rules are checked where they are used, with the device's limits.)
-        for (i, r) in (quant ?? []).enumerated() where !(1...64).contains(r.stepsPerThread) || !(1...4096).contains(r.maxThreads)
-            || !(0...QuantAct.maxPrefetchKB).contains(r.prefetchKB ?? 0) {
-            return "quant rule \(i): \(r.stepsPerThread) steps per thread, \(r.maxThreads) threads, prefetch \(r.prefetchKB ?? 0) KiB (1…64, 1…4096, 0…\(QuantAct.maxPrefetchKB))"
+        for (i, r) in (quant ?? []).enumerated() where !(1...64).contains(r.stepsPerThread) || !(1...4096).contains(r.maxThreads) {
+            return "quant rule \(i): \(r.stepsPerThread) steps per thread, \(r.maxThreads) threads (1…64, 1…4096)"
         }
         return nil
     }

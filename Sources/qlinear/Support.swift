@@ -61,8 +61,6 @@ struct DeviceOptions: ParsableArguments {
     var gemv: String?
     @Option(name: .customLong("quant-threads"), help: "Force the activation-quantization pass's workgroup size (dq8ca ops): 1…1024 threads, clamped to the device (or QLINEAR_QUANT_THREADS).")
     var quantThreads: Int?
-    @Option(name: .customLong("quant-prefetch"), help: "Force the activation-quantization pass's L2 prefetch of the layer's weights (dq8ca ops): 0…1048576 KiB, 0 = none (or QLINEAR_QUANT_PREFETCH).")
-    var quantPrefetch: Int?
     @Flag(name: .customLong("no-f16-math"), help: "q4gsw decode: use the fp32 matrix–vector kernel, not packed fp16 (or QLINEAR_GEMV_F16_MATH=0).")
     var noF16Math = false
     @Option(help: "Tuning table (JSON, as `qlinear tune` writes) instead of the built-in one (or QLINEAR_TUNING).")
@@ -165,12 +163,6 @@ struct DeviceOptions: ParsableArguments {
         o.coopMatAblate = try knob(ablate, "QLINEAR_ABLATE", Set(0...7).union(stride(from: 8, through: 56, by: 8)),
                                    "ablation flags must be 0…7 (1, 2, 4: the prefill forms' loads, MMAs, stores) or 8…56 in steps of 8 (8, 16, 32: gemv_frag_dqs's diagnostics)") ?? 0
         o.quantThreads = try knob(quantThreads, "QLINEAR_QUANT_THREADS", Set(1...1024), "activation-quantization threads must be 1…1024")
-        if let text = quantPrefetch.map(String.init) ?? DeviceOptions.env("QLINEAR_QUANT_PREFETCH") {
-            guard let v = Int(text), (0...QuantAct.maxPrefetchKB).contains(v) else {
-                throw ValidationError("the quantization pass's prefetch must be 0…\(QuantAct.maxPrefetchKB) KiB, got \(text)")
-            }
-            o.quantPrefetchKB = v
-        }
         if let g = gemv ?? DeviceOptions.env("QLINEAR_GEMV") { o.gemvConfig = try DeviceOptions.parseGemv(g) }
         if noF16Math || DeviceOptions.env("QLINEAR_GEMV_F16_MATH") == "0" { o.gemvHalfMath = false }
         if let path = tuning ?? DeviceOptions.env("QLINEAR_TUNING") { o.tuning = try checkedTuningTable(TuningTable.decode(try readFileBytes(path)), source: path) }
