@@ -153,16 +153,22 @@ void fetch(const uint set, uint s, uint lane, uint xm0, uint wn0, bool xvec, boo
     }
 }
 
+// B fragment b of MMA half s2 of block kb in weight set `set`: the load's words 2·s2, 2·s2 + 1 as
+// its elements 0…3.
+MatB bFrag(const uint set, uint kb, uint b, uint s2) {
+    const uvec4 w = wr[(set * KB + kb) * FB + b];
+    const f16vec2 lo = unpackFloat2x16(w[2u * s2]), hi = unpackFloat2x16(w[2u * s2 + 1u]);
+    MatB m;
+    m[0] = lo.x; m[1] = lo.y; m[2] = hi.x; m[3] = hi.y;
+    return m;
+}
+
 // The MMAs of register set `set`: per block two K halves (s2), FA × FB fragments each.
 void mmas(const uint set) {
     [[unroll]] for (uint kb = 0; kb < KB; ++kb) {
         [[unroll]] for (uint s2 = 0; s2 < 2u; ++s2) {
             MatB bm[FB];
-            [[unroll]] for (uint b = 0; b < FB; ++b) {
-                const uvec4 w = wr[(set * KB + kb) * FB + b];
-                const f16vec2 lo = unpackFloat2x16(w[2u * s2]), hi = unpackFloat2x16(w[2u * s2 + 1u]);
-                bm[b][0] = lo.x; bm[b][1] = lo.y; bm[b][2] = hi.x; bm[b][3] = hi.y;
-            }
+            [[unroll]] for (uint b = 0; b < FB; ++b) bm[b] = bFrag(set, kb, b, s2);
             [[unroll]] for (uint a = 0; a < FA; ++a) {
                 const uvec4 x0 = xr[((set * KB + kb) * FA + a) * 2u];
                 const uvec4 x1 = xr[((set * KB + kb) * FA + a) * 2u + 1u];
@@ -212,11 +218,7 @@ void mmasXs(const uint set, uint buf) {
     [[unroll]] for (uint kb = 0; kb < KB; ++kb) {
         [[unroll]] for (uint s2 = 0; s2 < 2u; ++s2) {
             MatB bm[FB];
-            [[unroll]] for (uint b = 0; b < FB; ++b) {
-                const uvec4 w = wr[(set * KB + kb) * FB + b];
-                const f16vec2 lo = unpackFloat2x16(w[2u * s2]), hi = unpackFloat2x16(w[2u * s2 + 1u]);
-                bm[b][0] = lo.x; bm[b][1] = lo.y; bm[b][2] = hi.x; bm[b][3] = hi.y;
-            }
+            [[unroll]] for (uint b = 0; b < FB; ++b) bm[b] = bFrag(set, kb, b, s2);
             [[unroll]] for (uint a = 0; a < FA; ++a) {
                 MatA am;
                 coopMatLoad(am, Xs, (buf * BM + 16u * a) * XSROW + kb * 16u + 8u * s2, XSROW, gl_CooperativeMatrixLayoutRowMajor);
